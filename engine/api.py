@@ -1,0 +1,59 @@
+"""The engine's public face: one object with a service per concern, as Camunda's engine has.
+
+    engine = Engine(Settings.from_env())
+    engine.definitions.deploy_files(["processes/deal.bpmn"])
+    instance = engine.instances.start("deal", business_key="D-1", variables={"amount": 1200})
+    task = engine.tasks.list(instance_id=instance.id)[0]
+    engine.tasks.complete(task.id, {"approved": True}, user="mary")
+
+`web/` and the CLI call only this. Each public method is one database transaction, opened and committed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
+from .clock import Clock, clock_from_name
+from .config import Settings
+from .definitions import Definitions
+from .executor import Executor, after_transaction
+from .instances import Instances
+from .jobs import Jobs
+from .messages import Messages
+from .sandbox import ScriptSandbox
+from .store import Database
+from .tasks import Tasks
+
+
+class Engine:
+    """Stageflow: definitions, instances, tasks, messages and jobs over one database."""
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.clock = clock or clock_from_name(self.settings.clock)
+        self.db = Database(self.settings.database_url, echo=self.settings.sql_echo)
+        self.sandbox = ScriptSandbox(time_limit=self.settings.script_time_limit)
+        self.definitions = Definitions(self.db, self.clock, self.sandbox,
+                                       max_bytes=self.settings.max_definition_bytes)
+        self.executor = Executor(self.db, self.clock, self.sandbox, self.definitions,
+                                 unique_business_key=self.settings.unique_business_key)
+        self.instances = Instances(self)
+        self.tasks = Tasks(self)
+        self.messages = Messages(self)
+        self.jobs = Jobs(self)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One writing transaction; work queued for after it (incident records) runs whatever the outcome."""
+        with after_transaction(), self.db.write() as session:
+            yield session
+
+    def upgrade(self) -> str | None:
+        """Create or upgrade the database schema."""
+        return self.db.upgrade()
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,396 @@
+"""The `stageflow` command: deploy, start, work tasks and correlate messages from a shell.
+
+Every command takes `--json` for machine-readable output (Camunda REST field names), exits non-zero on failure
+and prints a one-line error, never a traceback, for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from .errors import BadRequest, InvalidVariables, StageflowError
+from .variables import parse_assignment
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _vars(pairs: list[str] | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs or []:
+        name, value = parse_assignment(pair)
+        values[name] = value
+    return values
+
+
+def _date(text: str) -> datetime:
+    from .variables import parse_date
+
+    moment = parse_date("date", text)
+    if moment.tzinfo is None:
+        from datetime import UTC
+
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+class Output:
+    """Prints records as JSON or as aligned text."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def records(self, items: list[Any], columns: Sequence[tuple[str, str]]) -> None:
+        rows = [item.to_json() if hasattr(item, "to_json") else item for item in items]
+        if self.as_json:
+            print(json.dumps(rows, indent=2, default=str))
+            return
+        if not rows:
+            print("(none)")
+            return
+        widths = [max(len(title), *(len(_cell(r.get(key))) for r in rows)) for key, title in columns]
+        print("  ".join(title.ljust(w) for (_, title), w in zip(columns, widths, strict=True)).rstrip())
+        for r in rows:
+            print("  ".join(_cell(r.get(key)).ljust(w) for (key, _), w in zip(columns, widths, strict=True)).rstrip())
+
+    def record(self, item: Any, text: str | Callable[[dict[str, Any]], str]) -> None:
+        body = item.to_json() if hasattr(item, "to_json") else item
+        if self.as_json:
+            print(json.dumps(body, indent=2, default=str))
+        else:
+            print(text(body) if callable(text) else text)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+DEF_COLUMNS = (("id", "ID"), ("key", "KEY"), ("version", "VERSION"), ("name", "NAME"))
+INSTANCE_COLUMNS = (("id", "ID"), ("definitionId", "DEFINITION"), ("businessKey", "BUSINESS KEY"),
+                    ("state", "STATE"), ("startTime", "STARTED"))
+TASK_COLUMNS = (("id", "ID"), ("name", "NAME"), ("taskDefinitionKey", "ELEMENT"), ("assignee", "ASSIGNEE"),
+                ("candidateGroups", "GROUPS"), ("due", "DUE"), ("priority", "PRIO"),
+                ("processInstanceId", "INSTANCE"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--database", metavar="URL", help="database URL (default: $STAGEFLOW_DATABASE_URL or "
+                                                          "sqlite:///stageflow.db)")
+    parser = argparse.ArgumentParser(prog="stageflow", description="Stageflow BPMN engine", parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, parents=[common], description=help_text)
+
+    p = cmd("deploy", "deploy .bpmn/.dmn files as one deployment")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--name", help="deployment name")
+
+    p = cmd("definitions", "list process definitions")
+    p.add_argument("--key")
+    p.add_argument("--latest", action="store_true", help="only the latest version of each key")
+
+    p = cmd("start", "start a process instance")
+    p.add_argument("key", metavar="KEY", help="process key or definition id")
+    p.add_argument("--business-key")
+    p.add_argument("--version", type=int, help="a definition version (default: the latest)")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE", help="a variable (JSON value or string)")
+    p.add_argument("--user", help="who starts it (the initiator)")
+    p.add_argument("--unique", action="store_true", help="refuse a second running instance with this business key")
+
+    p = cmd("instances", "list process instances")
+    p.add_argument("--key", help="process key")
+    p.add_argument("--business-key")
+    p.add_argument("--state", choices=["active", "suspended", "completed", "canceled"])
+    p.add_argument("--max", type=int, default=100)
+
+    p = cmd("show", "show an instance: state, variables, open tasks, timers, history")
+    p.add_argument("instance", metavar="INSTANCE")
+
+    p = cmd("tasks", "list open tasks")
+    p.add_argument("--user", help="tasks assigned to the user or offered to them")
+    p.add_argument("--group", action="append", help="tasks offered to this group (repeatable)")
+    p.add_argument("--assignee")
+    p.add_argument("--instance")
+    p.add_argument("--business-key")
+    p.add_argument("--key", help="process key")
+    p.add_argument("--due-before", type=_date)
+    p.add_argument("--due-after", type=_date)
+    p.add_argument("--max", type=int, default=100)
+
+    p = cmd("claim", "claim a task for a user")
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("--user", required=True)
+
+    p = cmd("unclaim", "give a task back to its candidates")
+    p.add_argument("task", metavar="TASK")
+
+    p = cmd("assign", "set a task's assignee")
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("assignee", metavar="USER")
+
+    p = cmd("complete", "complete a task with variables")
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE")
+    p.add_argument("--user", help="who completes it")
+
+    p = cmd("correlate", "deliver a message to the instance that waits for it (or start one)")
+    p.add_argument("message", metavar="MESSAGE")
+    p.add_argument("--business-key")
+    p.add_argument("--instance")
+    p.add_argument("--key", action="append", metavar="NAME=VALUE", help="a correlation key: a process variable")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE")
+    p.add_argument("--all", action="store_true", help="deliver to every matching instance")
+
+    p = cmd("signal", "broadcast a signal")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE")
+
+    for name, help_text in (("cancel", "cancel an instance"), ("suspend", "suspend an instance"),
+                            ("resume", "resume a suspended instance")):
+        p = cmd(name, help_text)
+        p.add_argument("instance", metavar="INSTANCE")
+        if name == "cancel":
+            p.add_argument("--reason")
+
+    p = cmd("timers", "list pending timers")
+    p.add_argument("--instance")
+
+    cmd("fire-timers", "fire every timer that is due now")
+
+    p = cmd("db", "database schema")
+    p.add_argument("action", choices=["upgrade", "revision"], help="upgrade: create or upgrade the schema")
+
+    p = cmd("serve", "run the HTTP server (REST API and inbox)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--deploy", action="append", metavar="FILE", help="deploy these files first")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from .api import Engine
+    from .config import Settings
+
+    overrides = {"database_url": args.database} if args.database else {}
+    settings = Settings.from_env(**overrides)
+    out = Output(args.json)
+    engine = Engine(settings)
+    try:
+        return COMMANDS[args.command](engine, args, out)
+    finally:
+        engine.close()
+
+
+def c_deploy(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    result = engine.definitions.deploy_files(args.files, name=args.name)
+    if out.as_json:
+        out.record(result, "")
+    elif not result.created:
+        print(f"nothing changed: {', '.join(f'{d.key} v{d.version}' for d in result.definitions) or 'no processes'}")
+    else:
+        print(f"deployment {result.id}")
+        for d in result.definitions + result.decisions:
+            print(f"  {d.key} version {d.version}  ({d.id})")
+    return 0
+
+
+def c_definitions(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.records(engine.definitions.list(key=args.key, latest_only=args.latest), DEF_COLUMNS)
+    return 0
+
+
+def c_start(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    instance = engine.instances.start(args.key, business_key=args.business_key, variables=_vars(args.var),
+                                      version=args.version, user=args.user,
+                                      unique_business_key=True if args.unique else None)
+    out.record(instance, lambda b: f"started {b['id']} ({b['definitionId']}) state {b['state']}")
+    return 0
+
+
+def c_instances(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.records(engine.instances.list(definition_key=args.key, business_key=args.business_key, state=args.state,
+                                      max_results=args.max), INSTANCE_COLUMNS)
+    return 0
+
+
+def c_show(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    state = engine.instances.state(args.instance)
+    if out.as_json:
+        out.record(state, "")
+        return 0
+    i = state.instance
+    print(f"instance   {i.id}\ndefinition {i.definition_id}\nbusiness   {i.business_key or '-'}\n"
+          f"state      {i.state}\nstarted    {i.started_at.isoformat()}"
+          + (f"\nended      {i.ended_at.isoformat()}" if i.ended_at else ""))
+    print(f"active     {', '.join(state.active_elements) or '-'}")
+    print("variables")
+    for name, value in state.variables.items():
+        print(f"  {name} = {json.dumps(value, default=str)}")
+    if state.tasks:
+        print("tasks")
+        for t in state.tasks:
+            print(f"  {t.id}  {t.name}  assignee={t.assignee or '-'}  groups={','.join(t.candidate_groups) or '-'}")
+    for title, rows in (("timers", state.timers), ("waiting for", state.subscriptions),
+                        ("external tasks", state.external_tasks), ("incidents", state.incidents)):
+        if rows:
+            print(title)
+            for row in rows:
+                print("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+    print("history")
+    for h in state.history:
+        who = f" by {h.user_id}" if h.user_id else ""
+        print(f"  {h.at.isoformat()}  {h.event:<10} {h.element_id} ({h.element_type}){who}")
+    return 0
+
+
+def c_tasks(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    filters: dict[str, Any] = {
+        "assignee": args.assignee, "instance_id": args.instance, "business_key": args.business_key,
+        "process_key": args.key, "due_before": args.due_before, "due_after": args.due_after,
+    }
+    if args.user:
+        filters["involved_user"] = args.user
+        filters["involved_groups"] = args.group or []
+    elif args.group:
+        filters["candidate_groups"] = args.group
+        filters["include_assigned"] = True
+    out.records(engine.tasks.list(max_results=args.max, **filters), TASK_COLUMNS)
+    return 0
+
+
+def c_claim(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.record(engine.tasks.claim(args.task, args.user), f"task {args.task} claimed by {args.user}")
+    return 0
+
+
+def c_unclaim(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.record(engine.tasks.unclaim(args.task), f"task {args.task} unclaimed")
+    return 0
+
+
+def c_assign(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.record(engine.tasks.assign(args.task, args.assignee), f"task {args.task} assigned to {args.assignee}")
+    return 0
+
+
+def c_complete(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    variables = engine.tasks.complete(args.task, _vars(args.var), user=args.user)
+    out.record({"id": args.task, "variables": variables}, f"task {args.task} completed")
+    return 0
+
+
+def c_correlate(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    results = engine.messages.correlate(args.message, business_key=args.business_key, instance_id=args.instance,
+                                        correlation_keys=_vars(args.key) or None, variables=_vars(args.var),
+                                        all=args.all)
+    if out.as_json:
+        print(json.dumps([r.to_json() for r in results], indent=2, default=str))
+    else:
+        for r in results:
+            verb = "started" if r.result_type == "ProcessDefinition" else "delivered to"
+            print(f"message {args.message} {verb} {r.instance.id}")
+    return 0
+
+
+def c_signal(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    count = engine.messages.signal(args.name, variables=_vars(args.var))
+    out.record({"signal": args.name, "received": count}, f"signal {args.name} reached {count} instance(s)")
+    return 0
+
+
+def c_cancel(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.record(engine.instances.cancel(args.instance, reason=args.reason), f"instance {args.instance} cancelled")
+    return 0
+
+
+def c_suspend(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.record(engine.instances.suspend(args.instance), f"instance {args.instance} suspended")
+    return 0
+
+
+def c_resume(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.record(engine.instances.resume(args.instance), f"instance {args.instance} resumed")
+    return 0
+
+
+def c_timers(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.records(engine.jobs.list(instance_id=args.instance),
+                (("id", "ID"), ("activityId", "ELEMENT"), ("dueDate", "DUE"), ("processInstanceId", "INSTANCE")))
+    return 0
+
+
+def c_fire_timers(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    fired = engine.jobs.execute_due()
+    out.record({"fired": fired}, f"{fired} timer(s) fired")
+    return 0
+
+
+def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    revision = engine.upgrade() if args.action == "upgrade" else engine.db.current_revision()
+    out.record({"revision": revision}, f"database at revision {revision}")
+    return 0
+
+
+def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    from web.app import create_app
+
+    if args.deploy:
+        result = engine.definitions.deploy_files(args.deploy, name="serve --deploy")
+        for d in result.definitions:
+            print(f"deployed {d.key} version {d.version}")
+    app = create_app(engine=engine)
+    print(f"Stageflow listening on http://{args.host}:{args.port}/engine-rest", flush=True)
+    from werkzeug.serving import run_simple
+
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {
+    "deploy": c_deploy, "definitions": c_definitions, "start": c_start, "instances": c_instances,
+    "show": c_show, "tasks": c_tasks, "claim": c_claim, "unclaim": c_unclaim, "assign": c_assign,
+    "complete": c_complete, "correlate": c_correlate, "signal": c_signal, "cancel": c_cancel,
+    "suspend": c_suspend, "resume": c_resume, "timers": c_timers, "fire-timers": c_fire_timers, "db": c_db,
+    "serve": c_serve,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `stageflow` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except StageflowError as err:
+        if getattr(args, "json", False):
+            print(json.dumps(err.to_json()), file=sys.stderr)
+        else:
+            print(f"error: {err.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except (InvalidVariables, BadRequest) as err:  # pragma: no cover - subclasses of StageflowError
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # noqa: BLE001 - a command line never shows a traceback
+        logging.getLogger("stageflow").debug("unexpected error", exc_info=True)
+        print(f"error: unexpected {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

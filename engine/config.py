@@ -1,0 +1,49 @@
+"""Settings, read once from the environment and passed down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///stageflow.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about one engine; built from the environment by `from_env`."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    timer_poll_seconds: float = 0.5
+    script_time_limit: float = 5.0
+    max_definition_bytes: int = 10 * 1024 * 1024
+    unique_business_key: bool = False
+    clock: str = "system"
+    sql_echo: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read `STAGEFLOW_*` variables, falling back to the defaults."""
+        env = os.environ if environ is None else environ
+        settings = cls(
+            database_url=env.get("STAGEFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
+            timer_poll_seconds=float(env.get("STAGEFLOW_TIMER_POLL_SECONDS", "0.5")),
+            script_time_limit=float(env.get("STAGEFLOW_SCRIPT_TIME_LIMIT", "5")),
+            max_definition_bytes=int(env.get("STAGEFLOW_MAX_DEFINITION_BYTES", str(10 * 1024 * 1024))),
+            unique_business_key=env.get("STAGEFLOW_UNIQUE_BUSINESS_KEY", "false").lower() in ("1", "true", "yes"),
+            clock=env.get("STAGEFLOW_CLOCK", "system"),
+            sql_echo=env.get("STAGEFLOW_SQL_ECHO", "false").lower() in ("1", "true", "yes"),
+        )
+        return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite URL, or None for other databases and in-memory SQLite."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[-1]
+        return Path(path) if path and path != ":memory:" else None

@@ -1,0 +1,404 @@
+"""Deployments and process definitions: check, version, store, and compile BPMN/DMN files."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from .clock import Clock
+from .dialect import BPMN_NS, Dialect, ProcessInfo
+from .errors import DefinitionError, NotFound
+from .sandbox import ScriptSandbox
+from .spiff import CompiledProcess, Document, compile_process
+from .store import Database
+from .store import models as m
+from .views import DecisionView, DefinitionView, DeploymentView
+from .xmlsafe import parse_xml
+
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+)
+
+
+@dataclass
+class _Checked:
+    """One uploaded file after parsing and the dialect pass."""
+
+    name: str
+    content: bytes
+    digest: str
+    document: Document
+    processes: list[ProcessInfo]
+    decisions: list[tuple[str, str | None]]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Definitions:
+    """The repository service: deploy files, list and read definitions, compile them for running."""
+
+    def __init__(self, db: Database, clock: Clock, sandbox: ScriptSandbox, *, max_bytes: int,
+                 cache_size: int = 256) -> None:
+        self.db = db
+        self.clock = clock
+        self.sandbox = sandbox
+        self.max_bytes = max_bytes
+        self._cache: OrderedDict[str, CompiledProcess] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    # -- deploy ---------------------------------------------------------------------------------------------
+    def deploy_files(self, paths: list[str | Path], *, name: str | None = None,
+                     source: str | None = "stageflow deploy") -> DeploymentView:
+        """Deploy files from disk as one deployment."""
+        files = []
+        for path in paths:
+            p = Path(path)
+            try:
+                files.append((p.name, p.read_bytes()))
+            except OSError as err:
+                raise DefinitionError(f"cannot read the file: {err.strerror}", file=str(path))
+        return self.deploy(files, name=name, source=source)
+
+    def deploy(self, files: list[tuple[str, bytes]], *, name: str | None = None, source: str | None = None,
+               changed_only: bool = True) -> DeploymentView:
+        """Check every file, then store what changed as one deployment; nothing is stored if any file fails.
+
+        A process gets a new version when its file's content differs from the one its latest version came
+        from. When nothing changed, no deployment is created and the latest definitions are returned.
+        """
+        if not files:
+            raise DefinitionError("a deployment needs at least one .bpmn or .dmn file")
+        names = [n for n, _ in files]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise DefinitionError("the same file name twice in one deployment", file=sorted(dupes)[0])
+        checked = [self._check(fname, content) for fname, content in files]
+        self._check_unique_keys(checked)
+        now = self.clock.now()
+        with self.db.write() as session:
+            deployment_id = str(uuid.uuid4())
+            resources: dict[str, m.Resource] = {}
+            for item in checked:
+                resources[item.name] = m.Resource(id=str(uuid.uuid4()), deployment_id=deployment_id,
+                                                  name=item.name, content=item.content, content_hash=item.digest)
+            new_defs, new_decisions, unchanged_defs, unchanged_decisions = [], [], [], []
+            plans = []
+            for item in checked:
+                for proc in item.processes:
+                    latest = _latest(session, m.ProcessDefinition, proc.process_id)
+                    if changed_only and latest is not None and latest.content_hash == item.digest:
+                        unchanged_defs.append(latest)
+                    else:
+                        plans.append((item, proc, latest))
+                for decision_id, decision_name in item.decisions:
+                    latest = _latest(session, m.DecisionDefinition, decision_id)
+                    if changed_only and latest is not None and latest.content_hash == item.digest:
+                        unchanged_decisions.append(latest)
+                    else:
+                        version = (latest.version + 1) if latest else 1
+                        new_decisions.append(m.DecisionDefinition(
+                            id=_definition_id(decision_id, version), key=decision_id, version=version,
+                            name=decision_name, deployment_id=deployment_id, resource_name=item.name,
+                            content_hash=item.digest))
+            if not plans and not new_decisions:
+                latest_dep = unchanged_defs[0].deployment_id if unchanged_defs else (
+                    unchanged_decisions[0].deployment_id if unchanged_decisions else None)
+                dep = session.get(m.Deployment, latest_dep) if latest_dep else None
+                return DeploymentView(
+                    id=dep.id if dep else "", name=dep.name if dep else name, source=dep.source if dep else source,
+                    deployment_time=dep.deployed_at if dep else now, created=False,
+                    definitions=[DefinitionView.of(d) for d in unchanged_defs],
+                    decisions=[DecisionView.of(d) for d in unchanged_decisions])
+            session.add(m.Deployment(id=deployment_id, name=name, source=source, deployed_at=now))
+            session.flush()
+            session.add_all(resources.values())
+            session.add_all(new_decisions)
+            session.flush()
+            for item, proc, latest in plans:
+                needed = self._dependencies(session, item, proc, checked, resources)
+                compiled = self._compile(proc.process_id, [self._document_of(session, rid, checked, resources)
+                                                           for rid in needed])
+                version = (latest.version + 1) if latest else 1
+                definition = m.ProcessDefinition(
+                    id=_definition_id(proc.process_id, version), key=proc.process_id, version=version,
+                    name=proc.name, version_tag=proc.version_tag, deployment_id=deployment_id,
+                    resource_name=item.name, content_hash=item.digest, suspended=False,
+                    startable=not (proc.message_starts or proc.signal_starts or proc.timer_starts)
+                    or bool(_none_starts(item, proc)),
+                    has_start_form=bool(proc.start_form),
+                    description={"resources": needed, "messageStarts": _start_names(item, proc, "message"),
+                                 "signalStarts": _start_names(item, proc, "signal")},
+                )
+                session.add(definition)
+                session.flush()
+                self._remember(definition.id, compiled)
+                self._replace_start_subscriptions(session, definition, now)
+                new_defs.append(definition)
+            return DeploymentView(
+                id=deployment_id, name=name, source=source, deployment_time=now, created=True,
+                definitions=[DefinitionView.of(d) for d in new_defs + unchanged_defs],
+                decisions=[DecisionView.of(d) for d in new_decisions + unchanged_decisions])
+
+    def _check(self, name: str, content: bytes) -> _Checked:
+        if not name.lower().endswith((".bpmn", ".dmn", ".bpmn20.xml", ".dmn11.xml", ".xml")):
+            raise DefinitionError("only .bpmn, .bpmn20.xml and .dmn files can be deployed", file=name)
+        tree = parse_xml(content, name, max_bytes=self.max_bytes)
+        root = tree.getroot()
+        namespace = etree.QName(root).namespace
+        if namespace in DMN_NAMESPACES:
+            decisions = [(d.get("id"), d.get("name")) for d in root if etree.QName(d).localname == "decision"]
+            if not decisions:
+                raise DefinitionError("the DMN file defines no decision", file=name, line=root.sourceline)
+            for decision_id, _ in decisions:
+                if not decision_id:
+                    raise DefinitionError("a decision has no id", file=name)
+            return _Checked(name, content, sha256(content), Document(name, tree, True), [], decisions)
+        if namespace != BPMN_NS:
+            raise DefinitionError(f"not a BPMN or DMN document (root element {root.tag})", file=name,
+                                  line=root.sourceline)
+        processes = Dialect(tree, name, self.sandbox).process()
+        elements = {}
+        for proc in processes:
+            elements.update(proc.elements)
+        return _Checked(name, content, sha256(content), Document(name, tree, False, elements), processes, [])
+
+    def _check_unique_keys(self, checked: list[_Checked]) -> None:
+        seen: dict[str, str] = {}
+        for item in checked:
+            for proc in item.processes:
+                if proc.process_id in seen:
+                    raise DefinitionError(f"process id '{proc.process_id}' is also defined in {seen[proc.process_id]}",
+                                          file=item.name, element_id=proc.process_id, line=proc.line)
+                seen[proc.process_id] = item.name
+
+    def _dependencies(self, session: Session, item: _Checked, proc: ProcessInfo, checked: list[_Checked],
+                      resources: dict[str, m.Resource]) -> list[str]:
+        """Resource ids needed to compile `proc`: its file, the files of what it calls, and DMN files."""
+        needed = [resources[item.name].id]
+        pending_calls = set(proc.called_elements)
+        pending_decisions = set(proc.decision_refs)
+        done_calls: set[str] = {proc.process_id}
+        local_keys = {p.process_id for p in item.processes}
+        while pending_calls or pending_decisions:
+            if pending_calls:
+                key = pending_calls.pop()
+                if key in done_calls:
+                    continue
+                done_calls.add(key)
+                found = next((c for c in checked for p in c.processes if p.process_id == key), None)
+                if found is not None:
+                    rid = resources[found.name].id
+                    called = next(p for p in found.processes if p.process_id == key)
+                    pending_calls |= called.called_elements
+                    pending_decisions |= called.decision_refs
+                elif key in local_keys:
+                    continue
+                else:
+                    latest = _latest(session, m.ProcessDefinition, key)
+                    if latest is None:
+                        raise self._unknown(item, proc, "calledElement", key, "process")
+                    deps = latest.description.get("resources", [])
+                    for dep in deps:
+                        if dep not in needed:
+                            needed.append(dep)
+                    continue
+                if rid not in needed:
+                    needed.append(rid)
+            else:
+                ref = pending_decisions.pop()
+                found = next((c for c in checked for d, _ in c.decisions if d == ref), None)
+                if found is not None:
+                    rid = resources[found.name].id
+                else:
+                    latest = _latest(session, m.DecisionDefinition, ref)
+                    if latest is None:
+                        raise self._unknown(item, proc, "decisionRef", ref, "decision")
+                    rid = _resource_id(session, latest.deployment_id, latest.resource_name)
+                if rid not in needed:
+                    needed.append(rid)
+        return needed
+
+    def _unknown(self, item: _Checked, proc: ProcessInfo, attr: str, ref: str, what: str) -> DefinitionError:
+        element = next((e for e in proc.elements.values()
+                        if e.called_element == ref or e.decision_ref == ref), None)
+        line = None
+        if element is not None:
+            found = item.document.tree.getroot().xpath("//*[@id=$id]", id=element.element_id)
+            line = found[0].sourceline if found else None
+        return DefinitionError(f"{attr} '{ref}' names no deployed {what} (deploy it first or in the same "
+                               "deployment)", file=item.name,
+                               element_id=element.element_id if element else proc.process_id, line=line)
+
+    def _document_of(self, session: Session, resource_id: str, checked: list[_Checked],
+                     resources: dict[str, m.Resource]) -> Document:
+        for item in checked:
+            if resources[item.name].id == resource_id:
+                return item.document
+        row = session.get(m.Resource, resource_id)
+        return self._check(row.name, row.content).document
+
+    def _compile(self, key: str, documents: list[Document]) -> CompiledProcess:
+        return compile_process(key, documents)
+
+    def _replace_start_subscriptions(self, session: Session, definition: m.ProcessDefinition, now) -> None:  # type: ignore[no-untyped-def]
+        older = select(m.ProcessDefinition.id).where(m.ProcessDefinition.key == definition.key,
+                                                     m.ProcessDefinition.id != definition.id)
+        session.execute(delete(m.EventSubscription).where(m.EventSubscription.definition_id.in_(older),
+                                                          m.EventSubscription.instance_id.is_(None)))
+        for kind, key in (("message", "messageStarts"), ("signal", "signalStarts")):
+            for element_id, event_name in definition.description.get(key, []):
+                session.add(m.EventSubscription(id=str(uuid.uuid4()), event_type=kind, name=event_name,
+                                                instance_id=None, definition_id=definition.id,
+                                                element_id=element_id, created_at=now))
+
+    # -- compile for running --------------------------------------------------------------------------------
+    def compiled(self, session: Session, definition_id: str) -> CompiledProcess:
+        """The runnable specs of a definition, from the in-process cache or compiled from stored files."""
+        with self._lock:
+            hit = self._cache.get(definition_id)
+            if hit is not None:
+                self._cache.move_to_end(definition_id)
+                return hit
+        row = session.get(m.ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound(f"process definition '{definition_id}' not found")
+        documents = []
+        for rid in row.description.get("resources", []):
+            res = session.get(m.Resource, rid)
+            documents.append(self._check(res.name, res.content).document)
+        compiled = self._compile(row.key, documents)
+        self._remember(definition_id, compiled)
+        return compiled
+
+    def _remember(self, definition_id: str, compiled: CompiledProcess) -> None:
+        with self._lock:
+            self._cache[definition_id] = compiled
+            self._cache.move_to_end(definition_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    # -- queries --------------------------------------------------------------------------------------------
+    def list(self, *, key: str | None = None, latest_only: bool = False, first: int = 0,
+             max_results: int = 100) -> list[DefinitionView]:
+        """Definitions, newest version first within a key; `latest_only` keeps the newest of each key."""
+        with self.db.read() as session:
+            query = select(m.ProcessDefinition)
+            if key:
+                query = query.where(m.ProcessDefinition.key == key)
+            if latest_only:
+                newest = (select(m.ProcessDefinition.key, func.max(m.ProcessDefinition.version).label("v"))
+                          .group_by(m.ProcessDefinition.key).subquery())
+                query = query.join(newest, (newest.c.key == m.ProcessDefinition.key)
+                                   & (newest.c.v == m.ProcessDefinition.version))
+            query = query.order_by(m.ProcessDefinition.key, m.ProcessDefinition.version.desc())
+            rows = session.scalars(query.offset(first).limit(min(max_results, 1000))).all()
+            return [DefinitionView.of(r) for r in rows]
+
+    def get(self, definition_id: str) -> DefinitionView:
+        with self.db.read() as session:
+            row = session.get(m.ProcessDefinition, definition_id)
+            if row is None:
+                raise NotFound(f"process definition '{definition_id}' not found")
+            return DefinitionView.of(row)
+
+    def latest(self, key: str) -> DefinitionView:
+        with self.db.read() as session:
+            row = _latest(session, m.ProcessDefinition, key)
+            if row is None:
+                raise NotFound(f"no process definition with key '{key}'")
+            return DefinitionView.of(row)
+
+    def resolve(self, session: Session, key_or_id: str, version: int | None = None) -> m.ProcessDefinition:
+        """A definition row by id, or by key (latest version unless `version` is given)."""
+        row = session.get(m.ProcessDefinition, key_or_id)
+        if row is not None:
+            return row
+        if version is not None:
+            row = session.scalars(select(m.ProcessDefinition).where(
+                m.ProcessDefinition.key == key_or_id, m.ProcessDefinition.version == version)).first()
+            if row is None:
+                raise NotFound(f"process '{key_or_id}' has no version {version}")
+            return row
+        row = _latest(session, m.ProcessDefinition, key_or_id)
+        if row is None:
+            raise NotFound(f"no process definition with key or id '{key_or_id}'")
+        return row
+
+    def xml(self, definition_id: str) -> bytes:
+        """The BPMN file a definition came from, as deployed."""
+        with self.db.read() as session:
+            row = session.get(m.ProcessDefinition, definition_id)
+            if row is None:
+                raise NotFound(f"process definition '{definition_id}' not found")
+            return session.get(m.Resource, row.description["resources"][0]).content
+
+    def start_form(self, session: Session, definition_id: str) -> list:  # type: ignore[type-arg]
+        compiled = self.compiled(session, definition_id)
+        start = compiled.spec.start
+        for task_spec in compiled.spec.task_specs.values():
+            info = compiled.element(task_spec)
+            if info is not None and info.tag == "startEvent" and task_spec in start.outputs:
+                return info.form
+        return []
+
+    def deployments(self, first: int = 0, max_results: int = 100) -> list[DeploymentView]:
+        with self.db.read() as session:
+            rows = session.scalars(select(m.Deployment).order_by(m.Deployment.deployed_at.desc())
+                                   .offset(first).limit(min(max_results, 1000))).all()
+            return [DeploymentView(r.id, r.name, r.source, r.deployed_at, True) for r in rows]
+
+
+def _definition_id(key: str, version: int) -> str:
+    """Camunda's `key:version:uuid`, or the bare uuid when that would pass 64 characters."""
+    unique = str(uuid.uuid4())
+    full = f"{key}:{version}:{unique}"
+    return full if len(full) <= 64 else unique
+
+
+def _latest(session: Session, model: type, key: str):  # type: ignore[no-untyped-def]
+    return session.scalars(select(model).where(model.key == key).order_by(model.version.desc()).limit(1)).first()
+
+
+def _resource_id(session: Session, deployment_id: str, name: str) -> str:
+    return session.scalars(select(m.Resource.id).where(m.Resource.deployment_id == deployment_id,
+                                                       m.Resource.name == name)).one()
+
+
+def _start_names(item: _Checked, proc: ProcessInfo, kind: str) -> list[tuple[str, str]]:
+    """(start event id, message or signal name) of the process's message or signal start events."""
+    root = item.document.tree.getroot()
+    ns = {"bpmn": BPMN_NS}
+    out = []
+    ids = proc.message_starts if kind == "message" else proc.signal_starts
+    for element_id in ids:
+        start = root.xpath("//bpmn:startEvent[@id=$id]", namespaces=ns, id=element_id)[0]
+        definition = start.find(f"bpmn:{kind}EventDefinition", ns)
+        ref = definition.get(f"{kind}Ref")
+        name = None
+        if ref:
+            target = root.xpath(f"//bpmn:{kind}[@id=$id]", namespaces=ns, id=ref)
+            name = target[0].get("name") if target else None
+        out.append((element_id, name or start.get("name") or element_id))
+    return out
+
+
+def _none_starts(item: _Checked, proc: ProcessInfo) -> list[str]:
+    root = item.document.tree.getroot()
+    ns = {"bpmn": BPMN_NS}
+    process = root.xpath("//bpmn:process[@id=$id]", namespaces=ns, id=proc.process_id)[0]
+    starts = process.iterfind("bpmn:startEvent", ns)
+    return [s.get("id") for s in starts if not any(etree.QName(c).localname.endswith("EventDefinition") for c in s)]

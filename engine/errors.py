@@ -1,0 +1,144 @@
+"""The one error hierarchy of Stageflow.
+
+Every layer raises these; `web/` maps each class to one HTTP status and the CLI to one line of text.
+Each error carries the Camunda REST error ``type`` it is reported under.
+"""
+
+from __future__ import annotations
+
+
+class StageflowError(Exception):
+    """Base of every error Stageflow reports to a user."""
+
+    status = 500
+    rest_type = "ProcessEngineException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_json(self) -> dict[str, object]:
+        """The error in Camunda's REST shape."""
+        return {"type": self.rest_type, "message": self.message}
+
+
+class DefinitionError(StageflowError):
+    """A BPMN or DMN file cannot be deployed; names the file, the element id and the line."""
+
+    status = 400
+    rest_type = "ParseException"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        element_id: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.reason = message
+        self.file = file
+        self.element_id = element_id
+        self.line = line
+        where = []
+        if file:
+            where.append(file + (f":{line}" if line else ""))
+        elif line:
+            where.append(f"line {line}")
+        if element_id:
+            where.append(f"element '{element_id}'")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+    def to_json(self) -> dict[str, object]:
+        body = super().to_json()
+        body["details"] = {"file": self.file, "elementId": self.element_id, "line": self.line}
+        return body
+
+
+class ExpressionError(StageflowError):
+    """An expression or condition is outside the supported subset or fails to compile."""
+
+    status = 400
+    rest_type = "ProcessEngineException"
+
+
+class NotFound(StageflowError):
+    """An id or key names nothing."""
+
+    status = 404
+    rest_type = "InvalidRequestException"
+
+
+class Conflict(StageflowError):
+    """A stale update, a task already completed, or a duplicate business key."""
+
+    status = 409
+    rest_type = "OptimisticLockingException"
+
+
+class InvalidVariables(StageflowError):
+    """Submitted variables do not fit a form or a type; names the field and the reason."""
+
+    status = 400
+    rest_type = "InvalidRequestException"
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"variable '{field}': {reason}")
+
+    def to_json(self) -> dict[str, object]:
+        body = super().to_json()
+        body["details"] = {"field": self.field, "reason": self.reason}
+        return body
+
+
+class BadRequest(StageflowError):
+    """A request that is malformed in a way no other class describes."""
+
+    status = 400
+    rest_type = "InvalidRequestException"
+
+
+class ScriptError(StageflowError):
+    """A script or expression failed while an instance ran; names the instance and element."""
+
+    status = 500
+    rest_type = "ScriptEvaluationException"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        element_id: str | None = None,
+        instance_id: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.reason = message
+        self.element_id = element_id
+        self.instance_id = instance_id
+        self.line = line
+        where = []
+        if instance_id:
+            where.append(f"instance {instance_id}")
+        if element_id:
+            where.append(f"element '{element_id}'")
+        if line:
+            where.append(f"line {line}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class ScriptRejected(StageflowError):
+    """A script uses something the restricted script engine does not allow (imports, dunders, ...)."""
+
+    status = 400
+    rest_type = "ScriptCompilationException"
+
+
+class Unavailable(StageflowError):
+    """The database cannot be reached right now."""
+
+    status = 503
+    rest_type = "ProcessEngineException"

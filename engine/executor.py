@@ -1,0 +1,455 @@
+"""The one path that changes an instance, and the projections written with it.
+
+Every change (start, complete a task, deliver a message or signal, fire a timer, cancel) goes through
+`Executor.change`: lock the instance row, load its runtime, apply the change, run until every token waits, then
+save the runtime and its projections (human tasks, external tasks, timers, subscriptions, variables, history) in
+the same transaction, guarded by the instance's version number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from .clock import Clock, using_clock
+from .dialect import ElementInfo
+from .errors import BadRequest, Conflict, NotFound, ScriptError
+from .sandbox import ScriptFailure, ScriptSandbox
+from .spiff import SERIALIZER_VERSION, CompiledProcess, Run, WaitingTask
+from .spiff.runtime import check_variables_serializable
+from .spiff.scripting import HELPERS
+from .store import Database
+from .store import models as m
+from .variables import project_variable
+
+log = logging.getLogger("stageflow.instances")
+T = TypeVar("T")
+
+ACTIVE, SUSPENDED, COMPLETED, CANCELED = "ACTIVE", "SUSPENDED", "COMPLETED", "CANCELED"
+
+
+@dataclass
+class Loaded:
+    """An instance row with its running workflow, inside a writing transaction."""
+
+    row: m.ProcessInstance
+    run: Run
+    variables_before: dict[str, Any]
+    users_before: set[str]
+    externals_before: set[str]
+    timers_before: dict[str, datetime | None]
+    events_before: set[tuple[str, str, str]]
+
+
+class Executor:
+    """Loads, changes and saves instances; see the module docstring."""
+
+    def __init__(self, db: Database, clock: Clock, sandbox: ScriptSandbox, definitions: Any,
+                 unique_business_key: bool = False) -> None:
+        self.db = db
+        self.clock = clock
+        self.sandbox = sandbox
+        self.definitions = definitions
+        self.unique_business_key = unique_business_key
+
+    # -- start ----------------------------------------------------------------------------------------------
+    def start(self, session: Session, definition: m.ProcessDefinition, *, business_key: str | None,
+              variables: dict[str, Any], user: str | None = None, unique: bool | None = None,
+              trigger: tuple[str, str] | None = None) -> Loaded:
+        """Create an instance of `definition` and run it to its first wait; the caller's transaction saves.
+
+        `trigger` (`("message", name)` or `("signal", name)`) starts it at that message or signal start event,
+        with `variables` as the event's payload.
+        """
+        if definition.suspended:
+            raise Conflict(f"process definition '{definition.id}' is suspended")
+        check_variables_serializable(variables)
+        if business_key is not None and (self.unique_business_key if unique is None else unique):
+            self._check_unique(session, definition.key, business_key)
+        compiled = self.definitions.compiled(session, definition.id)
+        now = self.clock.now()
+        instance_id = str(uuid.uuid4())
+        row = m.ProcessInstance(id=instance_id, definition_id=definition.id, definition_key=definition.key,
+                                business_key=business_key, state=ACTIVE, version=0,
+                                serializer_version=SERIALIZER_VERSION, runtime=None, started_at=now,
+                                ended_at=None, start_user=user)
+        start_data = dict(variables)
+        initiator = _initiator(compiled)
+        if initiator and user:
+            start_data.setdefault(initiator, user)
+        run = Run.start(compiled, self.sandbox, variables=start_data, business_key=business_key)
+        loaded = Loaded(row, run, {}, set(), set(), {}, set())
+
+        def begin() -> None:
+            run.advance()
+            if trigger is not None:
+                kind, name = trigger
+                deliver = run.deliver_message if kind == "message" else run.deliver_signal
+                if not deliver(name, variables):
+                    raise Conflict(f"process '{definition.key}' does not start with {kind} '{name}'")
+
+        with using_clock(self.clock):
+            self._guard(loaded, begin, instance_id=None, definition=definition)
+        session.add(row)
+        session.flush()
+        session.add(m.HistoryEvent(instance_id=instance_id, element_id=definition.key, element_type="process",
+                                   element_name=definition.name, event="started", user_id=user, at=now,
+                                   details={"businessKey": business_key} if business_key else None))
+        self.save(session, loaded, user=user)
+        log.info("started instance %s of %s (business key %s)", instance_id, definition.id, business_key)
+        return loaded
+
+    def _check_unique(self, session: Session, key: str, business_key: str) -> None:
+        if not self.db.is_sqlite:
+            lock_id = zlib.crc32(f"{key}\x00{business_key}".encode())
+            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        existing = session.scalars(select(m.ProcessInstance.id).where(
+            m.ProcessInstance.definition_key == key, m.ProcessInstance.business_key == business_key,
+            m.ProcessInstance.ended_at.is_(None))).first()
+        if existing:
+            raise Conflict(f"process '{key}' already has a running instance {existing} with business key "
+                           f"'{business_key}'")
+
+    # -- change ---------------------------------------------------------------------------------------------
+    def load(self, session: Session, instance_id: str, *, for_change: bool = True) -> Loaded:
+        """Lock and load an instance for a change."""
+        query = select(m.ProcessInstance).where(m.ProcessInstance.id == instance_id)
+        if for_change and not self.db.is_sqlite:
+            query = query.with_for_update()
+        row = session.scalars(query).first()
+        if row is None:
+            raise NotFound(f"process instance '{instance_id}' not found")
+        if row.runtime is None:
+            raise Conflict(f"process instance '{instance_id}' has ended ({row.state.lower()})")
+        compiled = self.definitions.compiled(session, row.definition_id)
+        with using_clock(self.clock):
+            run = Run.load(compiled, self.sandbox, row.runtime, business_key=row.business_key)
+            users, externals = run.waiting_tasks()
+            timers, events = run.waiting_events()
+        return Loaded(
+            row=row, run=run, variables_before=run.variables(),
+            users_before={t.task_id for t in users}, externals_before={t.task_id for t in externals},
+            timers_before={t.task_id: t.due_at for t in timers},
+            events_before={(e.task_id, e.event_type, e.name) for e in events},
+        )
+
+    def change(self, session: Session, instance_id: str, action: Callable[[Run], T], *,
+               user: str | None = None, allow_suspended: bool = False) -> tuple[T, Loaded]:
+        """Load, apply `action`, save: the one path that changes an instance."""
+        loaded = self.load(session, instance_id)
+        if loaded.row.state == SUSPENDED and not allow_suspended:
+            raise Conflict(f"process instance '{instance_id}' is suspended")
+        result = self.apply(loaded, action)
+        self.save(session, loaded, user=user)
+        return result, loaded
+
+    def apply(self, loaded: Loaded, action: Callable[[Run], T]) -> T:
+        """Apply `action` to a loaded instance on the engine's clock; a failing script becomes an incident."""
+        with using_clock(self.clock):
+            return self._guard(loaded, lambda: action(loaded.run), instance_id=loaded.row.id)
+
+    def _guard(self, loaded: Loaded, fn: Callable[[], T], *, instance_id: str | None,
+               definition: m.ProcessDefinition | None = None) -> T:
+        try:
+            return fn()
+        except ScriptError as err:
+            err.instance_id = instance_id
+            definition_id = definition.id if definition else loaded.row.definition_id
+            self._record_incident(instance_id, definition_id, err)
+            log.warning("instance %s of %s, element %s: %s", instance_id, definition_id, err.element_id,
+                        err.reason)
+            raise ScriptError(err.reason, element_id=err.element_id, instance_id=instance_id, line=err.line)
+
+    def _record_incident(self, instance_id: str | None, definition_id: str, err: ScriptError) -> None:
+        """Write the failure in its own transaction: the change itself is rolled back."""
+        message = err.reason + (f" (line {err.line})" if err.line else "")
+        now = self.clock.now()
+
+        def write() -> None:
+            with self.db.write() as session:
+                session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedScript", instance_id=instance_id,
+                                       definition_id=definition_id, element_id=err.element_id, message=message,
+                                       created_at=now))
+
+        pending = _after_transaction.get()
+        if pending is None:
+            write()
+        else:
+            pending.append(write)
+
+    # -- save -----------------------------------------------------------------------------------------------
+    def save(self, session: Session, loaded: Loaded, *, user: str | None = None) -> None:
+        """Write the runtime and every projection, checking the version read at load."""
+        run, row = loaded.run, loaded.row
+        now = self.clock.now()
+        with using_clock(self.clock):
+            steps = run.steps(now)
+            run.prune()
+            users, externals = run.waiting_tasks()
+            timers, events = run.waiting_events()
+            variables = run.variables()
+        ended = run.completed
+        self._history(session, row, steps, user)
+        self._human_tasks(session, loaded, users, now)
+        self._external_tasks(session, loaded, externals, now)
+        self._timers(session, loaded, timers, now)
+        self._subscriptions(session, loaded, events, now)
+        self._variables(session, row.id, loaded.variables_before, variables)
+        state = row.state
+        if ended:
+            state = COMPLETED if state != CANCELED else CANCELED
+        runtime = None if ended else run.dump()
+        if row.version == 0:
+            row.version = 1
+            row.runtime = runtime
+            row.state = state
+            if ended:
+                row.ended_at = now
+                self._end(session, row, now)
+            return
+        result = session.execute(
+            update(m.ProcessInstance)
+            .where(m.ProcessInstance.id == row.id, m.ProcessInstance.version == row.version)
+            .values(runtime=runtime, version=row.version + 1, state=state,
+                    ended_at=now if ended else None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise Conflict(f"process instance '{row.id}' was changed by someone else; try again")
+        row.version += 1
+        row.state = state
+        row.runtime = runtime
+        if ended:
+            row.ended_at = now
+            self._end(session, row, now)
+
+    def _end(self, session: Session, row: m.ProcessInstance, now: datetime) -> None:
+        session.add(m.HistoryEvent(instance_id=row.id, element_id=row.definition_key, element_type="process",
+                                   element_name=None, event="completed" if row.state == COMPLETED else "cancelled",
+                                   at=now))
+        log.info("instance %s of %s ended: %s", row.id, row.definition_id, row.state)
+
+    def _history(self, session: Session, row: m.ProcessInstance, steps: list, user: str | None) -> None:
+        if steps:
+            session.add_all([
+                m.HistoryEvent(instance_id=row.id, element_id=s.element_id, element_type=s.element_type,
+                               element_name=s.element_name, event=s.event, task_id=s.task_id,
+                               user_id=user if s.element_type in ("UserTask", "ManualTask") else None, at=s.at)
+                for s in steps
+            ])
+
+    def _human_tasks(self, session: Session, loaded: Loaded, users: list[WaitingTask], now: datetime) -> None:
+        current = {t.task_id for t in users}
+        gone = loaded.users_before - current
+        if gone:
+            for task_id in gone:
+                state = loaded.run.task(task_id)
+                outcome = "completed" if state is not None and state.state == 64 else "cancelled"
+                session.execute(update(m.HumanTask).where(m.HumanTask.id == task_id, m.HumanTask.ended_at.is_(None))
+                                .values(ended_at=now, outcome=outcome).execution_options(synchronize_session=False))
+        row = loaded.row
+        for task in users:
+            if task.task_id in loaded.users_before:
+                continue
+            attrs = self._task_attributes(task, row, now)
+            session.add(m.HumanTask(
+                id=task.task_id, instance_id=row.id, definition_id=row.definition_id,
+                definition_key=row.definition_key, business_key=row.business_key, element_id=task.element_id,
+                name=task.name or task.element_id, created_at=now, ended_at=None, suspended=row.state == SUSPENDED,
+                **attrs))
+            for user_id in attrs["candidate_users"]:
+                session.add(m.IdentityLink(task_id=task.task_id, user_id=user_id))
+            for group_id in attrs["candidate_groups"]:
+                session.add(m.IdentityLink(task_id=task.task_id, group_id=group_id))
+
+    def _task_attributes(self, task: WaitingTask, row: m.ProcessInstance, now: datetime) -> dict[str, Any]:
+        info = task.info or ElementInfo(element_id=task.element_id, tag="userTask")
+        context = {**HELPERS, "_sf_business_key": row.business_key, **task.data}
+
+        def value(src: str | None, what: str) -> Any:
+            if src is None:
+                return None
+            try:
+                return self.sandbox.evaluate(src, context)
+            except ScriptFailure as err:
+                raise ScriptError(f"{what}: {err.message}", element_id=task.element_id, instance_id=row.id)
+
+        assignee = value(info.assignee, "assignee")
+        users = _names(value(info.candidate_users, "candidateUsers"))
+        groups = _names(value(info.candidate_groups, "candidateGroups"))
+        if not assignee and not users and not groups and info.lane:
+            groups = [info.lane]
+        priority = value(info.priority, "priority")
+        try:
+            priority = int(priority) if priority not in (None, "") else 50
+        except (TypeError, ValueError):
+            raise ScriptError(f"priority '{priority}' is not a whole number", element_id=task.element_id,
+                              instance_id=row.id)
+        form = []
+        for fld in info.form:
+            body = fld.to_json()
+            if fld.default is not None:
+                body["defaultValue"] = value(_default_src(fld.default), f"default of form field '{fld.id}'")
+            form.append(body)
+        return {
+            "assignee": str(assignee) if assignee else None,
+            "owner": None,
+            "candidate_users": users,
+            "candidate_groups": groups,
+            "due": _moment(value(info.due_date, "dueDate"), now, "dueDate", task.element_id),
+            "follow_up": _moment(value(info.follow_up_date, "followUpDate"), now, "followUpDate", task.element_id),
+            "priority": priority,
+            "form": json.loads(json.dumps(form, default=str)),
+            "description": info.documentation,
+        }
+
+    def _external_tasks(self, session: Session, loaded: Loaded, externals: list[WaitingTask],
+                        now: datetime) -> None:
+        current = {t.task_id for t in externals}
+        gone = loaded.externals_before - current
+        if gone:
+            session.execute(m.ExternalTask.__table__.delete().where(m.ExternalTask.id.in_(gone)))
+        row = loaded.row
+        for task in externals:
+            if task.task_id in loaded.externals_before:
+                continue
+            info = task.info
+            priority = 0
+            if info is not None and info.task_priority:
+                try:
+                    priority = int(self.sandbox.evaluate(info.task_priority, {**HELPERS, **task.data}))
+                except (ScriptFailure, TypeError, ValueError):
+                    priority = 0
+            session.add(m.ExternalTask(
+                id=task.task_id, instance_id=row.id, definition_id=row.definition_id,
+                definition_key=row.definition_key, business_key=row.business_key, element_id=task.element_id,
+                topic=info.external_topic if info else task.element_id, priority=priority, retries=None,
+                created_at=now, suspended=row.state == SUSPENDED))
+
+    def _timers(self, session: Session, loaded: Loaded, timers: list, now: datetime) -> None:
+        current = {t.task_id: t for t in timers}
+        gone = set(loaded.timers_before) - set(current)
+        if gone:
+            session.execute(m.Job.__table__.delete().where(m.Job.task_id.in_(gone),
+                                                           m.Job.instance_id == loaded.row.id))
+        for timer in timers:
+            if timer.task_id in loaded.timers_before:
+                if loaded.timers_before[timer.task_id] != timer.due_at:
+                    session.execute(update(m.Job).where(m.Job.task_id == timer.task_id,
+                                                        m.Job.instance_id == loaded.row.id)
+                                    .values(due_at=timer.due_at).execution_options(synchronize_session=False))
+                continue
+            session.add(m.Job(id=str(uuid.uuid4()), job_type="timer", instance_id=loaded.row.id,
+                              definition_id=loaded.row.definition_id, element_id=timer.element_id,
+                              task_id=timer.task_id, due_at=timer.due_at, timer_kind=timer.kind, retries=3,
+                              created_at=now, suspended=loaded.row.state == SUSPENDED))
+
+    def _subscriptions(self, session: Session, loaded: Loaded, events: list, now: datetime) -> None:
+        current = {(e.task_id, e.event_type, e.name): e for e in events}
+        gone = loaded.events_before - set(current)
+        for task_id, event_type, name in gone:
+            session.execute(m.EventSubscription.__table__.delete().where(
+                m.EventSubscription.instance_id == loaded.row.id, m.EventSubscription.element_id.isnot(None),
+                m.EventSubscription.id == _subscription_id(loaded.row.id, task_id, event_type, name)))
+        for key, event in current.items():
+            if key in loaded.events_before:
+                continue
+            session.add(m.EventSubscription(
+                id=_subscription_id(loaded.row.id, *key), event_type=event.event_type, name=event.name,
+                instance_id=loaded.row.id, definition_id=loaded.row.definition_id, element_id=event.element_id,
+                business_key=loaded.row.business_key, created_at=now))
+
+    def _variables(self, session: Session, instance_id: str, before: dict[str, Any],
+                   after: dict[str, Any]) -> None:
+        removed = [name for name in before if name not in after]
+        if removed:
+            session.execute(m.Variable.__table__.delete().where(m.Variable.instance_id == instance_id,
+                                                                m.Variable.name.in_(removed)))
+        changed = {name: value for name, value in after.items() if name not in before or before[name] != value}
+        for name, value in changed.items():
+            columns = project_variable(value)
+            if name in before:
+                session.execute(update(m.Variable).where(m.Variable.instance_id == instance_id,
+                                                         m.Variable.name == name)
+                                .values(**columns).execution_options(synchronize_session=False))
+            else:
+                session.add(m.Variable(instance_id=instance_id, name=name, **columns))
+
+
+
+_after_transaction: ContextVar[list[Callable[[], None]] | None] = ContextVar("stageflow_after", default=None)
+
+
+@contextmanager
+def after_transaction() -> Iterator[None]:
+    """Collect work for after the enclosing transaction (incident records) and run it at the end of the block."""
+    token = _after_transaction.set([])
+    try:
+        yield
+    finally:
+        pending = _after_transaction.get() or []
+        _after_transaction.reset(token)
+        for job in pending:
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - an incident record must never hide the original error
+                log.exception("could not record an incident")
+
+
+def _subscription_id(instance_id: str, task_id: str, event_type: str, name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{instance_id}/{task_id}/{event_type}/{name}"))
+
+
+def _initiator(compiled: CompiledProcess) -> str | None:
+    for info in compiled.elements.values():
+        if info.tag == "startEvent" and info.initiator:
+            return info.initiator
+    return None
+
+
+def _names(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (list, tuple, set)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [str(value)]
+
+
+def _default_src(default: str) -> str:
+    from .expressions import text_to_python
+
+    return text_to_python(default)
+
+
+def _moment(value: Any, now: datetime, what: str, element_id: str) -> datetime | None:
+    """A due or follow-up date from an expression's value: a datetime, an ISO date-time or an ISO duration."""
+    from .spiff.timers import parse_moment
+
+    if value is None or value == "":
+        return None
+    try:
+        return parse_moment(value, now)
+    except ValueError as err:
+        raise ScriptError(f"{what}: {err}", element_id=element_id)
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise BadRequest(message)
+
+
+def after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)

@@ -1,0 +1,664 @@
+"""Translate Camunda 7 expressions (JUEL, ``${...}``) into Python source for SpiffWorkflow.
+
+SpiffWorkflow evaluates every condition and expression as Python with the task's data as globals.
+Camunda diagrams write them in JUEL.  This module translates, at deploy time, the JUEL subset that
+Camunda users write in conditions and attributes into readable Python source, with a small hand-written
+tokenizer and recursive-descent parser.  Anything outside the subset raises
+:class:`~engine.errors.ExpressionError` naming the element, the expression and the unsupported construct.
+
+Supported JUEL: integer, float and string literals (escapes ``\\'``, ``\\"``, ``\\\\``), ``true``,
+``false``, ``null``; variables; property access ``a.b``; indexing ``a['k']``, ``a[0]``, ``a[i]``; unary
+``!``/``not``, ``-``, ``empty``; ``*``, ``/``/``div``, ``%``/``mod``; ``+``, ``-``; ``<``/``lt``,
+``>``/``gt``, ``<=``/``le``, ``>=``/``ge``; ``==``/``eq``, ``!=``/``ne``; ``&&``/``and``; ``||``/``or``;
+``a ? b : c``; parentheses; ``execution.getVariable('name')``; ``execution.processBusinessKey`` and
+``execution.businessKey`` (also as ``getProcessBusinessKey()`` / ``getBusinessKey()``).
+``#{...}`` is treated as ``${...}``.  In text, ``\\${`` and ``\\#{`` stand for a literal ``${`` / ``#{``.
+
+The generated code calls the functions in :data:`RUNTIME_HELPERS`, which the caller must put into the
+evaluation globals, and reads the business key from the variable :data:`BUSINESS_KEY_VARIABLE`
+(``_sf_business_key``), which the engine must provide.  Every name the generated code needs starts with
+:data:`RESERVED_PREFIX` (``_sf_``), so process variables must not use that prefix.
+
+Operators keep Python semantics on Python data: ``&&``/``||`` become ``and``/``or`` (which return an
+operand, with the same truthiness as JUEL's boolean), ``/`` and ``div`` are true division, ``==`` is
+Python equality (no JUEL type coercion: ``'3' == 3`` is false).  A missing variable raises ``NameError``
+(as JUEL raises for an unresolved identifier), while ``execution.getVariable('x')`` gives ``None``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import math
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence, Sized
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from engine.errors import ExpressionError
+
+__all__ = [
+    "BUSINESS_KEY_VARIABLE",
+    "RESERVED_PREFIX",
+    "RUNTIME_HELPERS",
+    "condition_to_python",
+    "is_expression",
+    "juel_to_python",
+    "text_to_python",
+]
+
+RESERVED_PREFIX = "_sf_"
+"""Prefix of every name the generated code needs in its globals; not allowed for process variables."""
+
+BUSINESS_KEY_VARIABLE = "_sf_business_key"
+"""Variable the engine must provide in the evaluation globals: the instance's business key (or None)."""
+
+# An expression start that is not escaped with a backslash.
+_EXPRESSION_START = re.compile(r"(?<!\\)[$#]\{")
+
+_JUEL_WORD_OPERATORS = ("empty", "not", "and", "or", "div", "mod", "instanceof")
+_JUEL_WORD_COMPARISONS = ("eq", "ne", "lt", "gt", "le", "ge")
+_JUEL_KEYWORDS = frozenset(("true", "false", "null", *_JUEL_WORD_OPERATORS, *_JUEL_WORD_COMPARISONS))
+_PY_BUILTINS = frozenset(dir(builtins))
+
+# Tokens that are never valid in the subset, with the reason given to the user.
+_UNSUPPORTED_TOKENS = {
+    ("op", "="): "assignment ('=') is not supported; use '==' to compare",
+    ("op", "+="): "string concatenation ('+=') is not supported",
+    ("op", ";"): "several expressions separated by ';' are not supported",
+    ("op", "->"): "lambda expressions are not supported",
+    ("op", "{"): "set and map literals are not supported",
+    ("kw", "instanceof"): "the 'instanceof' operator is not supported",
+}
+
+_TWO_CHAR_OPS = ("==", "!=", "<=", ">=", "&&", "||", "+=", "->")
+_ONE_CHAR_OPS = "+-*/%<>!?:.[](),;={}"
+
+# Python precedence levels of the generated source (higher binds tighter).
+_P_TERNARY, _P_OR, _P_AND, _P_NOT, _P_CMP, _P_ADD, _P_MUL, _P_NEG, _P_ATOM = range(9)
+
+_EQUALITY = {"==": "==", "eq": "==", "!=": "!=", "ne": "!="}
+_RELATIONAL = {"<": "<", "lt": "<", ">": ">", "gt": ">", "<=": "<=", "le": "<=", ">=": ">=", "ge": ">="}
+_ADDITIVE = {"+": "+", "-": "-"}
+_MULTIPLICATIVE = {"*": "*", "/": "/", "div": "/", "%": "%", "mod": "%"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Runtime helpers (called by the generated code)
+# --------------------------------------------------------------------------------------------------
+
+
+def _sf_empty(value: Any) -> bool:
+    """JUEL ``empty``: True for None, an empty string and an empty collection."""
+    if value is None:
+        return True
+    if isinstance(value, Sized):
+        return len(value) == 0
+    return False
+
+
+def _sf_get(obj: Any, name: str) -> Any:
+    """JUEL property access ``obj.name``: a dict key (None when missing), else a public attribute."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    if name.startswith("_"):
+        raise AttributeError(f"property '{name}' of a {type(obj).__name__} value is not accessible")
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        raise AttributeError(f"property '{name}' not found on a {type(obj).__name__} value") from None
+
+
+def _sf_index(obj: Any, key: Any) -> Any:
+    """JUEL index access ``obj[key]``: dict key or list position (None when missing or out of range)."""
+    if obj is None or key is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    if isinstance(obj, Sequence):
+        index = _to_index(key)
+        return obj[index] if 0 <= index < len(obj) else None
+    if isinstance(key, str):
+        return _sf_get(obj, key)
+    raise TypeError(f"a {type(obj).__name__} value cannot be indexed with {key!r}")
+
+
+def _to_index(key: Any) -> int:
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if isinstance(key, float) and key.is_integer():
+        return int(key)
+    if isinstance(key, str):
+        try:
+            return int(key.strip())
+        except ValueError:
+            pass
+    raise TypeError(f"a list index must be a whole number, not {key!r}")
+
+
+def _sf_str(value: Any) -> str:
+    """Render a value inside composite text like JUEL: None as "", booleans as "true"/"false"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _sf_var(name: str) -> Any:
+    """``execution.getVariable(name)``: the variable's value in the caller's evaluation, None when unset.
+
+    Looks the name up in the evaluating frame's locals, then globals (where SpiffWorkflow puts task data);
+    Python builtins are never returned.
+    """
+    if name.startswith("__") or (name.startswith(RESERVED_PREFIX) and name != BUSINESS_KEY_VARIABLE):
+        raise NameError(f"variable name '{name}' is reserved")
+    frame = sys._getframe(1)
+    try:
+        if name in frame.f_locals:
+            return frame.f_locals[name]
+        return frame.f_globals.get(name)
+    finally:
+        del frame
+
+
+RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
+    "_sf_empty": _sf_empty,
+    "_sf_get": _sf_get,
+    "_sf_index": _sf_index,
+    "_sf_str": _sf_str,
+    "_sf_var": _sf_var,
+}
+"""Functions the generated code calls; put them into the evaluation globals."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------
+
+
+def _error(element_id: str | None, what: str, text: str, reason: str) -> ExpressionError:
+    prefix = f"element '{element_id}': " if element_id else ""
+    err = ExpressionError(f"{prefix}{what} '{text}': {reason}")
+    err.element_id = element_id  # type: ignore[attr-defined]
+    err.expression = text  # type: ignore[attr-defined]
+    err.reason = reason  # type: ignore[attr-defined]
+    return err
+
+
+class _Fail(Exception):
+    """Internal: a translation problem, turned into ExpressionError with the element and text."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------------------------------
+# Tokenizer
+# --------------------------------------------------------------------------------------------------
+
+
+class _Tok(NamedTuple):
+    kind: str  # "int", "float", "str", "name", "kw", "op", "end"
+    value: str
+    pos: int  # offset in the whole text
+
+
+def _at(pos: int) -> str:
+    return f" at column {pos + 1}"
+
+
+def _lex(text: str, pos: int, *, braced: bool) -> tuple[list[_Tok], int]:
+    """Tokenize from ``pos``; when ``braced``, stop after the ``}`` that closes the expression.
+
+    Returns the tokens (ending with an "end" token) and the offset after the last character consumed.
+    """
+    tokens: list[_Tok] = []
+    depth = 0
+    n = len(text)
+    i = pos
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch == "}" and braced and depth == 0:
+            tokens.append(_Tok("end", "", i))
+            return tokens, i + 1
+        elif ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+            i = _lex_number(text, i, tokens)
+        elif ch in "'\"":
+            i = _lex_string(text, i, tokens)
+        elif ch.isalpha() or ch in "_$":
+            j = i + 1
+            while j < n and (text[j].isalnum() or text[j] in "_$"):
+                j += 1
+            word = text[i:j]
+            tokens.append(_Tok("kw" if word in _JUEL_KEYWORDS else "name", word, i))
+            i = j
+        elif text[i : i + 2] in _TWO_CHAR_OPS:
+            tokens.append(_Tok("op", text[i : i + 2], i))
+            i += 2
+        elif ch in _ONE_CHAR_OPS:
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+            tokens.append(_Tok("op", ch, i))
+            i += 1
+        elif ch in "&|":
+            raise _Fail(f"unexpected character '{ch}'{_at(i)} (use '{ch * 2}')")
+        else:
+            raise _Fail(f"unexpected character '{ch}'{_at(i)}")
+    if braced:
+        raise _Fail("unterminated expression: missing '}'")
+    tokens.append(_Tok("end", "", n))
+    return tokens, n
+
+
+_NUMBER = re.compile(r"(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
+
+
+def _lex_number(text: str, i: int, tokens: list[_Tok]) -> int:
+    m = _NUMBER.match(text, i)
+    assert m is not None  # called on a digit or '.' + digit
+    literal = m.group(0)
+    if "." in literal or m.group(2):
+        value = float(literal)
+        if not math.isfinite(value):
+            raise _Fail(f"number {literal} is out of range")
+        tokens.append(_Tok("float", repr(value), i))
+    else:
+        tokens.append(_Tok("int", str(int(literal)), i))
+    return m.end()
+
+
+def _lex_string(text: str, i: int, tokens: list[_Tok]) -> int:
+    quote = text[i]
+    chars: list[str] = []
+    j = i + 1
+    while j < len(text):
+        ch = text[j]
+        if ch == quote:
+            tokens.append(_Tok("str", "".join(chars), i))
+            return j + 1
+        if ch == "\\":
+            nxt = text[j + 1 : j + 2]
+            if nxt not in ("'", '"', "\\"):
+                raise _Fail(
+                    f"invalid escape sequence '\\{nxt}' in string literal{_at(j)}; "
+                    "only \\' \\\" and \\\\ are supported"
+                )
+            chars.append(nxt)
+            j += 2
+        else:
+            chars.append(ch)
+            j += 1
+    raise _Fail(f"unterminated string literal{_at(i)}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Parser / emitter
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Py:
+    """A piece of generated Python source and the precedence of its outermost operator."""
+
+    src: str
+    prec: int
+    is_null: bool = False
+
+    def at(self, min_prec: int) -> str:
+        """The source, parenthesized when it binds looser than ``min_prec``."""
+        return self.src if self.prec >= min_prec else f"({self.src})"
+
+
+def _check_variable_name(name: str) -> None:
+    """Reject JUEL identifiers that cannot be a Python variable reference."""
+    hint = f"; use execution.getVariable('{name}')"
+    juel_literal = {"True": "true", "False": "false", "None": "null"}.get(name)
+    if juel_literal:
+        raise _Fail(
+            f"'{name}' is not a JUEL literal and clashes with the Python keyword; "
+            f"JUEL spells it '{juel_literal}'"
+        )
+    if name.startswith("__"):
+        raise _Fail(f"names starting with '__' are not allowed ('{name}')")
+    if name.startswith(RESERVED_PREFIX):
+        raise _Fail(f"variable names starting with '{RESERVED_PREFIX}' are reserved ('{name}')")
+    if keyword.iskeyword(name):
+        raise _Fail(f"variable '{name}' clashes with the Python keyword '{name}'{hint}")
+    if name in _PY_BUILTINS:
+        raise _Fail(f"variable '{name}' clashes with the Python builtin '{name}'{hint}")
+    if not name.isidentifier():
+        raise _Fail(f"'{name}' is not a valid Python variable name{hint}")
+
+
+def _describe(tok: _Tok) -> str:
+    if tok.kind == "end":
+        return "unexpected end of expression"
+    shown = repr(tok.value) if tok.kind == "str" else f"'{tok.value}'"
+    return f"unexpected {shown}{_at(tok.pos)}"
+
+
+class _Parser:
+    """Recursive descent over JUEL precedence levels, emitting Python source."""
+
+    def __init__(self, tokens: list[_Tok]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    # -- token helpers
+    @property
+    def tok(self) -> _Tok:
+        return self.tokens[self.i]
+
+    def peek(self, offset: int = 1) -> _Tok:
+        return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
+
+    def next(self) -> _Tok:
+        tok = self.tokens[self.i]
+        if tok.kind != "end":
+            self.i += 1
+        return tok
+
+    def is_op(self, *values: str, tok: _Tok | None = None) -> bool:
+        tok = tok or self.tok
+        return tok.kind == "op" and tok.value in values
+
+    def expect_op(self, value: str, context: str) -> None:
+        if not self.is_op(value):
+            raise _Fail(f"{_describe(self.tok)}, expected '{value}' {context}")
+        self.next()
+
+    def match_word(self, table: Mapping[str, str]) -> str | None:
+        tok = self.tok
+        if tok.kind in ("op", "kw") and tok.value in table:
+            self.next()
+            return table[tok.value]
+        return None
+
+    # -- grammar
+    def parse(self) -> _Py:
+        for tok in self.tokens:
+            reason = _UNSUPPORTED_TOKENS.get((tok.kind, tok.value))
+            if reason:
+                raise _Fail(reason)
+        if self.tok.kind == "end":
+            raise _Fail("the expression is empty")
+        result = self.ternary()
+        if self.tok.kind != "end":
+            raise _Fail(_describe(self.tok))
+        return result
+
+    def ternary(self) -> _Py:
+        cond = self.logical_or()
+        if not self.is_op("?"):
+            return cond
+        self.next()
+        yes = self.ternary()
+        self.expect_op(":", "in 'condition ? value : value'")
+        no = self.ternary()
+        return _Py(f"{yes.at(_P_OR)} if {cond.at(_P_OR)} else {no.at(_P_TERNARY)}", _P_TERNARY)
+
+    def _binary(self, operand: Callable[[], _Py], table: Mapping[str, str], prec: int) -> _Py:
+        left = operand()
+        while (op := self.match_word(table)) is not None:
+            right = operand()
+            left = _Py(f"{left.at(prec)} {op} {right.at(prec + 1)}", prec)
+        return left
+
+    def logical_or(self) -> _Py:
+        return self._binary(self.logical_and, {"||": "or", "or": "or"}, _P_OR)
+
+    def logical_and(self) -> _Py:
+        return self._binary(self.equality, {"&&": "and", "and": "and"}, _P_AND)
+
+    def _comparison(self, operand: Callable[[], _Py], table: Mapping[str, str]) -> _Py:
+        # JUEL comparisons are left-associative binary operators; Python would chain them, so
+        # nested comparisons are always parenthesized.
+        left = operand()
+        while (op := self.match_word(table)) is not None:
+            right = operand()
+            if op in ("==", "!=") and (left.is_null or right.is_null):
+                op = "is" if op == "==" else "is not"
+                if left.is_null and not right.is_null:
+                    left, right = right, left
+            left = _Py(f"{left.at(_P_ADD)} {op} {right.at(_P_ADD)}", _P_CMP)
+        return left
+
+    def equality(self) -> _Py:
+        return self._comparison(self.relational, _EQUALITY)
+
+    def relational(self) -> _Py:
+        return self._comparison(self.additive, _RELATIONAL)
+
+    def additive(self) -> _Py:
+        return self._binary(self.multiplicative, _ADDITIVE, _P_ADD)
+
+    def multiplicative(self) -> _Py:
+        return self._binary(self.unary, _MULTIPLICATIVE, _P_MUL)
+
+    def unary(self) -> _Py:
+        tok = self.tok
+        if self.is_op("!") or (tok.kind == "kw" and tok.value == "not"):
+            self.next()
+            return _Py(f"not {self.unary().at(_P_NOT)}", _P_NOT)
+        if self.is_op("-"):
+            self.next()
+            return _Py(f"-{self.unary().at(_P_NEG)}", _P_NEG)
+        if tok.kind == "kw" and tok.value == "empty":
+            self.next()
+            return _Py(f"_sf_empty({self.unary().src})", _P_ATOM)
+        return self.value()
+
+    def value(self) -> _Py:
+        result = self.primary()
+        while True:
+            if self.is_op("."):
+                self.next()
+                tok = self.next()
+                if tok.kind not in ("name", "kw"):
+                    raise _Fail(f"{_describe(tok)}, expected a property name after '.'")
+                if self.is_op("("):
+                    raise _Fail(f"method calls are not supported ('.{tok.value}(...)')")
+                if tok.value.startswith("__"):
+                    raise _Fail(f"names starting with '__' are not allowed ('{tok.value}')")
+                result = _Py(f"_sf_get({result.src}, {tok.value!r})", _P_ATOM)
+            elif self.is_op("["):
+                self.next()
+                key = self.ternary()
+                self.expect_op("]", "to close '['")
+                result = _Py(f"_sf_index({result.src}, {key.src})", _P_ATOM)
+            elif self.is_op("("):
+                raise _Fail("method calls are not supported ('(...)' after a value)")
+            else:
+                return result
+
+    def primary(self) -> _Py:
+        tok = self.next()
+        if tok.kind in ("int", "float"):
+            return _Py(tok.value, _P_ATOM)
+        if tok.kind == "str":
+            return _Py(repr(tok.value), _P_ATOM)
+        if tok.kind == "kw":
+            literal = {"true": "True", "false": "False", "null": "None"}.get(tok.value)
+            if literal is None:
+                raise _Fail(f"{_describe(tok)}, expected a value")
+            return _Py(literal, _P_ATOM, is_null=tok.value == "null")
+        if tok.kind == "name":
+            return self.identifier(tok)
+        if self.is_op("(", tok=tok):
+            inner = self.ternary()  # the emitter re-adds the parentheses Python needs
+            self.expect_op(")", "to close '('")
+            return inner
+        if self.is_op("[", tok=tok):
+            raise _Fail("list literals are not supported")
+        raise _Fail(f"{_describe(tok)}, expected a value")
+
+    def identifier(self, tok: _Tok) -> _Py:
+        name = tok.value
+        if self.is_op("("):
+            raise _Fail(f"function calls are not supported ('{name}(...)')")
+        if self.is_op(":") and self.peek().kind == "name" and self.is_op("(", tok=self.peek(2)):
+            raise _Fail(f"function calls are not supported ('{name}:{self.peek().value}(...)')")
+        if name == "execution":
+            return self.execution()
+        _check_variable_name(name)
+        return _Py(name, _P_ATOM)
+
+    def execution(self) -> _Py:
+        supported = (
+            "only execution.getVariable('name'), execution.processBusinessKey and "
+            "execution.businessKey are supported"
+        )
+        if not self.is_op("."):
+            raise _Fail(f"the 'execution' object cannot be used directly; {supported}")
+        self.next()
+        member = self.next()
+        if member.kind not in ("name", "kw"):
+            raise _Fail(f"{_describe(member)}, expected a property name after '.'")
+        calls = self.is_op("(")
+        if not calls and member.value in ("processBusinessKey", "businessKey"):
+            return _Py(BUSINESS_KEY_VARIABLE, _P_ATOM)
+        if calls and member.value in ("getProcessBusinessKey", "getBusinessKey"):
+            self.next()
+            self.expect_op(")", f"after 'execution.{member.value}('")
+            return _Py(BUSINESS_KEY_VARIABLE, _P_ATOM)
+        if calls and member.value == "getVariable":
+            self.next()
+            arg = self.next()
+            if arg.kind != "str" or not self.is_op(")"):
+                raise _Fail(
+                    "execution.getVariable() takes exactly one string literal, "
+                    "e.g. execution.getVariable('amount')"
+                )
+            self.next()
+            name = arg.value
+            if not name:
+                raise _Fail("execution.getVariable(): the variable name is empty")
+            if name.startswith("__") or name.startswith(RESERVED_PREFIX):
+                raise _Fail(f"execution.getVariable(): variable name '{name}' is reserved")
+            return _Py(f"_sf_var({name!r})", _P_ATOM)
+        if calls:
+            raise _Fail(f"method calls are not supported ('execution.{member.value}(...)'); {supported}")
+        raise _Fail(f"'execution.{member.value}' is not supported; {supported}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Text splitting
+# --------------------------------------------------------------------------------------------------
+
+
+def _split(text: str) -> list[str | _Py]:
+    """Split text into literal parts (str) and translated ``${...}`` / ``#{...}`` parts (_Py)."""
+    parts: list[str | _Py] = []
+    literal: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and text[i + 1 : i + 3] in ("${", "#{"):
+            literal.append(text[i + 1 : i + 3])
+            i += 3
+        elif ch in "$#" and text[i + 1 : i + 2] == "{":
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            tokens, i = _lex(text, i + 2, braced=True)
+            parts.append(_Parser(tokens).parse())
+        else:
+            literal.append(ch)
+            i += 1
+    if literal:
+        parts.append("".join(literal))
+    return parts
+
+
+def _verified(src: str) -> str:
+    # The emitter only produces valid Python; this guards against a translation bug.
+    try:
+        compile(src, "<expression>", "eval")
+    except SyntaxError as exc:  # pragma: no cover - would be a bug in this module
+        raise _Fail(f"internal error: generated invalid Python {src!r} ({exc.msg})") from None
+    return src
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------
+
+
+def is_expression(text: str | None) -> bool:
+    """True when the text contains a ``${...}`` or ``#{...}`` expression (not escaped as ``\\${``)."""
+    return text is not None and _EXPRESSION_START.search(text) is not None
+
+
+def juel_to_python(expr: str, *, element_id: str | None = None) -> str:
+    """Translate one JUEL expression, either a body (``a > 1``) or a whole ``${a > 1}``, to Python source.
+
+    Raises ExpressionError for anything outside the supported subset or syntactically wrong.
+    """
+    text = expr.strip()
+    try:
+        if not text:
+            raise _Fail("the expression is empty")
+        if text.startswith(("${", "#{")):
+            parts = _split(text)
+            if len(parts) != 1 or isinstance(parts[0], str):
+                raise _Fail("expected exactly one ${...} expression with no text around it")
+            return _verified(parts[0].src)
+        tokens, _ = _lex(text, 0, braced=False)
+        return _verified(_Parser(tokens).parse().src)
+    except _Fail as fail:
+        raise _error(element_id, "expression", text, fail.reason) from None
+
+
+def condition_to_python(text: str, *, element_id: str | None = None) -> str:
+    """Translate a sequence-flow or completion condition to Python source.
+
+    A ``${...}`` condition is JUEL and is translated; any other text is already Python (SpiffWorkflow's
+    native form) and is returned stripped once it compiles.
+    """
+    if is_expression(text):
+        return juel_to_python(text, element_id=element_id)
+    src = text.strip()
+    if not src:
+        raise _error(element_id, "condition", src, "the condition is empty")
+    try:
+        compile(src, "<condition>", "eval")
+    except SyntaxError as exc:
+        raise _error(
+            element_id, "condition", src, f"{exc.msg} (line {exc.lineno}, offset {exc.offset})"
+        ) from None
+    except ValueError as exc:
+        raise _error(element_id, "condition", src, str(exc)) from None
+    return src
+
+
+def text_to_python(text: str, *, element_id: str | None = None) -> str:
+    """Translate a Camunda attribute value (assignee, timer, due date, form default, ...) to Python source.
+
+    Text without an expression is a literal: its Python string literal is returned (``'PT5M'``).
+    Text that is exactly one ``${expr}`` (surrounding whitespace ignored) becomes that expression,
+    keeping the value's type.  Composite text (``Order ${id} for ${name}``) becomes a string
+    concatenation in which each expression is rendered like JUEL does: None as "", booleans as
+    "true"/"false", anything else with ``str()``.
+    """
+    if not is_expression(text):
+        return repr(text.replace("\\${", "${").replace("\\#{", "#{"))
+    try:
+        stripped = text.strip()
+        parts = _split(stripped)
+        if len(parts) == 1 and isinstance(parts[0], _Py):
+            return _verified(parts[0].src)
+        parts = _split(text)
+        pieces = [repr(part) if isinstance(part, str) else f"_sf_str({part.src})" for part in parts]
+        return _verified(" + ".join(pieces))
+    except _Fail as fail:
+        raise _error(element_id, "expression", text.strip(), fail.reason) from None

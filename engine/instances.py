@@ -1,0 +1,202 @@
+"""The runtime service: start, read, cancel, suspend and resume instances; read and set their variables."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from .errors import Conflict, NotFound
+from .executor import ACTIVE, CANCELED, COMPLETED, SUSPENDED
+from .store import models as m
+from .views import HistoryView, InstanceState, InstanceView, TaskView, iso
+
+if TYPE_CHECKING:
+    from .api import Engine
+
+
+class Instances:
+    """Process instances; every change runs through the engine's executor in one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def start(self, key_or_id: str, *, business_key: str | None = None, variables: dict[str, Any] | None = None,
+              version: int | None = None, user: str | None = None, unique_business_key: bool | None = None,
+              validate_form: bool = False) -> InstanceView:
+        """Start the latest version of a process key (or a definition id, or a named version)."""
+        eng = self.engine
+        variables = dict(variables or {})
+        with eng.transaction() as session:
+            definition = eng.definitions.resolve(session, key_or_id, version)
+            if validate_form:
+                from .forms import validate_submission
+
+                variables = validate_submission(eng.definitions.start_form(session, definition.id), variables)
+            loaded = eng.executor.start(session, definition, business_key=business_key, variables=variables,
+                                        user=user, unique=unique_business_key)
+            return InstanceView.of(loaded.row, loaded.run.variables())
+
+    def get(self, instance_id: str) -> InstanceView:
+        with self.engine.db.read() as session:
+            row = session.get(m.ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"process instance '{instance_id}' not found")
+            return InstanceView.of(row)
+
+    def list(self, *, definition_key: str | None = None, definition_id: str | None = None,
+             business_key: str | None = None, state: str | None = None, active_only: bool = False,
+             variable_equals: dict[str, Any] | None = None, first: int = 0,
+             max_results: int = 100) -> list[InstanceView]:
+        """Instances, newest first, filtered; bounded by `max_results` (at most 1,000)."""
+        with self.engine.db.read() as session:
+            query = self._query(definition_key, definition_id, business_key, state, active_only, variable_equals)
+            rows = session.scalars(query.order_by(m.ProcessInstance.started_at.desc(), m.ProcessInstance.id)
+                                   .offset(first).limit(min(max_results, 1000))).all()
+            return [InstanceView.of(r) for r in rows]
+
+    def count(self, **filters: Any) -> int:
+        from sqlalchemy import func
+
+        with self.engine.db.read() as session:
+            query = self._query(filters.get("definition_key"), filters.get("definition_id"),
+                                filters.get("business_key"), filters.get("state"), filters.get("active_only", False),
+                                filters.get("variable_equals"))
+            return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    def _query(self, definition_key, definition_id, business_key, state, active_only, variable_equals):  # type: ignore[no-untyped-def]
+        query = select(m.ProcessInstance)
+        if definition_key:
+            query = query.where(m.ProcessInstance.definition_key == definition_key)
+        if definition_id:
+            query = query.where(m.ProcessInstance.definition_id == definition_id)
+        if business_key:
+            query = query.where(m.ProcessInstance.business_key == business_key)
+        if state:
+            query = query.where(m.ProcessInstance.state == state.upper())
+        if active_only:
+            query = query.where(m.ProcessInstance.ended_at.is_(None))
+        for name, value in (variable_equals or {}).items():
+            from .variables import project_variable
+
+            columns = project_variable(value)
+            match = select(m.Variable.instance_id).where(m.Variable.name == name,
+                                                         m.Variable.value == columns["value"])
+            query = query.where(m.ProcessInstance.id.in_(match))
+        return query
+
+    def state(self, instance_id: str, *, history_limit: int = 200) -> InstanceState:
+        """Everything an operator reads about one instance."""
+        with self.engine.db.read() as session:
+            row = session.get(m.ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"process instance '{instance_id}' not found")
+            variables = self._variables(session, instance_id)
+            tasks = session.scalars(select(m.HumanTask).where(m.HumanTask.instance_id == instance_id,
+                                                              m.HumanTask.ended_at.is_(None))
+                                    .order_by(m.HumanTask.created_at)).all()
+            jobs = session.scalars(select(m.Job).where(m.Job.instance_id == instance_id).order_by(m.Job.due_at)).all()
+            subs = session.scalars(select(m.EventSubscription)
+                                   .where(m.EventSubscription.instance_id == instance_id)).all()
+            externals = session.scalars(select(m.ExternalTask)
+                                        .where(m.ExternalTask.instance_id == instance_id)).all()
+            incidents = session.scalars(select(m.Incident).where(m.Incident.instance_id == instance_id,
+                                                                 m.Incident.resolved_at.is_(None))).all()
+            history = session.scalars(select(m.HistoryEvent).where(m.HistoryEvent.instance_id == instance_id)
+                                      .order_by(m.HistoryEvent.seq.desc()).limit(history_limit)).all()
+            active = [t.element_id for t in tasks] + [j.element_id for j in jobs] + \
+                [s.element_id for s in subs] + [e.element_id for e in externals]
+            return InstanceState(
+                instance=InstanceView.of(row),
+                variables=variables,
+                active_elements=sorted(set(active)),
+                tasks=[TaskView.of(t) for t in tasks],
+                timers=[{"id": j.id, "activityId": j.element_id, "dueDate": iso(j.due_at), "kind": j.timer_kind,
+                         "retries": j.retries} for j in jobs],
+                subscriptions=[{"eventType": s.event_type, "eventName": s.name, "activityId": s.element_id}
+                               for s in subs],
+                external_tasks=[{"id": e.id, "topicName": e.topic, "activityId": e.element_id} for e in externals],
+                incidents=[{"id": i.id, "incidentType": i.incident_type, "activityId": i.element_id,
+                            "incidentMessage": i.message, "incidentTimestamp": iso(i.created_at)} for i in incidents],
+                history=[HistoryView.of(h) for h in reversed(history)],
+            )
+
+    def _variables(self, session, instance_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        rows = session.scalars(select(m.Variable).where(m.Variable.instance_id == instance_id)
+                               .order_by(m.Variable.name)).all()
+        out: dict[str, Any] = {}
+        for row in rows:
+            value = json.loads(row.value)
+            if row.type == "Date" and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            out[row.name] = value
+        return out
+
+    def variables(self, instance_id: str) -> dict[str, Any]:
+        """The instance's process variables."""
+        with self.engine.db.read() as session:
+            if session.get(m.ProcessInstance, instance_id) is None:
+                raise NotFound(f"process instance '{instance_id}' not found")
+            return self._variables(session, instance_id)
+
+    def set_variables(self, instance_id: str, values: dict[str, Any], *, remove: list[str] | None = None,
+                      user: str | None = None) -> None:
+        """Set (and remove) process variables; the instance does not move."""
+        from .spiff.runtime import check_variables_serializable
+
+        check_variables_serializable(values)
+
+        def action(run):  # type: ignore[no-untyped-def]
+            run.set_variables(values)
+            if remove:
+                run.remove_variables(remove)
+
+        with self.engine.transaction() as session:
+            self.engine.executor.change(session, instance_id, action, user=user, allow_suspended=True)
+
+    def cancel(self, instance_id: str, *, reason: str | None = None, user: str | None = None) -> InstanceView:
+        """Cancel a running instance: its open tasks, timers and subscriptions go with it."""
+        with self.engine.transaction() as session:
+            loaded = self.engine.executor.load(session, instance_id)
+            loaded.row.state = CANCELED
+            loaded.run.cancel()
+            loaded.row.delete_reason = reason
+            self.engine.executor.save(session, loaded, user=user)
+            session.execute(update(m.ProcessInstance).where(m.ProcessInstance.id == instance_id)
+                            .values(state=CANCELED, delete_reason=reason))
+            loaded.row.state = CANCELED
+            return InstanceView.of(loaded.row)
+
+    def suspend(self, instance_id: str) -> InstanceView:
+        return self._set_suspended(instance_id, True)
+
+    def resume(self, instance_id: str) -> InstanceView:
+        return self._set_suspended(instance_id, False)
+
+    def _set_suspended(self, instance_id: str, suspended: bool) -> InstanceView:
+        with self.engine.transaction() as session:
+            query = select(m.ProcessInstance).where(m.ProcessInstance.id == instance_id)
+            if not self.engine.db.is_sqlite:
+                query = query.with_for_update()
+            row = session.scalars(query).first()
+            if row is None:
+                raise NotFound(f"process instance '{instance_id}' not found")
+            if row.state in (COMPLETED, CANCELED):
+                raise Conflict(f"process instance '{instance_id}' has ended")
+            row.state = SUSPENDED if suspended else ACTIVE
+            row.version += 1
+            for model in (m.HumanTask, m.ExternalTask, m.Job):
+                session.execute(update(model).where(model.instance_id == instance_id).values(suspended=suspended)
+                                .execution_options(synchronize_session=False))
+            return InstanceView.of(row)
+
+    def history(self, instance_id: str, *, first: int = 0, max_results: int = 500) -> list[HistoryView]:
+        with self.engine.db.read() as session:
+            if session.get(m.ProcessInstance, instance_id) is None:
+                raise NotFound(f"process instance '{instance_id}' not found")
+            rows = session.scalars(select(m.HistoryEvent).where(m.HistoryEvent.instance_id == instance_id)
+                                   .order_by(m.HistoryEvent.seq).offset(first)
+                                   .limit(min(max_results, 5000))).all()
+            return [HistoryView.of(r) for r in rows]

@@ -1,0 +1,146 @@
+"""Messages and signals: correlation in SQL, delivery through the executor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import BadRequest, NotFound
+from .store import models as m
+from .variables import project_variable
+from .views import InstanceView
+
+if TYPE_CHECKING:
+    from .api import Engine
+
+
+@dataclass
+class Correlation:
+    """What a message did: the instance it reached (or started) and how."""
+
+    result_type: str  # Execution (an instance waiting for it) or ProcessDefinition (a message start)
+    instance: InstanceView
+
+    def to_json(self, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "resultType": self.result_type,
+            "execution": None,
+            "processInstance": None,
+        }
+        if self.result_type == "Execution":
+            body["execution"] = {"id": self.instance.id, "processInstanceId": self.instance.id,
+                                 "ended": self.instance.ended, "tenantId": None}
+        else:
+            body["processInstance"] = self.instance.to_json()
+        if variables is not None:
+            body["variables"] = variables
+        return body
+
+
+class Messages:
+    """Correlate messages and broadcast signals."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def correlate(self, name: str, *, business_key: str | None = None, instance_id: str | None = None,
+                  correlation_keys: dict[str, Any] | None = None, variables: dict[str, Any] | None = None,
+                  all: bool = False, user: str | None = None) -> list[Correlation]:  # noqa: A002 - Camunda's name
+        """Deliver message `name` to the instance that waits for it, or start one at a message start event.
+
+        Matching is done in SQL on the subscription's name, the instance's business key or id and the
+        instance's variables (`correlation_keys`). No match, or several where one is expected (`all` false),
+        is a `BadRequest` that says which.
+        """
+        if not name:
+            raise BadRequest("a message needs a name")
+        variables = dict(variables or {})
+        eng = self.engine
+        results: list[Correlation] = []
+        with eng.transaction() as session:
+            targets = self._waiting(session, name, business_key, instance_id, correlation_keys)
+            if len(targets) > 1 and not all:
+                raise BadRequest(f"message '{name}' matches {len(targets)} process instances "
+                                 f"({', '.join(targets[:5])}); give a business key, an instance id or "
+                                 "correlation keys, or correlate to all")
+            for target in targets:
+                delivered, loaded = eng.executor.change(
+                    session, target, lambda run: run.deliver_message(name, variables), user=user)
+                if delivered:
+                    results.append(Correlation("Execution", InstanceView.of(loaded.row)))
+            if not results and instance_id is None and not correlation_keys:
+                results.extend(self._start(session, name, business_key, variables, all, user))
+            if not results:
+                raise BadRequest(f"no process instance waits for message '{name}'"
+                                 + (f" with business key '{business_key}'" if business_key else "")
+                                 + (f" in instance '{instance_id}'" if instance_id else "")
+                                 + (" with the given correlation keys" if correlation_keys else "")
+                                 + ", and no process starts with it")
+        return results
+
+    def _waiting(self, session: Session, name: str, business_key: str | None, instance_id: str | None,
+                 correlation_keys: dict[str, Any] | None) -> list[str]:
+        query = (select(m.EventSubscription.instance_id)
+                 .where(m.EventSubscription.event_type == "message", m.EventSubscription.name == name,
+                        m.EventSubscription.instance_id.isnot(None)))
+        if business_key is not None:
+            query = query.where(m.EventSubscription.business_key == business_key)
+        if instance_id is not None:
+            query = query.where(m.EventSubscription.instance_id == instance_id)
+        for key, value in (correlation_keys or {}).items():
+            columns = project_variable(value)
+            query = query.where(m.EventSubscription.instance_id.in_(
+                select(m.Variable.instance_id).where(m.Variable.name == key, m.Variable.value == columns["value"])))
+        return sorted(set(session.scalars(query.order_by(m.EventSubscription.created_at)).all()))
+
+    def _start(self, session: Session, name: str, business_key: str | None, variables: dict[str, Any],
+               all: bool, user: str | None) -> list[Correlation]:  # noqa: A002
+        starts = session.scalars(select(m.EventSubscription).where(
+            m.EventSubscription.event_type == "message", m.EventSubscription.name == name,
+            m.EventSubscription.instance_id.is_(None))).all()
+        if len(starts) > 1 and not all:
+            raise BadRequest(f"message '{name}' starts {len(starts)} processes; correlate to all or rename one")
+        results = []
+        for start in starts:
+            definition = session.get(m.ProcessDefinition, start.definition_id)
+            if definition is None:
+                raise NotFound(f"process definition '{start.definition_id}' not found")
+            loaded = self.engine.executor.start(session, definition, business_key=business_key,
+                                                variables=variables, user=user, trigger=("message", name))
+            results.append(Correlation("ProcessDefinition", InstanceView.of(loaded.row)))
+        return results
+
+    def signal(self, name: str, *, variables: dict[str, Any] | None = None,
+               instance_id: str | None = None, user: str | None = None) -> int:
+        """Broadcast signal `name` to every instance waiting for it and start processes with that signal start.
+
+        Returns how many instances received or were started by it.
+        """
+        if not name:
+            raise BadRequest("a signal needs a name")
+        variables = dict(variables or {})
+        eng = self.engine
+        count = 0
+        with eng.transaction() as session:
+            query = select(m.EventSubscription.instance_id).where(
+                m.EventSubscription.event_type == "signal", m.EventSubscription.name == name,
+                m.EventSubscription.instance_id.isnot(None))
+            if instance_id:
+                query = query.where(m.EventSubscription.instance_id == instance_id)
+            for target in sorted(set(session.scalars(query).all())):
+                delivered, _ = eng.executor.change(session, target,
+                                                   lambda run: run.deliver_signal(name, variables), user=user)
+                count += int(bool(delivered))
+            if instance_id is None:
+                starts = session.scalars(select(m.EventSubscription).where(
+                    m.EventSubscription.event_type == "signal", m.EventSubscription.name == name,
+                    m.EventSubscription.instance_id.is_(None))).all()
+                for start in starts:
+                    definition = session.get(m.ProcessDefinition, start.definition_id)
+                    eng.executor.start(session, definition, business_key=None, variables=variables, user=user,
+                                       trigger=("signal", name))
+                    count += 1
+        return count

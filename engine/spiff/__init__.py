@@ -1,0 +1,16 @@
+"""The one place Stageflow touches SpiffWorkflow: parser flavour, script engine, runtime and serializer."""
+
+from .parser import CompiledProcess, Document, compile_process
+from .runtime import SERIALIZER_VERSION, Run, Step, WaitingEvent, WaitingTask, WaitingTimer
+
+__all__ = [
+    "SERIALIZER_VERSION",
+    "CompiledProcess",
+    "Document",
+    "Run",
+    "Step",
+    "WaitingEvent",
+    "WaitingTask",
+    "WaitingTimer",
+    "compile_process",
+]

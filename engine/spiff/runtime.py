@@ -1,0 +1,523 @@
+"""A running SpiffWorkflow instance, seen in Stageflow's terms.
+
+`Run` is the only place that touches SpiffWorkflow's workflow and task objects. It starts or loads a workflow,
+applies one change (complete a task, deliver a message or signal, fire timers), runs the engine until every token
+waits, prunes the finished part of the task tree, and reports what waits now (human tasks, external tasks,
+timers, subscriptions) and what happened (history steps), so the store can write its projections.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from ..dialect import ElementInfo
+from ..errors import BadRequest, Conflict, ScriptError
+from ..sandbox import ScriptSandbox
+from . import clockpatch
+from .parser import CompiledProcess, ExternalTaskSpec
+from .scripting import StageflowScriptEngine
+
+SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
+_ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
+
+clockpatch.install()
+
+
+class _RuntimeConverter(BpmnWorkflowConverter):
+    """SpiffWorkflow's workflow converter without the specs: they are stored once per definition."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def restore(self, dct: dict[str, Any], spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_REGISTRY = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+_CONVERTER = _RuntimeConverter(BpmnWorkflow, _REGISTRY)
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        return _REGISTRY.convert(o) if not isinstance(o, (set, frozenset)) else sorted(o)
+
+
+@dataclass
+class WaitingTask:
+    """A task that waits for a person or a worker."""
+
+    task_id: str
+    element_id: str
+    name: str | None
+    info: ElementInfo | None
+    data: dict[str, Any]
+
+
+@dataclass
+class WaitingTimer:
+    task_id: str
+    element_id: str
+    due_at: datetime | None
+    kind: str  # date, duration, cycle
+
+
+@dataclass
+class WaitingEvent:
+    task_id: str
+    element_id: str
+    event_type: str  # message, signal
+    name: str
+
+
+@dataclass
+class Step:
+    """One history entry: an element reached a state."""
+
+    task_id: str
+    element_id: str
+    element_type: str
+    element_name: str | None
+    event: str  # completed, cancelled, error
+    at: datetime
+
+
+@dataclass
+class Snapshot:
+    """Task states before a change, to tell afterwards what happened."""
+
+    states: dict[UUID, int] = field(default_factory=dict)
+
+
+class Run:
+    """One workflow in memory, between a load and a save."""
+
+    def __init__(self, compiled: CompiledProcess, workflow: BpmnWorkflow, engine: StageflowScriptEngine) -> None:
+        self.compiled = compiled
+        self.workflow = workflow
+        self.engine = engine
+        self._before = self._snapshot()
+
+    # -- creation and persistence ---------------------------------------------------------------------------
+    @classmethod
+    def start(
+        cls,
+        compiled: CompiledProcess,
+        sandbox: ScriptSandbox,
+        *,
+        variables: dict[str, Any],
+        business_key: str | None,
+        start_element: str | None = None,
+    ) -> Run:
+        """A new workflow with `variables` as its start data (not yet run)."""
+        engine = StageflowScriptEngine(sandbox, business_key)
+        workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=engine)
+        workflow.task_tree.data.update(variables)
+        run = cls(compiled, workflow, engine)
+        run._before = Snapshot()
+        return run
+
+    @classmethod
+    def load(
+        cls, compiled: CompiledProcess, sandbox: ScriptSandbox, state: str, *, business_key: str | None
+    ) -> Run:
+        """Restore a workflow saved by `dump`."""
+        engine = StageflowScriptEngine(sandbox, business_key)
+        dct = json.loads(state)
+        workflow = _CONVERTER.restore(dct, compiled.spec, compiled.subprocess_specs)
+        workflow.script_engine = engine
+        return cls(compiled, workflow, engine)
+
+    def dump(self) -> str:
+        """The runtime state as JSON (no specs)."""
+        return json.dumps(_CONVERTER.to_dict(self.workflow), cls=_Encoder, separators=(",", ":"))
+
+    # -- running --------------------------------------------------------------------------------------------
+    def advance(self) -> None:
+        """Run every engine step until all tokens wait; a failing script raises `ScriptError`."""
+        try:
+            self.workflow.do_engine_steps()
+        except WorkflowTaskException as err:
+            raise self._script_error(err)
+        except SpiffWorkflowException as err:
+            raise ScriptError(str(err), element_id=_element_of(err))
+
+    def complete(self, task_id: str, variables: dict[str, Any]) -> None:
+        """Complete a waiting user or external task with `variables`, then advance."""
+        task = self.task(task_id)
+        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
+        task.data.update(variables)
+        try:
+            task.run()
+        except WorkflowTaskException as err:
+            raise self._script_error(err)
+        self.advance()
+
+    def fire_timers(self) -> None:
+        """Let every due timer fire (those not yet due stay), then advance."""
+        self.workflow.refresh_timers()
+        self.advance()
+
+    def deliver_message(self, name: str, payload: dict[str, Any] | None) -> bool:
+        """Deliver message `name` to this instance; False when nothing here waits for it."""
+        return self._deliver(MessageEventDefinition(name), payload)
+
+    def deliver_signal(self, name: str, payload: dict[str, Any] | None) -> bool:
+        """Deliver signal `name`; False when nothing here waits for it."""
+        return self._deliver(SignalEventDefinition(name), payload)
+
+    def _deliver(self, definition: Any, payload: dict[str, Any] | None) -> bool:
+        before = set(self.workflow.subprocesses)
+        event = BpmnEvent(definition, dict(payload or {}))
+        caught = self.workflow.event_manager.catch(event, internal=False)
+        started = [sid for sid in self.workflow.subprocesses if sid not in before]
+        if caught == 0 and not started:
+            return False
+        for sub_id in started:
+            self._interrupt_for(sub_id, definition)
+        self._apply_payload(payload)
+        self.advance()
+        return True
+
+    def _interrupt_for(self, sub_id: UUID, definition: Any) -> None:
+        """SpiffWorkflow ignores `isInterrupting` on event subprocesses: cancel the rest of the scope here."""
+        task = self.workflow.get_task_from_id(sub_id)
+        if getattr(task.task_spec, "spec", None) not in self.workflow.spec.start.trigger_specs:
+            return
+        spec = self.workflow.subprocess_specs.get(task.task_spec.spec)
+        interrupting = False
+        for start in getattr(spec, "bpmn_start_events", []):
+            if start.event_definition == definition:
+                info = self.compiled.element(start)
+                interrupting = info is None or info.interrupting
+        if not interrupting:
+            return
+        scope = task.parent
+        for sibling in list(scope.children):
+            if sibling.id != task.id:
+                sibling.cancel()
+
+    def _apply_payload(self, payload: dict[str, Any] | None) -> None:
+        # Camunda sets correlated process variables on the instance; SpiffWorkflow puts the payload into a
+        # result variable of the catching task. Stageflow follows Camunda: payload entries become variables.
+        if payload:
+            self.set_variables(payload)
+
+    def cancel(self) -> None:
+        """Cancel every open task of the workflow."""
+        self.workflow.cancel()
+
+    def thrown_events(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Messages and signals this run threw that nothing inside the workflow caught."""
+        thrown = []
+        for event in self.workflow.get_events():
+            definition = event.event_definition
+            kind = "signal" if isinstance(definition, SignalEventDefinition) else "message"
+            if isinstance(definition, (SignalEventDefinition, MessageEventDefinition)):
+                payload = event.payload if isinstance(event.payload, dict) else {}
+                thrown.append((kind, definition.name, payload))
+        return thrown
+
+    # -- state ----------------------------------------------------------------------------------------------
+    @property
+    def completed(self) -> bool:
+        return self.workflow.completed
+
+    def task(self, task_id: str) -> Any:
+        try:
+            return self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, WorkflowException, KeyError):
+            return None
+
+    def _all_tasks(self) -> list[Any]:
+        tasks = list(self.workflow.tasks.values())
+        for sub in self.workflow.subprocesses.values():
+            tasks.extend(sub.tasks.values())
+        return tasks
+
+    def waiting_tasks(self) -> tuple[list[WaitingTask], list[WaitingTask]]:
+        """(user tasks, external tasks) that are READY."""
+        users, externals = [], []
+        for task in self._all_tasks():
+            if task.state != TaskState.READY or not task.task_spec.manual:
+                continue
+            spec = task.task_spec
+            waiting = WaitingTask(
+                task_id=str(task.id),
+                element_id=spec.bpmn_id,
+                name=spec.bpmn_name,
+                info=self.compiled.element(spec),
+                data=task.data,
+            )
+            if isinstance(spec, ExternalTaskSpec):
+                externals.append(waiting)
+            elif isinstance(spec, UserTaskMixin) or spec.manual:
+                users.append(waiting)
+        return users, externals
+
+    def waiting_events(self) -> tuple[list[WaitingTimer], list[WaitingEvent]]:
+        """Pending timers and message/signal subscriptions of the workflow."""
+        timers: list[WaitingTimer] = []
+        events: list[WaitingEvent] = []
+        if not self.workflow.completed:
+            events.extend(self._event_subprocess_starts())
+        for task in list(self.workflow.event_manager.tasks.values()):
+            if not task.has_state(TaskState.WAITING) and not task.has_state(TaskState.READY):
+                continue
+            definitions = _definitions(task.task_spec)
+            for definition in definitions:
+                if isinstance(definition, TimerEventDefinition):
+                    timers.append(self._timer(task, definition))
+                elif isinstance(definition, MessageEventDefinition):
+                    events.append(WaitingEvent(str(task.id), task.task_spec.bpmn_id or "", "message",
+                                               definition.name))
+                elif isinstance(definition, SignalEventDefinition):
+                    events.append(WaitingEvent(str(task.id), task.task_spec.bpmn_id or "", "signal",
+                                               definition.name))
+        return timers, events
+
+    def _event_subprocess_starts(self) -> list[WaitingEvent]:
+        """Message and signal starts of the process's event subprocesses (SpiffWorkflow does not list them)."""
+        waiting = []
+        for name in self.workflow.spec.start.trigger_specs:
+            spec = self.workflow.subprocess_specs.get(name)
+            for start in getattr(spec, "bpmn_start_events", []):
+                definition = start.event_definition
+                kind = ("message" if isinstance(definition, MessageEventDefinition)
+                        else "signal" if isinstance(definition, SignalEventDefinition) else None)
+                if kind:
+                    waiting.append(WaitingEvent(f"start:{start.bpmn_id}", start.bpmn_id, kind, definition.name))
+        return waiting
+
+    def _timer(self, task: Any, definition: TimerEventDefinition) -> WaitingTimer:
+        if isinstance(definition, CycleTimerEventDefinition):
+            kind = "cycle"
+        elif isinstance(definition, TimeDateEventDefinition):
+            kind = "date"
+        else:
+            kind = "duration"
+        value = task.internal_data.get("event_value")
+        due = None
+        if isinstance(value, dict):
+            due = _parse_dt(value.get("next"))
+        elif isinstance(value, str):
+            due = _parse_dt(value) if kind != "date" else _parse_date_value(value)
+        return WaitingTimer(str(task.id), task.task_spec.bpmn_id or "", due, kind)
+
+    def variables(self) -> dict[str, Any]:
+        """The instance's variables: the data of its open top-level tasks, or the final data once ended."""
+        workflow = self.workflow
+        if workflow.completed:
+            return dict(workflow.data) if workflow.data else dict(_last_data(workflow))
+        merged: dict[str, Any] = {}
+        open_tasks = [t for t in workflow.tasks.values() if t.has_state(_ACTIVE | TaskState.ERROR)]
+        if not open_tasks:
+            return dict(_last_data(workflow))
+        for task in sorted(open_tasks, key=lambda t: t.last_state_change):
+            merged.update(task.data)
+        return merged
+
+    def set_variables(self, values: dict[str, Any]) -> None:
+        """Set process variables: every open task, here and in subprocesses, sees them."""
+        for task in self._all_tasks():
+            if task.has_state(_ACTIVE | TaskState.FUTURE):
+                task.data.update(values)
+
+    def remove_variables(self, names: list[str]) -> None:
+        for task in self._all_tasks():
+            if task.has_state(_ACTIVE | TaskState.FUTURE):
+                for name in names:
+                    task.data.pop(name, None)
+
+    def error_tasks(self) -> list[Any]:
+        return [t for t in self._all_tasks() if t.has_state(TaskState.ERROR)]
+
+    # -- history --------------------------------------------------------------------------------------------
+    def _snapshot(self) -> Snapshot:
+        return Snapshot({task.id: task.state for task in self._all_tasks()})
+
+    def steps(self, now: datetime) -> list[Step]:
+        """What happened since the load (or start): elements completed, cancelled or failed."""
+        steps = []
+        before = self._before.states
+        for task in self._all_tasks():
+            spec = task.task_spec
+            if getattr(spec, "bpmn_id", None) is None:
+                continue
+            state = task.state
+            if before.get(task.id) == state:
+                continue
+            if state == TaskState.COMPLETED:
+                event = "completed"
+            elif state == TaskState.CANCELLED and before.get(task.id, 0) & _ACTIVE:
+                event = "cancelled"
+            elif state == TaskState.ERROR:
+                event = "error"
+            else:
+                continue
+            steps.append(Step(str(task.id), spec.bpmn_id, spec.__class__.__name__, spec.bpmn_name, event, now))
+        steps.sort(key=lambda s: s.at)
+        return steps
+
+    # -- pruning --------------------------------------------------------------------------------------------
+    def prune(self) -> int:
+        """Drop the finished part of the task tree above the open tasks; returns how many tasks went.
+
+        History is kept in Stageflow's own table, so the finished chain is not needed to continue. Pruning keeps
+        the cost of a step independent of an instance's history, and keeps SpiffWorkflow's task iterator (which
+        stops 1,000 levels down) from losing READY tasks in long loops.
+        """
+        removed = _prune_tree(self.workflow, self.workflow)
+        for sub_id in list(self.workflow.subprocesses):
+            sub = self.workflow.subprocesses.get(sub_id)
+            if sub is not None:
+                removed += _prune_tree(sub, self.workflow)
+        return removed
+
+    # -- errors ---------------------------------------------------------------------------------------------
+    def _script_error(self, err: WorkflowTaskException) -> ScriptError:
+        task = getattr(err, "task", None)
+        element_id = task.task_spec.bpmn_id if task is not None else None
+        line = getattr(err, "line_number", None) or None
+        message = str(err.args[0]) if err.args else str(err)
+        original = getattr(err, "exception", None)
+        if original is not None and str(original) and str(original) not in message:
+            message = f"{message}: {original}"
+        return ScriptError(message, element_id=element_id, line=line)
+
+
+def _definitions(spec: Any) -> list[Any]:
+    if not isinstance(spec, CatchingEvent):
+        return []
+    definition = spec.event_definition
+    nested = getattr(definition, "event_definitions", None)
+    return list(nested) if nested else [definition]
+
+
+def _element_of(err: Exception) -> str | None:
+    spec = getattr(err, "task_spec", None)
+    return getattr(spec, "bpmn_id", None)
+
+
+def _parse_dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _parse_date_value(value: str) -> datetime | None:
+    try:
+        return TimerEventDefinition.get_datetime(value)
+    except (ValueError, TypeError):
+        return None
+
+
+def _last_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    finished = [t for t in workflow.tasks.values() if t.has_state(TaskState.COMPLETED)]
+    if not finished:
+        return workflow.task_tree.data
+    return max(finished, key=lambda t: t.last_state_change).data
+
+
+def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
+    root = workflow.task_tree
+    tasks = workflow.tasks
+    live: dict[UUID, bool] = {}
+
+    def is_live(task_id: UUID) -> bool:
+        # iterative post-order to avoid recursion limits on deep trees
+        stack = [(task_id, False)]
+        while stack:
+            tid, expanded = stack.pop()
+            if tid in live:
+                continue
+            task = tasks[tid]
+            if not expanded:
+                stack.append((tid, True))
+                stack.extend((child, False) for child in task._children if child not in live and child in tasks)
+            else:
+                live[tid] = bool(task.state & _LIVE) or any(live.get(c, False) for c in task._children)
+        return live[task_id]
+
+    if not is_live(root.id):
+        return 0
+    node = root
+    while True:
+        if node.state & _LIVE:
+            break
+        live_children = [c for c in node._children if c in tasks and live.get(c)]
+        if len(live_children) != 1:
+            break
+        node = tasks[live_children[0]]
+    if node is root or node._parent == root.id:
+        return 0
+    keep: set[UUID] = {root.id}
+    stack = [node.id]
+    while stack:
+        tid = stack.pop()
+        keep.add(tid)
+        stack.extend(c for c in tasks[tid]._children if c in tasks)
+    dropped = [tid for tid in tasks if tid not in keep]
+    for tid in dropped:
+        del tasks[tid]
+        if tid in top.subprocesses:
+            _drop_subprocess(top, tid)
+    root._children = [node.id]
+    node._parent = root.id
+    if workflow.last_task is not None and workflow.last_task.id not in tasks:
+        workflow.last_task = node
+    return len(dropped)
+
+
+def _drop_subprocess(top: BpmnWorkflow, task_id: UUID) -> None:
+    sub = top.subprocesses.pop(task_id, None)
+    if sub is None:
+        return
+    for tid in list(sub.tasks):
+        if tid in top.subprocesses:
+            _drop_subprocess(top, tid)
+
+
+def check_variables_serializable(values: dict[str, Any]) -> None:
+    """Refuse values the runtime cannot store (functions, open files, ...), naming the variable."""
+    for name, value in values.items():
+        try:
+            json.dumps(value, cls=_Encoder)
+        except (TypeError, ValueError) as err:
+            raise BadRequest(f"variable '{name}' cannot be stored: {err}")

@@ -1,0 +1,98 @@
+"""The script engine SpiffWorkflow calls for scripts, conditions, timers and DMN cells: restricted, timed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+
+from ..errors import ScriptRejected
+from ..expressions import RUNTIME_HELPERS
+from ..sandbox import ScriptFailure, ScriptSandbox
+
+
+def _timer_value(value: Any) -> str:
+    """Render what a timer expression returned as the ISO 8601 text SpiffWorkflow's timers read."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day).isoformat()
+    if isinstance(value, timedelta):
+        return f"PT{value.total_seconds():g}S"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"PT{value:g}S"
+    return str(value).strip()
+
+
+HELPERS: dict[str, Any] = {**RUNTIME_HELPERS, "_sf_timer": _timer_value}
+
+
+class StageflowScriptEngine(PythonScriptEngine):
+    """Runs every piece of designer-written code through the restricted `ScriptSandbox`.
+
+    One engine object serves one workflow (it knows the instance's business key); the sandbox, with its
+    compile cache, is shared.
+    """
+
+    def __init__(self, sandbox: ScriptSandbox, business_key: str | None = None) -> None:
+        super().__init__()
+        self.sandbox = sandbox
+        self.business_key = business_key
+
+    def _context(self, task: Any, external_context: dict | None) -> dict[str, Any]:
+        context = dict(HELPERS)
+        context["_sf_business_key"] = self.business_key
+        if external_context:
+            context.update(external_context)
+        context.update(task.data)
+        return context
+
+    def validate(self, expression: str) -> None:
+        # SpiffWorkflow's DMN engine probes cells with `validate` and expects a SyntaxError.
+        try:
+            self.sandbox.compile_expression(expression)
+        except ScriptRejected as err:
+            raise SyntaxError(str(err)) from None
+
+    def evaluate(self, task: Any, expression: str | None, external_context: dict | None = None) -> Any:
+        if expression is None:
+            return None
+        try:
+            return self.sandbox.evaluate(expression, self._context(task, external_context))
+        except (ScriptFailure, ScriptRejected) as err:
+            raise WorkflowTaskException(
+                f"Error evaluating expression '{expression}': {err}", task=task, exception=err
+            )
+
+    def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
+        try:
+            if external_context:
+                context = {**external_context, **task.data}
+                self.sandbox.execute(script, context)
+                for name in external_context:
+                    if context.get(name) is external_context[name]:
+                        context.pop(name, None)
+                task.data.clear()
+                task.data.update(context)
+            else:
+                self.sandbox.execute(script, task.data)
+        except ScriptFailure as err:
+            raise WorkflowTaskException(
+                err.message, task=task, exception=err, line_number=err.line or 0,
+                error_line=_line_of(script, err.line),
+            )
+        except ScriptRejected as err:
+            raise WorkflowTaskException(str(err), task=task, exception=err)
+        return True
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        raise WorkflowTaskException("service calls are not supported: use an external task", task=task)
+
+
+def _line_of(script: str, line: int | None) -> str:
+    if not line:
+        return ""
+    lines = script.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""

@@ -1,0 +1,141 @@
+"""Connections, transactions and schema upgrades for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_UPGRADE_LOCK_ID = 74_210_917  # PostgreSQL advisory lock held while migrating
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for `postgresql://` URLs, as the project pins it."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """One database: a SQLAlchemy engine, sessions for reading and for writing, and the schema version.
+
+    On SQLite a writing transaction starts with `BEGIN IMMEDIATE`, so two writers queue on the file lock
+    instead of failing half-way with "database is locked"; readers run beside them (WAL mode).
+    On PostgreSQL writers lock the rows they change (`SELECT ... FOR UPDATE`).
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = create_engine(
+                self.url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+            )
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_engine(
+                self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
+            )
+        self._writer = self.engine.execution_options(stageflow_write=True) if self.is_sqlite else self.engine
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._write_sessions = sessionmaker(self._writer, expire_on_commit=False, autoflush=False)
+        self._schema_checked = False
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in one writing transaction, committed at the end of the block, rolled back on error."""
+        self.ensure_schema()
+        try:
+            with self._write_sessions() as session, session.begin():
+                yield session
+        except OperationalError as err:
+            raise _unavailable(err)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading."""
+        self.ensure_schema()
+        try:
+            with self._read_sessions() as session, session.begin():
+                yield session
+        except OperationalError as err:
+            raise _unavailable(err)
+
+    def ensure_schema(self) -> None:
+        """Create or upgrade the schema once per process, on first use."""
+        if not self._schema_checked:
+            self.upgrade()
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def upgrade(self) -> str | None:
+        """Bring the schema to the newest migration; returns the revision it is at."""
+        head = self.head_revision()
+        try:
+            if self.current_revision() != head:
+                with self.engine.begin() as conn:
+                    if not self.is_sqlite:
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _UPGRADE_LOCK_ID})
+                    cfg = self._alembic_config()
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+        except OperationalError as err:
+            raise _unavailable(err)
+        self._schema_checked = True
+        return head
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        return cfg
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get("stageflow_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _unavailable(err: DBAPIError) -> Exception:
+    message = str(err.orig) if err.orig is not None else str(err)
+    if "locked" in message or "could not connect" in message or "connection" in message.lower():
+        return Unavailable(f"database unavailable: {message.strip()}")
+    return err

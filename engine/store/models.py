@@ -1,0 +1,301 @@
+"""The database schema: SQLAlchemy 2 typed models.
+
+Instance state lives in `ProcessInstance.runtime` (SpiffWorkflow's runtime, without the spec). Everything else an
+operator or a client queries is a projection written in the same transaction: human tasks, jobs (timers), external
+tasks, event subscriptions (messages, signals), variables and history. Schema changes go through Alembic
+(`engine/store/migrations`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime on every database (SQLite stores naive text; it comes back aware)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict: JSON, list: JSON}
+
+
+ID = String(64)
+
+
+class Deployment(Base):
+    __tablename__ = "deployment"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str | None] = mapped_column(String(255))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    deployed_at: Mapped[datetime]
+
+
+class Resource(Base):
+    """A file of a deployment, byte for byte as uploaded."""
+
+    __tablename__ = "resource"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class ProcessDefinition(Base):
+    """One version of one executable process (key = the BPMN process id)."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_process_definition_key_version"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(255))
+    version_tag: Mapped[str | None] = mapped_column(String(255))
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"), index=True)
+    resource_name: Mapped[str] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    startable: Mapped[bool] = mapped_column(Boolean, default=True)
+    has_start_form: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class DecisionDefinition(Base):
+    """One version of one DMN decision (key = the decision id)."""
+
+    __tablename__ = "decision_definition"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_decision_definition_key_version"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(255))
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"), index=True)
+    resource_name: Mapped[str] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ProcessInstance(Base):
+    """A process instance; `runtime` is the serialized SpiffWorkflow state, `version` guards every write."""
+
+    __tablename__ = "process_instance"
+    __table_args__ = (
+        Index("ix_instance_key_business_key", "definition_key", "business_key"),
+        Index("ix_instance_state", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    definition_id: Mapped[str] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    definition_key: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(32))  # ACTIVE, SUSPENDED, COMPLETED, CANCELED, FAILED
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    runtime: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    start_user: Mapped[str | None] = mapped_column(String(255))
+    delete_reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Variable(Base):
+    """A process variable of an instance (its top scope), projected for queries and correlation."""
+
+    __tablename__ = "variable"
+    __table_args__ = (Index("ix_variable_name_text", "name", "text_value"),)
+
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))  # Camunda type: String, Boolean, Long, Double, Date, Json, Null
+    text_value: Mapped[str | None] = mapped_column(String(4000))
+    number_value: Mapped[float | None] = mapped_column(Float)
+    value: Mapped[str] = mapped_column(Text)  # the JSON encoding, as stored in the runtime
+
+
+class HumanTask(Base):
+    """A user task waiting for (or done by) a person; `ended_at` is set when it is completed or cancelled."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_task_active_assignee", "ended_at", "assignee"),
+        Index("ix_task_instance", "instance_id"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    definition_id: Mapped[str] = mapped_column(String(64))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    element_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    candidate_users: Mapped[list] = mapped_column(JSON, default=list)
+    candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
+    due: Mapped[datetime | None]
+    follow_up: Mapped[datetime | None]
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    form: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))  # completed, cancelled
+    completed_by: Mapped[str | None] = mapped_column(String(255))
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IdentityLink(Base):
+    """A candidate user or group of an active human task; indexed for inbox queries."""
+
+    __tablename__ = "identity_link"
+    __table_args__ = (
+        Index("ix_identity_group", "group_id"),
+        Index("ix_identity_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    group_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class EventSubscription(Base):
+    """An instance waiting for a message or signal (or a message start event of a definition)."""
+
+    __tablename__ = "event_subscription"
+    __table_args__ = (Index("ix_subscription_type_name", "event_type", "name"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(16))  # message, signal
+    name: Mapped[str] = mapped_column(String(255))
+    instance_id: Mapped[str | None] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), index=True
+    )
+    definition_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    element_id: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class Job(Base):
+    """Something due later or in the background: a timer, an async continuation, a retry."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_due", "due_at", "retries"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    job_type: Mapped[str] = mapped_column(String(32))  # timer, timer-start, async
+    instance_id: Mapped[str | None] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), index=True
+    )
+    definition_id: Mapped[str | None] = mapped_column(String(64))
+    element_id: Mapped[str] = mapped_column(String(255))
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    due_at: Mapped[datetime | None]
+    timer_kind: Mapped[str | None] = mapped_column(String(16))  # date, duration, cycle
+    repeat: Mapped[str | None] = mapped_column(String(255))
+    retries: Mapped[int] = mapped_column(Integer, default=3)
+    lock_owner: Mapped[str | None] = mapped_column(String(255))
+    lock_expires_at: Mapped[datetime | None]
+    exception: Mapped[str | None] = mapped_column(Text)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class ExternalTask(Base):
+    """A service task of `camunda:type="external"` waiting for a worker of its topic."""
+
+    __tablename__ = "external_task"
+    __table_args__ = (Index("ix_external_topic", "topic", "lock_expires_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    definition_id: Mapped[str] = mapped_column(String(64))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    element_id: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(255))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int | None] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(255))
+    lock_expires_at: Mapped[datetime | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[str | None] = mapped_column(Text)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Incident(Base):
+    """A failure that needs a person: a script that raised, a job out of retries."""
+
+    __tablename__ = "incident"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    incident_type: Mapped[str] = mapped_column(String(64))  # failedJob, failedExternalTask, failedScript
+    instance_id: Mapped[str | None] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), index=True
+    )
+    definition_id: Mapped[str | None] = mapped_column(String(64))
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class HistoryEvent(Base):
+    """One step of an instance: an element started, completed or cancelled, by whom and when."""
+
+    __tablename__ = "history_event"
+    __table_args__ = (Index("ix_history_instance", "instance_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    element_id: Mapped[str] = mapped_column(String(255))
+    element_type: Mapped[str] = mapped_column(String(64))
+    element_name: Mapped[str | None] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(32))  # started, completed, cancelled, message, signal, error
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime]
+    details: Mapped[dict | None] = mapped_column(JSON)

@@ -1,0 +1,190 @@
+"""The task service: query, claim, unclaim, assign and complete human tasks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, func, or_, select, update
+
+from .errors import Conflict, NotFound
+from .forms import FormField, validate_submission
+from .store import models as m
+from .views import TaskView
+
+if TYPE_CHECKING:
+    from .api import Engine
+
+SORT_COLUMNS = {
+    "created": m.HumanTask.created_at,
+    "dueDate": m.HumanTask.due,
+    "followUpDate": m.HumanTask.follow_up,
+    "priority": m.HumanTask.priority,
+    "name": m.HumanTask.name,
+    "assignee": m.HumanTask.assignee,
+    "id": m.HumanTask.id,
+}
+
+
+class Tasks:
+    """Human tasks as a person or a client sees them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def query(self, **filters: Any) -> Select:  # type: ignore[type-arg]
+        """A SELECT of active tasks with the filters of Camunda's task query (see `list`)."""
+        q = select(m.HumanTask).where(m.HumanTask.ended_at.is_(None))
+        if filters.get("assignee"):
+            q = q.where(m.HumanTask.assignee == filters["assignee"])
+        if filters.get("unassigned"):
+            q = q.where(m.HumanTask.assignee.is_(None))
+        user = filters.get("candidate_user")
+        groups = list(filters.get("candidate_groups") or [])
+        if filters.get("candidate_group"):
+            groups.append(filters["candidate_group"])
+        if user or groups:
+            links = select(m.IdentityLink.task_id)
+            conditions = []
+            if user:
+                conditions.append(m.IdentityLink.user_id == user)
+            if groups:
+                conditions.append(m.IdentityLink.group_id.in_(groups))
+            q = q.where(m.HumanTask.id.in_(links.where(or_(*conditions))))
+            if not filters.get("include_assigned"):
+                q = q.where(m.HumanTask.assignee.is_(None))
+        involved = filters.get("involved_user")
+        if involved:
+            involved_groups = list(filters.get("involved_groups") or [])
+            link_cond = [m.IdentityLink.user_id == involved]
+            if involved_groups:
+                link_cond.append(m.IdentityLink.group_id.in_(involved_groups))
+            q = q.where(or_(m.HumanTask.assignee == involved,
+                            m.HumanTask.id.in_(select(m.IdentityLink.task_id).where(or_(*link_cond)))))
+        for name, column in (("instance_id", m.HumanTask.instance_id),
+                             ("business_key", m.HumanTask.business_key),
+                             ("process_key", m.HumanTask.definition_key),
+                             ("definition_id", m.HumanTask.definition_id),
+                             ("task_definition_key", m.HumanTask.element_id)):
+            if filters.get(name):
+                q = q.where(column == filters[name])
+        if filters.get("name_like"):
+            q = q.where(m.HumanTask.name.ilike(f"%{filters['name_like']}%"))
+        if filters.get("due_before"):
+            q = q.where(m.HumanTask.due < filters["due_before"])
+        if filters.get("due_after"):
+            q = q.where(m.HumanTask.due > filters["due_after"])
+        if filters.get("without_due"):
+            q = q.where(m.HumanTask.due.is_(None))
+        return q
+
+    def list(self, *, sort_by: str = "created", sort_order: str = "asc", first: int = 0, max_results: int = 100,
+             **filters: Any) -> list[TaskView]:
+        """Active tasks filtered by assignee, candidate user or groups, instance, business key, process key,
+        element id and due date; sorted and paginated (at most 1,000 a page)."""
+        column = SORT_COLUMNS.get(sort_by)
+        if column is None:
+            from .errors import BadRequest
+
+            raise BadRequest(f"cannot sort tasks by '{sort_by}' (use {', '.join(SORT_COLUMNS)})")
+        order = column.desc() if sort_order == "desc" else column.asc()
+        with self.engine.db.read() as session:
+            rows = session.scalars(self.query(**filters).order_by(order, m.HumanTask.id)
+                                   .offset(first).limit(min(max_results, 1000))).all()
+            return [TaskView.of(r) for r in rows]
+
+    def count(self, **filters: Any) -> int:
+        with self.engine.db.read() as session:
+            return session.scalar(select(func.count()).select_from(self.query(**filters).subquery())) or 0
+
+    def get(self, task_id: str) -> TaskView:
+        """A task, active or finished."""
+        with self.engine.db.read() as session:
+            row = session.get(m.HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"task '{task_id}' not found")
+            return TaskView.of(row)
+
+    def claim(self, task_id: str, user: str) -> TaskView:
+        """Take a task: it becomes the user's; someone else's claim is a `Conflict`."""
+        with self.engine.db.write() as session:
+            row = self._active(session, task_id)
+            if row.assignee and row.assignee != user:
+                raise Conflict(f"task '{task_id}' is already claimed by {row.assignee}")
+            row.assignee = user
+            self._note(session, row, "claimed", user)
+            return TaskView.of(row)
+
+    def unclaim(self, task_id: str, user: str | None = None) -> TaskView:
+        """Give a task back to its candidates."""
+        with self.engine.db.write() as session:
+            row = self._active(session, task_id)
+            row.assignee = None
+            self._note(session, row, "unclaimed", user)
+            return TaskView.of(row)
+
+    def assign(self, task_id: str, assignee: str | None, user: str | None = None) -> TaskView:
+        """Set the assignee, whoever holds the task now (an admin's reassignment)."""
+        with self.engine.db.write() as session:
+            row = self._active(session, task_id)
+            row.assignee = assignee or None
+            self._note(session, row, "assigned", user, {"assignee": assignee})
+            return TaskView.of(row)
+
+    def form(self, task_id: str) -> list[dict[str, Any]]:
+        """The task's generated form fields, with defaults evaluated when the task was created."""
+        return self.get(task_id).form
+
+    def complete(self, task_id: str, variables: dict[str, Any] | None = None, *, user: str | None = None,
+                 check_form: bool = True) -> dict[str, Any]:
+        """Complete a task with variables checked against its form; returns the instance's variables.
+
+        A missing required field or a wrong type is `InvalidVariables` and the task stays open. Two people
+        completing the same task: one succeeds, the other gets a `Conflict`.
+        """
+        variables = dict(variables or {})
+        eng = self.engine
+        with eng.transaction() as session:
+            row = session.get(m.HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"task '{task_id}' not found")
+            loaded = eng.executor.load(session, row.instance_id) if row.ended_at is None else None
+            session.refresh(row)
+            if row.ended_at is not None or loaded is None:
+                who = f" by {row.completed_by}" if row.completed_by else ""
+                raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}{who}")
+            if row.suspended:
+                raise Conflict(f"task '{task_id}' is suspended")
+            if loaded.row.state == "SUSPENDED":
+                raise Conflict(f"process instance '{loaded.row.id}' is suspended")
+            if check_form:
+                variables = validate_submission(self._fields(loaded, task_id), variables)
+            eng.executor.apply(loaded, lambda run: run.complete(task_id, variables))
+            eng.executor.save(session, loaded, user=user)
+            session.execute(update(m.HumanTask).where(m.HumanTask.id == task_id)
+                            .values(completed_by=user, outcome="completed")
+                            .execution_options(synchronize_session=False))
+            return loaded.run.variables()
+
+    @staticmethod
+    def _fields(loaded, task_id: str) -> list[FormField]:  # type: ignore[no-untyped-def]
+        task = loaded.run.task(task_id)
+        info = loaded.run.compiled.element(task.task_spec) if task is not None else None
+        return info.form if info is not None else []
+
+    def _active(self, session, task_id: str) -> m.HumanTask:  # type: ignore[no-untyped-def]
+        query = select(m.HumanTask).where(m.HumanTask.id == task_id)
+        if not self.engine.db.is_sqlite:
+            query = query.with_for_update()
+        row = session.scalars(query).first()
+        if row is None:
+            raise NotFound(f"task '{task_id}' not found")
+        if row.ended_at is not None:
+            raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}")
+        return row
+
+    def _note(self, session, row: m.HumanTask, event: str, user: str | None,  # type: ignore[no-untyped-def]
+              details: dict[str, Any] | None = None) -> None:
+        session.add(m.HistoryEvent(instance_id=row.instance_id, element_id=row.element_id, element_type="UserTask",
+                                   element_name=row.name, event=event, task_id=row.id, user_id=user,
+                                   at=self.engine.clock.now(), details=details))
+

@@ -1,0 +1,169 @@
+"""Process variables: Camunda's typed form, the CLI's `name=value` form, and the queryable projection."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from dateutil import parser as dateparser
+
+from .errors import InvalidVariables
+
+CAMUNDA_TYPES = ("String", "Boolean", "Integer", "Short", "Long", "Double", "Date", "Json", "Object", "Null")
+_INT_RANGES = {"Integer": (-(2**31), 2**31 - 1), "Short": (-(2**15), 2**15 - 1), "Long": (-(2**63), 2**63 - 1)}
+
+
+def type_of(value: Any) -> str:
+    """The Camunda type name of a Python value."""
+    if value is None:
+        return "Null"
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int):
+        return "Integer" if _INT_RANGES["Integer"][0] <= value <= _INT_RANGES["Integer"][1] else "Long"
+    if isinstance(value, float):
+        return "Double"
+    if isinstance(value, str):
+        return "String"
+    if isinstance(value, (datetime, date)):
+        return "Date"
+    return "Json"
+
+
+def to_typed(value: Any) -> dict[str, Any]:
+    """A value in Camunda's typed form: `{"value": ..., "type": ..., "valueInfo": {}}`."""
+    kind = type_of(value)
+    if kind == "Date":
+        moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+        return {"value": text + (moment.strftime("%z") or "+0000"), "type": "Date", "valueInfo": {}}
+    if kind == "Json":
+        return {"value": json.dumps(value, default=str), "type": "Json", "valueInfo": {}}
+    return {"value": value, "type": kind, "valueInfo": {}}
+
+
+def from_typed(name: str, typed: Any) -> Any:
+    """Read one Camunda typed variable; a value that does not fit its type is `InvalidVariables` naming it."""
+    if not isinstance(typed, dict):
+        raise InvalidVariables(name, "must be an object with 'value' and 'type'")
+    kind = typed.get("type")
+    value = typed.get("value")
+    if kind is None:
+        return value
+    if not isinstance(kind, str):
+        raise InvalidVariables(name, "type must be a string")
+    kind = kind[0].upper() + kind[1:] if kind else kind
+    if kind not in CAMUNDA_TYPES:
+        raise InvalidVariables(name, f"unsupported type '{kind}' (use one of {', '.join(CAMUNDA_TYPES)})")
+    if value is None or kind == "Null":
+        return None
+    if kind == "String":
+        if not isinstance(value, str):
+            raise InvalidVariables(name, f"value {value!r} is not a String")
+        return value
+    if kind == "Boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise InvalidVariables(name, f"value {value!r} is not a Boolean")
+    if kind in _INT_RANGES:
+        number = _whole(name, kind, value)
+        low, high = _INT_RANGES[kind]
+        if not low <= number <= high:
+            raise InvalidVariables(name, f"value {value!r} is out of range for {kind}")
+        return number
+    if kind == "Double":
+        if isinstance(value, bool):
+            raise InvalidVariables(name, f"value {value!r} is not a Double")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise InvalidVariables(name, f"value {value!r} is not a Double")
+    if kind == "Date":
+        return parse_date(name, value)
+    if kind in ("Json", "Object"):
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as err:
+                raise InvalidVariables(name, f"value is not valid JSON: {err.msg}")
+        return value
+    return value  # pragma: no cover - every type is handled above
+
+
+def _whole(name: str, kind: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise InvalidVariables(name, f"value {value!r} is not an {kind}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise InvalidVariables(name, f"value {value!r} is not an {kind}")
+
+
+def parse_date(name: str, value: Any) -> datetime:
+    """An ISO 8601 date or date-time (Camunda's `2026-01-05T09:00:00.000+0100` too)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise InvalidVariables(name, f"value {value!r} is not a Date")
+    try:
+        return dateparser.isoparse(value.strip())
+    except (ValueError, OverflowError):
+        raise InvalidVariables(name, f"value {value!r} is not an ISO 8601 date such as 2026-01-05T09:00:00Z")
+
+
+def from_typed_map(variables: Any) -> dict[str, Any]:
+    """A whole `{"name": {"value":..., "type":...}}` map."""
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise InvalidVariables("variables", "must be an object of name: {value, type}")
+    return {name: from_typed(name, typed) for name, typed in variables.items()}
+
+
+def to_typed_map(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: to_typed(value) for name, value in values.items()}
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`name=value` from the command line: the value is JSON where it parses, else a string."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise InvalidVariables(text, "expected name=value")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw
+
+
+def project_variable(value: Any) -> dict[str, Any]:
+    """The columns of a `variable` row: type, text and number forms for queries, and the JSON value."""
+    kind = type_of(value)
+    text_value = None
+    number_value = None
+    if kind == "String":
+        text_value = value[:4000]
+    elif kind == "Boolean":
+        text_value = "true" if value else "false"
+    elif kind in ("Integer", "Long", "Double"):
+        number_value = float(value)
+        text_value = str(value)
+    elif kind == "Date":
+        text_value = value.isoformat()
+    return {"type": kind, "text_value": text_value, "number_value": number_value,
+            "value": json.dumps(value, default=_default)}
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,264 @@
+"""The BPMN constructs a designer draws: gateways, subprocesses, multi-instance, errors, escalations, DMN."""
+
+from __future__ import annotations
+
+from engine.api import Engine
+from tests.helpers import bpmn, chain, flow
+
+
+def open_tasks(engine: Engine, instance_id: str) -> list[str]:
+    return sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance_id))
+
+
+def complete(engine: Engine, instance_id: str, element_id: str, **variables) -> None:  # type: ignore[no-untyped-def]
+    [task] = [t for t in engine.tasks.list(instance_id=instance_id) if t.task_definition_key == element_id]
+    engine.tasks.complete(task.id, variables)
+
+
+def state(engine: Engine, instance_id: str) -> str:
+    return engine.instances.get(instance_id).state
+
+
+def test_parallel_gateway_waits_for_every_branch(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:parallelGateway id="fork"/>
+        <bpmn:userTask id="a"/><bpmn:userTask id="b"/>
+        <bpmn:parallelGateway id="join"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "fork") + flow("fork", "a") + flow("fork", "b") + flow("a", "join") + flow("b", "join")
+        + chain("join", "e")))
+    i = engine.instances.start("p")
+    assert open_tasks(engine, i.id) == ["a", "b"]
+    complete(engine, i.id, "a", x=1)
+    assert open_tasks(engine, i.id) == ["b"] and state(engine, i.id) == "ACTIVE"
+    complete(engine, i.id, "b", y=2)
+    assert state(engine, i.id) == "COMPLETED"
+    assert engine.instances.variables(i.id) == {"x": 1, "y": 2}
+
+
+def test_inclusive_gateway_takes_every_true_branch_and_joins_them(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:inclusiveGateway id="fork"/>
+        <bpmn:userTask id="credit"/><bpmn:userTask id="stock"/><bpmn:userTask id="legal"/>
+        <bpmn:inclusiveGateway id="join"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "fork")
+        + flow("fork", "credit", "${amount > 1000}") + flow("fork", "stock", "${physical}")
+        + flow("fork", "legal", "${export}")
+        + flow("credit", "join") + flow("stock", "join") + flow("legal", "join") + chain("join", "e")))
+    i = engine.instances.start("p", variables={"amount": 5000, "physical": True, "export": False})
+    assert open_tasks(engine, i.id) == ["credit", "stock"]
+    complete(engine, i.id, "credit")
+    complete(engine, i.id, "stock")
+    assert state(engine, i.id) == "COMPLETED"
+
+
+def test_event_based_gateway_follows_the_message_that_arrives_first(engine: Engine, deploy, clock) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:eventBasedGateway id="wait"/>
+        <bpmn:intermediateCatchEvent id="accepted"><bpmn:messageEventDefinition messageRef="m_acc"/></bpmn:intermediateCatchEvent>
+        <bpmn:intermediateCatchEvent id="timeout"><bpmn:timerEventDefinition><bpmn:timeDuration>P14D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:userTask id="deliver"/><bpmn:userTask id="follow_up"/>
+        <bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "wait") + flow("wait", "accepted") + flow("wait", "timeout")
+        + chain("accepted", "deliver", "e1") + chain("timeout", "follow_up", "e2"),
+        extra='<bpmn:message id="m_acc" name="proposal-accepted"/>'))
+    a = engine.instances.start("p", business_key="A")
+    b = engine.instances.start("p", business_key="B")
+    engine.messages.correlate("proposal-accepted", business_key="A", variables={"signedBy": "CFO"})
+    assert open_tasks(engine, a.id) == ["deliver"]
+    assert engine.instances.variables(a.id)["signedBy"] == "CFO"
+    assert engine.jobs.list(instance_id=a.id) == []  # the losing timer is gone
+    clock.advance(days=14, seconds=1)
+    assert engine.jobs.execute_due() == 1
+    assert open_tasks(engine, b.id) == ["follow_up"]
+
+
+def test_embedded_subprocess_runs_its_own_flow(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="checks">
+          <bpmn:startEvent id="cs"/><bpmn:userTask id="check_id"/><bpmn:scriptTask id="mark"><bpmn:script>checked = True</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="ce"/>
+          """ + chain("cs", "check_id", "mark", "ce") + """
+        </bpmn:subProcess>
+        <bpmn:userTask id="after"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "checks", "after", "e")))
+    i = engine.instances.start("p")
+    assert open_tasks(engine, i.id) == ["check_id"]
+    complete(engine, i.id, "check_id", doc="passport")
+    assert open_tasks(engine, i.id) == ["after"]
+    assert engine.instances.variables(i.id)["checked"] is True
+    assert engine.instances.variables(i.id)["doc"] == "passport"
+
+
+def test_call_activity_calls_a_process_deployed_before(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="register"/>
+        <bpmn:scriptTask id="number"><bpmn:script>clientNo = "C-" + name</bpmn:script></bpmn:scriptTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "register", "number", "e"), process_id="register_client"),
+        "register.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:callActivity id="call" calledElement="register_client"/>
+        <bpmn:userTask id="welcome"/><bpmn:endEvent id="e"/>""" + chain("s", "call", "welcome", "e"),
+        process_id="onboarding"), "onboarding.bpmn")
+    i = engine.instances.start("onboarding", variables={"name": "Ann"})
+    assert open_tasks(engine, i.id) == ["register"]
+    complete(engine, i.id, "register")
+    assert open_tasks(engine, i.id) == ["welcome"]
+    assert engine.instances.variables(i.id)["clientNo"] == "C-Ann"
+
+
+def test_parallel_multi_instance_creates_a_task_per_item(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="approve" camunda:assignee="${approver}">
+          <bpmn:multiInstanceLoopCharacteristics camunda:collection="${approvers}" camunda:elementVariable="approver"/>
+        </bpmn:userTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "approve", "e")))
+    i = engine.instances.start("p", variables={"approvers": ["ann", "bob", "cid"]})
+    tasks = engine.tasks.list(instance_id=i.id)
+    assert sorted(t.assignee for t in tasks) == ["ann", "bob", "cid"]
+    for t in tasks:
+        engine.tasks.complete(t.id, {})
+    assert state(engine, i.id) == "COMPLETED"
+
+
+def test_sequential_multi_instance_creates_tasks_one_after_another(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="call">
+          <bpmn:multiInstanceLoopCharacteristics isSequential="true"><bpmn:loopCardinality>3</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>
+        </bpmn:userTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "call", "e")))
+    i = engine.instances.start("p")
+    for _ in range(3):
+        [t] = engine.tasks.list(instance_id=i.id)
+        engine.tasks.complete(t.id, {})
+    assert state(engine, i.id) == "COMPLETED"
+
+
+def test_error_end_event_is_caught_by_a_boundary_event(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="payment">
+          <bpmn:startEvent id="ps"/><bpmn:exclusiveGateway id="ok" default="f_paid"/>
+          <bpmn:endEvent id="declined"><bpmn:errorEventDefinition errorRef="err_declined"/></bpmn:endEvent>
+          <bpmn:endEvent id="paid"/>
+          """ + chain("ps", "ok") + flow("ok", "declined", "${card == 'bad'}") + flow("ok", "paid", flow_id="f_paid")
+        + """
+        </bpmn:subProcess>
+        <bpmn:boundaryEvent id="on_declined" attachedToRef="payment"><bpmn:errorEventDefinition errorRef="err_declined"/></bpmn:boundaryEvent>
+        <bpmn:userTask id="ask_other_card"/><bpmn:userTask id="ship"/>
+        <bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "payment", "ship", "e1") + chain("on_declined", "ask_other_card", "e2"),
+        extra='<bpmn:error id="err_declined" name="Declined" errorCode="CARD_DECLINED"/>'))
+    bad = engine.instances.start("p", variables={"card": "bad"})
+    good = engine.instances.start("p", variables={"card": "good"})
+    assert open_tasks(engine, bad.id) == ["ask_other_card"]
+    assert open_tasks(engine, good.id) == ["ship"]
+
+
+def test_escalation_is_caught_without_interrupting(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="work">
+          <bpmn:startEvent id="ws"/>
+          <bpmn:intermediateThrowEvent id="raise"><bpmn:escalationEventDefinition escalationRef="esc"/></bpmn:intermediateThrowEvent>
+          <bpmn:userTask id="keep_working"/><bpmn:endEvent id="we"/>
+          """ + chain("ws", "raise", "keep_working", "we") + """
+        </bpmn:subProcess>
+        <bpmn:boundaryEvent id="noticed" attachedToRef="work" cancelActivity="false"><bpmn:escalationEventDefinition escalationRef="esc"/></bpmn:boundaryEvent>
+        <bpmn:userTask id="inform_head"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "work", "e1") + chain("noticed", "inform_head", "e2"),
+        extra='<bpmn:escalation id="esc" name="Late" escalationCode="LATE"/>'))
+    i = engine.instances.start("p")
+    assert open_tasks(engine, i.id) == ["inform_head", "keep_working"]
+
+
+def test_interrupting_timer_boundary_event_replaces_the_task(engine: Engine, deploy, clock) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="qualify"/>
+        <bpmn:boundaryEvent id="late" attachedToRef="qualify"><bpmn:timerEventDefinition><bpmn:timeDuration>P1D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+        <bpmn:userTask id="escalate"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "qualify", "e1") + chain("late", "escalate", "e2")))
+    i = engine.instances.start("p")
+    [job] = engine.jobs.list(instance_id=i.id)
+    assert job["activityId"] == "late"
+    clock.advance(hours=23)
+    assert engine.jobs.execute_due() == 0
+    clock.advance(hours=1, seconds=1)
+    assert engine.jobs.execute_due() == 1
+    assert open_tasks(engine, i.id) == ["escalate"]
+    assert engine.jobs.list(instance_id=i.id) == []
+
+
+def test_non_interrupting_timer_keeps_the_task_open(engine: Engine, deploy, clock) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="qualify"/>
+        <bpmn:boundaryEvent id="remind" attachedToRef="qualify" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeDuration>PT4H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+        <bpmn:userTask id="reminder"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "qualify", "e1") + chain("remind", "reminder", "e2")))
+    i = engine.instances.start("p")
+    clock.advance(hours=5)
+    assert engine.jobs.execute_due() == 1
+    assert open_tasks(engine, i.id) == ["qualify", "reminder"]
+
+
+def test_message_event_subprocess_interrupts_the_main_flow(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="assemble"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "assemble", "e") + """
+        <bpmn:subProcess id="on_cancel" triggeredByEvent="true">
+          <bpmn:startEvent id="cancel_start" isInterrupting="true"><bpmn:messageEventDefinition messageRef="m_cancel"/></bpmn:startEvent>
+          <bpmn:userTask id="refund"/><bpmn:endEvent id="ce"/>
+          """ + chain("cancel_start", "refund", "ce") + """
+        </bpmn:subProcess>""", extra='<bpmn:message id="m_cancel" name="order-cancelled"/>'))
+    i = engine.instances.start("p", business_key="O-1")
+    engine.messages.correlate("order-cancelled", business_key="O-1")
+    assert open_tasks(engine, i.id) == ["refund"]
+
+
+def test_signal_reaches_every_waiting_instance(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:intermediateCatchEvent>
+        <bpmn:userTask id="after"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "after", "e"),
+        extra='<bpmn:signal id="sig" name="price-list-changed"/>'))
+    ids = [engine.instances.start("p").id for _ in range(3)]
+    assert engine.messages.signal("price-list-changed") == 3
+    assert all(open_tasks(engine, i) == ["after"] for i in ids)
+
+
+def test_message_start_event_starts_an_instance(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"><bpmn:messageEventDefinition messageRef="m"/></bpmn:startEvent>
+        <bpmn:userTask id="handle"/><bpmn:endEvent id="e"/>""" + chain("s", "handle", "e"),
+        extra='<bpmn:message id="m" name="order-received"/>', process_id="order"))
+    [result] = engine.messages.correlate("order-received", business_key="O-77", variables={"amount": 90})
+    assert result.result_type == "ProcessDefinition"
+    instance = engine.instances.get(result.instance.id)
+    assert instance.business_key == "O-77"
+    assert open_tasks(engine, instance.id) == ["handle"]
+    assert engine.instances.variables(instance.id)["amount"] == 90
+
+
+def test_dmn_decision_table_sets_a_result(engine: Engine, deploy) -> None:
+    dmn = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="d" namespace="http://camunda.org/schema/1.0/dmn">
+  <decision id="card_type" name="Card type">
+    <decisionTable id="t" hitPolicy="UNIQUE">
+      <input id="i1" label="Spent"><inputExpression id="ie1" typeRef="number"><text>spent</text></inputExpression></input>
+      <output id="o1" name="cardType" typeRef="string"/>
+      <rule id="r1"><inputEntry id="a1"><text>&gt;= 1000</text></inputEntry><outputEntry id="b1"><text>"gold"</text></outputEntry></rule>
+      <rule id="r2"><inputEntry id="a2"><text>&lt; 1000</text></inputEntry><outputEntry id="b2"><text>"silver"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>"""
+    process = bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:businessRuleTask id="decide" camunda:decisionRef="card_type"/>
+        <bpmn:userTask id="issue"/><bpmn:endEvent id="e"/>""" + chain("s", "decide", "issue", "e"), process_id="card")
+    deploy(process, "card.bpmn", ("card_type.dmn", dmn))
+    gold = engine.instances.start("card", variables={"spent": 1500})
+    silver = engine.instances.start("card", variables={"spent": 20})
+    assert engine.instances.variables(gold.id)["cardType"] == "gold"
+    assert engine.instances.variables(silver.id)["cardType"] == "silver"

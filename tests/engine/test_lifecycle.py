@@ -1,0 +1,201 @@
+"""A process designer deploys, an employee works the tasks, and every instance survives a restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from engine.api import Engine
+from engine.config import Settings
+from engine.errors import Conflict, InvalidVariables, NotFound
+from tests.helpers import bpmn, chain, flow
+
+APPROVAL = bpmn(
+    """
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="review" name="Review order" camunda:assignee="${owner}" camunda:candidateGroups="sales, managers"
+        camunda:dueDate="P2D" camunda:priority="70">
+      <bpmn:extensionElements>
+        <camunda:formData>
+          <camunda:formField id="amount" label="Amount" type="long">
+            <camunda:validation><camunda:constraint name="required"/><camunda:constraint name="min" config="1"/></camunda:validation>
+          </camunda:formField>
+          <camunda:formField id="approved" label="Approved" type="boolean"/>
+        </camunda:formData>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:exclusiveGateway id="decide" default="f_rejected"/>
+    <bpmn:scriptTask id="book" scriptFormat="python"><bpmn:script>total = amount * 2
+booked = True</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="done"/>
+    <bpmn:endEvent id="rejected"/>
+    """
+    + chain("start", "review", "decide")
+    + flow("decide", "book", "${approved && amount > 10}")
+    + flow("decide", "rejected", flow_id="f_rejected")
+    + chain("book", "done"),
+    process_id="approval",
+    name="Order approval",
+)
+
+
+def test_deploy_versions_only_changed_content(engine: Engine, deploy) -> None:
+    first = deploy(APPROVAL, "approval.bpmn")
+    assert first.created
+    assert [(d.key, d.version, d.name) for d in first.definitions] == [("approval", 1, "Order approval")]
+
+    again = deploy(APPROVAL, "approval.bpmn")
+    assert not again.created
+    assert [(d.key, d.version) for d in again.definitions] == [("approval", 1)]
+
+    changed = deploy(APPROVAL.replace(b"Review order", b"Review the order"), "approval.bpmn")
+    assert changed.created
+    assert [(d.key, d.version) for d in changed.definitions] == [("approval", 2)]
+    assert [d.version for d in engine.definitions.list(key="approval")] == [2, 1]
+    assert [d.version for d in engine.definitions.list(latest_only=True)] == [2]
+
+
+def test_a_user_task_waits_and_completing_it_runs_to_the_end(engine: Engine, deploy) -> None:
+    deploy(APPROVAL)
+    instance = engine.instances.start("approval", business_key="ORD-1", variables={"owner": "mary"})
+    assert instance.state == "ACTIVE"
+
+    [task] = engine.tasks.list(instance_id=instance.id)
+    assert (task.name, task.task_definition_key, task.assignee) == ("Review order", "review", "mary")
+    assert task.candidate_groups == ["sales", "managers"]
+    assert task.priority == 70
+    assert task.due == engine.clock.now() + timedelta(days=2)
+    assert task.business_key == "ORD-1"
+    assert [f["id"] for f in task.form] == ["amount", "approved"]
+
+    engine.tasks.complete(task.id, {"amount": "12", "approved": True}, user="mary")
+
+    done = engine.instances.get(instance.id)
+    assert done.state == "COMPLETED"
+    assert done.ended_at is not None
+    variables = engine.instances.variables(instance.id)
+    assert variables["amount"] == 12  # the form turned "12" into a long
+    assert variables["total"] == 24 and variables["booked"] is True
+    assert engine.tasks.list(instance_id=instance.id) == []
+    events = [(h.element_id, h.event) for h in engine.instances.history(instance.id)]
+    assert ("review", "completed") in events and ("book", "completed") in events
+    assert events[0] == ("approval", "started") and events[-1] == ("approval", "completed")
+    assert [h.user_id for h in engine.instances.history(instance.id) if h.element_id == "review"] == ["mary"]
+
+
+def test_the_default_flow_is_taken_when_no_condition_holds(engine: Engine, deploy) -> None:
+    deploy(APPROVAL)
+    instance = engine.instances.start("approval", variables={"owner": "mary"})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(task.id, {"amount": 5, "approved": True})
+    history = [h.element_id for h in engine.instances.history(instance.id)]
+    assert "rejected" in history and "book" not in history
+
+
+def test_a_form_refuses_a_missing_required_field_and_the_task_stays_open(engine: Engine, deploy) -> None:
+    deploy(APPROVAL)
+    instance = engine.instances.start("approval", variables={"owner": "mary"})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    with pytest.raises(InvalidVariables) as err:
+        engine.tasks.complete(task.id, {"approved": True})
+    assert err.value.field == "amount"
+    with pytest.raises(InvalidVariables) as err:
+        engine.tasks.complete(task.id, {"amount": "many"})
+    assert err.value.field == "amount"
+    assert engine.tasks.get(task.id).ended_at is None
+    assert engine.instances.get(instance.id).state == "ACTIVE"
+
+
+def test_a_completed_task_cannot_be_completed_again(engine: Engine, deploy) -> None:
+    deploy(APPROVAL)
+    instance = engine.instances.start("approval", variables={"owner": "mary"})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(task.id, {"amount": 50, "approved": False}, user="mary")
+    with pytest.raises(Conflict, match="already completed"):
+        engine.tasks.complete(task.id, {"amount": 50}, user="joe")
+    with pytest.raises(NotFound):
+        engine.tasks.complete("no-such-task", {})
+
+
+def test_instances_survive_an_engine_restart(engine: Engine, deploy, clock) -> None:
+    deploy(APPROVAL)
+    instance = engine.instances.start("approval", business_key="ORD-9", variables={"owner": "ann"})
+    url = engine.settings.database_url
+    engine.close()
+
+    restarted = Engine(Settings(database_url=url), clock=clock)
+    try:
+        [task] = restarted.tasks.list(business_key="ORD-9")
+        assert task.assignee == "ann"
+        restarted.tasks.complete(task.id, {"amount": 20, "approved": True})
+        assert restarted.instances.get(instance.id).state == "COMPLETED"
+        assert restarted.instances.variables(instance.id)["total"] == 40
+    finally:
+        restarted.close()
+
+
+def test_claim_unclaim_and_candidate_queries(engine: Engine, deploy) -> None:
+    deploy(APPROVAL.replace(b'camunda:assignee="${owner}" ', b""))
+    instance = engine.instances.start("approval")
+    [task] = engine.tasks.list(candidate_group="sales")
+    assert task.assignee is None and task.process_instance_id == instance.id
+
+    engine.tasks.claim(task.id, "mary")
+    assert engine.tasks.list(candidate_group="sales") == []  # claimed tasks leave the group queue
+    assert [t.id for t in engine.tasks.list(assignee="mary")] == [task.id]
+    with pytest.raises(Conflict, match="already claimed by mary"):
+        engine.tasks.claim(task.id, "joe")
+
+    engine.tasks.unclaim(task.id)
+    assert [t.id for t in engine.tasks.list(candidate_groups=["managers"])] == [task.id]
+    engine.tasks.assign(task.id, "joe")
+    assert engine.tasks.get(task.id).assignee == "joe"
+    assert [t.id for t in engine.tasks.list(involved_user="joe")] == [task.id]
+
+
+def test_running_instances_stay_on_their_version(engine: Engine, deploy) -> None:
+    deploy(APPROVAL)
+    old = engine.instances.start("approval", variables={"owner": "mary"})
+    deploy(APPROVAL.replace(b'name="Review order"', b'name="Check order"'))
+    new = engine.instances.start("approval", variables={"owner": "mary"})
+    assert old.definition_id != new.definition_id
+    assert engine.tasks.list(instance_id=old.id)[0].name == "Review order"
+    assert engine.tasks.list(instance_id=new.id)[0].name == "Check order"
+    pinned = engine.instances.start("approval", version=1, variables={"owner": "x"})
+    assert pinned.definition_id == old.definition_id
+
+
+def test_a_unique_business_key_refuses_a_second_start(engine: Engine, deploy) -> None:
+    deploy(APPROVAL)
+    first = engine.instances.start("approval", business_key="ORD-7", variables={"owner": "a"},
+                                   unique_business_key=True)
+    with pytest.raises(Conflict) as err:
+        engine.instances.start("approval", business_key="ORD-7", variables={"owner": "a"}, unique_business_key=True)
+    assert first.id in err.value.message
+    engine.instances.start("approval", business_key="ORD-7", variables={"owner": "a"})  # not asked: allowed
+
+
+def test_cancel_ends_the_instance_and_its_tasks(engine: Engine, deploy) -> None:
+    deploy(APPROVAL)
+    instance = engine.instances.start("approval", variables={"owner": "mary"})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    engine.instances.cancel(instance.id, reason="customer withdrew")
+    assert engine.instances.get(instance.id).state == "CANCELED"
+    assert engine.tasks.get(task.id).outcome == "cancelled"
+    assert engine.tasks.list(instance_id=instance.id) == []
+    with pytest.raises(Conflict):
+        engine.tasks.complete(task.id, {"amount": 3})
+
+
+def test_suspended_instances_refuse_work_until_resumed(engine: Engine, deploy) -> None:
+    deploy(APPROVAL)
+    instance = engine.instances.start("approval", variables={"owner": "mary"})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    engine.instances.suspend(instance.id)
+    assert engine.tasks.get(task.id).suspended
+    with pytest.raises(Conflict, match="suspended"):
+        engine.tasks.complete(task.id, {"amount": 3})
+    engine.instances.resume(instance.id)
+    engine.tasks.complete(task.id, {"amount": 3, "approved": False})
+    assert engine.instances.get(instance.id).state == "COMPLETED"

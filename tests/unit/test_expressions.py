@@ -1,0 +1,479 @@
+"""JUEL -> Python translation: translate, then evaluate the Python the way SpiffWorkflow does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from engine.errors import ExpressionError
+from engine.expressions import (
+    BUSINESS_KEY_VARIABLE,
+    RUNTIME_HELPERS,
+    condition_to_python,
+    is_expression,
+    juel_to_python,
+    text_to_python,
+)
+
+
+def run(src: str, **variables: Any) -> Any:
+    """Evaluate generated Python with the task data as globals, like SpiffWorkflow's TaskDataEnvironment."""
+    return eval(src, {**RUNTIME_HELPERS, **variables})
+
+
+def juel(expr: str, **variables: Any) -> Any:
+    return run(juel_to_python(expr), **variables)
+
+
+# ------------------------------------------------------------------------------------------ is_expression
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("${a}", True),
+        ("#{a}", True),
+        ("Order ${id}", True),
+        ("${a", True),  # unterminated: reported as an error by the translators, not taken as literal
+        ("amount > 10", False),
+        ("PT5M", False),
+        ("costs $5 {approx}", False),
+        ("\\${not an expression}", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_is_expression(text: str | None, expected: bool) -> None:
+    assert is_expression(text) is expected
+
+
+# ------------------------------------------------------------------------------------------ literals
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("${42}", 42),
+        ("${007}", 7),
+        ("${1.5}", 1.5),
+        ("${1.}", 1.0),
+        ("${.25}", 0.25),
+        ("${1e3}", 1000.0),
+        ("${2.5E-1}", 0.25),
+        ("${'single'}", "single"),
+        ('${"double"}', "double"),
+        (r"${'it\'s'}", "it's"),
+        (r'${"say \"hi\""}', 'say "hi"'),
+        (r"${'back\\slash'}", "back\\slash"),
+        (r"${'mixed \" quote'}", 'mixed " quote'),
+        ("${'}'}", "}"),
+        ("${true}", True),
+        ("${false}", False),
+        ("${null}", None),
+    ],
+)
+def test_literals(expr: str, expected: Any) -> None:
+    result = juel(expr)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+def test_body_and_whole_expression_and_deferred_forms_are_equivalent() -> None:
+    assert juel_to_python("amount > 1") == "amount > 1"
+    assert juel_to_python("${amount > 1}") == "amount > 1"
+    assert juel_to_python("#{amount > 1}") == "amount > 1"
+    assert juel_to_python("  ${ amount > 1 }  ") == "amount > 1"
+
+
+# ------------------------------------------------------------------------------------------ operators
+
+
+@pytest.mark.parametrize(
+    ("expr", "variables", "expected"),
+    [
+        ("${amount > 1000 && vip}", {"amount": 1200, "vip": True}, True),
+        ("${amount > 1000 && vip}", {"amount": 1200, "vip": False}, False),
+        ("${amount > 1000 && vip}", {"amount": 500, "vip": True}, False),
+        ("${amount > 1000 and vip}", {"amount": 1200, "vip": True}, True),
+        ("${a || b}", {"a": False, "b": True}, True),
+        ("${a or b}", {"a": False, "b": False}, False),
+        ("${!rejected}", {"rejected": False}, True),
+        ("${!rejected}", {"rejected": True}, False),
+        ("${not approved}", {"approved": False}, True),
+        ("${status == 'gold'}", {"status": "gold"}, True),
+        ("${status == 'gold'}", {"status": "silver"}, False),
+        ("${status != 'gold'}", {"status": "silver"}, True),
+        ("${a eq 'x' or b ne 'y'}", {"a": "x", "b": "y"}, True),
+        ("${a eq 'x' or b ne 'y'}", {"a": "z", "b": "y"}, False),
+        ("${a eq 'x' or b ne 'y'}", {"a": "z", "b": "w"}, True),
+        ("${count lt 3}", {"count": 2}, True),
+        ("${count lt 3}", {"count": 3}, False),
+        ("${count le 3}", {"count": 3}, True),
+        ("${count gt 3}", {"count": 4}, True),
+        ("${count ge 3}", {"count": 2}, False),
+        ("${count <= 3 && count >= 1}", {"count": 2}, True),
+        ("${x ? 'a' : 'b'}", {"x": True}, "a"),
+        ("${x ? 'a' : 'b'}", {"x": False}, "b"),
+        ("${x == null}", {"x": None}, True),
+        ("${null != x}", {"x": 0}, True),
+        ("${approved == true}", {"approved": True}, True),
+        ("${1 + 2 * 3}", {}, 7),
+        ("${(1 + 2) * 3}", {}, 9),
+        ("${10 - 4 - 3}", {}, 3),
+        ("${10 - (4 - 3)}", {}, 9),
+        ("${7 / 2}", {}, 3.5),
+        ("${7 div 2}", {}, 3.5),
+        ("${7 % 3}", {}, 1),
+        ("${7 mod 3}", {}, 1),
+        ("${-x + 1}", {"x": 5}, -4),
+        ("${- -x}", {"x": 5}, 5),
+        ("${-(a - b)}", {"a": 1, "b": 3}, 2),
+        ("${price * qty > 100}", {"price": 30, "qty": 4}, True),
+    ],
+)
+def test_operators(expr: str, variables: dict[str, Any], expected: Any) -> None:
+    assert juel(expr, **variables) == expected
+
+
+@pytest.mark.parametrize(
+    ("expr", "variables", "expected"),
+    [
+        # JUEL '!' binds tighter than '==': (!a) == b, not !(a == b)
+        ("${!a == b}", {"a": True, "b": False}, True),
+        # JUEL comparisons are binary, Python would chain them
+        ("${1 < 2 == true}", {}, True),
+        ("${a < b == c < d}", {"a": 1, "b": 2, "c": 4, "d": 3}, False),
+        ("${!(a && b) || c}", {"a": True, "b": True, "c": False}, False),
+        ("${a && b || c && d}", {"a": False, "b": True, "c": True, "d": True}, True),
+        ("${a ? b ? 1 : 2 : c ? 3 : 4}", {"a": True, "b": False, "c": True}, 2),
+        ("${a ? b ? 1 : 2 : c ? 3 : 4}", {"a": False, "b": False, "c": False}, 4),
+        ("${(a ? b : c) ? 'yes' : 'no'}", {"a": False, "b": True, "c": False}, "no"),
+        ("${(x > 1 ? 10 : 20) + 1}", {"x": 2}, 11),
+        ("${empty a && b}", {"a": "", "b": True}, True),
+    ],
+)
+def test_precedence_follows_juel(expr: str, variables: dict[str, Any], expected: Any) -> None:
+    assert juel(expr, **variables) == expected
+
+
+def test_generated_python_is_readable() -> None:
+    assert juel_to_python("${amount > 1000 && vip}") == "amount > 1000 and vip"
+    assert juel_to_python("${!rejected}") == "not rejected"
+    assert juel_to_python("${x ? 'a' : 'b'}") == "'a' if x else 'b'"
+    assert juel_to_python("${a eq 'x' or b ne 'y'}") == "a == 'x' or b != 'y'"
+    assert juel_to_python("${x == null}") == "x is None"
+    assert juel_to_python("${order.total}") == "_sf_get(order, 'total')"
+
+
+# ------------------------------------------------------------------------------------------ empty
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, True),
+        ("", True),
+        ([], True),
+        ({}, True),
+        (set(), True),
+        ((), True),
+        ("x", False),
+        ([0], False),
+        ({"k": 1}, False),
+        (0, False),
+        (False, False),
+    ],
+)
+def test_empty(value: Any, expected: bool) -> None:
+    assert juel("${empty reason}", reason=value) is expected
+    assert juel("${!empty reason}", reason=value) is (not expected)
+    assert juel("${not empty reason}", reason=value) is (not expected)
+
+
+# ------------------------------------------------------------------------------------------ property / index
+
+
+def test_property_access_on_dicts() -> None:
+    order = {"customer": {"name": "Ann", "address": {"city": "Oslo"}}, "total": 10}
+    assert juel("${order.total}", order=order) == 10
+    assert juel("${order.customer.name}", order=order) == "Ann"
+    assert juel("${order.customer.address.city == 'Oslo'}", order=order) is True
+    # a missing map key is null in JUEL, and so is a property of null
+    assert juel("${order.missing}", order=order) is None
+    assert juel("${order.missing.deeper}", order=order) is None
+    assert juel("${empty order.missing}", order=order) is True
+    # JUEL keywords and Python keywords are fine as property names
+    assert juel("${a.class}", a={"class": "B"}) == "B"
+    assert juel("${a.empty}", a={"empty": 1}) == 1
+
+
+def test_property_access_on_objects() -> None:
+    assert juel("${due.year}", due=dt.date(2026, 1, 2)) == 2026
+    with pytest.raises(AttributeError, match="property 'nope' not found on a date value"):
+        juel("${due.nope}", due=dt.date(2026, 1, 2))
+    with pytest.raises(AttributeError, match="not accessible"):
+        juel("${due._secret}", due=dt.date(2026, 1, 2))
+
+
+def test_index_access() -> None:
+    data = {"k": "v", "n": [10, 20, 30]}
+    assert juel("${a['k']}", a=data) == "v"
+    assert juel('${a["k"]}', a=data) == "v"
+    assert juel("${a['missing']}", a=data) is None
+    assert juel("${a.n[0]}", a=data) == 10
+    assert juel("${a.n[i]}", a=data, i=2) == 30
+    assert juel("${a.n[i + 1]}", a=data, i=0) == 20
+    assert juel("${a.n['1']}", a=data) == 20
+    assert juel("${a.n[3]}", a=data) is None  # out of range is null, like JUEL
+    assert juel("${a.n[-1]}", a=data) is None
+    assert juel("${items[0].price}", items=[{"price": 5}]) == 5
+    assert juel("${nothing[0]}", nothing=None) is None
+    assert juel("${a[key]}", a=data, key=None) is None
+    with pytest.raises(TypeError, match="whole number"):
+        juel("${a.n['x']}", a=data)
+
+
+def test_missing_variable_raises_name_error_like_juel() -> None:
+    with pytest.raises(NameError):
+        juel("${unknown > 1}")
+
+
+# ------------------------------------------------------------------------------------------ execution
+
+
+def test_execution_get_variable() -> None:
+    assert juel_to_python("${execution.getVariable('amount')}") == "_sf_var('amount')"
+    assert juel("${execution.getVariable('amount') > 10}", amount=11) is True
+    assert juel('${execution.getVariable("amount")}', amount=3) == 3
+    # getVariable gives null for an unset variable (a bare name would raise NameError)
+    assert juel("${execution.getVariable('amount') == null}") is True
+    # names that are not Python identifiers or clash with Python still work this way
+    assert juel("${execution.getVariable('order-id')}", **{"order-id": 7}) == 7
+    assert juel("${execution.getVariable('class')}", **{"class": "A"}) == "A"
+    assert juel("${execution.getVariable('len')}") is None  # never a Python builtin
+    assert juel("${execution.getVariable('order').total}", order={"total": 4}) == 4
+
+
+def test_execution_business_key() -> None:
+    for expr in (
+        "${execution.processBusinessKey}",
+        "${execution.businessKey}",
+        "${execution.getProcessBusinessKey()}",
+        "${execution.getBusinessKey()}",
+    ):
+        assert juel_to_python(expr) == BUSINESS_KEY_VARIABLE
+        assert juel(expr, **{BUSINESS_KEY_VARIABLE: "ORD-1"}) == "ORD-1"
+    assert juel("${execution.businessKey == 'ORD-1'}", **{BUSINESS_KEY_VARIABLE: "ORD-1"}) is True
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize(
+    ("expr", "problem"),
+    [
+        ("${a.foo()}", "method calls are not supported"),
+        ("${a.b.foo(1, 2)}", "method calls are not supported"),
+        ("${a['x']()}", "method calls are not supported"),
+        ("${execution.setVariable('a', 1)}", "method calls are not supported"),
+        ("${execution.getVariable(name)}", "exactly one string literal"),
+        ("${execution.getVariable('a', 'b')}", "exactly one string literal"),
+        ("${execution.getVariable('__builtins__')}", "reserved"),
+        ("${execution.id}", "'execution.id' is not supported"),
+        ("${execution}", "'execution' object cannot be used directly"),
+        ("${foo(1)}", "function calls are not supported ('foo(...)')"),
+        ("${fn:contains(a, 'x')}", "function calls are not supported ('fn:contains(...)')"),
+        ("${x -> x + 1}", "lambda expressions are not supported"),
+        ("${a = 1}", "assignment ('=') is not supported"),
+        ("${a += 'x'}", "string concatenation ('+=') is not supported"),
+        ("${a instanceof b}", "'instanceof' operator is not supported"),
+        ("${a; b}", "separated by ';' are not supported"),
+        ("${[1, 2]}", "list literals are not supported"),
+        ("${{1, 2}}", "set and map literals are not supported"),
+        ("${}", "the expression is empty"),
+        ("${   }", "the expression is empty"),
+        ("", "the expression is empty"),
+        ("${class}", "clashes with the Python keyword 'class'"),
+        ("${from == 1}", "clashes with the Python keyword 'from'"),
+        ("${None}", "JUEL spells it 'null'"),
+        ("${True}", "JUEL spells it 'true'"),
+        ("${len > 1}", "clashes with the Python builtin 'len'"),
+        ("${type}", "use execution.getVariable('type')"),
+        ("${__import__}", "names starting with '__' are not allowed"),
+        ("${a.__class__}", "names starting with '__' are not allowed"),
+        ("${_sf_get}", "reserved"),
+        ("${$price}", "not a valid Python variable name"),
+        ("${a +}", "unexpected end of expression"),
+        ("${a b}", "unexpected 'b' at column 5"),
+        ("${(a}", "expected ')'"),
+        ("${a)}", "unexpected ')'"),
+        ("${a[0}", "expected ']'"),
+        ("${a ? b}", "expected ':'"),
+        ("${a.}", "expected a property name"),
+        ("${a & b}", "unexpected character '&'"),
+        ("${a | b}", "unexpected character '|'"),
+        ("${a @ b}", "unexpected character '@'"),
+        ("${'abc}", "unterminated string literal"),
+        ("${a > 1", "unterminated expression: missing '}'"),
+        (r"${'a\nb'}", "invalid escape sequence"),
+        ("${a} and ${b}", "exactly one ${...} expression"),
+        ("${a} tail", "exactly one ${...} expression"),
+        ("${1e999}", "out of range"),
+    ],
+)
+def test_unsupported_or_wrong_expressions(expr: str, problem: str) -> None:
+    with pytest.raises(ExpressionError) as info:
+        juel_to_python(expr, element_id="gw1")
+    message = str(info.value)
+    assert message.startswith(f"element 'gw1': expression '{expr.strip()}': ")
+    assert problem in message
+    assert info.value.element_id == "gw1"  # type: ignore[attr-defined]
+
+
+def test_error_message_example_from_the_spec() -> None:
+    with pytest.raises(ExpressionError) as info:
+        juel_to_python("${a.foo()}", element_id="gw1")
+    expected = "element 'gw1': expression '${a.foo()}': method calls are not supported"
+    assert str(info.value).startswith(expected)
+    assert info.value.status == 400
+
+
+def test_error_without_element_id() -> None:
+    with pytest.raises(ExpressionError, match=r"^expression '\$\{a\.foo\(\)\}': method calls"):
+        juel_to_python("${a.foo()}")
+
+
+# ------------------------------------------------------------------------------------------ conditions
+
+
+def test_condition_juel_is_translated() -> None:
+    src = condition_to_python("${amount > 1000 && vip}", element_id="flow1")
+    assert src == "amount > 1000 and vip"
+    assert run(src, amount=1200, vip=True) is True
+
+
+def test_condition_python_passes_through() -> None:
+    assert condition_to_python("  amount > 10 \n") == "amount > 10"
+    assert run(condition_to_python("amount > 10 and vip"), amount=11, vip=True) is True
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("amount >", "line 1, offset"),
+        ("amount = 3", "line 1, offset"),
+        ("   ", "the condition is empty"),
+    ],
+)
+def test_condition_broken_python(text: str, problem: str) -> None:
+    with pytest.raises(ExpressionError) as info:
+        condition_to_python(text, element_id="flow1")
+    message = str(info.value)
+    assert message.startswith(f"element 'flow1': condition '{text.strip()}': ")
+    assert problem in message
+
+
+def test_condition_broken_juel_names_element() -> None:
+    pattern = r"^element 'flow2': expression '\$\{a\.isOk\(\)\}': method calls"
+    with pytest.raises(ExpressionError, match=pattern):
+        condition_to_python("${a.isOk()}", element_id="flow2")
+
+
+def test_condition_composite_text_is_rejected() -> None:
+    with pytest.raises(ExpressionError, match="exactly one"):
+        condition_to_python("${a} && ${b}", element_id="flow3")
+
+
+# ------------------------------------------------------------------------------------------ text attributes
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "PT5M",
+        "mary",
+        "50",
+        "sales, managers",
+        "2026-01-01T10:00:00",
+        "",
+        'it\'s "quoted" \\ text',
+        "costs $5 {approx}",
+        "R3/PT10M",
+    ],
+)
+def test_text_literal_stays_a_string(literal: str) -> None:
+    src = text_to_python(literal)
+    assert src == repr(literal)
+    assert run(src) == literal
+
+
+def test_text_escaped_expression_is_literal() -> None:
+    assert run(text_to_python("\\${notAnExpression}")) == "${notAnExpression}"
+    assert run(text_to_python("price \\#{x} and ${y}"), y=2) == "price #{x} and 2"
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "expected"),
+    [
+        ("${assignee}", {"assignee": "mary"}, "mary"),
+        ("${priority}", {"priority": 50}, 50),
+        ("${ratio}", {"ratio": 0.5}, 0.5),
+        ("${flag}", {"flag": False}, False),
+        ("${groups}", {"groups": ["a", "b"]}, ["a", "b"]),
+        ("  ${priority + 1}  ", {"priority": 50}, 51),
+        ("#{priority}", {"priority": 7}, 7),
+        ("${due}", {"due": None}, None),
+    ],
+)
+def test_text_whole_expression_keeps_type(text: str, variables: dict[str, Any], expected: Any) -> None:
+    result = run(text_to_python(text), **variables)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "expected"),
+    [
+        ("Order ${orderId} for ${name}", {"orderId": 42, "name": "Ann"}, "Order 42 for Ann"),
+        ("${first} ${last}", {"first": "Ann", "last": "Lee"}, "Ann Lee"),
+        ("${a}${b}", {"a": 1, "b": 2}, "12"),
+        ("PT${minutes}M", {"minutes": 5}, "PT5M"),
+        ("note: ${missing}!", {"missing": None}, "note: !"),  # None renders as ""
+        ("vip=${vip}", {"vip": True}, "vip=true"),  # booleans render like JUEL
+        ("  ${a} x ", {"a": 1}, "  1 x "),  # literal parts are kept exactly
+        ("total ${price * qty}", {"price": 2.5, "qty": 2}, "total 5.0"),
+    ],
+)
+def test_text_composite(text: str, variables: dict[str, Any], expected: str) -> None:
+    assert run(text_to_python(text), **variables) == expected
+
+
+def test_text_composite_is_readable() -> None:
+    src = text_to_python("Order ${orderId} for ${name}")
+    assert src == "'Order ' + _sf_str(orderId) + ' for ' + _sf_str(name)"
+
+
+def test_text_errors_name_element() -> None:
+    with pytest.raises(ExpressionError) as info:
+        text_to_python("Hello ${user.getName()}", element_id="task1")
+    assert str(info.value).startswith("element 'task1': expression 'Hello ${user.getName()}': method calls")
+    with pytest.raises(ExpressionError, match="^element 'task1': .*unterminated expression"):
+        text_to_python("Hello ${name", element_id="task1")
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def test_runtime_helper_names_are_reserved() -> None:
+    assert RUNTIME_HELPERS
+    assert all(name.startswith("_sf_") for name in RUNTIME_HELPERS)
+    assert BUSINESS_KEY_VARIABLE.startswith("_sf_")
+
+
+def test_helpers_do_not_depend_on_builtins_being_unshadowed() -> None:
+    # task data is the globals: a variable called like a builtin must not break generated code
+    src = text_to_python("${x} and ${y}")
+    assert run(src, x=None, y=1, str=None, len=None, bool=None) == " and 1"
+    assert run(juel_to_python("${empty a}"), a=[], len=None) is True

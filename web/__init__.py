@@ -1,0 +1,1 @@
+"""Stageflow's HTTP layer: a thin Flask app over `engine`."""

@@ -1,0 +1,43 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from engine import __version__
+from engine.api import Engine
+from engine.errors import StageflowError
+
+from .rest import bp as rest_bp
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
+    """Build the app around an engine (one from the environment unless given)."""
+    app = Flask(__name__)
+    app.config.from_mapping(JSON_SORT_KEYS=False)
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["stageflow"] = engine or Engine()
+    app.register_blueprint(rest_bp)
+
+    @app.errorhandler(StageflowError)
+    def _engine_error(err: StageflowError):  # type: ignore[no-untyped-def]
+        return jsonify(err.to_json()), err.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):  # type: ignore[no-untyped-def]
+        return jsonify({"type": type(err).__name__, "message": err.description}), err.code
+
+    @app.errorhandler(Exception)
+    def _fault(err: Exception):  # type: ignore[no-untyped-def]
+        app.logger.exception("unexpected error")
+        return jsonify({"type": "ProcessEngineException", "message": f"internal error: {type(err).__name__}"}), 500
+
+    @app.get("/")
+    def index():  # type: ignore[no-untyped-def]
+        return jsonify({"name": "Stageflow", "version": __version__, "rest": "/engine-rest"})
+
+    return app
