@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from .clock import Clock
@@ -324,6 +324,10 @@ class Definitions:
 
     def resolve(self, session: Session, key_or_id: str, version: int | None = None) -> m.ProcessDefinition:
         """A definition row by id, or by key (latest version unless `version` is given)."""
+        if version is None:
+            found = session.execute(_RESOLVE, {"ref": key_or_id}).mappings().first()
+            if found is not None:
+                return m.ProcessDefinition(**found)
         row = session.get(m.ProcessDefinition, key_or_id)
         if row is not None:
             return row
@@ -360,6 +364,12 @@ class Definitions:
             rows = session.scalars(select(m.Deployment).order_by(m.Deployment.deployed_at.desc())
                                    .offset(first).limit(min(max_results, 1000))).all()
             return [DeploymentView(r.id, r.name, r.source, r.deployed_at, True) for r in rows]
+
+
+_PD = m.ProcessDefinition.__table__
+# By id, or the latest version of a key: one indexed query.
+_RESOLVE = (select(_PD).where(or_(_PD.c.id == bindparam("ref"), _PD.c.key == bindparam("ref")))
+            .order_by((_PD.c.id == bindparam("ref")).desc(), _PD.c.version.desc()).limit(1))
 
 
 def _definition_id(key: str, version: int) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from .clock import Clock, using_clock
@@ -31,6 +31,7 @@ from .spiff.runtime import check_variables_serializable
 from .spiff.scripting import HELPERS
 from .store import Database
 from .store import models as m
+from .store.fastpath import FastStatement, fast_insert
 from .variables import project_variable
 
 log = logging.getLogger("stageflow.instances")
@@ -101,12 +102,10 @@ class Executor:
 
         with using_clock(self.clock):
             self._guard(loaded, begin, instance_id=None, definition=definition)
-        session.add(row)
-        session.flush()
-        session.add(m.HistoryEvent(instance_id=instance_id, element_id=definition.key, element_type="process",
-                                   element_name=definition.name, event="started", user_id=user, at=now,
-                                   details={"businessKey": business_key} if business_key else None))
-        self.save(session, loaded, user=user)
+        self.save(session, loaded, user=user, started=dict(
+            instance_id=instance_id, element_id=definition.key, element_type="process", element_name=definition.name,
+            event="started", task_id=None, user_id=user, at=now,
+            details={"businessKey": business_key} if business_key else None))
         log.info("started instance %s of %s (business key %s)", instance_id, definition.id, business_key)
         return loaded
 
@@ -124,12 +123,11 @@ class Executor:
     # -- change ---------------------------------------------------------------------------------------------
     def load(self, session: Session, instance_id: str, *, for_change: bool = True) -> Loaded:
         """Lock and load an instance for a change."""
-        query = select(m.ProcessInstance).where(m.ProcessInstance.id == instance_id)
-        if for_change and not self.db.is_sqlite:
-            query = query.with_for_update()
-        row = session.scalars(query).first()
-        if row is None:
+        query = _LOAD_FOR_UPDATE if for_change and not self.db.is_sqlite else _LOAD
+        found = session.execute(query, {"instance_id": instance_id}).mappings().first()
+        if found is None:
             raise NotFound(f"process instance '{instance_id}' not found")
+        row = m.ProcessInstance(**found)  # a detached copy: writes go through explicit statements
         if row.runtime is None:
             raise Conflict(f"process instance '{instance_id}' has ended ({row.state.lower()})")
         compiled = self.definitions.compiled(session, row.definition_id)
@@ -189,8 +187,13 @@ class Executor:
             pending.append(write)
 
     # -- save -----------------------------------------------------------------------------------------------
-    def save(self, session: Session, loaded: Loaded, *, user: str | None = None) -> None:
-        """Write the runtime and every projection, checking the version read at load."""
+    def save(self, session: Session, loaded: Loaded, *, user: str | None = None,
+             started: dict[str, Any] | None = None) -> None:
+        """Write the runtime and every projection, checking the version read at load.
+
+        New rows are collected and inserted in one statement per table (SQLAlchemy Core, no unit of work):
+        the save of a small step costs a handful of statements whatever the instance's history.
+        """
         run, row = loaded.run, loaded.row
         now = self.clock.now()
         with using_clock(self.clock):
@@ -200,78 +203,68 @@ class Executor:
             timers, events = run.waiting_events()
             variables = run.variables()
         ended = run.completed
-        self._history(session, row, steps, user)
-        self._human_tasks(session, loaded, users, now)
-        self._external_tasks(session, loaded, externals, now)
-        self._timers(session, loaded, timers, now)
-        self._subscriptions(session, loaded, events, now)
-        self._variables(session, row.id, loaded.variables_before, variables)
+        rows = _Rows()
+        if started:
+            rows.add(m.HistoryEvent, started)
+        self._history(rows, row, steps, user)
+        self._human_tasks(session, rows, loaded, users, now, user)
+        self._external_tasks(session, rows, loaded, externals, now)
+        self._timers(session, rows, loaded, timers, now)
+        self._subscriptions(session, rows, loaded, events, now)
+        self._variables(session, rows, row.id, loaded.variables_before, variables)
         state = row.state
         if ended:
             state = COMPLETED if state != CANCELED else CANCELED
+            rows.add(m.HistoryEvent, dict(instance_id=row.id, element_id=row.definition_key, element_type="process",
+                                          element_name=None, event="completed" if state == COMPLETED else "cancelled",
+                                          task_id=None, user_id=None, at=now, details=None))
+            log.info("instance %s of %s ended: %s", row.id, row.definition_id, state)
         runtime = None if ended else run.dump()
         if row.version == 0:
-            row.version = 1
-            row.runtime = runtime
-            row.state = state
-            if ended:
-                row.ended_at = now
-                self._end(session, row, now)
-            return
-        result = session.execute(
-            update(m.ProcessInstance)
-            .where(m.ProcessInstance.id == row.id, m.ProcessInstance.version == row.version)
-            .values(runtime=runtime, version=row.version + 1, state=state,
-                    ended_at=now if ended else None)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            raise Conflict(f"process instance '{row.id}' was changed by someone else; try again")
-        row.version += 1
-        row.state = state
-        row.runtime = runtime
-        if ended:
-            row.ended_at = now
-            self._end(session, row, now)
+            row.version, row.runtime, row.state = 1, runtime, state
+            row.ended_at = now if ended else None
+            _INSERT[m.ProcessInstance].execute(session, _columns(row))
+        else:
+            touched = _SAVE.execute(session, {"b_id": row.id, "b_version": row.version, "runtime": runtime,
+                                              "version": row.version + 1, "state": state,
+                                              "ended_at": now if ended else None})
+            if touched != 1:
+                raise Conflict(f"process instance '{row.id}' was changed by someone else; try again")
+            row.version += 1
+            row.state, row.runtime = state, runtime
+            row.ended_at = now if ended else None
+        rows.flush(session)
 
-    def _end(self, session: Session, row: m.ProcessInstance, now: datetime) -> None:
-        session.add(m.HistoryEvent(instance_id=row.id, element_id=row.definition_key, element_type="process",
-                                   element_name=None, event="completed" if row.state == COMPLETED else "cancelled",
-                                   at=now))
-        log.info("instance %s of %s ended: %s", row.id, row.definition_id, row.state)
+    def _history(self, rows: _Rows, row: m.ProcessInstance, steps: list, user: str | None) -> None:
+        for s in steps:
+            rows.add(m.HistoryEvent, dict(
+                instance_id=row.id, element_id=s.element_id, element_type=s.element_type,
+                element_name=s.element_name, event=s.event, task_id=s.task_id,
+                user_id=user if s.element_type in ("UserTask", "ManualTask") else None, at=s.at, details=None))
 
-    def _history(self, session: Session, row: m.ProcessInstance, steps: list, user: str | None) -> None:
-        if steps:
-            session.add_all([
-                m.HistoryEvent(instance_id=row.id, element_id=s.element_id, element_type=s.element_type,
-                               element_name=s.element_name, event=s.event, task_id=s.task_id,
-                               user_id=user if s.element_type in ("UserTask", "ManualTask") else None, at=s.at)
-                for s in steps
-            ])
-
-    def _human_tasks(self, session: Session, loaded: Loaded, users: list[WaitingTask], now: datetime) -> None:
+    def _human_tasks(self, session: Session, rows: _Rows, loaded: Loaded, users: list[WaitingTask],
+                     now: datetime, user: str | None) -> None:
         current = {t.task_id for t in users}
-        gone = loaded.users_before - current
-        if gone:
-            for task_id in gone:
-                state = loaded.run.task(task_id)
-                outcome = "completed" if state is not None and state.state == 64 else "cancelled"
-                session.execute(update(m.HumanTask).where(m.HumanTask.id == task_id, m.HumanTask.ended_at.is_(None))
-                                .values(ended_at=now, outcome=outcome).execution_options(synchronize_session=False))
+        for task_id in loaded.users_before - current:
+            task = loaded.run.task(task_id)
+            done = task is not None and task.state == _COMPLETED
+            _END_TASK.execute(session, {"b_id": task_id, "ended_at": now,
+                                        "outcome": "completed" if done else "cancelled",
+                                        "completed_by": user if done else None})
         row = loaded.row
         for task in users:
             if task.task_id in loaded.users_before:
                 continue
             attrs = self._task_attributes(task, row, now)
-            session.add(m.HumanTask(
+            rows.add(m.HumanTask, dict(
                 id=task.task_id, instance_id=row.id, definition_id=row.definition_id,
                 definition_key=row.definition_key, business_key=row.business_key, element_id=task.element_id,
-                name=task.name or task.element_id, created_at=now, ended_at=None, suspended=row.state == SUSPENDED,
-                **attrs))
+                name=task.name or task.element_id, created_at=now, ended_at=None, outcome=None, completed_by=None,
+                suspended=row.state == SUSPENDED, **attrs))
             for user_id in attrs["candidate_users"]:
-                session.add(m.IdentityLink(task_id=task.task_id, user_id=user_id))
+                rows.add(m.IdentityLink, dict(task_id=task.task_id, user_id=user_id, group_id=None))
             for group_id in attrs["candidate_groups"]:
-                session.add(m.IdentityLink(task_id=task.task_id, group_id=group_id))
+                rows.add(m.IdentityLink, dict(task_id=task.task_id, user_id=None, group_id=group_id))
 
     def _task_attributes(self, task: WaitingTask, row: m.ProcessInstance, now: datetime) -> dict[str, Any]:
         info = task.info or ElementInfo(element_id=task.element_id, tag="userTask")
@@ -314,7 +307,7 @@ class Executor:
             "description": info.documentation,
         }
 
-    def _external_tasks(self, session: Session, loaded: Loaded, externals: list[WaitingTask],
+    def _external_tasks(self, session: Session, rows: _Rows, loaded: Loaded, externals: list[WaitingTask],
                         now: datetime) -> None:
         current = {t.task_id for t in externals}
         gone = loaded.externals_before - current
@@ -331,13 +324,14 @@ class Executor:
                     priority = int(self.sandbox.evaluate(info.task_priority, {**HELPERS, **task.data}))
                 except (ScriptFailure, TypeError, ValueError):
                     priority = 0
-            session.add(m.ExternalTask(
+            rows.add(m.ExternalTask, dict(
                 id=task.task_id, instance_id=row.id, definition_id=row.definition_id,
                 definition_key=row.definition_key, business_key=row.business_key, element_id=task.element_id,
                 topic=info.external_topic if info else task.element_id, priority=priority, retries=None,
+                worker_id=None, lock_expires_at=None, error_message=None, error_details=None,
                 created_at=now, suspended=row.state == SUSPENDED))
 
-    def _timers(self, session: Session, loaded: Loaded, timers: list, now: datetime) -> None:
+    def _timers(self, session: Session, rows: _Rows, loaded: Loaded, timers: list, now: datetime) -> None:
         current = {t.task_id: t for t in timers}
         gone = set(loaded.timers_before) - set(current)
         if gone:
@@ -350,12 +344,13 @@ class Executor:
                                                         m.Job.instance_id == loaded.row.id)
                                     .values(due_at=timer.due_at).execution_options(synchronize_session=False))
                 continue
-            session.add(m.Job(id=str(uuid.uuid4()), job_type="timer", instance_id=loaded.row.id,
-                              definition_id=loaded.row.definition_id, element_id=timer.element_id,
-                              task_id=timer.task_id, due_at=timer.due_at, timer_kind=timer.kind, retries=3,
-                              created_at=now, suspended=loaded.row.state == SUSPENDED))
+            rows.add(m.Job, dict(id=str(uuid.uuid4()), job_type="timer", instance_id=loaded.row.id,
+                                 definition_id=loaded.row.definition_id, element_id=timer.element_id,
+                                 task_id=timer.task_id, due_at=timer.due_at, timer_kind=timer.kind, repeat=None,
+                                 retries=3, lock_owner=None, lock_expires_at=None, exception=None,
+                                 created_at=now, suspended=loaded.row.state == SUSPENDED))
 
-    def _subscriptions(self, session: Session, loaded: Loaded, events: list, now: datetime) -> None:
+    def _subscriptions(self, session: Session, rows: _Rows, loaded: Loaded, events: list, now: datetime) -> None:
         current = {(e.task_id, e.event_type, e.name): e for e in events}
         gone = loaded.events_before - set(current)
         for task_id, event_type, name in gone:
@@ -365,12 +360,12 @@ class Executor:
         for key, event in current.items():
             if key in loaded.events_before:
                 continue
-            session.add(m.EventSubscription(
+            rows.add(m.EventSubscription, dict(
                 id=_subscription_id(loaded.row.id, *key), event_type=event.event_type, name=event.name,
                 instance_id=loaded.row.id, definition_id=loaded.row.definition_id, element_id=event.element_id,
                 business_key=loaded.row.business_key, created_at=now))
 
-    def _variables(self, session: Session, instance_id: str, before: dict[str, Any],
+    def _variables(self, session: Session, rows: _Rows, instance_id: str, before: dict[str, Any],
                    after: dict[str, Any]) -> None:
         removed = [name for name in before if name not in after]
         if removed:
@@ -384,7 +379,7 @@ class Executor:
                                                          m.Variable.name == name)
                                 .values(**columns).execution_options(synchronize_session=False))
             else:
-                session.add(m.Variable(instance_id=instance_id, name=name, **columns))
+                rows.add(m.Variable, dict(instance_id=instance_id, name=name, **columns))
 
 
 
@@ -405,6 +400,52 @@ def after_transaction() -> Iterator[None]:
                 job()
             except Exception:  # noqa: BLE001 - an incident record must never hide the original error
                 log.exception("could not record an incident")
+
+
+_COMPLETED = 64  # SpiffWorkflow's TaskState.COMPLETED
+
+# The statements of the hot path, built once: constructing SQLAlchemy statements costs more than running them.
+_INSTANCE = m.ProcessInstance.__table__
+_LOAD = select(_INSTANCE).where(_INSTANCE.c.id == bindparam("instance_id"))
+_LOAD_FOR_UPDATE = _LOAD.with_for_update()
+_SAVE = FastStatement(
+    update(_INSTANCE)
+    .where(_INSTANCE.c.id == bindparam("b_id"), _INSTANCE.c.version == bindparam("b_version"))
+    .values(runtime=bindparam("runtime"), version=bindparam("version"), state=bindparam("state"),
+            ended_at=bindparam("ended_at")))
+_TASK = m.HumanTask.__table__
+_END_TASK = FastStatement(
+    update(_TASK).where(_TASK.c.id == bindparam("b_id"), _TASK.c.ended_at.is_(None))
+    .values(ended_at=bindparam("ended_at"), outcome=bindparam("outcome"), completed_by=bindparam("completed_by")))
+_INSERT = {model: fast_insert(model.__table__) for model in (
+    m.ProcessInstance, m.HumanTask, m.IdentityLink, m.ExternalTask, m.Job, m.EventSubscription, m.Variable,
+    m.HistoryEvent)}
+
+
+class _Rows:
+    """New rows of one save, inserted table by table in dependency order."""
+
+    ORDER = (m.HumanTask, m.IdentityLink, m.ExternalTask, m.Job, m.EventSubscription, m.Variable, m.HistoryEvent)
+
+    def __init__(self) -> None:
+        self.rows: dict[type, list[dict[str, Any]]] = {}
+
+    def add(self, model: type, row: dict[str, Any]) -> None:
+        self.rows.setdefault(model, []).append(row)
+
+    def flush(self, session: Session) -> None:
+        for model in self.ORDER:
+            batch = self.rows.get(model)
+            if batch:
+                statement = _INSERT[model]
+                if len(batch) == 1:
+                    statement.execute(session, batch[0])
+                else:
+                    statement.execute_many(session, batch)
+
+
+def _columns(row: m.ProcessInstance) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in m.ProcessInstance.__table__.columns}
 
 
 def _subscription_id(instance_id: str, task_id: str, event_type: str, name: str) -> str:

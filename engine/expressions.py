@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from engine.errors import ExpressionError
+from engine.sandbox import guarded_getattr
 
 __all__ = [
     "BUSINESS_KEY_VARIABLE",
@@ -107,7 +108,8 @@ def _sf_get(obj: Any, name: str) -> Any:
     if name.startswith("_"):
         raise AttributeError(f"property '{name}' of a {type(obj).__name__} value is not accessible")
     try:
-        return getattr(obj, name)
+        # The sandbox's attribute guard: no str.format and other escapes through property access.
+        return guarded_getattr(obj, name)
     except AttributeError:
         raise AttributeError(f"property '{name}' not found on a {type(obj).__name__} value") from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select
 
 from .errors import Conflict, NotFound
 from .forms import FormField, validate_submission
@@ -25,6 +25,11 @@ SORT_COLUMNS = {
 }
 
 
+_T = m.HumanTask.__table__
+_TASK_STATE = select(_T.c.instance_id, _T.c.ended_at, _T.c.outcome, _T.c.completed_by,
+                     _T.c.suspended).where(_T.c.id == bindparam("task_id"))
+
+
 class Tasks:
     """Human tasks as a person or a client sees them."""
 
@@ -33,7 +38,7 @@ class Tasks:
 
     def query(self, **filters: Any) -> Select:  # type: ignore[type-arg]
         """A SELECT of active tasks with the filters of Camunda's task query (see `list`)."""
-        q = select(m.HumanTask).where(m.HumanTask.ended_at.is_(None))
+        q = select(_T).where(m.HumanTask.ended_at.is_(None))
         if filters.get("assignee"):
             q = q.where(m.HumanTask.assignee == filters["assignee"])
         if filters.get("unassigned"):
@@ -88,7 +93,7 @@ class Tasks:
             raise BadRequest(f"cannot sort tasks by '{sort_by}' (use {', '.join(SORT_COLUMNS)})")
         order = column.desc() if sort_order == "desc" else column.asc()
         with self.engine.db.read() as session:
-            rows = session.scalars(self.query(**filters).order_by(order, m.HumanTask.id)
+            rows = session.execute(self.query(**filters).order_by(order, m.HumanTask.id)
                                    .offset(first).limit(min(max_results, 1000))).all()
             return [TaskView.of(r) for r in rows]
 
@@ -144,12 +149,13 @@ class Tasks:
         variables = dict(variables or {})
         eng = self.engine
         with eng.transaction() as session:
-            row = session.get(m.HumanTask, task_id)
+            row = session.execute(_TASK_STATE, {"task_id": task_id}).first()
             if row is None:
                 raise NotFound(f"task '{task_id}' not found")
             loaded = eng.executor.load(session, row.instance_id) if row.ended_at is None else None
-            session.refresh(row)
-            if row.ended_at is not None or loaded is None:
+            if loaded is not None:
+                row = session.execute(_TASK_STATE, {"task_id": task_id}).first()  # again, under the lock
+            if row.ended_at is not None:
                 who = f" by {row.completed_by}" if row.completed_by else ""
                 raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}{who}")
             if row.suspended:
@@ -160,9 +166,6 @@ class Tasks:
                 variables = validate_submission(self._fields(loaded, task_id), variables)
             eng.executor.apply(loaded, lambda run: run.complete(task_id, variables))
             eng.executor.save(session, loaded, user=user)
-            session.execute(update(m.HumanTask).where(m.HumanTask.id == task_id)
-                            .values(completed_by=user, outcome="completed")
-                            .execution_options(synchronize_session=False))
             return loaded.run.variables()
 
     @staticmethod
