@@ -77,9 +77,9 @@ from RestrictedPython.Guards import (
 )
 
 from .errors import ScriptRejected
-from .expressions import RESERVED_PREFIX
 
 __all__ = [
+    "ENGINE_NAME_PREFIX",
     "MAX_CALL_DEPTH",
     "MAX_INT_BITS",
     "MAX_RANGE",
@@ -89,6 +89,7 @@ __all__ = [
     "SCRIPT_GLOBALS",
     "ScriptFailure",
     "ScriptSandbox",
+    "guarded_getattr",
 ]
 
 MAX_INT_BITS = 100_000
@@ -102,6 +103,10 @@ MAX_RANGE = 1_000_000
 
 MAX_CALL_DEPTH = 200
 """Deepest nesting of a script's own function calls (its module level counts as one)."""
+
+ENGINE_NAME_PREFIX = "_sf_"
+"""Names with this prefix may be read (not assigned) by scripts: the helpers the JUEL translation calls.
+Must equal :data:`engine.expressions.RESERVED_PREFIX` (not imported, so that module may import this one)."""
 
 COMPILE_CACHE_SIZE = 4096
 """Compiled scripts and expressions kept, by source text."""
@@ -206,8 +211,12 @@ def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 _REFUSED_ATTRIBUTES = frozenset({"mro"})  # type.mro() would hand out BaseException and object
 
 
-def _guarded_getattr(obj: Any, name: str, default: Any = raise_) -> Any:
-    """``obj.name`` in scripts: RestrictedPython's ``safer_getattr``, raising when missing, minus ``mro``."""
+def guarded_getattr(obj: Any, name: str, default: Any = raise_) -> Any:
+    """``obj.name`` in scripts: RestrictedPython's ``safer_getattr``, raising when missing, minus ``mro``.
+
+    Helpers that scripts can call and that look attributes up by name must use this, not ``getattr``
+    (``getattr(s, 'format')`` on a string walks attributes by a format string: ``'{0.__globals__}'``).
+    """
     if name in _REFUSED_ATTRIBUTES:
         raise AttributeError(f'"{name}" is not accessible in scripts')
     return safer_getattr(obj, name, default)
@@ -227,7 +236,7 @@ def _readonly_getattr(obj: Any, name: str, default: Any = raise_) -> Any:
         isinstance(obj, _MUTABLE_TYPES) or (isinstance(obj, type) and issubclass(obj, _MUTABLE_TYPES))
     ):
         raise AttributeError(f"'{name}' would modify the data: not allowed in an expression")
-    return _guarded_getattr(obj, name, default)
+    return guarded_getattr(obj, name, default)
 
 
 def _refuse_write(obj: Any) -> Any:
@@ -301,7 +310,7 @@ SAFE_GLOBALS: tuple[str, ...] = tuple(
 """Every name a script can use without defining it (before ``extra_globals`` and the task data)."""
 
 _SCRIPT_GUARDS: dict[str, Any] = {
-    "_getattr_": _guarded_getattr,
+    "_getattr_": guarded_getattr,
     "_getitem_": operator.getitem,
     "_getiter_": iter,
     "_write_": full_write_guard,
@@ -347,7 +356,7 @@ class _ScriptPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus the rules in the module docstring."""
 
     def visit_Name(self, node: ast.Name) -> Any:
-        if isinstance(node.ctx, ast.Load) and node.id.startswith(RESERVED_PREFIX):
+        if isinstance(node.ctx, ast.Load) and node.id.startswith(ENGINE_NAME_PREFIX):
             self.used_names[node.id] = True
             return node
         return super().visit_Name(node)

@@ -135,6 +135,18 @@ class Tasks:
             self._note(session, row, "assigned", user, {"assignee": assignee})
             return TaskView.of(row)
 
+    def variables(self, task_id: str) -> dict[str, Any]:
+        """The variables a task sees: its scope's data (in a called process, that process's variables)."""
+        with self.engine.db.read() as session:
+            row = session.execute(_TASK_STATE, {"task_id": task_id}).first()
+            if row is None:
+                raise NotFound(f"task '{task_id}' not found")
+            if row.ended_at is not None:
+                raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}")
+            loaded = self.engine.executor.load(session, row.instance_id, for_change=False)
+            task = loaded.run.task(task_id)
+            return dict(task.data) if task is not None else {}
+
     def form(self, task_id: str) -> list[dict[str, Any]]:
         """The task's generated form fields, with defaults evaluated when the task was created."""
         return self.get(task_id).form

@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass, field
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser, CamundaTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser, CallActivityParser, CamundaTaskParser
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from ..dialect import CAMUNDA_NS, ElementInfo
+from ..dialect import CAMUNDA_NS, ElementInfo, Mapping
 from ..errors import DefinitionError
+
+
+class StageflowCallActivity(CallActivity):
+    """A call activity that passes variables as Camunda does: only what `camunda:in`/`camunda:out` map.
+
+    `in_mappings`/`out_mappings` are set from the dialect's `ElementInfo` after parsing.
+    """
+
+    in_mappings: list[Mapping] = []
+    out_mappings: list[Mapping] = []
+
+    def copy_data(self, my_task, subworkflow):  # type: ignore[no-untyped-def]
+        start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
+        start.set_data(**_mapped(my_task, my_task.data, self.in_mappings))
+
+    def update_data(self, my_task, subworkflow):  # type: ignore[no-untyped-def]
+        child = subworkflow.last_task.data if subworkflow.last_task is not None else {}
+        data = deepcopy(my_task.data)
+        data.update(_mapped(my_task, child, self.out_mappings, source_task=subworkflow.last_task))
+        my_task.data = data
+
+
+def _mapped(my_task, source: dict, mappings: list[Mapping], source_task=None) -> dict:  # type: ignore[no-untyped-def]
+    """The variables that `mappings` carry from `source`; expressions are evaluated in the source's scope."""
+    out: dict = {}
+    engine = my_task.workflow.script_engine
+    for mapping in mappings:
+        if mapping.all_variables:
+            out.update(deepcopy(source))
+        elif mapping.target is not None:
+            if mapping.source_expression is not None:
+                scope = source_task if source_task is not None else my_task
+                out[mapping.target] = engine.evaluate(scope, mapping.source_expression)
+            elif mapping.source is not None:
+                out[mapping.target] = deepcopy(source.get(mapping.source))
+    return out
 
 
 class ExternalTaskSpec(ServiceTask):
@@ -60,6 +97,7 @@ class StageflowParser(CamundaParser):
         full_tag("serviceTask"): (_ServiceTaskParser, ServiceTask),
         full_tag("sendTask"): (_ServiceTaskParser, ServiceTask),
         full_tag("businessRuleTask"): (_BusinessRuleTaskParser, BusinessRuleTask),
+        full_tag("callActivity"): (CallActivityParser, StageflowCallActivity),
     }
 
 
@@ -126,7 +164,15 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
         for element_id, info in doc.elements.items():
             elements[(doc.filename, element_id)] = info
     _check_spiff_specs(spec, subprocess_specs)
-    return CompiledProcess(key=key, spec=spec, subprocess_specs=subprocess_specs, elements=elements)
+    compiled = CompiledProcess(key=key, spec=spec, subprocess_specs=subprocess_specs, elements=elements)
+    for process_spec in [spec, *subprocess_specs.values()]:
+        for task_spec in process_spec.task_specs.values():
+            if isinstance(task_spec, StageflowCallActivity):
+                info = compiled.element(task_spec)
+                if info is not None:
+                    task_spec.in_mappings = info.in_mappings
+                    task_spec.out_mappings = info.out_mappings
+    return compiled
 
 
 def _check_spiff_specs(spec: object, subprocess_specs: dict[str, object]) -> None:

@@ -97,14 +97,44 @@ def test_call_activity_calls_a_process_deployed_before(engine: Engine, deploy) -
         "register.bpmn")
     deploy(bpmn("""
         <bpmn:startEvent id="s"/>
-        <bpmn:callActivity id="call" calledElement="register_client"/>
+        <bpmn:callActivity id="call" calledElement="register_client">
+          <bpmn:extensionElements><camunda:in source="name" target="name"/><camunda:out variables="all"/></bpmn:extensionElements>
+        </bpmn:callActivity>
         <bpmn:userTask id="welcome"/><bpmn:endEvent id="e"/>""" + chain("s", "call", "welcome", "e"),
         process_id="onboarding"), "onboarding.bpmn")
-    i = engine.instances.start("onboarding", variables={"name": "Ann"})
+    i = engine.instances.start("onboarding", variables={"name": "Ann", "secret": "kept here"})
     assert open_tasks(engine, i.id) == ["register"]
     complete(engine, i.id, "register")
     assert open_tasks(engine, i.id) == ["welcome"]
     assert engine.instances.variables(i.id)["clientNo"] == "C-Ann"
+    assert engine.instances.variables(i.id)["secret"] == "kept here"
+
+
+def test_call_activity_passes_only_mapped_variables_as_camunda_does(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="check"/>
+        <bpmn:scriptTask id="score"><bpmn:script>result = 700 if seen_secret is None else -1
+leak = "child-only"</bpmn:script></bpmn:scriptTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "check", "score", "e"), process_id="credit_check"), "credit.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:callActivity id="call" calledElement="credit_check" camunda:calledElementBinding="latest">
+          <bpmn:extensionElements>
+            <camunda:in source="customer" target="client"/>
+            <camunda:in sourceExpression="${amount * 2}" target="limit"/>
+            <camunda:out source="result" target="creditScore"/>
+          </bpmn:extensionElements>
+        </bpmn:callActivity>
+        <bpmn:userTask id="decide"/><bpmn:endEvent id="e"/>""" + chain("s", "call", "decide", "e"),
+        process_id="order"), "order.bpmn")
+    i = engine.instances.start("order", variables={"customer": "ACME", "amount": 50, "secret": "x"})
+    [task] = engine.tasks.list(instance_id=i.id)
+    assert engine.tasks.variables(task.id) == {"client": "ACME", "limit": 100}  # the called process's scope
+    engine.tasks.complete(task.id, {"seen_secret": None})
+    variables = engine.instances.variables(i.id)
+    assert variables["creditScore"] == 700
+    assert "leak" not in variables and "result" not in variables
+    assert variables["secret"] == "x"
 
 
 def test_parallel_multi_instance_creates_a_task_per_item(engine: Engine, deploy) -> None:

@@ -10,11 +10,14 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from engine.errors import ScriptRejected
+from engine.expressions import RESERVED_PREFIX
 from engine.sandbox import (
+    ENGINE_NAME_PREFIX,
     MAX_CALL_DEPTH,
     SAFE_GLOBALS,
     ScriptFailure,
     ScriptSandbox,
+    guarded_getattr,
 )
 
 
@@ -162,6 +165,20 @@ def test_engine_helpers_may_be_read_not_assigned(sandbox: ScriptSandbox) -> None
     assert sandbox.evaluate("_sf_get(d, 'k')", {"_sf_get": lambda o, k: o[k], "d": {"k": 1}}) == 1
     with pytest.raises(ScriptRejected):
         sandbox.compile_script("_sf_get = 1")
+
+
+def test_engine_prefix_matches_the_expression_translator() -> None:
+    assert ENGINE_NAME_PREFIX == RESERVED_PREFIX
+
+
+def test_guarded_getattr_for_helpers() -> None:
+    assert guarded_getattr("ab", "upper")() == "AB"
+    for obj, name in (("x", "format"), (str, "format_map"), (1, "__class__"), (int, "mro")):
+        with pytest.raises((AttributeError, NotImplementedError)):
+            guarded_getattr(obj, name)
+    with pytest.raises(AttributeError):
+        guarded_getattr(1, "nope")
+    assert guarded_getattr(1, "nope", None) is None
 
 
 def test_indented_scripts_are_dedented(sandbox: ScriptSandbox) -> None:
