@@ -199,7 +199,7 @@ class Tasks:
 
     def _note(self, session, row: m.HumanTask, event: str, user: str | None,  # type: ignore[no-untyped-def]
               details: dict[str, Any] | None = None) -> None:
-        session.add(m.HistoryEvent(instance_id=row.instance_id, element_id=row.element_id, element_type="UserTask",
+        session.add(m.HistoryEvent(instance_id=row.instance_id, element_id=row.element_id, element_type="userTask",
                                    element_name=row.name, event=event, task_id=row.id, user_id=user,
                                    at=self.engine.clock.now(), details=details))
 

@@ -387,7 +387,9 @@ class Run:
                 event = "error"
             else:
                 continue
-            steps.append(Step(str(task.id), spec.bpmn_id, spec.__class__.__name__, spec.bpmn_name, event, now))
+            info = self.compiled.element(spec)
+            kind = info.tag if info is not None else spec.__class__.__name__
+            steps.append(Step(str(task.id), spec.bpmn_id, kind, spec.bpmn_name, event, now))
         steps.sort(key=lambda s: s.at)
         return steps
 
