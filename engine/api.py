@@ -44,12 +44,15 @@ class Engine:
         self.tasks = Tasks(self)
         self.messages = Messages(self)
         self.jobs = Jobs(self)
+        self.executor.broadcast = lambda name, payload: self.messages.signal(name, variables=payload)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One writing transaction; work queued for after it (incident records) runs whatever the outcome."""
-        with after_transaction(), self.db.write() as session:
-            yield session
+        with after_transaction() as hooks:
+            with self.db.write() as session:
+                yield session
+            hooks.committed = True
 
     def upgrade(self) -> str | None:
         """Create or upgrade the database schema."""

@@ -63,6 +63,7 @@ class Executor:
         self.sandbox = sandbox
         self.definitions = definitions
         self.unique_business_key = unique_business_key
+        self.broadcast: Callable[[str, dict[str, Any]], Any] | None = None
 
     # -- start ----------------------------------------------------------------------------------------------
     def start(self, session: Session, definition: m.ProcessDefinition, *, business_key: str | None,
@@ -180,11 +181,11 @@ class Executor:
                                        definition_id=definition_id, element_id=err.element_id, message=message,
                                        created_at=now))
 
-        pending = _after_transaction.get()
-        if pending is None:
+        hooks = _after_transaction.get()
+        if hooks is None:
             write()
         else:
-            pending.append(write)
+            hooks.always.append(write)
 
     # -- save -----------------------------------------------------------------------------------------------
     def save(self, session: Session, loaded: Loaded, *, user: str | None = None,
@@ -219,6 +220,7 @@ class Executor:
                                           element_name=None, event="completed" if state == COMPLETED else "cancelled",
                                           task_id=None, user_id=None, at=now, details=None))
             log.info("instance %s of %s ended: %s", row.id, row.definition_id, state)
+        self._queue_thrown(run)
         runtime = None if ended else run.dump()
         if row.version == 0:
             row.version, row.runtime, row.state = 1, runtime, state
@@ -234,6 +236,13 @@ class Executor:
             row.state, row.runtime = state, runtime
             row.ended_at = now if ended else None
         rows.flush(session)
+
+    def _queue_thrown(self, run: Run) -> None:
+        """Signals the run threw that nothing inside caught: broadcast them once this transaction commits."""
+        hooks = _after_transaction.get()
+        for kind, name, payload in run.thrown_events():
+            if kind == "signal" and self.broadcast is not None and hooks is not None:
+                hooks.on_commit.append(lambda name=name, payload=payload: self.broadcast(name, payload))
 
     def _history(self, rows: _Rows, row: m.ProcessInstance, steps: list, user: str | None) -> None:
         for s in steps:
@@ -383,23 +392,36 @@ class Executor:
 
 
 
-_after_transaction: ContextVar[list[Callable[[], None]] | None] = ContextVar("stageflow_after", default=None)
+class AfterTransaction:
+    """Work queued during a transaction: `always` runs whatever the outcome (incident records), `on_commit` only
+    once the transaction committed (signals an instance threw, delivered in their own transactions)."""
+
+    def __init__(self) -> None:
+        self.always: list[Callable[[], None]] = []
+        self.on_commit: list[Callable[[], None]] = []
+        self.committed = False
+
+
+_after_transaction: ContextVar[AfterTransaction | None] = ContextVar("stageflow_after", default=None)
 
 
 @contextmanager
-def after_transaction() -> Iterator[None]:
-    """Collect work for after the enclosing transaction (incident records) and run it at the end of the block."""
-    token = _after_transaction.set([])
+def after_transaction() -> Iterator[AfterTransaction]:
+    """Collect work for after the enclosing transaction and run it at the end of the block."""
+    hooks = AfterTransaction()
+    token = _after_transaction.set(hooks)
     try:
-        yield
+        yield hooks
     finally:
-        pending = _after_transaction.get() or []
         _after_transaction.reset(token)
-        for job in pending:
+        for job in hooks.always:
             try:
                 job()
             except Exception:  # noqa: BLE001 - an incident record must never hide the original error
                 log.exception("could not record an incident")
+        if hooks.committed:
+            for job in hooks.on_commit:
+                job()
 
 
 _COMPLETED = 64  # SpiffWorkflow's TaskState.COMPLETED

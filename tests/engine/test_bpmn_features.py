@@ -292,3 +292,23 @@ def test_dmn_decision_table_sets_a_result(engine: Engine, deploy) -> None:
     silver = engine.instances.start("card", variables={"spent": 20})
     assert engine.instances.variables(gold.id)["cardType"] == "gold"
     assert engine.instances.variables(silver.id)["cardType"] == "silver"
+
+
+def test_a_thrown_signal_reaches_other_instances_after_the_thrower_commits(engine: Engine, deploy) -> None:
+    signal = '<bpmn:signal id="sig" name="stock-arrived"/>'
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:intermediateCatchEvent>
+        <bpmn:userTask id="ship"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "ship", "e"),
+        process_id="waiting_order", extra=signal), "waiting.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="receive_goods"/>
+        <bpmn:intermediateThrowEvent id="announce"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:intermediateThrowEvent>
+        <bpmn:endEvent id="e"/>""" + chain("s", "receive_goods", "announce", "e"),
+        process_id="warehouse", extra=signal), "warehouse.bpmn")
+    orders = [engine.instances.start("waiting_order").id for _ in range(2)]
+    warehouse = engine.instances.start("warehouse")
+    [task] = engine.tasks.list(instance_id=warehouse.id)
+    engine.tasks.complete(task.id, {})
+    assert engine.instances.get(warehouse.id).state == "COMPLETED"
+    assert all(open_tasks(engine, o) == ["ship"] for o in orders)
