@@ -173,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("db", "database schema")
     p.add_argument("action", choices=["upgrade", "revision"], help="upgrade: create or upgrade the schema")
 
-    p = cmd("serve", "run the HTTP server (REST API and inbox)")
+    cmd("worker", "fire timers in the background (as many workers as you like, on one database)")
+
+    p = cmd("serve", "run the HTTP server (REST API and inbox) and fire timers")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--deploy", action="append", metavar="FILE", help="deploy these files first")
@@ -352,11 +354,33 @@ def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
         for d in result.definitions:
             print(f"deployed {d.key} version {d.version}")
     app = create_app(engine=engine)
-    print(f"Stageflow listening on http://{args.host}:{args.port}/engine-rest", flush=True)
     from werkzeug.serving import run_simple
 
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    from .scheduler import TimerScheduler
+
+    scheduler = TimerScheduler(engine)
+    scheduler.start()
+    print(f"Stageflow listening on http://{args.host}:{args.port}/engine-rest", flush=True)
+    try:
+        run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    finally:
+        scheduler.stop()
     return 0
+
+
+def c_worker(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    import time
+
+    from .scheduler import TimerScheduler
+
+    scheduler = TimerScheduler(engine)
+    scheduler.start()
+    print(f"Stageflow worker firing timers every {scheduler.poll_seconds} s", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        scheduler.stop()
 
 
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {
@@ -364,7 +388,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {
     "show": c_show, "tasks": c_tasks, "claim": c_claim, "unclaim": c_unclaim, "assign": c_assign,
     "complete": c_complete, "correlate": c_correlate, "signal": c_signal, "cancel": c_cancel,
     "suspend": c_suspend, "resume": c_resume, "timers": c_timers, "fire-timers": c_fire_timers, "db": c_db,
-    "serve": c_serve,
+    "serve": c_serve, "worker": c_worker,
 }
 
 

@@ -1,0 +1,58 @@
+"""The timer scheduler: APScheduler ticks, the job table decides what is due.
+
+APScheduler's own job store holds no instance timers: it only runs one interval job that asks the engine to fire
+the jobs whose due time has passed (`Jobs.execute_due`), which acquires each with a row lock and runs it through
+the executor like any other change.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .errors import StageflowError
+
+if TYPE_CHECKING:
+    from .api import Engine
+
+log = logging.getLogger("stageflow.scheduler")
+
+
+class TimerScheduler:
+    """Fires due timers every `poll_seconds` in a background thread."""
+
+    def __init__(self, engine: Engine, poll_seconds: float | None = None) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds or engine.settings.timer_poll_seconds
+        self._scheduler = BackgroundScheduler(daemon=True)
+        self._busy = threading.Lock()
+
+    def tick(self) -> int:
+        """Fire what is due now; returns how many jobs fired (0 when a tick is already running)."""
+        if not self._busy.acquire(blocking=False):
+            return 0
+        try:
+            fired = 0
+            while True:
+                batch = self.engine.jobs.execute_due(limit=100)
+                fired += batch
+                if batch < 100:
+                    return fired
+        except StageflowError as err:
+            log.warning("timer tick failed: %s", err.message)
+            return 0
+        finally:
+            self._busy.release()
+
+    def start(self) -> None:
+        self._scheduler.add_job(self.tick, "interval", seconds=self.poll_seconds, id="stageflow-timers",
+                                max_instances=1, coalesce=True)
+        self._scheduler.start()
+        log.info("timer scheduler started, polling every %.2f s", self.poll_seconds)
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)

@@ -1,0 +1,23 @@
+"""The background scheduler fires due timers on its own."""
+
+from __future__ import annotations
+
+from engine.api import Engine
+from engine.scheduler import TimerScheduler
+from tests.helpers import bpmn, chain
+
+REMINDER = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:userTask id="call"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "call", "e"))
+
+
+def test_a_tick_fires_every_due_timer_and_nothing_early(engine: Engine, deploy, clock) -> None:
+    deploy(REMINDER)
+    ids = [engine.instances.start("p").id for _ in range(3)]
+    scheduler = TimerScheduler(engine, poll_seconds=0.5)
+    assert scheduler.tick() == 0
+    clock.advance(minutes=61)
+    assert scheduler.tick() == 3
+    assert scheduler.tick() == 0
+    assert all(engine.tasks.list(instance_id=i)[0].task_definition_key == "call" for i in ids)
