@@ -511,6 +511,11 @@ class _Parser:
             raise _Fail(f"function calls are not supported ('{name}:{self.peek().value}(...)')")
         if name == "execution":
             return self.execution()
+        if not name.startswith("_") and name not in ("True", "False", "None") and (
+                keyword.iskeyword(name) or name in _PY_BUILTINS):
+            # A process variable called `input`, `type` or `class` is fine in JUEL: read it by name, so it is
+            # never mistaken for (or blocked as) the Python builtin or keyword of that name.
+            return _Py(f"_sf_var({name!r})", _P_ATOM)
         _check_variable_name(name)
         return _Py(name, _P_ATOM)
 
