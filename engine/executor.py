@@ -199,7 +199,9 @@ class Executor:
         now = self.clock.now()
         with using_clock(self.clock):
             steps = run.steps(now)
-            run.prune()
+            completed = {task_id for task_id in loaded.users_before
+                         if (task := run.task(task_id)) is not None and task.state == _COMPLETED}
+            run.prune()  # drops finished tasks: read their outcome above
             users, externals = run.waiting_tasks()
             timers, events = run.waiting_events()
             variables = run.variables()
@@ -208,7 +210,7 @@ class Executor:
         if started:
             rows.add(m.HistoryEvent, started)
         self._history(rows, row, steps, user)
-        self._human_tasks(session, rows, loaded, users, now, user)
+        self._human_tasks(session, rows, loaded, users, completed, now, user)
         self._external_tasks(session, rows, loaded, externals, now)
         self._timers(session, rows, loaded, timers, now)
         self._subscriptions(session, rows, loaded, events, now)
@@ -252,11 +254,10 @@ class Executor:
                 user_id=user if s.element_type in ("userTask", "manualTask") else None, at=s.at, details=None))
 
     def _human_tasks(self, session: Session, rows: _Rows, loaded: Loaded, users: list[WaitingTask],
-                     now: datetime, user: str | None) -> None:
+                     completed: set[str], now: datetime, user: str | None) -> None:
         current = {t.task_id for t in users}
         for task_id in loaded.users_before - current:
-            task = loaded.run.task(task_id)
-            done = task is not None and task.state == _COMPLETED
+            done = task_id in completed
             _END_TASK.execute(session, {"b_id": task_id, "ended_at": now,
                                         "outcome": "completed" if done else "cancelled",
                                         "completed_by": user if done else None})

@@ -199,3 +199,17 @@ def test_suspended_instances_refuse_work_until_resumed(engine: Engine, deploy) -
     engine.instances.resume(instance.id)
     engine.tasks.complete(task.id, {"amount": 3, "approved": False})
     assert engine.instances.get(instance.id).state == "COMPLETED"
+
+
+def test_a_completed_task_records_who_completed_it_while_the_instance_goes_on(engine: Engine, deploy) -> None:
+    deploy(bpmn("""<bpmn:startEvent id="s"/><bpmn:userTask id="first"/><bpmn:userTask id="second"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "first", "second", "e")))
+    instance = engine.instances.start("p")
+    [first] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(first.id, {}, user="ann")
+    done = engine.tasks.get(first.id)
+    assert (done.outcome, done.ended_at is not None) == ("completed", True)
+    with engine.db.read() as session:
+        from engine.store import models as m
+
+        assert session.get(m.HumanTask, first.id).completed_by == "ann"
