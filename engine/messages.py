@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from .api import Engine
 
 
+# Suspended instances' subscriptions are suspended too: messages and signals pass them by, as in Camunda.
+_ACTIVE_INSTANCES = select(m.ProcessInstance.id).where(m.ProcessInstance.state == "ACTIVE")
+
+
 @dataclass
 class Correlation:
     """What a message did: the instance it reached (or started) and how."""
@@ -85,7 +89,7 @@ class Messages:
                  correlation_keys: dict[str, Any] | None) -> list[str]:
         query = (select(m.EventSubscription.instance_id)
                  .where(m.EventSubscription.event_type == "message", m.EventSubscription.name == name,
-                        m.EventSubscription.instance_id.isnot(None)))
+                        m.EventSubscription.instance_id.in_(_ACTIVE_INSTANCES)))
         if business_key is not None:
             query = query.where(m.EventSubscription.business_key == business_key)
         if instance_id is not None:
@@ -127,7 +131,7 @@ class Messages:
         with eng.transaction() as session:
             query = select(m.EventSubscription.instance_id).where(
                 m.EventSubscription.event_type == "signal", m.EventSubscription.name == name,
-                m.EventSubscription.instance_id.isnot(None))
+                m.EventSubscription.instance_id.in_(_ACTIVE_INSTANCES))
             if instance_id:
                 query = query.where(m.EventSubscription.instance_id == instance_id)
             for target in sorted(set(session.scalars(query).all())):
