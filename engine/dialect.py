@@ -13,6 +13,7 @@ This runs on the hardened lxml tree before SpiffWorkflow sees it. It
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -24,6 +25,8 @@ from .sandbox import ScriptSandbox
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 
 _JAVA_ATTRS = ("class", "delegateExpression", "expression")
@@ -118,12 +121,23 @@ class Dialect:
         self.root = tree.getroot()
         self.filename = filename
         self.sandbox = sandbox
+        self.ids: dict[str, etree._Element] = {}  # every BPMN element by id, filled by `_check_unique_ids`
 
     # -- errors ---------------------------------------------------------------------------------------------
     def fail(self, element: etree._Element, message: str) -> DefinitionError:
+        """A `DefinitionError` at `element`'s line, naming the diagram element it belongs to.
+
+        A detail without a shape of its own (a condition, a timer or event definition, a script, loop
+        characteristics, ...) is reported under the flow node, sequence flow or process holding it, so the
+        id is one a modeler can find; an element outside any of those is named by its own id.
+        """
         holder = element
-        while holder is not None and holder.get("id") is None:
+        while holder is not None and not _is_named_element(holder):
             holder = holder.getparent()
+        if holder is None:
+            holder = element
+            while holder is not None and holder.get("id") is None:
+                holder = holder.getparent()
         element_id = holder.get("id") if holder is not None else None
         return DefinitionError(message, file=self.filename, element_id=element_id, line=element.sourceline)
 
@@ -132,12 +146,18 @@ class Dialect:
         """Check and rewrite the document; return its executable processes."""
         self._check_unique_ids()
         self._check_flows()
-        processes = []
+        executable = []
         for proc in self.root.iterfind("bpmn:process", NS):
-            if proc.get("isExecutable", "true").lower() == "false":
-                continue
-            processes.append(self._process(proc))
-        return processes
+            # SpiffWorkflow compares the attribute with 'true' exactly: write it in the form it reads.
+            flag = (proc.get("isExecutable") or "true").strip().lower()
+            runs = flag not in ("false", "0")
+            proc.set("isExecutable", "true" if runs else "false")
+            if runs:
+                executable.append(proc)
+        if executable:
+            # SpiffWorkflow reads these parts of the whole document as soon as it is given the file.
+            self._check_document()
+        return [self._process(proc) for proc in executable]
 
     def _check_unique_ids(self) -> None:
         seen: dict[str, etree._Element] = {}
@@ -148,6 +168,37 @@ class Dialect:
             if el_id in seen:
                 raise self.fail(el, f"duplicate id '{el_id}' (first used on line {seen[el_id].sourceline})")
             seen[el_id] = el
+        self.ids = seen
+
+    def _check_document(self) -> None:
+        """Refuse, naming the element, what SpiffWorkflow rejects without one (or trips over) in any process."""
+        for proc in self.root.iter(_b("process")):
+            if not (proc.get("id") or "").strip():
+                raise self.fail(proc, "a process needs an id")
+        for shape in self.root.iter(f"{{{BPMNDI_NS}}}BPMNShape"):
+            bounds = shape.find(f".//{{{DC_NS}}}Bounds")
+            for axis in ("x", "y") if bounds is not None else ():
+                try:
+                    float(bounds.get(axis, 0))
+                except ValueError:
+                    raise DefinitionError(f"diagram: the shape's {axis} '{bounds.get(axis)}' is not a number",
+                                          file=self.filename, element_id=shape.get("bpmnElement") or shape.get("id"),
+                                          line=bounds.sourceline)
+        for store in self.root.iter(_b("dataStore")):
+            raise self.fail(store, "data stores are not supported by Stageflow: keep the data in process variables "
+                                   "or data objects, and reach an external store from an external task")
+        for tag in ("message", "signal", "error", "escalation", "correlationProperty"):
+            for el in self.root.iter(_b(tag)):
+                if not (el.get("id") or "").strip():
+                    raise self.fail(el, f"{_a(tag)} needs an id")
+        for prop in self.root.iter(_b("correlationProperty")):
+            expressions = prop.findall(".//bpmn:correlationPropertyRetrievalExpression", NS)
+            if not expressions:
+                raise self.fail(prop, f"correlation property '{prop.get('id')}' needs a "
+                                      "correlationPropertyRetrievalExpression")
+            for expression in expressions:
+                if not expression.get("messageRef"):
+                    raise self.fail(expression, "a correlationPropertyRetrievalExpression needs a messageRef")
 
     def _check_flows(self) -> None:
         for proc in self.root.iter(_b("process"), _b("subProcess"), _b("transaction"), _b("adHocSubProcess")):
@@ -160,7 +211,90 @@ class Dialect:
                     if target not in ids:
                         raise self.fail(flow, f"sequence flow {ref} '{target}' names no element of this process")
 
+    def _check_scope(self, scope: etree._Element) -> None:
+        """Checks of one process or subprocess about its sequence flows, in an executable process.
+
+        SpiffWorkflow's own messages here are truncated or name no element, and some cases it accepts silently
+        (a condition on a flow leaving a task is ignored; a boundary event on a missing activity is dropped).
+        """
+        children = {el.get("id"): el for el in scope if el.get("id")}
+        outgoing: dict[str, list[etree._Element]] = defaultdict(list)
+        for el in scope:
+            if not isinstance(el.tag, str) or etree.QName(el).namespace != BPMN_NS:
+                continue
+            tag = etree.QName(el).localname
+            if tag == "sequenceFlow":
+                outgoing[el.get("sourceRef")].append(el)
+                for ref in ("sourceRef", "targetRef"):
+                    end = etree.QName(children[el.get(ref)]).localname
+                    if not _is_flow_node(end):
+                        raise self.fail(el, f"sequence flow {ref} '{el.get(ref)}' names {_a(end)}, not an activity, "
+                                            "event or gateway")
+            elif _is_flow_node(tag) and not (el.get("id") or "").strip():
+                raise self.fail(el, f"{_a(tag)} needs an id")
+        for el in children.values():
+            default = el.get("default")
+            if default is None:
+                continue
+            flow = children.get(default)
+            if flow is None or etree.QName(flow).localname != "sequenceFlow" or flow.get("sourceRef") != el.get("id"):
+                raise self.fail(el, f"default flow '{default}' is not a sequence flow leaving this element")
+        for source_id, flows in outgoing.items():
+            source = children[source_id]
+            tag = etree.QName(source).localname
+            if tag in ("exclusiveGateway", "inclusiveGateway"):
+                if len(flows) > 1:
+                    for flow in flows:
+                        conditioned = flow.find("bpmn:conditionExpression", NS) is not None
+                        if not conditioned and flow.get("id") != source.get("default"):
+                            raise self.fail(flow, f"this sequence flow leaves {tag} '{source_id}' without a condition "
+                                                  "and is not the gateway's default flow")
+                continue
+            if tag == "eventBasedGateway":
+                for flow in flows:
+                    target = children[flow.get("targetRef")]
+                    target_tag = etree.QName(target).localname
+                    waits = target_tag == "receiveTask" or (target_tag == "intermediateCatchEvent" and any(
+                        etree.QName(c).localname.endswith("EventDefinition") for c in target.iter(etree.Element)))
+                    if not waits:
+                        raise self.fail(flow, f"this sequence flow leads from an event-based gateway to "
+                                              f"{_a(target_tag)} '{target.get('id')}': it can only lead to "
+                                              "intermediate catch events (message, timer, signal, conditional) or "
+                                              "receive tasks")
+                continue
+            if tag in ("parallelGateway", "complexGateway"):
+                continue
+            for flow in flows:
+                if flow.find("bpmn:conditionExpression", NS) is not None:
+                    raise self.fail(flow, f"a condition on a sequence flow leaving {_a(tag)} is not supported: "
+                                          "put an exclusive gateway after the element and the condition on its flow")
+            if len(flows) > 1 and tag != "startEvent":
+                raise self.fail(source, f"{_a(tag)} with {len(flows)} outgoing sequence flows is not supported: "
+                                        "split after it with a parallel or exclusive gateway")
+
+    def _check_foreign_ids(self, proc: etree._Element) -> None:
+        """SpiffWorkflow finds a sequence flow's target among every element with an id attribute, whatever its
+        namespace, and a later one wins: a form field after the task with its id replaces the task (and the
+        deploy fails with an unrelated message)."""
+        bpmn_ids: dict[str, etree._Element] = {}
+        for el in proc.iter(etree.Element):
+            el_id = el.get("id")
+            if not el_id:
+                continue
+            name = etree.QName(el)
+            if name.namespace == BPMN_NS:
+                if _is_flow_node(name.localname):
+                    bpmn_ids.setdefault(el_id, el)
+            elif el_id in bpmn_ids:
+                other = bpmn_ids[el_id]
+                prefix = el.prefix + ":" if el.prefix else ""
+                raise self.fail(el, f"the id '{el_id}' of {prefix}{name.localname} is also the id of the "
+                                    f"{etree.QName(other).localname} on line {other.sourceline}: rename one of them")
+
     def _process(self, proc: etree._Element) -> ProcessInfo:
+        self._check_foreign_ids(proc)
+        for scope in (proc, *proc.iter(_b("subProcess"), _b("transaction"), _b("adHocSubProcess"))):
+            self._check_scope(scope)
         lanes = self._lanes(proc)
         info = ProcessInfo(
             process_id=proc.get("id"),
@@ -204,14 +338,17 @@ class Dialect:
         return info
 
     def _lanes(self, proc: etree._Element) -> dict[str, str]:
+        inside = {el.get("id") for el in proc.iter() if el.get("id")}
         lanes = {}
         for lane in proc.iter(_b("lane")):
             group = (lane.get("name") or "").strip()
-            if not group:
-                continue
             for ref in lane.iterfind("bpmn:flowNodeRef", NS):
-                if ref.text:
-                    lanes.setdefault(ref.text.strip(), group)
+                node_id = (ref.text or "").strip()
+                if node_id not in inside:
+                    raise self.fail(ref, f"lane flowNodeRef '{node_id}' names no element of process '{proc.get('id')}'")
+                ref.text = node_id  # SpiffWorkflow matches the text as it is
+                if group:
+                    lanes.setdefault(node_id, group)
         return lanes
 
     def _refuse_listeners(self, proc: etree._Element) -> None:
@@ -275,7 +412,7 @@ class Dialect:
         try:
             return text_to_python(text, element_id=el.get("id"))
         except ExpressionError as err:
-            raise self.fail(el, f"{what}: {err.message}")
+            raise self.fail(el, _expression_problem(what, err))
 
     def _call_activity(self, el: etree._Element, info: ElementInfo) -> None:
         called = el.get("calledElement")
@@ -331,6 +468,98 @@ class Dialect:
 
     def _el_messageEventDefinition(self, el: etree._Element) -> None:
         self._refuse_java(el)
+        self._reference(el, "messageRef", "message")
+
+    def _el_receiveTask(self, el: etree._Element) -> None:
+        self._reference(el, "messageRef", "message")
+
+    def _el_signalEventDefinition(self, el: etree._Element) -> None:
+        self._reference(el, "signalRef", "signal")
+
+    def _el_errorEventDefinition(self, el: etree._Element) -> None:
+        self._reference(el, "errorRef", "error")
+
+    def _el_escalationEventDefinition(self, el: etree._Element) -> None:
+        self._reference(el, "escalationRef", "escalation")
+
+    def _el_compensateEventDefinition(self, el: etree._Element) -> None:
+        raise self.fail(el, "compensation events are not supported by Stageflow: model the undo work explicitly "
+                            "(an error boundary event or an exclusive gateway leading to it)")
+
+    def _reference(self, el: etree._Element, attr: str, tag: str) -> None:
+        """Check that `attr` of `el`, when given, names a `tag` element of this file (a named one for messages
+        and signals): SpiffWorkflow dereferences it without looking and fails with an unrelated TypeError."""
+        ref = el.get(attr)
+        if ref is None:
+            return
+        target = self.ids.get(ref)
+        if target is None or target.tag != _b(tag):
+            raise self.fail(el, f"{attr} '{ref}' names no {tag} of this file")
+        if tag in ("message", "signal") and not (target.get("name") or "").strip():
+            raise self.fail(el, f"{tag} '{ref}' (line {target.sourceline}) has no name: Stageflow matches "
+                                f"{tag}s by name, give it one")
+
+    def _el_timerEventDefinition(self, el: etree._Element) -> None:
+        kinds = [c for c in el if c.tag in (_b("timeDate"), _b("timeDuration"), _b("timeCycle"))]
+        if len(kinds) != 1:
+            raise self.fail(el, "a timer event needs exactly one of timeDate, timeDuration or timeCycle"
+                                + (f" (it has {len(kinds)})" if kinds else ""))
+
+    def _el_boundaryEvent(self, el: etree._Element) -> None:
+        ref = el.get("attachedToRef")
+        if not ref:
+            raise self.fail(el, "a boundary event needs an attachedToRef (the activity it is attached to)")
+        target = self.ids.get(ref)
+        if (target is None or target.getparent() is not el.getparent()
+                or etree.QName(target).localname not in _ACTIVITIES):
+            raise self.fail(el, f"attachedToRef '{ref}' names no activity of the same process or subprocess")
+        if not any(c.tag in _BOUNDARY_DEFINITIONS for c in el):
+            raise self.fail(el, "a boundary event needs a timer, message, signal, error, escalation, conditional or "
+                                "cancel event definition")
+
+    def _el_complexGateway(self, el: etree._Element) -> None:
+        raise self.fail(el, "complex gateways are not supported: use an inclusive or exclusive gateway")
+
+    def _el_standardLoopCharacteristics(self, el: etree._Element) -> None:
+        maximum = el.get("loopMaximum")
+        if maximum is not None and not maximum.strip().isdigit():
+            raise self.fail(el, f"loopMaximum '{maximum}' is not a whole number")
+        if maximum is None and el.find("bpmn:loopCondition", NS) is None:
+            raise self.fail(el, "a standard loop needs a loopCondition or a loopMaximum")
+
+    def _el_dataInputAssociation(self, el: etree._Element) -> None:
+        self._data_association(el, "sourceRef", "input")
+
+    def _el_dataOutputAssociation(self, el: etree._Element) -> None:
+        self._data_association(el, "targetRef", "output")
+
+    def _data_association(self, el: etree._Element, ref_tag: str, kind: str) -> None:
+        """A task's data association must lead to a data object visible from the task: SpiffWorkflow reads
+        nothing else (properties, process inputs and data stores fail it with an lxml element in the message)."""
+        for ref in el.iterfind(f"bpmn:{ref_tag}", NS):
+            ref_id = (ref.text or "").strip()
+            ref.text = ref_id  # SpiffWorkflow looks the text up as it is
+            target = self.ids.get(ref_id)
+            if target is None:
+                raise self.fail(ref, f"data {kind} association: {ref_tag} '{ref_id}' names no element of this file")
+            tag = etree.QName(target).localname
+            if tag == "dataStoreReference":
+                raise self.fail(ref, f"data {kind} association with data store reference '{ref_id}': data stores "
+                                     "are not supported by Stageflow")
+            if tag != "dataObjectReference":
+                raise self.fail(ref, f"data {kind} association: {ref_tag} '{ref_id}' is a {tag}; Stageflow reads "
+                                     "and writes data objects only (through a dataObjectReference)")
+            object_id = target.get("dataObjectRef")
+            if not object_id:
+                raise self.fail(target, "a data object reference needs a dataObjectRef")
+            scope = el.getparent().getparent()
+            while scope is not None:
+                if any(child.tag == _b("dataObject") and child.get("id") == object_id for child in scope):
+                    break
+                scope = scope.getparent()
+            else:
+                raise self.fail(ref, f"data {kind} association: data object '{object_id}' (via '{ref_id}') is not "
+                                     "defined in this process or a (sub)process containing this element")
 
     def _el_scriptTask(self, el: etree._Element) -> None:
         fmt = (el.get("scriptFormat") or "").strip().lower()
@@ -373,7 +602,10 @@ class Dialect:
         try:
             el.text = condition_to_python(text, element_id=_owner_id(el))
         except ExpressionError as err:
-            raise self.fail(el, f"{what}: {err.message}")
+            problem = _expression_problem(what, err)
+            if not is_expression(text):
+                problem += " (a condition is a JUEL expression, ${...}, or a Python expression)"
+            raise self.fail(el, problem)
 
     def _el_loopCardinality(self, el: etree._Element) -> None:
         text = (el.text or "").strip()
@@ -384,7 +616,7 @@ class Dialect:
         try:
             el.text = juel_to_python(text, element_id=_owner_id(el))
         except ExpressionError as err:
-            raise self.fail(el, f"loop cardinality: {err.message}")
+            raise self.fail(el, _expression_problem("loop cardinality", err))
 
     def _el_multiInstanceLoopCharacteristics(self, el: etree._Element) -> None:
         collection = el.get(_c("collection"))
@@ -448,6 +680,45 @@ def check_timer_literal(text: str, kind: str, *, fail) -> None:  # type: ignore[
                     datetime.fromisoformat(part.replace("Z", "+00:00"))
                 except ValueError:
                     raise fail(f"timer cycle '{text}': '{part}' is not an ISO 8601 date-time")
+
+
+_ACTIVITIES = frozenset({
+    "task", "userTask", "manualTask", "serviceTask", "sendTask", "receiveTask", "scriptTask", "businessRuleTask",
+    "callActivity", "subProcess", "transaction", "adHocSubProcess",
+})
+_BOUNDARY_DEFINITIONS = frozenset(
+    _b(f"{kind}EventDefinition")
+    for kind in ("timer", "message", "signal", "error", "escalation", "conditional", "cancel")
+)
+# Parts of an element that have no shape of their own: an error in one is reported under the element holding it.
+_DETAIL_TAGS = frozenset({
+    "conditionExpression", "completionCondition", "loopCardinality", "loopCondition", "condition", "timeDate",
+    "timeDuration", "timeCycle", "script", "multiInstanceLoopCharacteristics", "standardLoopCharacteristics",
+    "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet", "dataInputAssociation",
+    "dataOutputAssociation", "formalExpression", "extensionElements", "documentation", "inputDataItem",
+    "outputDataItem", "correlationPropertyRetrievalExpression", "laneSet",
+})
+
+
+def _is_named_element(el: etree._Element) -> bool:
+    if not isinstance(el.tag, str) or not el.get("id"):
+        return False
+    name = etree.QName(el)
+    return (name.namespace == BPMN_NS and name.localname not in _DETAIL_TAGS
+            and not name.localname.endswith("EventDefinition"))
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1].lower() in "aeiou" else f"a {word}"
+
+
+def _expression_problem(what: str, err: ExpressionError) -> str:
+    """`what 'text': reason`, without the element prefix of the ExpressionError (the DefinitionError names it)."""
+    text = getattr(err, "expression", None)
+    reason = getattr(err, "reason", None)
+    if text is not None and reason:
+        return f"{what} '{text}': {reason}"
+    return f"{what}: {err.message}"
 
 
 _FLOW_NODES = {

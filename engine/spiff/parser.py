@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from copy import deepcopy
 from dataclasses import dataclass, field
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
@@ -80,6 +81,38 @@ class _BusinessRuleTaskParser(BusinessRuleTaskParser):
             return ExternalTaskSpec(self.spec, self.bpmn_id, **self.bpmn_attributes)
         return super().create_task()
 
+    @staticmethod
+    def get_decision_ref(node):  # type: ignore[no-untyped-def]
+        # SpiffWorkflow reads this for every business rule task of a document it is given (to list DMN
+        # dependencies) as `node.attrib[...]`: a KeyError for an external one, which has no decisionRef.
+        return node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+
+
+class _DataObjectsAtAnyDepth:
+    """Mixed into every task parser: find a data object in any enclosing (sub)process.
+
+    SpiffWorkflow 3.2.0 looks in the task's own process, then in its parent, and then loops forever on that
+    parent (it never moves past it) when the object is defined two or more levels up: a deploy that never
+    returns. Running instances already look data objects up through every level.
+    """
+
+    process_parser: object
+
+    def _resolve_data_object_ref(self, ref):  # type: ignore[no-untyped-def]
+        if ref is None:
+            return None
+        current = self.process_parser
+        while current is not None:
+            found = current.spec.data_objects.get(ref.get("dataObjectRef"))
+            if found is not None:
+                return found
+            current = current.parent
+        return None
+
+
+def _at_any_depth(parser_class: type) -> type:
+    return type(parser_class.__name__, (_DataObjectsAtAnyDepth, parser_class), {})
+
 
 _EVENT_TAGS = {
     full_tag(tag)
@@ -92,12 +125,17 @@ class StageflowParser(CamundaParser):
 
     # Events use SpiffWorkflow's plain BPMN parsers: their message definition puts a message's payload into
     # the catching task's data (Camunda's behaviour), where the Camunda flavour hides it in a result variable.
+    # Every parser class gets `_DataObjectsAtAnyDepth` (see there).
     OVERRIDE_PARSER_CLASSES = {
-        **{tag: parser for tag, parser in CamundaParser.OVERRIDE_PARSER_CLASSES.items() if tag not in _EVENT_TAGS},
-        full_tag("serviceTask"): (_ServiceTaskParser, ServiceTask),
-        full_tag("sendTask"): (_ServiceTaskParser, ServiceTask),
-        full_tag("businessRuleTask"): (_BusinessRuleTaskParser, BusinessRuleTask),
-        full_tag("callActivity"): (CallActivityParser, StageflowCallActivity),
+        tag: (_at_any_depth(parser), spec_class)
+        for tag, (parser, spec_class) in {
+            **BpmnParser.PARSER_CLASSES,
+            **{tag: parser for tag, parser in CamundaParser.OVERRIDE_PARSER_CLASSES.items() if tag not in _EVENT_TAGS},
+            full_tag("serviceTask"): (_ServiceTaskParser, ServiceTask),
+            full_tag("sendTask"): (_ServiceTaskParser, ServiceTask),
+            full_tag("businessRuleTask"): (_BusinessRuleTaskParser, BusinessRuleTask),
+            full_tag("callActivity"): (CallActivityParser, StageflowCallActivity),
+        }.items()
     }
 
 
@@ -145,25 +183,27 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     except ValidationException as err:
-        raise _definition_error(err, documents)
+        raise _definition_error(err, documents, key)
     except SpiffWorkflowException as err:
-        raise DefinitionError(str(err), file=getattr(err, "file_name", None) or documents[0].filename)
-    except (KeyError, AttributeError, IndexError, TypeError, ValueError) as err:
-        # SpiffWorkflow's parser raises bare errors on some valid-looking documents; name what we can.
+        file = getattr(err, "file_name", None) or documents[0].filename
+        raise DefinitionError(str(err), file=file, element_id=key, line=_line_of(documents, file, key))
+    except Exception as err:  # noqa: BLE001 - whatever SpiffWorkflow trips over must come out as a DefinitionError
+        # The dialect checks what SpiffWorkflow dereferences without looking; this is the last resort.
         raise DefinitionError(
-            f"the document could not be parsed ({type(err).__name__}: {err}); "
-            "an element it uses is probably not supported",
+            f"SpiffWorkflow could not build process '{key}' from this file ({_describe(err)}); an element it "
+            "uses is probably not supported",
             file=documents[0].filename,
             element_id=key,
+            line=_line_of(documents, None, key),
         )
     missing = [name for name, sp in subprocess_specs.items() if sp is None]
     if missing:
-        raise DefinitionError(f"called process '{missing[0]}' is not deployed", file=documents[0].filename)
+        raise _called_missing(missing[0], documents)
     elements = {}
     for doc in documents:
         for element_id, info in doc.elements.items():
             elements[(doc.filename, element_id)] = info
-    _check_spiff_specs(spec, subprocess_specs)
+    _check_spiff_specs(spec, subprocess_specs, documents)
     compiled = CompiledProcess(key=key, spec=spec, subprocess_specs=subprocess_specs, elements=elements)
     for process_spec in [spec, *subprocess_specs.values()]:
         for task_spec in process_spec.task_specs.values():
@@ -175,26 +215,64 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
     return compiled
 
 
-def _check_spiff_specs(spec: object, subprocess_specs: dict[str, object]) -> None:
+def _check_spiff_specs(spec: object, subprocess_specs: dict[str, object], documents: list[Document]) -> None:
     for process_spec in [spec, *subprocess_specs.values()]:
         for task_spec in process_spec.task_specs.values():
             if isinstance(task_spec, SubWorkflowTask) and task_spec.spec not in subprocess_specs:
+                file = getattr(process_spec, "file", None)
                 raise DefinitionError(
                     f"called process '{task_spec.spec}' is not deployed",
-                    file=getattr(process_spec, "file", None),
+                    file=file,
                     element_id=task_spec.bpmn_id,
+                    line=_line_of(documents, file, task_spec.bpmn_id),
                 )
 
 
-def _definition_error(err: ValidationException, documents: list[Document]) -> DefinitionError:
+def _called_missing(called: str, documents: list[Document]) -> DefinitionError:
+    """The error for a call activity naming `called`, a process none of `documents` defines."""
+    for doc in documents:
+        found = doc.tree.getroot().xpath("//*[local-name()='callActivity'][@calledElement=$key]", key=called)
+        if found:
+            return DefinitionError(f"called process '{called}' is not deployed", file=doc.filename,
+                                   element_id=found[0].get("id"), line=found[0].sourceline)
+    return DefinitionError(f"called process '{called}' is not deployed", file=documents[0].filename)
+
+
+def _line_of(documents: list[Document], file: str | None, element_id: str | None) -> int | None:
+    """The line of the element `element_id` in the document `file` (in any document when `file` is None)."""
+    if not element_id:
+        return None
+    for doc in documents:
+        if file is None or doc.filename == file:
+            found = doc.tree.getroot().xpath("//*[@id=$id]", id=element_id)
+            if found:
+                return found[0].sourceline
+    return None
+
+
+# `TaskParser.parse_node` wraps any other exception as ValidationException("%r" % ex), e.g. `TypeError("...")`.
+_WRAPPED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:Error|Exception))\((.*)\)$", re.DOTALL)
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err)
+    return f"{type(err).__name__} {text}" if text else type(err).__name__
+
+
+def _definition_error(err: ValidationException, documents: list[Document], key: str) -> DefinitionError:
     file = err.file_name or documents[0].filename
     element_id = err.id or None
     line = err.line_number if isinstance(err.line_number, int) else None
     if line is None and element_id:
-        for doc in documents:
-            if doc.filename == file:
-                found = doc.tree.getroot().xpath("//*[@id=$id]", id=element_id)
-                if found:
-                    line = found[0].sourceline
-    message = str(err.args[0]) if err.args else str(err)
-    return DefinitionError(message, file=file, element_id=element_id, line=line)
+        line = _line_of(documents, file, element_id)
+    message = (str(err.args[0]) if err.args else str(err)).strip()
+    wrapped = _WRAPPED.match(message)
+    if wrapped:
+        # A bug or an unchecked case inside SpiffWorkflow, not a message meant for a person.
+        message = (f"SpiffWorkflow could not read this element ({wrapped.group(1)} {wrapped.group(2)}); it "
+                   "probably uses something Stageflow does not support")
+    if element_id is None:
+        # SpiffWorkflow raises some errors without their element: name the process being built.
+        element_id = key
+        line = _line_of(documents, file, key)
+    return DefinitionError(message.rstrip(".") or "invalid BPMN", file=file, element_id=element_id, line=line)
