@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock
 from .dialect import BPMN_NS, Dialect, ProcessInfo
+from .dmn import parse_dmn
 from .errors import DefinitionError, NotFound
 from .sandbox import ScriptSandbox
 from .spiff import CompiledProcess, Document, compile_process
@@ -160,13 +161,12 @@ class Definitions:
         root = tree.getroot()
         namespace = etree.QName(root).namespace
         if namespace in DMN_NAMESPACES:
-            decisions = [(d.get("id"), d.get("name")) for d in root if etree.QName(d).localname == "decision"]
-            if not decisions:
+            parsed = parse_dmn(tree, name)
+            if not parsed:
                 raise DefinitionError("the DMN file defines no decision", file=name, line=root.sourceline)
-            for decision_id, _ in decisions:
-                if not decision_id:
-                    raise DefinitionError("a decision has no id", file=name)
-            return _Checked(name, content, sha256(content), Document(name, tree, True), [], decisions)
+            decisions = [(d.id, d.name) for d in parsed.values()]
+            return _Checked(name, content, sha256(content), Document(name, tree, True, decisions=parsed), [],
+                            decisions)
         if namespace != BPMN_NS:
             raise DefinitionError(f"not a BPMN or DMN document (root element {root.tag})", file=name,
                                   line=root.sourceline)

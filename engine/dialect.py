@@ -88,6 +88,7 @@ class ElementInfo:
     out_mappings: list[Mapping] = field(default_factory=list)
     decision_ref: str | None = None
     result_variable: str | None = None
+    map_decision_result: str | None = None
     lane: str | None = None
     documentation: str | None = None
 
@@ -400,6 +401,11 @@ class Dialect:
         if tag == "businessRuleTask" and el.get(_c("decisionRef")):
             info.decision_ref = el.get(_c("decisionRef"))
             info.result_variable = el.get(_c("resultVariable"))
+            info.map_decision_result = el.get(_c("mapDecisionResult"))
+            if info.map_decision_result not in (None, "singleEntry", "singleResult", "collectEntries",
+                                                "resultList"):
+                raise self.fail(el, f"unknown camunda:mapDecisionResult '{info.map_decision_result}' (use "
+                                    "singleEntry, singleResult, collectEntries or resultList)")
         return info
 
     def _text_attr(self, el: etree._Element, name: str) -> str | None:

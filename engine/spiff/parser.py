@@ -7,6 +7,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 
 from lxml import etree
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -18,6 +19,7 @@ from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from ..dialect import CAMUNDA_NS, ElementInfo, Mapping
+from ..dmn import Decision, DecisionError
 from ..errors import DefinitionError
 
 
@@ -75,11 +77,35 @@ class _ServiceTaskParser(CamundaTaskParser):
         return cls(self.spec, self.bpmn_id, **self.bpmn_attributes)
 
 
+class DecisionTaskSpec(ServiceTask):
+    """A business rule task evaluated by Stageflow's DMN engine (`engine.dmn`), as Camunda 7 does.
+
+    The decision result is stored only when `camunda:resultVariable` is set, mapped per
+    `camunda:mapDecisionResult` (default `resultList`). `decision`, `decisions`, `result_variable` and
+    `map_result` are set after parsing.
+    """
+
+    decision: Decision | None = None
+    decisions: dict[str, Decision] = {}
+    result_variable: str | None = None
+    map_result: str = "resultList"
+
+    def _run_hook(self, my_task):  # type: ignore[no-untyped-def]
+        sandbox = my_task.workflow.script_engine.sandbox
+        try:
+            result = self.decision.evaluate(dict(my_task.data), sandbox, self.decisions)
+            if self.result_variable:
+                my_task.data[self.result_variable] = result.map_result(self.map_result)
+        except DecisionError as err:
+            raise WorkflowTaskException(err.reason, task=my_task)
+        return True
+
+
 class _BusinessRuleTaskParser(BusinessRuleTaskParser):
     def create_task(self):  # type: ignore[no-untyped-def]
         if _is_external(self.node):
             return ExternalTaskSpec(self.spec, self.bpmn_id, **self.bpmn_attributes)
-        return super().create_task()
+        return DecisionTaskSpec(self.spec, self.bpmn_id, **self.bpmn_attributes)
 
     @staticmethod
     def get_decision_ref(node):  # type: ignore[no-untyped-def]
@@ -168,6 +194,7 @@ class Document:
     tree: etree._ElementTree
     is_dmn: bool
     elements: dict[str, ElementInfo] = field(default_factory=dict)
+    decisions: dict[str, Decision] = field(default_factory=dict)
 
 
 def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
@@ -175,11 +202,8 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
     parser = StageflowParser()
     try:
         for doc in documents:
-            root = doc.tree.getroot()
-            if doc.is_dmn:
-                parser.add_dmn_xml(root, filename=doc.filename)
-            else:
-                parser.add_bpmn_xml(root, filename=doc.filename)
+            if not doc.is_dmn:  # DMN is Stageflow's own (engine.dmn), not SpiffWorkflow's
+                parser.add_bpmn_xml(doc.tree.getroot(), filename=doc.filename)
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     except ValidationException as err:
@@ -205,13 +229,28 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
             elements[(doc.filename, element_id)] = info
     _check_spiff_specs(spec, subprocess_specs, documents)
     compiled = CompiledProcess(key=key, spec=spec, subprocess_specs=subprocess_specs, elements=elements)
+    decisions: dict[str, Decision] = {}
+    for doc in documents:
+        for decision_id, decision in doc.decisions.items():
+            decisions.setdefault(decision_id, decision)
     for process_spec in [spec, *subprocess_specs.values()]:
         for task_spec in process_spec.task_specs.values():
+            info = compiled.element(task_spec)
+            if info is None:
+                continue
             if isinstance(task_spec, StageflowCallActivity):
-                info = compiled.element(task_spec)
-                if info is not None:
-                    task_spec.in_mappings = info.in_mappings
-                    task_spec.out_mappings = info.out_mappings
+                task_spec.in_mappings = info.in_mappings
+                task_spec.out_mappings = info.out_mappings
+            elif isinstance(task_spec, DecisionTaskSpec):
+                task_spec.decision = decisions.get(info.decision_ref or "")
+                if task_spec.decision is None:
+                    raise DefinitionError(f"decisionRef '{info.decision_ref}' names no deployed decision",
+                                          file=getattr(process_spec, "file", None), element_id=info.element_id,
+                                          line=_line_of(documents, getattr(process_spec, "file", None),
+                                                        info.element_id))
+                task_spec.decisions = decisions
+                task_spec.result_variable = info.result_variable
+                task_spec.map_result = info.map_decision_result or "resultList"
     return compiled
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from engine.api import Engine
 from tests.helpers import bpmn, chain, flow
 
@@ -288,7 +290,8 @@ def test_dmn_decision_table_sets_a_result(engine: Engine, deploy) -> None:
 </definitions>"""
     process = bpmn("""
         <bpmn:startEvent id="s"/>
-        <bpmn:businessRuleTask id="decide" camunda:decisionRef="card_type"/>
+        <bpmn:businessRuleTask id="decide" camunda:decisionRef="card_type" camunda:resultVariable="cardType"
+            camunda:mapDecisionResult="singleEntry"/>
         <bpmn:userTask id="issue"/><bpmn:endEvent id="e"/>""" + chain("s", "decide", "issue", "e"), process_id="card")
     deploy(process, "card.bpmn", ("card_type.dmn", dmn))
     gold = engine.instances.start("card", variables={"spent": 1500})
@@ -315,3 +318,65 @@ def test_a_thrown_signal_reaches_other_instances_after_the_thrower_commits(engin
     engine.tasks.complete(task.id, {})
     assert engine.instances.get(warehouse.id).state == "COMPLETED"
     assert all(open_tasks(engine, o) == ["ship"] for o in orders)
+
+
+TWO_DECISIONS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="d" namespace="http://camunda.org/schema/1.0/dmn">
+  <decision id="discount" name="Discount">
+    <decisionTable id="t1" hitPolicy="FIRST">
+      <input id="i1" label="Category"><inputExpression id="e1" typeRef="string"><text>category</text></inputExpression></input>
+      <input id="i2" label="Amount"><inputExpression id="e2" typeRef="number"><text>amount</text></inputExpression></input>
+      <output id="o1" name="percent" typeRef="integer"/>
+      <rule id="gold_big"><inputEntry id="a1"><text>"gold"</text></inputEntry><inputEntry id="a2"><text>[1000..100000]</text></inputEntry><outputEntry id="b1"><text>15</text></outputEntry></rule>
+      <rule id="gold_or_silver"><inputEntry id="a3"><text>"gold","silver"</text></inputEntry><inputEntry id="a4"><text>-</text></inputEntry><outputEntry id="b2"><text>5</text></outputEntry></rule>
+      <rule id="others"><inputEntry id="a5"><text>-</text></inputEntry><inputEntry id="a6"><text>-</text></inputEntry><outputEntry id="b3"><text>0</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+  <decision id="checks" name="Checks">
+    <decisionTable id="t2" hitPolicy="COLLECT">
+      <input id="i3"><inputExpression id="e3" typeRef="number"><text>amount</text></inputExpression></input>
+      <output id="o2" name="check" typeRef="string"/>
+      <rule id="r1"><inputEntry id="c1"><text>&gt; 500</text></inputEntry><outputEntry id="d1"><text>"credit"</text></outputEntry></rule>
+      <rule id="r2"><inputEntry id="c2"><text>&gt; 5000</text></inputEntry><outputEntry id="d2"><text>"legal"</text></outputEntry></rule>
+      <rule id="r3"><inputEntry id="c3"><text>-</text></inputEntry><outputEntry id="d3"><text>"identity"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>"""
+
+
+def test_several_decisions_of_one_file_and_their_result_mappings(engine: Engine, deploy) -> None:
+    process = bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:businessRuleTask id="price" camunda:decisionRef="discount" camunda:resultVariable="discount"
+            camunda:mapDecisionResult="singleEntry"/>
+        <bpmn:businessRuleTask id="plan" camunda:decisionRef="checks" camunda:resultVariable="checks"
+            camunda:mapDecisionResult="collectEntries"/>
+        <bpmn:businessRuleTask id="raw" camunda:decisionRef="discount" camunda:resultVariable="rawResult"/>
+        <bpmn:businessRuleTask id="unsaved" camunda:decisionRef="checks"/>
+        <bpmn:userTask id="review"/><bpmn:endEvent id="e"/>""" + chain("s", "price", "plan", "raw", "unsaved", "review", "e"),
+        process_id="quote")
+    deploy(process, "quote.bpmn", ("rules.dmn", TWO_DECISIONS))
+    big = engine.instances.start("quote", variables={"category": "gold", "amount": 6000})
+    small = engine.instances.start("quote", variables={"category": "bronze", "amount": 100})
+    v = engine.instances.variables(big.id)
+    assert v["discount"] == 15
+    assert v["checks"] == ["credit", "legal", "identity"]
+    assert v["rawResult"] == [{"percent": 15}]  # resultList is Camunda's default mapping
+    assert "check" not in v and "percent" not in v  # without resultVariable nothing is stored
+    w = engine.instances.variables(small.id)
+    assert (w["discount"], w["checks"]) == (0, ["identity"])
+
+
+def test_a_decision_that_fails_is_an_incident_at_the_business_rule_task(engine: Engine, deploy) -> None:
+    process = bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:businessRuleTask id="price" camunda:decisionRef="discount" camunda:resultVariable="d"
+            camunda:mapDecisionResult="singleEntry"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "price", "e"), process_id="quote")
+    deploy(process, "quote.bpmn", ("rules.dmn", TWO_DECISIONS))
+    from engine.errors import ScriptError
+
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("quote", variables={"category": "gold"})  # no amount
+    assert err.value.element_id == "price"
+    assert "amount" in err.value.message
