@@ -472,6 +472,10 @@ class Dialect:
         if el.get(_c("decisionRefBinding"), "latest") not in ("latest", "deployment"):
             raise self.fail(el, "only camunda:decisionRefBinding 'latest' and 'deployment' are supported")
 
+    def _el_linkEventDefinition(self, el: etree._Element) -> None:
+        # SpiffWorkflow 3.2 "completes" a workflow without reaching the link target: refuse rather than run wrong.
+        raise self.fail(el, "link events are not supported: connect the two parts with a sequence flow")
+
     def _el_messageEventDefinition(self, el: etree._Element) -> None:
         self._refuse_java(el)
         self._reference(el, "messageRef", "message")

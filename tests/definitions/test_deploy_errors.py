@@ -397,3 +397,18 @@ def test_an_external_business_rule_task_deploys(engine: Engine) -> None:
                    'camunda:topic="pricing"/><bpmn:endEvent id="e"/>' + chain("s", "rules", "e"), "priced")
     view = engine.definitions.deploy([("priced.bpmn", content)])
     assert [d.key for d in view.definitions] == ["priced"]
+
+
+def test_link_events_are_refused_rather_than_run_wrong(engine) -> None:  # type: ignore[no-untyped-def]
+    from engine.errors import DefinitionError
+    from tests.helpers import bpmn, chain
+
+    bad = bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:intermediateThrowEvent id="go_to"><bpmn:linkEventDefinition id="l1" name="next"/></bpmn:intermediateThrowEvent>
+        <bpmn:intermediateCatchEvent id="arrive"><bpmn:linkEventDefinition id="l2" name="next"/></bpmn:intermediateCatchEvent>
+        <bpmn:userTask id="t"/><bpmn:endEvent id="e"/>""" + chain("s", "go_to") + chain("arrive", "t", "e"))
+    with pytest.raises(DefinitionError) as err:
+        engine.definitions.deploy([("links.bpmn", bad)])
+    assert err.value.element_id == "go_to" and err.value.line == 6
+    assert "link events" in err.value.message
