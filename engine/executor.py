@@ -133,7 +133,8 @@ class Executor:
             raise Conflict(f"process instance '{instance_id}' has ended ({row.state.lower()})")
         compiled = self.definitions.compiled(session, row.definition_id)
         with using_clock(self.clock):
-            run = Run.load(compiled, self.sandbox, row.runtime, business_key=row.business_key)
+            run = Run.load(compiled, self.sandbox, row.runtime, business_key=row.business_key,
+                           version=row.serializer_version)
             users, externals = run.waiting_tasks()
             timers, events = run.waiting_events()
         return Loaded(
@@ -230,6 +231,7 @@ class Executor:
             _INSERT[m.ProcessInstance].execute(session, _columns(row))
         else:
             touched = _SAVE.execute(session, {"b_id": row.id, "b_version": row.version, "runtime": runtime,
+                                              "serializer_version": SERIALIZER_VERSION,
                                               "version": row.version + 1, "state": state,
                                               "ended_at": now if ended else None})
             if touched != 1:
@@ -435,7 +437,7 @@ _SAVE = FastStatement(
     update(_INSTANCE)
     .where(_INSTANCE.c.id == bindparam("b_id"), _INSTANCE.c.version == bindparam("b_version"))
     .values(runtime=bindparam("runtime"), version=bindparam("version"), state=bindparam("state"),
-            ended_at=bindparam("ended_at")))
+            ended_at=bindparam("ended_at"), serializer_version=bindparam("serializer_version")))
 _TASK = m.HumanTask.__table__
 _END_TASK = FastStatement(
     update(_TASK).where(_TASK.c.id == bindparam("b_id"), _TASK.c.ended_at.is_(None))

@@ -46,6 +46,24 @@ _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 clockpatch.install()
 
 
+# Runtime formats Stageflow wrote before the current one, each with the function that brings a saved runtime
+# one step forward. An instance saved in an older format is migrated when it is next loaded and saved in the
+# current format by that change: instances in flight survive an upgrade.
+RUNTIME_MIGRATIONS: dict[str, tuple[str, Any]] = {}
+
+
+def migrate_runtime(dct: dict[str, Any], version: str) -> dict[str, Any]:
+    """Bring a saved runtime from format `version` to `SERIALIZER_VERSION`."""
+    while version != SERIALIZER_VERSION:
+        step = RUNTIME_MIGRATIONS.get(version)
+        if step is None:
+            raise BadRequest(f"instance runtime format '{version}' is unknown to this Stageflow "
+                             f"(it reads '{SERIALIZER_VERSION}'); upgrade Stageflow")
+        version, migrate = step
+        dct = migrate(dct)
+    return dct
+
+
 class _RuntimeConverter(BpmnWorkflowConverter):
     """SpiffWorkflow's workflow converter without the specs: they are stored once per definition."""
 
@@ -150,11 +168,12 @@ class Run:
 
     @classmethod
     def load(
-        cls, compiled: CompiledProcess, sandbox: ScriptSandbox, state: str, *, business_key: str | None
+        cls, compiled: CompiledProcess, sandbox: ScriptSandbox, state: str, *, business_key: str | None,
+        version: str = SERIALIZER_VERSION,
     ) -> Run:
-        """Restore a workflow saved by `dump`."""
+        """Restore a workflow saved by `dump` in format `version` (older formats are migrated on load)."""
         engine = StageflowScriptEngine(sandbox, business_key)
-        dct = json.loads(state)
+        dct = migrate_runtime(json.loads(state), version)
         workflow = _CONVERTER.restore(dct, compiled.spec, compiled.subprocess_specs)
         workflow.script_engine = engine
         return cls(compiled, workflow, engine)

@@ -213,3 +213,33 @@ def test_a_completed_task_records_who_completed_it_while_the_instance_goes_on(en
         from engine.store import models as m
 
         assert session.get(m.HumanTask, first.id).completed_by == "ann"
+
+
+def test_an_instance_saved_in_an_older_runtime_format_is_migrated_when_it_next_moves(
+        engine: Engine, deploy, monkeypatch) -> None:
+    from sqlalchemy import update
+
+    from engine.spiff import runtime
+    from engine.store import models as m
+
+    deploy(APPROVAL)
+    instance = engine.instances.start("approval", variables={"owner": "mary"})
+    with engine.db.write() as session:  # as an older Stageflow would have left it
+        session.execute(update(m.ProcessInstance).where(m.ProcessInstance.id == instance.id)
+                        .values(serializer_version="sf0"))
+    seen = []
+    monkeypatch.setitem(runtime.RUNTIME_MIGRATIONS, "sf0", ("sf1", lambda dct: seen.append(1) or dct))
+    [task] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.claim(task.id, "mary")
+    engine.instances.set_variables(instance.id, {"note": "migrated"})
+    assert seen == [1]
+    with engine.db.read() as session:
+        assert session.get(m.ProcessInstance, instance.id).serializer_version == runtime.SERIALIZER_VERSION
+
+    with engine.db.write() as session:
+        session.execute(update(m.ProcessInstance).where(m.ProcessInstance.id == instance.id)
+                        .values(serializer_version="sf99"))
+    from engine.errors import BadRequest
+
+    with pytest.raises(BadRequest, match="runtime format 'sf99' is unknown"):
+        engine.tasks.complete(task.id, {"amount": 2})
