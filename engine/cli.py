@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .errors import BadRequest, InvalidVariables, StageflowError
+from .errors import InvalidVariables, StageflowError
 from .variables import parse_assignment
 
 EXIT_ERROR = 1
@@ -32,7 +32,10 @@ def _vars(pairs: list[str] | None) -> dict[str, Any]:
 def _date(text: str) -> datetime:
     from .variables import parse_date
 
-    moment = parse_date("date", text)
+    try:
+        moment = parse_date("date", text)
+    except InvalidVariables as err:  # raised inside argparse: make it a usage error, not a traceback
+        raise argparse.ArgumentTypeError(err.reason) from None
     if moment.tzinfo is None:
         from datetime import UTC
 
@@ -83,13 +86,22 @@ TASK_COLUMNS = (("id", "ID"), ("name", "NAME"), ("taskDefinitionKey", "ELEMENT")
                 ("processInstanceId", "INSTANCE"))
 
 
+def _common(*, suppress: bool) -> argparse.ArgumentParser:
+    # A subcommand's defaults would overwrite what was given before the command (`stageflow --json tasks`),
+    # so the subcommands' copies of these options default to SUPPRESS: set only when given there.
+    common = _Parser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="machine-readable output")
+    common.add_argument("--database", metavar="URL", default=argparse.SUPPRESS if suppress else None,
+                        help="database URL (default: $STAGEFLOW_DATABASE_URL or sqlite:///stageflow.db)")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("--database", metavar="URL", help="database URL (default: $STAGEFLOW_DATABASE_URL or "
-                                                          "sqlite:///stageflow.db)")
-    parser = argparse.ArgumentParser(prog="stageflow", description="Stageflow BPMN engine", parents=[common])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common(suppress=True)
+    parser = _Parser(prog="stageflow", description="Stageflow BPMN engine",
+                                     parents=[_common(suppress=False)])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, parents=[common], description=help_text)
@@ -342,7 +354,8 @@ def c_fire_timers(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:
     revision = engine.upgrade() if args.action == "upgrade" else engine.db.current_revision()
-    out.record({"revision": revision}, f"database at revision {revision}")
+    text = f"database at revision {revision}" if revision else "database not set up (run: stageflow db upgrade)"
+    out.record({"revision": revision}, text)
     return 0
 
 
@@ -397,23 +410,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
+    as_json = getattr(args, "json", False)
     try:
         return run(args)
     except StageflowError as err:
-        if getattr(args, "json", False):
-            print(json.dumps(err.to_json()), file=sys.stderr)
-        else:
-            print(f"error: {err.message}", file=sys.stderr)
-        return EXIT_ERROR
-    except (InvalidVariables, BadRequest) as err:  # pragma: no cover - subclasses of StageflowError
-        print(f"error: {err}", file=sys.stderr)
+        _report(err.to_json(), err.message, as_json)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `stageflow tasks | head -1`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
     except Exception as err:  # noqa: BLE001 - a command line never shows a traceback
         logging.getLogger("stageflow").debug("unexpected error", exc_info=True)
-        print(f"error: unexpected {type(err).__name__}: {err}", file=sys.stderr)
+        message = f"unexpected {type(err).__name__}: {err}"
+        _report({"type": "ProcessEngineException", "message": message}, message, as_json)
         return EXIT_ERROR
+
+
+def _report(body: dict[str, Any], message: str, as_json: bool) -> None:
+    print(json.dumps(body) if as_json else f"error: {message}", file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (`error: ...`, or JSON with --json), exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        text = f"{self.prog}: {message} (see {self.prog.split()[0]} --help)"
+        if "--json" in sys.argv[1:]:
+            print(json.dumps({"type": "InvalidRequestException", "message": text}), file=sys.stderr)
+        else:
+            print(f"error: {text}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ SORT_COLUMNS = {
 
 
 _T = m.HumanTask.__table__
-_TASK_STATE = select(_T.c.instance_id, _T.c.ended_at, _T.c.outcome, _T.c.completed_by,
+_TASK_STATE = select(_T.c.instance_id, _T.c.ended_at, _T.c.outcome, _T.c.completed_by, _T.c.assignee,
                      _T.c.suspended).where(_T.c.id == bindparam("task_id"))
 
 
@@ -176,6 +176,7 @@ class Tasks:
                 raise Conflict(f"process instance '{loaded.row.id}' is suspended")
             if check_form:
                 variables = validate_submission(self._fields(loaded, task_id), variables)
+            user = user or row.assignee  # who completes a claimed task when no one is named: its assignee
             eng.executor.apply(loaded, lambda run: run.complete(task_id, variables))
             eng.executor.save(session, loaded, user=user)
             return loaded.run.variables()

@@ -94,12 +94,15 @@ class Database:
         head = self.head_revision()
         try:
             if self.current_revision() != head:
-                with self.engine.begin() as conn:
+                # Two processes starting on a new database: the first migrates, the second waits for the
+                # lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), then finds nothing to do.
+                with self._writer.begin() as conn:
                     if not self.is_sqlite:
                         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _UPGRADE_LOCK_ID})
-                    cfg = self._alembic_config()
-                    cfg.attributes["connection"] = conn
-                    command.upgrade(cfg, "head")
+                    if MigrationContext.configure(conn).get_current_revision() != head:
+                        cfg = self._alembic_config()
+                        cfg.attributes["connection"] = conn
+                        command.upgrade(cfg, "head")
         except OperationalError as err:
             raise _unavailable(err)
         self._schema_checked = True

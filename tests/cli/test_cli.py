@@ -1,0 +1,289 @@
+"""The `stageflow` command as a user types it: a real process, a real SQLite file, what the user sees.
+
+Each test runs `python -m engine.cli` in a subprocess (cwd and database in `tmp_path`), so argument parsing,
+exit codes, stdout/stderr and the database round trip between commands are all exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import bpmn, chain, flow
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+ORDER = bpmn(
+    """
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="review" name="Review order" camunda:candidateGroups="sales" camunda:dueDate="P2D"
+        camunda:priority="70">
+      <bpmn:extensionElements>
+        <camunda:formData>
+          <camunda:formField id="amount" label="Amount" type="long"/>
+          <camunda:formField id="approved" label="Approved" type="boolean"/>
+        </camunda:formData>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:endEvent id="done"/>
+    """
+    + chain("start", "review", "done"),
+    process_id="order",
+    name="Order approval",
+)
+
+PAYMENT = bpmn(
+    """
+    <bpmn:startEvent id="start"/>
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:messageEventDefinition messageRef="m"/></bpmn:intermediateCatchEvent>
+    <bpmn:intermediateCatchEvent id="hold"><bpmn:signalEventDefinition signalRef="s"/></bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="done"/>
+    """
+    + chain("start", "wait", "hold", "done"),
+    process_id="payment",
+    name="Payment",
+    extra='<bpmn:message id="m" name="payment-received"/><bpmn:signal id="s" name="release"/>',
+)
+
+@dataclass
+class Result:
+    argv: Sequence[str]
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class Stageflow:
+    """The `stageflow` command run against one SQLite file in a temporary working directory."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STAGEFLOW_")}
+        env["STAGEFLOW_DATABASE_URL"] = f"sqlite:///{cwd / 'sf.db'}"
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
+        self.env = env
+
+    def file(self, name: str, content: bytes | str) -> str:
+        data = content.encode() if isinstance(content, str) else content
+        (self.cwd / name).write_bytes(data)
+        return name
+
+    def run(self, *args: str) -> Result:
+        proc = subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=self.cwd, env=self.env,
+                              capture_output=True, text=True, timeout=60)
+        return Result(args, proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str) -> Result:
+        result = self.run(*args)
+        assert result.code == 0, f"stageflow {' '.join(args)} failed ({result.code}): {result.err}"
+        assert "Traceback" not in result.err
+        return result
+
+    def json(self, *args: str) -> Any:
+        return self.ok(*args, "--json").json()
+
+    def fails(self, *args: str) -> str:
+        """Run a command that must fail; returns its one-line error message (without `error: `)."""
+        return self.check_failure(self.run(*args))
+
+    @staticmethod
+    def check_failure(result: Result) -> str:
+        assert result.code != 0, f"stageflow {' '.join(result.argv)} should have failed: {result.out}"
+        assert "Traceback" not in result.err and "Traceback" not in result.out
+        lines = result.err.splitlines()
+        assert len(lines) == 1, f"expected one line on stderr, got: {result.err!r}"
+        assert lines[0].startswith("error: "), lines[0]
+        return lines[0].removeprefix("error: ")
+
+    def run_all(self, *commands: Sequence[str]) -> list[Result]:
+        """Commands that do not depend on each other, run side by side to keep the suite fast (SQLite writers
+        queue up behind each other, so two writing commands are fine too)."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return list(pool.map(lambda argv: self.run(*argv), commands))
+
+
+@pytest.fixture
+def fresh_sf(tmp_path: Path) -> Stageflow:
+    """No database yet: the first command creates it, as on a user's first run."""
+    return Stageflow(tmp_path)
+
+
+@pytest.fixture
+def sf(tmp_path: Path, sqlite_template: Path) -> Stageflow:
+    """A database already migrated (copied from the session's template: saves the migration on first use)."""
+    shutil.copy(sqlite_template, tmp_path / "sf.db")
+    return Stageflow(tmp_path)
+
+
+def test_deploying_a_file_twice_creates_version_one_only_once(fresh_sf: Stageflow) -> None:
+    sf = fresh_sf
+    sf.file("order.bpmn", ORDER)
+
+    first = sf.ok("deploy", "order.bpmn").out
+    assert "order version 1" in first
+
+    again = sf.ok("deploy", "order.bpmn").out
+    assert "nothing changed" in again and "order v1" in again
+
+    definitions = sf.ok("--json", "definitions").json()  # global options go before or after the command
+    assert {"id", "key", "version", "name"} <= definitions[0].keys()
+    assert [(d["key"], d["version"], d["name"]) for d in definitions] == [("order", 1, "Order approval")]
+    assert definitions[0]["id"].startswith("order:1:")
+
+
+def test_start_with_variables_keeps_their_json_types(sf: Stageflow) -> None:
+    sf.file("order.bpmn", ORDER)
+    sf.ok("deploy", "order.bpmn")
+
+    started = sf.json("start", "order", "--business-key", "ORD-1", "--var", "amount=1200", "--var", "approved=true",
+                      "--var", "note=hello", "--var", "customer=Ann Smith")
+    assert started["definitionId"].startswith("order:1:")
+    assert started["businessKey"] == "ORD-1"
+    assert started["ended"] is False and started["suspended"] is False
+
+    shown = sf.json("show", started["id"])
+    assert shown["id"] == started["id"]
+    variables = shown["variables"]
+    assert variables == {"amount": 1200, "approved": True, "note": "hello", "customer": "Ann Smith"}
+    assert type(variables["amount"]) is int and type(variables["approved"]) is bool
+
+
+def test_a_user_finds_claims_and_completes_a_task(sf: Stageflow) -> None:
+    sf.file("order.bpmn", ORDER)
+    sf.ok("deploy", "order.bpmn")
+    instance = sf.json("start", "order", "--business-key", "ORD-2")["id"]
+
+    everything, offered = sf.run_all(("tasks", "--json"), ("tasks", "--group", "sales", "--json"))
+    [task] = everything.json()
+    assert {"id", "name", "taskDefinitionKey", "processInstanceId", "assignee", "due", "priority"} <= task.keys()
+    assert (task["name"], task["taskDefinitionKey"], task["processInstanceId"]) == ("Review order", "review",
+                                                                                    instance)
+    assert task["assignee"] is None and task["priority"] == 70 and task["due"] is not None
+    assert [t["id"] for t in offered.json()] == [task["id"]]
+
+    assert "claimed by mary" in sf.ok("claim", task["id"], "--user", "mary").out
+    mine, wrong = sf.run_all(("tasks", "--user", "mary", "--json"), ("complete", task["id"], "--var", "amount=abc"))
+    [listed_task] = mine.json()
+    assert (listed_task["id"], listed_task["assignee"]) == (task["id"], "mary")
+    # a value the form refuses: the error names the field and the task stays open (completed just below)
+    bad_field = sf.check_failure(wrong)
+    assert "'amount'" in bad_field and "whole number" in bad_field
+
+    assert "completed" in sf.ok("complete", task["id"], "--var", "amount=250", "--var", "approved=true",
+                                "--user", "mary").out
+    again, listed, shown = sf.run_all(("complete", task["id"], "--var", "amount=1"), ("instances", "--json"),
+                                      ("show", instance))
+    assert "already completed" in sf.check_failure(again)
+    [row] = listed.json()
+    assert row["id"] == instance and row["ended"] is True and row["state"] == "COMPLETED"
+    text = shown.out
+    assert "state      COMPLETED" in text and "amount = 250" in text
+    history = text.split("history\n", 1)[1]
+    assert re.search(r"claimed +review \(usertask\) by mary", history, re.IGNORECASE), history
+    assert re.search(r"completed +review \(usertask\) by mary", history, re.IGNORECASE), history
+    assert re.search(r"completed +order \(process\)", history), history
+
+
+def test_messages_signals_suspend_resume_and_cancel(sf: Stageflow) -> None:
+    sf.file("payment.bpmn", PAYMENT)
+    sf.ok("deploy", "payment.bpmn")
+    first, second = (r.json()["id"] for r in sf.run_all(
+        ("start", "payment", "--business-key", "PAY-1", "--json"),
+        ("start", "payment", "--business-key", "PAY-2", "--json")))
+
+    correlated, suspended = sf.run_all(
+        ("correlate", "payment-received", "--business-key", "PAY-1", "--var", "paid=1", "--json"),
+        ("suspend", second))
+    delivered = correlated.json()
+    assert [(d["resultType"], d["execution"]["processInstanceId"]) for d in delivered] == [("Execution", first)]
+    assert suspended.code == 0 and "suspended" in suspended.out
+    refused = sf.fails("correlate", "payment-received", "--business-key", "PAY-2")  # suspended: passed by
+    assert "payment-received" in refused and "PAY-2" in refused
+
+    resumed, signalled = sf.run_all(("resume", second), ("signal", "release"))
+    assert resumed.code == 0 and "resumed" in resumed.out
+    assert signalled.out.strip() == "signal release reached 1 instance(s)"  # only PAY-1 got past the message
+
+    cancelled, done = sf.run_all(("cancel", second, "--reason", "customer withdrew", "--json"),
+                                 ("show", first, "--json"))
+    assert cancelled.json()["ended"] is True and cancelled.json()["state"] == "CANCELED"
+    assert done.json()["state"] == "COMPLETED" and done.json()["variables"] == {"paid": 1}
+
+
+def test_bad_input_is_one_error_line_and_a_non_zero_exit(sf: Stageflow) -> None:
+    sf.file("malformed.bpmn", "<bpmn:definitions><unclosed>")
+    sf.file("dangling.bpmn", bpmn('<bpmn:startEvent id="start"/><bpmn:endEvent id="done"/>'
+                                  + flow("start", "ghost", flow_id="to_ghost"), process_id="dangling"))
+    # independent mistakes (a form violation and a second completion are in the task story above)
+    text_errors = [
+        ("deploy", "malformed.bpmn"),
+        ("deploy", "missing.bpmn"),
+        ("deploy", "dangling.bpmn"),
+        ("start", "nosuchkey"),
+        ("complete", "no-such-task", "--var", "amount=1"),
+        ("start", "order", "--var", "amount"),
+        ("correlate", "payment-received", "--business-key", "nobody"),
+    ]
+    json_errors = [
+        ("deploy", "dangling.bpmn", "--json"),
+        ("--json", "start", "nosuchkey"),
+    ]
+    results = sf.run_all(*text_errors, *json_errors)
+    malformed, missing, dangling, no_key, no_task, no_equals, nobody_waits = (
+        sf.check_failure(r) for r in results[:len(text_errors)])
+    assert "malformed.bpmn" in malformed and "malformed XML" in malformed
+    assert "missing.bpmn" in missing
+    assert "dangling.bpmn:4" in dangling and "'to_ghost'" in dangling and "'ghost'" in dangling
+    assert "nosuchkey" in no_key
+    assert "no-such-task" in no_task and "not found" in no_task
+    assert "amount" in no_equals and "name=value" in no_equals
+    assert "payment-received" in nobody_waits and "nobody" in nobody_waits
+
+    errors = []
+    for result in results[len(text_errors):]:
+        assert result.code != 0 and result.out == "" and "Traceback" not in result.err
+        [line] = result.err.splitlines()
+        errors.append(json.loads(line))
+    dangling_json, no_key_json = errors
+    assert {"type", "message"} <= dangling_json.keys() and {"type", "message"} <= no_key_json.keys()
+    assert dangling_json["type"] == "ParseException" and "to_ghost" in dangling_json["message"]
+    assert dangling_json["details"] == {"file": "dangling.bpmn", "elementId": "to_ghost", "line": 4}
+    assert no_key_json["type"] == "InvalidRequestException" and "nosuchkey" in no_key_json["message"]
+
+
+def test_database_option_before_the_command_is_used(fresh_sf: Stageflow) -> None:
+    sf = fresh_sf
+    other = sf.cwd / "other.db"
+    assert sf.ok("--database", f"sqlite:///{other}", "definitions", "--json").json() == []
+    assert other.exists() and not (sf.cwd / "sf.db").exists()  # $STAGEFLOW_DATABASE_URL was not used
+
+
+def test_fresh_database_upgrade_and_help(fresh_sf: Stageflow) -> None:
+    sf = fresh_sf
+    upgraded, helped = sf.run_all(("db", "upgrade"), ("--help",))
+    assert upgraded.code == 0 and upgraded.out.startswith("database at revision ")
+    assert upgraded.out.split()[-1] not in ("None", "")
+    assert helped.code == 0
+    for command in ("deploy", "definitions", "start", "instances", "show", "tasks", "claim", "complete",
+                    "correlate", "signal", "cancel", "suspend", "resume", "db"):
+        assert f"    {command} " in helped.out, command
+
+
+def test_a_bad_date_filter_is_a_usage_error_not_a_traceback(sf: Stageflow) -> None:
+    result = sf.run("tasks", "--due-before", "next tuesday")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "--due-before" in result.err and "ISO 8601" in result.err
