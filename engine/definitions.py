@@ -325,9 +325,9 @@ class Definitions:
     def resolve(self, session: Session, key_or_id: str, version: int | None = None) -> m.ProcessDefinition:
         """A definition row by id, or by key (latest version unless `version` is given)."""
         if version is None:
-            found = session.execute(_RESOLVE, {"ref": key_or_id}).mappings().first()
+            found = session.execute(_RESOLVE, {"ref": key_or_id}).first()
             if found is not None:
-                return m.ProcessDefinition(**found)
+                return found  # a Row: the same attributes, no ORM bookkeeping
         row = session.get(m.ProcessDefinition, key_or_id)
         if row is not None:
             return row

@@ -41,10 +41,29 @@ ACTIVE, SUSPENDED, COMPLETED, CANCELED = "ACTIVE", "SUSPENDED", "COMPLETED", "CA
 
 
 @dataclass
+class InstanceRow:
+    """The columns of a `process_instance` row, as a plain object (no ORM bookkeeping on the hot path)."""
+
+    id: str
+    definition_id: str
+    definition_key: str
+    business_key: str | None
+    state: str
+    version: int
+    serializer_version: str
+    runtime: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    start_user: str | None
+    delete_reason: str | None
+    error: str | None
+
+
+@dataclass
 class Loaded:
     """An instance row with its running workflow, inside a writing transaction."""
 
-    row: m.ProcessInstance
+    row: InstanceRow
     run: Run
     variables_before: dict[str, Any]
     users_before: set[str]
@@ -82,10 +101,10 @@ class Executor:
         compiled = self.definitions.compiled(session, definition.id)
         now = self.clock.now()
         instance_id = str(uuid.uuid4())
-        row = m.ProcessInstance(id=instance_id, definition_id=definition.id, definition_key=definition.key,
+        row = InstanceRow(id=instance_id, definition_id=definition.id, definition_key=definition.key,
                                 business_key=business_key, state=ACTIVE, version=0,
                                 serializer_version=SERIALIZER_VERSION, runtime=None, started_at=now,
-                                ended_at=None, start_user=user)
+                                ended_at=None, start_user=user, delete_reason=None, error=None)
         start_data = dict(variables)
         initiator = _initiator(compiled)
         if initiator and user:
@@ -128,7 +147,7 @@ class Executor:
         found = session.execute(query, {"instance_id": instance_id}).mappings().first()
         if found is None:
             raise NotFound(f"process instance '{instance_id}' not found")
-        row = m.ProcessInstance(**found)  # a detached copy: writes go through explicit statements
+        row = InstanceRow(**found)  # a plain copy: writes go through explicit statements
         if row.runtime is None:
             raise Conflict(f"process instance '{instance_id}' has ended ({row.state.lower()})")
         compiled = self.definitions.compiled(session, row.definition_id)
@@ -248,7 +267,7 @@ class Executor:
             if kind == "signal" and self.broadcast is not None and hooks is not None:
                 hooks.on_commit.append(lambda name=name, payload=payload: self.broadcast(name, payload))
 
-    def _history(self, rows: _Rows, row: m.ProcessInstance, steps: list, user: str | None) -> None:
+    def _history(self, rows: _Rows, row: InstanceRow, steps: list, user: str | None) -> None:
         for s in steps:
             rows.add(m.HistoryEvent, dict(
                 instance_id=row.id, element_id=s.element_id, element_type=s.element_type,
@@ -278,7 +297,7 @@ class Executor:
             for group_id in attrs["candidate_groups"]:
                 rows.add(m.IdentityLink, dict(task_id=task.task_id, user_id=None, group_id=group_id))
 
-    def _task_attributes(self, task: WaitingTask, row: m.ProcessInstance, now: datetime) -> dict[str, Any]:
+    def _task_attributes(self, task: WaitingTask, row: InstanceRow, now: datetime) -> dict[str, Any]:
         info = task.info or ElementInfo(element_id=task.element_id, tag="userTask")
         context = {**HELPERS, "_sf_business_key": row.business_key, **task.data}
 
@@ -469,8 +488,8 @@ class _Rows:
                     statement.execute_many(session, batch)
 
 
-def _columns(row: m.ProcessInstance) -> dict[str, Any]:
-    return {c.key: getattr(row, c.key) for c in m.ProcessInstance.__table__.columns}
+def _columns(row: InstanceRow) -> dict[str, Any]:
+    return dict(row.__dict__)
 
 
 def _subscription_id(instance_id: str, task_id: str, event_type: str, name: str) -> str:
