@@ -21,12 +21,3 @@ def test_property_access_helpers_refuse_escapes(source: str) -> None:
         ScriptSandbox().evaluate(source, dict(RUNTIME_HELPERS))
     assert "PATH" not in str(err.value) and "/usr" not in str(err.value)
 
-
-def test_the_engine_core_does_not_import_flask() -> None:
-    """`engine/` is the core; only `web/` may bring Flask in (the CLI's `serve` imports it lazily)."""
-    import subprocess
-    import sys
-
-    code = "import engine.api, engine.cli, sys; print('flask' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
