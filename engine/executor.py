@@ -164,28 +164,34 @@ class Executor:
         )
 
     def change(self, session: Session, instance_id: str, action: Callable[[Run], T], *,
-               user: str | None = None, allow_suspended: bool = False) -> tuple[T, Loaded]:
-        """Load, apply `action`, save: the one path that changes an instance."""
+               user: str | None = None, allow_suspended: bool = False,
+               record_incident: bool = True) -> tuple[T, Loaded]:
+        """Load, apply `action`, save: the one path that changes an instance.
+
+        `record_incident=False` leaves a failure to the caller (a job counts its retries first).
+        """
         loaded = self.load(session, instance_id)
         if loaded.row.state == SUSPENDED and not allow_suspended:
             raise Conflict(f"process instance '{instance_id}' is suspended")
-        result = self.apply(loaded, action)
+        result = self.apply(loaded, action, record_incident=record_incident)
         self.save(session, loaded, user=user)
         return result, loaded
 
-    def apply(self, loaded: Loaded, action: Callable[[Run], T]) -> T:
+    def apply(self, loaded: Loaded, action: Callable[[Run], T], *, record_incident: bool = True) -> T:
         """Apply `action` to a loaded instance on the engine's clock; a failing script becomes an incident."""
         with using_clock(self.clock):
-            return self._guard(loaded, lambda: action(loaded.run), instance_id=loaded.row.id)
+            return self._guard(loaded, lambda: action(loaded.run), instance_id=loaded.row.id,
+                               record=record_incident)
 
     def _guard(self, loaded: Loaded, fn: Callable[[], T], *, instance_id: str | None,
-               definition: m.ProcessDefinition | None = None) -> T:
+               definition: m.ProcessDefinition | None = None, record: bool = True) -> T:
         try:
             return fn()
         except ScriptError as err:
             err.instance_id = instance_id
             definition_id = definition.id if definition else loaded.row.definition_id
-            self._record_incident(instance_id, definition_id, err)
+            if record:
+                self._record_incident(instance_id, definition_id, err)
             log.warning("instance %s of %s, element %s: %s", instance_id, definition_id, err.element_id,
                         err.reason)
             raise ScriptError(err.reason, element_id=err.element_id, instance_id=instance_id, line=err.line)

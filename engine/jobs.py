@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from .errors import Conflict, NotFound, ScriptError
+from .errors import BadRequest, Conflict, NotFound, ScriptError
 from .store import models as m
 from .views import iso
 
@@ -62,7 +63,12 @@ class Jobs:
         return fired
 
     def execute(self, job_id: str) -> bool:
-        """Fire one job if it is due; False when another worker took it, it is gone or not yet due."""
+        """Fire one job if it is due; False when another worker took it, it is gone or not yet due.
+
+        A job whose execution fails (a script or expression error) is retried per the element's
+        `camunda:failedJobRetryTimeCycle` (default `R3/PT5M`: three tries, five minutes apart); when no retry is
+        left it becomes an incident naming the instance, the element and the error.
+        """
         eng = self.engine
         now = eng.clock.now()
         try:
@@ -71,11 +77,12 @@ class Jobs:
                 if not eng.db.is_sqlite:
                     query = query.with_for_update(skip_locked=True)
                 job = session.scalars(query).first()
-                if job is None or job.instance_id is None:
+                if job is None or job.instance_id is None or job.retries <= 0 or job.suspended:
                     return False
                 if job.due_at is None or _aware(job.due_at) > now:
                     return False
-                eng.executor.change(session, job.instance_id, lambda run: run.fire_timers())
+                eng.executor.change(session, job.instance_id, lambda run: run.fire_timers(),
+                                    record_incident=False)
                 log.info("fired timer %s of instance %s at element %s", job.id, job.instance_id, job.element_id)
                 return True
         except ScriptError as err:
@@ -85,24 +92,121 @@ class Jobs:
             return False
 
     def _failed(self, job_id: str, err: ScriptError) -> None:
-        with self.engine.db.write() as session:
-            session.execute(update(m.Job).where(m.Job.id == job_id)
-                            .values(retries=m.Job.retries - 1, exception=err.message))
+        """Count a failed try: due again after the retry interval, or an incident when none is left."""
+        eng = self.engine
+        now = eng.clock.now()
+        with eng.transaction() as session:
+            job = session.get(m.Job, job_id)
+            if job is None:
+                return
+            tries, interval = self._retry_cycle(session, job)
+            retries = (job.retries if job.exception is not None else tries) - 1
+            job.retries = max(retries, 0)
+            job.exception = err.message
+            job.due_at = now + interval
+            if job.retries == 0:
+                session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedJob", instance_id=job.instance_id,
+                                       definition_id=job.definition_id, element_id=job.element_id, job_id=job.id,
+                                       message=err.message, created_at=now))
+                log.error("job %s of instance %s at element %s failed with no retries left: %s", job.id,
+                          job.instance_id, job.element_id, err.message)
+            else:
+                log.warning("job %s of instance %s at element %s failed (%d retries left): %s", job.id,
+                            job.instance_id, job.element_id, job.retries, err.message)
 
-    def set_due(self, job_id: str, due: datetime) -> dict[str, Any]:
-        """Move a pending timer; the instance's timer moves with it."""
+    def _retry_cycle(self, session, job: m.Job) -> tuple[int, timedelta]:  # type: ignore[no-untyped-def]
+        """(tries, interval) from the element's failedJobRetryTimeCycle, `R3/PT5M` when it names none."""
+        cycle = "R3/PT5M"
+        if job.definition_id:
+            compiled = self.engine.definitions.compiled(session, job.definition_id)
+            info = next((i for i in compiled.elements.values() if i.element_id == job.element_id), None)
+            if info is not None and info.retry_cycle:
+                cycle = info.retry_cycle
+        return parse_retry_cycle(cycle)
+
+    def retry(self, job_id: str, retries: int = 1) -> dict[str, Any]:
+        """Give a failed job new tries, due now; its incident is resolved (after the cause was fixed)."""
+        now = self.engine.clock.now()
         with self.engine.db.write() as session:
             job = session.get(m.Job, job_id)
             if job is None:
                 raise NotFound(f"job '{job_id}' not found")
-            job.due_at = due
+            if retries < 1:
+                raise BadRequest("retries must be at least 1")
+            job.retries = retries
+            job.due_at = now
+            session.execute(update(m.Incident).where(m.Incident.job_id == job_id, m.Incident.resolved_at.is_(None))
+                            .values(resolved_at=now))
             return _job_json(job)
+
+    def incidents(self, *, instance_id: str | None = None, first: int = 0,
+                  max_results: int = 100) -> list[dict[str, Any]]:
+        """Open incidents, oldest first."""
+        with self.engine.db.read() as session:
+            query = select(m.Incident).where(m.Incident.resolved_at.is_(None))
+            if instance_id:
+                query = query.where(m.Incident.instance_id == instance_id)
+            rows = session.scalars(query.order_by(m.Incident.created_at).offset(first)
+                                   .limit(min(max_results, 1000))).all()
+            return [_incident_json(r) for r in rows]
+
+    def set_due(self, job_id: str, due: datetime) -> dict[str, Any]:
+        """Move a pending timer: the instance's timer moves with it (an ops person grants two more days)."""
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=UTC)
+        eng = self.engine
+        with eng.transaction() as session:
+            job = session.get(m.Job, job_id)
+            if job is None:
+                raise NotFound(f"job '{job_id}' not found")
+            if job.instance_id is None or job.task_id is None:
+                job.due_at = due
+                return _job_json(job)
+            task_id = job.task_id
+            eng.executor.change(session, job.instance_id, lambda run: run.set_timer_due(task_id, due),
+                                allow_suspended=True)
+        with eng.db.read() as session:
+            row = session.scalars(select(m.Job).where(m.Job.task_id == task_id)).first()
+            if row is None:
+                raise NotFound(f"job '{job_id}' not found")
+            return _job_json(row)
 
 
 def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_retry_cycle(cycle: str) -> tuple[int, timedelta]:
+    """`R3/PT5M` → (3, 5 minutes); a list of intervals `PT1M,PT10M` → (2, 1 minute)."""
+    from .spiff.timers import parse_moment
+
+    text = cycle.strip()
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    try:
+        if text.upper().startswith("R"):
+            count, _, duration = text[1:].partition("/")
+            return max(int(count), 1), parse_moment(duration, epoch) - epoch
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        return len(parts), parse_moment(parts[0], epoch) - epoch
+    except (ValueError, IndexError):
+        raise BadRequest(f"failedJobRetryTimeCycle '{cycle}' is neither R<n>/<duration> nor a list of durations")
+
+
+def _incident_json(row: m.Incident) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "incidentType": row.incident_type,
+        "processInstanceId": row.instance_id,
+        "processDefinitionId": row.definition_id,
+        "activityId": row.element_id,
+        "failedActivityId": row.element_id,
+        "jobId": row.job_id,
+        "configuration": row.job_id,
+        "incidentMessage": row.message,
+        "incidentTimestamp": iso(row.created_at),
+        "executionId": row.instance_id,
+        "tenantId": None,
+    }
 
 
 def _job_json(row: m.Job) -> dict[str, Any]:

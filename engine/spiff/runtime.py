@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +32,7 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from ..clock import current_clock
 from ..dialect import ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError
 from ..sandbox import ScriptSandbox
@@ -205,9 +206,40 @@ class Run:
         self.advance()
 
     def fire_timers(self) -> None:
-        """Let every due timer fire (those not yet due stay), then advance."""
+        """Let every due timer fire (those not yet due stay), then advance.
+
+        A cycle timer that missed several periods (the engine was down) fires once, not once per missed period:
+        its next time moves past now and the missed repetitions are used up.
+        """
         self.workflow.refresh_timers()
+        self._skip_missed_cycles()
         self.advance()
+
+    def _skip_missed_cycles(self) -> None:
+        now = current_clock().now()
+        for task in list(self.workflow.event_manager.tasks.values()):
+            value = task.internal_data.get("event_value")
+            if not isinstance(value, dict) or "next" not in value or not value.get("duration"):
+                continue
+            step = timedelta(seconds=value["duration"])
+            moment = _parse_dt(value["next"])
+            while moment is not None and moment <= now and value["cycles"] != 0:
+                moment += step
+                if value["cycles"] > 0:
+                    value["cycles"] -= 1
+            if moment is not None:
+                value["next"] = moment.isoformat()
+
+    def set_timer_due(self, task_id: str, due: datetime) -> None:
+        """Move a waiting timer (an ops person grants two more days); the job row follows on save."""
+        task = self.task(task_id)
+        if task is None or not task.has_state(TaskState.WAITING):
+            raise Conflict(f"timer {task_id} is not waiting")
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict):
+            value["next"] = due.isoformat()
+        else:
+            task.internal_data["event_value"] = due.isoformat()
 
     def deliver_message(self, name: str, payload: dict[str, Any] | None) -> bool:
         """Deliver message `name` to this instance; False when nothing here waits for it."""
@@ -368,17 +400,30 @@ class Run:
             merged.update(task.data)
         return merged
 
+    def _scopes(self) -> list[Any]:
+        """Every open task and the parent it will copy its data from when it becomes ready.
+
+        SpiffWorkflow refreshes a waiting task's data from its parent when it moves on (a timer that fires),
+        so a variable set on the waiting task alone would be lost.
+        """
+        scopes: dict[UUID, Any] = {}
+        for task in self._all_tasks():
+            if task.has_state(_ACTIVE | TaskState.FUTURE):
+                scopes[task.id] = task
+                parent = task.parent
+                if parent is not None and task.has_state(TaskState.WAITING):
+                    scopes[parent.id] = parent
+        return list(scopes.values())
+
     def set_variables(self, values: dict[str, Any]) -> None:
         """Set process variables: every open task, here and in subprocesses, sees them."""
-        for task in self._all_tasks():
-            if task.has_state(_ACTIVE | TaskState.FUTURE):
-                task.data.update(values)
+        for task in self._scopes():
+            task.data.update(values)
 
     def remove_variables(self, names: list[str]) -> None:
-        for task in self._all_tasks():
-            if task.has_state(_ACTIVE | TaskState.FUTURE):
-                for name in names:
-                    task.data.pop(name, None)
+        for task in self._scopes():
+            for name in names:
+                task.data.pop(name, None)
 
     def error_tasks(self) -> list[Any]:
         return [t for t in self._all_tasks() if t.has_state(TaskState.ERROR)]

@@ -1,0 +1,112 @@
+"""Timers on the virtual clock: retries and incidents, moved due dates, cycles after downtime."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from engine.api import Engine
+from engine.jobs import parse_retry_cycle
+from tests.helpers import bpmn, chain
+
+
+def failing_after_timer(retry_cycle: str | None = None) -> bytes:
+    retry = (f"<bpmn:extensionElements><camunda:failedJobRetryTimeCycle>{retry_cycle}"
+             "</camunda:failedJobRetryTimeCycle></bpmn:extensionElements>") if retry_cycle else ""
+    return bpmn(f"""
+        <bpmn:startEvent id="s"/>
+        <bpmn:intermediateCatchEvent id="wait">{retry}<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:scriptTask id="charge"><bpmn:script>fee = amount / divisor</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="done"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "charge", "done", "e"))
+
+
+def test_a_failing_timer_job_is_retried_then_becomes_an_incident(engine: Engine, deploy, clock) -> None:
+    deploy(failing_after_timer())
+    instance = engine.instances.start("p", variables={"amount": 10, "divisor": 0})
+    clock.advance(hours=1, seconds=1)
+    assert engine.jobs.execute_due() == 0  # it failed
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert job["retries"] == 2 and "ZeroDivisionError" in job["exceptionMessage"]
+    assert engine.jobs.incidents() == []
+    clock.advance(minutes=4)
+    assert engine.jobs.execute_due() == 0  # not due again before five minutes
+    assert engine.jobs.list(instance_id=instance.id)[0]["retries"] == 2
+    clock.advance(minutes=1, seconds=1)
+    engine.jobs.execute_due()
+    clock.advance(minutes=5, seconds=1)
+    engine.jobs.execute_due()
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert job["retries"] == 0
+    [incident] = engine.jobs.incidents()
+    assert (incident["processInstanceId"], incident["activityId"], incident["jobId"]) == (instance.id, "wait", job["id"])
+    assert "ZeroDivisionError" in incident["incidentMessage"]
+    clock.advance(hours=1)
+    assert engine.jobs.execute_due() == 0  # an incident waits for a person
+
+    engine.instances.set_variables(instance.id, {"divisor": 2})  # the cause is fixed ...
+    engine.jobs.retry(job["id"])  # ... and the job retried
+    assert engine.jobs.incidents() == []
+    assert engine.jobs.execute_due() == 1
+    assert engine.instances.variables(instance.id)["fee"] == 5
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["done"]
+
+
+def test_the_retry_cycle_comes_from_the_element(engine: Engine, deploy, clock) -> None:
+    deploy(failing_after_timer("R5/PT1M"))
+    instance = engine.instances.start("p", variables={"amount": 1, "divisor": 0})
+    clock.advance(hours=1, seconds=1)
+    engine.jobs.execute_due()
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert job["retries"] == 4
+    clock.advance(minutes=1, seconds=1)
+    engine.jobs.execute_due()
+    assert engine.jobs.list(instance_id=instance.id)[0]["retries"] == 3
+
+
+def test_parse_retry_cycle() -> None:
+    assert parse_retry_cycle("R3/PT5M") == (3, timedelta(minutes=5))
+    assert parse_retry_cycle("PT1M,PT10M,PT1H") == (3, timedelta(minutes=1))
+
+
+def test_an_ops_person_moves_a_deadline(engine: Engine, deploy, clock) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="qualify"/>
+        <bpmn:boundaryEvent id="late" attachedToRef="qualify"><bpmn:timerEventDefinition><bpmn:timeDuration>P1D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+        <bpmn:userTask id="escalate"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "qualify", "e1") + chain("late", "escalate", "e2")))
+    instance = engine.instances.start("p")
+    [job] = engine.jobs.list(instance_id=instance.id)
+    later = clock.now() + timedelta(days=3)
+    moved = engine.jobs.set_due(job["id"], later)
+    assert moved["dueDate"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
+    clock.advance(days=2)
+    assert engine.jobs.execute_due() == 0  # the old deadline passed: nothing happens
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["qualify"]
+
+    sooner = clock.now() + timedelta(hours=1)
+    [job] = engine.jobs.list(instance_id=instance.id)
+    engine.jobs.set_due(job["id"], sooner)  # earlier than the timer's own value: it must still fire then
+    clock.advance(hours=1, seconds=1)
+    assert engine.jobs.execute_due() == 1
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["escalate"]
+
+
+def test_a_cycle_that_missed_periods_fires_once_not_in_a_burst(engine: Engine, deploy, clock) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="work"/>
+        <bpmn:boundaryEvent id="nag" attachedToRef="work" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeCycle>R5/PT1H</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+        <bpmn:userTask id="reminder"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "work", "e1") + chain("nag", "reminder", "e2")))
+    instance = engine.instances.start("p")
+
+    def reminders() -> int:
+        return sum(t.task_definition_key == "reminder" for t in engine.tasks.list(instance_id=instance.id))
+
+    clock.advance(hours=1, seconds=1)
+    engine.jobs.execute_due()
+    assert reminders() == 1
+    clock.advance(hours=3, seconds=1)  # the engine was down for three periods
+    while engine.jobs.execute_due():
+        pass
+    assert reminders() == 2  # one firing for the missed periods
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert job["dueDate"] > clock.now().strftime("%Y-%m-%dT%H:%M")
