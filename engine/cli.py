@@ -182,6 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd("fire-timers", "fire every timer that is due now")
 
+    p = cmd("incidents", "list open incidents (failed jobs and scripts)")
+    p.add_argument("--instance")
+
+    p = cmd("retry", "retry a failed job after fixing its cause")
+    p.add_argument("job", metavar="JOB")
+    p.add_argument("--retries", type=int, default=1)
+
+    p = cmd("job", "operate a pending job")
+    p.add_argument("action", choices=["set-due"], help="set-due: move a timer to a new date-time")
+    p.add_argument("job", metavar="JOB")
+    p.add_argument("due", metavar="DATETIME", type=_date, help="ISO 8601, e.g. 2026-12-01T09:00:00Z")
+
     p = cmd("db", "database schema")
     p.add_argument("action", choices=["upgrade", "revision"], help="upgrade: create or upgrade the schema")
 
@@ -352,6 +364,25 @@ def c_fire_timers(engine: Any, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def c_incidents(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    out.records(engine.jobs.incidents(instance_id=args.instance),
+                (("id", "ID"), ("incidentType", "TYPE"), ("processInstanceId", "INSTANCE"), ("activityId", "ELEMENT"),
+                 ("jobId", "JOB"), ("incidentMessage", "MESSAGE")))
+    return 0
+
+
+def c_retry(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    job = engine.jobs.retry(args.job, retries=args.retries)
+    out.record(job, f"job {args.job} will run again now ({job['retries']} retries)")
+    return 0
+
+
+def c_job(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    job = engine.jobs.set_due(args.job, args.due)
+    out.record(job, f"job {args.job} now due {job['dueDate']}")
+    return 0
+
+
 def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:
     revision = engine.upgrade() if args.action == "upgrade" else engine.db.current_revision()
     text = f"database at revision {revision}" if revision else "database not set up (run: stageflow db upgrade)"
@@ -401,6 +432,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {
     "show": c_show, "tasks": c_tasks, "claim": c_claim, "unclaim": c_unclaim, "assign": c_assign,
     "complete": c_complete, "correlate": c_correlate, "signal": c_signal, "cancel": c_cancel,
     "suspend": c_suspend, "resume": c_resume, "timers": c_timers, "fire-timers": c_fire_timers, "db": c_db,
+    "incidents": c_incidents, "retry": c_retry, "job": c_job,
     "serve": c_serve, "worker": c_worker,
 }
 
