@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("show", "show an instance: state, variables, open tasks, timers, history")
     p.add_argument("instance", metavar="INSTANCE")
 
+    p = cmd("variables", "read, set or remove an instance's variables")
+    p.add_argument("instance", metavar="INSTANCE")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", dest="set_vars")
+    p.add_argument("--remove", action="append", metavar="NAME")
+
     p = cmd("tasks", "list open tasks")
     p.add_argument("--user", help="tasks assigned to the user or offered to them")
     p.add_argument("--group", action="append", help="tasks offered to this group (repeatable)")
@@ -282,6 +287,18 @@ def c_show(engine: Any, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def c_variables(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    if args.set_vars or args.remove:
+        engine.instances.set_variables(args.instance, _vars(args.set_vars), remove=args.remove or [])
+    values = engine.instances.variables(args.instance)
+    if out.as_json:
+        print(json.dumps(values, indent=2, default=str))
+    else:
+        for name, value in values.items():
+            print(f"{name} = {json.dumps(value, default=str)}")
+    return 0
+
+
 def c_tasks(engine: Any, args: argparse.Namespace, out: Output) -> int:
     filters: dict[str, Any] = {
         "assignee": args.assignee, "instance_id": args.instance, "business_key": args.business_key,
@@ -429,7 +446,8 @@ def c_worker(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {
     "deploy": c_deploy, "definitions": c_definitions, "start": c_start, "instances": c_instances,
-    "show": c_show, "tasks": c_tasks, "claim": c_claim, "unclaim": c_unclaim, "assign": c_assign,
+    "show": c_show, "variables": c_variables, "tasks": c_tasks, "claim": c_claim, "unclaim": c_unclaim,
+    "assign": c_assign,
     "complete": c_complete, "correlate": c_correlate, "signal": c_signal, "cancel": c_cancel,
     "suspend": c_suspend, "resume": c_resume, "timers": c_timers, "fire-timers": c_fire_timers, "db": c_db,
     "incidents": c_incidents, "retry": c_retry, "job": c_job,
