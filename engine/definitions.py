@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from lxml import etree
@@ -142,7 +143,8 @@ class Definitions:
                     or bool(_none_starts(item, proc)),
                     has_start_form=bool(proc.start_form),
                     description={"resources": needed, "messageStarts": _start_names(item, proc, "message"),
-                                 "signalStarts": _start_names(item, proc, "signal")},
+                                 "signalStarts": _start_names(item, proc, "signal"),
+                                 "timerStarts": [list(spec) for spec in proc.timer_start_specs]},
                 )
                 session.add(definition)
                 session.flush()
@@ -264,6 +266,15 @@ class Definitions:
                 session.add(m.EventSubscription(id=str(uuid.uuid4()), event_type=kind, name=event_name,
                                                 instance_id=None, definition_id=definition.id,
                                                 element_id=element_id, created_at=now))
+        # Timer start events: one job per event, rescheduled after each start while a cycle lasts. A new
+        # version replaces the timers of the older ones, as in Camunda.
+        session.execute(delete(m.Job).where(m.Job.definition_id.in_(older), m.Job.job_type == "timer-start"))
+        for element_id, kind, text in definition.description.get("timerStarts", []):
+            due, repeat = first_timer_start(kind, text, now)
+            if due is not None:
+                session.add(m.Job(id=str(uuid.uuid4()), job_type="timer-start", instance_id=None,
+                                  definition_id=definition.id, element_id=element_id, task_id=None, due_at=due,
+                                  timer_kind=kind, repeat=repeat, retries=3, created_at=now, suspended=False))
 
     # -- compile for running --------------------------------------------------------------------------------
     def compiled(self, session: Session, definition_id: str) -> CompiledProcess:
@@ -370,6 +381,38 @@ _PD = m.ProcessDefinition.__table__
 # By id, or the latest version of a key: one indexed query.
 _RESOLVE = (select(_PD).where(or_(_PD.c.id == bindparam("ref"), _PD.c.key == bindparam("ref")))
             .order_by((_PD.c.id == bindparam("ref")).desc(), _PD.c.version.desc()).limit(1))
+
+
+def first_timer_start(kind: str, text: str, now: datetime) -> tuple[datetime | None, str | None]:
+    """When a timer start event first fires, and the cycle left after it (None when it fires once)."""
+    from .spiff.timers import parse_moment
+
+    if kind != "cycle":
+        due = parse_moment(text, now)
+        return (due, None) if kind == "duration" or due >= now else (None, None)
+    return next_cycle(text, now, first=True)
+
+
+def next_cycle(text: str, now: datetime, *, first: bool = False) -> tuple[datetime | None, str | None]:
+    """The next firing of cycle `text` (`R3/PT1H`, `R/2026-01-05T09:00:00Z/P1D`) and the cycle left after it."""
+    from .spiff.timers import parse_moment
+
+    parts = text.split("/")
+    count = parts[0][1:]
+    remaining = int(count) if count else -1
+    if remaining == 0:
+        return None, None
+    if len(parts) == 3:  # R<n>/<start>/<duration>
+        start, duration = parse_moment(parts[1], now), parts[2]
+        due = start
+        while due < now or (not first and due <= now):
+            due = parse_moment(duration, due)
+    else:
+        due = parse_moment(parts[1], now)
+        duration = parts[1]
+    left = remaining - 1 if remaining > 0 else -1
+    repeat = None if left == 0 else f"R{left if left > 0 else ''}/{due.isoformat()}/{duration}"
+    return due, repeat
 
 
 def _definition_id(key: str, version: int) -> str:

@@ -112,6 +112,7 @@ class ProcessInfo:
     message_starts: list[str]
     signal_starts: list[str]
     timer_starts: list[str]
+    timer_start_specs: list[tuple[str, str, str]] = field(default_factory=list)  # (element id, kind, literal)
 
 
 class Dialect:
@@ -122,6 +123,7 @@ class Dialect:
         self.root = tree.getroot()
         self.filename = filename
         self.sandbox = sandbox
+        self.timer_literals: dict[str, tuple[str, str]] = {}  # event id -> (kind, literal text)
         self.ids: dict[str, etree._Element] = {}  # every BPMN element by id, filled by `_check_unique_ids`
 
     # -- errors ---------------------------------------------------------------------------------------------
@@ -334,6 +336,11 @@ class Dialect:
                 info.signal_starts.append(start.get("id"))
             elif start.find("bpmn:timerEventDefinition", NS) is not None:
                 info.timer_starts.append(start.get("id"))
+                literal = self.timer_literals.get(start.get("id"))
+                if literal is None:
+                    raise self.fail(start, "a timer start event needs a literal date, duration or cycle "
+                                           "(it is scheduled at deploy, before any variable exists)")
+                info.timer_start_specs.append((start.get("id"), *literal))
             else:
                 info.start_form = info.elements[start.get("id")].form
         return info
@@ -660,6 +667,9 @@ class Dialect:
             el.text = f"_sf_timer({self._expr(el, text, f'timer {kind}')})"
             return
         check_timer_literal(text, kind, fail=lambda msg: self.fail(el, msg))
+        owner = el.getparent().getparent() if el.getparent() is not None else None
+        if owner is not None and owner.get("id"):
+            self.timer_literals[owner.get("id")] = (kind, text)
         el.text = repr(text)
 
 

@@ -90,8 +90,8 @@ class Executor:
               trigger: tuple[str, str] | None = None) -> Loaded:
         """Create an instance of `definition` and run it to its first wait; the caller's transaction saves.
 
-        `trigger` (`("message", name)` or `("signal", name)`) starts it at that message or signal start event,
-        with `variables` as the event's payload.
+        `trigger` (`("message", name)`, `("signal", name)` or `("timer", start event id)`) starts it at that
+        message, signal or timer start event, with `variables` as the event's payload.
         """
         if definition.suspended:
             raise Conflict(f"process definition '{definition.id}' is suspended")
@@ -116,6 +116,9 @@ class Executor:
             run.advance()
             if trigger is not None:
                 kind, name = trigger
+                if kind == "timer":
+                    run.start_by_timer(name)
+                    return
                 deliver = run.deliver_message if kind == "message" else run.deliver_signal
                 if not deliver(name, variables):
                     raise Conflict(f"process '{definition.key}' does not start with {kind} '{name}'")

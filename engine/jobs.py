@@ -77,9 +77,13 @@ class Jobs:
                 if not eng.db.is_sqlite:
                     query = query.with_for_update(skip_locked=True)
                 job = session.scalars(query).first()
-                if job is None or job.instance_id is None or job.retries <= 0 or job.suspended:
+                if job is None or job.retries <= 0 or job.suspended:
                     return False
                 if job.due_at is None or _aware(job.due_at) > now:
+                    return False
+                if job.job_type == "timer-start":
+                    return self._start_by_timer(session, job, now)
+                if job.instance_id is None:
                     return False
                 eng.executor.change(session, job.instance_id, lambda run: run.fire_timers(),
                                     record_incident=False)
@@ -90,6 +94,25 @@ class Jobs:
             return False
         except Conflict:
             return False
+
+    def _start_by_timer(self, session, job: m.Job, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+        """A timer start event fell due: start an instance, then schedule the next firing of a cycle."""
+        from .definitions import next_cycle
+
+        definition = session.get(m.ProcessDefinition, job.definition_id)
+        if definition is None:
+            session.delete(job)
+            return False
+        loaded = self.engine.executor.start(session, definition, business_key=None, variables={},
+                                            trigger=("timer", job.element_id))
+        log.info("timer start event %s of %s started instance %s", job.element_id, job.definition_id,
+                 loaded.row.id)
+        due, repeat = next_cycle(job.repeat, now) if job.repeat else (None, None)
+        if due is None:
+            session.delete(job)
+        else:
+            job.due_at, job.repeat = due, repeat
+        return True
 
     def _failed(self, job_id: str, err: ScriptError) -> None:
         """Count a failed try: due again after the retry interval, or an incident when none is left."""

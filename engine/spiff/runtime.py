@@ -230,6 +230,20 @@ class Run:
             if moment is not None:
                 value["next"] = moment.isoformat()
 
+    def start_by_timer(self, element_id: str) -> None:
+        """Fire the timer start event `element_id` now: the scheduler decided it is due (the job is the timer)."""
+        for task in list(self.workflow.event_manager.tasks.values()):
+            if task.task_spec.bpmn_id == element_id and task.has_state(TaskState.WAITING):
+                moment = (current_clock().now() - timedelta(microseconds=1)).isoformat()
+                value = task.internal_data.get("event_value")
+                if isinstance(value, dict):
+                    value.update(next=moment, cycles=1)
+                else:
+                    task.internal_data["event_value"] = moment
+                self.fire_timers()
+                return
+        raise Conflict(f"timer start event '{element_id}' is not waiting")
+
     def set_timer_due(self, task_id: str, due: datetime) -> None:
         """Move a waiting timer (an ops person grants two more days); the job row follows on save."""
         task = self.task(task_id)

@@ -110,3 +110,36 @@ def test_a_cycle_that_missed_periods_fires_once_not_in_a_burst(engine: Engine, d
     assert reminders() == 2  # one firing for the missed periods
     [job] = engine.jobs.list(instance_id=instance.id)
     assert job["dueDate"] > clock.now().strftime("%Y-%m-%dT%H:%M")
+
+
+def timer_start(definition: str) -> bytes:
+    return bpmn(f"""
+        <bpmn:startEvent id="every_morning"><bpmn:timerEventDefinition>{definition}</bpmn:timerEventDefinition></bpmn:startEvent>
+        <bpmn:userTask id="check_stock"/><bpmn:endEvent id="e"/>""" + chain("every_morning", "check_stock", "e"),
+        process_id="stock_check")
+
+
+def test_a_timer_start_event_starts_instances_on_its_cycle(engine: Engine, deploy, clock) -> None:
+    deploy(timer_start("<bpmn:timeCycle>R3/P1D</bpmn:timeCycle>"))
+    [job] = engine.jobs.list()
+    assert job["jobType"] == "timer-start" and job["processInstanceId"] is None
+    assert engine.jobs.execute_due() == 0
+    for day in range(1, 5):
+        clock.advance(days=1, seconds=1)
+        engine.jobs.execute_due()
+        assert len(engine.instances.list(definition_key="stock_check")) == min(day, 3)
+    assert engine.jobs.list() == []  # three repetitions, then done
+    [task, *_] = engine.tasks.list(process_key="stock_check")
+    assert task.task_definition_key == "check_stock"
+
+
+def test_a_new_version_replaces_the_timer_of_the_old_one(engine: Engine, deploy, clock) -> None:
+    deploy(timer_start("<bpmn:timeDuration>PT1H</bpmn:timeDuration>"))
+    deploy(timer_start("<bpmn:timeDuration>PT2H</bpmn:timeDuration>"))
+    [job] = engine.jobs.list()
+    assert job["processDefinitionId"] == engine.definitions.latest("stock_check").id
+    clock.advance(hours=2, seconds=1)
+    assert engine.jobs.execute_due() == 1
+    [instance] = engine.instances.list(definition_key="stock_check")
+    assert instance.definition_id == job["processDefinitionId"]
+    assert engine.jobs.list() == []
