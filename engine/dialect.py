@@ -76,6 +76,7 @@ class ElementInfo:
     form_business_key: str | None = None
     initiator: str | None = None
     interrupting: bool = True
+    triggered_by_event: bool = False
     external_topic: str | None = None
     task_priority: str | None = None
     async_before: bool = False
@@ -387,6 +388,8 @@ class Dialect:
             for fld in info.form:
                 if fld.default is not None and is_expression(fld.default):
                     self._expr(el, fld.default, "form field default")
+        if tag == "subProcess":
+            info.triggered_by_event = el.get("triggeredByEvent", "false").lower() == "true"
         if tag == "startEvent":
             info.initiator = el.get(_c("initiator"))
             info.interrupting = el.get("isInterrupting", "true").lower() != "false"

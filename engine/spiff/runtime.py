@@ -188,10 +188,62 @@ class Run:
         """Run every engine step until all tokens wait; a failing script raises `ScriptError`."""
         try:
             self.workflow.do_engine_steps()
+            while self._settle_event_subprocesses():
+                self.workflow.do_engine_steps()
         except WorkflowTaskException as err:
             raise self._script_error(err)
         except SpiffWorkflowException as err:
             raise ScriptError(str(err), element_id=_element_of(err))
+
+    def _settle_event_subprocesses(self) -> bool:
+        """Give timer-started event subprocesses BPMN's meaning; SpiffWorkflow runs them as plain branches.
+
+        - An interrupting one whose timer fired cancels the rest of the process.
+        - Once the rest of the process has finished, the ones whose timer has not fired are cancelled, so the
+          instance ends instead of waiting for a timer that no longer matters.
+        Returns True when it changed something (the engine must step again).
+        """
+        workflow = self.workflow
+        event_tasks = [t for t in workflow.tasks.values()
+                       if getattr(t.task_spec, "spec", None) in workflow.subprocess_specs
+                       and (info := self.compiled.element(t.task_spec)) is not None and info.triggered_by_event]
+        if not event_tasks:
+            return False
+        changed = False
+        waiting = []
+        for task in event_tasks:
+            sub = workflow.subprocesses.get(task.id)
+            if task.has_state(TaskState.FINISHED_MASK) or sub is None:
+                continue
+            starts = [t for t in sub.tasks.values() if isinstance(t.task_spec, CatchingEvent)
+                      and t.task_spec in getattr(sub.spec, "bpmn_start_events", [])]
+            if any(t.has_state(TaskState.WAITING) for t in starts):
+                waiting.append(task)
+                continue
+            fired = [t for t in starts if t.has_state(TaskState.COMPLETED)]
+            info = self.compiled.element(fired[0].task_spec) if fired else None
+            if info is not None and info.interrupting and not task.internal_data.get("sf_interrupted"):
+                task.internal_data["sf_interrupted"] = True
+                for other in list(workflow.tasks.values()):
+                    if (other is not task and other.task_spec.bpmn_id is not None and other not in event_tasks
+                            and not other.has_state(TaskState.FINISHED_MASK)):
+                        other.cancel()
+                for other in waiting + [t for t in event_tasks if t is not task]:
+                    if not other.has_state(TaskState.FINISHED_MASK):
+                        other.cancel()
+                changed = True
+        if not changed and waiting:
+            rest = [t for t in workflow.tasks.values() if t.task_spec.bpmn_id is not None
+                    and t not in event_tasks and t.has_state(_ACTIVE)]
+            if not rest:
+                for task in waiting:
+                    task.cancel()
+                changed = True
+        if changed:  # joins waiting on a cancelled branch look again
+            for task in list(workflow.tasks.values()):
+                if task.has_state(TaskState.WAITING) and getattr(task.task_spec, "bpmn_id", None) is None:
+                    task.task_spec._update(task)
+        return changed
 
     def complete(self, task_id: str, variables: dict[str, Any]) -> None:
         """Complete a waiting user or external task with `variables`, then advance."""

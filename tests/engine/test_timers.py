@@ -143,3 +143,46 @@ def test_a_new_version_replaces_the_timer_of_the_old_one(engine: Engine, deploy,
     [instance] = engine.instances.list(definition_key="stock_check")
     assert instance.definition_id == job["processDefinitionId"]
     assert engine.jobs.list() == []
+
+
+def sla_process(interrupting: bool) -> bytes:
+    flag = "true" if interrupting else "false"
+    return bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="work"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "work", "e") + f"""
+        <bpmn:subProcess id="sla" triggeredByEvent="true">
+          <bpmn:startEvent id="sla_start" isInterrupting="{flag}"><bpmn:timerEventDefinition><bpmn:timeDuration>PT4H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>
+          <bpmn:userTask id="escalate"/><bpmn:endEvent id="se"/>
+          """ + chain("sla_start", "escalate", "se") + """
+        </bpmn:subProcess>""")
+
+
+def test_a_non_interrupting_timer_event_subprocess_runs_beside_the_work(engine: Engine, deploy, clock) -> None:
+    deploy(sla_process(interrupting=False))
+    instance = engine.instances.start("p")
+    clock.advance(hours=4, seconds=1)
+    assert engine.jobs.execute_due() == 1
+    tasks = {t.task_definition_key: t for t in engine.tasks.list(instance_id=instance.id)}
+    assert sorted(tasks) == ["escalate", "work"]
+    for task in tasks.values():
+        engine.tasks.complete(task.id, {})
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+
+
+def test_an_interrupting_timer_event_subprocess_takes_over(engine: Engine, deploy, clock) -> None:
+    deploy(sla_process(interrupting=True))
+    instance = engine.instances.start("p")
+    [work] = engine.tasks.list(instance_id=instance.id)
+    clock.advance(hours=4, seconds=1)
+    assert engine.jobs.execute_due() == 1
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["escalate"]
+    assert engine.tasks.get(work.id).outcome == "cancelled"
+
+
+def test_an_instance_whose_work_ends_before_the_event_subprocess_timer_ends_too(engine: Engine, deploy) -> None:
+    deploy(sla_process(interrupting=False))
+    instance = engine.instances.start("p")
+    [work] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(work.id, {})
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert engine.jobs.list(instance_id=instance.id) == []
