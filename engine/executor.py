@@ -384,7 +384,8 @@ class Executor:
                                                         m.Job.instance_id == loaded.row.id)
                                     .values(due_at=timer.due_at).execution_options(synchronize_session=False))
                 continue
-            rows.add(m.Job, dict(id=str(uuid.uuid4()), job_type="timer", instance_id=loaded.row.id,
+            rows.add(m.Job, dict(id=str(uuid.uuid4()), job_type="async" if timer.kind == "async" else "timer",
+                                 instance_id=loaded.row.id,
                                  definition_id=loaded.row.definition_id, element_id=timer.element_id,
                                  task_id=timer.task_id, due_at=timer.due_at, timer_kind=timer.kind, repeat=None,
                                  retries=3, lock_owner=None, lock_expires_at=None, exception=None,

@@ -85,8 +85,10 @@ class Jobs:
                     return self._start_by_timer(session, job, now)
                 if job.instance_id is None:
                     return False
-                eng.executor.change(session, job.instance_id, lambda run: run.fire_timers(),
-                                    record_incident=False)
+                task_id = job.task_id
+                action = ((lambda run: run.continue_async(task_id)) if job.job_type == "async"
+                          else (lambda run: run.fire_timers()))
+                eng.executor.change(session, job.instance_id, action, record_incident=False)
                 log.info("fired timer %s of instance %s at element %s", job.id, job.instance_id, job.element_id)
                 return True
         except ScriptError as err:

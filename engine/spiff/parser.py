@@ -238,6 +238,10 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
             info = compiled.element(task_spec)
             if info is None:
                 continue
+            if info.async_before and not task_spec.manual:
+                # `camunda:asyncBefore`: SpiffWorkflow leaves manual tasks READY; a job runs it (see Run).
+                task_spec.manual = True
+                task_spec.sf_async = True
             if isinstance(task_spec, StageflowCallActivity):
                 task_spec.in_mappings = info.in_mappings
                 task_spec.out_mappings = info.out_mappings

@@ -282,6 +282,26 @@ class Run:
             if moment is not None:
                 value["next"] = moment.isoformat()
 
+    def _async_pending(self, task: Any) -> bool:
+        """A task with `camunda:asyncBefore` that no job has continued yet."""
+        if task.internal_data.get("sf_async_done"):
+            return False
+        info = self.compiled.element(task.task_spec)
+        return info is not None and info.async_before
+
+    def continue_async(self, task_id: str) -> None:
+        """Run the part after an `asyncBefore` boundary (the job decided it is time), then advance."""
+        task = self.task(task_id)
+        if task is None or task.state != TaskState.READY or not self._async_pending(task):
+            raise Conflict(f"no asynchronous continuation waits at task {task_id}")
+        task.internal_data["sf_async_done"] = True
+        if getattr(task.task_spec, "sf_async", False):  # not a task for a person or worker: run it now
+            try:
+                task.run()
+            except WorkflowTaskException as err:
+                raise self._script_error(err)
+        self.advance()
+
     def start_by_timer(self, element_id: str) -> None:
         """Fire the timer start event `element_id` now: the scheduler decided it is due (the job is the timer)."""
         for task in list(self.workflow.event_manager.tasks.values()):
@@ -388,7 +408,7 @@ class Run:
         """(user tasks, external tasks) that are READY."""
         users, externals = [], []
         for task in self._all_tasks():
-            if task.state != TaskState.READY or not task.task_spec.manual:
+            if task.state != TaskState.READY or not task.task_spec.manual or self._async_pending(task):
                 continue
             spec = task.task_spec
             waiting = WaitingTask(
@@ -410,6 +430,10 @@ class Run:
         events: list[WaitingEvent] = []
         if not self.workflow.completed:
             events.extend(self._event_subprocess_starts())
+        for task in self._all_tasks():
+            if task.state == TaskState.READY and self._async_pending(task):
+                since = task.internal_data.setdefault("sf_async_since", current_clock().now().isoformat())
+                timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id or "", _parse_dt(since), "async"))
         for task in list(self.workflow.event_manager.tasks.values()):
             if not task.has_state(TaskState.WAITING) and not task.has_state(TaskState.READY):
                 continue

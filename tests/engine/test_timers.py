@@ -186,3 +186,35 @@ def test_an_instance_whose_work_ends_before_the_event_subprocess_timer_ends_too(
     engine.tasks.complete(work.id, {})
     assert engine.instances.get(instance.id).state == "COMPLETED"
     assert engine.jobs.list(instance_id=instance.id) == []
+
+
+def test_async_before_returns_to_the_caller_and_a_job_continues(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="order"/>
+        <bpmn:scriptTask id="invoice" camunda:asyncBefore="true"><bpmn:script>invoiced = total * 2</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="ship" camunda:asyncBefore="true"/><bpmn:endEvent id="e"/>""" + chain("s", "order", "invoice", "ship", "e")))
+    instance = engine.instances.start("p")
+    [order] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(order.id, {"total": 21})
+    assert "invoiced" not in engine.instances.variables(instance.id)  # the caller got control back first
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert (job["jobType"], job["activityId"]) == ("async", "invoice")
+    assert engine.jobs.execute_due() == 1
+    assert engine.instances.variables(instance.id)["invoiced"] == 42
+    assert engine.tasks.list(instance_id=instance.id) == []  # the user task waits for its own job
+    assert engine.jobs.execute_due() == 1
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["ship"]
+
+
+def test_a_failing_async_step_is_retried_then_an_incident(engine: Engine, deploy, clock) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="risky" camunda:asyncBefore="true"><bpmn:extensionElements><camunda:failedJobRetryTimeCycle>R2/PT1M</camunda:failedJobRetryTimeCycle></bpmn:extensionElements><bpmn:script>x = 1 / zero</bpmn:script></bpmn:scriptTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "risky", "e")))
+    instance = engine.instances.start("p", variables={"zero": 0})
+    assert engine.instances.get(instance.id).state == "ACTIVE"  # start returned before the failing step
+    engine.jobs.execute_due()
+    clock.advance(minutes=1, seconds=1)
+    engine.jobs.execute_due()
+    [incident] = engine.jobs.incidents(instance_id=instance.id)
+    assert incident["activityId"] == "risky"
