@@ -47,13 +47,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from lxml import etree
 
 from engine.errors import DefinitionError, ExpressionError, ScriptError, ScriptRejected
 from engine.expressions import RUNTIME_HELPERS, is_expression, juel_to_python
 from engine.sandbox import ScriptFailure, ScriptSandbox
+from engine.tokens import Token, TokenCursor
 from engine.xmlsafe import DMN_MODEL_NAMESPACES, element_line
 
 __all__ = [
@@ -406,10 +407,7 @@ class _Fail(Exception):
         self.reason = reason
 
 
-class _Tok(NamedTuple):
-    kind: str  # "num", "str", "name", "kw", "op", "end"
-    value: Any  # the Python value for "num"/"str", the text otherwise
-    pos: int
+_Tok = Token
 
 
 _KEYWORDS = frozenset({"true", "false", "null", "and", "or", "not", "if", "then", "else"})
@@ -499,32 +497,13 @@ def _check_name(name: str) -> None:
         raise _Fail(f"the name '{name}' is reserved")
 
 
-class _Feel:
+class _Feel(TokenCursor):
     """Recursive descent over the FEEL subset, emitting Python source."""
 
     def __init__(self, text: str, *, input_name: str | None = None) -> None:
-        self.tokens = _lex(text)
-        self.i = 0
+        super().__init__(_lex(text))
         self.input_name = input_name  # the input variable, inside an input entry
         self.uses_input = False
-
-    # -- tokens
-    @property
-    def tok(self) -> _Tok:
-        return self.tokens[self.i]
-
-    def peek(self, offset: int = 1) -> _Tok:
-        return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
-
-    def next(self) -> _Tok:
-        tok = self.tokens[self.i]
-        if tok.kind != "end":
-            self.i += 1
-        return tok
-
-    def is_op(self, *values: str, tok: _Tok | None = None) -> bool:
-        tok = tok or self.tok
-        return tok.kind == "op" and tok.value in values
 
     def is_kw(self, value: str, tok: _Tok | None = None) -> bool:
         tok = tok or self.tok

@@ -34,10 +34,11 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from engine.errors import ExpressionError
 from engine.sandbox import guarded_getattr
+from engine.tokens import Token, TokenCursor
 
 __all__ = [
     "BUSINESS_KEY_VARIABLE",
@@ -204,10 +205,7 @@ class _Fail(Exception):
 # --------------------------------------------------------------------------------------------------
 
 
-class _Tok(NamedTuple):
-    kind: str  # "int", "float", "str", "name", "kw", "op", "end"
-    value: str
-    pos: int  # offset in the whole text
+_Tok = Token
 
 
 def _at(pos: int) -> str:
@@ -348,30 +346,8 @@ def _describe(tok: _Tok) -> str:
     return f"unexpected {shown}{_at(tok.pos)}"
 
 
-class _Parser:
+class _Parser(TokenCursor):
     """Recursive descent over JUEL precedence levels, emitting Python source."""
-
-    def __init__(self, tokens: list[_Tok]) -> None:
-        self.tokens = tokens
-        self.i = 0
-
-    # -- token helpers
-    @property
-    def tok(self) -> _Tok:
-        return self.tokens[self.i]
-
-    def peek(self, offset: int = 1) -> _Tok:
-        return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
-
-    def next(self) -> _Tok:
-        tok = self.tokens[self.i]
-        if tok.kind != "end":
-            self.i += 1
-        return tok
-
-    def is_op(self, *values: str, tok: _Tok | None = None) -> bool:
-        tok = tok or self.tok
-        return tok.kind == "op" and tok.value in values
 
     def expect_op(self, value: str, context: str) -> None:
         if not self.is_op(value):
