@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///stageflow.db"
 
@@ -40,10 +39,3 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
-
-    def sqlite_path(self) -> Path | None:
-        """The database file of a SQLite URL, or None for other databases and in-memory SQLite."""
-        if not self.is_sqlite:
-            return None
-        path = self.database_url.split("///", 1)[-1]
-        return Path(path) if path and path != ":memory:" else None

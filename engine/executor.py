@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select, text, update
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock, using_clock
 from .dialect import ElementInfo
-from .errors import BadRequest, Conflict, NotFound, ScriptError
+from .errors import Conflict, NotFound, ScriptError
 from .sandbox import ScriptFailure, ScriptSandbox
 from .spiff import SERIALIZER_VERSION, CompiledProcess, Run, WaitingTask
 from .spiff.runtime import check_variables_serializable
@@ -540,11 +540,3 @@ def _moment(value: Any, now: datetime, what: str, element_id: str) -> datetime |
     except ValueError as err:
         raise ScriptError(f"{what}: {err}", element_id=element_id)
 
-
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise BadRequest(message)
-
-
-def after(now: datetime, seconds: float) -> datetime:
-    return now + timedelta(seconds=seconds)

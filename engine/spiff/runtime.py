@@ -515,9 +515,6 @@ class Run:
             for name in names:
                 task.data.pop(name, None)
 
-    def error_tasks(self) -> list[Any]:
-        return [t for t in self._all_tasks() if t.has_state(TaskState.ERROR)]
-
     # -- history --------------------------------------------------------------------------------------------
     def _snapshot(self) -> Snapshot:
         return Snapshot({task.id: task.state for task in self._all_tasks()})
