@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -31,7 +32,11 @@ class TimerScheduler:
         self._busy = threading.Lock()
 
     def tick(self) -> int:
-        """Fire what is due now; returns how many jobs fired (0 when a tick is already running)."""
+        """Fire what is due now; returns how many jobs fired (0 when a tick is already running).
+
+        After firing it also schedules a wake-up at the next due time when that comes before the next tick, so
+        a timer is not late by up to a whole poll interval.
+        """
         if not self._busy.acquire(blocking=False):
             return 0
         try:
@@ -40,12 +45,25 @@ class TimerScheduler:
                 batch = self.engine.jobs.execute_due(limit=100)
                 fired += batch
                 if batch < 100:
-                    return fired
+                    break
+            self._wake_for_next()
+            return fired
         except StageflowError as err:
             log.warning("timer tick failed: %s", err.message)
             return 0
         finally:
             self._busy.release()
+
+    def _wake_for_next(self) -> None:
+        if not self._scheduler.running:
+            return
+        due = self.engine.jobs.next_due()
+        if due is None:
+            return
+        wait = (due - self.engine.clock.now()).total_seconds()
+        if 0 < wait < self.poll_seconds:
+            self._scheduler.add_job(self.tick, "date", run_date=datetime.now(UTC) + timedelta(seconds=wait),
+                                    id="stageflow-wake", replace_existing=True)
 
     def start(self) -> None:
         self._scheduler.add_job(self.tick, "interval", seconds=self.poll_seconds, id="stageflow-timers",
