@@ -199,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", metavar="JOB")
     p.add_argument("due", metavar="DATETIME", type=_date, help="ISO 8601, e.g. 2026-12-01T09:00:00Z")
 
+    p = cmd("simulate", "run a process on a virtual clock with scripted answers and print its timeline")
+    p.add_argument("files", nargs="+", metavar="FILE", help=".bpmn (and .dmn) files")
+    p.add_argument("--answers", metavar="answers.json", help="variables, task answers and messages (see docs)")
+    p.add_argument("--process", help="the process key when the files hold several")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE", help="a start variable")
+
     p = cmd("db", "database schema")
     p.add_argument("action", choices=["upgrade", "revision"], help="upgrade: create or upgrade the schema")
 
@@ -218,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"database_url": args.database} if args.database else {}
     settings = Settings.from_env(**overrides)
     out = Output(args.json)
+    if args.command == "simulate":  # its own throwaway engine on a virtual clock
+        return c_simulate(None, args, out)
     engine = Engine(settings)
     try:
         return COMMANDS[args.command](engine, args, out)
@@ -400,6 +408,21 @@ def c_job(engine: Any, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def c_simulate(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    from pathlib import Path
+
+    from .simulate import load_answers, simulate
+
+    answers = load_answers(args.answers) if args.answers else None
+    timeline = simulate([Path(f) for f in args.files], answers=answers, process_key=args.process,
+                        variables=_vars(args.var) or None)
+    if out.as_json:
+        print(json.dumps(timeline.to_json(), indent=2, default=str))
+    else:
+        print(timeline.to_text())
+    return EXIT_ERROR if timeline.status == "error" else 0
+
+
 def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:
     revision = engine.upgrade() if args.action == "upgrade" else engine.db.current_revision()
     text = f"database at revision {revision}" if revision else "database not set up (run: stageflow db upgrade)"
@@ -450,7 +473,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {
     "assign": c_assign,
     "complete": c_complete, "correlate": c_correlate, "signal": c_signal, "cancel": c_cancel,
     "suspend": c_suspend, "resume": c_resume, "timers": c_timers, "fire-timers": c_fire_timers, "db": c_db,
-    "incidents": c_incidents, "retry": c_retry, "job": c_job,
+    "incidents": c_incidents, "retry": c_retry, "job": c_job, "simulate": c_simulate,
     "serve": c_serve, "worker": c_worker,
 }
 

@@ -32,7 +32,7 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from ..clock import current_clock
+from ..clock import current_clock, using_clock
 from ..dialect import ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError
 from ..sandbox import ScriptSandbox
@@ -263,8 +263,11 @@ class Run:
         A cycle timer that missed several periods (the engine was down) fires once, not once per missed period:
         its next time moves past now and the missed repetitions are used up.
         """
-        self.workflow.refresh_timers()
-        self._skip_missed_cycles()
+        # SpiffWorkflow fires a timer only once the clock is strictly past its time; the job table calls a timer
+        # due at its time, so look a microsecond ahead.
+        with using_clock(_Ahead(current_clock())):
+            self.workflow.refresh_timers()
+            self._skip_missed_cycles()
         self.advance()
 
     def _skip_missed_cycles(self) -> None:
@@ -275,7 +278,7 @@ class Run:
                 continue
             step = timedelta(seconds=value["duration"])
             moment = _parse_dt(value["next"])
-            while moment is not None and moment <= now and value["cycles"] != 0:
+            while moment is not None and moment < now and value["cycles"] != 0:
                 moment += step
                 if value["cycles"] > 0:
                     value["cycles"] -= 1
@@ -569,6 +572,16 @@ class Run:
         if original is not None and str(original) and str(original) not in message:
             message = f"{message}: {original}"
         return ScriptError(message, element_id=element_id, line=line)
+
+
+class _Ahead:
+    """A clock one microsecond ahead of another."""
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+
+    def now(self) -> datetime:
+        return self.base.now() + timedelta(microseconds=1)
 
 
 def _definitions(spec: Any) -> list[Any]:

@@ -218,3 +218,16 @@ def test_a_failing_async_step_is_retried_then_an_incident(engine: Engine, deploy
     engine.jobs.execute_due()
     [incident] = engine.jobs.incidents(instance_id=instance.id)
     assert incident["activityId"] == "risky"
+
+
+def test_a_timer_fires_when_the_clock_reaches_its_time(engine: Engine, deploy, clock) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:userTask id="after"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "after", "e")))
+    instance = engine.instances.start("p")
+    clock.advance(minutes=59, seconds=59)
+    assert engine.jobs.execute_due() == 0
+    clock.advance(seconds=1)  # exactly due (SpiffWorkflow alone waits until strictly past it)
+    assert engine.jobs.execute_due() == 1
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["after"]
