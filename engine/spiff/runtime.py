@@ -190,10 +190,35 @@ class Run:
             self.workflow.do_engine_steps()
             while self._settle_event_subprocesses():
                 self.workflow.do_engine_steps()
+            self._end_after_interruption()
         except WorkflowTaskException as err:
             raise self._script_error(err)
         except SpiffWorkflowException as err:
             raise ScriptError(str(err), element_id=_element_of(err))
+
+    def _end_after_interruption(self) -> bool:
+        """An interrupting message/signal event subprocess that has finished ends the process, as in BPMN.
+
+        SpiffWorkflow gives the triggered subprocess no path to the process end, so the instance would wait
+        for the trigger again.
+        """
+        workflow = self.workflow
+        if workflow.completed:
+            return False
+        done = [t for t in workflow.tasks.values()
+                if t.internal_data.get("sf_interrupted") and t.has_state(TaskState.COMPLETED)]
+        if not done:
+            return False
+        live = [t for t in workflow.tasks.values()
+                if t.has_state(_ACTIVE) and getattr(t.task_spec, "bpmn_id", None) is not None]
+        if live:
+            return False
+        for t in list(workflow.tasks.values()):
+            if not t.has_state(TaskState.FINISHED_MASK):
+                t.cancel()
+        workflow.data.update(done[-1].data)
+        workflow.completed = True
+        return True
 
     def _settle_event_subprocesses(self) -> bool:
         """Give timer-started event subprocesses BPMN's meaning; SpiffWorkflow runs them as plain branches.
@@ -364,6 +389,7 @@ class Run:
                 interrupting = info is None or info.interrupting
         if not interrupting:
             return
+        task.internal_data["sf_interrupted"] = True
         scope = task.parent
         for sibling in list(scope.children):
             if sibling.id != task.id:

@@ -247,6 +247,9 @@ def test_message_event_subprocess_interrupts_the_main_flow(engine: Engine, deplo
     i = engine.instances.start("p", business_key="O-1")
     engine.messages.correlate("order-cancelled", business_key="O-1")
     assert open_tasks(engine, i.id) == ["refund"]
+    [refund] = engine.tasks.list(instance_id=i.id)
+    engine.tasks.complete(refund.id, {})
+    assert state(engine, i.id) == "COMPLETED"  # the interrupted process ends with its event subprocess
 
 
 def test_signal_reaches_every_waiting_instance(engine: Engine, deploy) -> None:
