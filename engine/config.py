@@ -18,6 +18,7 @@ class Settings:
     max_definition_bytes: int = 10 * 1024 * 1024
     unique_business_key: bool = False
     clock: str = "system"
+    job_lock_seconds: float = 300.0
     sql_echo: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -32,6 +33,7 @@ class Settings:
             max_definition_bytes=int(env.get("STAGEFLOW_MAX_DEFINITION_BYTES", str(10 * 1024 * 1024))),
             unique_business_key=env.get("STAGEFLOW_UNIQUE_BUSINESS_KEY", "false").lower() in ("1", "true", "yes"),
             clock=env.get("STAGEFLOW_CLOCK", "system"),
+            job_lock_seconds=float(env.get("STAGEFLOW_JOB_LOCK_SECONDS", "300")),
             sql_echo=env.get("STAGEFLOW_SQL_ECHO", "false").lower() in ("1", "true", "yes"),
         )
         return replace(settings, **overrides) if overrides else settings

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from .errors import BadRequest, Conflict, NotFound, ScriptError
 from .store import models as m
@@ -28,8 +28,9 @@ def default_worker_id() -> str:
 class Jobs:
     """Pending timers and their execution."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, worker_id: str | None = None) -> None:
         self.engine = engine
+        self.worker_id = worker_id or default_worker_id()
 
     def list(self, *, instance_id: str | None = None, due_before: datetime | None = None, first: int = 0,
              max_results: int = 100) -> list[dict[str, Any]]:
@@ -51,19 +52,39 @@ class Jobs:
                                   .order_by(m.Job.due_at).limit(1))
 
     def execute_due(self, *, limit: int = 100) -> int:
-        """Fire every job due now (on the engine's clock); returns how many fired."""
-        now = self.engine.clock.now()
-        with self.engine.db.read() as session:
-            ids = session.scalars(select(m.Job.id).where(m.Job.due_at <= now, m.Job.suspended.is_(False),
-                                                         m.Job.retries > 0)
-                                  .order_by(m.Job.due_at, m.Job.id).limit(limit)).all()
+        """Acquire up to `limit` jobs due now (on the engine's clock) and fire them; returns how many fired."""
         fired = 0
-        for job_id in ids:
+        for job_id in self.acquire(limit):
             fired += int(self.execute(job_id))
         return fired
 
+    def acquire(self, limit: int) -> list[str]:
+        """Lock up to `limit` due jobs for this worker, oldest due first, in one short transaction.
+
+        A job stays locked for `job_lock_seconds` (engine clock): other workers skip it meanwhile, so that
+        several workers share the due jobs instead of racing for the same ones. A worker that dies holding locks
+        leaves its jobs to the others once the locks expire; the job's effect is written only in the
+        transaction that fires it, so a job cut short is as if it never ran.
+        """
+        eng = self.engine
+        now = eng.clock.now()
+        with eng.db.write() as session:
+            query = (select(m.Job.id)
+                     .where(m.Job.due_at <= now, m.Job.suspended.is_(False), m.Job.retries > 0,
+                            or_(m.Job.lock_expires_at.is_(None), m.Job.lock_expires_at <= now))
+                     .order_by(m.Job.due_at, m.Job.id).limit(limit))
+            if not eng.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query).all())
+            if ids:
+                session.execute(update(m.Job).where(m.Job.id.in_(ids))
+                                .values(lock_owner=self.worker_id,
+                                        lock_expires_at=now + timedelta(seconds=eng.settings.job_lock_seconds))
+                                .execution_options(synchronize_session=False))
+        return ids
+
     def execute(self, job_id: str) -> bool:
-        """Fire one job if it is due; False when another worker took it, it is gone or not yet due.
+        """Fire one job if it is due; False when another worker holds it, it is gone or not yet due.
 
         A job whose execution fails (a script or expression error) is retried per the element's
         `camunda:failedJobRetryTimeCycle` (default `R3/PT5M`: three tries, five minutes apart); when no retry is
@@ -79,8 +100,14 @@ class Jobs:
                 job = session.scalars(query).first()
                 if job is None or job.retries <= 0 or job.suspended:
                     return False
+                if job.lock_owner not in (None, self.worker_id) and job.lock_expires_at is not None \
+                        and _aware(job.lock_expires_at) > now:
+                    return False  # another worker acquired it and may be running it
                 if job.due_at is None or _aware(job.due_at) > now:
+                    job.lock_owner = job.lock_expires_at = None
                     return False
+                log.debug("executing job %s (%s) of instance %s at element %s", job.id, job.job_type,
+                          job.instance_id, job.element_id)
                 if job.job_type == "timer-start":
                     return self._start_by_timer(session, job, now)
                 if job.instance_id is None:
@@ -89,8 +116,14 @@ class Jobs:
                 action = ((lambda run: run.continue_async(task_id)) if job.job_type == "async"
                           else (lambda run: run.fire_timers()))
                 eng.executor.change(session, job.instance_id, action, record_incident=False)
-                log.info("fired timer %s of instance %s at element %s", job.id, job.instance_id, job.element_id)
-                return True
+                # a cycle timer stays with its next due time: free it for whichever worker comes then
+                session.execute(update(m.Job).where(m.Job.id == job_id)
+                                .values(lock_owner=None, lock_expires_at=None)
+                                .execution_options(synchronize_session=False))
+                fired = (job.job_type, job.instance_id, job.element_id)
+            # logged once committed: a worker killed before the commit left no effect and no such line
+            log.info("fired %s job %s of instance %s at element %s", fired[0], job_id, fired[1], fired[2])
+            return True
         except ScriptError as err:
             self._failed(job_id, err)
             return False
@@ -114,6 +147,7 @@ class Jobs:
             session.delete(job)
         else:
             job.due_at, job.repeat = due, repeat
+            job.lock_owner = job.lock_expires_at = None
         return True
 
     def _failed(self, job_id: str, err: ScriptError) -> None:
@@ -129,6 +163,7 @@ class Jobs:
             job.retries = max(retries, 0)
             job.exception = err.message
             job.due_at = now + interval
+            job.lock_owner = job.lock_expires_at = None
             if job.retries == 0:
                 session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedJob", instance_id=job.instance_id,
                                        definition_id=job.definition_id, element_id=job.element_id, job_id=job.id,
@@ -160,6 +195,7 @@ class Jobs:
                 raise BadRequest("retries must be at least 1")
             job.retries = retries
             job.due_at = now
+            job.lock_owner = job.lock_expires_at = None
             session.execute(update(m.Incident).where(m.Incident.job_id == job_id, m.Incident.resolved_at.is_(None))
                             .values(resolved_at=now))
             return _job_json(job)

@@ -11,6 +11,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, SimpleBpmnTask
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
@@ -234,7 +235,7 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
         for decision_id, decision in doc.decisions.items():
             decisions.setdefault(decision_id, decision)
     for process_spec in [spec, *subprocess_specs.values()]:
-        for task_spec in process_spec.task_specs.values():
+        for task_spec in list(process_spec.task_specs.values()):
             info = compiled.element(task_spec)
             if info is None:
                 continue
@@ -242,6 +243,8 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 # `camunda:asyncBefore`: SpiffWorkflow leaves manual tasks READY; a job runs it (see Run).
                 task_spec.manual = True
                 task_spec.sf_async = True
+            if info.async_after:
+                _insert_async_after(process_spec, task_spec)
             if isinstance(task_spec, StageflowCallActivity):
                 task_spec.in_mappings = info.in_mappings
                 task_spec.out_mappings = info.out_mappings
@@ -256,6 +259,37 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.result_variable = info.result_variable
                 task_spec.map_result = info.map_decision_result or "resultList"
     return compiled
+
+
+class AsyncAfterSpec(SimpleBpmnTask):
+    """The `camunda:asyncAfter` boundary of an element: a hidden step on each outgoing flow that waits for a job.
+
+    It does nothing itself; being manual, SpiffWorkflow stops before it, the executor records an async job for
+    the element (`sf_async_after_of`) and commits, and the job continues the flow (Run.continue_async).
+    """
+
+    def __init__(self, wf_spec, name: str, element_id: str) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(wf_spec, name)
+        self.manual = True
+        self.sf_async = True
+        self.sf_async_after_of = element_id
+
+
+def _insert_async_after(process_spec, task_spec) -> None:  # type: ignore[no-untyped-def]
+    """Put an `AsyncAfterSpec` on every outgoing flow of `task_spec` (not on the join of its boundary events)."""
+    for output in list(task_spec.outputs):
+        if isinstance(output, BoundaryEventJoin):
+            continue
+        name = f"{task_spec.name}.AsyncAfter.{output.name}"
+        hold = AsyncAfterSpec(process_spec, name, task_spec.bpmn_id)
+        task_spec._outputs = [name if o == output.name else o for o in task_spec._outputs]
+        output._inputs = [name if i == task_spec.name else i for i in output._inputs]
+        hold._inputs, hold._outputs = [task_spec.name], [output.name]
+        if hasattr(task_spec, "cond_task_specs"):  # a gateway: its conditions name the flows' targets
+            task_spec.cond_task_specs = [(cond, name if target == output.name else target)
+                                         for cond, target in task_spec.cond_task_specs]
+        if getattr(task_spec, "default_task_spec", None) == output.name:
+            task_spec.default_task_spec = name
 
 
 def _check_spiff_specs(spec: object, subprocess_specs: dict[str, object], documents: list[Document]) -> None:

@@ -209,8 +209,7 @@ class Run:
                 if t.internal_data.get("sf_interrupted") and t.has_state(TaskState.COMPLETED)]
         if not done:
             return False
-        live = [t for t in workflow.tasks.values()
-                if t.has_state(_ACTIVE) and getattr(t.task_spec, "bpmn_id", None) is not None]
+        live = [t for t in workflow.tasks.values() if t.has_state(_ACTIVE) and _element_id(t.task_spec) is not None]
         if live:
             return False
         for t in list(workflow.tasks.values()):
@@ -258,7 +257,7 @@ class Run:
                         other.cancel()
                 changed = True
         if not changed and waiting:
-            rest = [t for t in workflow.tasks.values() if t.task_spec.bpmn_id is not None
+            rest = [t for t in workflow.tasks.values() if _element_id(t.task_spec) is not None
                     and t not in event_tasks and t.has_state(_ACTIVE)]
             if not rest:
                 for task in waiting:
@@ -311,9 +310,11 @@ class Run:
                 value["next"] = moment.isoformat()
 
     def _async_pending(self, task: Any) -> bool:
-        """A task with `camunda:asyncBefore` that no job has continued yet."""
+        """A task at a `camunda:asyncBefore` or `asyncAfter` boundary that no job has continued yet."""
         if task.internal_data.get("sf_async_done"):
             return False
+        if getattr(task.task_spec, "sf_async_after_of", None):
+            return True
         info = self.compiled.element(task.task_spec)
         return info is not None and info.async_before
 
@@ -462,7 +463,8 @@ class Run:
         for task in self._all_tasks():
             if task.state == TaskState.READY and self._async_pending(task):
                 since = task.internal_data.setdefault("sf_async_since", current_clock().now().isoformat())
-                timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id or "", _parse_dt(since), "async"))
+                element = _element_id(task.task_spec) or ""
+                timers.append(WaitingTimer(str(task.id), element, _parse_dt(since), "async"))
         for task in list(self.workflow.event_manager.tasks.values()):
             if not task.has_state(TaskState.WAITING) and not task.has_state(TaskState.READY):
                 continue
@@ -713,3 +715,8 @@ def check_variables_serializable(values: dict[str, Any]) -> None:
             json.dumps(value, cls=_Encoder)
         except (TypeError, ValueError) as err:
             raise BadRequest(f"variable '{name}' cannot be stored: {err}")
+
+
+def _element_id(spec: Any) -> str | None:
+    """The diagram element a task spec stands for; an asyncAfter boundary stands for the element it follows."""
+    return getattr(spec, "bpmn_id", None) or getattr(spec, "sf_async_after_of", None)

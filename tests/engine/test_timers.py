@@ -206,6 +206,45 @@ def test_async_before_returns_to_the_caller_and_a_job_continues(engine: Engine, 
     assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["ship"]
 
 
+def test_async_after_commits_the_completed_element_and_a_job_runs_what_follows(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="order" camunda:asyncAfter="true"/>
+        <bpmn:scriptTask id="invoice"><bpmn:script>invoiced = total * 2</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="ship"/><bpmn:endEvent id="e"/>""" + chain("s", "order", "invoice", "ship", "e")))
+    instance = engine.instances.start("p")
+    [order] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(order.id, {"total": 21})
+    # the completion is stored and the task gone; what follows waits for a job of the element `order`
+    assert engine.tasks.list(instance_id=instance.id) == []
+    assert engine.instances.variables(instance.id)["total"] == 21
+    assert "invoiced" not in engine.instances.variables(instance.id)
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert (job["jobType"], job["activityId"]) == ("async", "order")
+    assert [e.event for e in engine.instances.history(instance.id) if e.element_id == "order"] == ["completed"]
+    assert engine.jobs.execute_due() == 1
+    assert engine.instances.variables(instance.id)["invoiced"] == 42
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["ship"]
+    assert engine.jobs.list(instance_id=instance.id) == []
+
+
+def test_async_after_a_gateway_holds_the_chosen_branch_only(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:exclusiveGateway id="big" camunda:asyncAfter="true" default="small_flow"/>
+        <bpmn:userTask id="review"/><bpmn:userTask id="ship"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        <bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="big"/>
+        <bpmn:sequenceFlow id="big_flow" sourceRef="big" targetRef="review"><bpmn:conditionExpression>${amount > 1000}</bpmn:conditionExpression></bpmn:sequenceFlow>
+        <bpmn:sequenceFlow id="small_flow" sourceRef="big" targetRef="ship"/>
+        """ + chain("review", "e1") + chain("ship", "e2")))
+    large = engine.instances.start("p", variables={"amount": 5000})
+    small = engine.instances.start("p", variables={"amount": 10})
+    assert engine.tasks.list(instance_id=large.id) == engine.tasks.list(instance_id=small.id) == []
+    assert [j["activityId"] for j in engine.jobs.list(instance_id=large.id)] == ["big"]
+    assert engine.jobs.execute_due() == 2
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=large.id)] == ["review"]
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=small.id)] == ["ship"]
+
+
 def test_a_failing_async_step_is_retried_then_an_incident(engine: Engine, deploy, clock) -> None:
     deploy(bpmn("""
         <bpmn:startEvent id="s"/>

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -210,3 +211,69 @@ def test_a_worker_that_was_down_fires_missed_timers_once_on_its_first_tick(share
     assert {i: tasks.get(i) for i in double} == dict.fromkeys(double, 1)
     reminders, _, _, _ = effects(shared_url, "nag", "reminder")
     assert {i: reminders.get(i) for i in nagged} == dict.fromkeys(nagged, 2)
+
+
+# each firing runs a script that counts for a few milliseconds, so that a kill lands inside a job
+SLOW_KEY = "slow_timer"
+SLOW_PROCESS = bpmn(
+    """
+    <bpmn:startEvent id="start"/>
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:scriptTask id="touch" scriptFormat="python"><bpmn:script>n = 0
+while n &lt; 20000:
+    n += 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:userTask id="after" name="After"/>
+    <bpmn:endEvent id="end"/>
+    """
+    + chain("start", "wait", "touch", "after", "end"),
+    process_id=SLOW_KEY,
+)
+
+
+def drain_until_killed(url: str, now: datetime, kill_after: int, tmp: Path) -> int:
+    """Run one logging drain worker, SIGKILL it once it has fired `kill_after` jobs; how many it fired in all."""
+    go = tmp / "go-killed"
+    go.touch()
+    proc = subprocess.Popen([sys.executable, str(WORKER), "drain", url, now.isoformat(), "--batch", "1000",
+                             "--ready", str(tmp / "ready-killed"), "--go", str(go), "--log"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=REPO_ROOT)
+    fired, lines = 0, []
+    try:
+        assert proc.stderr is not None
+        while fired < kill_after:
+            line = proc.stderr.readline().decode()
+            if not line:
+                raise AssertionError(f"the worker exited ({proc.wait()}) before it was killed:\n{''.join(lines)}")
+            lines.append(line)
+            fired += line.startswith("stageflow.jobs fired timer job")
+        os.kill(proc.pid, signal.SIGKILL)  # inside the next job: its script counts, its transaction is open
+        proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGKILL
+        rest = proc.stderr.read().decode()  # lines written before the kill are jobs it committed too
+        return fired + sum(line.startswith("stageflow.jobs fired timer job") for line in rest.splitlines())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_jobs_of_a_worker_killed_mid_batch_are_taken_by_another_once_its_locks_expire(shared_url: str,
+                                                                                    tmp_path: Path) -> None:
+    ids = start_instances(shared_url, SLOW_KEY, SLOW_PROCESS, 60)
+    due = T + timedelta(hours=2)
+    killed_fired = drain_until_killed(shared_url, due, kill_after=10, tmp=tmp_path)
+    assert 10 <= killed_fired < 60, f"the killed worker fired {killed_fired} of 60"
+
+    # the dead worker still holds the locks of the jobs it had acquired: a second worker leaves them alone...
+    (tmp_path / "early").mkdir()
+    (tmp_path / "later").mkdir()
+    early = run_workers(shared_url, due + timedelta(minutes=1), workers=1, batch=100, tmp=tmp_path / "early")
+    assert early[0]["fired"] == 0
+    # ...until the locks expire (five minutes by default); then it fires each remaining timer once
+    later = run_workers(shared_url, due + timedelta(minutes=6), workers=1, batch=100, tmp=tmp_path / "later")
+    assert later[0]["fired"] == 60 - killed_fired
+    tasks, fired, versions, jobs = effects(shared_url, "wait", "after")
+    assert {i: fired.get(i) for i in ids} == dict.fromkeys(ids, 1)
+    assert {i: tasks.get(i) for i in ids} == dict.fromkeys(ids, 1)
+    assert {i: versions[i] for i in ids} == dict.fromkeys(ids, 2)
+    assert jobs == 0

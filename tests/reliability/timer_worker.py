@@ -13,6 +13,9 @@ signal, so that all workers really begin together), then calls `engine.jobs.exec
 returns 0 twice in a row, and prints one JSON line: how many jobs it fired, the size of every batch and the
 wall-clock time of its first and last firing batch (to show that workers overlapped).
 
+With `--log`, `drain` logs each fired job on stderr (the `stageflow.jobs` logger at INFO), so that a test can
+kill it with `kill -9` in the middle of a batch.
+
 `tick` runs one tick of `TimerScheduler` (what `stageflow worker` does every poll interval), then a second one,
 and prints `{"first": n, "second": m}`.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from datetime import datetime
@@ -88,10 +92,14 @@ def main(argv: list[str]) -> None:
     p_drain.add_argument("--batch", type=int, default=50)
     p_drain.add_argument("--ready", type=Path, required=True)
     p_drain.add_argument("--go", type=Path, required=True)
+    p_drain.add_argument("--log", action="store_true")
     p_tick = sub.add_parser("tick")
     p_tick.add_argument("url")
     p_tick.add_argument("now")
     args = parser.parse_args(argv)
+    if args.mode == "drain" and args.log:
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s %(message)s")
+        logging.getLogger("stageflow.jobs").setLevel(logging.INFO)
     if args.mode == "drain":
         result: dict[str, object] = drain(args.url, args.now, args.batch, args.ready, args.go)
     else:
