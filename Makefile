@@ -19,6 +19,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 run: install
 	STAGEFLOW_DATABASE_URL=$${STAGEFLOW_DATABASE_URL:-$(DATABASE)} \
+		$(BIN)/stageflow user add demo --password demo-pass-1 --group admins --group sales --exist-ok
+	@echo "demo credentials: user 'demo', password 'demo-pass-1' (groups admins, sales)"
+	STAGEFLOW_DATABASE_URL=$${STAGEFLOW_DATABASE_URL:-$(DATABASE)} \
 		$(BIN)/stageflow serve --host $(HOST) --port $(PORT) $(addprefix --deploy ,$(PROCESS_FILES))
 
 test: install

@@ -20,6 +20,8 @@ from .clock import Clock, clock_from_name
 from .config import Settings
 from .definitions import Definitions
 from .executor import Executor, after_transaction
+from .external_tasks import ExternalTasks
+from .identity import Identity
 from .instances import Instances
 from .jobs import Jobs
 from .messages import Messages
@@ -44,6 +46,8 @@ class Engine:
         self.tasks = Tasks(self)
         self.messages = Messages(self)
         self.jobs = Jobs(self)
+        self.external_tasks = ExternalTasks(self)
+        self.identity = Identity(self)
         self.executor.broadcast = lambda name, payload: self.messages.signal(name, variables=payload)
 
     @contextmanager

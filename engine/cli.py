@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .errors import InvalidVariables, StageflowError
+from .errors import BadRequest, InvalidVariables, StageflowError
 from .variables import parse_assignment
 
 EXIT_ERROR = 1
@@ -205,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--process", help="the process key when the files hold several")
     p.add_argument("--var", action="append", metavar="NAME=VALUE", help="a start variable")
 
+    p = cmd("conformance", "deploy and run every BPMN model of a folder on throwaway databases; classify each")
+    p.add_argument("folder", metavar="DIR", help="a folder of .bpmn/.bpmn20.xml files (searched recursively)")
+    p.add_argument("--out", metavar="FILE", default="conformance-results.jsonl", help="per-file results (JSON lines)")
+    p.add_argument("--max-steps", type=int, default=200, help="actions per file before giving up")
+    p.add_argument("--time-limit", type=float, default=30.0, help="seconds per file before giving up")
+
     p = cmd("db", "database schema")
     p.add_argument("action", choices=["upgrade", "revision"], help="upgrade: create or upgrade the schema")
 
@@ -214,6 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--deploy", action="append", metavar="FILE", help="deploy these files first")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    p.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+
+    p = cmd("user", "users and groups of the inbox and the REST API")
+    p.add_argument("action", choices=["add", "list", "password", "groups", "delete"])
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--password", help="at least 8 characters (add, password)")
+    p.add_argument("--group", action="append", default=[], metavar="GROUP", help="a group (repeat for several)")
+    p.add_argument("--exist-ok", action="store_true", help="add: a user of that name already there is no error")
+
+    p = cmd("token", "API tokens for the REST API (Authorization: Bearer TOKEN)")
+    p.add_argument("action", choices=["create", "revoke"])
+    p.add_argument("token", nargs="?", metavar="TOKEN", help="the token to revoke")
+    p.add_argument("--user", help="the token's user (create)")
+    p.add_argument("--label", help="what the token is for")
     return parser
 
 
@@ -402,6 +423,51 @@ def c_retry(engine: Any, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def c_user(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    identity = engine.identity
+    if args.action == "list":
+        out.records(identity.users(), [("id", "user"), ("groups", "groups")])
+        return 0
+    if not args.name:
+        raise BadRequest(f"user {args.action} needs a NAME")
+    if args.action == "add":
+        if not args.password:
+            raise BadRequest("user add needs --password")
+        if args.exist_ok and any(u["id"] == args.name for u in identity.users()):
+            out.record({"id": args.name}, f"user {args.name} already exists")
+            return 0
+        user = identity.add_user(args.name, args.password, args.group)
+        out.record({"id": user.user_id, "groups": list(user.groups)},
+                   f"user {user.user_id} added" + (f" to {', '.join(user.groups)}" if user.groups else ""))
+    elif args.action == "password":
+        if not args.password:
+            raise BadRequest("user password needs --password")
+        identity.set_password(args.name, args.password)
+        out.record({"id": args.name}, f"password of {args.name} changed")
+    elif args.action == "groups":
+        identity.set_groups(args.name, args.group)
+        out.record({"id": args.name, "groups": sorted(set(args.group))},
+                   f"{args.name} is now in: {', '.join(sorted(set(args.group))) or 'no group'}")
+    else:
+        identity.delete_user(args.name)
+        out.record({"id": args.name}, f"user {args.name} deleted")
+    return 0
+
+
+def c_token(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    if args.action == "create":
+        if not args.user:
+            raise BadRequest("token create needs --user")
+        token = engine.identity.create_token(args.user, args.label)
+        out.record({"user": args.user, "token": token}, token)
+    else:
+        if not args.token:
+            raise BadRequest("token revoke needs the TOKEN")
+        engine.identity.revoke_token(args.token)
+        out.record({"revoked": True}, "token revoked")
+    return 0
+
+
 def c_job(engine: Any, args: argparse.Namespace, out: Output) -> int:
     job = engine.jobs.set_due(args.job, args.due)
     out.record(job, f"job {args.job} now due {job['dueDate']}")
@@ -423,6 +489,13 @@ def c_simulate(engine: Any, args: argparse.Namespace, out: Output) -> int:
     return EXIT_ERROR if timeline.status == "error" else 0
 
 
+def c_conformance(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    from .conformance import main as conformance
+
+    return conformance(args.folder, out=args.out, as_json=out.as_json, max_steps=args.max_steps,
+                       time_limit=args.time_limit)
+
+
 def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:
     revision = engine.upgrade() if args.action == "upgrade" else engine.db.current_revision()
     text = f"database at revision {revision}" if revision else "database not set up (run: stageflow db upgrade)"
@@ -431,24 +504,18 @@ def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 
 def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
-    from web.app import create_app
+    from web.server import serve  # the web layer sits on the engine, not in it: imported only here
 
+    engine.upgrade()
     if args.deploy:
         result = engine.definitions.deploy_files(args.deploy, name="serve --deploy")
         for d in result.definitions:
             print(f"deployed {d.key} version {d.version}")
-    app = create_app(engine=engine)
-    from werkzeug.serving import run_simple
-
-    from .scheduler import TimerScheduler
-
-    scheduler = TimerScheduler(engine)
-    scheduler.start()
-    print(f"Stageflow listening on http://{args.host}:{args.port}/engine-rest", flush=True)
-    try:
-        run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
-    finally:
-        scheduler.stop()
+    settings = engine.settings
+    engine.close()  # the workers open their own after the fork
+    print(f"Stageflow listening on http://{args.host}:{args.port}/engine-rest "
+          f"({args.workers} workers x {args.threads} threads)", flush=True)
+    serve(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
     return 0
 
 
@@ -474,7 +541,8 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {
     "complete": c_complete, "correlate": c_correlate, "signal": c_signal, "cancel": c_cancel,
     "suspend": c_suspend, "resume": c_resume, "timers": c_timers, "fire-timers": c_fire_timers, "db": c_db,
     "incidents": c_incidents, "retry": c_retry, "job": c_job, "simulate": c_simulate,
-    "serve": c_serve, "worker": c_worker,
+    "conformance": c_conformance,
+    "serve": c_serve, "worker": c_worker, "user": c_user, "token": c_token,
 }
 
 

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 from sqlalchemy import bindparam, delete, func, or_, select
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from .clock import Clock
 from .dialect import BPMN_NS, Dialect, ProcessInfo
 from .dmn import parse_dmn
-from .errors import DefinitionError, NotFound
+from .errors import Conflict, DefinitionError, NotFound
 from .sandbox import ScriptSandbox
 from .spiff import CompiledProcess, Document, compile_process
 from .store import Database
@@ -370,11 +371,63 @@ class Definitions:
                 return info.form
         return []
 
+    def start_form_fields(self, definition_id: str) -> list[dict[str, Any]]:
+        """The start event's form fields (a default that is an expression is left out: it needs an instance)."""
+        from .expressions import is_expression
+
+        with self.db.read() as session:
+            if session.get(m.ProcessDefinition, definition_id) is None:
+                raise NotFound(f"process definition '{definition_id}' not found")
+            fields = [f.to_json() for f in self.start_form(session, definition_id)]
+        for fld in fields:
+            if fld["defaultValue"] is not None and is_expression(fld["defaultValue"]):
+                fld["defaultValue"] = None
+        return fields
+
     def deployments(self, first: int = 0, max_results: int = 100) -> list[DeploymentView]:
         with self.db.read() as session:
             rows = session.scalars(select(m.Deployment).order_by(m.Deployment.deployed_at.desc())
                                    .offset(first).limit(min(max_results, 1000))).all()
             return [DeploymentView(r.id, r.name, r.source, r.deployed_at, True) for r in rows]
+
+    def deployment(self, deployment_id: str) -> DeploymentView:
+        """A deployment with the definitions and decisions it created."""
+        with self.db.read() as session:
+            row = session.get(m.Deployment, deployment_id)
+            if row is None:
+                raise NotFound(f"deployment '{deployment_id}' not found")
+            defs = session.scalars(select(m.ProcessDefinition).where(m.ProcessDefinition.deployment_id == row.id)
+                                   .order_by(m.ProcessDefinition.key)).all()
+            decisions = session.scalars(select(m.DecisionDefinition)
+                                        .where(m.DecisionDefinition.deployment_id == row.id)).all()
+            return DeploymentView(row.id, row.name, row.source, row.deployed_at, True,
+                                  [DefinitionView.of(d) for d in defs], [DecisionView.of(d) for d in decisions])
+
+    def delete_deployment(self, deployment_id: str, *, cascade: bool = False) -> None:
+        """Remove a deployment, its definitions and their timer-start jobs; with `cascade`, also the
+        instances of its definitions. Without it, a deployment whose definitions have running instances is a
+        `Conflict` and stays."""
+        with self.db.write() as session:
+            row = session.get(m.Deployment, deployment_id)
+            if row is None:
+                raise NotFound(f"deployment '{deployment_id}' not found")
+            def_ids = list(session.scalars(select(m.ProcessDefinition.id)
+                                           .where(m.ProcessDefinition.deployment_id == deployment_id)))
+            instances = select(m.ProcessInstance.id).where(m.ProcessInstance.definition_id.in_(def_ids))
+            if not cascade:
+                running = session.scalar(select(func.count()).select_from(
+                    instances.where(m.ProcessInstance.ended_at.is_(None)).subquery()))
+                if running:
+                    raise Conflict(f"deployment '{deployment_id}' has {running} running instance(s): delete "
+                                   "them first or use cascade")
+            session.execute(delete(m.Job).where(m.Job.definition_id.in_(def_ids), m.Job.instance_id.is_(None)))
+            session.execute(delete(m.EventSubscription).where(m.EventSubscription.definition_id.in_(def_ids),
+                                                              m.EventSubscription.instance_id.is_(None)))
+            session.execute(delete(m.ProcessInstance).where(m.ProcessInstance.id.in_(instances)))
+            session.delete(row)
+        with self._lock:
+            for def_id in def_ids:
+                self._cache.pop(def_id, None)
 
 
 _PD = m.ProcessDefinition.__table__

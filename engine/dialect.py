@@ -92,6 +92,8 @@ class ElementInfo:
     map_decision_result: str | None = None
     lane: str | None = None
     documentation: str | None = None
+    error_code_variable: str | None = None  # an error boundary or start event: where the caught code goes
+    error_message_variable: str | None = None
 
     @property
     def is_external(self) -> bool:
@@ -388,6 +390,10 @@ class Dialect:
             for fld in info.form:
                 if fld.default is not None and is_expression(fld.default):
                     self._expr(el, fld.default, "form field default")
+        error = el.find("bpmn:errorEventDefinition", NS)
+        if error is not None:
+            info.error_code_variable = error.get(_c("errorCodeVariable"))
+            info.error_message_variable = error.get(_c("errorMessageVariable"))
         if tag == "subProcess":
             info.triggered_by_event = el.get("triggeredByEvent", "false").lower() == "true"
         if tag == "startEvent":

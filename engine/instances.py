@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from .errors import Conflict, NotFound
 from .executor import ACTIVE, CANCELED, COMPLETED, SUSPENDED
 from .store import models as m
+from .variables import stored_value
 from .views import HistoryView, InstanceState, InstanceView, TaskView, iso
 
 if TYPE_CHECKING:
@@ -25,11 +27,57 @@ class Instances:
 
     def start(self, key_or_id: str, *, business_key: str | None = None, variables: dict[str, Any] | None = None,
               version: int | None = None, user: str | None = None, unique_business_key: bool | None = None,
-              validate_form: bool = False) -> InstanceView:
-        """Start the latest version of a process key (or a definition id, or a named version)."""
+              validate_form: bool = False, idempotency_key: str | None = None) -> InstanceView:
+        """Start the latest version of a process key (or a definition id, or a named version).
+
+        With an `idempotency_key`, a repeated start with the same key and the same request returns the instance
+        the first one created (marked `replayed`) instead of a second one; the same key with a different request
+        is a `Conflict`. The key is stored in the start's own transaction, so two concurrent repeats cannot both
+        start an instance.
+        """
+        if idempotency_key is not None:
+            request = json.dumps([key_or_id, business_key, variables, version], sort_keys=True, default=str)
+            request_hash = hashlib.sha256(request.encode()).hexdigest()
+            try:
+                return self._start_once(idempotency_key, request_hash, key_or_id, business_key=business_key,
+                                        variables=variables, version=version, user=user,
+                                        unique_business_key=unique_business_key, validate_form=validate_form)
+            except IntegrityError:  # a concurrent repeat stored the key first: its instance is the answer
+                return self._replay(idempotency_key, request_hash)
+        return self._start(key_or_id, business_key=business_key, variables=variables, version=version, user=user,
+                           unique_business_key=unique_business_key, validate_form=validate_form)
+
+    def _start_once(self, idempotency_key: str, request_hash: str, key_or_id: str, **options: Any) -> InstanceView:
+        with self.engine.db.read() as session:
+            known = session.get(m.IdempotentStart, idempotency_key)
+        if known is not None:
+            return self._replay(idempotency_key, request_hash)
+        return self._start(key_or_id, idempotency=(idempotency_key, request_hash), **options)
+
+    def _replay(self, idempotency_key: str, request_hash: str) -> InstanceView:
+        with self.engine.db.read() as session:
+            known = session.get(m.IdempotentStart, idempotency_key)
+            if known is None:
+                raise Conflict(f"Idempotency-Key '{idempotency_key}' is being used by a request still running")
+            if known.request_hash != request_hash:
+                raise Conflict(f"Idempotency-Key '{idempotency_key}' was used for a different start request")
+            row = session.get(m.ProcessInstance, known.instance_id)
+            if row is None:
+                raise NotFound(f"the instance started with Idempotency-Key '{idempotency_key}' no longer exists")
+            view = InstanceView.of(row)
+            view.replayed = True
+            return view
+
+    def _start(self, key_or_id: str, *, business_key: str | None = None, variables: dict[str, Any] | None = None,
+               version: int | None = None, user: str | None = None, unique_business_key: bool | None = None,
+               validate_form: bool = False, idempotency: tuple[str, str] | None = None) -> InstanceView:
         eng = self.engine
         variables = dict(variables or {})
         with eng.transaction() as session:
+            if idempotency is not None:
+                session.add(m.IdempotentStart(key=idempotency[0], instance_id="", request_hash=idempotency[1],
+                                              created_at=eng.clock.now()))
+                session.flush()  # the key's row lock (or a unique violation) before any work
             definition = eng.definitions.resolve(session, key_or_id, version)
             if validate_form:
                 from .forms import validate_submission
@@ -37,6 +85,9 @@ class Instances:
                 variables = validate_submission(eng.definitions.start_form(session, definition.id), variables)
             loaded = eng.executor.start(session, definition, business_key=business_key, variables=variables,
                                         user=user, unique=unique_business_key)
+            if idempotency is not None:
+                session.execute(update(m.IdempotentStart).where(m.IdempotentStart.key == idempotency[0])
+                                .values(instance_id=loaded.row.id))
             return InstanceView.of(loaded.row, loaded.run.variables())
 
     def get(self, instance_id: str) -> InstanceView:
@@ -65,6 +116,19 @@ class Instances:
                                 filters.get("business_key"), filters.get("state"), filters.get("active_only", False),
                                 filters.get("variable_equals"))
             return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    def counts_by_definition(self) -> dict[str, tuple[int, int]]:
+        """Per definition id: (running instances, open incidents)."""
+        from sqlalchemy import func
+
+        with self.engine.db.read() as session:
+            running = dict(session.execute(
+                select(m.ProcessInstance.definition_id, func.count()).where(m.ProcessInstance.ended_at.is_(None))
+                .group_by(m.ProcessInstance.definition_id)).all())
+            incidents = dict(session.execute(
+                select(m.Incident.definition_id, func.count()).where(m.Incident.resolved_at.is_(None))
+                .group_by(m.Incident.definition_id)).all())
+        return {d: (running.get(d, 0), incidents.get(d, 0)) for d in set(running) | set(incidents) if d}
 
     def _query(self, definition_key, definition_id, business_key, state, active_only, variable_equals):  # type: ignore[no-untyped-def]
         query = select(m.ProcessInstance)
@@ -128,10 +192,7 @@ class Instances:
                                .order_by(m.Variable.name)).all()
         out: dict[str, Any] = {}
         for row in rows:
-            value = json.loads(row.value)
-            if row.type == "Date" and isinstance(value, str):
-                value = datetime.fromisoformat(value)
-            out[row.name] = value
+            out[row.name] = stored_value(row.type, row.value)
         return out
 
     def variables(self, instance_id: str) -> dict[str, Any]:

@@ -44,6 +44,13 @@ class Jobs:
                                    .limit(min(max_results, 1000))).all()
             return [_job_json(r) for r in rows]
 
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self.engine.db.read() as session:
+            row = session.get(m.Job, job_id)
+            if row is None:
+                raise NotFound(f"job '{job_id}' not found")
+            return _job_json(row)
+
     def next_due(self) -> datetime | None:
         """When the earliest pending job falls due."""
         with self.engine.db.read() as session:

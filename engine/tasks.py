@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, bindparam, func, or_, select
 
-from .errors import Conflict, NotFound
+from .errors import BadRequest, Conflict, NotFound
 from .forms import FormField, validate_submission
 from .store import models as m
-from .views import TaskView
+from .views import TaskView, iso
 
 if TYPE_CHECKING:
     from .api import Engine
@@ -88,8 +89,6 @@ class Tasks:
         element id and due date; sorted and paginated (at most 1,000 a page)."""
         column = SORT_COLUMNS.get(sort_by)
         if column is None:
-            from .errors import BadRequest
-
             raise BadRequest(f"cannot sort tasks by '{sort_by}' (use {', '.join(SORT_COLUMNS)})")
         order = column.desc() if sort_order == "desc" else column.asc()
         with self.engine.db.read() as session:
@@ -181,6 +180,51 @@ class Tasks:
             eng.executor.save(session, loaded, user=user)
             return loaded.run.variables()
 
+    def history(self, *, instance_id: str | None = None, finished: bool | None = None, first: int = 0,
+                max_results: int = 100) -> list[dict[str, Any]]:
+        """Tasks open and ended, oldest first, in the shape of Camunda's historic task instances."""
+        with self.engine.db.read() as session:
+            query = select(m.HumanTask)
+            if instance_id:
+                query = query.where(m.HumanTask.instance_id == instance_id)
+            if finished is True:
+                query = query.where(m.HumanTask.ended_at.isnot(None))
+            elif finished is False:
+                query = query.where(m.HumanTask.ended_at.is_(None))
+            rows = session.scalars(query.order_by(m.HumanTask.created_at, m.HumanTask.id).offset(first)
+                                   .limit(min(max_results, 1000))).all()
+            return [{"id": r.id, "processDefinitionKey": r.definition_key, "processDefinitionId": r.definition_id,
+                     "processInstanceId": r.instance_id, "executionId": r.instance_id,
+                     "activityInstanceId": f"{r.element_id}:{r.id}", "name": r.name, "description": r.description,
+                     "deleteReason": r.outcome, "owner": r.owner, "assignee": r.assignee or r.completed_by,
+                     "startTime": iso(r.created_at), "endTime": iso(r.ended_at),
+                     "duration": int((r.ended_at - r.created_at).total_seconds() * 1000) if r.ended_at else None,
+                     "taskDefinitionKey": r.element_id, "priority": r.priority, "due": iso(r.due),
+                     "followUp": iso(r.follow_up), "tenantId": None} for r in rows]
+
+    def add_comment(self, task_id: str, message: str, *, user: str | None = None) -> dict[str, Any]:
+        """Comment on a task (open or ended); returns the comment in Camunda's shape."""
+        if not (message or "").strip():
+            raise BadRequest("a comment needs a message")
+        now = self.engine.clock.now()
+        with self.engine.db.write() as session:
+            row = session.get(m.HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"task '{task_id}' not found")
+            comment = m.TaskComment(id=str(uuid.uuid4()), task_id=task_id, instance_id=row.instance_id,
+                                    user_id=user, message=message, created_at=now)
+            session.add(comment)
+            return _comment_json(comment)
+
+    def comments(self, task_id: str) -> list[dict[str, Any]]:
+        """A task's comments, oldest first."""
+        with self.engine.db.read() as session:
+            if session.get(m.HumanTask, task_id) is None:
+                raise NotFound(f"task '{task_id}' not found")
+            rows = session.scalars(select(m.TaskComment).where(m.TaskComment.task_id == task_id)
+                                   .order_by(m.TaskComment.created_at, m.TaskComment.id)).all()
+            return [_comment_json(r) for r in rows]
+
     @staticmethod
     def _fields(loaded, task_id: str) -> list[FormField]:  # type: ignore[no-untyped-def]
         task = loaded.run.task(task_id)
@@ -204,3 +248,8 @@ class Tasks:
                                    element_name=row.name, event=event, task_id=row.id, user_id=user,
                                    at=self.engine.clock.now(), details=details))
 
+
+def _comment_json(row: m.TaskComment) -> dict[str, Any]:
+    return {"id": row.id, "userId": row.user_id, "taskId": row.task_id, "processInstanceId": row.instance_id,
+            "time": iso(row.created_at), "message": row.message, "removalTime": None, "rootProcessInstanceId":
+            row.instance_id}

@@ -145,6 +145,14 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return name, raw
 
 
+def stored_value(kind: str, encoded: str) -> Any:
+    """A variable's value from its projected row: the JSON encoding, a Date back as a datetime."""
+    value = json.loads(encoded)
+    if kind == "Date" and isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value
+
+
 def project_variable(value: Any) -> dict[str, Any]:
     """The columns of a `variable` row: type, text and number forms for queries, and the JSON value."""
     kind = type_of(value)

@@ -113,6 +113,7 @@ class InstanceView:
     started_at: datetime
     ended_at: datetime | None
     variables: dict[str, Any] | None = None
+    replayed: bool = False  # a repeated idempotent start returned the first one's instance
 
     @classmethod
     def of(cls, row: m.ProcessInstance, variables: dict[str, Any] | None = None) -> InstanceView:

@@ -25,7 +25,11 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
 
     @app.errorhandler(StageflowError)
     def _engine_error(err: StageflowError):  # type: ignore[no-untyped-def]
-        return jsonify(err.to_json()), err.status
+        response = jsonify(err.to_json())
+        response.status_code = err.status
+        if err.status == 401:
+            response.headers["WWW-Authenticate"] = 'Basic realm="Stageflow"'
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):  # type: ignore[no-untyped-def]

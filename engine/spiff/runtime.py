@@ -17,7 +17,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition, SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -279,6 +279,40 @@ class Run:
             task.run()
         except WorkflowTaskException as err:
             raise self._script_error(err)
+        self.advance()
+
+    def throw_error(self, task_id: str, code: str, message: str | None, variables: dict[str, Any]) -> None:
+        """A worker reports a business error at waiting task `task_id`: the error boundary event or event
+        subprocess that catches `code` takes over, with the variables (and, where the catching event names them
+        in `camunda:errorCodeVariable`/`errorMessageVariable`, the code and message). Nothing catches it:
+        `BadRequest`, and the task stays as it was."""
+        task = self.task(task_id)
+        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
+        waiting = [t for t in self.workflow.event_manager.tasks.values()
+                   if not t.task_spec.event_definition.has_fired(t)]
+        event = BpmnEvent(ErrorEventDefinition(code, code=code), dict(variables), target=task.workflow)
+        before = set(self.workflow.subprocesses)
+        self.workflow.event_manager.catch(event, internal=False)
+        caught = [t for t in waiting if t.task_spec.event_definition.has_fired(t)]
+        caught += [t for sid in self.workflow.subprocesses if sid not in before
+                   for t in self.workflow.subprocesses[sid].tasks.values()
+                   if isinstance(t.task_spec, CatchingEvent) and t.task_spec.event_definition.has_fired(t)]
+        if not caught:
+            element = _element_id(task.task_spec)
+            raise BadRequest(f"no error boundary event or event subprocess catches BPMN error '{code}' thrown at "
+                             f"element '{element}'")
+        for catcher in caught:
+            info = self.compiled.element(catcher.task_spec)
+            payload = catcher.internal_data.get(catcher.task_spec.event_definition.name)
+            if info is None or not isinstance(payload, dict):
+                continue
+            if info.error_code_variable:
+                payload[info.error_code_variable] = code
+            if info.error_message_variable:
+                payload[info.error_message_variable] = message
+        for sub_id in [sid for sid in self.workflow.subprocesses if sid not in before]:
+            self._interrupt_for(sub_id, event.event_definition)
         self.advance()
 
     def fire_timers(self) -> None:

@@ -299,3 +299,62 @@ class HistoryEvent(Base):
     user_id: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[datetime]
     details: Mapped[dict | None] = mapped_column(JSON)
+
+
+class UserAccount(Base):
+    """A person or a client that signs in: the inbox, the REST API (HTTP Basic) and API tokens."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class GroupMembership(Base):
+    """A user's membership of a group (`admins` may see and do everything)."""
+
+    __tablename__ = "group_membership"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class TaskComment(Base):
+    """A comment on a task, kept after the task ends."""
+
+    __tablename__ = "task_comment"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(64), index=True)
+    instance_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class IdempotentStart(Base):
+    """The instance a start request with an `Idempotency-Key` created, so that a repeated request returns it."""
+
+    __tablename__ = "idempotent_start"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]

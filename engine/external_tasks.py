@@ -1,0 +1,258 @@
+"""External tasks: service tasks of `camunda:type="external"` worked by workers that fetch, lock and complete them.
+
+The protocol is Camunda 7's: a worker fetches and locks tasks of some topics for a lock duration, then completes
+them (with variables), reports a failure (with the retries left and a retry timeout; no retries left makes an
+incident) or a BPMN error (caught by an error boundary event or event subprocess), extends its lock or unlocks.
+A lock that expires makes the task fetchable by any worker again. Only the worker holding a task's lock may
+complete it, fail it or raise a BPMN error on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, or_, select, update
+
+from .errors import BadRequest, NotFound
+from .store import models as m
+from .variables import stored_value, to_typed
+from .views import iso
+
+if TYPE_CHECKING:
+    from .api import Engine
+
+
+@dataclass
+class TopicRequest:
+    """One topic of a fetch-and-lock request."""
+
+    topic_name: str
+    lock_duration_ms: int
+    variables: list[str] | None = None  # None: all variables
+    business_key: str | None = None
+    process_definition_keys: list[str] = field(default_factory=list)
+    process_definition_ids: list[str] = field(default_factory=list)
+
+
+class ExternalTasks:
+    """Fetch, lock, complete, fail and query external tasks."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def fetch_and_lock(self, worker_id: str, max_tasks: int, topics: list[TopicRequest], *,
+                       use_priority: bool = False) -> list[dict[str, Any]]:
+        """Lock up to `max_tasks` free tasks of `topics` for `worker_id`; each with its instance's variables."""
+        if not worker_id:
+            raise BadRequest("workerId is required")
+        if max_tasks < 0:
+            raise BadRequest("maxTasks must not be negative")
+        eng = self.engine
+        now = eng.clock.now()
+        locked: list[tuple[m.ExternalTask, TopicRequest]] = []
+        with eng.db.write() as session:
+            for topic in topics:
+                if len(locked) >= max_tasks:
+                    break
+                if topic.lock_duration_ms <= 0:
+                    raise BadRequest(f"lockDuration of topic '{topic.topic_name}' must be positive")
+                query = select(m.ExternalTask).where(
+                    m.ExternalTask.topic == topic.topic_name, m.ExternalTask.suspended.is_(False),
+                    or_(m.ExternalTask.lock_expires_at.is_(None), m.ExternalTask.lock_expires_at <= now),
+                    or_(m.ExternalTask.retries.is_(None), m.ExternalTask.retries > 0))
+                if topic.business_key is not None:
+                    query = query.where(m.ExternalTask.business_key == topic.business_key)
+                if topic.process_definition_keys:
+                    query = query.where(m.ExternalTask.definition_key.in_(topic.process_definition_keys))
+                if topic.process_definition_ids:
+                    query = query.where(m.ExternalTask.definition_id.in_(topic.process_definition_ids))
+                order = ([m.ExternalTask.priority.desc()] if use_priority else []) + [m.ExternalTask.created_at,
+                                                                                       m.ExternalTask.id]
+                query = query.order_by(*order).limit(max_tasks - len(locked))
+                if not eng.db.is_sqlite:
+                    query = query.with_for_update(skip_locked=True)
+                for row in session.scalars(query).all():
+                    row.worker_id = worker_id
+                    row.lock_expires_at = now + timedelta(milliseconds=topic.lock_duration_ms)
+                    locked.append((row, topic))
+            session.flush()
+            out = []
+            for row, topic in locked:
+                body = _task_json(row, eng.clock.now())
+                body["variables"] = self._variables(session, row.instance_id, topic.variables)
+                out.append(body)
+            return out
+
+    def _variables(self, session, instance_id: str, names: list[str] | None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        query = select(m.Variable).where(m.Variable.instance_id == instance_id)
+        if names is not None:
+            query = query.where(m.Variable.name.in_(names))
+        return {row.name: to_typed(stored_value(row.type, row.value)) for row in session.scalars(query).all()}
+
+    def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
+        """The worker finished the task: the instance goes on with `variables` set."""
+        values = dict(variables or {})
+        self._change(task_id, worker_id, "complete", lambda run: run.complete(task_id, values))
+
+    def bpmn_error(self, task_id: str, worker_id: str, error_code: str, error_message: str | None = None,
+                   variables: dict[str, Any] | None = None) -> None:
+        """The worker reports a business error: the error boundary event or event subprocess catching
+        `error_code` takes over; when none catches it, `BadRequest` and the task stays locked."""
+        if not error_code:
+            raise BadRequest("errorCode is required")
+        values = dict(variables or {})
+        self._change(task_id, worker_id, "report a BPMN error on",
+                     lambda run: run.throw_error(task_id, error_code, error_message, values))
+
+    def _change(self, task_id: str, worker_id: str, what: str, action) -> None:  # type: ignore[no-untyped-def]
+        eng = self.engine
+        with eng.transaction() as session:
+            row = self._locked_by(session, task_id, worker_id, what)
+            eng.executor.change(session, row.instance_id, action, user=None)
+            session.execute(update(m.Incident).where(m.Incident.job_id == task_id,
+                                                     m.Incident.resolved_at.is_(None))
+                            .values(resolved_at=eng.clock.now()))
+
+    def failure(self, task_id: str, worker_id: str, error_message: str | None, *, error_details: str | None = None,
+                retries: int = 0, retry_timeout_ms: int = 0) -> None:
+        """The worker failed: the task is fetchable again after `retry_timeout_ms` while `retries` are left;
+        with no retries left it becomes an incident naming the instance, the element and the error."""
+        if retries < 0:
+            raise BadRequest("retries must not be negative")
+        if retry_timeout_ms < 0:
+            raise BadRequest("retryTimeout must not be negative")
+        eng = self.engine
+        now = eng.clock.now()
+        with eng.db.write() as session:
+            row = self._locked_by(session, task_id, worker_id, "report a failure of")
+            row.retries = retries
+            row.error_message = error_message
+            row.error_details = error_details
+            row.lock_expires_at = now + timedelta(milliseconds=retry_timeout_ms)
+            if retries == 0:
+                session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedExternalTask",
+                                       instance_id=row.instance_id, definition_id=row.definition_id,
+                                       element_id=row.element_id, job_id=row.id,
+                                       message=error_message or "external task failed", created_at=now))
+
+    def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
+        """Lock the task for `new_duration_ms` more from now; only while this worker still holds the lock."""
+        if new_duration_ms <= 0:
+            raise BadRequest("newDuration must be positive")
+        now = self.engine.clock.now()
+        with self.engine.db.write() as session:
+            row = self._locked_by(session, task_id, worker_id, "extend the lock of")
+            if row.lock_expires_at is None or _aware(row.lock_expires_at) <= now:
+                raise BadRequest(f"the lock of external task '{task_id}' has expired: fetch it again")
+            row.lock_expires_at = now + timedelta(milliseconds=new_duration_ms)
+
+    def unlock(self, task_id: str) -> None:
+        """Release the lock: any worker may fetch the task at once."""
+        with self.engine.db.write() as session:
+            row = self._get(session, task_id)
+            row.worker_id = None
+            row.lock_expires_at = None
+
+    def set_retries(self, task_id: str, retries: int) -> None:
+        """Set the retries left; more than zero resolves the task's incident (after a fix)."""
+        if retries < 0:
+            raise BadRequest("retries must not be negative")
+        now = self.engine.clock.now()
+        with self.engine.db.write() as session:
+            row = self._get(session, task_id)
+            row.retries = retries
+            if retries > 0:
+                session.execute(update(m.Incident).where(m.Incident.job_id == task_id,
+                                                         m.Incident.resolved_at.is_(None)).values(resolved_at=now))
+
+    def get(self, task_id: str) -> dict[str, Any]:
+        with self.engine.db.read() as session:
+            return _task_json(self._get(session, task_id), self.engine.clock.now())
+
+    def list(self, *, first: int = 0, max_results: int = 100, **filters: Any) -> list[dict[str, Any]]:
+        """External tasks, oldest first; filters as Camunda's external task query (see `_query`)."""
+        now = self.engine.clock.now()
+        with self.engine.db.read() as session:
+            query = self._query(now, **filters).order_by(m.ExternalTask.created_at, m.ExternalTask.id)
+            rows = session.scalars(query.offset(first).limit(min(max_results, 1000))).all()
+            return [_task_json(r, now) for r in rows]
+
+    def count(self, **filters: Any) -> int:
+        now = self.engine.clock.now()
+        with self.engine.db.read() as session:
+            return session.scalar(select(func.count()).select_from(self._query(now, **filters).subquery())) or 0
+
+    @staticmethod
+    def _query(now: datetime, *, topic: str | None = None, worker_id: str | None = None,
+               instance_id: str | None = None, activity_id: str | None = None, locked: bool | None = None,
+               with_retries_left: bool | None = None, no_retries_left: bool | None = None,
+               definition_key: str | None = None):  # type: ignore[no-untyped-def]
+        q = select(m.ExternalTask)
+        if topic:
+            q = q.where(m.ExternalTask.topic == topic)
+        if worker_id:
+            q = q.where(m.ExternalTask.worker_id == worker_id)
+        if instance_id:
+            q = q.where(m.ExternalTask.instance_id == instance_id)
+        if activity_id:
+            q = q.where(m.ExternalTask.element_id == activity_id)
+        if definition_key:
+            q = q.where(m.ExternalTask.definition_key == definition_key)
+        if locked is True:
+            q = q.where(m.ExternalTask.lock_expires_at > now)
+        elif locked is False:
+            q = q.where(or_(m.ExternalTask.lock_expires_at.is_(None), m.ExternalTask.lock_expires_at <= now))
+        if with_retries_left:
+            q = q.where(or_(m.ExternalTask.retries.is_(None), m.ExternalTask.retries > 0))
+        if no_retries_left:
+            q = q.where(m.ExternalTask.retries == 0)
+        return q
+
+    def _get(self, session, task_id: str) -> m.ExternalTask:  # type: ignore[no-untyped-def]
+        query = select(m.ExternalTask).where(m.ExternalTask.id == task_id)
+        if not self.engine.db.is_sqlite:
+            query = query.with_for_update()
+        row = session.scalars(query).first()
+        if row is None:
+            raise NotFound(f"external task '{task_id}' not found")
+        return row
+
+    def _locked_by(self, session, task_id: str, worker_id: str, what: str) -> m.ExternalTask:  # type: ignore[no-untyped-def]
+        row = self._get(session, task_id)
+        if not worker_id or row.worker_id != worker_id:
+            holder = f"worker '{row.worker_id}'" if row.worker_id else "no worker"
+            raise BadRequest(f"external task '{task_id}' cannot {what} by worker '{worker_id}': it is locked by "
+                             f"{holder}")
+        return row
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _task_json(row: m.ExternalTask, now: datetime) -> dict[str, Any]:
+    """An external task in Camunda's shape."""
+    return {
+        "activityId": row.element_id,
+        "activityInstanceId": f"{row.element_id}:{row.id}",
+        "errorMessage": row.error_message,
+        "errorDetails": row.error_details,
+        "executionId": row.id,
+        "id": row.id,
+        "lockExpirationTime": iso(_aware(row.lock_expires_at)) if row.lock_expires_at else None,
+        "processDefinitionId": row.definition_id,
+        "processDefinitionKey": row.definition_key,
+        "processDefinitionVersionTag": None,
+        "processInstanceId": row.instance_id,
+        "retries": row.retries,
+        "suspended": row.suspended,
+        "workerId": row.worker_id,
+        "topicName": row.topic,
+        "tenantId": None,
+        "priority": row.priority,
+        "businessKey": row.business_key,
+        "extensionProperties": {},
+    }

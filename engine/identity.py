@@ -1,0 +1,189 @@
+"""Users, groups and API tokens: who signs in to the inbox and the REST API, and what they may see.
+
+Passwords are hashed with scrypt (standard library) and a random salt; API tokens are random and only their
+SHA-256 is stored, so neither can be read back from the database. Members of the `admins` group may see and do
+everything; everyone else sees the tasks they are assignee or candidate of (directly or through a group).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select
+
+from .errors import BadRequest, Conflict, NotFound
+from .store import models as m
+
+if TYPE_CHECKING:
+    from .api import Engine
+
+ADMINS = "admins"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_CACHE_SECONDS = 60.0  # a verified Basic credential is trusted this long without hashing it again
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user and their groups."""
+
+    user_id: str
+    groups: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMINS in self.groups
+
+
+def hash_password(password: str) -> str:
+    """`scrypt$n$r$p$salt$hash`, salt and hash in base64."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password(stored: str, password: str) -> bool:
+    """Whether `password` matches the `stored` hash (in constant time)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                                dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Identity:
+    """Users, groups and tokens in the engine's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._verified: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def add_user(self, user_id: str, password: str, groups: list[str] | None = None, *,
+                 first_name: str | None = None, last_name: str | None = None, email: str | None = None) -> Principal:
+        """Create a user with a password and groups; an existing name is a `Conflict`."""
+        if not _NAME.match(user_id or ""):
+            raise BadRequest(f"user name '{user_id}' is not valid: letters, digits, '_', '.', '@', '-' only")
+        if len(password or "") < 8:
+            raise BadRequest("a password needs at least 8 characters")
+        groups = sorted(set(groups or []))
+        for group in groups:
+            if not _NAME.match(group):
+                raise BadRequest(f"group name '{group}' is not valid")
+        with self.engine.db.write() as session:
+            if session.get(m.UserAccount, user_id) is not None:
+                raise Conflict(f"user '{user_id}' already exists")
+            session.add(m.UserAccount(id=user_id, first_name=first_name, last_name=last_name, email=email,
+                                      password_hash=hash_password(password), created_at=self.engine.clock.now()))
+            session.flush()
+            session.add_all([m.GroupMembership(user_id=user_id, group_id=g) for g in groups])
+        return Principal(user_id, tuple(groups))
+
+    def set_password(self, user_id: str, password: str) -> None:
+        if len(password or "") < 8:
+            raise BadRequest("a password needs at least 8 characters")
+        with self.engine.db.write() as session:
+            self._user(session, user_id).password_hash = hash_password(password)
+        self._forget(user_id)
+
+    def set_groups(self, user_id: str, groups: list[str]) -> None:
+        with self.engine.db.write() as session:
+            self._user(session, user_id)
+            session.execute(delete(m.GroupMembership).where(m.GroupMembership.user_id == user_id))
+            session.add_all([m.GroupMembership(user_id=user_id, group_id=g) for g in sorted(set(groups))])
+        self._forget(user_id)
+
+    def delete_user(self, user_id: str) -> None:
+        with self.engine.db.write() as session:
+            session.delete(self._user(session, user_id))
+        self._forget(user_id)
+
+    def users(self) -> list[dict[str, object]]:
+        """Every user with their groups, by name."""
+        with self.engine.db.read() as session:
+            groups: dict[str, list[str]] = {}
+            for membership in session.scalars(select(m.GroupMembership)):
+                groups.setdefault(membership.user_id, []).append(membership.group_id)
+            return [{"id": u.id, "firstName": u.first_name, "lastName": u.last_name, "email": u.email,
+                     "groups": sorted(groups.get(u.id, []))}
+                    for u in session.scalars(select(m.UserAccount).order_by(m.UserAccount.id))]
+
+    def principal(self, user_id: str) -> Principal:
+        with self.engine.db.read() as session:
+            self._user(session, user_id)
+            return Principal(user_id, self._groups(session, user_id))
+
+    def authenticate(self, user_id: str, password: str) -> Principal | None:
+        """The user when the password is right, else None (recently verified pairs are not hashed again)."""
+        key = hashlib.sha256(f"{user_id}\x00{password}".encode()).hexdigest()
+        with self._lock:
+            hit = self._verified.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        with self.engine.db.read() as session:
+            user = session.get(m.UserAccount, user_id)
+            if user is None or not check_password(user.password_hash, password):
+                return None
+            principal = Principal(user_id, self._groups(session, user_id))
+        with self._lock:
+            self._verified[key] = (time.monotonic() + _CACHE_SECONDS, principal)
+        return principal
+
+    def create_token(self, user_id: str, label: str | None = None) -> str:
+        """A new API token for `user_id`; shown once, only its hash is kept."""
+        token = "sf_" + secrets.token_urlsafe(32)
+        with self.engine.db.write() as session:
+            self._user(session, user_id)
+            session.add(m.ApiToken(id=str(uuid.uuid4()), user_id=user_id, token_hash=_token_hash(token), label=label,
+                                   created_at=self.engine.clock.now(), revoked_at=None))
+        return token
+
+    def revoke_token(self, token: str) -> None:
+        with self.engine.db.write() as session:
+            row = session.scalars(select(m.ApiToken).where(m.ApiToken.token_hash == _token_hash(token))).first()
+            if row is None:
+                raise NotFound("no such token")
+            row.revoked_at = self.engine.clock.now()
+
+    def authenticate_token(self, token: str) -> Principal | None:
+        """The token's user, or None for an unknown or revoked token."""
+        with self.engine.db.read() as session:
+            row = session.scalars(select(m.ApiToken).where(m.ApiToken.token_hash == _token_hash(token))).first()
+            if row is None or row.revoked_at is not None:
+                return None
+            return Principal(row.user_id, self._groups(session, row.user_id))
+
+    @staticmethod
+    def _groups(session, user_id: str) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+        return tuple(sorted(session.scalars(select(m.GroupMembership.group_id)
+                                            .where(m.GroupMembership.user_id == user_id))))
+
+    @staticmethod
+    def _user(session, user_id: str) -> m.UserAccount:  # type: ignore[no-untyped-def]
+        user = session.get(m.UserAccount, user_id)
+        if user is None:
+            raise NotFound(f"user '{user_id}' not found")
+        return user
+
+    def _forget(self, user_id: str) -> None:
+        with self._lock:
+            self._verified = {k: v for k, v in self._verified.items() if v[1].user_id != user_id}

@@ -1,0 +1,116 @@
+"""External tasks as a Camunda worker drives them: fetch and lock, complete, fail, BPMN error, extend, unlock."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.api import Engine
+from engine.errors import BadRequest
+from engine.external_tasks import TopicRequest
+from tests.helpers import bpmn, chain
+
+CHARGE = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:serviceTask id="charge" name="Charge card" camunda:type="external" camunda:topic="payments"/>
+    <bpmn:boundaryEvent id="declined" attachedToRef="charge">
+      <bpmn:errorEventDefinition errorRef="card_declined" camunda:errorCodeVariable="code" camunda:errorMessageVariable="why"/>
+    </bpmn:boundaryEvent>
+    <bpmn:userTask id="call_customer"/><bpmn:userTask id="ship"/>
+    <bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+    """ + chain("s", "charge", "ship", "e1") + chain("declined", "call_customer", "e2"),
+    extra='<bpmn:error id="card_declined" name="Card declined" errorCode="DECLINED"/>')
+
+
+def topic(name: str = "payments", ms: int = 60_000, **kw) -> TopicRequest:  # type: ignore[no-untyped-def]
+    return TopicRequest(topic_name=name, lock_duration_ms=ms, **kw)
+
+
+def open_tasks(engine: Engine, instance_id: str) -> list[str]:
+    return [t.task_definition_key for t in engine.tasks.list(instance_id=instance_id)]
+
+
+@pytest.fixture
+def charging(engine: Engine, deploy):  # type: ignore[no-untyped-def]
+    deploy(CHARGE)
+    return engine.instances.start("p", business_key="order-7", variables={"amount": 120, "card": "4242"})
+
+
+def test_a_fetched_task_is_locked_for_its_worker_until_the_lock_expires(engine: Engine, charging, clock) -> None:
+    [task] = engine.external_tasks.fetch_and_lock("w1", 10, [topic(ms=30_000, variables=["amount"])])
+    assert (task["topicName"], task["activityId"], task["businessKey"]) == ("payments", "charge", "order-7")
+    assert task["variables"] == {"amount": {"value": 120, "type": "Integer", "valueInfo": {}}}
+    assert task["workerId"] == "w1"
+    assert engine.external_tasks.fetch_and_lock("w2", 10, [topic()]) == []
+    clock.advance(seconds=30)
+    [again] = engine.external_tasks.fetch_and_lock("w2", 10, [topic()])
+    assert again["id"] == task["id"] and again["workerId"] == "w2"
+    with pytest.raises(BadRequest, match="locked by worker 'w2'"):
+        engine.external_tasks.complete(task["id"], "w1")
+
+
+def test_completing_sets_the_variables_and_moves_the_instance_on(engine: Engine, charging) -> None:
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    engine.external_tasks.complete(task["id"], "w1", {"receipt": "R-1"})
+    assert engine.instances.variables(charging.id)["receipt"] == "R-1"
+    assert open_tasks(engine, charging.id) == ["ship"]
+    assert engine.external_tasks.list(instance_id=charging.id) == []
+
+
+def test_a_failure_with_retries_comes_back_after_the_timeout_and_none_left_is_an_incident(
+        engine: Engine, charging, clock) -> None:
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    engine.external_tasks.failure(task["id"], "w1", "gateway timeout", retries=1, retry_timeout_ms=60_000)
+    assert engine.external_tasks.fetch_and_lock("w1", 1, [topic()]) == []
+    clock.advance(minutes=1)
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    assert (task["retries"], task["errorMessage"]) == (1, "gateway timeout")
+    engine.external_tasks.failure(task["id"], "w1", "gateway down", error_details="503 from psp", retries=0)
+    clock.advance(hours=1)
+    assert engine.external_tasks.fetch_and_lock("w1", 1, [topic()]) == []
+    [incident] = engine.jobs.incidents(instance_id=charging.id)
+    assert (incident["activityId"], incident["incidentMessage"]) == ("charge", "gateway down")
+    engine.external_tasks.set_retries(task["id"], 2)  # fixed: try again
+    assert engine.jobs.incidents(instance_id=charging.id) == []
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    engine.external_tasks.complete(task["id"], "w1")
+    assert open_tasks(engine, charging.id) == ["ship"]
+
+
+def test_a_bpmn_error_is_caught_by_the_boundary_event_with_code_and_message(engine: Engine, charging) -> None:
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    engine.external_tasks.bpmn_error(task["id"], "w1", "DECLINED", "insufficient funds", {"attempts": 1})
+    assert open_tasks(engine, charging.id) == ["call_customer"]
+    values = engine.instances.variables(charging.id)
+    assert (values["code"], values["why"], values["attempts"]) == ("DECLINED", "insufficient funds", 1)
+    assert engine.external_tasks.list(instance_id=charging.id) == []
+
+
+def test_a_bpmn_error_nothing_catches_is_refused_and_the_task_stays(engine: Engine, charging) -> None:
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    with pytest.raises(BadRequest, match="no error boundary event or event subprocess catches BPMN error 'FRAUD'"):
+        engine.external_tasks.bpmn_error(task["id"], "w1", "FRAUD")
+    assert [t["id"] for t in engine.external_tasks.list(instance_id=charging.id, locked=True)] == [task["id"]]
+
+
+def test_extend_lock_and_unlock(engine: Engine, charging, clock) -> None:
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic(ms=10_000)])
+    clock.advance(seconds=9)
+    engine.external_tasks.extend_lock(task["id"], "w1", 60_000)
+    clock.advance(seconds=30)
+    assert engine.external_tasks.fetch_and_lock("w2", 1, [topic()]) == []
+    with pytest.raises(BadRequest, match="locked by worker 'w1'"):
+        engine.external_tasks.extend_lock(task["id"], "w2", 60_000)
+    engine.external_tasks.unlock(task["id"])
+    assert [t["id"] for t in engine.external_tasks.fetch_and_lock("w2", 1, [topic()])] == [task["id"]]
+
+
+def test_fetch_respects_max_tasks_topics_and_business_key(engine: Engine, deploy) -> None:
+    deploy(CHARGE)
+    ids = [engine.instances.start("p", business_key=f"order-{n}").id for n in range(3)]
+    assert engine.external_tasks.fetch_and_lock("w1", 5, [topic("other")]) == []
+    [one] = engine.external_tasks.fetch_and_lock("w1", 5, [topic(business_key="order-1")])
+    assert one["processInstanceId"] == ids[1]
+    assert len(engine.external_tasks.fetch_and_lock("w2", 1, [topic()])) == 1
+    assert engine.external_tasks.count(topic="payments", locked=False) == 1
+    with pytest.raises(BadRequest, match="lockDuration"):
+        engine.external_tasks.fetch_and_lock("w3", 1, [topic(ms=0)])

@@ -1,0 +1,220 @@
+"""The Camunda-compatible REST API over real HTTP: deploy, start, tasks, messages, external tasks, jobs, errors."""
+
+from __future__ import annotations
+
+from engine.api import Engine
+from tests.helpers import bpmn, chain
+from tests.rest.conftest import Client
+
+ORDER = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:userTask id="review" name="Review order" camunda:candidateGroups="sales"/>
+    <bpmn:serviceTask id="charge" camunda:type="external" camunda:topic="payments"/>
+    <bpmn:receiveTask id="delivered" messageRef="msg_delivered"/>
+    <bpmn:intermediateCatchEvent id="cool_off"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="e"/>
+    """ + chain("s", "review", "charge", "delivered", "cool_off", "e"),
+    process_id="order", extra='<bpmn:message id="msg_delivered" name="delivered"/>')
+
+
+def deploy(client: Client, content: bytes = ORDER, name: str = "order.bpmn", **fields: str):  # type: ignore[no-untyped-def]
+    return client.post("/deployment/create", files={"upload": (name, content)},
+                       data={"deployment-name": "test", **fields})
+
+
+def start(client: Client, business_key: str = "B-1", **variables):  # type: ignore[no-untyped-def]
+    typed = {k: {"value": v, "type": "Integer" if isinstance(v, int) else "String"} for k, v in variables.items()}
+    return client.post("/process-definition/key/order/start", json={"businessKey": business_key,
+                                                                     "variables": typed})
+
+
+def test_without_credentials_every_call_but_version_is_401(anonymous: Client) -> None:
+    assert anonymous.get("/version").status_code == 200
+    response = anonymous.get("/process-definition")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert response.json()["type"] == "AuthenticationException"
+    wrong = Client(anonymous.base, "mary")
+    wrong.session.auth = ("mary", "not-her-password")
+    assert wrong.get("/task").status_code == 401
+
+
+def test_a_bearer_token_works_like_the_password(engine: Engine, server: str) -> None:
+    token = engine.identity.create_token("mary", "ci")
+    client = Client(server, None)
+    client.session.headers["Authorization"] = f"Bearer {token}"
+    assert client.get("/task").status_code == 200
+    engine.identity.revoke_token(token)
+    assert client.get("/task").status_code == 401
+
+
+def test_deploy_start_work_and_finish_an_order(admin: Client, mary: Client, engine: Engine, clock) -> None:
+    response = deploy(admin)
+    assert response.status_code == 200, response.text
+    deployed = response.json()
+    [definition] = deployed["deployedProcessDefinitions"].values()
+    assert (definition["key"], definition["version"]) == ("order", 1)
+    assert deploy(admin, **{"enable-duplicate-filtering": "true"}).status_code == 200
+    assert [d["version"] for d in admin.get("/process-definition", params={"key": "order"}).json()] == [1]
+    deploy(admin)  # without filtering, Camunda (and Stageflow) make a new version of the same content
+    assert [d["version"] for d in admin.get("/process-definition", params={"key": "order"}).json()] == [2, 1]
+
+    started = start(mary, "B-1", amount=1200)
+    assert started.status_code == 200, started.text
+    instance = started.json()
+    assert (instance["businessKey"], instance["ended"], instance["suspended"]) == ("B-1", False, False)
+
+    [task] = mary.get("/task", params={"candidateGroup": "sales"}).json()
+    assert (task["taskDefinitionKey"], task["name"], task["assignee"]) == ("review", "Review order", None)
+    assert mary.post(f"/task/{task['id']}/claim", json={"userId": "mary"}).status_code == 204
+    assert mary.get("/task", params={"assignee": "mary"}).json()[0]["id"] == task["id"]
+    done = mary.post(f"/task/{task['id']}/complete",
+                     json={"variables": {"approved": {"value": True, "type": "Boolean"}},
+                           "withVariablesInReturn": True})
+    assert done.status_code == 200 and done.json()["approved"] == {"value": True, "type": "Boolean",
+                                                                    "valueInfo": {}}
+    again = mary.post(f"/task/{task['id']}/complete", json={})
+    assert again.status_code == 409 and "already completed" in again.json()["message"]
+
+    [locked] = mary.post("/external-task/fetchAndLock", json={
+        "workerId": "psp", "maxTasks": 5, "topics": [{"topicName": "payments", "lockDuration": 10000,
+                                                      "variables": ["amount"]}]}).json()
+    assert locked["variables"] == {"amount": {"value": 1200, "type": "Integer", "valueInfo": {}}}
+    assert mary.post(f"/external-task/{locked['id']}/complete",
+                     json={"workerId": "psp", "variables": {"paid": {"value": True}}}).status_code == 204
+
+    correlated = mary.post("/message", json={"messageName": "delivered", "businessKey": "B-1",
+                                             "resultEnabled": True})
+    assert correlated.status_code == 200 and correlated.json()[0]["resultType"] == "Execution"
+    [job] = admin.get("/job", params={"processInstanceId": instance["id"]}).json()
+    assert job["activityId"] == "cool_off"
+    clock.advance(hours=1)
+    engine.jobs.execute_due()
+    assert admin.get(f"/history/process-instance/{instance['id']}").json()["state"] == "COMPLETED"
+    activities = [a["activityId"] for a in admin.get("/history/activity-instance",
+                                                      params={"processInstanceId": instance["id"]}).json()]
+    assert activities == ["s", "review", "charge", "delivered", "cool_off", "e"]
+    assert [t["assignee"] for t in admin.get("/history/task",
+                                             params={"processInstanceId": instance["id"]}).json()] == ["mary"]
+
+
+def test_a_person_sees_only_their_and_their_groups_tasks(admin: Client, mary: Client, bob: Client) -> None:
+    deploy(admin)
+    start(mary)
+    [task] = mary.get("/task").json()
+    assert bob.get("/task").json() == []
+    assert bob.get("/task/count").json() == {"count": 0}
+    assert admin.get("/task/count").json() == {"count": 1}
+    for call in (bob.get(f"/task/{task['id']}"), bob.post(f"/task/{task['id']}/claim", json={}),
+                 bob.post(f"/task/{task['id']}/complete", json={})):
+        assert call.status_code == 403
+        assert call.json()["type"] == "AuthorizationException"
+    assert mary.post("/deployment/create", files={"f": ("x.bpmn", ORDER)}).status_code == 403
+
+
+def test_bad_input_is_a_400_naming_the_problem(admin: Client) -> None:
+    deploy(admin)
+    wrong_type = admin.post("/process-definition/key/order/start",
+                            json={"variables": {"amount": {"value": "lots", "type": "Integer"}}})
+    assert wrong_type.status_code == 400
+    assert "amount" in wrong_type.json()["message"]
+    broken = deploy(admin, b"<bpmn:definitions", name="broken.bpmn")
+    assert broken.status_code == 400 and "broken.bpmn" in broken.json()["message"]
+    assert admin.get("/process-definition/key/nope").status_code == 404
+    assert admin.get("/no/such/route").status_code == 404
+    assert admin.get("/no/such/route").headers["Content-Type"].startswith("application/json")
+    not_json = admin.post("/message", data="{{", headers={"Content-Type": "application/json"})
+    assert not_json.status_code == 400
+    assert admin.post("/message", json={"messageName": "nobody-waits"}).status_code == 400
+
+
+def test_an_idempotency_key_returns_the_first_instance_again(admin: Client) -> None:
+    deploy(admin)
+    headers = {"Idempotency-Key": "order-form-42"}
+    body = {"businessKey": "B-42", "variables": {"amount": {"value": 5, "type": "Integer"}}}
+    first = admin.post("/process-definition/key/order/start", json=body, headers=headers)
+    second = admin.post("/process-definition/key/order/start", json=body, headers=headers)
+    assert first.status_code == second.status_code == 200
+    assert first.json()["id"] == second.json()["id"]
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert admin.get("/process-instance/count", params={"businessKey": "B-42"}).json() == {"count": 1}
+    other = admin.post("/process-definition/key/order/start", json={"businessKey": "B-43"}, headers=headers)
+    assert other.status_code == 409
+
+
+def test_instances_filters_suspend_variables_and_delete(admin: Client, mary: Client) -> None:
+    deploy(admin)
+    a = start(mary, "A", amount=10).json()
+    b = start(mary, "B", amount=20).json()
+    assert [i["id"] for i in admin.get("/process-instance", params={"variables": "amount_eq_20"}).json()] == [b["id"]]
+    assert admin.put(f"/process-instance/{a['id']}/suspended", json={"suspended": True}).status_code == 204
+    assert [i["id"] for i in admin.get("/process-instance", params={"suspended": "true"}).json()] == [a["id"]]
+    assert admin.post(f"/process-instance/{b['id']}/variables",
+                      json={"modifications": {"note": {"value": "rush", "type": "String"}},
+                            "deletions": ["amount"]}).status_code == 204
+    values = admin.get(f"/process-instance/{b['id']}/variables").json()
+    assert values == {"note": {"value": "rush", "type": "String", "valueInfo": {}}}
+    tree = admin.get(f"/process-instance/{b['id']}/activity-instances").json()
+    assert [c["activityId"] for c in tree["childActivityInstances"]] == ["review"]
+    assert admin.delete(f"/process-instance/{a['id']}").status_code == 204
+    assert admin.get(f"/history/process-instance/{a['id']}").json()["state"] == "EXTERNALLY_TERMINATED"
+    assert mary.delete(f"/process-instance/{b['id']}").status_code == 403
+
+
+def test_external_task_failure_incident_retries_and_bpmn_error(admin: Client, mary: Client) -> None:
+    deploy(admin)
+    instance = start(mary).json()
+    [task] = mary.get("/task").json()
+    mary.post(f"/task/{task['id']}/complete", json={})
+    fetch = {"workerId": "w", "maxTasks": 1, "topics": [{"topicName": "payments", "lockDuration": 1000}]}
+    [locked] = mary.post("/external-task/fetchAndLock", json=fetch).json()
+    failed = mary.post(f"/external-task/{locked['id']}/failure",
+                       json={"workerId": "w", "errorMessage": "psp down", "retries": 0, "retryTimeout": 0})
+    assert failed.status_code == 204
+    [incident] = admin.get("/incident", params={"processInstanceId": instance["id"]}).json()
+    assert (incident["incidentType"], incident["activityId"], incident["incidentMessage"]) == (
+        "failedExternalTask", "charge", "psp down")
+    assert mary.post("/external-task/fetchAndLock", json=fetch).json() == []
+    assert admin.put(f"/external-task/{locked['id']}/retries", json={"retries": 1}).status_code == 204
+    assert admin.get("/incident").json() == []
+    [locked] = mary.post("/external-task/fetchAndLock", json=fetch).json()
+    uncaught = mary.post(f"/external-task/{locked['id']}/bpmnError", json={"workerId": "w", "errorCode": "X"})
+    assert uncaught.status_code == 400 and "no error boundary event" in uncaught.json()["message"]
+    wrong_worker = mary.post(f"/external-task/{locked['id']}/complete", json={"workerId": "other"})
+    assert wrong_worker.status_code == 400 and "locked by worker 'w'" in wrong_worker.json()["message"]
+
+
+def test_long_polling_returns_when_a_task_appears(admin: Client, mary: Client) -> None:
+    import threading
+    import time
+
+    deploy(admin)
+    start(mary)
+    [task] = mary.get("/task").json()
+    got: dict[str, object] = {}
+
+    def poll() -> None:
+        began = time.monotonic()
+        got["tasks"] = mary.post("/external-task/fetchAndLock", json={
+            "workerId": "w", "maxTasks": 1, "asyncResponseTimeout": 20000,
+            "topics": [{"topicName": "payments", "lockDuration": 1000}]}).json()
+        got["waited"] = time.monotonic() - began
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    mary.post(f"/task/{task['id']}/complete", json={})  # creates the external task while the poll waits
+    poller.join(timeout=30)
+    assert [t["activityId"] for t in got["tasks"]] == ["charge"]  # type: ignore[union-attr]
+    assert got["waited"] < 20  # answered when the task appeared, not at the timeout
+
+
+def test_comments_identity_links_and_form_variables(admin: Client, mary: Client) -> None:
+    deploy(admin)
+    start(mary)
+    [task] = mary.get("/task").json()
+    created = mary.post(f"/task/{task['id']}/comment/create", json={"message": "called the client"})
+    assert created.status_code == 200 and created.json()["userId"] == "mary"
+    assert [c["message"] for c in mary.get(f"/task/{task['id']}/comment").json()] == ["called the client"]
+    assert mary.get(f"/task/{task['id']}/identity-links").json() == [
+        {"userId": None, "groupId": "sales", "type": "candidate"}]
+    assert mary.get(f"/task/{task['id']}/form-variables").json() == {}

@@ -1,0 +1,140 @@
+"""The Camunda 7 compatible REST API under `/engine-rest`: a thin layer over `engine.api.Engine`.
+
+Every request is authenticated (HTTP Basic against Stageflow's users, as Camunda clients send it, or a Bearer API
+token). Members of `admins` may do everything; other users see and work the tasks they are assignee or candidate
+of, start processes, correlate messages and work external tasks. Request and response shapes follow the Camunda
+7.24 REST reference; errors are Camunda's `{"type": ..., "message": ...}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, current_app, g, request
+
+from engine.api import Engine
+from engine.errors import BadRequest, StageflowError
+from engine.identity import Principal
+from engine.variables import from_typed_map, parse_date
+
+bp = Blueprint("rest", __name__, url_prefix="/engine-rest")
+
+
+class Unauthorized(StageflowError):
+    status = 401
+    rest_type = "AuthenticationException"
+
+
+class Forbidden(StageflowError):
+    status = 403
+    rest_type = "AuthorizationException"
+
+
+def engine() -> Engine:
+    return current_app.extensions["stageflow"]
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+def require_admin() -> None:
+    """Operations on deployments, jobs, incidents and other people's instances: `admins` only."""
+    if not principal().is_admin:
+        raise Forbidden(f"user '{principal().user_id}' is not in group 'admins'")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint in ("rest.engines", "rest.version", "rest.openapi"):
+        g.principal = None
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    found: Principal | None = None
+    identity = engine().identity
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed Basic credentials")
+        found = identity.authenticate(user, password)
+    elif scheme.lower() == "bearer":
+        found = identity.authenticate_token(credentials.strip())
+    if found is None:
+        raise Unauthorized("authentication required: HTTP Basic with a Stageflow user or a Bearer API token"
+                           if not header else "wrong user name, password or token")
+    g.principal = found
+
+
+def body() -> dict[str, Any]:
+    """The JSON object of the request (an empty one when there is no body)."""
+    if not request.data:
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return data
+
+
+def typed_variables(data: dict[str, Any], field: str = "variables") -> dict[str, Any]:
+    """`{"name": {"value": ..., "type": ...}}` of the body's `field`, as Python values (400 naming a bad one)."""
+    raw = data.get(field)
+    if raw is None:
+        return {}
+    return from_typed_map(raw)
+
+
+def arg_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"query parameter '{name}' must be a whole number, not '{raw}'")
+    if value < minimum:
+        raise BadRequest(f"query parameter '{name}' must be at least {minimum}")
+    return value
+
+
+def arg_bool(name: str, source: dict[str, Any] | None = None) -> bool | None:
+    raw = (source if source is not None else request.args).get(name)
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise BadRequest(f"parameter '{name}' must be true or false, not '{raw}'")
+
+
+def arg_date(name: str, source: dict[str, Any] | None = None) -> datetime | None:
+    raw = (source if source is not None else request.args).get(name)
+    if raw is None or raw == "":
+        return None
+    return parse_date(name, raw)
+
+
+def paging() -> tuple[int, int]:
+    """`firstResult`, `maxResults` (at most 1,000)."""
+    return arg_int("firstResult", 0), min(arg_int("maxResults", 100), 1000)
+
+
+from . import (  # noqa: E402,F401 - the routes register themselves on `bp`
+    definitions,
+    deployments,
+    external_tasks,
+    history,
+    instances,
+    jobs,
+    messages,
+    system,
+    tasks,
+)

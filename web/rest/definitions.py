@@ -1,0 +1,139 @@
+"""Process definitions: list, get (by id or key), start, XML, start form variables, statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from engine.errors import BadRequest
+from engine.variables import to_typed_map
+
+from . import arg_bool, arg_int, body, bp, engine, paging, principal, typed_variables
+
+
+def _by_key(key: str) -> str:
+    return engine().definitions.latest(key).id
+
+
+@bp.get("/process-definition")
+def list_definitions():  # type: ignore[no-untyped-def]
+    first, count = paging()
+    rows = engine().definitions.list(key=request.args.get("key"), latest_only=bool(arg_bool("latestVersion")),
+                                     first=first, max_results=count)
+    version = request.args.get("version")
+    if version:
+        rows = [d for d in rows if str(d.version) == version]
+    return jsonify([d.to_json() for d in rows])
+
+
+@bp.get("/process-definition/count")
+def count_definitions():  # type: ignore[no-untyped-def]
+    rows = engine().definitions.list(key=request.args.get("key"), latest_only=bool(arg_bool("latestVersion")),
+                                     max_results=1000)
+    return jsonify({"count": len(rows)})
+
+
+@bp.get("/process-definition/<definition_id>")
+def get_definition(definition_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(engine().definitions.get(definition_id).to_json())
+
+
+@bp.get("/process-definition/key/<key>")
+def get_definition_by_key(key: str):  # type: ignore[no-untyped-def]
+    return jsonify(engine().definitions.latest(key).to_json())
+
+
+def _xml(definition_id: str):  # type: ignore[no-untyped-def]
+    return jsonify({"id": definition_id, "bpmn20Xml": engine().definitions.xml(definition_id).decode("utf-8")})
+
+
+@bp.get("/process-definition/<definition_id>/xml")
+def definition_xml(definition_id: str):  # type: ignore[no-untyped-def]
+    return _xml(definition_id)
+
+
+@bp.get("/process-definition/key/<key>/xml")
+def definition_xml_by_key(key: str):  # type: ignore[no-untyped-def]
+    return _xml(_by_key(key))
+
+
+def _start(definition_id: str, *, form: bool = False):  # type: ignore[no-untyped-def]
+    data = body()
+    variables = typed_variables(data)
+    business_key = data.get("businessKey")
+    if business_key is not None and not isinstance(business_key, str):
+        raise BadRequest("businessKey must be a string")
+
+    instance = engine().instances.start(definition_id, business_key=business_key, variables=variables,
+                                        user=principal().user_id, validate_form=form,
+                                        idempotency_key=request.headers.get("Idempotency-Key") or None)
+    out: dict[str, Any] = instance.to_json()
+    out.pop("variables", None)
+    out["links"] = [{"method": "GET", "href": f"{request.host_url}engine-rest/process-instance/{instance.id}",
+                     "rel": "self"}]
+    if data.get("withVariablesInReturn") and not form:
+        out["variables"] = to_typed_map(engine().instances.variables(instance.id))
+    response = jsonify(out)
+    if instance.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.post("/process-definition/<definition_id>/start")
+def start_by_id(definition_id: str):  # type: ignore[no-untyped-def]
+    return _start(engine().definitions.get(definition_id).id)
+
+
+@bp.post("/process-definition/key/<key>/start")
+def start_by_key(key: str):  # type: ignore[no-untyped-def]
+    return _start(_by_key(key))
+
+
+@bp.post("/process-definition/<definition_id>/submit-form")
+def submit_form(definition_id: str):  # type: ignore[no-untyped-def]
+    return _start(engine().definitions.get(definition_id).id, form=True)
+
+
+@bp.post("/process-definition/key/<key>/submit-form")
+def submit_form_by_key(key: str):  # type: ignore[no-untyped-def]
+    return _start(_by_key(key), form=True)
+
+
+def _form_variables(definition_id: str) -> Response:
+    fields = engine().definitions.start_form_fields(definition_id)
+    return jsonify({f["id"]: {"value": f.get("defaultValue"), "type": _camunda_type(f.get("type")),
+                              "valueInfo": {}} for f in fields})
+
+
+def _camunda_type(form_type: str | None) -> str:
+    return {"string": "String", "long": "Long", "boolean": "Boolean", "date": "Date", "enum": "String"}.get(
+        form_type or "string", "String")
+
+
+@bp.get("/process-definition/<definition_id>/form-variables")
+def form_variables(definition_id: str):  # type: ignore[no-untyped-def]
+    return _form_variables(definition_id)
+
+
+@bp.get("/process-definition/key/<key>/form-variables")
+def form_variables_by_key(key: str):  # type: ignore[no-untyped-def]
+    return _form_variables(_by_key(key))
+
+
+_STATISTICS_CLASS = "org.camunda.bpm.engine.rest.dto.repository.ProcessDefinitionStatisticsResultDto"
+
+
+@bp.get("/process-definition/statistics")
+def statistics():  # type: ignore[no-untyped-def]
+    counts = engine().instances.counts_by_definition()
+    with_incidents = bool(arg_bool("incidents"))
+    out = []
+    for definition in engine().definitions.list(max_results=arg_int("maxResults", 1000)):
+        running, incidents = counts.get(definition.id, (0, 0))
+        item: dict[str, Any] = {"@class": _STATISTICS_CLASS, "id": definition.id, "instances": running, "failedJobs": 0,
+                                "definition": definition.to_json(), "tenantId": None}
+        item["incidents"] = [{"incidentType": "failedJob", "incidentCount": incidents}] if with_incidents \
+            and incidents else []
+        out.append(item)
+    return jsonify(out)

@@ -1,0 +1,146 @@
+"""External tasks: `fetchAndLock` (with long polling), complete, failure, bpmnError, extendLock, unlock, list."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import jsonify, request
+
+from engine.errors import BadRequest
+from engine.external_tasks import TopicRequest
+
+from . import arg_bool, body, bp, engine, paging, require_admin, typed_variables
+
+LONG_POLL_LIMIT_MS = 30 * 60 * 1000  # Camunda's upper bound for asyncResponseTimeout
+POLL_INTERVAL_S = 0.2  # how often a long poll looks again (the worker's request is held meanwhile)
+
+
+def _int(data: dict[str, Any], name: str, default: int | None = None) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"'{name}' must be a whole number")
+    return value
+
+
+def _topics(data: dict[str, Any]) -> list[TopicRequest]:
+    raw = data.get("topics")
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("'topics' must be a non-empty list")
+    topics = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("topicName"), str):
+            raise BadRequest("each topic needs a 'topicName'")
+        names = item.get("variables")
+        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+            raise BadRequest("a topic's 'variables' must be a list of names")
+        keys = item.get("processDefinitionKeyIn") or ([item["processDefinitionKey"]]
+                                                      if item.get("processDefinitionKey") else [])
+        ids = item.get("processDefinitionIdIn") or ([item["processDefinitionId"]]
+                                                    if item.get("processDefinitionId") else [])
+        topics.append(TopicRequest(topic_name=item["topicName"], lock_duration_ms=_int(item, "lockDuration"),
+                                   variables=names, business_key=item.get("businessKey"),
+                                   process_definition_keys=list(keys), process_definition_ids=list(ids)))
+    return topics
+
+
+@bp.post("/external-task/fetchAndLock")
+def fetch_and_lock():  # type: ignore[no-untyped-def]
+    data = body()
+    worker = data.get("workerId")
+    if not isinstance(worker, str) or not worker:
+        raise BadRequest("'workerId' is required")
+    max_tasks = _int(data, "maxTasks", 1)
+    topics = _topics(data)
+    timeout_ms = _int(data, "asyncResponseTimeout", 0)
+    if not 0 <= timeout_ms <= LONG_POLL_LIMIT_MS:
+        raise BadRequest(f"asyncResponseTimeout must be between 0 and {LONG_POLL_LIMIT_MS} ms")
+    use_priority = bool(arg_bool("usePriority", data))
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority)
+        if tasks or time.monotonic() >= deadline:
+            return jsonify(tasks)
+        time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+
+
+def _worker(data: dict[str, Any]) -> str:
+    worker = data.get("workerId")
+    if not isinstance(worker, str) or not worker:
+        raise BadRequest("'workerId' is required")
+    return worker
+
+
+@bp.post("/external-task/<task_id>/complete")
+def complete_external(task_id: str):  # type: ignore[no-untyped-def]
+    data = body()
+    values = {**typed_variables(data), **typed_variables(data, "localVariables")}
+    engine().external_tasks.complete(task_id, _worker(data), values)
+    return "", 204
+
+
+@bp.post("/external-task/<task_id>/failure")
+def fail_external(task_id: str):  # type: ignore[no-untyped-def]
+    data = body()
+    engine().external_tasks.failure(task_id, _worker(data), data.get("errorMessage"),
+                                    error_details=data.get("errorDetails"), retries=_int(data, "retries", 0),
+                                    retry_timeout_ms=_int(data, "retryTimeout", 0))
+    return "", 204
+
+
+@bp.post("/external-task/<task_id>/bpmnError")
+def bpmn_error(task_id: str):  # type: ignore[no-untyped-def]
+    data = body()
+    code = data.get("errorCode")
+    if not isinstance(code, str) or not code:
+        raise BadRequest("'errorCode' is required")
+    engine().external_tasks.bpmn_error(task_id, _worker(data), code, data.get("errorMessage"),
+                                       typed_variables(data))
+    return "", 204
+
+
+@bp.post("/external-task/<task_id>/extendLock")
+def extend_lock(task_id: str):  # type: ignore[no-untyped-def]
+    data = body()
+    engine().external_tasks.extend_lock(task_id, _worker(data), _int(data, "newDuration"))
+    return "", 204
+
+
+@bp.post("/external-task/<task_id>/unlock")
+def unlock(task_id: str):  # type: ignore[no-untyped-def]
+    engine().external_tasks.unlock(task_id)
+    return "", 204
+
+
+@bp.put("/external-task/<task_id>/retries")
+def external_retries(task_id: str):  # type: ignore[no-untyped-def]
+    require_admin()
+    engine().external_tasks.set_retries(task_id, _int(body(), "retries"))
+    return "", 204
+
+
+def _filters() -> dict[str, Any]:
+    args = request.args
+    return {"topic": args.get("topicName"), "worker_id": args.get("workerId"),
+            "instance_id": args.get("processInstanceId"), "activity_id": args.get("activityId"),
+            "locked": True if arg_bool("locked") else (False if arg_bool("notLocked") else None),
+            "with_retries_left": arg_bool("withRetriesLeft"), "no_retries_left": arg_bool("noRetriesLeft"),
+            "definition_key": args.get("processDefinitionKey")}
+
+
+@bp.get("/external-task")
+def list_external():  # type: ignore[no-untyped-def]
+    first, count = paging()
+    return jsonify(engine().external_tasks.list(first=first, max_results=count, **_filters()))
+
+
+@bp.get("/external-task/count")
+def count_external():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().external_tasks.count(**_filters())})
+
+
+@bp.get("/external-task/<task_id>")
+def get_external(task_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(engine().external_tasks.get(task_id))
+
+

@@ -1,0 +1,154 @@
+"""Process instances: list and count with filters, get, delete (cancel), suspend, variables, activity tree."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import jsonify, request
+
+from engine.errors import BadRequest
+from engine.variables import to_typed, to_typed_map
+
+from . import arg_bool, body, bp, engine, paging, principal, require_admin, typed_variables
+
+
+def _variable_filters(raw: str | None) -> dict[str, Any]:
+    """Camunda's `variables=name_eq_value,other_eq_3`: equality only; a value is read as JSON where it parses."""
+    out: dict[str, Any] = {}
+    for part in filter(None, (raw or "").split(",")):
+        name, op, value = part.partition("_eq_")
+        if not op or not name:
+            raise BadRequest(f"variable filter '{part}' is not supported: use name_eq_value")
+        try:
+            out[name] = json.loads(value)
+        except ValueError:
+            out[name] = value
+    return out
+
+
+def _filters(source: dict[str, Any]) -> dict[str, Any]:
+    state = None
+    if arg_bool("suspended", source):
+        state = "SUSPENDED"
+    active_only = bool(arg_bool("active", source))
+    variables = source.get("variables")
+    if isinstance(variables, list):  # the POST query's form: [{"name":..., "operator": "eq", "value":...}]
+        equal = {}
+        for item in variables:
+            if not isinstance(item, dict) or item.get("operator", "eq") != "eq" or "name" not in item:
+                raise BadRequest("variable filters must be {name, operator: eq, value}")
+            equal[item["name"]] = item.get("value")
+    else:
+        equal = _variable_filters(variables)
+    return {"definition_key": source.get("processDefinitionKey"), "definition_id": source.get("processDefinitionId"),
+            "business_key": source.get("businessKey"), "state": state, "active_only": active_only,
+            "variable_equals": equal or None}
+
+
+@bp.get("/process-instance")
+def list_instances():  # type: ignore[no-untyped-def]
+    first, count = paging()
+    rows = engine().instances.list(**_filters(request.args), first=first, max_results=count)
+    return jsonify([_view(r) for r in rows])
+
+
+@bp.post("/process-instance")
+def query_instances():  # type: ignore[no-untyped-def]
+    first, count = paging()
+    rows = engine().instances.list(**_filters(body()), first=first, max_results=count)
+    return jsonify([_view(r) for r in rows])
+
+
+@bp.get("/process-instance/count")
+def count_instances():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().instances.count(**_filters(request.args))})
+
+
+@bp.post("/process-instance/count")
+def query_count_instances():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().instances.count(**_filters(body()))})
+
+
+def _view(instance) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    out = instance.to_json()
+    out.pop("variables", None)
+    out["links"] = []
+    return out
+
+
+@bp.get("/process-instance/<instance_id>")
+def get_instance(instance_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(_view(engine().instances.get(instance_id)))
+
+
+@bp.delete("/process-instance/<instance_id>")
+def delete_instance(instance_id: str):  # type: ignore[no-untyped-def]
+    require_admin()
+    engine().instances.cancel(instance_id, reason=request.args.get("deleteReason"), user=principal().user_id)
+    return "", 204
+
+
+@bp.put("/process-instance/<instance_id>/suspended")
+def suspend_instance(instance_id: str):  # type: ignore[no-untyped-def]
+    require_admin()
+    suspended = arg_bool("suspended", body())
+    if suspended is None:
+        raise BadRequest("the body needs 'suspended': true or false")
+    if suspended:
+        engine().instances.suspend(instance_id)
+    else:
+        engine().instances.resume(instance_id)
+    return "", 204
+
+
+@bp.get("/process-instance/<instance_id>/variables")
+def instance_variables(instance_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(to_typed_map(engine().instances.variables(instance_id)))
+
+
+@bp.get("/process-instance/<instance_id>/variables/<name>")
+def instance_variable(instance_id: str, name: str):  # type: ignore[no-untyped-def]
+    values = engine().instances.variables(instance_id)
+    if name not in values:
+        from engine.errors import NotFound
+
+        raise NotFound(f"process instance '{instance_id}' has no variable '{name}'")
+    return jsonify(to_typed(values[name]))
+
+
+@bp.post("/process-instance/<instance_id>/variables")
+def modify_instance_variables(instance_id: str):  # type: ignore[no-untyped-def]
+    require_admin()
+    data = body()
+    removals = data.get("deletions") or []
+    if not isinstance(removals, list) or not all(isinstance(n, str) for n in removals):
+        raise BadRequest("deletions must be a list of variable names")
+    engine().instances.set_variables(instance_id, typed_variables(data, "modifications"), remove=removals,
+                                     user=principal().user_id)
+    return "", 204
+
+
+@bp.put("/process-instance/<instance_id>/variables/<name>")
+def put_instance_variable(instance_id: str, name: str):  # type: ignore[no-untyped-def]
+    require_admin()
+    values = typed_variables({"v": {name: body()}}, "v")
+    engine().instances.set_variables(instance_id, values, user=principal().user_id)
+    return "", 204
+
+
+@bp.get("/process-instance/<instance_id>/activity-instances")
+def activity_instances(instance_id: str):  # type: ignore[no-untyped-def]
+    state = engine().instances.state(instance_id, history_limit=0)
+    inst = state.instance
+    children = [{"id": f"{element}:{inst.id}", "parentActivityInstanceId": inst.id, "activityId": element,
+                 "activityType": None, "activityName": None, "processInstanceId": inst.id,
+                 "processDefinitionId": inst.definition_id, "childActivityInstances": [],
+                 "childTransitionInstances": [], "executionIds": [inst.id], "incidentIds": [],
+                 "incidents": []}
+                for element in state.active_elements]
+    return jsonify({"id": inst.id, "parentActivityInstanceId": None, "activityId": inst.definition_id,
+                    "activityType": "processDefinition", "activityName": None, "processInstanceId": inst.id,
+                    "processDefinitionId": inst.definition_id, "childActivityInstances": children,
+                    "childTransitionInstances": [], "executionIds": [inst.id], "incidentIds": [],
+                    "incidents": []})

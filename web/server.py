@@ -1,0 +1,50 @@
+"""`stageflow serve`: the inbox and REST API under gunicorn, with the timer scheduler in every worker.
+
+Gunicorn's threaded workers (`gthread`) serve requests; a long-polling `fetchAndLock` holds one thread, not a
+whole worker. Each worker process builds its own `Engine` after the fork and runs a `TimerScheduler`: jobs are
+acquired with row locks, so several workers (and several servers on one PostgreSQL) fire each timer once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from engine.api import Engine
+from engine.config import Settings
+from engine.scheduler import TimerScheduler
+
+from .app import create_app
+
+log = logging.getLogger("stageflow.server")
+
+
+class StageflowServer(BaseApplication):  # type: ignore[misc]
+    """A gunicorn application whose workers each build the Flask app around their own engine."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any], *, scheduler: bool = True) -> None:
+        self.settings = settings
+        self.options = options
+        self.scheduler = scheduler
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):  # type: ignore[no-untyped-def]
+        engine = Engine(self.settings)
+        if self.scheduler:
+            TimerScheduler(engine).start()
+        return create_app(engine=engine)
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int = 2, threads: int = 8,
+          scheduler: bool = True) -> None:
+    """Run gunicorn on host:port until stopped (SIGINT/SIGTERM)."""
+    options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
+               "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-", "loglevel": "warning",
+               "proc_name": "stageflow"}
+    StageflowServer(settings, options, scheduler=scheduler).run()
