@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import jsonify, request
 
-from engine.errors import BadRequest
+from engine.errors import BadRequest, NotFound
 from engine.variables import to_typed, to_typed_map
 
 from . import arg_bool, body, bp, engine, paging, principal, require_admin, typed_variables
@@ -31,7 +31,8 @@ def _filters(source: dict[str, Any]) -> dict[str, Any]:
     state = None
     if arg_bool("suspended", source):
         state = "SUSPENDED"
-    active_only = bool(arg_bool("active", source))
+    elif arg_bool("active", source):
+        state = "ACTIVE"
     variables = source.get("variables")
     if isinstance(variables, list):  # the POST query's form: [{"name":..., "operator": "eq", "value":...}]
         equal = {}
@@ -42,7 +43,7 @@ def _filters(source: dict[str, Any]) -> dict[str, Any]:
     else:
         equal = _variable_filters(variables)
     return {"definition_key": source.get("processDefinitionKey"), "definition_id": source.get("processDefinitionId"),
-            "business_key": source.get("businessKey"), "state": state, "active_only": active_only,
+            "business_key": source.get("businessKey"), "state": state, "active_only": True,
             "variable_equals": equal or None}
 
 
@@ -77,14 +78,23 @@ def _view(instance) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return out
 
 
+def running(instance_id: str):  # type: ignore[no-untyped-def]
+    """The instance while it runs: as in Camunda, the runtime API does not know ended instances (see history)."""
+    instance = engine().instances.get(instance_id)
+    if instance.ended:
+        raise NotFound(f"process instance '{instance_id}' has ended: see /history/process-instance")
+    return instance
+
+
 @bp.get("/process-instance/<instance_id>")
 def get_instance(instance_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(_view(engine().instances.get(instance_id)))
+    return jsonify(_view(running(instance_id)))
 
 
 @bp.delete("/process-instance/<instance_id>")
 def delete_instance(instance_id: str):  # type: ignore[no-untyped-def]
     require_admin()
+    running(instance_id)
     engine().instances.cancel(instance_id, reason=request.args.get("deleteReason"), user=principal().user_id)
     return "", 204
 
@@ -104,15 +114,15 @@ def suspend_instance(instance_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/process-instance/<instance_id>/variables")
 def instance_variables(instance_id: str):  # type: ignore[no-untyped-def]
+    running(instance_id)
     return jsonify(to_typed_map(engine().instances.variables(instance_id)))
 
 
 @bp.get("/process-instance/<instance_id>/variables/<name>")
 def instance_variable(instance_id: str, name: str):  # type: ignore[no-untyped-def]
+    running(instance_id)
     values = engine().instances.variables(instance_id)
     if name not in values:
-        from engine.errors import NotFound
-
         raise NotFound(f"process instance '{instance_id}' has no variable '{name}'")
     return jsonify(to_typed(values[name]))
 
@@ -139,16 +149,18 @@ def put_instance_variable(instance_id: str, name: str):  # type: ignore[no-untyp
 
 @bp.get("/process-instance/<instance_id>/activity-instances")
 def activity_instances(instance_id: str):  # type: ignore[no-untyped-def]
+    running(instance_id)
     state = engine().instances.state(instance_id, history_limit=0)
     inst = state.instance
     children = [{"id": f"{element}:{inst.id}", "parentActivityInstanceId": inst.id, "activityId": element,
-                 "activityType": None, "activityName": None, "processInstanceId": inst.id,
+                 "activityType": None, "activityName": None, "name": None, "processInstanceId": inst.id,
                  "processDefinitionId": inst.definition_id, "childActivityInstances": [],
                  "childTransitionInstances": [], "executionIds": [inst.id], "incidentIds": [],
                  "incidents": []}
                 for element in state.active_elements]
     return jsonify({"id": inst.id, "parentActivityInstanceId": None, "activityId": inst.definition_id,
-                    "activityType": "processDefinition", "activityName": None, "processInstanceId": inst.id,
+                    "activityType": "processDefinition", "activityName": None, "name": None,
+                    "processInstanceId": inst.id,
                     "processDefinitionId": inst.definition_id, "childActivityInstances": children,
                     "childTransitionInstances": [], "executionIds": [inst.id], "incidentIds": [],
                     "incidents": []})
