@@ -49,13 +49,12 @@ class Tasks:
         if filters.get("candidate_group"):
             groups.append(filters["candidate_group"])
         if user or groups:
-            links = select(m.IdentityLink.task_id)
             conditions = []
             if user:
                 conditions.append(m.IdentityLink.user_id == user)
             if groups:
                 conditions.append(m.IdentityLink.group_id.in_(groups))
-            q = q.where(m.HumanTask.id.in_(links.where(or_(*conditions))))
+            q = q.where(_linked(or_(*conditions)))
             if not filters.get("include_assigned"):
                 q = q.where(m.HumanTask.assignee.is_(None))
         involved = filters.get("involved_user")
@@ -64,8 +63,7 @@ class Tasks:
             link_cond = [m.IdentityLink.user_id == involved]
             if involved_groups:
                 link_cond.append(m.IdentityLink.group_id.in_(involved_groups))
-            q = q.where(or_(m.HumanTask.assignee == involved,
-                            m.HumanTask.id.in_(select(m.IdentityLink.task_id).where(or_(*link_cond)))))
+            q = q.where(or_(m.HumanTask.assignee == involved, _linked(or_(*link_cond))))
         for name, column in (("instance_id", m.HumanTask.instance_id),
                              ("business_key", m.HumanTask.business_key),
                              ("process_key", m.HumanTask.definition_key),
@@ -253,3 +251,9 @@ def _comment_json(row: m.TaskComment) -> dict[str, Any]:
     return {"id": row.id, "userId": row.user_id, "taskId": row.task_id, "processInstanceId": row.instance_id,
             "time": iso(row.created_at), "message": row.message, "removalTime": None, "rootProcessInstanceId":
             row.instance_id}
+
+
+def _linked(condition: Any) -> Any:
+    """The task has an identity link matching `condition`: a correlated EXISTS, so that an inbox page read in
+    index order (newest first) looks up the links of the tasks it walks instead of listing every link."""
+    return select(m.IdentityLink.id).where(m.IdentityLink.task_id == m.HumanTask.id, condition).exists()

@@ -157,7 +157,9 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_task_active_assignee", "ended_at", "assignee"),
+        # the inbox: open tasks (of nobody, or of one person) newest first, read in index order up to a page
+        Index("ix_task_active_assignee_created", "ended_at", "assignee", "created_at"),
+        Index("ix_task_active_created", "ended_at", "created_at"),
         Index("ix_task_instance", "instance_id"),
     )
 

@@ -68,6 +68,9 @@ def _authenticate() -> None:
         raise Unauthorized("authentication required: HTTP Basic with a Stageflow user or a Bearer API token"
                            if not header else "wrong user name, password or token")
     g.principal = found
+    from .validation import check_body
+
+    check_body()
 
 
 def body() -> dict[str, Any]:
@@ -88,7 +91,10 @@ def typed_variables(data: dict[str, Any], field: str = "variables") -> dict[str,
     return from_typed_map(raw)
 
 
-def arg_int(name: str, default: int, *, minimum: int = 0) -> int:
+INT_MAX = 2**31 - 1  # Camunda's query integers are Java ints
+
+
+def arg_int(name: str, default: int, *, minimum: int = 0, maximum: int = INT_MAX) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -96,8 +102,8 @@ def arg_int(name: str, default: int, *, minimum: int = 0) -> int:
         value = int(raw)
     except ValueError:
         raise BadRequest(f"query parameter '{name}' must be a whole number, not '{raw}'")
-    if value < minimum:
-        raise BadRequest(f"query parameter '{name}' must be at least {minimum}")
+    if not minimum <= value <= maximum:
+        raise BadRequest(f"query parameter '{name}' must be between {minimum} and {maximum}")
     return value
 
 
@@ -135,6 +141,7 @@ from . import (  # noqa: E402,F401 - the routes register themselves on `bp`
     instances,
     jobs,
     messages,
+    openapi,
     system,
     tasks,
 )

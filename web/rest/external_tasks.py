@@ -10,16 +10,18 @@ from flask import jsonify, request
 from engine.errors import BadRequest
 from engine.external_tasks import TopicRequest
 
-from . import arg_bool, body, bp, engine, paging, require_admin, typed_variables
+from . import INT_MAX, arg_bool, body, bp, engine, paging, require_admin, typed_variables
 
 LONG_POLL_LIMIT_MS = 30 * 60 * 1000  # Camunda's upper bound for asyncResponseTimeout
 POLL_INTERVAL_S = 0.2  # how often a long poll looks again (the worker's request is held meanwhile)
 
 
 def _int(data: dict[str, Any], name: str, default: int | None = None) -> int:
-    value = data.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"'{name}' must be a whole number")
+    value = data.get(name)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, int) or not -INT_MAX <= value <= INT_MAX:
+        raise BadRequest(f"'{name}' must be a whole number (32 bits)")
     return value
 
 

@@ -1,0 +1,724 @@
+"""Conformance runner: `stageflow conformance DIR` deploys and runs every BPMN model of a folder tree.
+
+Made for the Camunda 7 engine test models (one feature per file). Each model file is deployed alone, on a
+fresh SQLite database in a temporary directory, together with the files it needs from its own folder: for each
+`calledElement` the file there that defines that process (preferring a file named after it, then the name
+closest to the model's), and for each `camunda:decisionRef` the `.dmn` file defining that decision. Every
+executable process of the model file that has a none start event is started (a file with only a timer start
+event gets one instance from its first firing) and driven as a neutral user would: user tasks are completed
+with no input, external tasks are completed with no output, due timers and async jobs fire by moving a
+virtual clock to their due time, and no message or signal is ever sent. A run stops after `max_steps` actions
+or `time_limit` seconds.
+
+Each file gets one outcome:
+
+- `refused`: the deployment raised `DefinitionError`; `reason` is a short category of its message;
+- `ended`: every instance reached its end;
+- `waits-message-or-signal`: an instance waits only for a message, a signal (or an external worker when the
+  engine has no external task API);
+- `stuck`: an instance is active but nothing can move it; `elements` names where its tokens are;
+- `runtime-error`: an exception or an incident while running; `reason` is the error class and first line;
+- `step-limit`: still moving after `max_steps` actions or `time_limit` seconds (a loop);
+- `not-started`: deployed, but no process has a none start event (no executable process, or only
+  message, signal or conditional start events), or a timer start job fired without creating an instance.
+
+A file "needs Java code" when it has `camunda:class`, `camunda:delegateExpression`, `camunda:expression` on a
+service, send or business rule task (or a message throw event), `camunda:variableMappingClass` or
+`camunda:variableMappingDelegateExpression`, an execution or task listener, or a script in another language
+than Python (Groovy, JavaScript, JUEL).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from lxml import etree
+
+from .clock import VirtualClock
+from .config import Settings
+from .errors import BadRequest, DefinitionError, StageflowError
+
+if TYPE_CHECKING:
+    from .api import Engine
+
+REFUSED, ENDED, WAITS, STUCK, RUNTIME_ERROR, STEP_LIMIT, NOT_STARTED = (
+    "refused", "ended", "waits-message-or-signal", "stuck", "runtime-error", "step-limit", "not-started")
+OUTCOMES = (REFUSED, ENDED, WAITS, STUCK, RUNTIME_ERROR, STEP_LIMIT, NOT_STARTED)
+MODEL_SUFFIXES = (".bpmn", ".bpmn20.xml")
+DMN_SUFFIXES = (".dmn", ".dmn11.xml")
+WORKER = "stageflow-conformance"
+
+_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_JAVA_EXPRESSION_HOSTS = {"serviceTask", "sendTask", "businessRuleTask", "messageEventDefinition"}
+_FLOW_NODES = {"task", "userTask", "manualTask", "serviceTask", "scriptTask", "sendTask", "receiveTask",
+               "businessRuleTask", "callActivity", "subProcess", "startEvent", "intermediateCatchEvent",
+               "intermediateThrowEvent", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
+               "eventBasedGateway"}
+_NUDGE = timedelta(milliseconds=1)  # job due dates are read at millisecond precision
+
+
+# -- what a file holds -----------------------------------------------------------------------------------------
+@dataclass
+class ModelInfo:
+    """What the runner reads from a model file before deploying it."""
+
+    executable: list[str] = field(default_factory=list)  # executable process ids
+    none_start: list[str] = field(default_factory=list)  # ... of those, the ones with a top-level none start
+    timer_start: list[str] = field(default_factory=list)
+    other_starts: set[str] = field(default_factory=set)  # start event kinds of processes without a none start
+    defined: set[str] = field(default_factory=set)  # every process id of the file
+    called: set[str] = field(default_factory=set)
+    decisions: set[str] = field(default_factory=set)
+    event_subprocess_starts: set[str] = field(default_factory=set)
+    flows_without_id: int = 0
+    dead_ends: list[str] = field(default_factory=list)  # flow nodes, not end events, with no outgoing flow
+    java: list[str] = field(default_factory=list)  # why the file needs Java code (empty: it does not)
+
+
+def _is_camunda(namespace: str | None) -> bool:
+    return bool(namespace) and ("camunda" in namespace or "activiti" in namespace)  # type: ignore[operator]
+
+
+def read_model(data: bytes) -> ModelInfo:
+    """Processes, start events, references and Java markers of a BPMN file (tolerant: never raises)."""
+    info = ModelInfo()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        root = None
+    if root is None:
+        return info
+    java: set[str] = set()
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        tag = etree.QName(el)
+        name = tag.localname
+        if _is_camunda(tag.namespace):
+            if name in ("executionListener", "taskListener"):
+                java.add(f"camunda:{name}")
+            elif name == "script":
+                _script_marker(el, java)
+        elif name == "scriptTask":
+            _script_marker(el, java)
+        for attr, value in el.attrib.items():
+            qattr = etree.QName(attr)
+            if not _is_camunda(qattr.namespace):
+                continue
+            local = qattr.localname
+            if local in ("class", "delegateExpression", "variableMappingClass", "variableMappingDelegateExpression"):
+                java.add(f"camunda:{local}")
+            elif local == "expression" and name in _JAVA_EXPRESSION_HOSTS:
+                java.add("camunda:expression")
+            elif local == "decisionRef" and value:
+                info.decisions.add(value)
+        if name == "callActivity" and el.get("calledElement"):
+            info.called.add(el.get("calledElement", ""))
+    info.java = sorted(java)
+    for proc in root.iterfind(f"{{{_BPMN_NS}}}process"):
+        pid = proc.get("id") or ""
+        info.defined.add(pid)
+        if (proc.get("isExecutable") or "true").strip().lower() in ("false", "0"):
+            continue
+        info.executable.append(pid)
+        starts = proc.findall(f"{{{_BPMN_NS}}}startEvent")
+        kinds = [{etree.QName(c).localname for c in s if isinstance(c.tag, str)
+                  and etree.QName(c).localname.endswith("EventDefinition")} for s in starts]
+        if any(not ks for ks in kinds):
+            info.none_start.append(pid)
+            continue
+        if any(ks == {"timerEventDefinition"} for ks in kinds):
+            info.timer_start.append(pid)
+        info.other_starts |= {next(iter(ks)).removesuffix("EventDefinition") if len(ks) == 1 else "multiple"
+                              for ks in kinds} or {"no"}
+    for sub in root.iter(f"{{{_BPMN_NS}}}subProcess"):
+        if (sub.get("triggeredByEvent") or "").lower() == "true":
+            info.event_subprocess_starts |= {s.get("id") or "" for s in sub.iterfind(f"{{{_BPMN_NS}}}startEvent")}
+    flows = list(root.iter(f"{{{_BPMN_NS}}}sequenceFlow"))
+    info.flows_without_id = sum(1 for f in flows if not f.get("id"))
+    sources = {f.get("sourceRef") for f in flows}
+    for container in root.iter(f"{{{_BPMN_NS}}}process", f"{{{_BPMN_NS}}}subProcess"):
+        for node in container:
+            if not isinstance(node.tag, str) or etree.QName(node).localname not in _FLOW_NODES:
+                continue
+            if (node.get("id") not in sources and node.get("isForCompensation") != "true"
+                    and (node.get("triggeredByEvent") or "").lower() != "true"):
+                info.dead_ends.append(node.get("id") or "")
+    return info
+
+
+def _script_marker(el: Any, java: set[str]) -> None:
+    fmt = (el.get("scriptFormat") or "").strip().lower()
+    if fmt and fmt != "python":
+        java.add(f"{fmt} script")
+
+
+def model_files(folder: Path) -> list[Path]:
+    """The BPMN model files under `folder`, sorted by relative path."""
+    return sorted((p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(MODEL_SUFFIXES)),
+                  key=lambda p: p.relative_to(folder).as_posix())
+
+
+class _FolderIndex:
+    """Which file of a folder defines which executable process and which decision (built once per folder)."""
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, tuple[dict[str, list[Path]], dict[str, list[Path]]]] = {}
+        self.infos: dict[Path, ModelInfo] = {}
+
+    def info(self, path: Path) -> ModelInfo:
+        if path not in self.infos:
+            self.infos[path] = read_model(path.read_bytes())
+        return self.infos[path]
+
+    def _index(self, folder: Path) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+        if folder not in self._folders:
+            processes: dict[str, list[Path]] = {}
+            decisions: dict[str, list[Path]] = {}
+            for p in sorted(folder.iterdir()):
+                lower = p.name.lower()
+                if p.is_file() and lower.endswith(MODEL_SUFFIXES):
+                    for pid in self.info(p).executable:
+                        processes.setdefault(pid, []).append(p)
+                elif p.is_file() and lower.endswith(DMN_SUFFIXES):
+                    for did in _dmn_decisions(p.read_bytes()):
+                        decisions.setdefault(did, []).append(p)
+            self._folders[folder] = (processes, decisions)
+        return self._folders[folder]
+
+    def companions(self, model: Path) -> list[Path]:
+        """The files of `model`'s folder that define the processes it calls and the decisions it evaluates."""
+        processes, decisions = self._index(model.parent)
+        chosen: list[Path] = []
+        defined = set(self.info(model).defined)
+        pending = [model]
+        while pending:
+            info = self.info(pending.pop())
+            for key in sorted(info.called - defined):
+                for candidate in self._ranked(processes.get(key, []), key, model):
+                    if candidate == model or candidate in chosen or self.info(candidate).defined & defined:
+                        continue  # the same process id twice in one deployment is refused
+                    chosen.append(candidate)
+                    defined |= self.info(candidate).defined
+                    pending.append(candidate)
+                    break
+            for ref in sorted(info.decisions):
+                for candidate in self._ranked(decisions.get(ref, []), ref, model):
+                    if candidate not in chosen:
+                        chosen.append(candidate)
+                    break
+        return chosen
+
+    def _ranked(self, candidates: list[Path], key: str, model: Path) -> list[Path]:
+        """A file named after the key first, then one with no Java code, then the longest name prefix in
+        common with the model."""
+        def rank(p: Path) -> tuple[int, int, int, int, str]:
+            stem = p.name.split(".")[0].lower()
+            java = bool(p.name.lower().endswith(MODEL_SUFFIXES) and self.info(p).java)
+            return (stem != key.lower(), java, -len(_common_prefix(p.name, model.name)), len(p.name), p.name)
+
+        return sorted(candidates, key=rank)
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _dmn_decisions(data: bytes) -> list[str]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return []
+    if root is None:
+        return []
+    return [el.get("id") or "" for el in root.iter() if isinstance(el.tag, str)
+            and etree.QName(el).localname == "decision"]
+
+
+# -- reasons ---------------------------------------------------------------------------------------------------
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+_NUMBER = re.compile(r"\b\d+\b")
+_EVALUATING = re.compile(r"Error evaluating expression '.*?': (?=\w+(Error|Exception)\b)")
+_MI_NAME = re.compile(r"name '(nrOfInstances|nrOfCompletedInstances|nrOfActiveInstances|loopCounter|nrOfLoops)' "
+                      r"is not defined")
+
+_REFUSAL_CATEGORIES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
+    (r"camunda:class \(Java", "java delegate (camunda:class)"),
+    (r"camunda:delegateExpression \(Java", "java delegate (camunda:delegateExpression)"),
+    (r"camunda:expression \(Java", "java expression (camunda:expression)"),
+    (r"camunda:executionListener", "execution listener"),
+    (r"camunda:taskListener", "task listener"),
+    (r"script format '([^']*)'", lambda m: f"{m.group(1).lower()} script"),
+    (r"external script resources", "external script resource (camunda:resource)"),
+    (r"names no deployed process|called process .* is not deployed", "called process not deployed"),
+    (r"a call activity needs a calledElement", "call activity without calledElement (CMMN caseRef)"),
+    (r"calledElement must be a process key", "calledElement expression"),
+    (r"compensation", "compensation events"),
+    (r"link events", "link events"),
+    (r"complex gateways", "complex gateway"),
+    (r"a boundary event needs a timer", "compensation events"),  # the one kind that message leaves out
+    (r"(\w+)Ref '[^']*' names no (\w+) of this file", lambda m: f"undefined {m.group(2)} reference"),
+    (r"timer cycle", "non-ISO timer cycle (cron)"),
+    (r"with \d+ outgoing sequence flows is not supported", "several outgoing flows without a gateway"),
+    (r"a condition on a sequence flow leaving", "conditional flow from a non-gateway"),
+    (r"without a condition and is not the gateway's default", "gateway flow without condition"),
+    (r"DOCTYPE|malformed XML|not a BPMN or DMN document", "malformed or non-BPMN XML"),
+    (r"SubWorkflow|No start event|start event is required", "subprocess or process without start/end event"),
+    (r"[Cc]onditional event definition with missing condition", "conditional event without condition"),
+    (r"method calls are not supported", "method call in expression"),
+    (r"camunda:(in|out) needs a target", "call activity mapping without target"),
+    (r"multiinstance|multi-instance", "multi-instance without cardinality or collection"),
+    (r"needs an id", "element without id"),
+    (r"data stores", "data store"),
+    (r"has no name: Stageflow matches", "message or signal without name"),
+]
+
+
+def generic_reason(text: str, limit: int = 100) -> str:
+    """The first line of a message with ids, quoted names and numbers blanked, so that like errors group."""
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    line = _UUID.sub("<id>", line)
+    line = _QUOTED.sub("'…'", line)
+    line = _NUMBER.sub("N", line)
+    return line[:limit]
+
+
+def refusal_category(reason: str) -> str:
+    """A short category for a deploy refusal ("java delegate (camunda:class)", "compensation events", ...)."""
+    for pattern, category in _REFUSAL_CATEGORIES:
+        found = re.search(pattern, reason)
+        if found:
+            return category(found) if callable(category) else category
+    return generic_reason(reason)
+
+
+def error_reason(err: BaseException) -> str:
+    """`Class: first line` of an exception, the message without the instance prefix for Stageflow errors."""
+    reason = getattr(err, "reason", None) if isinstance(err, StageflowError) else None
+    text = _EVALUATING.sub("", str(reason if isinstance(reason, str) else err))
+    builtin = _MI_NAME.search(text)
+    if builtin:
+        return f"{type(err).__name__}: multi-instance variable '{builtin.group(1)}' is not defined"
+    return f"{type(err).__name__}: {generic_reason(text)}"
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    stripped = (text or "").strip()
+    return stripped.splitlines()[0][:limit] if stripped else ""
+
+
+# -- one file --------------------------------------------------------------------------------------------------
+@dataclass
+class FileResult:
+    """The outcome of one model file."""
+
+    file: str
+    outcome: str
+    reason: str | None = None  # a category, for grouping
+    message: str | None = None  # the error's first line as raised
+    needs_java: bool = False
+    java: list[str] = field(default_factory=list)
+    deployed_with: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    elements: list[str] = field(default_factory=list)  # where stuck or waiting tokens are
+    error_file: str | None = None
+    error_element: str | None = None
+    error_line: int | None = None
+    steps: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file, "outcome": self.outcome, "reason": self.reason, "message": self.message,
+            "needsJava": self.needs_java, "java": self.java, "deployedWith": self.deployed_with,
+            "started": self.started, "elements": self.elements, "errorFile": self.error_file,
+            "errorElement": self.error_element, "errorLine": self.error_line, "steps": self.steps,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _TimeUp(BaseException):
+    """Raised by the alarm when a file runs past its time limit (a BaseException: nothing swallows it)."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block after `seconds` (main thread on POSIX only; elsewhere no limit)."""
+    usable = bool(seconds) and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise _TimeUp()
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _Driver:
+    """Drives every instance of one engine as a neutral user until nothing moves or a bound is reached."""
+
+    def __init__(self, engine: Engine, clock: VirtualClock, info: ModelInfo, max_steps: int) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.info = info
+        self.max_steps = max_steps
+        self.steps = 0
+        self.dead_jobs: set[str] = set()  # fired, yet still due at the same time: they will never fire
+        self.acted: Counter[str] = Counter()
+
+    def run(self, result: FileResult) -> None:
+        eng = self.engine
+        while True:
+            incidents = eng.jobs.incidents(max_results=10)
+            if incidents:
+                first = incidents[0]
+                result.outcome = RUNTIME_ERROR
+                result.reason = f"incident: {generic_reason(first.get('incidentMessage') or '')}"
+                result.message = _first_line(first.get("incidentMessage") or "")
+                result.elements = sorted({str(i.get("activityId")) for i in incidents})
+                return
+            active = [i for i in eng.instances.list(active_only=True, max_results=1000) if not i.ended]
+            if not active:
+                result.outcome = ENDED
+                return
+            action = self._next_action()
+            if action is None:
+                self._classify_rest(result, [i.id for i in active])
+                return
+            if self.steps >= self.max_steps:
+                element, count = self.acted.most_common(1)[0] if self.acted else ("?", 0)
+                result.outcome = STEP_LIMIT
+                result.reason = f"{self.max_steps} actions, most at {element} ({count})"
+                result.elements = [element]
+                return
+            self.steps += 1
+            action()
+
+    def _next_action(self) -> Callable[[], None] | None:
+        eng = self.engine
+        tasks = eng.tasks.list(max_results=1000)
+        if tasks:  # a fixed order (ids are random): the outcome of some models depends on it
+            task = min(tasks, key=lambda t: (t.created, t.task_definition_key, t.id))
+            return lambda: self._act(f"userTask {task.task_definition_key}",
+                                     lambda: eng.tasks.complete(task.id, {}))
+        externals = getattr(eng, "external_tasks", None)
+        if externals is not None:
+            open_tasks = externals.list(max_results=1000, with_retries_left=True)
+            if open_tasks:
+                first = min(open_tasks, key=lambda t: (str(t.get("activityId")), t["id"]))
+                return lambda: self._complete_external(first)
+        jobs = [j for j in eng.jobs.list(max_results=1000)
+                if j.get("jobType") != "timer-start" and (j.get("retries") or 0) > 0 and not j.get("suspended")
+                and j.get("dueDate") and j["id"] not in self.dead_jobs]
+        if not jobs:
+            return None
+        job = min(jobs, key=lambda j: (_parse_iso(j["dueDate"]), str(j.get("activityId")), j["id"]))
+        return lambda: self._fire(job)
+
+    def _act(self, label: str, fn: Callable[[], Any]) -> None:
+        self.acted[label] += 1
+        fn()
+
+    def _complete_external(self, task: dict[str, Any]) -> None:
+        from .external_tasks import TopicRequest
+
+        topic = str(task.get("topicName") or "")
+        self.acted[f"externalTask {task.get('activityId')}"] += 1
+        locked = self.engine.external_tasks.fetch_and_lock(WORKER, 1, [TopicRequest(topic, 60_000)])
+        for item in locked:
+            self.engine.external_tasks.complete(item["id"], WORKER, {})
+
+    def _fire(self, job: dict[str, Any]) -> None:
+        due = _parse_iso(job["dueDate"])
+        if self.clock.now() < due + _NUDGE:
+            self.clock.set(due + _NUDGE)
+        self.acted[f"{job.get('jobType')} {job.get('activityId')}"] += 1
+        self.engine.jobs.execute(job["id"])
+        after = next((j for j in self.engine.jobs.list(max_results=1000) if j["id"] == job["id"]), None)
+        if after is not None and after.get("dueDate") == job["dueDate"] and not after.get("exceptionMessage"):
+            self.dead_jobs.add(job["id"])
+
+    def _classify_rest(self, result: FileResult, instance_ids: list[str]) -> None:
+        """Nothing can move: the instances wait for a message or signal, or they are stuck."""
+        waits: list[str] = []
+        stuck: list[str] = []
+        for instance_id in instance_ids:
+            state = self.engine.instances.state(instance_id, history_limit=1)
+            own = [f"{s['eventType']} {s['eventName']}" for s in state.subscriptions
+                   if s.get("activityId") not in self.info.event_subprocess_starts]
+            own += [f"external {e['topicName']}" for e in state.external_tasks]
+            if own:
+                waits.extend(own)
+                continue
+            dead = [f"timer {t['activityId']} (does not fire)" for t in state.timers if t["id"] in self.dead_jobs]
+            stuck.extend(dead or live_elements(self.engine, instance_id))
+        if stuck:
+            result.outcome = STUCK
+            result.elements = sorted(set(stuck))
+            if "(no open element)" in stuck:
+                result.elements += [f"no outgoing flow: {d}" for d in self.info.dead_ends[:5]]
+            kinds = sorted({e.split(" ")[0] for e in stuck if not e.startswith("(")})
+            result.reason = (f"at {', '.join(kinds)}" if kinds else "no open element") + self._hint()
+        else:
+            result.outcome = WAITS
+            result.elements = sorted(set(waits))
+
+    def _hint(self) -> str:
+        """A likely cause when a stuck instance has no open element left."""
+        if self.info.flows_without_id:
+            return " (sequence flows without id)"
+        if self.info.dead_ends:
+            return " (implicit end: an element with no outgoing flow)"
+        return ""
+
+
+def live_elements(engine: Engine, instance_id: str) -> list[str]:
+    """`type id (STATE)` of the unfinished BPMN elements of an instance (reads the runtime; read only)."""
+    try:
+        from SpiffWorkflow.util.task import TaskState
+
+        with engine.db.read() as session:
+            loaded = engine.executor.load(session, instance_id, for_change=False)
+        run = loaded.run
+        workflow = run.workflow
+        tasks = list(workflow.tasks.values())
+        for sub in workflow.subprocesses.values():
+            tasks.extend(sub.tasks.values())
+        out = []
+        for task in tasks:
+            spec = task.task_spec
+            bpmn_id = getattr(spec, "bpmn_id", None)
+            if bpmn_id is None or not task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED
+                                                     | TaskState.ERROR):
+                continue
+            element = run.compiled.element(spec)
+            kind = element.tag if element is not None else type(spec).__name__
+            out.append(f"{kind} {bpmn_id} ({TaskState.get_name(task.state)})")
+        return sorted(set(out)) or ["(no open element)"]
+    except Exception as err:  # noqa: BLE001 - only a description; the outcome stands without it
+        return [f"(cannot read the runtime: {type(err).__name__})"]
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def run_file(path: Path, root: Path, index: _FolderIndex, template: Path, workdir: Path, *,
+             max_steps: int = 200, time_limit: float | None = 30.0) -> FileResult:
+    """Deploy, start and drive one model file on its own fresh database; never raises (but KeyboardInterrupt)."""
+    from .api import Engine
+
+    started_at = time.monotonic()
+    info = index.info(path)
+    result = FileResult(file=path.relative_to(root).as_posix(), outcome=RUNTIME_ERROR, needs_java=bool(info.java),
+                        java=list(info.java))
+    database = workdir / "conformance.db"
+    shutil.copy(template, database)
+    clock = VirtualClock()
+    engine = Engine(Settings(database_url=f"sqlite:///{database}", script_time_limit=2.0), clock=clock)
+    driver = _Driver(engine, clock, info, max_steps)
+    try:
+        with _time_limit(time_limit):
+            _run(engine, clock, path, index, info, driver, result)
+    except _TimeUp:
+        result.outcome = STEP_LIMIT
+        result.reason = f"still running after {time_limit:g} s"
+        result.elements = [label for label, _ in driver.acted.most_common(1)]
+    except Exception as err:  # noqa: BLE001 - every failure is a result, never the end of the run
+        result.outcome = RUNTIME_ERROR
+        result.reason = error_reason(err)
+        result.message = _first_line(f"{type(err).__name__}: {err}")
+        element = getattr(err, "element_id", None)
+        result.elements = [element] if isinstance(element, str) else []
+    finally:
+        result.steps = driver.steps
+        engine.close()
+        database.unlink(missing_ok=True)
+        result.seconds = time.monotonic() - started_at
+    return result
+
+
+def _run(engine: Engine, clock: VirtualClock, path: Path, index: _FolderIndex, info: ModelInfo,
+         driver: _Driver, result: FileResult) -> None:
+    companions = index.companions(path)
+    result.deployed_with = [p.name for p in companions]
+    files = [(p.name, p.read_bytes()) for p in [path, *companions]]
+    try:
+        deployment = engine.definitions.deploy(files, name="conformance")
+    except DefinitionError as err:
+        result.outcome = REFUSED
+        result.reason = refusal_category(err.reason)
+        result.message = _first_line(err.message)
+        result.error_file, result.error_element, result.error_line = err.file, err.element_id, err.line
+        if err.file and err.file != path.name:
+            result.reason += " (in a called file)"
+        return
+    own = {d.id: d.key for d in deployment.definitions if d.resource == path.name}
+    keys = [k for k in info.none_start if k in own.values()]
+    for key in keys:
+        engine.instances.start(key, user=WORKER)
+        result.started.append(key)
+    if not keys and not (info.timer_start and _start_by_timer(engine, clock, set(own), result)):
+        result.outcome = NOT_STARTED
+        kinds = "/".join(sorted(info.other_starts)) or "no"
+        result.reason = "no executable process" if not own else f"{kinds} start event only"
+        return
+    if not engine.instances.count():
+        result.outcome = NOT_STARTED
+        result.reason = "the start created no instance (a timer start job that did not fire)"
+        return
+    driver.run(result)
+
+
+def _start_by_timer(engine: Engine, clock: VirtualClock, definition_ids: set[str], result: FileResult) -> bool:
+    """Fire the earliest timer start event of the file's processes once; False when there is none."""
+    jobs = [j for j in engine.jobs.list(max_results=1000) if j.get("jobType") == "timer-start" and j.get("dueDate")
+            and j.get("processDefinitionId") in definition_ids]
+    if not jobs:
+        return False
+    job = min(jobs, key=lambda j: _parse_iso(j["dueDate"]))
+    due = _parse_iso(job["dueDate"]) + _NUDGE
+    if clock.now() < due:
+        clock.set(due)
+    engine.jobs.execute(job["id"])
+    result.started.append(f"timer {job.get('activityId')}")
+    return True
+
+
+# -- the whole folder ------------------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    """Counts per outcome (all files and those that need no Java code) and the commonest reasons."""
+
+    folder: str
+    results: list[FileResult]
+    seconds: float
+    out: str | None = None
+
+    def counts(self, no_java_only: bool = False) -> dict[str, int]:
+        counter = Counter(r.outcome for r in self.results if not (no_java_only and r.needs_java))
+        return {o: counter.get(o, 0) for o in OUTCOMES}
+
+    def reasons(self, top: int = 15) -> list[tuple[str, int, int]]:
+        """(outcome: reason, files, of which no-Java files), commonest first."""
+        counter: Counter[str] = Counter()
+        no_java: Counter[str] = Counter()
+        for r in self.results:
+            if r.outcome in (ENDED, WAITS) or not r.reason:
+                continue
+            label = f"{r.outcome}: {r.reason}"
+            counter[label] += 1
+            no_java[label] += 0 if r.needs_java else 1
+        return [(label, n, no_java[label]) for label, n in counter.most_common(top)]
+
+    def share(self, no_java_only: bool = False) -> float:
+        """The share of files that ended or wait for a message or signal."""
+        counts = self.counts(no_java_only)
+        total = sum(counts.values())
+        return (counts[ENDED] + counts[WAITS]) / total if total else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        all_counts, nj_counts = self.counts(), self.counts(True)
+        return {
+            "folder": self.folder, "files": sum(all_counts.values()), "noJavaFiles": sum(nj_counts.values()),
+            "seconds": round(self.seconds, 1), "out": self.out,
+            "counts": {"all": all_counts, "noJava": nj_counts},
+            "endedOrWaits": {"all": round(self.share(), 4), "noJava": round(self.share(True), 4)},
+            "reasons": [{"reason": label, "files": n, "noJavaFiles": nj} for label, n, nj in self.reasons()],
+        }
+
+    def to_text(self) -> str:
+        all_counts, nj_counts = self.counts(), self.counts(True)
+        width = max(len(o) for o in OUTCOMES) + 2
+        lines = [f"conformance of {self.folder}: {sum(all_counts.values())} files, "
+                 f"{sum(nj_counts.values())} need no Java code ({self.seconds:.0f} s)", "",
+                 f"{'outcome'.ljust(width)}{'all':>6}{'no-Java':>9}"]
+        for o in OUTCOMES:
+            lines.append(f"{o.ljust(width)}{all_counts[o]:>6}{nj_counts[o]:>9}")
+        lines.append(f"{'total'.ljust(width)}{sum(all_counts.values()):>6}{sum(nj_counts.values()):>9}")
+        lines.append(f"{'ended + waits'.ljust(width)}{self.share():>6.1%}{self.share(True):>9.1%}")
+        lines += ["", "commonest reasons (files, of which no-Java)"]
+        lines += [f"{n:>5} {nj:>5}  {label}" for label, n, nj in self.reasons()]
+        if self.out:
+            lines += ["", f"per-file results: {self.out}"]
+        return "\n".join(lines) + "\n"
+
+
+def run_conformance(folder: Path, *, files: list[Path] | None = None, out: Path | None = None,
+                    max_steps: int = 200, time_limit: float | None = 30.0, progress: IO[str] | None = None,
+                    progress_every: int = 50) -> Summary:
+    """Run every model file under `folder` (or just `files`); write one JSON line per file to `out`."""
+    from .store import Database
+
+    folder = folder.resolve()
+    paths = [p.resolve() for p in files] if files is not None else model_files(folder)
+    index = _FolderIndex()
+    results: list[FileResult] = []
+    started = time.monotonic()
+    quiet = logging.getLogger("stageflow")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # failing scripts and incidents are results here, not log noise
+    sink = out.open("w", encoding="utf-8") if out is not None else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="stageflow-conformance-") as tmp:
+            template = Path(tmp) / "template.db"
+            db = Database(f"sqlite:///{template}")
+            db.upgrade()
+            db.dispose()
+            for n, path in enumerate(paths, 1):
+                result = run_file(path, folder, index, template, Path(tmp), max_steps=max_steps,
+                                  time_limit=time_limit)
+                results.append(result)
+                if sink is not None:
+                    sink.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+                if progress is not None and (n % progress_every == 0 or n == len(paths)):
+                    counts = Counter(r.outcome for r in results)
+                    print(f"[{n}/{len(paths)}] {time.monotonic() - started:.0f} s  "
+                          + "  ".join(f"{o}={counts[o]}" for o in OUTCOMES if counts[o]), file=progress, flush=True)
+    finally:
+        quiet.setLevel(level)
+        if sink is not None:
+            sink.close()
+    return Summary(str(folder), results, time.monotonic() - started, str(out) if out is not None else None)
+
+
+def main(folder: str, *, out: str | None, as_json: bool, max_steps: int = 200, time_limit: float = 30.0) -> int:
+    """The `stageflow conformance` command: run the folder, print the summary (text or JSON)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise BadRequest(f"{folder} is not a folder")
+    summary = run_conformance(root, out=Path(out or "conformance-results.jsonl"), max_steps=max_steps,
+                              time_limit=time_limit, progress=sys.stderr)
+    if as_json:
+        print(json.dumps(summary.to_json(), indent=2))
+    else:
+        print(summary.to_text(), end="")
+    return 0

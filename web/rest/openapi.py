@@ -1,0 +1,350 @@
+"""The OpenAPI 3 document of the REST API, served at `/engine-rest/openapi.json`.
+
+Written as data next to the routes it describes; `tests/rest/test_openapi.py` checks that it is valid, that every
+route of the blueprint is in it (so a new route cannot go undocumented) and fuzzes the API against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from engine import __version__
+
+from . import bp
+
+JSON = "application/json"
+
+
+def _s(kind: str, nullable: bool = False, **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": kind, **extra}
+    if nullable:
+        schema["nullable"] = True
+    return schema
+
+
+STR, INT, BOOL, NUM = _s("string"), _s("integer"), _s("boolean"), _s("number")
+NSTR, NINT = _s("string", True), _s("integer", True)
+DATE = _s("string", True)  # Camunda's 2026-01-05T09:00:00.000+0000
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props, **extra}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _list(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj({"type": STR, "message": STR, "details": _s("object", True)}, ["type", "message"]),
+    "Count": _obj({"count": INT}, ["count"]),
+    "VariableValue": _obj({"value": {"nullable": True},
+                           "type": _s("string", enum=["String", "Boolean", "Integer", "Short", "Long", "Double",
+                                                      "Date", "Json", "Object", "Null", "string", "boolean",
+                                                      "integer", "long", "double", "date", "json", "null"]),
+                           "valueInfo": _s("object")}),
+    "Variables": _s("object", additionalProperties=_ref("VariableValue")),
+    "Link": _obj({"method": STR, "href": STR, "rel": STR}),
+    "ProcessDefinition": _obj({"id": STR, "key": STR, "category": NSTR, "description": NSTR, "name": NSTR,
+                               "version": INT, "resource": NSTR, "deploymentId": STR, "diagram": NSTR,
+                               "suspended": BOOL, "tenantId": NSTR, "versionTag": NSTR,
+                               "historyTimeToLive": NINT, "startableInTasklist": BOOL},
+                              ["id", "key", "version"]),
+    "Deployment": _obj({"id": STR, "name": NSTR, "source": NSTR, "deploymentTime": DATE, "tenantId": NSTR,
+                        "links": _list(_ref("Link")),
+                        "deployedProcessDefinitions": _s("object", True,
+                                                         additionalProperties=_ref("ProcessDefinition")),
+                        "deployedDecisionDefinitions": _s("object", True),
+                        "deployedCaseDefinitions": _s("object", True),
+                        "deployedDecisionRequirementsDefinitions": _s("object", True)}, ["id"]),
+    "ProcessInstance": _obj({"id": STR, "definitionId": STR, "definitionKey": STR, "businessKey": NSTR,
+                             "caseInstanceId": NSTR, "ended": BOOL, "suspended": BOOL, "tenantId": NSTR,
+                             "state": STR, "startTime": DATE, "endTime": DATE, "links": _list(_ref("Link")),
+                             "variables": _ref("Variables")}, ["id", "definitionId", "ended", "suspended"]),
+    "ActivityInstance": _obj({"id": STR, "parentActivityInstanceId": NSTR, "activityId": STR,
+                              "activityType": NSTR, "activityName": NSTR, "name": NSTR, "processInstanceId": STR,
+                              "processDefinitionId": STR, "childActivityInstances": _list(_s("object")),
+                              "childTransitionInstances": _list(_s("object")), "executionIds": _list(STR),
+                              "incidentIds": _list(STR), "incidents": _list(_s("object"))}, ["id", "activityId"]),
+    "Task": _obj({"id": STR, "name": NSTR, "assignee": NSTR, "owner": NSTR, "created": DATE, "due": DATE,
+                  "followUp": DATE, "delegationState": NSTR, "description": NSTR, "executionId": STR,
+                  "parentTaskId": NSTR, "priority": INT, "processDefinitionId": STR, "processInstanceId": STR,
+                  "taskDefinitionKey": STR, "caseExecutionId": NSTR, "caseInstanceId": NSTR,
+                  "caseDefinitionId": NSTR, "suspended": BOOL, "formKey": NSTR, "tenantId": NSTR,
+                  "businessKey": NSTR, "processDefinitionKey": NSTR, "candidateUsers": _list(STR),
+                  "candidateGroups": _list(STR)}, ["id", "taskDefinitionKey", "processInstanceId"]),
+    "IdentityLink": _obj({"userId": NSTR, "groupId": NSTR, "type": STR}, ["type"]),
+    "Comment": _obj({"id": STR, "userId": NSTR, "taskId": STR, "processInstanceId": NSTR, "time": DATE,
+                     "message": STR, "removalTime": DATE, "rootProcessInstanceId": NSTR}, ["id", "message"]),
+    "ExternalTask": _obj({"activityId": STR, "activityInstanceId": STR, "errorMessage": NSTR,
+                          "errorDetails": NSTR, "executionId": STR, "id": STR, "lockExpirationTime": DATE,
+                          "processDefinitionId": STR, "processDefinitionKey": STR,
+                          "processDefinitionVersionTag": NSTR, "processInstanceId": STR, "retries": NINT,
+                          "suspended": BOOL, "workerId": NSTR, "topicName": STR, "tenantId": NSTR, "priority": INT,
+                          "businessKey": NSTR, "extensionProperties": _s("object"),
+                          "variables": _ref("Variables")}, ["id", "topicName"]),
+    "Job": _obj({"id": STR, "jobDefinitionId": NSTR, "processInstanceId": NSTR, "processDefinitionId": NSTR,
+                 "executionId": NSTR, "activityId": STR, "dueDate": DATE, "retries": INT, "exceptionMessage": NSTR,
+                 "failedActivityId": NSTR, "suspended": BOOL, "priority": INT, "tenantId": NSTR,
+                 "createTime": DATE, "jobType": STR, "timerKind": NSTR}, ["id"]),
+    "Incident": _obj({"id": STR, "incidentType": STR, "processInstanceId": NSTR, "processDefinitionId": NSTR,
+                      "activityId": NSTR, "failedActivityId": NSTR, "jobId": NSTR, "configuration": NSTR,
+                      "incidentMessage": STR, "incidentTimestamp": DATE, "executionId": NSTR, "tenantId": NSTR},
+                     ["id", "incidentType"]),
+    "CorrelationResult": _obj({"resultType": _s("string", enum=["Execution", "ProcessDefinition"]),
+                               "execution": _s("object", True), "processInstance": _s("object", True),
+                               "variables": _ref("Variables")}, ["resultType"]),
+    "HistoricProcessInstance": _obj({"id": STR, "businessKey": NSTR, "processDefinitionId": STR,
+                                     "processDefinitionKey": STR, "startTime": DATE, "endTime": DATE,
+                                     "durationInMillis": NINT, "state": STR, "deleteReason": NSTR,
+                                     "superProcessInstanceId": NSTR, "tenantId": NSTR}, ["id", "state"]),
+    "HistoricActivityInstance": _obj({"id": STR, "activityId": STR, "activityName": NSTR, "activityType": NSTR,
+                                      "processInstanceId": STR, "processDefinitionId": STR,
+                                      "processDefinitionKey": STR, "taskId": NSTR, "assignee": NSTR,
+                                      "startTime": DATE, "endTime": DATE, "canceled": BOOL,
+                                      "completeScope": BOOL, "tenantId": NSTR}, ["id", "activityId"]),
+    "HistoricTask": _obj({"id": STR, "processDefinitionKey": STR, "processDefinitionId": STR,
+                          "processInstanceId": STR, "executionId": STR, "activityInstanceId": STR, "name": NSTR,
+                          "description": NSTR, "deleteReason": NSTR, "owner": NSTR, "assignee": NSTR,
+                          "startTime": DATE, "endTime": DATE, "duration": NINT, "taskDefinitionKey": STR,
+                          "priority": INT, "due": DATE, "followUp": DATE, "tenantId": NSTR}, ["id"]),
+    "Statistics": _obj({"@class": STR, "id": STR, "instances": INT, "failedJobs": INT,
+                        "definition": _ref("ProcessDefinition"), "tenantId": NSTR,
+                        "incidents": _list(_s("object"))}, ["id", "instances"]),
+    "StartRequest": _obj({"businessKey": NSTR, "variables": _ref("Variables"), "withVariablesInReturn": BOOL}),
+    "CompleteRequest": _obj({"variables": _ref("Variables"), "withVariablesInReturn": BOOL}),
+    "UserIdRequest": _obj({"userId": NSTR}),
+    "MessageRequest": _obj({"messageName": STR, "businessKey": NSTR, "processInstanceId": NSTR,
+                            "correlationKeys": _ref("Variables"), "processVariables": _ref("Variables"),
+                            "all": BOOL, "resultEnabled": BOOL, "variablesInResultEnabled": BOOL},
+                           ["messageName"]),
+    "SignalRequest": _obj({"name": STR, "executionId": NSTR, "variables": _ref("Variables")}, ["name"]),
+    "FetchAndLockRequest": _obj({
+        "workerId": STR, "maxTasks": _s("integer", minimum=0, maximum=2**31 - 1), "usePriority": BOOL,
+        "asyncResponseTimeout": _s("integer", minimum=0, maximum=1_800_000),
+        "topics": _list(_obj({"topicName": STR, "lockDuration": _s("integer", minimum=1, maximum=2**31 - 1),
+                              "variables": _list(STR), "businessKey": NSTR, "processDefinitionKey": NSTR,
+                              "processDefinitionKeyIn": _list(STR), "processDefinitionId": NSTR,
+                              "processDefinitionIdIn": _list(STR)}, ["topicName", "lockDuration"]))},
+        ["workerId", "topics"]),
+    "ExternalCompleteRequest": _obj({"workerId": STR, "variables": _ref("Variables"),
+                                     "localVariables": _ref("Variables")}, ["workerId"]),
+    "ExternalFailureRequest": _obj({"workerId": STR, "errorMessage": NSTR, "errorDetails": NSTR,
+                                    "retries": _s("integer", minimum=0), "retryTimeout": _s("integer", minimum=0)},
+                                   ["workerId"]),
+    "BpmnErrorRequest": _obj({"workerId": STR, "errorCode": STR, "errorMessage": NSTR,
+                              "variables": _ref("Variables")}, ["workerId", "errorCode"]),
+    "ExtendLockRequest": _obj({"workerId": STR, "newDuration": _s("integer", minimum=1)},
+                              ["workerId", "newDuration"]),
+    "RetriesRequest": _obj({"retries": _s("integer", minimum=0)}, ["retries"]),
+    "DueDateRequest": _obj({"duedate": STR}, ["duedate"]),
+    "SuspendedRequest": _obj({"suspended": BOOL}, ["suspended"]),
+    "ModifyVariablesRequest": _obj({"modifications": _ref("Variables"), "deletions": _list(STR)}),
+    "CommentRequest": _obj({"message": STR}, ["message"]),
+}
+
+
+
+def _optional_nullable(schema: dict[str, Any]) -> None:
+    """Clients send `null` for optional request fields (Camunda's own external task client does): allow it."""
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        if name not in required and "$ref" not in prop:
+            prop["nullable"] = True
+        items = prop.get("items", {})
+        if items.get("type") == "object":
+            _optional_nullable(items)
+
+
+for _name, _schema in SCHEMAS.items():
+    if _name.endswith("Request"):
+        _optional_nullable(_schema)
+
+_ERRORS = {str(code): {"description": text, "content": {JSON: {"schema": _ref("Error")}}}
+           for code, text in ((400, "bad input"), (401, "no or wrong credentials"), (403, "not allowed"),
+                              (404, "unknown id"), (409, "conflict: already done, or a stale update"),
+                              (503, "the database is not reachable"))}
+
+
+def _op(summary: str, ok: dict[str, Any] | None, *, params: list[dict[str, Any]] | None = None,
+        body: str | None = None, multipart: bool = False, public: bool = False) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    if ok is None:
+        responses["204"] = {"description": "done"}
+    else:
+        responses["200"] = {"description": "the result", "content": {JSON: {"schema": ok}}}
+    responses.update(_ERRORS)
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {"required": False, "content": {JSON: {"schema": _ref(body)}}}
+    if multipart:
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _obj({
+            "deployment-name": STR, "deployment-source": STR, "deploy-changed-only": STR,
+            "enable-duplicate-filtering": STR, "data": _s("string", format="binary")})}}}
+    if public:
+        op["security"] = []
+    return op
+
+
+def _q(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema or STR}
+
+
+def _p(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": STR}
+
+
+PAGE = [_q("firstResult", _s("integer", minimum=0)), _q("maxResults", _s("integer", minimum=0))]
+ID, KEY, NAME = _p("id"), _p("key"), _p("name")
+DEF_FILTERS = [_q("key"), _q("latestVersion", BOOL), _q("version")]
+INST_FILTERS = [_q("businessKey"), _q("processDefinitionKey"), _q("processDefinitionId"), _q("active", BOOL),
+                _q("suspended", BOOL), _q("variables")]
+TASK_FILTERS = [_q("assignee"), _q("candidateUser"), _q("candidateGroup"), _q("candidateGroups"),
+                _q("includeAssignedTasks", BOOL), _q("unassigned", BOOL), _q("processInstanceId"),
+                _q("processInstanceBusinessKey"), _q("processDefinitionKey"), _q("processDefinitionId"),
+                _q("taskDefinitionKey"), _q("nameLike"), _q("dueBefore"), _q("dueAfter"),
+                _q("withoutDueDate", BOOL), _q("sortBy", _s("string", enum=["created", "dueDate", "followUpDate",
+                                                                            "priority", "name", "assignee",
+                                                                            "id"])),
+                _q("sortOrder", _s("string", enum=["asc", "desc"]))]
+EXT_FILTERS = [_q("topicName"), _q("workerId"), _q("processInstanceId"), _q("activityId"), _q("locked", BOOL),
+               _q("notLocked", BOOL), _q("withRetriesLeft", BOOL), _q("noRetriesLeft", BOOL),
+               _q("processDefinitionKey")]
+L = _list
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/engine": {"get": _op("the engines", L(_obj({"name": STR})), public=True)},
+    "/version": {"get": _op("the API version", _obj({"version": STR}), public=True)},
+    "/openapi.json": {"get": _op("this document", _s("object"), public=True)},
+    "/deployment/create": {"post": _op("deploy .bpmn/.dmn files (admins)", _ref("Deployment"), multipart=True)},
+    "/deployment": {"get": _op("deployments", L(_ref("Deployment")), params=PAGE)},
+    "/deployment/count": {"get": _op("how many deployments", _ref("Count"))},
+    "/deployment/{id}": {"get": _op("a deployment", _ref("Deployment"), params=[ID]),
+                         "delete": _op("delete a deployment (admins)", None, params=[ID, _q("cascade", BOOL)])},
+    "/process-definition": {"get": _op("process definitions", L(_ref("ProcessDefinition")),
+                                       params=DEF_FILTERS + PAGE)},
+    "/process-definition/count": {"get": _op("how many", _ref("Count"), params=DEF_FILTERS)},
+    "/process-definition/statistics": {"get": _op("running instances per definition", L(_ref("Statistics")),
+                                                  params=[_q("incidents", BOOL)])},
+    "/process-definition/{id}": {"get": _op("a definition", _ref("ProcessDefinition"), params=[ID])},
+    "/process-definition/key/{key}": {"get": _op("the latest version of a key", _ref("ProcessDefinition"),
+                                                 params=[KEY])},
+    "/process-definition/{id}/xml": {"get": _op("the BPMN", _obj({"id": STR, "bpmn20Xml": STR}), params=[ID])},
+    "/process-definition/key/{key}/xml": {"get": _op("the BPMN", _obj({"id": STR, "bpmn20Xml": STR}),
+                                                     params=[KEY])},
+    "/process-definition/{id}/start": {"post": _op("start an instance", _ref("ProcessInstance"), params=[ID],
+                                                   body="StartRequest")},
+    "/process-definition/key/{key}/start": {"post": _op("start an instance", _ref("ProcessInstance"),
+                                                        params=[KEY], body="StartRequest")},
+    "/process-definition/{id}/submit-form": {"post": _op("start with the start form", _ref("ProcessInstance"),
+                                                         params=[ID], body="StartRequest")},
+    "/process-definition/key/{key}/submit-form": {"post": _op("start with the start form",
+                                                              _ref("ProcessInstance"), params=[KEY],
+                                                              body="StartRequest")},
+    "/process-definition/{id}/form-variables": {"get": _op("start form fields", _ref("Variables"), params=[ID])},
+    "/process-definition/key/{key}/form-variables": {"get": _op("start form fields", _ref("Variables"),
+                                                                params=[KEY])},
+    "/process-instance": {"get": _op("running instances", L(_ref("ProcessInstance")), params=INST_FILTERS + PAGE),
+                          "post": _op("running instances (query in the body)", L(_ref("ProcessInstance")),
+                                      params=PAGE)},
+    "/process-instance/count": {"get": _op("how many", _ref("Count"), params=INST_FILTERS),
+                                "post": _op("how many (query in the body)", _ref("Count"))},
+    "/process-instance/{id}": {"get": _op("a running instance", _ref("ProcessInstance"), params=[ID]),
+                               "delete": _op("cancel it (admins)", None, params=[ID, _q("deleteReason")])},
+    "/process-instance/{id}/suspended": {"put": _op("suspend or resume (admins)", None, params=[ID],
+                                                    body="SuspendedRequest")},
+    "/process-instance/{id}/variables": {"get": _op("its variables", _ref("Variables"), params=[ID]),
+                                         "post": _op("change variables (admins)", None, params=[ID],
+                                                     body="ModifyVariablesRequest")},
+    "/process-instance/{id}/variables/{name}": {"get": _op("one variable", _ref("VariableValue"),
+                                                           params=[ID, NAME]),
+                                                "put": _op("set one variable (admins)", None, params=[ID, NAME],
+                                                           body="VariableValue")},
+    "/process-instance/{id}/activity-instances": {"get": _op("the activity tree", _ref("ActivityInstance"),
+                                                             params=[ID])},
+    "/task": {"get": _op("open tasks", L(_ref("Task")), params=TASK_FILTERS + PAGE),
+              "post": _op("open tasks (query in the body)", L(_ref("Task")), params=PAGE)},
+    "/task/count": {"get": _op("how many", _ref("Count"), params=TASK_FILTERS),
+                    "post": _op("how many (query in the body)", _ref("Count"))},
+    "/task/{id}": {"get": _op("a task", _ref("Task"), params=[ID])},
+    "/task/{id}/claim": {"post": _op("claim", None, params=[ID], body="UserIdRequest")},
+    "/task/{id}/unclaim": {"post": _op("unclaim", None, params=[ID])},
+    "/task/{id}/assignee": {"post": _op("set the assignee", None, params=[ID], body="UserIdRequest")},
+    "/task/{id}/complete": {"post": _op("complete (200 with variables when asked)", _ref("Variables"),
+                                        params=[ID], body="CompleteRequest")},
+    "/task/{id}/submit-form": {"post": _op("complete through its form", _ref("Variables"), params=[ID],
+                                           body="CompleteRequest")},
+    "/task/{id}/form-variables": {"get": _op("form fields with values", _ref("Variables"), params=[ID])},
+    "/task/{id}/variables": {"get": _op("the variables it sees", _ref("Variables"), params=[ID])},
+    "/task/{id}/identity-links": {"get": _op("assignee and candidates", L(_ref("IdentityLink")),
+                                             params=[ID, _q("type")])},
+    "/task/{id}/comment": {"get": _op("comments", L(_ref("Comment")), params=[ID])},
+    "/task/{id}/comment/create": {"post": _op("comment", _ref("Comment"), params=[ID], body="CommentRequest")},
+    "/message": {"post": _op("correlate a message (200 with results when resultEnabled)",
+                             L(_ref("CorrelationResult")), body="MessageRequest")},
+    "/signal": {"post": _op("broadcast a signal", None, body="SignalRequest")},
+    "/external-task": {"get": _op("external tasks", L(_ref("ExternalTask")), params=EXT_FILTERS + PAGE)},
+    "/external-task/count": {"get": _op("how many", _ref("Count"), params=EXT_FILTERS)},
+    "/external-task/fetchAndLock": {"post": _op("fetch and lock (long polling)", L(_ref("ExternalTask")),
+                                                body="FetchAndLockRequest")},
+    "/external-task/{id}": {"get": _op("an external task", _ref("ExternalTask"), params=[ID])},
+    "/external-task/{id}/complete": {"post": _op("complete", None, params=[ID], body="ExternalCompleteRequest")},
+    "/external-task/{id}/failure": {"post": _op("report a failure", None, params=[ID],
+                                                body="ExternalFailureRequest")},
+    "/external-task/{id}/bpmnError": {"post": _op("raise a BPMN error", None, params=[ID],
+                                                  body="BpmnErrorRequest")},
+    "/external-task/{id}/extendLock": {"post": _op("extend the lock", None, params=[ID],
+                                                   body="ExtendLockRequest")},
+    "/external-task/{id}/unlock": {"post": _op("unlock", None, params=[ID])},
+    "/external-task/{id}/retries": {"put": _op("set retries (admins)", None, params=[ID], body="RetriesRequest")},
+    "/job": {"get": _op("jobs (admins)", L(_ref("Job")), params=[_q("processInstanceId"), _q("dueDateBefore")]
+                        + PAGE)},
+    "/job/count": {"get": _op("how many (admins)", _ref("Count"), params=[_q("processInstanceId")])},
+    "/job/{id}": {"get": _op("a job (admins)", _ref("Job"), params=[ID])},
+    "/job/{id}/retries": {"put": _op("set retries (admins)", None, params=[ID], body="RetriesRequest")},
+    "/job/{id}/duedate": {"put": _op("move the due date (admins)", None, params=[ID], body="DueDateRequest")},
+    "/job/{id}/execute": {"post": _op("run it now (admins)", None, params=[ID])},
+    "/incident": {"get": _op("open incidents (admins)", L(_ref("Incident")), params=[_q("processInstanceId")]
+                             + PAGE)},
+    "/incident/count": {"get": _op("how many (admins)", _ref("Count"), params=[_q("processInstanceId")])},
+    "/history/process-instance": {"get": _op("instances, running and ended", L(_ref("HistoricProcessInstance")),
+                                             params=[_q("processInstanceId"), _q("processDefinitionKey"),
+                                                     _q("businessKey"), _q("processInstanceBusinessKey"),
+                                                     _q("finished", BOOL), _q("unfinished", BOOL)] + PAGE)},
+    "/history/process-instance/{id}": {"get": _op("an instance, running or ended",
+                                                  _ref("HistoricProcessInstance"), params=[ID])},
+    "/history/activity-instance": {"get": _op("what an instance went through", L(_ref("HistoricActivityInstance")),
+                                              params=[_q("processInstanceId")] + PAGE)},
+    "/history/task": {"get": _op("tasks, open and ended", L(_ref("HistoricTask")),
+                                 params=[_q("processInstanceId"), _q("finished", BOOL), _q("unfinished", BOOL)]
+                                 + PAGE)},
+}
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI 3.0 document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Stageflow REST API (Camunda 7 compatible subset)", "version": __version__},
+        "servers": [{"url": "/engine-rest"}],
+        "components": {"schemas": SCHEMAS, "securitySchemes": {
+            "basic": {"type": "http", "scheme": "basic"}, "bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"basic": []}, {"bearer": []}],
+        "paths": PATHS,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    return jsonify(document())
