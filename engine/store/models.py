@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -157,9 +158,15 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        # the inbox: open tasks (of nobody, or of one person) newest first, read in index order up to a page
+        # the inbox: open (unclaimed) tasks newest first, read in index order until a page is full. SQLite walks
+        # the composite index in that order; PostgreSQL does not read `IS NULL` columns of an index as fixing the
+        # order, so it gets partial indexes on created_at.
         Index("ix_task_active_assignee_created", "ended_at", "assignee", "created_at"),
-        Index("ix_task_active_created", "ended_at", "created_at"),
+        Index("ix_task_open_unassigned_created", "created_at",
+              postgresql_where=text("ended_at IS NULL AND assignee IS NULL"),
+              sqlite_where=text("ended_at IS NULL AND assignee IS NULL")),
+        Index("ix_task_open_created", "created_at", postgresql_where=text("ended_at IS NULL"),
+              sqlite_where=text("ended_at IS NULL")),
         Index("ix_task_instance", "instance_id"),
     )
 
