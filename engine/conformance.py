@@ -85,7 +85,6 @@ class ModelInfo:
     called: set[str] = field(default_factory=set)
     decisions: set[str] = field(default_factory=set)
     event_subprocess_starts: set[str] = field(default_factory=set)
-    flows_without_id: int = 0
     dead_ends: list[str] = field(default_factory=list)  # flow nodes, not end events, with no outgoing flow
     java: list[str] = field(default_factory=list)  # why the file needs Java code (empty: it does not)
 
@@ -151,7 +150,6 @@ def read_model(data: bytes) -> ModelInfo:
         if (sub.get("triggeredByEvent") or "").lower() == "true":
             info.event_subprocess_starts |= {s.get("id") or "" for s in sub.iterfind(f"{{{_BPMN_NS}}}startEvent")}
     flows = list(root.iter(f"{{{_BPMN_NS}}}sequenceFlow"))
-    info.flows_without_id = sum(1 for f in flows if not f.get("id"))
     sources = {f.get("sourceRef") for f in flows}
     for container in root.iter(f"{{{_BPMN_NS}}}process", f"{{{_BPMN_NS}}}subProcess"):
         for node in container:
@@ -493,8 +491,6 @@ class _Driver:
 
     def _hint(self) -> str:
         """A likely cause when a stuck instance has no open element left."""
-        if self.info.flows_without_id:
-            return " (sequence flows without id)"
         if self.info.dead_ends:
             return " (implicit end: an element with no outgoing flow)"
         return ""
@@ -503,26 +499,10 @@ class _Driver:
 def live_elements(engine: Engine, instance_id: str) -> list[str]:
     """`type id (STATE)` of the unfinished BPMN elements of an instance (reads the runtime; read only)."""
     try:
-        from SpiffWorkflow.util.task import TaskState
-
         with engine.db.read() as session:
             loaded = engine.executor.load(session, instance_id, for_change=False)
-        run = loaded.run
-        workflow = run.workflow
-        tasks = list(workflow.tasks.values())
-        for sub in workflow.subprocesses.values():
-            tasks.extend(sub.tasks.values())
-        out = []
-        for task in tasks:
-            spec = task.task_spec
-            bpmn_id = getattr(spec, "bpmn_id", None)
-            if bpmn_id is None or not task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED
-                                                     | TaskState.ERROR):
-                continue
-            element = run.compiled.element(spec)
-            kind = element.tag if element is not None else type(spec).__name__
-            out.append(f"{kind} {bpmn_id} ({TaskState.get_name(task.state)})")
-        return sorted(set(out)) or ["(no open element)"]
+        out = [f"{kind} {element} ({state})" for kind, element, state in loaded.run.open_elements()]
+        return out or ["(no open element)"]
     except Exception as err:  # noqa: BLE001 - only a description; the outcome stands without it
         return [f"(cannot read the runtime: {type(err).__name__})"]
 

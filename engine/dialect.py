@@ -151,6 +151,7 @@ class Dialect:
     def process(self) -> list[ProcessInfo]:
         """Check and rewrite the document; return its executable processes."""
         self._check_unique_ids()
+        self._name_anonymous_flows()
         self._check_flows()
         executable = []
         for proc in self.root.iterfind("bpmn:process", NS):
@@ -175,6 +176,20 @@ class Dialect:
                 raise self.fail(el, f"duplicate id '{el_id}' (first used on line {seen[el_id].sourceline})")
             seen[el_id] = el
         self.ids = seen
+
+    def _name_anonymous_flows(self) -> None:
+        """Give a sequence flow without an id (Camunda accepts them) a stable one, `flow_SOURCE_TARGET[_n]`:
+        SpiffWorkflow connects flows by id and would silently drop the path."""
+        for el in self.root.iter(_b("sequenceFlow")):
+            if (el.get("id") or "").strip():
+                continue
+            base = f"flow_{el.get('sourceRef') or 'x'}_{el.get('targetRef') or 'x'}"
+            flow_id, n = base, 1
+            while flow_id in self.ids:
+                n += 1
+                flow_id = f"{base}_{n}"
+            el.set("id", flow_id)
+            self.ids[flow_id] = el
 
     def _check_document(self) -> None:
         """Refuse, naming the element, what SpiffWorkflow rejects without one (or trips over) in any process."""

@@ -468,6 +468,19 @@ class Run:
             tasks.extend(sub.tasks.values())
         return tasks
 
+    def open_elements(self) -> list[tuple[str, str, str]]:
+        """(element type, element id, state) of every unfinished diagram element: what an instance is at."""
+        out = []
+        for task in self._all_tasks():
+            element_id = _element_id(task.task_spec)
+            if element_id is None or not task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED
+                                                        | TaskState.ERROR):
+                continue
+            info = self.compiled.element(task.task_spec)
+            kind = info.tag if info is not None else type(task.task_spec).__name__
+            out.append((kind, element_id, TaskState.get_name(task.state)))
+        return sorted(set(out))
+
     def waiting_tasks(self) -> tuple[list[WaitingTask], list[WaitingTask]]:
         """(user tasks, external tasks) that are READY."""
         users, externals = [], []

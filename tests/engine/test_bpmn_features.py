@@ -383,3 +383,21 @@ def test_a_decision_that_fails_is_an_incident_at_the_business_rule_task(engine: 
         engine.instances.start("quote", variables={"category": "gold"})  # no amount
     assert err.value.element_id == "price"
     assert "amount" in err.value.message
+
+
+def test_sequence_flows_without_an_id_are_followed_as_camunda_does(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="big"/>
+        <bpmn:userTask id="review"/><bpmn:userTask id="ship"/><bpmn:endEvent id="e"/>
+        <bpmn:sequenceFlow sourceRef="s" targetRef="big"/>
+        <bpmn:sequenceFlow sourceRef="big" targetRef="review"><bpmn:conditionExpression>${amount &gt; 100}</bpmn:conditionExpression></bpmn:sequenceFlow>
+        <bpmn:sequenceFlow sourceRef="big" targetRef="ship"><bpmn:conditionExpression>${amount &lt;= 100}</bpmn:conditionExpression></bpmn:sequenceFlow>
+        <bpmn:sequenceFlow sourceRef="review" targetRef="e"/><bpmn:sequenceFlow sourceRef="ship" targetRef="e"/>
+        """))
+    large = engine.instances.start("p", variables={"amount": 500})
+    small = engine.instances.start("p", variables={"amount": 5})
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=large.id)] == ["review"]
+    [ship] = engine.tasks.list(instance_id=small.id)
+    assert ship.task_definition_key == "ship"
+    engine.tasks.complete(ship.id, {})
+    assert engine.instances.get(small.id).state == "COMPLETED"
