@@ -21,6 +21,7 @@ from .config import Settings
 from .definitions import Definitions
 from .executor import Executor, after_transaction
 from .external_tasks import ExternalTasks
+from .handlers import BuiltinHandlers
 from .identity import Identity
 from .instances import Instances
 from .jobs import Jobs
@@ -48,6 +49,7 @@ class Engine:
         self.jobs = Jobs(self)
         self.external_tasks = ExternalTasks(self)
         self.identity = Identity(self)
+        self.handlers = BuiltinHandlers(self)
         self.executor.broadcast = lambda name, payload: self.messages.signal(name, variables=payload)
 
     @contextmanager

@@ -10,11 +10,13 @@ complete it, fail it or raise a BPMN error on it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
 
 from .errors import BadRequest, NotFound
 from .store import models as m
@@ -92,10 +94,15 @@ class ExternalTasks:
             query = query.where(m.Variable.name.in_(names))
         return {row.name: to_typed(stored_value(row.type, row.value)) for row in session.scalars(query).all()}
 
-    def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
-        """The worker finished the task: the instance goes on with `variables` set."""
+    def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None, *,
+                 also: Callable[[Session], None] | None = None) -> None:
+        """The worker finished the task: the instance goes on with `variables` set.
+
+        `also` writes the worker's own effect (a built-in worker's outbox record) in the same transaction, so
+        that it exists exactly when the completion does.
+        """
         values = dict(variables or {})
-        self._change(task_id, worker_id, "complete", lambda run: run.complete(task_id, values))
+        self._change(task_id, worker_id, "complete", lambda run: run.complete(task_id, values), also=also)
 
     def bpmn_error(self, task_id: str, worker_id: str, error_code: str, error_message: str | None = None,
                    variables: dict[str, Any] | None = None) -> None:
@@ -107,11 +114,14 @@ class ExternalTasks:
         self._change(task_id, worker_id, "report a BPMN error on",
                      lambda run: run.throw_error(task_id, error_code, error_message, values))
 
-    def _change(self, task_id: str, worker_id: str, what: str, action) -> None:  # type: ignore[no-untyped-def]
+    def _change(self, task_id: str, worker_id: str, what: str, action,  # type: ignore[no-untyped-def]
+                also: Callable[[Session], None] | None = None) -> None:
         eng = self.engine
         with eng.transaction() as session:
             row = self._locked_by(session, task_id, worker_id, what)
             eng.executor.change(session, row.instance_id, action, user=None)
+            if also is not None:
+                also(session)
             session.execute(update(m.Incident).where(m.Incident.job_id == task_id,
                                                      m.Incident.resolved_at.is_(None))
                             .values(resolved_at=eng.clock.now()))

@@ -460,7 +460,8 @@ def validate_submission(
     :class:`~engine.errors.InvalidVariables` with the field id and a reason such as ``is required``,
     ``must be a whole number``, ``must be at least 1``, ``must be one of gold, silver`` or
     ``must be at most 200 characters``.  The result keeps the submission's order; readonly fields are
-    dropped and variables that are not form fields are passed through unchanged.
+    dropped, variables that are not form fields are passed through unchanged, and an optional field
+    that was not submitted takes its literal ``defaultValue`` (as in Camunda; an expression default is left out).
     """
     coerced: dict[str, object] = {}
     dropped: set[str] = set()
@@ -471,6 +472,8 @@ def validate_submission(
         if fld.id not in values:
             if fld.required and not partial:
                 raise InvalidVariables(fld.id, "is required")
+            if fld.default is not None and not partial and "${" not in fld.default and "#{" not in fld.default:
+                coerced[fld.id] = _coerce(fld, fld.default)  # as Camunda: an optional field not sent takes its default
             continue
         value = values[fld.id]
         if _is_missing(fld, value):
@@ -479,4 +482,6 @@ def validate_submission(
             coerced[fld.id] = "" if fld.type == "string" and value == "" else None
             continue
         coerced[fld.id] = _coerce(fld, value)
-    return {key: coerced.get(key, value) for key, value in values.items() if key not in dropped}
+    out = {key: coerced.get(key, value) for key, value in values.items() if key not in dropped}
+    out.update({key: value for key, value in coerced.items() if key not in out})  # defaults of unsent fields
+    return out

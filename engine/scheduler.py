@@ -23,7 +23,7 @@ log = logging.getLogger("stageflow.scheduler")
 
 
 class TimerScheduler:
-    """Fires due timers every `poll_seconds` in a background thread."""
+    """Fires due timers every `poll_seconds` in a background thread, and runs the built-in external workers."""
 
     def __init__(self, engine: Engine, poll_seconds: float | None = None) -> None:
         self.engine = engine
@@ -46,6 +46,7 @@ class TimerScheduler:
                 fired += batch
                 if batch < 100:
                     break
+            self.engine.handlers.run()  # the built-in workers (notifications, process starts)
             self._wake_for_next()
             return fired
         except StageflowError as err:

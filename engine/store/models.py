@@ -367,3 +367,23 @@ class IdempotentStart(Base):
     instance_id: Mapped[str] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A notification a process sent (a customer told their order shipped, a manager reminded of a deadline)."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_instance", "instance_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    element_id: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(255))
+    recipient: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)

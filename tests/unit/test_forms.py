@@ -496,3 +496,11 @@ def test_extra_variables_pass_through(amount: list[FormField]) -> None:
     assert result == {"amount": 5, "note": "12", "blob": extra, "n": None}
     assert result["blob"] is extra
     assert validate_submission([], {"a": "1"}) == {"a": "1"}
+
+
+def test_an_optional_field_not_submitted_takes_its_default_as_in_camunda() -> None:
+    form = [FormField(id="purchases", type="long", default="0"), FormField(id="note", type="string"),
+            FormField(id="when", type="long", default="${now}")]
+    assert validate_submission(form, {"note": "hi"}) == {"note": "hi", "purchases": 0}
+    assert validate_submission(form, {"purchases": "3"}) == {"purchases": 3}
+    assert validate_submission(form, {}, partial=True) == {}

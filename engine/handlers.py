@@ -1,0 +1,136 @@
+"""Built-in workers for a few external-task topics, run inside the engine's scheduler.
+
+A process asks for work the Camunda way, with a service task of `camunda:type="external"`; for these topics the
+engine itself is the worker (an outside worker on the same topic would compete for the tasks, as any two workers
+do):
+
+- `notify-customer`, `notify-manager`: record a notification in the outbox (`OutboxMessage`) that the instance page
+  shows. The subject is the task's name, the body its documentation with `{variable}` placeholders filled in; the
+  recipient is the `customerEmail` (or `customer`) variable for customers and `manager` for managers.
+- `start-process`: start the latest version of the process named by the `processKey` variable (or the task's
+  documentation), with the caller's business key and variables, and set `startedInstanceId`.
+
+A handler that fails is reported as a failure with the retries counted down (three tries, a minute apart), then
+an incident, like any external worker's.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import BadRequest, StageflowError
+from .external_tasks import TopicRequest
+from .store import models as m
+from .views import iso
+
+if TYPE_CHECKING:
+    from .api import Engine
+
+log = logging.getLogger("stageflow.handlers")
+
+WORKER_ID = "stageflow-builtin"
+LOCK_MS = 5 * 60 * 1000
+TRIES = 3
+RETRY_MS = 60 * 1000
+
+# what a handler returns: the variables to complete the task with, and its own effect to write in that transaction
+Outcome = tuple[dict[str, Any], Callable[[Session], None] | None]
+
+
+class _Blank(dict):  # type: ignore[type-arg]
+    """Format values: a placeholder without a variable stays visible instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, variables: dict[str, Any]) -> str:
+    """`template` with `{name}` replaced by the variable's value (unknown names are left as they are)."""
+    try:
+        return string.Formatter().vformat(template, (), _Blank(variables))
+    except (ValueError, IndexError, AttributeError, KeyError):
+        return template
+
+
+class BuiltinHandlers:
+    """The engine's own workers for `notify-customer`, `notify-manager` and `start-process`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.handlers: dict[str, Callable[[dict[str, Any], dict[str, Any]], Outcome]] = {
+            "notify-customer": lambda task, values: self._notify(task, values, "customer"),
+            "notify-manager": lambda task, values: self._notify(task, values, "manager"),
+            "start-process": self._start_process,
+        }
+
+    def run(self, limit: int = 50) -> int:
+        """Work up to `limit` waiting tasks of the built-in topics; returns how many were completed."""
+        eng = self.engine
+        topics = [TopicRequest(topic, LOCK_MS) for topic in self.handlers]
+        done = 0
+        for task in eng.external_tasks.fetch_and_lock(WORKER_ID, limit, topics):
+            values = {name: typed["value"] for name, typed in task["variables"].items()}
+            try:
+                output, also = self.handlers[task["topicName"]](task, values)
+                eng.external_tasks.complete(task["id"], WORKER_ID, output, also=also)
+                done += 1
+            except StageflowError as err:
+                retries = (task["retries"] if task["retries"] is not None else TRIES) - 1
+                log.warning("built-in worker %s failed on task %s of instance %s at element %s: %s",
+                            task["topicName"], task["id"], task["processInstanceId"], task["activityId"],
+                            err.message)
+                eng.external_tasks.failure(task["id"], WORKER_ID, err.message, retries=max(retries, 0),
+                                           retry_timeout_ms=RETRY_MS)
+        return done
+
+    def _element(self, task: dict[str, Any]) -> tuple[str, str]:
+        """(name, documentation) of the task's element."""
+        with self.engine.db.read() as session:
+            compiled = self.engine.definitions.compiled(session, task["processDefinitionId"])
+        info = next((i for i in compiled.elements.values() if i.element_id == task["activityId"]), None)
+        name = (info.name if info is not None else None) or task["activityId"]
+        return name, (info.documentation if info is not None else None) or ""
+
+    def _notify(self, task: dict[str, Any], values: dict[str, Any], audience: str) -> Outcome:
+        name, documentation = self._element(task)
+        recipient = values.get("customerEmail") or values.get("customer") if audience == "customer" \
+            else values.get("manager")
+        subject = fill(name, values)
+        body = fill(documentation or name, values)
+        now = self.engine.clock.now()
+
+        def record(session: Session) -> None:  # written with the completion: one notification per completion
+            session.add(m.OutboxMessage(id=str(uuid.uuid4()), instance_id=task["processInstanceId"],
+                                        definition_key=task["processDefinitionKey"],
+                                        business_key=task["businessKey"], element_id=task["activityId"],
+                                        topic=task["topicName"], recipient=str(recipient) if recipient else None,
+                                        subject=subject[:500], body=body, created_at=now, sent_at=None,
+                                        error=None))
+            log.info("notified %s %s: %s (instance %s, element %s)", audience, recipient or "(nobody)", subject,
+                     task["processInstanceId"], task["activityId"])
+        return {}, record
+
+    def _start_process(self, task: dict[str, Any], values: dict[str, Any]) -> Outcome:
+        _, documentation = self._element(task)
+        key = values.get("processKey") or documentation.strip()
+        if not key:
+            raise BadRequest("start-process needs a processKey variable or the process key in the documentation")
+        started = self.engine.instances.start(str(key), business_key=task["businessKey"], variables=values)
+        log.info("instance %s at element %s started process %s as instance %s", task["processInstanceId"],
+                 task["activityId"], key, started.id)
+        return {"startedInstanceId": started.id}, None
+
+    def outbox(self, instance_id: str) -> list[dict[str, Any]]:
+        """The notifications an instance sent, oldest first."""
+        with self.engine.db.read() as session:
+            rows = session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.instance_id == instance_id)
+                                   .order_by(m.OutboxMessage.created_at, m.OutboxMessage.id)).all()
+            return [{"id": r.id, "activityId": r.element_id, "topic": r.topic, "recipient": r.recipient,
+                     "subject": r.subject, "body": r.body, "time": iso(r.created_at)} for r in rows]

@@ -1,0 +1,159 @@
+"""The sales deal (`processes/deal.bpmn`): every path on a virtual clock, through the engine API.
+
+Stages with deadlines (qualify 1 day, needs analysis 3, proposal 2, negotiation 2): a missed deadline reminds the
+manager (the `notify-manager` outbox); two days later the `sales-heads` group reassigns or closes the deal. A
+discount above the DMN limit needs a head's approval; the client's answer is a message, with a follow-up after
+14 days of silence; a won deal counts the purchase and the DMN table categorizes the client.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.api import Engine
+
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+LEAD = {"client": "ACME", "customerEmail": "buyer@acme.test", "contact": "Ann", "source": "website",
+        "dealType": "new", "expectedAmount": 12000, "manager": "mary", "purchases": 0,
+        "monthsSinceLastPurchase": 0}
+
+
+@pytest.fixture
+def deal(engine: Engine):  # type: ignore[no-untyped-def]
+    engine.definitions.deploy_files([PROCESSES / "deal.bpmn", PROCESSES / "deal_rules.dmn"])
+
+    def start(business_key: str = "D-1", **overrides):  # type: ignore[no-untyped-def]
+        return engine.instances.start("deal", business_key=business_key, variables={**LEAD, **overrides},
+                                      validate_form=True)
+    return start
+
+
+def task(engine: Engine, instance_id: str, key: str):  # type: ignore[no-untyped-def]
+    found = [t for t in engine.tasks.list(instance_id=instance_id) if t.task_definition_key == key]
+    assert found, f"no open task {key}: open are {[t.task_definition_key for t in engine.tasks.list(instance_id=instance_id)]}"
+    return found[0]
+
+
+def work(engine: Engine, instance_id: str, key: str, **values) -> None:  # type: ignore[no-untyped-def]
+    engine.tasks.complete(task(engine, instance_id, key).id, values)
+
+
+def open_keys(engine: Engine, instance_id: str) -> list[str]:
+    return sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance_id))
+
+
+def to_proposal(engine: Engine, instance_id: str, discount: int = 5) -> int:
+    """Work the first three stages; returns how many notifications the built-in worker sent after them."""
+    work(engine, instance_id, "qualify_lead", qualified=True)
+    work(engine, instance_id, "needs_analysis", needsSummary="a CRM for 40 people")
+    work(engine, instance_id, "prepare_proposal", proposalAmount=11000, discountPercent=discount)
+    return engine.handlers.run()  # what the scheduler's tick does: the proposal goes out
+
+
+def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: Engine, deal) -> None:
+    instance = deal()
+    qualify = task(engine, instance.id, "qualify_lead")
+    assert (qualify.assignee, qualify.candidate_groups, qualify.name) == ("mary", ["sales"], "Qualify the lead")
+    assert qualify.due == instance.started_at + timedelta(days=1)
+    assert to_proposal(engine, instance.id) == 1  # the proposal goes out through the outbox
+    [sent] = engine.handlers.outbox(instance.id)
+    assert (sent["recipient"], sent["subject"]) == ("buyer@acme.test", "Proposal for ACME")
+    assert "proposal of 11000 for ACME" in sent["body"]
+    engine.messages.correlate("proposal-accepted", business_key="D-1")
+    work(engine, instance.id, "negotiate", outcome="won")
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    values = engine.instances.variables(instance.id)
+    assert (values["purchases"], values["clientCategory"]) == (1, "new")
+    assert [h.element_id for h in engine.instances.history(instance.id) if h.event == "completed"][-2:] == [
+        "deal_won", "deal"]
+
+
+def test_an_unqualified_lead_is_lost_with_its_reason(engine: Engine, deal) -> None:
+    instance = deal()
+    work(engine, instance.id, "qualify_lead", qualified=False, lossReason="no budget this year")
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert engine.instances.variables(instance.id)["lossReason"] == "no budget this year"
+    assert "deal_lost" in [h.element_id for h in engine.instances.history(instance.id)]
+
+
+def test_a_discount_above_the_limit_needs_a_head_of_sales(engine: Engine, deal) -> None:
+    instance = deal(dealType="new")
+    assert to_proposal(engine, instance.id, discount=20) == 0  # new business: 10% without approval
+    approval = task(engine, instance.id, "approve_discount")
+    assert approval.candidate_groups == ["sales-heads"] and approval.assignee is None
+    work(engine, instance.id, "approve_discount", discountApproved=False)  # refused: rework the proposal
+    work(engine, instance.id, "prepare_proposal", proposalAmount=11500, discountPercent=8)
+    assert engine.handlers.run() == 1  # within the limit: the proposal goes out
+    renewal = deal("D-2", dealType="renewal")
+    assert to_proposal(engine, renewal.id, discount=8) == 0  # renewals: 5% without approval
+    work(engine, renewal.id, "approve_discount", discountApproved=True)
+    assert engine.handlers.run() == 1
+    assert [m["subject"] for m in engine.handlers.outbox(renewal.id)] == ["Proposal for ACME"]
+
+
+def test_a_missed_deadline_reminds_the_manager_then_a_head_reassigns(engine: Engine, deal, clock) -> None:
+    instance = deal()
+    clock.advance(days=1)
+    assert engine.jobs.execute_due() == 1
+    assert open_keys(engine, instance.id) == ["qualify_lead"]  # the reminder does not take the task away
+    engine.handlers.run()
+    [reminder] = engine.handlers.outbox(instance.id)
+    assert (reminder["recipient"], reminder["subject"]) == ("mary", "Reminder: the deal with ACME is overdue")
+    assert "'qualify_lead'" in reminder["body"]
+    clock.advance(days=2)
+    engine.jobs.execute_due()
+    assert open_keys(engine, instance.id) == ["reassign_or_close"]
+    work(engine, instance.id, "reassign_or_close", headDecision="reassign", newManager="john")
+    qualify = task(engine, instance.id, "qualify_lead")
+    assert qualify.assignee == "john"
+    assert qualify.due == clock.now() + timedelta(days=1)  # a fresh deadline for the new manager
+
+
+def test_a_head_can_close_an_overdue_deal(engine: Engine, deal, clock) -> None:
+    instance = deal()
+    work(engine, instance.id, "qualify_lead", qualified=True)
+    clock.advance(days=5)  # needs analysis: 3 days, escalated 2 days later
+    while engine.jobs.execute_due():
+        pass
+    assert engine.handlers.run() == 1  # the reminder at the deadline went out meanwhile
+    work(engine, instance.id, "reassign_or_close", headDecision="close", lossReason="client unreachable")
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert engine.instances.variables(instance.id)["lossReason"] == "client unreachable"
+
+
+def test_silence_for_14_days_brings_a_follow_up_then_a_rejection_loses_the_deal(engine: Engine, deal,
+                                                                                clock) -> None:
+    instance = deal()
+    to_proposal(engine, instance.id)
+    clock.advance(days=13)
+    assert engine.jobs.execute_due() == 0
+    clock.advance(days=1)
+    assert engine.jobs.execute_due() == 1
+    work(engine, instance.id, "follow_up", followUpOutcome="wait")
+    assert open_keys(engine, instance.id) == []  # waiting for the answer again
+    engine.messages.correlate("proposal-rejected", business_key="D-1")
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert engine.instances.variables(instance.id)["lossReason"] == "the client rejected the proposal"
+
+
+def test_a_postponed_negotiation_comes_back_on_the_agreed_date(engine: Engine, deal, clock) -> None:
+    instance = deal(purchases=2)
+    to_proposal(engine, instance.id)
+    engine.messages.correlate("proposal-accepted", business_key="D-1")
+    back = clock.now() + timedelta(days=10)
+    work(engine, instance.id, "negotiate", outcome="postponed", postponedUntil=back.isoformat())
+    assert open_keys(engine, instance.id) == []
+    clock.advance(days=10)
+    engine.jobs.execute_due()
+    work(engine, instance.id, "negotiate", outcome="won")
+    assert engine.instances.variables(instance.id)["clientCategory"] == "regular"  # third purchase
+
+
+def test_the_form_refuses_a_lead_without_a_client(engine: Engine, deal) -> None:
+    from engine.errors import InvalidVariables
+
+    with pytest.raises(InvalidVariables, match="client"):
+        deal(client=None)
