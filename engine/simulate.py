@@ -32,8 +32,9 @@ The answers (a dict, or `answers.json` for the command; every key optional)::
 - A message with `after` is sent that long after the simulation's start; if the instance does not wait for it
   then, it is lost (as in the engine) and the timeline says so. Without `after` it is sent as soon as the
   instance waits for it. Each entry is sent once. `signals` work the same way.
-- External tasks are not worked: an instance that waits only for one stops with "waits for an external worker
-  on topic 'X'".
+- External tasks of the built-in topics (`notify-customer`, `notify-manager`, `start-process`) are worked at once
+  by the engine's own workers, as `stageflow serve` does; other external tasks are not worked: an instance that
+  waits only for one stops with "waits for an external worker on topic 'X'".
 
 `simulate` raises `DefinitionError` for a file that cannot be deployed and `BadRequest` for malformed answers
 or when the files hold several executable processes and `process_key` names none. A script that fails while
@@ -336,6 +337,9 @@ class _Simulation:
         self.instance_id = instance.id
         self._collect(self.clock.now())
         while True:
+            if eng.handlers.run():  # the built-in workers (notifications) work as soon as there is work
+                self._collect(self.clock.now())
+                continue
             instance = eng.instances.get(self.instance_id)
             if instance.ended:
                 return self._finish(COMPLETED if instance.state == "COMPLETED" else STUCK,

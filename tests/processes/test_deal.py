@@ -157,3 +157,28 @@ def test_the_form_refuses_a_lead_without_a_client(engine: Engine, deal) -> None:
 
     with pytest.raises(InvalidVariables, match="client"):
         deal(client=None)
+
+
+def test_the_answer_correlated_by_instance_id_leaves_a_storable_instance(engine: Engine, deal) -> None:
+    instance = deal()
+    to_proposal(engine, instance.id)
+    engine.messages.correlate("proposal-accepted", instance_id=instance.id)  # the event gateway caught it
+    assert open_keys(engine, instance.id) == ["negotiate"]  # stored and read back: the negotiation waits
+    work(engine, instance.id, "negotiate", outcome="lost", lossReason="price")
+    assert engine.instances.variables(instance.id)["lossReason"] == "price"
+
+
+def test_simulate_shows_the_reminders_and_the_escalation(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "simulate", str(PROCESSES / "deal.bpmn"),
+                             str(PROCESSES / "deal_rules.dmn"), "--answers", str(PROCESSES / "deal_simulation.json")],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                            env={**__import__("os").environ, "PYTHONPATH": str(PROCESSES.parent)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any("qualify_lead_overdue" in line and "timer fired" in line and "+1d 00:00" in line for line in lines)
+    assert any("reassign_or_close" in line and "task created (groups sales-heads)" in line for line in lines)
+    assert any("needs_analysis" in line and "assignee john" in line for line in lines)
+    assert [line for line in lines if line.startswith("outcome:")][0].startswith("outcome: completed")
