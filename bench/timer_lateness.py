@@ -283,6 +283,9 @@ def stop_workers(procs: list[subprocess.Popen], folder: Path) -> list[dict]:
             reports.append({"fired": 0, "errors": 1, "note": (folder / f"stderr-{i}").read_text()[-2000:]})
         else:
             reports.append(json.loads(lines[-1]))
+        failed = [line for line in (folder / f"stderr-{i}").read_text().splitlines() if "tick failed" in line]
+        if failed:  # a tick that failed (the database refused a statement): say how often and why
+            print(f"  worker {i}: {len(failed)} ticks failed, first: {failed[0][:300]}", flush=True)
     return reports
 
 

@@ -39,8 +39,8 @@ class TimerScheduler:
         """
         if not self._busy.acquire(blocking=False):
             return 0
+        fired = 0
         try:
-            fired = 0
             while True:
                 batch = self.engine.jobs.execute_due(limit=100)
                 fired += batch
@@ -50,8 +50,8 @@ class TimerScheduler:
             self._wake_for_next()
             return fired
         except StageflowError as err:
-            log.warning("timer tick failed: %s", err.message)
-            return 0
+            log.warning("timer tick failed after firing %d job(s): %s", fired, err.message)
+            return fired
         finally:
             self._busy.release()
 
