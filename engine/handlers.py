@@ -9,6 +9,9 @@ do):
   recipient is the `customerEmail` (or `customer`) variable for customers and `manager` for managers.
 - `start-process`: start the latest version of the process named by the `processKey` variable (or the task's
   documentation), with the caller's business key and variables, and set `startedInstanceId`.
+- `register-client`: find the client by the `customerEmail` variable in the client register, or register them;
+  sets `clientId`, `purchases` and `monthsSinceLastPurchase` (for the `client_category` decision).
+- `record-purchase`: count a purchase of the `clientId` client (purchases + 1, last purchase now).
 
 A handler that fails is reported as a failure with the retries counted down (three tries, a minute apart), then
 an incident, like any external worker's.
@@ -20,6 +23,7 @@ import logging
 import string
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -68,6 +72,8 @@ class BuiltinHandlers:
             "notify-customer": lambda task, values: self._notify(task, values, "customer"),
             "notify-manager": lambda task, values: self._notify(task, values, "manager"),
             "start-process": self._start_process,
+            "register-client": self._register_client,
+            "record-purchase": self._record_purchase,
         }
 
     def run(self, limit: int = 50) -> int:
@@ -127,10 +133,53 @@ class BuiltinHandlers:
                  task["activityId"], key, started.id)
         return {"startedInstanceId": started.id}, None
 
+    def _register_client(self, task: dict[str, Any], values: dict[str, Any]) -> Outcome:
+        email = str(values.get("customerEmail") or "").strip().lower()
+        if not email:
+            raise BadRequest("register-client needs a customerEmail variable")
+        now = self.engine.clock.now()
+        with self.engine.db.write() as session:
+            client = session.scalars(select(m.Client).where(m.Client.email == email)).first()
+            if client is None:
+                client = m.Client(id=str(uuid.uuid4()), email=email, name=values.get("customer"),
+                                  region=values.get("region"), purchases=0, last_purchase_at=None, created_at=now)
+                session.add(client)
+                log.info("registered client %s (%s) for instance %s", client.id, email, task["processInstanceId"])
+            last = client.last_purchase_at
+            months = 0 if last is None else int((now - _aware(last)).days // 30)
+            return {"clientId": client.id, "purchases": client.purchases, "monthsSinceLastPurchase": months}, None
+
+    def _record_purchase(self, task: dict[str, Any], values: dict[str, Any]) -> Outcome:
+        client_id = values.get("clientId")
+        if not client_id:
+            raise BadRequest("record-purchase needs a clientId variable")
+        now = self.engine.clock.now()
+
+        def record(session: Session) -> None:  # counted with the completion: once per order
+            client = session.get(m.Client, client_id)
+            if client is None:
+                raise BadRequest(f"client '{client_id}' is not in the client register")
+            client.purchases += 1
+            client.last_purchase_at = now
+        return {"purchases": int(values.get("purchases") or 0) + 1, "monthsSinceLastPurchase": 0}, record
+
+    def client(self, email: str) -> dict[str, Any] | None:
+        """The register's entry of a client, by e-mail."""
+        with self.engine.db.read() as session:
+            row = session.scalars(select(m.Client).where(m.Client.email == email.strip().lower())).first()
+            if row is None:
+                return None
+            return {"id": row.id, "email": row.email, "name": row.name, "region": row.region,
+                    "purchases": row.purchases, "lastPurchase": iso(row.last_purchase_at)}
+
     def outbox(self, instance_id: str) -> list[dict[str, Any]]:
         """The notifications an instance sent, oldest first."""
         with self.engine.db.read() as session:
             rows = session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.instance_id == instance_id)
-                                   .order_by(m.OutboxMessage.created_at, m.OutboxMessage.id)).all()
+                                   .order_by(m.OutboxMessage.seq)).all()
             return [{"id": r.id, "activityId": r.element_id, "topic": r.topic, "recipient": r.recipient,
                      "subject": r.subject, "body": r.body, "time": iso(r.created_at)} for r in rows]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

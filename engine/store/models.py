@@ -373,9 +373,10 @@ class OutboxMessage(Base):
     """A notification a process sent (a customer told their order shipped, a manager reminded of a deadline)."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_instance", "instance_id", "created_at"),)
+    __table_args__ = (Index("ix_outbox_instance", "instance_id", "seq"),)
 
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)  # send order
+    id: Mapped[str] = mapped_column(ID, unique=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
     definition_key: Mapped[str] = mapped_column(String(255))
     business_key: Mapped[str | None] = mapped_column(String(255))
@@ -387,3 +388,17 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Client(Base):
+    """A customer in the client register: found by e-mail, or registered by an order."""
+
+    __tablename__ = "client"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    region: Mapped[str | None] = mapped_column(String(64))
+    purchases: Mapped[int] = mapped_column(Integer, default=0)
+    last_purchase_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -23,7 +23,8 @@ LEAD = {"client": "ACME", "customerEmail": "buyer@acme.test", "contact": "Ann", 
 
 @pytest.fixture
 def deal(engine: Engine):  # type: ignore[no-untyped-def]
-    engine.definitions.deploy_files([PROCESSES / "deal.bpmn", PROCESSES / "deal_rules.dmn"])
+    engine.definitions.deploy_files([PROCESSES / "deal.bpmn", PROCESSES / "deal_rules.dmn",
+                                     PROCESSES / "order.bpmn", PROCESSES / "order_rules.dmn"])
 
     def start(business_key: str = "D-1", **overrides):  # type: ignore[no-untyped-def]
         return engine.instances.start("deal", business_key=business_key, variables={**LEAD, **overrides},
@@ -64,11 +65,15 @@ def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: 
     assert "proposal of 11000 for ACME" in sent["body"]
     engine.messages.correlate("proposal-accepted", business_key="D-1")
     work(engine, instance.id, "negotiate", outcome="won")
-    assert engine.instances.get(instance.id).state == "COMPLETED"
     values = engine.instances.variables(instance.id)
     assert (values["purchases"], values["clientCategory"]) == (1, "new")
+    assert engine.handlers.run() == 1  # the won deal starts its order
+    assert engine.instances.get(instance.id).state == "COMPLETED"
     assert [h.element_id for h in engine.instances.history(instance.id) if h.event == "completed"][-2:] == [
         "deal_won", "deal"]
+    [placed] = engine.instances.list(definition_key="order", business_key="D-1")
+    order = engine.instances.variables(placed.id)
+    assert (order["customer"], order["amount"], order["items"]) == ("ACME", 11000, "a CRM for 40 people")
 
 
 def test_an_unqualified_lead_is_lost_with_its_reason(engine: Engine, deal) -> None:
@@ -172,8 +177,9 @@ def test_simulate_shows_the_reminders_and_the_escalation(tmp_path: Path) -> None
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "simulate", str(PROCESSES / "deal.bpmn"),
-                             str(PROCESSES / "deal_rules.dmn"), "--answers", str(PROCESSES / "deal_simulation.json")],
+    files = [str(PROCESSES / name) for name in ("deal.bpmn", "deal_rules.dmn", "order.bpmn", "order_rules.dmn")]
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "simulate", *files, "--process", "deal",
+                             "--answers", str(PROCESSES / "deal_simulation.json")],
                             capture_output=True, text=True, timeout=120, cwd=tmp_path,
                             env={**__import__("os").environ, "PYTHONPATH": str(PROCESSES.parent)})
     assert result.returncode == 0, result.stderr

@@ -11,8 +11,8 @@ PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 
 def test_a_website_lead_becomes_a_won_deal_over_http(engine: Engine, admin: Client, mary: Client) -> None:
-    files = {"deal": ("deal.bpmn", (PROCESSES / "deal.bpmn").read_bytes()),
-             "rules": ("deal_rules.dmn", (PROCESSES / "deal_rules.dmn").read_bytes())}
+    files = {name: (name, (PROCESSES / name).read_bytes())
+             for name in ("deal.bpmn", "deal_rules.dmn", "order.bpmn", "order_rules.dmn")}
     assert admin.post("/deployment/create", files=files, data={"deployment-name": "deal"}).status_code == 200
     lead = {"client": "Globex", "customerEmail": "it@globex.test", "dealType": "upsell", "expectedAmount": 5000,
             "manager": "mary"}
@@ -35,6 +35,9 @@ def test_a_website_lead_becomes_a_won_deal_over_http(engine: Engine, admin: Clie
     answer = admin.post("/message", json={"messageName": "proposal-accepted", "businessKey": "WEB-1"})
     assert answer.status_code == 204
     complete("negotiate", outcome="won")
+    engine.handlers.run()  # the scheduler's built-in worker starts the order
     history = admin.get(f"/history/process-instance/{instance}").json()
     assert history["state"] == "COMPLETED"
     assert admin.get("/history/task", params={"processInstanceId": instance}).json()[0]["assignee"] == "mary"
+    [order] = admin.get("/process-instance", params={"processDefinitionKey": "order", "businessKey": "WEB-1"}).json()
+    assert order["businessKey"] == "WEB-1"

@@ -1,0 +1,152 @@
+"""The order lifecycle (`processes/order.bpmn`): every path on a virtual clock, through the engine API.
+
+The customer is told at every step (the `notify-customer` outbox); the client register finds or registers the
+customer and counts delivered orders; `client_category` and `order_manager` pick the responsible manager.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.api import Engine
+from engine.store import models as m
+
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+ORDER = {"customer": "Ann Lee", "customerEmail": "Ann@Example.test", "items": "2 x desk lamp", "amount": 1200,
+         "region": "south", "paymentMethod": "card"}
+
+
+@pytest.fixture
+def order(engine: Engine):  # type: ignore[no-untyped-def]
+    engine.definitions.deploy_files([PROCESSES / "order.bpmn", PROCESSES / "order_rules.dmn",
+                                     PROCESSES / "deal_rules.dmn"])
+
+    def start(business_key: str = "O-1", **overrides):  # type: ignore[no-untyped-def]
+        instance = engine.instances.start("order", business_key=business_key, variables={**ORDER, **overrides},
+                                          validate_form=True)
+        settle(engine)
+        return instance
+    return start
+
+
+def settle(engine: Engine) -> None:
+    """What the scheduler does on every tick: the built-in workers work until nothing is left."""
+    while engine.handlers.run():
+        pass
+
+
+def task(engine: Engine, instance_id: str, key: str):  # type: ignore[no-untyped-def]
+    found = [t for t in engine.tasks.list(instance_id=instance_id) if t.task_definition_key == key]
+    assert found, f"no open task {key}: {[t.task_definition_key for t in engine.tasks.list(instance_id=instance_id)]}"
+    return found[0]
+
+
+def work(engine: Engine, instance_id: str, key: str, **values) -> None:  # type: ignore[no-untyped-def]
+    engine.tasks.complete(task(engine, instance_id, key).id, values)
+    settle(engine)
+
+
+def told(engine: Engine, instance_id: str) -> list[str]:
+    return [n["subject"] for n in engine.handlers.outbox(instance_id) if n["topic"] == "notify-customer"]
+
+
+def send(engine: Engine, message: str, business_key: str = "O-1") -> None:
+    engine.messages.correlate(message, business_key=business_key)
+    settle(engine)
+
+
+def test_an_order_from_placing_to_feedback_tells_the_customer_every_step(engine: Engine, order, clock) -> None:
+    instance = order()
+    call = task(engine, instance.id, "call_client")
+    assert call.assignee == "john"  # south, a new client: the order_manager table picks john
+    assert engine.handlers.client("ann@example.test")["purchases"] == 0  # registered
+    work(engine, instance.id, "call_client", callOutcome="confirmed")
+    send(engine, "payment-received")
+    assemble = task(engine, instance.id, "assemble_order")
+    assert assemble.candidate_groups == ["warehouse"] and assemble.due == clock.now() + timedelta(days=1)
+    work(engine, instance.id, "assemble_order")
+    send(engine, "order-delivered")
+    assert engine.handlers.client("ann@example.test")["purchases"] == 1
+    clock.advance(days=3)
+    engine.jobs.execute_due()
+    settle(engine)
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert told(engine, instance.id) == ["Your order is received", "Your order is confirmed", "Payment received",
+                                         "Your order is on its way", "Your order is delivered",
+                                         "How was your order?"]
+    [first] = engine.handlers.outbox(instance.id)[:1]
+    assert (first["recipient"], first["body"]) == ("Ann@Example.test",
+                                                   "Dear Ann Lee, we have received your order: 2 x desk lamp.")
+
+
+def test_a_missed_call_reminds_the_manager_and_not_ready_calls_again_in_7_days(engine: Engine, order,
+                                                                              clock) -> None:
+    instance = order()
+    clock.advance(hours=2)
+    engine.jobs.execute_due()
+    settle(engine)
+    [reminder] = [n for n in engine.handlers.outbox(instance.id) if n["topic"] == "notify-manager"]
+    assert (reminder["recipient"], reminder["subject"]) == ("john", "Reminder: call Ann Lee")
+    work(engine, instance.id, "call_client", callOutcome="later")
+    assert engine.tasks.list(instance_id=instance.id) == []
+    clock.advance(days=7)
+    engine.jobs.execute_due()
+    assert task(engine, instance.id, "call_client").assignee == "john"
+
+
+def test_no_payment_within_3_days_cancels_the_order(engine: Engine, order, clock) -> None:
+    instance = order()
+    work(engine, instance.id, "call_client", callOutcome="confirmed")
+    clock.advance(days=3)
+    engine.jobs.execute_due()
+    settle(engine)
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert told(engine, instance.id)[-1] == "Your order is cancelled"
+    assert engine.handlers.outbox(instance.id)[-1]["body"].endswith("not paid within 3 days.")
+    assert engine.handlers.client("ann@example.test")["purchases"] == 0
+
+
+def test_the_customer_cancels_before_shipping(engine: Engine, order) -> None:
+    instance = order()
+    work(engine, instance.id, "call_client", callOutcome="confirmed")
+    send(engine, "payment-received")
+    send(engine, "order-cancelled")  # while the warehouse assembles it
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert engine.tasks.list(instance_id=instance.id) == []
+    assert told(engine, instance.id)[-1] == "Your order is cancelled"
+    assert engine.handlers.outbox(instance.id)[-1]["body"].endswith("cancelled by the customer.")
+
+
+def test_cancelled_on_the_call(engine: Engine, order) -> None:
+    instance = order()
+    work(engine, instance.id, "call_client", callOutcome="cancelled")
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert engine.handlers.outbox(instance.id)[-1]["body"].endswith("cancelled on the call.")
+
+
+def test_no_delivery_in_10_days_asks_the_warehouse_to_check_with_the_carrier(engine: Engine, order,
+                                                                             clock) -> None:
+    instance = order()
+    work(engine, instance.id, "call_client", callOutcome="confirmed")
+    send(engine, "payment-received")
+    work(engine, instance.id, "assemble_order")
+    clock.advance(days=10)
+    engine.jobs.execute_due()
+    work(engine, instance.id, "check_with_carrier")
+    send(engine, "order-delivered")
+    assert told(engine, instance.id)[-1] == "Your order is delivered"
+
+
+def test_large_orders_and_regular_clients_get_their_managers(engine: Engine, order, clock) -> None:
+    big = order("O-2", customerEmail="cfo@big.test", amount=60000)
+    assert task(engine, big.id, "call_client").assignee == "sam"
+    with engine.db.write() as session:  # a client with three purchases, the last a month ago
+        session.add(m.Client(id=str(uuid.uuid4()), email="loyal@shop.test", name="Loyal", region="south",
+                             purchases=3, last_purchase_at=clock.now() - timedelta(days=30), created_at=clock.now()))
+    loyal = order("O-3", customerEmail="loyal@shop.test")
+    assert engine.instances.variables(loyal.id)["clientCategory"] == "regular"
+    assert task(engine, loyal.id, "call_client").assignee == "mary"
