@@ -188,3 +188,31 @@ def test_simulate_shows_the_reminders_and_the_escalation(tmp_path: Path) -> None
     assert any("reassign_or_close" in line and "task created (groups sales-heads)" in line for line in lines)
     assert any("needs_analysis" in line and "assignee john" in line for line in lines)
     assert [line for line in lines if line.startswith("outcome:")][0].startswith("outcome: completed")
+
+
+def test_the_funnel_report_counts_stages_losses_times_and_people(engine: Engine, deal, clock) -> None:
+    from engine.reports import funnel
+
+    won = deal("D-1")
+    to_proposal(engine, won.id)
+    engine.messages.correlate("proposal-accepted", business_key="D-1")
+    work(engine, won.id, "negotiate", outcome="won")
+    while engine.handlers.run():  # the won deal starts its order and ends
+        pass
+    lost = deal("D-2")
+    clock.advance(hours=6)
+    work(engine, lost.id, "qualify_lead", qualified=False, lossReason="no budget")
+    late = deal("D-3", manager="john")
+    clock.advance(days=2)  # D-3's qualification is a day overdue
+    report = funnel(engine, "deal")
+    stages = {s["stage"]: s for s in report["stages"]}
+    assert [s["stage"] for s in report["stages"]] == ["qualify_lead", "needs_analysis", "prepare_proposal",
+                                                      "negotiate"]
+    assert (stages["qualify_lead"]["entered"], stages["qualify_lead"]["completed"],
+            stages["qualify_lead"]["lost"], stages["qualify_lead"]["overdueNow"]) == (3, 2, 1, 1)
+    assert stages["qualify_lead"]["medianHours"] == 3.0  # D-1 at once (0 h), D-2 after 6 h
+    assert (stages["negotiate"]["entered"], stages["negotiate"]["completed"]) == (1, 1)
+    assert (report["won"], report["lost"]) == (1, 1)
+    people = {p["user"]: p for p in report["people"]}
+    assert people["mary"]["won"] == 1 and people["john"] == {"user": "john", "open": 1, "overdue": 1, "won": 0}
+    assert late.id

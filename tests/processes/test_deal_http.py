@@ -41,3 +41,6 @@ def test_a_website_lead_becomes_a_won_deal_over_http(engine: Engine, admin: Clie
     assert admin.get("/history/task", params={"processInstanceId": instance}).json()[0]["assignee"] == "mary"
     [order] = admin.get("/process-instance", params={"processDefinitionKey": "order", "businessKey": "WEB-1"}).json()
     assert order["businessKey"] == "WEB-1"
+    report = admin.get("/report/funnel", params={"processDefinitionKey": "deal"}).json()
+    assert (report["won"], report["stages"][0]["stage"], report["stages"][0]["completed"]) == (1, "qualify_lead", 1)
+    assert mary.get("/report/funnel").status_code == 403

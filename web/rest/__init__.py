@@ -142,6 +142,7 @@ from . import (  # noqa: E402,F401 - the routes register themselves on `bp`
     jobs,
     messages,
     openapi,
+    reports,
     system,
     tasks,
 )

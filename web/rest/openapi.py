@@ -326,6 +326,10 @@ PATHS: dict[str, dict[str, Any]] = {
                                                   _ref("HistoricProcessInstance"), params=[ID])},
     "/history/activity-instance": {"get": _op("what an instance went through", L(_ref("HistoricActivityInstance")),
                                               params=[_q("processInstanceId")] + PAGE)},
+    "/report/funnel": {"get": _op("the funnel and stage report of a process (admins, sales-heads)",
+                                  _obj({"processDefinitionKey": STR, "at": STR, "instances": INT, "won": INT,
+                                        "lost": INT, "stages": L(_s("object")), "people": L(_s("object"))}),
+                                  params=[_q("processDefinitionKey")])},
     "/history/task": {"get": _op("tasks, open and ended", L(_ref("HistoricTask")),
                                  params=[_q("processInstanceId"), _q("finished", BOOL), _q("unfinished", BOOL)]
                                  + PAGE)},
