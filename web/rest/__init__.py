@@ -68,15 +68,18 @@ def _authenticate() -> None:
         raise Unauthorized("authentication required: HTTP Basic with a Stageflow user or a Bearer API token"
                            if not header else "wrong user name, password or token")
     g.principal = found
-    from .validation import check_body
-
-    check_body()
 
 
 def body() -> dict[str, Any]:
-    """The JSON object of the request (an empty one when there is no body)."""
+    """The JSON object of the request (an empty one when there is no body), checked against the OpenAPI
+    document on first use: a route reads its body after it has checked who may call it."""
     if not request.data:
         return {}
+    if not g.get("body_checked"):
+        from .validation import check_body
+
+        check_body()
+        g.body_checked = True
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object")
