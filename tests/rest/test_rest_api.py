@@ -218,3 +218,20 @@ def test_comments_identity_links_and_form_variables(admin: Client, mary: Client)
     assert mary.get(f"/task/{task['id']}/identity-links").json() == [
         {"userId": None, "groupId": "sales", "type": "candidate"}]
     assert mary.get(f"/task/{task['id']}/form-variables").json() == {}
+
+
+def test_concurrent_starts_with_one_idempotency_key_make_one_instance(admin: Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    deploy(admin)
+    body = {"businessKey": "B-77", "variables": {"amount": {"value": 7, "type": "Integer"}}}
+
+    def start_once(_: int):  # type: ignore[no-untyped-def]
+        client = Client(admin.base, "admin")
+        return client.post("/process-definition/key/order/start", json=body, headers={"Idempotency-Key": "k-77"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(start_once, range(8)))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses if r.status_code != 200]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert admin.get("/process-instance/count", params={"businessKey": "B-77"}).json() == {"count": 1}
