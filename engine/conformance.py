@@ -266,6 +266,8 @@ _REFUSAL_CATEGORIES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r"camunda:delegateExpression \(Java", "java delegate (camunda:delegateExpression)"),
     (r"camunda:expression \(Java", "java expression (camunda:expression)"),
     (r"camunda:executionListener", "execution listener"),
+    (r'camunda:type="(\w+)" is not supported', lambda m: f"camunda:type {m.group(1)} (built-in connector)"),
+    (r"needs an implementation: make it an external task", "service or send task without implementation"),
     (r"camunda:taskListener", "task listener"),
     (r"script format '([^']*)'", lambda m: f"{m.group(1).lower()} script"),
     (r"external script resources", "external script resource (camunda:resource)"),

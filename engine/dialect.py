@@ -25,6 +25,7 @@ from .sandbox import ScriptSandbox
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ACTIVITI_NS = "http://activiti.org/bpmn"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
@@ -94,6 +95,8 @@ class ElementInfo:
     documentation: str | None = None
     error_code_variable: str | None = None  # an error boundary or start event: where the caught code goes
     error_message_variable: str | None = None
+    spiff_id: str | None = None  # the id SpiffWorkflow knows the element by, when it had to be renamed
+    hidden_for: str | None = None  # a hidden element the dialect added after this diagram element
 
     @property
     def is_external(self) -> bool:
@@ -128,6 +131,9 @@ class Dialect:
         self.sandbox = sandbox
         self.timer_literals: dict[str, tuple[str, str]] = {}  # event id -> (kind, literal text)
         self.ids: dict[str, etree._Element] = {}  # every BPMN element by id, filled by `_check_unique_ids`
+        self.renamed: dict[str, str] = {}  # new id -> id in the diagram, see `_rename_reserved_ids`
+        self.hidden_for: dict[str, str] = {}  # hidden gateway id -> the element it splits after
+        self.dropped: list[etree._Element] = []  # elements to remove after the walk over a process
 
     # -- errors ---------------------------------------------------------------------------------------------
     def fail(self, element: etree._Element, message: str) -> DefinitionError:
@@ -145,12 +151,15 @@ class Dialect:
             while holder is not None and holder.get("id") is None:
                 holder = holder.getparent()
         element_id = holder.get("id") if holder is not None else None
+        element_id = self.renamed.get(element_id, element_id) if element_id is not None else None
         return DefinitionError(message, file=self.filename, element_id=element_id, line=element.sourceline)
 
     # -- entry point ----------------------------------------------------------------------------------------
     def process(self) -> list[ProcessInfo]:
         """Check and rewrite the document; return its executable processes."""
+        self._alias_activiti_namespace()
         self._check_unique_ids()
+        self._rename_reserved_ids()
         self._name_anonymous_flows()
         self._check_flows()
         executable = []
@@ -166,6 +175,15 @@ class Dialect:
             self._check_document()
         return [self._process(proc) for proc in executable]
 
+    def _alias_activiti_namespace(self) -> None:
+        """Read Activiti's extension namespace as Camunda's, as Camunda 7 does (older Camunda diagrams use it)."""
+        prefix = f"{{{ACTIVITI_NS}}}"
+        for el in self.root.iter(etree.Element):
+            if el.tag.startswith(prefix):
+                el.tag = _c(el.tag[len(prefix):])
+            for name in [n for n in el.attrib if n.startswith(prefix)]:
+                el.set(_c(name[len(prefix):]), el.attrib.pop(name))
+
     def _check_unique_ids(self) -> None:
         seen: dict[str, etree._Element] = {}
         for el in self.root.iter(f"{{{BPMN_NS}}}*"):
@@ -176,6 +194,27 @@ class Dialect:
                 raise self.fail(el, f"duplicate id '{el_id}' (first used on line {seen[el_id].sourceline})")
             seen[el_id] = el
         self.ids = seen
+
+    def _rename_reserved_ids(self) -> None:
+        """Rename a flow node whose id is the name of one of SpiffWorkflow's own task specs (`Start`, `End`,
+        `Root`), and every reference to it: SpiffWorkflow would replace its own spec with the element and fail
+        ("No output task connected"). The element keeps its id everywhere Stageflow shows it (`spiff_id`)."""
+        for old in sorted(_RESERVED_IDS & set(self.ids)):
+            el = self.ids[old]
+            if etree.QName(el).namespace != BPMN_NS or not _is_flow_node(etree.QName(el).localname):
+                continue
+            new = self._fresh_id(f"{old}_")
+            el.set("id", new)
+            del self.ids[old]
+            self.ids[new] = el
+            self.renamed[new] = old
+            for node in self.root.iter(f"{{{BPMN_NS}}}*"):
+                for attr in ("sourceRef", "targetRef", "attachedToRef", "default"):
+                    if node.get(attr) == old:
+                        node.set(attr, new)
+                if etree.QName(node).localname in ("flowNodeRef", "incoming", "outgoing") \
+                        and (node.text or "").strip() == old:
+                    node.text = new
 
     def _name_anonymous_flows(self) -> None:
         """Give a sequence flow without an id (Camunda accepts them) a stable one, `flow_SOURCE_TARGET[_n]`:
@@ -266,10 +305,10 @@ class Dialect:
             if tag in ("exclusiveGateway", "inclusiveGateway"):
                 if len(flows) > 1:
                     for flow in flows:
-                        conditioned = flow.find("bpmn:conditionExpression", NS) is not None
-                        if not conditioned and flow.get("id") != source.get("default"):
-                            raise self.fail(flow, f"this sequence flow leaves {tag} '{source_id}' without a condition "
-                                                  "and is not the gateway's default flow")
+                        if (flow.find("bpmn:conditionExpression", NS) is None
+                                and flow.get("id") != source.get("default")):
+                            # Camunda takes a flow without a condition as if its condition held.
+                            _always(flow)
                 continue
             if tag == "eventBasedGateway":
                 for flow in flows:
@@ -285,13 +324,64 @@ class Dialect:
                 continue
             if tag in ("parallelGateway", "complexGateway"):
                 continue
-            for flow in flows:
-                if flow.find("bpmn:conditionExpression", NS) is not None:
-                    raise self.fail(flow, f"a condition on a sequence flow leaving {_a(tag)} is not supported: "
-                                          "put an exclusive gateway after the element and the condition on its flow")
-            if len(flows) > 1 and tag != "startEvent":
-                raise self.fail(source, f"{_a(tag)} with {len(flows)} outgoing sequence flows is not supported: "
-                                        "split after it with a parallel or exclusive gateway")
+            conditioned = any(flow.find("bpmn:conditionExpression", NS) is not None for flow in flows)
+            if conditioned or (len(flows) > 1 and tag != "startEvent"):
+                self._split_after(scope, source, flows, conditioned)
+
+    def _split_after(self, scope: etree._Element, source: etree._Element, flows: list[etree._Element],
+                     conditioned: bool) -> None:
+        """Camunda's uncontrolled flow: an activity or event with several outgoing flows takes every one whose
+        condition holds (a flow without one always), the default flow when none does. SpiffWorkflow ignores
+        such conditions, so the flows are made to leave a hidden gateway placed right after the element: a
+        parallel one, or an inclusive one when a flow has a condition (none holding is an error, as in Camunda).
+        """
+        source_id = source.get("id")
+        kind = "inclusiveGateway" if conditioned else "parallelGateway"
+        gateway_id = self._fresh_id(f"{HIDDEN_PREFIX}split_{source_id}")
+        gateway = etree.Element(_b(kind), id=gateway_id)
+        source.addnext(gateway)
+        self.ids[gateway_id] = gateway
+        self.hidden_for[gateway_id] = self._original_id(source_id)
+        default = source.attrib.pop("default", None)
+        if default is not None:
+            gateway.set("default", default)
+        for flow in flows:
+            flow.set("sourceRef", gateway_id)
+            if conditioned and flow.find("bpmn:conditionExpression", NS) is None and flow.get("id") != default:
+                _always(flow)
+        flow_id = self._fresh_id(f"{HIDDEN_PREFIX}flow_{source_id}")
+        self.ids[flow_id] = etree.SubElement(scope, _b("sequenceFlow"), id=flow_id, sourceRef=source_id,
+                                             targetRef=gateway_id)
+
+    def _end_dead_ends(self, scope: etree._Element) -> None:
+        """Give each flow node of `scope` with no outgoing sequence flow a hidden end event to flow to.
+
+        Camunda ends the path there (an implicit end); SpiffWorkflow would let the token vanish without the
+        process or subprocess ever completing (and refuses a subprocess without an end event).
+        """
+        sources = {flow.get("sourceRef") for flow in scope.iterfind("bpmn:sequenceFlow", NS)}
+        for el in list(scope):
+            if not isinstance(el.tag, str) or etree.QName(el).namespace != BPMN_NS:
+                continue
+            tag = etree.QName(el).localname
+            el_id = el.get("id")
+            if (not el_id or el_id in sources or not _is_flow_node(tag) or tag == "endEvent"
+                    or el.get("isForCompensation", "false").lower() == "true"
+                    or el.get("triggeredByEvent", "false").lower() == "true"):
+                continue
+            end_id = self._fresh_id(f"{HIDDEN_PREFIX}end_{el_id}")
+            end = etree.SubElement(scope, _b("endEvent"), id=end_id)
+            self.ids[end_id] = end
+            flow_id = self._fresh_id(f"{HIDDEN_PREFIX}end_flow_{el_id}")
+            self.ids[flow_id] = etree.SubElement(scope, _b("sequenceFlow"), id=flow_id, sourceRef=el_id,
+                                                 targetRef=end_id)
+
+    def _fresh_id(self, base: str) -> str:
+        candidate, n = base, 1
+        while candidate in self.ids:
+            n += 1
+            candidate = f"{base}_{n}"
+        return candidate
 
     def _check_foreign_ids(self, proc: etree._Element) -> None:
         """SpiffWorkflow finds a sequence flow's target among every element with an id attribute, whatever its
@@ -316,6 +406,8 @@ class Dialect:
         self._check_foreign_ids(proc)
         for scope in (proc, *proc.iter(_b("subProcess"), _b("transaction"), _b("adHocSubProcess"))):
             self._check_scope(scope)
+            if scope.tag != _b("adHocSubProcess"):
+                self._end_dead_ends(scope)
         lanes = self._lanes(proc)
         info = ProcessInfo(
             process_id=proc.get("id"),
@@ -347,20 +439,24 @@ class Dialect:
                     info.called_elements.add(element.called_element)
                 if element.decision_ref:
                     info.decision_refs.add(element.decision_ref)
+        for el in self.dropped:
+            el.getparent().remove(el)
+        self.dropped.clear()
         for start in proc.iterfind("bpmn:startEvent", NS):
+            start_id = self._original_id(start.get("id"))
             if start.find("bpmn:messageEventDefinition", NS) is not None:
-                info.message_starts.append(start.get("id"))
+                info.message_starts.append(start_id)
             elif start.find("bpmn:signalEventDefinition", NS) is not None:
-                info.signal_starts.append(start.get("id"))
+                info.signal_starts.append(start_id)
             elif start.find("bpmn:timerEventDefinition", NS) is not None:
-                info.timer_starts.append(start.get("id"))
+                info.timer_starts.append(start_id)
                 literal = self.timer_literals.get(start.get("id"))
                 if literal is None:
                     raise self.fail(start, "a timer start event needs a literal date, duration or cycle "
                                            "(it is scheduled at deploy, before any variable exists)")
-                info.timer_start_specs.append((start.get("id"), *literal))
+                info.timer_start_specs.append((start_id, *literal))
             else:
-                info.start_form = info.elements[start.get("id")].form
+                info.start_form = info.elements[start_id].form
         return info
 
     def _lanes(self, proc: etree._Element) -> dict[str, str]:
@@ -388,7 +484,10 @@ class Dialect:
 
     # -- per element ----------------------------------------------------------------------------------------
     def _element(self, el: etree._Element, tag: str) -> ElementInfo:
-        info = ElementInfo(element_id=el.get("id"), tag=tag, name=el.get("name"))
+        info = ElementInfo(element_id=self._original_id(el.get("id")), tag=tag, name=el.get("name"))
+        if el.get("id") in self.renamed:
+            info.spiff_id = el.get("id")
+        info.hidden_for = self.hidden_for.get(el.get("id"))
         doc = el.find("bpmn:documentation", NS)
         if doc is not None and doc.text:
             info.documentation = doc.text.strip()
@@ -438,6 +537,9 @@ class Dialect:
                 raise self.fail(el, f"unknown camunda:mapDecisionResult '{info.map_decision_result}' (use "
                                     "singleEntry, singleResult, collectEntries or resultList)")
         return info
+
+    def _original_id(self, element_id: str) -> str:
+        return self.renamed.get(element_id, element_id)
 
     def _text_attr(self, el: etree._Element, name: str) -> str | None:
         raw = el.get(_c(name))
@@ -493,6 +595,16 @@ class Dialect:
 
     def _el_serviceTask(self, el: etree._Element) -> None:
         self._refuse_java(el)
+        kind = el.get(_c("type"))
+        tag = etree.QName(el).localname
+        if kind is None:
+            # Camunda refuses it too; SpiffWorkflow would start it and wait for ever.
+            raise self.fail(el, f'{_a(tag)} needs an implementation: make it an external task '
+                                '(camunda:type="external" camunda:topic="...") served by a worker')
+        if kind != "external":
+            # Camunda's built-in connectors (mail, shell, ...) run inside its JVM; here the task would wait for ever.
+            raise self.fail(el, f'camunda:type="{kind}" is not supported by Stageflow: use camunda:type="external" '
+                                'with a camunda:topic and do the work in a worker')
 
     _el_sendTask = _el_serviceTask
 
@@ -509,6 +621,14 @@ class Dialect:
 
     def _el_messageEventDefinition(self, el: etree._Element) -> None:
         self._refuse_java(el)
+        owner = el.getparent()
+        thrown = etree.QName(owner).localname in ("intermediateThrowEvent", "endEvent")
+        if thrown and el.get("messageRef") and self._resolve(el, el.get("messageRef"), "message") is None:
+            # Camunda 7 runs a message throw event without Java code as a none event and never reads its
+            # messageRef: one naming no message is no error there, and throws nothing here either. (Removed
+            # once the walk over the process is done: removing while lxml iterates would cut the walk short.)
+            self.dropped.append(el)
+            return
         self._reference(el, "messageRef", "message")
 
     def _el_receiveTask(self, el: etree._Element) -> None:
@@ -518,6 +638,12 @@ class Dialect:
         self._reference(el, "signalRef", "signal")
 
     def _el_errorEventDefinition(self, el: etree._Element) -> None:
+        ref = (el.get("errorRef") or "").strip()
+        target = self.ids.get(ref)
+        if ref and (target is None or target.tag != _b("error")):
+            # Camunda 7 reads an errorRef that names no <error> (by its id exactly: unlike messages and signals,
+            # errors are not looked up as QNames) as the error code itself.
+            el.set("errorRef", self._implicit_error(ref))
         self._reference(el, "errorRef", "error")
 
     def _el_escalationEventDefinition(self, el: etree._Element) -> None:
@@ -527,15 +653,41 @@ class Dialect:
         raise self.fail(el, "compensation events are not supported by Stageflow: model the undo work explicitly "
                             "(an error boundary event or an exclusive gateway leading to it)")
 
+    def _resolve(self, el: etree._Element, ref: str, tag: str) -> etree._Element | None:
+        """The `tag` element that reference `ref` names, or None.
+
+        A message or signal reference is a QName (Camunda resolves those two so): `tns:newInvoice`, whose prefix
+        is bound to the document's target namespace, names the element with id `newInvoice`.
+        """
+        target = self.ids.get(ref)
+        if target is None and ":" in ref and tag in ("message", "signal"):
+            prefix, local = ref.split(":", 1)
+            namespace = el.nsmap.get(prefix)
+            if namespace is not None and namespace == self.root.get("targetNamespace"):
+                target = self.ids.get(local)
+        return target if target is not None and target.tag == _b(tag) else None
+
+    def _implicit_error(self, code: str) -> str:
+        """Add `<error errorCode=code>` to the document for an errorRef naming no error; return its id."""
+        error_id, n = code, 1
+        while error_id in self.ids or not _NAME.match(error_id):
+            n += 1
+            error_id = f"sf_error_{n}"
+        error = etree.SubElement(self.root, _b("error"), id=error_id, name=code, errorCode=code)
+        self.ids[error_id] = error
+        return error_id
+
     def _reference(self, el: etree._Element, attr: str, tag: str) -> None:
         """Check that `attr` of `el`, when given, names a `tag` element of this file (a named one for messages
-        and signals): SpiffWorkflow dereferences it without looking and fails with an unrelated TypeError."""
+        and signals), and write it as that element's id: SpiffWorkflow dereferences it without looking and
+        fails with an unrelated TypeError."""
         ref = el.get(attr)
         if ref is None:
             return
-        target = self.ids.get(ref)
-        if target is None or target.tag != _b(tag):
+        target = self._resolve(el, ref, tag)
+        if target is None:
             raise self.fail(el, f"{attr} '{ref}' names no {tag} of this file")
+        el.set(attr, target.get("id"))
         if tag in ("message", "signal") and not (target.get("name") or "").strip():
             raise self.fail(el, f"{tag} '{ref}' (line {target.sourceline}) has no name: Stageflow matches "
                                 f"{tag}s by name, give it one")
@@ -661,6 +813,15 @@ class Dialect:
 
     def _el_multiInstanceLoopCharacteristics(self, el: etree._Element) -> None:
         collection = el.get(_c("collection"))
+        data_input = el.find("bpmn:loopDataInputRef", NS)
+        if collection is None and data_input is not None and el.find("bpmn:loopCardinality", NS) is None:
+            # BPMN's own form, which Camunda reads as camunda:collection and camunda:elementVariable (SpiffWorkflow's
+            # Camunda parser reads only those).
+            collection = (data_input.text or "").strip()
+            el.set(_c("collection"), collection)
+            item = el.find("bpmn:inputDataItem", NS)
+            if item is not None and item.get("name") and el.get(_c("elementVariable")) is None:
+                el.set(_c("elementVariable"), item.get("name"))
         if collection is not None:
             name = collection.strip()
             if is_expression(name):
@@ -726,6 +887,13 @@ def check_timer_literal(text: str, kind: str, *, fail) -> None:  # type: ignore[
                     raise fail(f"timer cycle '{text}': '{part}' is not an ISO 8601 date-time")
 
 
+# SpiffWorkflow's own task spec names in every process: an element with such an id is renamed.
+_RESERVED_IDS = frozenset({"Start", "End", "Root"})
+
+# What the dialect adds to a diagram to run it as Camunda does (the end event after an element with no outgoing
+# flow, the gateway after an element with several) has an id with this prefix: it leaves no history.
+HIDDEN_PREFIX = "sf_hidden_"
+
 _ACTIVITIES = frozenset({
     "task", "userTask", "manualTask", "serviceTask", "sendTask", "receiveTask", "scriptTask", "businessRuleTask",
     "callActivity", "subProcess", "transaction", "adHocSubProcess",
@@ -742,6 +910,13 @@ _DETAIL_TAGS = frozenset({
     "dataOutputAssociation", "formalExpression", "extensionElements", "documentation", "inputDataItem",
     "outputDataItem", "correlationPropertyRetrievalExpression", "laneSet",
 })
+
+
+def _always(flow: etree._Element) -> None:
+    """Give a sequence flow the condition that always holds (the JUEL `${true}`, translated with the rest)."""
+    condition = etree.Element(_b("conditionExpression"))
+    condition.text = "${true}"
+    flow.insert(0, condition)
 
 
 def _is_named_element(el: etree._Element) -> bool:

@@ -40,6 +40,10 @@ T = TypeVar("T")
 ACTIVE, SUSPENDED, COMPLETED, CANCELED = "ACTIVE", "SUSPENDED", "COMPLETED", "CANCELED"
 
 
+class StaleInstance(Conflict):
+    """Another change to the instance committed first (its version moved): trying again may succeed."""
+
+
 @dataclass
 class InstanceRow:
     """The columns of a `process_instance` row, as a plain object (no ORM bookkeeping on the hot path)."""
@@ -263,7 +267,7 @@ class Executor:
                                               "version": row.version + 1, "state": state,
                                               "ended_at": now if ended else None})
             if touched != 1:
-                raise Conflict(f"process instance '{row.id}' was changed by someone else; try again")
+                raise StaleInstance(f"process instance '{row.id}' was changed by someone else; try again")
             row.version += 1
             row.state, row.runtime = state, runtime
             row.ended_at = now if ended else None
@@ -308,7 +312,7 @@ class Executor:
 
     def _task_attributes(self, task: WaitingTask, row: InstanceRow, now: datetime) -> dict[str, Any]:
         info = task.info or ElementInfo(element_id=task.element_id, tag="userTask")
-        context = {**HELPERS, "_sf_business_key": row.business_key, **task.data}
+        context = {**HELPERS, "_sf_business_key": row.business_key, **task.builtins, **task.data}
 
         def value(src: str | None, what: str) -> Any:
             if src is None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, update
 
 from .errors import BadRequest, Conflict, NotFound, ScriptError
+from .executor import SUSPENDED, StaleInstance
 from .store import models as m
 from .views import iso
 
@@ -134,7 +135,10 @@ class Jobs:
         except ScriptError as err:
             self._failed(job_id, err)
             return False
-        except Conflict:
+        except StaleInstance:
+            return False  # another change to the instance won the race: the job stays due and runs next time
+        except Conflict as err:
+            self._cannot_run(job_id, err)
             return False
 
     def _start_by_timer(self, session, job: m.Job, now: datetime) -> bool:  # type: ignore[no-untyped-def]
@@ -156,6 +160,34 @@ class Jobs:
             job.due_at, job.repeat = due, repeat
             job.lock_owner = job.lock_expires_at = None
         return True
+
+    def _cannot_run(self, job_id: str, err: Conflict) -> None:
+        """A job whose instance or definition refuses it for good (its timer or continuation is gone): make it
+        an incident rather than leave it due for ever. A job of a suspended instance or definition just waits."""
+        eng = self.engine
+        now = eng.clock.now()
+        with eng.transaction() as session:
+            job = session.get(m.Job, job_id)
+            if job is None:
+                return
+            # Suspended (a race with the suspension): it stays locked until the lock expires, then is tried again.
+            if job.job_type == "timer-start":
+                definition = session.get(m.ProcessDefinition, job.definition_id)
+                if definition is not None and definition.suspended:
+                    return
+            elif job.instance_id is not None:
+                instance = session.get(m.ProcessInstance, job.instance_id)
+                if instance is not None and instance.state == SUSPENDED:
+                    return
+            message = f"the job cannot run: {err.message}"
+            job.lock_owner = job.lock_expires_at = None
+            job.retries = 0
+            job.exception = message
+            session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedJob", instance_id=job.instance_id,
+                                   definition_id=job.definition_id, element_id=job.element_id, job_id=job.id,
+                                   message=message, created_at=now))
+            log.error("%s job %s of instance %s at element %s cannot run (now an incident): %s", job.job_type,
+                      job.id, job.instance_id, job.element_id, err.message)
 
     def _failed(self, job_id: str, err: ScriptError) -> None:
         """Count a failed try: due again after the retry interval, or an incident when none is left."""

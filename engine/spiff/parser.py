@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from copy import deepcopy
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -13,6 +15,7 @@ from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, SimpleBpmnTask
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser, CallActivityParser, CamundaTaskParser
@@ -32,6 +35,7 @@ class StageflowCallActivity(CallActivity):
 
     in_mappings: list[Mapping] = []
     out_mappings: list[Mapping] = []
+    sf_called_process = True  # a separate process (embedded subprocesses are SpiffWorkflow CallActivity too)
 
     def copy_data(self, my_task, subworkflow):  # type: ignore[no-untyped-def]
         start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
@@ -231,6 +235,7 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
     for doc in documents:
         for element_id, info in doc.elements.items():
             elements[(doc.filename, element_id)] = info
+    _restore_renamed_ids([spec, *subprocess_specs.values()], elements.values())
     _check_spiff_specs(spec, subprocess_specs, documents)
     compiled = CompiledProcess(key=key, spec=spec, subprocess_specs=subprocess_specs, elements=elements)
     decisions: dict[str, Decision] = {}
@@ -238,10 +243,13 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
         for decision_id, decision in doc.decisions.items():
             decisions.setdefault(decision_id, decision)
     for process_spec in [spec, *subprocess_specs.values()]:
+        _try_conditions(process_spec)
         for task_spec in list(process_spec.task_specs.values()):
             info = compiled.element(task_spec)
             if info is None:
                 continue
+            if info.hidden_for:  # errors and open elements name the diagram element it was added after
+                task_spec.sf_stands_for = info.hidden_for
             if info.async_before and not task_spec.manual:
                 # `camunda:asyncBefore`: SpiffWorkflow leaves manual tasks READY; a job runs it (see Run).
                 task_spec.manual = True
@@ -262,6 +270,40 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.result_variable = info.result_variable
                 task_spec.map_result = info.map_decision_result or "resultList"
     return compiled
+
+
+def _restore_renamed_ids(process_specs: list[Any], elements: Iterable[ElementInfo]) -> None:
+    """Give the specs of elements the dialect renamed (see `ElementInfo.spiff_id`) their diagram id back."""
+    renamed = {info.spiff_id: info.element_id for info in elements if info.spiff_id}
+    if not renamed:
+        return
+    for process_spec in process_specs:
+        for task_spec in process_spec.task_specs.values():
+            original = renamed.get(getattr(task_spec, "bpmn_id", None))
+            if original is not None:
+                task_spec.bpmn_id = original
+
+
+class TriedConditionalEventDefinition(ConditionalEventDefinition):
+    """A conditional event's condition as Camunda evaluates it (`tryEvaluate`): a variable that does not exist
+    yet makes it false, so the event waits, where any other expression would fail."""
+
+    def has_fired(self, my_task):  # type: ignore[no-untyped-def]
+        try:
+            return super().has_fired(my_task)
+        except WorkflowTaskException as err:
+            failure = err.__cause__ or err.__context__  # the script engine's ScriptFailure
+            if isinstance(getattr(failure, "original", None), NameError):
+                return False
+            raise
+
+
+def _try_conditions(process_spec: Any) -> None:
+    """Make the conditional events of `process_spec` evaluate as `TriedConditionalEventDefinition`."""
+    for task_spec in process_spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        if type(definition) is ConditionalEventDefinition:
+            definition.__class__ = TriedConditionalEventDefinition
 
 
 class AsyncAfterSpec(SimpleBpmnTask):

@@ -9,6 +9,8 @@ timers, subscriptions) and what happened (history steps), so the store can write
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +19,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition, SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -25,20 +28,23 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
-from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
+from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from ..clock import current_clock, using_clock
-from ..dialect import ElementInfo
-from ..errors import BadRequest, Conflict, ScriptError
+from ..dialect import HIDDEN_PREFIX, ElementInfo
+from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..sandbox import ScriptSandbox
 from . import clockpatch
 from .parser import CompiledProcess, ExternalTaskSpec
-from .scripting import StageflowScriptEngine
+from .scripting import StageflowScriptEngine, multi_instance_variables
 
 SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -102,6 +108,7 @@ class WaitingTask:
     name: str | None
     info: ElementInfo | None
     data: dict[str, Any]
+    builtins: dict[str, Any] = field(default_factory=dict)  # multi-instance variables, for its expressions
 
 
 @dataclass
@@ -161,7 +168,8 @@ class Run:
     ) -> Run:
         """A new workflow with `variables` as its start data (not yet run)."""
         engine = StageflowScriptEngine(sandbox, business_key)
-        workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=engine)
+        with _spiff_errors():
+            workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=engine)
         workflow.task_tree.data.update(variables)
         run = cls(compiled, workflow, engine)
         run._before = Snapshot()
@@ -181,20 +189,21 @@ class Run:
 
     def dump(self) -> str:
         """The runtime state as JSON (no specs)."""
+        for task in self._all_tasks():
+            # An event-based gateway keeps the events it caught (a message definition of a class the Camunda
+            # serializer cannot write) after it has run: they mean nothing once it has finished.
+            if "seen_events" in task.internal_data and task.has_state(TaskState.FINISHED_MASK):
+                del task.internal_data["seen_events"]
         return json.dumps(_CONVERTER.to_dict(self.workflow), cls=_Encoder, separators=(",", ":"))
 
     # -- running --------------------------------------------------------------------------------------------
     def advance(self) -> None:
         """Run every engine step until all tokens wait; a failing script raises `ScriptError`."""
-        try:
-            self.workflow.do_engine_steps()
+        with _spiff_errors():
+            _do_engine_steps(self.workflow)
             while self._settle_event_subprocesses():
-                self.workflow.do_engine_steps()
+                _do_engine_steps(self.workflow)
             self._end_after_interruption()
-        except WorkflowTaskException as err:
-            raise self._script_error(err)
-        except SpiffWorkflowException as err:
-            raise ScriptError(str(err), element_id=_element_of(err))
 
     def _end_after_interruption(self) -> bool:
         """An interrupting message/signal event subprocess that has finished ends the process, as in BPMN.
@@ -222,13 +231,20 @@ class Run:
     def _settle_event_subprocesses(self) -> bool:
         """Give timer-started event subprocesses BPMN's meaning; SpiffWorkflow runs them as plain branches.
 
-        - An interrupting one whose timer fired cancels the rest of the process.
-        - Once the rest of the process has finished, the ones whose timer has not fired are cancelled, so the
-          instance ends instead of waiting for a timer that no longer matters.
+        In the process and in every subprocess holding them:
+        - An interrupting one whose timer fired cancels the rest of its scope.
+        - Once the rest of its scope has finished, the ones whose timer has not fired are cancelled, so the
+          scope ends instead of waiting for a timer that no longer matters.
         Returns True when it changed something (the engine must step again).
         """
+        changed = False
+        for scope in [self.workflow, *self.workflow.subprocesses.values()]:
+            changed = self._settle_scope(scope) or changed
+        return changed
+
+    def _settle_scope(self, scope: Any) -> bool:
         workflow = self.workflow
-        event_tasks = [t for t in workflow.tasks.values()
+        event_tasks = [t for t in scope.tasks.values()
                        if getattr(t.task_spec, "spec", None) in workflow.subprocess_specs
                        and (info := self.compiled.element(t.task_spec)) is not None and info.triggered_by_event]
         if not event_tasks:
@@ -248,7 +264,7 @@ class Run:
             info = self.compiled.element(fired[0].task_spec) if fired else None
             if info is not None and info.interrupting and not task.internal_data.get("sf_interrupted"):
                 task.internal_data["sf_interrupted"] = True
-                for other in list(workflow.tasks.values()):
+                for other in list(scope.tasks.values()):
                     if (other is not task and other.task_spec.bpmn_id is not None and other not in event_tasks
                             and not other.has_state(TaskState.FINISHED_MASK)):
                         other.cancel()
@@ -257,14 +273,14 @@ class Run:
                         other.cancel()
                 changed = True
         if not changed and waiting:
-            rest = [t for t in workflow.tasks.values() if _element_id(t.task_spec) is not None
+            rest = [t for t in scope.tasks.values() if _element_id(t.task_spec) is not None
                     and t not in event_tasks and t.has_state(_ACTIVE)]
             if not rest:
                 for task in waiting:
                     task.cancel()
                 changed = True
         if changed:  # joins waiting on a cancelled branch look again
-            for task in list(workflow.tasks.values()):
+            for task in list(scope.tasks.values()):
                 if task.has_state(TaskState.WAITING) and getattr(task.task_spec, "bpmn_id", None) is None:
                     task.task_spec._update(task)
         return changed
@@ -275,10 +291,8 @@ class Run:
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
             raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
         task.data.update(variables)
-        try:
+        with _spiff_errors():
             task.run()
-        except WorkflowTaskException as err:
-            raise self._script_error(err)
         self.advance()
 
     def throw_error(self, task_id: str, code: str, message: str | None, variables: dict[str, Any]) -> None:
@@ -293,7 +307,8 @@ class Run:
                    if not t.task_spec.event_definition.has_fired(t)]
         event = BpmnEvent(ErrorEventDefinition(code, code=code), dict(variables), target=task.workflow)
         before = set(self.workflow.subprocesses)
-        self.workflow.event_manager.catch(event, internal=False)
+        with _spiff_errors():
+            self.workflow.event_manager.catch(event, internal=False)
         caught = [t for t in waiting if t.task_spec.event_definition.has_fired(t)]
         caught += [t for sid in self.workflow.subprocesses if sid not in before
                    for t in self.workflow.subprocesses[sid].tasks.values()
@@ -323,7 +338,7 @@ class Run:
         """
         # SpiffWorkflow fires a timer only once the clock is strictly past its time; the job table calls a timer
         # due at its time, so look a microsecond ahead.
-        with using_clock(_Ahead(current_clock())):
+        with using_clock(_Ahead(current_clock())), _spiff_errors():
             self.workflow.refresh_timers()
             self._skip_missed_cycles()
         self.advance()
@@ -359,10 +374,8 @@ class Run:
             raise Conflict(f"no asynchronous continuation waits at task {task_id}")
         task.internal_data["sf_async_done"] = True
         if getattr(task.task_spec, "sf_async", False):  # not a task for a person or worker: run it now
-            try:
+            with _spiff_errors():
                 task.run()
-            except WorkflowTaskException as err:
-                raise self._script_error(err)
         self.advance()
 
     def start_by_timer(self, element_id: str) -> None:
@@ -377,6 +390,9 @@ class Run:
                     task.internal_data["event_value"] = moment
                 self.fire_timers()
                 return
+        if any(_element_id(t.task_spec) == element_id and t.has_state(TaskState.COMPLETED)
+               for t in self.workflow.tasks.values()):
+            return  # a date already past when the instance was created: the first step fired it
         raise Conflict(f"timer start event '{element_id}' is not waiting")
 
     def set_timer_due(self, task_id: str, due: datetime) -> None:
@@ -401,7 +417,8 @@ class Run:
     def _deliver(self, definition: Any, payload: dict[str, Any] | None) -> bool:
         before = set(self.workflow.subprocesses)
         event = BpmnEvent(definition, dict(payload or {}))
-        caught = self.workflow.event_manager.catch(event, internal=False)
+        with _spiff_errors():
+            caught = self.workflow.event_manager.catch(event, internal=False)
         started = [sid for sid in self.workflow.subprocesses if sid not in before]
         if caught == 0 and not started:
             return False
@@ -494,6 +511,7 @@ class Run:
                 name=spec.bpmn_name,
                 info=self.compiled.element(spec),
                 data=task.data,
+                builtins=multi_instance_variables(task),
             )
             if isinstance(spec, ExternalTaskSpec):
                 externals.append(waiting)
@@ -584,9 +602,25 @@ class Run:
         return list(scopes.values())
 
     def set_variables(self, values: dict[str, Any]) -> None:
-        """Set process variables: every open task, here and in subprocesses, sees them."""
+        """Set process variables: every open task, here and in subprocesses, sees them.
+
+        As in Camunda, a conditional event waiting for them fires (and the instance moves on from it).
+        """
         for task in self._scopes():
             task.data.update(values)
+        self._check_conditions()
+
+    def _check_conditions(self) -> None:
+        """Evaluate the conditions of waiting conditional events again; advance when one now holds."""
+        waiting = [t for t in list(self.workflow.event_manager.tasks.values()) if t.has_state(TaskState.WAITING)
+                   and any(isinstance(d, ConditionalEventDefinition) for d in _definitions(t.task_spec))]
+        if not waiting:
+            return
+        with _spiff_errors():
+            for task in waiting:
+                task.task_spec._update(task)
+        if any(not t.has_state(TaskState.WAITING) for t in waiting):
+            self.advance()
 
     def remove_variables(self, names: list[str]) -> None:
         for task in self._scopes():
@@ -603,7 +637,7 @@ class Run:
         before = self._before.states
         for task in self._all_tasks():
             spec = task.task_spec
-            if getattr(spec, "bpmn_id", None) is None:
+            if getattr(spec, "bpmn_id", None) is None or spec.bpmn_id.startswith(HIDDEN_PREFIX):
                 continue
             state = task.state
             if before.get(task.id) == state:
@@ -637,16 +671,138 @@ class Run:
                 removed += _prune_tree(sub, self.workflow)
         return removed
 
-    # -- errors ---------------------------------------------------------------------------------------------
-    def _script_error(self, err: WorkflowTaskException) -> ScriptError:
-        task = getattr(err, "task", None)
-        element_id = task.task_spec.bpmn_id if task is not None else None
-        line = getattr(err, "line_number", None) or None
-        message = str(err.args[0]) if err.args else str(err)
-        original = getattr(err, "exception", None)
-        if original is not None and str(original) and str(original) not in message:
-            message = f"{message}: {original}"
-        return ScriptError(message, element_id=element_id, line=line)
+
+
+def _do_engine_steps(workflow: BpmnWorkflow) -> None:
+    """`BpmnWorkflow.do_engine_steps`, skipping the subprocesses that an earlier step of the same round removed.
+
+    SpiffWorkflow 3.2 lists the active subprocesses once per round: when one of them ends in an error or
+    escalation that an interrupting boundary event on a multi-instance subprocess catches, the other instances
+    are gone by their turn and it fails with "A task with id ... was not found".
+    """
+    def update(wf: Any) -> int:
+        count = 0
+        for task in wf.get_tasks(state=TaskState.READY):
+            if not task.task_spec.manual:
+                task.run()
+                count += 1
+        return count
+
+    def round_() -> bool:
+        active = workflow.get_active_subprocesses()
+        for sub in sorted(active, key=lambda v: v.depth, reverse=True):
+            if sub.parent_task_id is not None and workflow.subprocesses.get(sub.parent_task_id) is not sub:
+                continue  # removed by an earlier step of this round
+            while update(sub) > 0:
+                pass
+            task = _find_task(workflow, sub.parent_task_id) if sub.parent_task_id is not None else None
+            if task is not None:
+                task.task_spec._update(task)
+        return update(workflow) > 0 or len(workflow.get_active_subprocesses()) > len(active)
+
+    while round_():
+        pass
+    _drop_orphan_subprocesses(workflow)
+    workflow.refresh_timers()
+
+
+def _drop_orphan_subprocesses(workflow: BpmnWorkflow) -> None:
+    """Forget the subprocesses whose task is gone (SpiffWorkflow leaves them when it cancels the instances of
+    a multi-instance subprocess): their tasks would otherwise still be listed as waiting."""
+    while True:
+        known = set(workflow.tasks).union(*(sub.tasks for sub in workflow.subprocesses.values()))
+        orphans = [task_id for task_id in workflow.subprocesses if task_id not in known]
+        if not orphans:
+            return
+        for task_id in orphans:
+            _drop_subprocess(workflow, task_id)
+
+
+def _find_task(workflow: BpmnWorkflow, task_id: UUID) -> Any:
+    try:
+        return workflow.get_task_from_id(task_id)
+    except TaskNotFoundException:
+        return None
+
+
+@contextmanager
+def _spiff_errors() -> Iterator[None]:
+    """Turn whatever SpiffWorkflow raises while running into a `ScriptError` naming the element.
+
+    A script or expression error names its task; a bare Python error from inside SpiffWorkflow (a multi-instance
+    collection that is not set, ...) is traced back to the task being run. Stageflow's own errors pass.
+    """
+    try:
+        yield
+    except StageflowError:
+        raise
+    except WorkflowTaskException as err:
+        raise _script_error(err) from err
+    except SpiffWorkflowException as err:
+        raise ScriptError(_readable(str(err)), element_id=_element_of(err)) from err
+    except Exception as err:  # noqa: BLE001 - a bug or an unchecked case inside SpiffWorkflow
+        raise _internal_error(err) from err
+
+
+def _readable(message: str) -> str:
+    """SpiffWorkflow's message in Stageflow's words where they differ."""
+    message = message.strip().rstrip(".")
+    if message.startswith("No conditions satisfied"):  # with or without the gateway's id
+        return "no outgoing sequence flow's condition holds and there is no default flow"
+    return message
+
+
+def _script_error(err: WorkflowTaskException) -> ScriptError:
+    task = getattr(err, "task", None)
+    element_id = _element_id(task.task_spec) if task is not None else None
+    line = getattr(err, "line_number", None) or None
+    message = str(err.args[0]) if err.args else str(err)
+    message = _readable(message)
+    if task is not None and message.startswith("Missing data input for multiinstance task"):
+        message = _collection_problem(task) or message
+    original = getattr(err, "exception", None)
+    if original is not None and str(original) and str(original) not in message:
+        message = f"{message}: {original}"
+    return ScriptError(message, element_id=element_id, line=line)
+
+
+def _internal_error(err: Exception) -> ScriptError:
+    """A `ScriptError` for a bare exception raised inside SpiffWorkflow, at the task it was running."""
+    task = _task_in_traceback(err)
+    spec = getattr(task, "task_spec", None)
+    element_id = _element_id(spec) if spec is not None else None
+    detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    problem = _collection_problem(task) if isinstance(err, TypeError) else None
+    if problem is not None:
+        return ScriptError(f"{problem} ({detail})", element_id=element_id)
+    return ScriptError(f"the engine could not run this element ({detail})", element_id=element_id)
+
+
+def _collection_problem(task: Any) -> str | None:
+    """What is wrong with the collection of multi-instance task `task` (None when it is no such task)."""
+    spec = getattr(task, "task_spec", None)
+    if not isinstance(spec, MultiInstanceTask):
+        return None
+    name = getattr(spec.data_input or spec.data_output, "bpmn_id", None)
+    if name is None:
+        return None
+    value = task.data.get(name)
+    shown = "not set" if value is None else repr(value)
+    return f"the multi-instance collection '{name}' is {shown}: it must be a list or a map"
+
+
+def _task_in_traceback(err: BaseException) -> Any:
+    """The innermost SpiffWorkflow task being run where `err` was raised (None when there is none)."""
+    found = None
+    tb = err.__traceback__
+    while tb is not None:
+        for name in ("my_task", "task", "self"):
+            candidate = tb.tb_frame.f_locals.get(name)
+            if isinstance(candidate, SpiffTask) and getattr(candidate.task_spec, "bpmn_id", None) is not None:
+                found = candidate
+                break
+        tb = tb.tb_next
+    return found
 
 
 class _Ahead:
@@ -669,7 +825,7 @@ def _definitions(spec: Any) -> list[Any]:
 
 def _element_of(err: Exception) -> str | None:
     spec = getattr(err, "task_spec", None)
-    return getattr(spec, "bpmn_id", None)
+    return _element_id(spec) if spec is not None else None
 
 
 def _parse_dt(value: str | None) -> datetime | None:
@@ -700,6 +856,7 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
     root = workflow.task_tree
     tasks = workflow.tasks
     live: dict[UUID, bool] = {}
+    pinned = _earlier_join_arrivals(workflow)
 
     def is_live(task_id: UUID) -> bool:
         # iterative post-order to avoid recursion limits on deep trees
@@ -713,7 +870,8 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
                 stack.append((tid, True))
                 stack.extend((child, False) for child in task._children if child not in live and child in tasks)
             else:
-                live[tid] = bool(task.state & _LIVE) or any(live.get(c, False) for c in task._children)
+                live[tid] = (bool(task.state & _LIVE) or tid in pinned
+                             or any(live.get(c, False) for c in task._children))
         return live[task_id]
 
     if not is_live(root.id):
@@ -746,6 +904,22 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
     return len(dropped)
 
 
+def _earlier_join_arrivals(workflow: Any) -> set[UUID]:
+    """The finished arrivals at a parallel or inclusive join that still waits for others.
+
+    The join counts its inputs by looking for these (and at their predecessors): pruning them away would leave
+    it waiting for ever when the branches are not nested (two forks into one join, a branch that joins early).
+    """
+    waiting = [t for t in workflow.tasks.values()
+               if t.state == TaskState.WAITING and isinstance(t.task_spec, UnstructuredJoin)]
+    if not waiting:
+        return set()
+    specs = {t.task_spec.name for t in waiting}
+    return {t.id for t in workflow.tasks.values()
+            if t.task_spec.name in specs and t.has_state(TaskState.COMPLETED | TaskState.CANCELLED)
+            and not any(w.is_descendant_of(t) for w in waiting)}
+
+
 def _drop_subprocess(top: BpmnWorkflow, task_id: UUID) -> None:
     sub = top.subprocesses.pop(task_id, None)
     if sub is None:
@@ -765,5 +939,7 @@ def check_variables_serializable(values: dict[str, Any]) -> None:
 
 
 def _element_id(spec: Any) -> str | None:
-    """The diagram element a task spec stands for; an asyncAfter boundary stands for the element it follows."""
-    return getattr(spec, "bpmn_id", None) or getattr(spec, "sf_async_after_of", None)
+    """The diagram element a task spec stands for; an asyncAfter boundary or a hidden split gateway stands for
+    the element it follows."""
+    return (getattr(spec, "sf_stands_for", None) or getattr(spec, "bpmn_id", None)
+            or getattr(spec, "sf_async_after_of", None))

@@ -7,6 +7,9 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, SequentialMultiInstanceTask
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
 
 from ..errors import ScriptRejected
 from ..expressions import RUNTIME_HELPERS
@@ -29,6 +32,48 @@ def _timer_value(value: Any) -> str:
 HELPERS: dict[str, Any] = {**RUNTIME_HELPERS, "_sf_timer": _timer_value}
 
 
+def multi_instance_variables(task: Any) -> dict[str, Any]:
+    """Camunda's built-in variables of the innermost multi-instance activity instance `task` runs in.
+
+    `nrOfInstances`, `nrOfActiveInstances`, `nrOfCompletedInstances` and `loopCounter` (the instance's 0-based
+    position), read from SpiffWorkflow's bookkeeping; empty outside any. They are not stored: like Camunda's
+    local variables they exist only while the instance runs. A called process does not see its caller's.
+    """
+    child, current = None, task
+    while current is not None:
+        spec = current.task_spec
+        if isinstance(spec, MultiInstanceTask) and child is not None and child.task_spec.name == spec.task_spec:
+            return _instance_values(current, child)
+        parent = current.parent
+        if parent is None:  # the root of a subprocess: carry on from the task that runs it
+            workflow = current.workflow
+            parent_id = getattr(workflow, "parent_task_id", None)
+            try:
+                parent = workflow.top_workflow.get_task_from_id(parent_id) if parent_id is not None else None
+            except TaskNotFoundException:
+                return {}
+            if parent is not None and getattr(parent.task_spec, "sf_called_process", False):
+                return {}
+        child, current = current, parent
+    return {}
+
+
+def _instance_values(mi_task: Any, instance: Any) -> dict[str, Any]:
+    spec = mi_task.task_spec
+    instances = [c for c in mi_task.children if c.task_spec.name == spec.task_spec]
+    total = len(instances)
+    if isinstance(spec, SequentialMultiInstanceTask):
+        cardinality = mi_task.internal_data.get("cardinality")
+        remaining = mi_task.internal_data.get("remaining")
+        total = cardinality if isinstance(cardinality, int) else total + len(remaining or [])
+    return {
+        "nrOfInstances": total,
+        "nrOfActiveInstances": sum(1 for c in instances if not c.has_state(TaskState.FINISHED_MASK)),
+        "nrOfCompletedInstances": len(mi_task.internal_data.get("merged", [])),
+        "loopCounter": instances.index(instance),
+    }
+
+
 class StageflowScriptEngine(PythonScriptEngine):
     """Runs every piece of designer-written code through the restricted `ScriptSandbox`.
 
@@ -44,6 +89,7 @@ class StageflowScriptEngine(PythonScriptEngine):
     def _context(self, task: Any, external_context: dict | None) -> dict[str, Any]:
         context = dict(HELPERS)
         context["_sf_business_key"] = self.business_key
+        context.update(multi_instance_variables(task))
         if external_context:
             context.update(external_context)
         context.update(task.data)
@@ -67,6 +113,9 @@ class StageflowScriptEngine(PythonScriptEngine):
             )
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
+        builtins = multi_instance_variables(task)
+        if builtins:
+            external_context = {**builtins, **(external_context or {})}
         try:
             if external_context:
                 context = {**external_context, **task.data}

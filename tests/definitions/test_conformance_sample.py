@@ -64,9 +64,10 @@ SAMPLE = [
     "usertask/UserTaskBpmnModelExecutionContextTest.shouldGetBpmnModelElementInstanceOnTimeout.bpmn20.xml",
 ]
 
-# Measured: 14 of the sample's 27 no-Java files end or wait for a message/signal (10 before sequence flows
-# without an id were followed). Raise it when the engine passes more; the test fails if it falls.
-MEASURED_NO_JAVA_SHARE = 14 / 27
+# Measured: 17 of the sample's 27 no-Java files end or wait for a message/signal (14 before uncontrolled flow,
+# implicit ends and errorRefs naming no <error>; 10 before sequence flows without an id were followed). Raise it
+# when the engine passes more; the test fails if it falls.
+MEASURED_NO_JAVA_SHARE = 17 / 27
 MARGIN = 0.05
 
 

@@ -228,11 +228,6 @@ def _cases() -> Iterator[Case]:
     yield Case("default flow that is not an outgoing flow", content, "gw", line_of(content, 'id="gw"'),
                ("default flow 'f_typo'",))
 
-    content = _process('<bpmn:startEvent id="s"/>\n<bpmn:userTask id="work"/>\n<bpmn:endEvent id="a"/>'
-                       '<bpmn:endEvent id="b"/>\n' + chain("s", "work", "a") + flow("work", "b"))
-    yield Case("task with two outgoing flows (SpiffWorkflow: truncated message)", content, "work",
-               line_of(content, 'id="work"'), ("2 outgoing sequence flows", "gateway"))
-
     content = _process('<bpmn:dataObjectReference id="ref" dataObjectRef="missing_object"/>\n'
                        '<bpmn:startEvent id="s"/>\n<bpmn:task id="use">\n<bpmn:dataInputAssociation id="dia">\n'
                        "<bpmn:sourceRef>ref</bpmn:sourceRef></bpmn:dataInputAssociation></bpmn:task>\n"

@@ -270,3 +270,36 @@ def test_a_timer_fires_when_the_clock_reaches_its_time(engine: Engine, deploy, c
     clock.advance(seconds=1)  # exactly due (SpiffWorkflow alone waits until strictly past it)
     assert engine.jobs.execute_due() == 1
     assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["after"]
+
+
+def test_a_timer_start_event_on_a_fixed_date_starts_one_instance_then(engine: Engine, deploy, clock) -> None:
+    # StartTimerEventTest.testFixedDateStartTimerEvent: the date has passed by the time the job runs, so the
+    # new instance's first step fires the timer itself.
+    deploy(timer_start("<bpmn:timeDate>2036-11-14T11:12:22</bpmn:timeDate>"))
+    [job] = engine.jobs.list()
+    assert job["dueDate"].startswith("2036-11-14T11:12:22")
+    clock.set(clock.now().replace(year=2036, month=11, day=14, hour=11, minute=12, second=23))
+    assert engine.jobs.execute_due() == 1
+    [instance] = engine.instances.list(definition_key="stock_check")
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["check_stock"]
+    assert engine.jobs.list() == [] and engine.jobs.incidents() == []
+
+
+def test_a_job_that_can_never_run_becomes_an_incident_instead_of_staying_due(engine: Engine, deploy) -> None:
+    from sqlalchemy import update
+
+    from engine.store import models as m
+
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:scriptTask id="invoice" camunda:asyncBefore="true"><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "invoice", "e")))
+    instance = engine.instances.start("p")
+    [job] = engine.jobs.list(instance_id=instance.id)
+    with engine.db.write() as session:  # the continuation it names is gone (a damaged or outdated row)
+        session.execute(update(m.Job).where(m.Job.id == job["id"]).values(task_id="00000000-0000-0000-0000-000000000000"))
+    assert engine.jobs.execute_due() == 0
+    [incident] = engine.jobs.incidents(instance_id=instance.id)
+    assert incident["activityId"] == "invoice" and "cannot run" in incident["incidentMessage"]
+    [after] = engine.jobs.list(instance_id=instance.id)
+    assert after["retries"] == 0
+    assert engine.jobs.execute_due() == 0  # no longer due: nothing picks it up again
