@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PROCESS_FILES := $(wildcard processes/*.bpmn processes/*.dmn examples/*.bpmn)
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean browser
 
 install: $(VENV)/.installed
 
@@ -18,15 +18,27 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 run: install
-	STAGEFLOW_DATABASE_URL=$${STAGEFLOW_DATABASE_URL:-$(DATABASE)} \
-		$(BIN)/stageflow user add demo --password demo-pass-1 --group admins --group sales --exist-ok
-	@echo "demo credentials: user 'demo', password 'demo-pass-1' (groups admins, sales)"
+	for who in "demo admins sales" "mary sales" "john sales" "sam sales-heads" "lena loyalty-ops" \
+	           "wes warehouse"; do set -- $$who; name=$$1; shift; \
+		STAGEFLOW_DATABASE_URL=$${STAGEFLOW_DATABASE_URL:-$(DATABASE)} $(BIN)/stageflow user add $$name \
+			--password demo-pass-1 $$(for g in "$$@"; do printf -- '--group %s ' $$g; done) --exist-ok; done
+	@echo "demo users, all with password 'demo-pass-1': demo (admins, sales), mary and john (sales), sam (sales-heads), lena (loyalty-ops), wes (warehouse)"
 	STAGEFLOW_DATABASE_URL=$${STAGEFLOW_DATABASE_URL:-$(DATABASE)} \
 		$(BIN)/stageflow serve --host $(HOST) --port $(PORT) $(addprefix --deploy ,$(PROCESS_FILES))
 
-test: install
+test: install browser
 	$(BIN)/ruff check engine web tests bench
 	$(BIN)/pytest -n 2 -q
+
+# The inbox's browser tests drive Debian's chromium (Playwright's own browser download is never used).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else \
+			echo "the browser tests need Debian's chromium: sudo apt-get install chromium (they are skipped without it)"; \
+		fi; \
+	fi
 
 lint: install
 	$(BIN)/ruff check engine web tests bench

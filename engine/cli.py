@@ -513,8 +513,9 @@ def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
             print(f"deployed {d.key} version {d.version}")
     settings = engine.settings
     engine.close()  # the workers open their own after the fork
-    print(f"Stageflow listening on http://{args.host}:{args.port}/engine-rest "
-          f"({args.workers} workers x {args.threads} threads)", flush=True)
+    print(f"Stageflow listening on http://{args.host}:{args.port}/ (inbox) and "
+          f"http://{args.host}:{args.port}/engine-rest (REST API), {args.workers} workers x {args.threads} threads",
+          flush=True)
     serve(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
     return 0
 

@@ -79,24 +79,43 @@ class Tasks:
             q = q.where(m.HumanTask.due > filters["due_after"])
         if filters.get("without_due"):
             q = q.where(m.HumanTask.due.is_(None))
+        if filters.get("min_priority") is not None:
+            q = q.where(m.HumanTask.priority >= filters["min_priority"])
+        if filters.get("max_priority") is not None:
+            q = q.where(m.HumanTask.priority <= filters["max_priority"])
+        if filters.get("search"):  # the inbox's search box: a business key or a task name containing the text
+            pattern = "%" + _escape_like(filters["search"]) + "%"
+            q = q.where(or_(m.HumanTask.business_key.ilike(pattern, escape="\\"),
+                            m.HumanTask.name.ilike(pattern, escape="\\")))
         return q
 
     def list(self, *, sort_by: str = "created", sort_order: str = "asc", first: int = 0, max_results: int = 100,
-             **filters: Any) -> list[TaskView]:
+             nulls_last: bool = False, **filters: Any) -> list[TaskView]:
         """Active tasks filtered by assignee, candidate user or groups, instance, business key, process key,
-        element id and due date; sorted and paginated (at most 1,000 a page)."""
+        element id, due date, priority and a search text; sorted and paginated (at most 1,000 a page).
+
+        `nulls_last` puts tasks without a value of the sort column (no due date) after the others on every
+        database (SQLite and PostgreSQL disagree about where NULLs go otherwise).
+        """
         column = SORT_COLUMNS.get(sort_by)
         if column is None:
             raise BadRequest(f"cannot sort tasks by '{sort_by}' (use {', '.join(SORT_COLUMNS)})")
         order = column.desc() if sort_order == "desc" else column.asc()
+        if nulls_last:
+            order = order.nulls_last()
         with self.engine.db.read() as session:
             rows = session.execute(self.query(**filters).order_by(order, m.HumanTask.id)
                                    .offset(first).limit(min(max_results, 1000))).all()
             return [TaskView.of(r) for r in rows]
 
-    def count(self, **filters: Any) -> int:
+    def count(self, *, at_most: int | None = None, **filters: Any) -> int:
+        """How many active tasks match the filters (of `list`); with `at_most`, counting stops there, so that
+        a count shown as "1,000+" costs no more than reading 1,000 rows."""
+        query = self.query(**filters)
+        if at_most is not None:
+            query = query.limit(at_most)
         with self.engine.db.read() as session:
-            return session.scalar(select(func.count()).select_from(self.query(**filters).subquery())) or 0
+            return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
     def get(self, task_id: str) -> TaskView:
         """A task, active or finished."""
@@ -251,6 +270,11 @@ def _comment_json(row: m.TaskComment) -> dict[str, Any]:
     return {"id": row.id, "userId": row.user_id, "taskId": row.task_id, "processInstanceId": row.instance_id,
             "time": iso(row.created_at), "message": row.message, "removalTime": None, "rootProcessInstanceId":
             row.instance_id}
+
+
+def _escape_like(text: str) -> str:
+    """`text` taken literally inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _linked(condition: Any) -> Any:

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from engine import __version__
 from engine.api import Engine
 from engine.errors import StageflowError
 
+from . import inbox
 from .rest import bp as rest_bp
 
 
@@ -20,8 +20,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     app.config.from_mapping(JSON_SORT_KEYS=False)
     if test_config:
         app.config.update(test_config)
-    app.extensions["stageflow"] = engine or Engine()
+    app.extensions["stageflow"] = engine = engine or Engine()
     app.register_blueprint(rest_bp)
+    inbox.init_app(app, engine, apis=(rest_bp,))  # pages with sessions and CSRF tokens; the REST API has neither
 
     @app.errorhandler(StageflowError)
     def _engine_error(err: StageflowError):  # type: ignore[no-untyped-def]
@@ -39,9 +40,5 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     def _fault(err: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("unexpected error")
         return jsonify({"type": "ProcessEngineException", "message": f"internal error: {type(err).__name__}"}), 500
-
-    @app.get("/")
-    def index():  # type: ignore[no-untyped-def]
-        return jsonify({"name": "Stageflow", "version": __version__, "rest": "/engine-rest"})
 
     return app

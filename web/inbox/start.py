@@ -1,0 +1,79 @@
+"""The start page: the startable processes (latest versions) and their start forms."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from engine.errors import Conflict, InvalidVariables
+from engine.views import DefinitionView
+
+from . import bp, engine, me
+from .forms import inputs, submission
+
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def startable() -> list[DefinitionView]:
+    return [d for d in engine().definitions.list(latest_only=True, max_results=1000)
+            if d.startable and not d.suspended]
+
+
+@bp.get("/start")
+@login_required
+def start_list():  # type: ignore[no-untyped-def]
+    return render_template("start.html", definitions=startable())
+
+
+def start_form(definition: DefinitionView, *, submitted: Any = None, error: tuple[str, str] | None = None,
+               form_error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    fields = engine().definitions.start_form_fields(definition.id)
+    field_error = error if error and any(f["id"] == error[0] for f in fields) else None
+    if error and not field_error:
+        form_error = f"{error[0]}: {error[1]}"
+    token = submitted.get("token") if submitted is not None and _TOKEN.match(submitted.get("token", "")) else None
+    return render_template(
+        "start_form.html", definition=definition, fields=inputs(fields, None, submitted, field_error),
+        business_key=(submitted or {}).get("businessKey", ""), form_error=form_error,
+        token=token or uuid.uuid4().hex), status
+
+
+@bp.get("/start/<definition_id>")
+@login_required
+def start_page(definition_id: str):  # type: ignore[no-untyped-def]
+    return start_form(engine().definitions.get(definition_id))
+
+
+@bp.post("/start/<definition_id>")
+@login_required
+def start_process(definition_id: str):  # type: ignore[no-untyped-def]
+    eng = engine()
+    person = me()
+    definition = eng.definitions.get(definition_id)
+    fields = eng.definitions.start_form_fields(definition.id)
+    business_key = request.form.get("businessKey", "").strip()[:255] or None
+    token = request.form.get("token", "")
+    # the form's one-time token makes a double click or a resent form return the first instance
+    idempotency = f"inbox:{person.user_id}:{token}" if _TOKEN.match(token) else None
+    try:
+        instance = eng.instances.start(definition.id, business_key=business_key,
+                                       variables=submission(fields, request.form), user=person.user_id,
+                                       validate_form=True, idempotency_key=idempotency)
+    except InvalidVariables as err:
+        return start_form(definition, submitted=request.form, error=(err.field, err.reason), status=422)
+    except Conflict as err:
+        return start_form(definition, submitted=request.form, form_error=err.message, status=409)
+    title = definition.name or definition.key
+    label = f"“{title}”" + (f" ({instance.business_key})" if instance.business_key else "")
+    involved: dict[str, Any] = {} if person.is_admin else {"involved_user": person.user_id,
+                                                             "involved_groups": list(person.groups)}
+    tasks = eng.tasks.list(instance_id=instance.id, max_results=1, **involved)
+    if tasks:
+        flash(f"Started {label}. Its first task is yours to do.", "success")
+        return redirect(url_for("inbox.task_page", task_id=tasks[0].id))
+    flash(f"Started {label}." + ("" if instance.ended else " It has no task for you now."), "success")
+    return redirect(url_for("inbox.instance_page", instance_id=instance.id))
