@@ -104,7 +104,16 @@ class Jobs:
             with eng.transaction() as session:
                 query = select(m.Job).where(m.Job.id == job_id)
                 if not eng.db.is_sqlite:
-                    query = query.with_for_update(skip_locked=True)
+                    # Lock the instance first, then the job, as every change does (instance, then its rows), so
+                    # that two workers running two jobs of one instance queue instead of deadlocking. Then wait
+                    # for the job's row rather than skip it: another worker's acquire may hold it for an instant
+                    # (PostgreSQL keeps the row locks a SKIP LOCKED query took while re-checking its WHERE), and
+                    # skipping would leave this worker's lock on a job it never ran.
+                    owner = session.scalar(select(m.Job.instance_id).where(m.Job.id == job_id))
+                    if owner is not None:
+                        session.execute(select(m.ProcessInstance.id).where(m.ProcessInstance.id == owner)
+                                        .with_for_update())
+                    query = query.with_for_update()
                 job = session.scalars(query).first()
                 if job is None or job.retries <= 0 or job.suspended:
                     return False
@@ -136,10 +145,18 @@ class Jobs:
             self._failed(job_id, err)
             return False
         except StaleInstance:
-            return False  # another change to the instance won the race: the job stays due and runs next time
+            self._release(job_id)  # another change to the instance won the race: due again, for any worker
+            return False
         except Conflict as err:
             self._cannot_run(job_id, err)
             return False
+
+    def _release(self, job_id: str) -> None:
+        """Give up this worker's lock on a job it did not run, so that the next tick (of any worker) runs it."""
+        with self.engine.db.write() as session:
+            session.execute(update(m.Job).where(m.Job.id == job_id, m.Job.lock_owner == self.worker_id)
+                            .values(lock_owner=None, lock_expires_at=None)
+                            .execution_options(synchronize_session=False))
 
     def _start_by_timer(self, session, job: m.Job, now: datetime) -> bool:  # type: ignore[no-untyped-def]
         """A timer start event fell due: start an instance, then schedule the next firing of a cycle."""
