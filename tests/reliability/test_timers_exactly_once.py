@@ -147,7 +147,7 @@ def effects(url: str, element: str, user_task: str) -> tuple[dict[str, int], dic
         engine.close()
 
 
-def assert_exactly_once(url: str, ids: list[str], reports: list[dict]) -> None:
+def assert_exactly_once(url: str, ids: list[str], reports: list[dict], *, overlap: bool = True) -> None:
     fired_counts = [r["fired"] for r in reports]
     assert sum(fired_counts) == len(ids), f"workers fired {fired_counts}, expected {len(ids)} in all"
     tasks, fired, versions, jobs = effects(url, "wait", "after")
@@ -158,9 +158,10 @@ def assert_exactly_once(url: str, ids: list[str], reports: list[dict]) -> None:
     assert set(tasks) == set(ids)
     assert {i: v for i, v in versions.items() if v != 2} == {}, "an instance was changed other than once"
     assert jobs == 0
-    busy = [n for n in fired_counts if n]
-    windows = [(r["first"], r["last"]) for r in reports]
-    assert len(busy) > 1, f"one worker took every timer (fired {fired_counts}, windows {windows}): no overlap"
+    if overlap:
+        busy = [n for n in fired_counts if n]
+        windows = [(r["first"], r["last"]) for r in reports]
+        assert len(busy) > 1, f"one worker took every timer (fired {fired_counts}, windows {windows}): no overlap"
 
 
 def test_three_workers_on_postgres_fire_1000_timers_each_exactly_once(pg_url: str, tmp_path: Path) -> None:
@@ -172,7 +173,10 @@ def test_three_workers_on_postgres_fire_1000_timers_each_exactly_once(pg_url: st
 def test_three_workers_on_sqlite_fire_200_timers_each_exactly_once(sqlite_url: str, tmp_path: Path) -> None:
     ids = start_instances(sqlite_url, TIMER_KEY, TIMER_PROCESS, 200)
     reports = run_workers(sqlite_url, T + timedelta(hours=2), workers=3, batch=10, tmp=tmp_path)
-    assert_exactly_once(sqlite_url, ids, reports)
+    # SQLite's busy handler is not fair: a worker that commits and begins again at once can keep the write lock
+    # while the others back off, and do all the work (seen in CI: 200/0/0). One writer at a time is SQLite's
+    # design; what must hold is that each timer fires once, whoever fires it.
+    assert_exactly_once(sqlite_url, ids, reports, overlap=False)
 
 
 def test_a_worker_that_was_down_fires_missed_timers_once_on_its_first_tick(shared_url: str) -> None:
