@@ -498,6 +498,8 @@ def c_conformance(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:
     revision = engine.upgrade() if args.action == "upgrade" else engine.db.current_revision()
+    if args.action == "upgrade":
+        engine.db.analyze()  # fresh planner statistics (SQLite keeps none until asked)
     text = f"database at revision {revision}" if revision else "database not set up (run: stageflow db upgrade)"
     out.record({"revision": revision}, text)
     return 0

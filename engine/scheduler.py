@@ -66,9 +66,19 @@ class TimerScheduler:
             self._scheduler.add_job(self.tick, "date", run_date=datetime.now(UTC) + timedelta(seconds=wait),
                                     id="stageflow-wake", replace_existing=True)
 
+    def analyze(self) -> None:
+        """Refresh the database's planner statistics (hourly on SQLite, which keeps none by itself)."""
+        try:
+            self.engine.db.analyze()
+        except StageflowError as err:
+            log.warning("refreshing the planner statistics failed: %s", err.message)
+
     def start(self) -> None:
         self._scheduler.add_job(self.tick, "interval", seconds=self.poll_seconds, id="stageflow-timers",
                                 max_instances=1, coalesce=True)
+        if self.engine.db.is_sqlite:
+            self._scheduler.add_job(self.analyze, "interval", hours=1, id="stageflow-analyze", max_instances=1,
+                                    coalesce=True, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         self._scheduler.start()
         log.info("timer scheduler started, polling every %.2f s", self.poll_seconds)
 

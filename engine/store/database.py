@@ -108,6 +108,16 @@ class Database:
         self._schema_checked = True
         return head
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics. SQLite keeps none until asked, and without them it picks poor
+        plans for some inbox lists (seen: 729 ms where 1.6 ms was possible with 100,000 open tasks); PostgreSQL's
+        autovacuum does this by itself, so there it only runs when called."""
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(text("ANALYZE"))
+        except OperationalError as err:
+            raise _unavailable(err)
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -21,3 +21,20 @@ def test_a_tick_fires_every_due_timer_and_nothing_early(engine: Engine, deploy, 
     assert scheduler.tick() == 3
     assert scheduler.tick() == 0
     assert all(engine.tasks.list(instance_id=i)[0].task_definition_key == "call" for i in ids)
+
+
+def test_analyze_gives_sqlite_planner_statistics_of_the_task_tables(sqlite_engine) -> None:
+    from sqlalchemy import text
+
+    from engine.scheduler import TimerScheduler
+    from tests.helpers import bpmn, chain
+
+    process = bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="t" camunda:candidateGroups="sales"/>'
+                   '<bpmn:endEvent id="e"/>' + chain("s", "t", "e"))
+    sqlite_engine.definitions.deploy([("p.bpmn", process)])
+    for _ in range(3):
+        sqlite_engine.instances.start("p")
+    TimerScheduler(sqlite_engine).analyze()
+    with sqlite_engine.db.read() as session:
+        tables = set(session.scalars(text("SELECT tbl FROM sqlite_stat1")))
+    assert {"human_task", "identity_link", "process_instance"} <= tables
