@@ -25,6 +25,7 @@ from .store import models as m
 
 if TYPE_CHECKING:
     from .api import Engine
+    from .views import TaskView
 
 ADMINS = "admins"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
@@ -42,6 +43,16 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return ADMINS in self.groups
+
+    def sees(self, task: TaskView) -> bool:
+        """Admins see every task; others the tasks they are assignee or candidate of, directly or via a group."""
+        return (self.is_admin or task.assignee == self.user_id or self.user_id in task.candidate_users
+                or bool(set(self.groups) & set(task.candidate_groups)))
+
+    def may_change(self, task: TaskView) -> bool:
+        """Whether this person may unclaim, hand on or complete a task they see: it is theirs, nobody's, or they
+        are an admin."""
+        return self.is_admin or task.assignee in (None, self.user_id)
 
 
 def hash_password(password: str) -> str:

@@ -108,16 +108,10 @@ def me() -> Principal:
     return current_user.principal  # type: ignore[no-any-return]
 
 
-def may_see(person: Principal, task: TaskView) -> bool:
-    """Admins see every task; others the tasks they are assignee or candidate of, directly or via a group."""
-    return (person.is_admin or task.assignee == person.user_id or person.user_id in task.candidate_users
-            or bool(set(person.groups) & set(task.candidate_groups)))
-
-
 def visible_task(task_id: str) -> TaskView:
     """The task, or a 403 page when this person may not see it (404 when there is none)."""
     task = engine().tasks.get(task_id)
-    if not may_see(me(), task):
+    if not me().sees(task):
         abort(403, "This task is someone else's: you are neither its assignee nor one of its candidates.")
     return task
 

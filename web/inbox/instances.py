@@ -13,13 +13,13 @@ from engine.errors import NotFound
 from engine.identity import Principal
 from engine.views import InstanceState
 
-from . import bp, engine, may_see, me
+from . import bp, engine, me
 from .pages import due_state, now
 
 
 def involved(person: Principal, state: InstanceState) -> bool:
     """Admins; whoever started the instance or acted in it; whoever may see one of its open tasks."""
-    if person.is_admin or any(may_see(person, t) for t in state.tasks):
+    if person.is_admin or any(person.sees(t) for t in state.tasks):
         return True
     if any(h.user_id == person.user_id for h in state.history):
         return True
@@ -41,6 +41,6 @@ def instance_page(instance_id: str):  # type: ignore[no-untyped-def]
     except NotFound:  # its deployment was deleted: the key will do
         process_name, version = state.instance.definition_key, None
     at = now()
-    tasks = [(t, may_see(person, t), *due_state(t.due, at)) for t in state.tasks]
+    tasks = [(t, person.sees(t), *due_state(t.due, at)) for t in state.tasks]
     return render_template("instance.html", state=state, instance=state.instance, process_name=process_name,
                            version=version, tasks=tasks, history=list(reversed(state.history)))

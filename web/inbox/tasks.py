@@ -245,7 +245,7 @@ def claim(task_id: str):  # type: ignore[no-untyped-def]
 def unclaim(task_id: str):  # type: ignore[no-untyped-def]
     task = visible_task(task_id)
     person = me()
-    if task.assignee not in (None, person.user_id) and not person.is_admin:
+    if not person.may_change(task):
         flash(f"Only {task.assignee} or an admin can give this task back.", "error")
         return redirect(_task_url(task.id))
     try:
@@ -271,7 +271,7 @@ def assign(task_id: str):  # type: ignore[no-untyped-def]
     task = visible_task(task_id)
     person = me()
     colleague = request.form.get("assignee", "").strip()
-    if task.assignee not in (None, person.user_id) and not person.is_admin:
+    if not person.may_change(task):
         flash(f"Only {task.assignee} or an admin can hand this task on.", "error")
     elif not colleague:
         flash("Name the colleague to hand the task to.", "error")

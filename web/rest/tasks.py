@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import jsonify, request
 
-from engine.errors import BadRequest
+from engine.errors import BadRequest, Forbidden
 from engine.variables import to_typed, to_typed_map
 from engine.views import TaskView
 
-from . import Forbidden, arg_bool, arg_date, body, bp, engine, paging, principal, typed_variables
+from . import arg_bool, arg_date, body, bp, engine, paging, principal, typed_variables
 
 _SORT = {"created": "created", "dueDate": "dueDate", "followUpDate": "followUpDate", "priority": "priority",
          "name": "name", "assignee": "assignee", "id": "id", "nameCaseInsensitive": "name"}
@@ -87,11 +87,17 @@ def query_count_tasks():  # type: ignore[no-untyped-def]
 def visible_task(task_id: str) -> TaskView:
     """The task, when this person may see it (assignee, candidate, a candidate group's member, an admin)."""
     task = engine().tasks.get(task_id)
-    me = principal()
-    if me.is_admin or task.assignee == me.user_id or me.user_id in task.candidate_users \
-            or set(me.groups) & set(task.candidate_groups):
+    if principal().sees(task):
         return task
-    raise Forbidden(f"user '{me.user_id}' may not see or work task '{task_id}'")
+    raise Forbidden(f"user '{principal().user_id}' may not see or work task '{task_id}'")
+
+
+def changeable_task(task_id: str) -> TaskView:
+    """The task, when this person sees it and it is theirs, nobody's, or they are an admin."""
+    task = visible_task(task_id)
+    if not principal().may_change(task):
+        raise Forbidden(f"task '{task_id}' is claimed by {task.assignee}")
+    return task
 
 
 @bp.get("/task/<task_id>")
@@ -112,34 +118,25 @@ def claim_task(task_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/task/<task_id>/unclaim")
 def unclaim_task(task_id: str):  # type: ignore[no-untyped-def]
-    task = visible_task(task_id)
-    me = principal()
-    if task.assignee not in (None, me.user_id) and not me.is_admin:
-        raise Forbidden(f"task '{task_id}' is claimed by {task.assignee}")
-    engine().tasks.unclaim(task_id, me.user_id)
+    changeable_task(task_id)
+    engine().tasks.unclaim(task_id, principal().user_id)
     return "", 204
 
 
 @bp.post("/task/<task_id>/assignee")
 def assign_task(task_id: str):  # type: ignore[no-untyped-def]
-    task = visible_task(task_id)
-    me = principal()
-    if task.assignee not in (None, me.user_id) and not me.is_admin:
-        raise Forbidden(f"task '{task_id}' is claimed by {task.assignee}")
+    changeable_task(task_id)
     data = body()
     if "userId" not in data:
         raise BadRequest("the body needs 'userId' (null to remove the assignee)")
-    engine().tasks.assign(task_id, data["userId"], me.user_id)
+    engine().tasks.assign(task_id, data["userId"], principal().user_id)
     return "", 204
 
 
 def _complete(task_id: str, *, form: bool):  # type: ignore[no-untyped-def]
-    task = visible_task(task_id)
-    me = principal()
-    if task.assignee not in (None, me.user_id) and not me.is_admin:
-        raise Forbidden(f"task '{task_id}' is claimed by {task.assignee}")
+    changeable_task(task_id)
     data = body()
-    values = engine().tasks.complete(task_id, typed_variables(data), user=me.user_id, check_form=form)
+    values = engine().tasks.complete(task_id, typed_variables(data), user=principal().user_id, check_form=form)
     if data.get("withVariablesInReturn"):
         return jsonify(to_typed_map(values))
     return "", 204
