@@ -63,6 +63,20 @@ class ExpressionError(StageflowError):
     rest_type = "ProcessEngineException"
 
 
+class Unauthorized(StageflowError):
+    """No credentials, or wrong ones."""
+
+    status = 401
+    rest_type = "AuthenticationException"
+
+
+class Forbidden(StageflowError):
+    """A signed-in person asks for what is not theirs to see or do."""
+
+    status = 403
+    rest_type = "AuthorizationException"
+
+
 class NotFound(StageflowError):
     """An id or key names nothing."""
 

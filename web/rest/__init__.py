@@ -16,21 +16,11 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 
 from engine.api import Engine
-from engine.errors import BadRequest, StageflowError
+from engine.errors import BadRequest, Forbidden, Unauthorized
 from engine.identity import Principal
 from engine.variables import from_typed_map, parse_date
 
 bp = Blueprint("rest", __name__, url_prefix="/engine-rest")
-
-
-class Unauthorized(StageflowError):
-    status = 401
-    rest_type = "AuthenticationException"
-
-
-class Forbidden(StageflowError):
-    status = 403
-    rest_type = "AuthorizationException"
 
 
 def engine() -> Engine:
@@ -107,6 +97,16 @@ def arg_int(name: str, default: int, *, minimum: int = 0, maximum: int = INT_MAX
         raise BadRequest(f"query parameter '{name}' must be a whole number, not '{raw}'")
     if not minimum <= value <= maximum:
         raise BadRequest(f"query parameter '{name}' must be between {minimum} and {maximum}")
+    return value
+
+
+def body_int(data: dict[str, Any], name: str, default: int | None = None) -> int:
+    """A whole number of the request body (Camunda's are Java ints): `default` when absent or null."""
+    value = data.get(name)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, int) or not -INT_MAX <= value <= INT_MAX:
+        raise BadRequest(f"'{name}' must be a whole number (32 bits)")
     return value
 
 

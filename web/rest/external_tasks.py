@@ -10,19 +10,10 @@ from flask import jsonify, request
 from engine.errors import BadRequest
 from engine.external_tasks import TopicRequest
 
-from . import INT_MAX, arg_bool, body, bp, engine, paging, require_admin, typed_variables
+from . import arg_bool, body, body_int, bp, engine, paging, require_admin, typed_variables
 
 LONG_POLL_LIMIT_MS = 30 * 60 * 1000  # Camunda's upper bound for asyncResponseTimeout
 POLL_INTERVAL_S = 0.2  # how often a long poll looks again (the worker's request is held meanwhile)
-
-
-def _int(data: dict[str, Any], name: str, default: int | None = None) -> int:
-    value = data.get(name)
-    if value is None:
-        value = default
-    if isinstance(value, bool) or not isinstance(value, int) or not -INT_MAX <= value <= INT_MAX:
-        raise BadRequest(f"'{name}' must be a whole number (32 bits)")
-    return value
 
 
 def _topics(data: dict[str, Any]) -> list[TopicRequest]:
@@ -40,7 +31,7 @@ def _topics(data: dict[str, Any]) -> list[TopicRequest]:
                                                       if item.get("processDefinitionKey") else [])
         ids = item.get("processDefinitionIdIn") or ([item["processDefinitionId"]]
                                                     if item.get("processDefinitionId") else [])
-        topics.append(TopicRequest(topic_name=item["topicName"], lock_duration_ms=_int(item, "lockDuration"),
+        topics.append(TopicRequest(topic_name=item["topicName"], lock_duration_ms=body_int(item, "lockDuration"),
                                    variables=names, business_key=item.get("businessKey"),
                                    process_definition_keys=list(keys), process_definition_ids=list(ids)))
     return topics
@@ -52,9 +43,9 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
     worker = data.get("workerId")
     if not isinstance(worker, str) or not worker:
         raise BadRequest("'workerId' is required")
-    max_tasks = _int(data, "maxTasks", 1)
+    max_tasks = body_int(data, "maxTasks", 1)
     topics = _topics(data)
-    timeout_ms = _int(data, "asyncResponseTimeout", 0)
+    timeout_ms = body_int(data, "asyncResponseTimeout", 0)
     if not 0 <= timeout_ms <= LONG_POLL_LIMIT_MS:
         raise BadRequest(f"asyncResponseTimeout must be between 0 and {LONG_POLL_LIMIT_MS} ms")
     use_priority = bool(arg_bool("usePriority", data))
@@ -85,8 +76,8 @@ def complete_external(task_id: str):  # type: ignore[no-untyped-def]
 def fail_external(task_id: str):  # type: ignore[no-untyped-def]
     data = body()
     engine().external_tasks.failure(task_id, _worker(data), data.get("errorMessage"),
-                                    error_details=data.get("errorDetails"), retries=_int(data, "retries", 0),
-                                    retry_timeout_ms=_int(data, "retryTimeout", 0))
+                                    error_details=data.get("errorDetails"), retries=body_int(data, "retries", 0),
+                                    retry_timeout_ms=body_int(data, "retryTimeout", 0))
     return "", 204
 
 
@@ -104,7 +95,7 @@ def bpmn_error(task_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/external-task/<task_id>/extendLock")
 def extend_lock(task_id: str):  # type: ignore[no-untyped-def]
     data = body()
-    engine().external_tasks.extend_lock(task_id, _worker(data), _int(data, "newDuration"))
+    engine().external_tasks.extend_lock(task_id, _worker(data), body_int(data, "newDuration"))
     return "", 204
 
 
@@ -117,7 +108,7 @@ def unlock(task_id: str):  # type: ignore[no-untyped-def]
 @bp.put("/external-task/<task_id>/retries")
 def external_retries(task_id: str):  # type: ignore[no-untyped-def]
     require_admin()
-    engine().external_tasks.set_retries(task_id, _int(body(), "retries"))
+    engine().external_tasks.set_retries(task_id, body_int(body(), "retries"))
     return "", 204
 
 

@@ -6,7 +6,7 @@ from flask import jsonify, request
 
 from engine.errors import BadRequest
 
-from . import arg_date, body, bp, engine, paging, require_admin
+from . import arg_date, body, body_int, bp, engine, paging, require_admin
 
 
 @bp.get("/job")
@@ -33,10 +33,7 @@ def get_job(job_id: str):  # type: ignore[no-untyped-def]
 @bp.put("/job/<job_id>/retries")
 def set_job_retries(job_id: str):  # type: ignore[no-untyped-def]
     require_admin()
-    retries = body().get("retries")
-    if isinstance(retries, bool) or not isinstance(retries, int):
-        raise BadRequest("'retries' must be a whole number")
-    engine().jobs.retry(job_id, retries)
+    engine().jobs.retry(job_id, body_int(body(), "retries"))
     return "", 204
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from engine.errors import Forbidden
 from engine.reports import funnel
 
-from . import Forbidden, bp, engine, principal
+from . import bp, engine, principal
 
 REPORT_GROUPS = {"admins", "sales-heads"}
 
