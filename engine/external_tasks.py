@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
@@ -155,7 +155,7 @@ class ExternalTasks:
         now = self.engine.clock.now()
         with self.engine.db.write() as session:
             row = self._locked_by(session, task_id, worker_id, "extend the lock of")
-            if row.lock_expires_at is None or _aware(row.lock_expires_at) <= now:
+            if row.lock_expires_at is None or row.lock_expires_at <= now:
                 raise BadRequest(f"the lock of external task '{task_id}' has expired: fetch it again")
             row.lock_expires_at = now + timedelta(milliseconds=new_duration_ms)
 
@@ -239,10 +239,6 @@ class ExternalTasks:
         return row
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _task_json(row: m.ExternalTask, now: datetime) -> dict[str, Any]:
     """An external task in Camunda's shape."""
     return {
@@ -252,7 +248,7 @@ def _task_json(row: m.ExternalTask, now: datetime) -> dict[str, Any]:
         "errorDetails": row.error_details,
         "executionId": row.id,
         "id": row.id,
-        "lockExpirationTime": iso(_aware(row.lock_expires_at)) if row.lock_expires_at else None,
+        "lockExpirationTime": iso(row.lock_expires_at),
         "processDefinitionId": row.definition_id,
         "processDefinitionKey": row.definition_key,
         "processDefinitionVersionTag": None,

@@ -48,7 +48,7 @@ from typing import Any
 from lxml import etree
 
 from engine.errors import DefinitionError, InvalidVariables
-from engine.expressions import RESERVED_PREFIX
+from engine.expressions import RESERVED_PREFIX, is_expression
 
 __all__ = [
     "CAMUNDA_NS",
@@ -472,7 +472,7 @@ def validate_submission(
         if fld.id not in values:
             if fld.required and not partial:
                 raise InvalidVariables(fld.id, "is required")
-            if fld.default is not None and not partial and "${" not in fld.default and "#{" not in fld.default:
+            if fld.default is not None and not partial and not is_expression(fld.default):
                 coerced[fld.id] = _coerce(fld, fld.default)  # as Camunda: an optional field not sent takes its default
             continue
         value = values[fld.id]

@@ -23,7 +23,6 @@ import logging
 import string
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -100,7 +99,7 @@ class BuiltinHandlers:
         """(name, documentation) of the task's element."""
         with self.engine.db.read() as session:
             compiled = self.engine.definitions.compiled(session, task["processDefinitionId"])
-        info = next((i for i in compiled.elements.values() if i.element_id == task["activityId"]), None)
+        info = compiled.element_by_id(task["activityId"])
         name = (info.name if info is not None else None) or task["activityId"]
         return name, (info.documentation if info is not None else None) or ""
 
@@ -146,7 +145,7 @@ class BuiltinHandlers:
                 session.add(client)
                 log.info("registered client %s (%s) for instance %s", client.id, email, task["processInstanceId"])
             last = client.last_purchase_at
-            months = 0 if last is None else int((now - _aware(last)).days // 30)
+            months = 0 if last is None else int((now - last).days // 30)
             return {"clientId": client.id, "purchases": client.purchases, "monthsSinceLastPurchase": months}, None
 
     def _record_purchase(self, task: dict[str, Any], values: dict[str, Any]) -> Outcome:
@@ -179,7 +178,3 @@ class BuiltinHandlers:
                                    .order_by(m.OutboxMessage.seq)).all()
             return [{"id": r.id, "activityId": r.element_id, "topic": r.topic, "recipient": r.recipient,
                      "subject": r.subject, "body": r.body, "time": iso(r.created_at)} for r in rows]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

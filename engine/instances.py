@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .errors import Conflict, NotFound
@@ -109,8 +109,6 @@ class Instances:
             return [InstanceView.of(r) for r in rows]
 
     def count(self, **filters: Any) -> int:
-        from sqlalchemy import func
-
         with self.engine.db.read() as session:
             query = self._query(filters.get("definition_key"), filters.get("definition_id"),
                                 filters.get("business_key"), filters.get("state"), filters.get("active_only", False),
@@ -119,8 +117,6 @@ class Instances:
 
     def counts_by_definition(self) -> dict[str, tuple[int, int]]:
         """Per definition id: (running instances, open incidents)."""
-        from sqlalchemy import func
-
         with self.engine.db.read() as session:
             running = dict(session.execute(
                 select(m.ProcessInstance.definition_id, func.count()).where(m.ProcessInstance.ended_at.is_(None))

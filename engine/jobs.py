@@ -235,7 +235,7 @@ class Jobs:
         cycle = "R3/PT5M"
         if job.definition_id:
             compiled = self.engine.definitions.compiled(session, job.definition_id)
-            info = next((i for i in compiled.elements.values() if i.element_id == job.element_id), None)
+            info = compiled.element_by_id(job.element_id)
             if info is not None and info.retry_cycle:
                 cycle = info.retry_cycle
         return parse_retry_cycle(cycle)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -76,7 +76,7 @@ def funnel(engine: Engine, process_key: str, *, won_end: str = "deal_won", lost_
             stay.completed = t.outcome == "completed"
         furthest[t.instance_id] = t.element_id
         if t.ended_at is None:
-            late = t.due is not None and _aware(t.due) < now
+            late = t.due is not None and t.due < now
             overdue[t.element_id] += late
             if t.assignee:
                 people[t.assignee]["open"] += 1
@@ -111,7 +111,3 @@ def funnel(engine: Engine, process_key: str, *, won_end: str = "deal_won", lost_
 
 def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

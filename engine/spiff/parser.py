@@ -193,6 +193,10 @@ class CompiledProcess:
         file = getattr(task_spec._wf_spec, "file", None)
         return self.elements.get((file, bpmn_id)) or self.elements.get((None, bpmn_id))
 
+    def element_by_id(self, element_id: str) -> ElementInfo | None:
+        """The `ElementInfo` of a diagram element by its id (the first file's, should two files share one)."""
+        return next((info for info in self.elements.values() if info.element_id == element_id), None)
+
 
 @dataclass
 class Document:
