@@ -1,6 +1,11 @@
-"""Helpers for writing small BPMN documents inline in tests."""
+"""Helpers for tests: small BPMN documents inline, and a real HTTP server around a Flask app."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 BPMN_HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -33,3 +38,18 @@ def flow(source: str, target: str, condition: str | None = None, flow_id: str | 
 def chain(*ids: str) -> str:
     """Sequence flows joining the elements in order."""
     return "\n".join(flow(a, b) for a, b in zip(ids, ids[1:], strict=False))
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve `app` over real HTTP (werkzeug, threaded) on a free port; yields `http://127.0.0.1:PORT`."""
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=10)

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from engine.api import Engine
 from engine.clock import VirtualClock
 from tests.conftest import IN_CI
-from tests.helpers import bpmn, chain
+from tests.helpers import bpmn, chain, serving
 from web.app import create_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -130,12 +128,8 @@ def site(sqlite_engine: Engine, clock: VirtualClock) -> Iterator[Site]:
     eng.identity.add_user("sara", PASSWORD, ["sales"])
     eng.definitions.deploy([("expense.bpmn", EXPENSE), ("picking.bpmn", PICKING)])
     app = create_app({"SECRET_KEY": "inbox-tests-" + "k" * 32, "INBOX_POLL_MS": 300}, engine=eng)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield Site(f"http://127.0.0.1:{httpd.server_port}", eng, clock)
-    httpd.shutdown()
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield Site(url, eng, clock)
 
 
 @pytest.fixture

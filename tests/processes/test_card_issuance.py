@@ -12,6 +12,7 @@ import pytest
 
 from engine.api import Engine
 from engine.external_tasks import TopicRequest
+from tests.processes.helpers import settle, work
 from tests.rest.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,18 +31,6 @@ def card(engine: Engine):  # type: ignore[no-untyped-def]
         settle(engine)
         return instance
     return start
-
-
-def settle(engine: Engine) -> None:
-    while engine.handlers.run():
-        pass
-
-
-def work(engine: Engine, instance_id: str, key: str, **values) -> None:  # type: ignore[no-untyped-def]
-    found = [t for t in engine.tasks.list(instance_id=instance_id) if t.task_definition_key == key]
-    assert found, f"no open task {key}: {[t.task_definition_key for t in engine.tasks.list(instance_id=instance_id)]}"
-    engine.tasks.complete(found[0].id, values)
-    settle(engine)
 
 
 def print_cards(engine: Engine, fail: bool = False) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
+from tests.processes.helpers import complete, open_task, settle
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 LEAD = {"client": "ACME", "customerEmail": "buyer@acme.test", "contact": "Ann", "source": "website",
@@ -32,31 +33,21 @@ def deal(engine: Engine):  # type: ignore[no-untyped-def]
     return start
 
 
-def task(engine: Engine, instance_id: str, key: str):  # type: ignore[no-untyped-def]
-    found = [t for t in engine.tasks.list(instance_id=instance_id) if t.task_definition_key == key]
-    assert found, f"no open task {key}: open are {[t.task_definition_key for t in engine.tasks.list(instance_id=instance_id)]}"
-    return found[0]
-
-
-def work(engine: Engine, instance_id: str, key: str, **values) -> None:  # type: ignore[no-untyped-def]
-    engine.tasks.complete(task(engine, instance_id, key).id, values)
-
-
 def open_keys(engine: Engine, instance_id: str) -> list[str]:
     return sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance_id))
 
 
 def to_proposal(engine: Engine, instance_id: str, discount: int = 5) -> int:
     """Work the first three stages; returns how many notifications the built-in worker sent after them."""
-    work(engine, instance_id, "qualify_lead", qualified=True)
-    work(engine, instance_id, "needs_analysis", needsSummary="a CRM for 40 people")
-    work(engine, instance_id, "prepare_proposal", proposalAmount=11000, discountPercent=discount)
+    complete(engine, instance_id, "qualify_lead", qualified=True)
+    complete(engine, instance_id, "needs_analysis", needsSummary="a CRM for 40 people")
+    complete(engine, instance_id, "prepare_proposal", proposalAmount=11000, discountPercent=discount)
     return engine.handlers.run()  # what the scheduler's tick does: the proposal goes out
 
 
 def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: Engine, deal) -> None:
     instance = deal()
-    qualify = task(engine, instance.id, "qualify_lead")
+    qualify = open_task(engine, instance.id, "qualify_lead")
     assert (qualify.assignee, qualify.candidate_groups, qualify.name) == ("mary", ["sales"], "Qualify the lead")
     assert qualify.due == instance.started_at + timedelta(days=1)
     assert to_proposal(engine, instance.id) == 1  # the proposal goes out through the outbox
@@ -64,7 +55,7 @@ def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: 
     assert (sent["recipient"], sent["subject"]) == ("buyer@acme.test", "Proposal for ACME")
     assert "proposal of 11000 for ACME" in sent["body"]
     engine.messages.correlate("proposal-accepted", business_key="D-1")
-    work(engine, instance.id, "negotiate", outcome="won")
+    complete(engine, instance.id, "negotiate", outcome="won")
     values = engine.instances.variables(instance.id)
     assert (values["purchases"], values["clientCategory"]) == (1, "new")
     assert engine.handlers.run() == 1  # the won deal starts its order
@@ -78,7 +69,7 @@ def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: 
 
 def test_an_unqualified_lead_is_lost_with_its_reason(engine: Engine, deal) -> None:
     instance = deal()
-    work(engine, instance.id, "qualify_lead", qualified=False, lossReason="no budget this year")
+    complete(engine, instance.id, "qualify_lead", qualified=False, lossReason="no budget this year")
     assert engine.instances.get(instance.id).state == "COMPLETED"
     assert engine.instances.variables(instance.id)["lossReason"] == "no budget this year"
     assert "deal_lost" in [h.element_id for h in engine.instances.history(instance.id)]
@@ -87,14 +78,14 @@ def test_an_unqualified_lead_is_lost_with_its_reason(engine: Engine, deal) -> No
 def test_a_discount_above_the_limit_needs_a_head_of_sales(engine: Engine, deal) -> None:
     instance = deal(dealType="new")
     assert to_proposal(engine, instance.id, discount=20) == 0  # new business: 10% without approval
-    approval = task(engine, instance.id, "approve_discount")
+    approval = open_task(engine, instance.id, "approve_discount")
     assert approval.candidate_groups == ["sales-heads"] and approval.assignee is None
-    work(engine, instance.id, "approve_discount", discountApproved=False)  # refused: rework the proposal
-    work(engine, instance.id, "prepare_proposal", proposalAmount=11500, discountPercent=8)
+    complete(engine, instance.id, "approve_discount", discountApproved=False)  # refused: rework the proposal
+    complete(engine, instance.id, "prepare_proposal", proposalAmount=11500, discountPercent=8)
     assert engine.handlers.run() == 1  # within the limit: the proposal goes out
     renewal = deal("D-2", dealType="renewal")
     assert to_proposal(engine, renewal.id, discount=8) == 0  # renewals: 5% without approval
-    work(engine, renewal.id, "approve_discount", discountApproved=True)
+    complete(engine, renewal.id, "approve_discount", discountApproved=True)
     assert engine.handlers.run() == 1
     assert [m["subject"] for m in engine.handlers.outbox(renewal.id)] == ["Proposal for ACME"]
 
@@ -111,20 +102,20 @@ def test_a_missed_deadline_reminds_the_manager_then_a_head_reassigns(engine: Eng
     clock.advance(days=2)
     engine.jobs.execute_due()
     assert open_keys(engine, instance.id) == ["reassign_or_close"]
-    work(engine, instance.id, "reassign_or_close", headDecision="reassign", newManager="john")
-    qualify = task(engine, instance.id, "qualify_lead")
+    complete(engine, instance.id, "reassign_or_close", headDecision="reassign", newManager="john")
+    qualify = open_task(engine, instance.id, "qualify_lead")
     assert qualify.assignee == "john"
     assert qualify.due == clock.now() + timedelta(days=1)  # a fresh deadline for the new manager
 
 
 def test_a_head_can_close_an_overdue_deal(engine: Engine, deal, clock) -> None:
     instance = deal()
-    work(engine, instance.id, "qualify_lead", qualified=True)
+    complete(engine, instance.id, "qualify_lead", qualified=True)
     clock.advance(days=5)  # needs analysis: 3 days, escalated 2 days later
     while engine.jobs.execute_due():
         pass
     assert engine.handlers.run() == 1  # the reminder at the deadline went out meanwhile
-    work(engine, instance.id, "reassign_or_close", headDecision="close", lossReason="client unreachable")
+    complete(engine, instance.id, "reassign_or_close", headDecision="close", lossReason="client unreachable")
     assert engine.instances.get(instance.id).state == "COMPLETED"
     assert engine.instances.variables(instance.id)["lossReason"] == "client unreachable"
 
@@ -137,7 +128,7 @@ def test_silence_for_14_days_brings_a_follow_up_then_a_rejection_loses_the_deal(
     assert engine.jobs.execute_due() == 0
     clock.advance(days=1)
     assert engine.jobs.execute_due() == 1
-    work(engine, instance.id, "follow_up", followUpOutcome="wait")
+    complete(engine, instance.id, "follow_up", followUpOutcome="wait")
     assert open_keys(engine, instance.id) == []  # waiting for the answer again
     engine.messages.correlate("proposal-rejected", business_key="D-1")
     assert engine.instances.get(instance.id).state == "COMPLETED"
@@ -149,11 +140,11 @@ def test_a_postponed_negotiation_comes_back_on_the_agreed_date(engine: Engine, d
     to_proposal(engine, instance.id)
     engine.messages.correlate("proposal-accepted", business_key="D-1")
     back = clock.now() + timedelta(days=10)
-    work(engine, instance.id, "negotiate", outcome="postponed", postponedUntil=back.isoformat())
+    complete(engine, instance.id, "negotiate", outcome="postponed", postponedUntil=back.isoformat())
     assert open_keys(engine, instance.id) == []
     clock.advance(days=10)
     engine.jobs.execute_due()
-    work(engine, instance.id, "negotiate", outcome="won")
+    complete(engine, instance.id, "negotiate", outcome="won")
     assert engine.instances.variables(instance.id)["clientCategory"] == "regular"  # third purchase
 
 
@@ -169,7 +160,7 @@ def test_the_answer_correlated_by_instance_id_leaves_a_storable_instance(engine:
     to_proposal(engine, instance.id)
     engine.messages.correlate("proposal-accepted", instance_id=instance.id)  # the event gateway caught it
     assert open_keys(engine, instance.id) == ["negotiate"]  # stored and read back: the negotiation waits
-    work(engine, instance.id, "negotiate", outcome="lost", lossReason="price")
+    complete(engine, instance.id, "negotiate", outcome="lost", lossReason="price")
     assert engine.instances.variables(instance.id)["lossReason"] == "price"
 
 
@@ -196,12 +187,11 @@ def test_the_funnel_report_counts_stages_losses_times_and_people(engine: Engine,
     won = deal("D-1")
     to_proposal(engine, won.id)
     engine.messages.correlate("proposal-accepted", business_key="D-1")
-    work(engine, won.id, "negotiate", outcome="won")
-    while engine.handlers.run():  # the won deal starts its order and ends
-        pass
+    complete(engine, won.id, "negotiate", outcome="won")
+    settle(engine)  # the won deal starts its order and ends
     lost = deal("D-2")
     clock.advance(hours=6)
-    work(engine, lost.id, "qualify_lead", qualified=False, lossReason="no budget")
+    complete(engine, lost.id, "qualify_lead", qualified=False, lossReason="no budget")
     late = deal("D-3", manager="john")
     clock.advance(days=2)  # D-3's qualification is a day overdue
     report = funnel(engine, "deal")

@@ -14,6 +14,7 @@ import pytest
 
 from engine.api import Engine
 from engine.store import models as m
+from tests.processes.helpers import open_task, settle, work
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 ORDER = {"customer": "Ann Lee", "customerEmail": "Ann@Example.test", "items": "2 x desk lamp", "amount": 1200,
@@ -33,23 +34,6 @@ def order(engine: Engine):  # type: ignore[no-untyped-def]
     return start
 
 
-def settle(engine: Engine) -> None:
-    """What the scheduler does on every tick: the built-in workers work until nothing is left."""
-    while engine.handlers.run():
-        pass
-
-
-def task(engine: Engine, instance_id: str, key: str):  # type: ignore[no-untyped-def]
-    found = [t for t in engine.tasks.list(instance_id=instance_id) if t.task_definition_key == key]
-    assert found, f"no open task {key}: {[t.task_definition_key for t in engine.tasks.list(instance_id=instance_id)]}"
-    return found[0]
-
-
-def work(engine: Engine, instance_id: str, key: str, **values) -> None:  # type: ignore[no-untyped-def]
-    engine.tasks.complete(task(engine, instance_id, key).id, values)
-    settle(engine)
-
-
 def told(engine: Engine, instance_id: str) -> list[str]:
     return [n["subject"] for n in engine.handlers.outbox(instance_id) if n["topic"] == "notify-customer"]
 
@@ -61,12 +45,12 @@ def send(engine: Engine, message: str, business_key: str = "O-1") -> None:
 
 def test_an_order_from_placing_to_feedback_tells_the_customer_every_step(engine: Engine, order, clock) -> None:
     instance = order()
-    call = task(engine, instance.id, "call_client")
+    call = open_task(engine, instance.id, "call_client")
     assert call.assignee == "john"  # south, a new client: the order_manager table picks john
     assert engine.handlers.client("ann@example.test")["purchases"] == 0  # registered
     work(engine, instance.id, "call_client", callOutcome="confirmed")
     send(engine, "payment-received")
-    assemble = task(engine, instance.id, "assemble_order")
+    assemble = open_task(engine, instance.id, "assemble_order")
     assert assemble.candidate_groups == ["warehouse"] and assemble.due == clock.now() + timedelta(days=1)
     work(engine, instance.id, "assemble_order")
     send(engine, "order-delivered")
@@ -95,7 +79,7 @@ def test_a_missed_call_reminds_the_manager_and_not_ready_calls_again_in_7_days(e
     assert engine.tasks.list(instance_id=instance.id) == []
     clock.advance(days=7)
     engine.jobs.execute_due()
-    assert task(engine, instance.id, "call_client").assignee == "john"
+    assert open_task(engine, instance.id, "call_client").assignee == "john"
 
 
 def test_no_payment_within_3_days_cancels_the_order(engine: Engine, order, clock) -> None:
@@ -143,10 +127,10 @@ def test_no_delivery_in_10_days_asks_the_warehouse_to_check_with_the_carrier(eng
 
 def test_large_orders_and_regular_clients_get_their_managers(engine: Engine, order, clock) -> None:
     big = order("O-2", customerEmail="cfo@big.test", amount=60000)
-    assert task(engine, big.id, "call_client").assignee == "sam"
+    assert open_task(engine, big.id, "call_client").assignee == "sam"
     with engine.db.write() as session:  # a client with three purchases, the last a month ago
         session.add(m.Client(id=str(uuid.uuid4()), email="loyal@shop.test", name="Loyal", region="south",
                              purchases=3, last_purchase_at=clock.now() - timedelta(days=30), created_at=clock.now()))
     loyal = order("O-3", customerEmail="loyal@shop.test")
     assert engine.instances.variables(loyal.id)["clientCategory"] == "regular"
-    assert task(engine, loyal.id, "call_client").assignee == "mary"
+    assert open_task(engine, loyal.id, "call_client").assignee == "mary"

@@ -5,15 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.api import Engine
+from tests.processes.helpers import settle
 from tests.rest.conftest import Client
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
-
-def settle(engine: Engine) -> None:
-    """What the scheduler's ticks do meanwhile: the built-in workers work until nothing is left."""
-    while engine.handlers.run():
-        pass
 
 
 def test_an_order_runs_to_its_end_over_http(engine: Engine, admin: Client, mary: Client, clock) -> None:

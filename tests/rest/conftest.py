@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from engine.api import Engine
+from tests.helpers import serving
 from web.app import create_app
 
 PASSWORD = "secret-pass-1"
@@ -34,12 +33,8 @@ def server(engine: Engine) -> Iterator[str]:
     engine.identity.add_user("admin", PASSWORD, ["admins"])
     engine.identity.add_user("mary", PASSWORD, ["sales"])
     engine.identity.add_user("bob", PASSWORD, ["warehouse"])
-    httpd = make_server("127.0.0.1", 0, create_app(engine=engine), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/engine-rest"
-    httpd.shutdown()
-    thread.join(timeout=10)
+    with serving(create_app(engine=engine)) as url:
+        yield f"{url}/engine-rest"
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,11 +23,11 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from werkzeug.serving import make_server
 
 from engine.api import Engine
 from engine.clock import VirtualClock
 from engine.config import Settings
+from tests.helpers import serving
 from tests.rest.conftest import PASSWORD
 from tests.rest.test_rest_api import ORDER
 from web.app import create_app
@@ -64,12 +63,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine.identity.add_user("admin", PASSWORD, ["admins"])
     engine.definitions.deploy([("order.bpmn", ORDER)])
     engine.instances.start("order", business_key="B-1", variables={"amount": 5})
-    httpd = make_server("127.0.0.1", 0, create_app(engine=engine), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/engine-rest"
-    httpd.shutdown()
-    thread.join(timeout=10)
+    with serving(create_app(engine=engine)) as url:
+        yield f"{url}/engine-rest"
     engine.close()
 
 
