@@ -9,12 +9,18 @@ PROCESS_FILES := $(wildcard processes/*.bpmn processes/*.dmn examples/*.bpmn)
 
 .PHONY: install run test lint bench clean browser
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed web/static/build/.built
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# bpmn-js, its Camunda 7 properties panel and their fonts, from the npm registry by web/assets/package-lock.json,
+# bundled into web/static/build so that the inbox works with no internet.
+web/static/build/.built: web/assets/package.json web/assets/package-lock.json web/assets/build.mjs $(wildcard web/assets/src/*.js)
+	cd web/assets && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 	touch $@
 
 run: install
@@ -47,4 +53,4 @@ bench: install
 	$(BIN)/python bench/engine_throughput.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache stageflow.db stageflow.db-wal stageflow.db-shm
+	rm -rf $(VENV) web/assets/node_modules web/static/build *.egg-info .pytest_cache .ruff_cache stageflow.db stageflow.db-wal stageflow.db-shm
