@@ -25,6 +25,7 @@ from .handlers import BuiltinHandlers
 from .identity import Identity
 from .instances import Instances
 from .jobs import Jobs
+from .mailer import Mailer
 from .messages import Messages
 from .sandbox import ScriptSandbox
 from .store import Database
@@ -50,6 +51,7 @@ class Engine:
         self.external_tasks = ExternalTasks(self)
         self.identity = Identity(self)
         self.handlers = BuiltinHandlers(self)
+        self.mailer = Mailer(self)
         self.executor.broadcast = lambda name, payload: self.messages.signal(name, variables=payload)
 
     @contextmanager

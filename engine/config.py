@@ -20,6 +20,13 @@ class Settings:
     clock: str = "system"
     job_lock_seconds: float = 300.0
     sql_echo: bool = False
+    smtp_host: str | None = None  # customer notifications are mailed when set (engine/mailer.py)
+    smtp_port: int = 25
+    smtp_security: str = "none"  # none, starttls or ssl
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Stageflow <stageflow@localhost>"
+    smtp_timeout: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -35,7 +42,16 @@ class Settings:
             clock=env.get("STAGEFLOW_CLOCK", "system"),
             job_lock_seconds=float(env.get("STAGEFLOW_JOB_LOCK_SECONDS", "300")),
             sql_echo=env.get("STAGEFLOW_SQL_ECHO", "false").lower() in ("1", "true", "yes"),
+            smtp_host=env.get("STAGEFLOW_SMTP_HOST") or None,
+            smtp_port=int(env.get("STAGEFLOW_SMTP_PORT", "25")),
+            smtp_security=env.get("STAGEFLOW_SMTP_SECURITY", "none").lower(),
+            smtp_user=env.get("STAGEFLOW_SMTP_USER") or None,
+            smtp_password=env.get("STAGEFLOW_SMTP_PASSWORD") or None,
+            smtp_from=env.get("STAGEFLOW_SMTP_FROM", "Stageflow <stageflow@localhost>"),
+            smtp_timeout=float(env.get("STAGEFLOW_SMTP_TIMEOUT", "10")),
         )
+        if settings.smtp_security not in ("none", "starttls", "ssl"):
+            raise ValueError(f"STAGEFLOW_SMTP_SECURITY must be none, starttls or ssl, not '{settings.smtp_security}'")
         return replace(settings, **overrides) if overrides else settings
 
     @property

@@ -5,8 +5,9 @@ engine itself is the worker (an outside worker on the same topic would compete f
 do):
 
 - `notify-customer`, `notify-manager`: record a notification in the outbox (`OutboxMessage`) that the instance page
-  shows. The subject is the task's name, the body its documentation with `{variable}` placeholders filled in; the
-  recipient is the `customerEmail` (or `customer`) variable for customers and `manager` for managers.
+  shows, and that `mailer.Mailer` sends by e-mail when an SMTP server is configured. The subject is the task's
+  name, the body its documentation with `{variable}` placeholders filled in; the recipient is the `customerEmail`
+  (or `customer`) variable for customers and `manager` for managers.
 - `start-process`: start the latest version of the process named by the `processKey` variable (or the task's
   documentation), with the caller's business key and variables, and set `startedInstanceId`.
 - `register-client`: find the client by the `customerEmail` variable in the client register, or register them;
@@ -177,4 +178,5 @@ class BuiltinHandlers:
             rows = session.scalars(select(m.OutboxMessage).where(m.OutboxMessage.instance_id == instance_id)
                                    .order_by(m.OutboxMessage.seq)).all()
             return [{"id": r.id, "activityId": r.element_id, "topic": r.topic, "recipient": r.recipient,
-                     "subject": r.subject, "body": r.body, "time": iso(r.created_at)} for r in rows]
+                     "subject": r.subject, "body": r.body, "time": iso(r.created_at), "sentAt": iso(r.sent_at),
+                     "attempts": r.attempts, "error": r.error} for r in rows]

@@ -47,6 +47,7 @@ class TimerScheduler:
                 if batch < 100:
                     break
             self.engine.handlers.run()  # the built-in workers (notifications, process starts)
+            self.engine.mailer.deliver()  # the notifications' e-mails, when an SMTP server is configured
             self._wake_for_next()
             return fired
         except StageflowError as err:

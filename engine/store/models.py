@@ -373,7 +373,8 @@ class OutboxMessage(Base):
     """A notification a process sent (a customer told their order shipped, a manager reminded of a deadline)."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_instance", "instance_id", "seq"),)
+    __table_args__ = (Index("ix_outbox_instance", "instance_id", "seq"),
+                      Index("ix_outbox_unsent", "sent_at", "next_attempt_at"))
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)  # send order
     id: Mapped[str] = mapped_column(ID, unique=True)
@@ -386,8 +387,10 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
-    error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]  # delivered by e-mail (stays empty when no SMTP server is configured)
+    error: Mapped[str | None] = mapped_column(Text)  # the last delivery failure
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]  # not before then: a retry's wait, or another sender's claim
 
 
 class Client(Base):
