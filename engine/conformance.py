@@ -7,16 +7,29 @@ closest to the model's), and for each `camunda:decisionRef` the `.dmn` file defi
 executable process of the model file that has a none start event is started (a file with only a timer start
 event gets one instance from its first firing) and driven as a neutral user would: user tasks are completed
 with no input, external tasks are completed with no output, due timers and async jobs fire by moving a
-virtual clock to their due time, and no message or signal is ever sent. A run stops after `max_steps` actions
-or `time_limit` seconds.
+virtual clock to their due time, and no message or signal is ever sent. A cycle timer is fired five times at
+most (a cycle may repeat for ever; tasks always go first, so it fires only when nothing else can move). A run
+stops after `max_steps` actions or `time_limit` seconds.
+
+Instances start with no variables, unless a start variables file (`--start-variables FILE`, see
+`read_start_variables`) gives the ones the model's own test passes at start: a model that reads `${input}` at its
+first gateway fails without it, in Camunda as here (an unknown variable is an error in both), so the file says
+what the test gave. It holds start variables only, never answers to tasks; each result lists the names it got
+(`startVariables`), and the summary counts the files that got some.
 
 Each file gets one outcome:
 
 - `refused`: the deployment raised `DefinitionError`; `reason` is a short category of its message;
 - `ended`: every instance reached its end;
 - `waits-message-or-signal`: an instance waits only for a message, a signal (or an external worker when the
-  engine has no external task API);
-- `stuck`: an instance is active but nothing can move it; `elements` names where its tokens are;
+  engine has no external task API), or for a client to change the variables a conditional event reads (as
+  in Camunda, such a condition is evaluated again when variables change); or the file's processes start only
+  at message, signal or conditional start events, so no instance exists until a client sends one (`elements`
+  then lists `message NAME (start)`, ...). A receive task without a message waits for the message named after
+  its id (Camunda: `runtimeService.signal`);
+- `stuck`: an instance is active but nothing can move it; `elements` names where its tokens are and `reason`
+  says at which element it waits and why (a join whose other branch never arrives, a timer that never falls
+  due, ...);
 - `runtime-error`: an exception or an incident while running; `reason` is the error class and first line;
 - `step-limit`: still moving after `max_steps` actions or `time_limit` seconds (a loop);
 - `not-started`: deployed, but no process has a none start event (no executable process, or only
@@ -70,6 +83,7 @@ _FLOW_NODES = {"task", "userTask", "manualTask", "serviceTask", "scriptTask", "s
                "intermediateThrowEvent", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
                "eventBasedGateway"}
 _NUDGE = timedelta(milliseconds=1)  # job due dates are read at millisecond precision
+_CYCLE_REPEATS = 5  # firings of one cycle timer after which the runner stops firing it
 
 
 # -- what a file holds -----------------------------------------------------------------------------------------
@@ -86,6 +100,8 @@ class ModelInfo:
     decisions: set[str] = field(default_factory=set)
     event_subprocess_starts: set[str] = field(default_factory=set)
     dead_ends: list[str] = field(default_factory=list)  # flow nodes, not end events, with no outgoing flow
+    start_waits: list[str] = field(default_factory=list)  # `message NAME`, `signal NAME`, `condition ID` starts
+    condition_waits: set[str] = field(default_factory=set)  # conditional catch events, gateways leading to one
     java: list[str] = field(default_factory=list)  # why the file needs Java code (empty: it does not)
 
 
@@ -144,12 +160,19 @@ def read_model(data: bytes) -> ModelInfo:
             continue
         if any(ks == {"timerEventDefinition"} for ks in kinds):
             info.timer_start.append(pid)
+        info.start_waits += [wait for s in starts for wait in _start_waits(root, s)]
         info.other_starts |= {next(iter(ks)).removesuffix("EventDefinition") if len(ks) == 1 else "multiple"
                               for ks in kinds} or {"no"}
     for sub in root.iter(f"{{{_BPMN_NS}}}subProcess"):
         if (sub.get("triggeredByEvent") or "").lower() == "true":
             info.event_subprocess_starts |= {s.get("id") or "" for s in sub.iterfind(f"{{{_BPMN_NS}}}startEvent")}
+    for event in root.iter(f"{{{_BPMN_NS}}}intermediateCatchEvent", f"{{{_BPMN_NS}}}boundaryEvent"):
+        if event.find(f"{{{_BPMN_NS}}}conditionalEventDefinition") is not None:
+            info.condition_waits.add(event.get("id") or "")
     flows = list(root.iter(f"{{{_BPMN_NS}}}sequenceFlow"))
+    for gateway in root.iter(f"{{{_BPMN_NS}}}eventBasedGateway"):
+        if any(f.get("sourceRef") == gateway.get("id") and f.get("targetRef") in info.condition_waits for f in flows):
+            info.condition_waits.add(gateway.get("id") or "")
     sources = {f.get("sourceRef") for f in flows}
     for container in root.iter(f"{{{_BPMN_NS}}}process", f"{{{_BPMN_NS}}}subProcess"):
         for node in container:
@@ -159,6 +182,23 @@ def read_model(data: bytes) -> ModelInfo:
                     and (node.get("triggeredByEvent") or "").lower() != "true"):
                 info.dead_ends.append(node.get("id") or "")
     return info
+
+
+def _start_waits(root: Any, start: Any) -> list[str]:
+    """`message NAME`, `signal NAME` or `condition ID` for a start event that waits for one of those."""
+    names = {el.get("id"): el.get("name") or el.get("id") for el in root.iter(f"{{{_BPMN_NS}}}message",
+                                                                             f"{{{_BPMN_NS}}}signal")}
+    out = []
+    for definition in start:
+        if not isinstance(definition.tag, str):
+            continue
+        kind = etree.QName(definition).localname.removesuffix("EventDefinition")
+        if kind in ("message", "signal"):
+            ref = (definition.get(f"{kind}Ref") or "").split(":")[-1]
+            out.append(f"{kind} {names.get(ref) or ref or '(unnamed)'}")
+        elif kind == "conditional":
+            out.append(f"condition {start.get('id')}")
+    return out
 
 
 def _script_marker(el: Any, java: set[str]) -> None:
@@ -258,7 +298,7 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _NUMBER = re.compile(r"\b\d+\b")
 _EVALUATING = re.compile(r"Error evaluating expression '.*?': (?=\w+(Error|Exception)\b)")
-_MI_NAME = re.compile(r"name '(nrOfInstances|nrOfCompletedInstances|nrOfActiveInstances|loopCounter|nrOfLoops)' "
+_MI_NAME = re.compile(r"name '(nrOfInstances|nrOfCompletedInstances|nrOfActiveInstances|loopCounter)' "
                       r"is not defined")
 
 _REFUSAL_CATEGORIES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
@@ -274,12 +314,13 @@ _REFUSAL_CATEGORIES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r"names no deployed process|called process .* is not deployed", "called process not deployed"),
     (r"a call activity needs a calledElement", "call activity without calledElement (CMMN caseRef)"),
     (r"calledElement must be a process key", "calledElement expression"),
-    (r"compensation", "compensation events"),
-    (r"link events", "link events"),
+    (r"compensat", "compensation Stageflow does not run (event subprocess, multi-instance, other scope)"),
+    (r"cron expression", "cron expression Stageflow cannot run (L, W or #)"),
+    (r"link (event|catch|throw)", "link events paired wrongly or misplaced"),
     (r"complex gateways", "complex gateway"),
     (r"a boundary event needs a timer", "compensation events"),  # the one kind that message leaves out
     (r"(\w+)Ref '[^']*' names no (\w+) of this file", lambda m: f"undefined {m.group(2)} reference"),
-    (r"timer cycle", "non-ISO timer cycle (cron)"),
+    (r"is neither an ISO 8601 repeating interval", "timer cycle neither ISO 8601 nor cron"),
     (r"with \d+ outgoing sequence flows is not supported", "several outgoing flows without a gateway"),
     (r"a condition on a sequence flow leaving", "conditional flow from a non-gateway"),
     (r"without a condition and is not the gateway's default", "gateway flow without condition"),
@@ -288,6 +329,9 @@ _REFUSAL_CATEGORIES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r"[Cc]onditional event definition with missing condition", "conditional event without condition"),
     (r"method calls are not supported", "method call in expression"),
     (r"camunda:(in|out) needs a target", "call activity mapping without target"),
+    (r"a script as a parameter value", "script as an input/output parameter value"),
+    (r"camunda:outputParameter is not allowed", "output parameter where Camunda refuses one"),
+    (r"camunda:inputOutput is not supported on", "inputOutput on an element that takes none"),
     (r"multiinstance|multi-instance", "multi-instance without cardinality or collection"),
     (r"needs an id", "element without id"),
     (r"data stores", "data store"),
@@ -347,6 +391,7 @@ class FileResult:
     error_line: int | None = None
     steps: int = 0
     seconds: float = 0.0
+    start_variables: list[str] = field(default_factory=list)  # names of the variables the instances began with
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -354,6 +399,7 @@ class FileResult:
             "needsJava": self.needs_java, "java": self.java, "deployedWith": self.deployed_with,
             "started": self.started, "elements": self.elements, "errorFile": self.error_file,
             "errorElement": self.error_element, "errorLine": self.error_line, "steps": self.steps,
+            "startVariables": self.start_variables,
             "seconds": round(self.seconds, 3),
         }
 
@@ -392,6 +438,8 @@ class _Driver:
         self.max_steps = max_steps
         self.steps = 0
         self.dead_jobs: set[str] = set()  # fired, yet still due at the same time: they will never fire
+        self.fired: Counter[str] = Counter()  # firings per job
+        self.repeating: set[str] = set()  # cycle timers that fired `_CYCLE_REPEATS` times: no longer fired
         self.acted: Counter[str] = Counter()
 
     def run(self, result: FileResult) -> None:
@@ -437,7 +485,12 @@ class _Driver:
                 return lambda: self._complete_external(first)
         jobs = [j for j in eng.jobs.list(max_results=1000)
                 if j.get("jobType") != "timer-start" and (j.get("retries") or 0) > 0 and not j.get("suspended")
-                and j.get("dueDate") and j["id"] not in self.dead_jobs]
+                and j.get("dueDate") and j["id"] not in self.dead_jobs and j["id"] not in self.repeating]
+        for j in [j for j in jobs if j.get("timerKind") == "cycle" and self.fired[j["id"]] >= _CYCLE_REPEATS]:
+            # A cycle that has fired again and again while nothing else moved repeats for ever (a reminder on
+            # a task that waits for a message): stop firing it and look at what the instance waits for.
+            self.repeating.add(j["id"])
+            jobs.remove(j)
         if not jobs:
             return None
         job = min(jobs, key=lambda j: (_parse_iso(j["dueDate"]), str(j.get("activityId")), j["id"]))
@@ -461,13 +514,15 @@ class _Driver:
         if self.clock.now() < due + _NUDGE:
             self.clock.set(due + _NUDGE)
         self.acted[f"{job.get('jobType')} {job.get('activityId')}"] += 1
+        self.fired[job["id"]] += 1
         self.engine.jobs.execute(job["id"])
         after = next((j for j in self.engine.jobs.list(max_results=1000) if j["id"] == job["id"]), None)
         if after is not None and after.get("dueDate") == job["dueDate"] and not after.get("exceptionMessage"):
             self.dead_jobs.add(job["id"])
 
     def _classify_rest(self, result: FileResult, instance_ids: list[str]) -> None:
-        """Nothing can move: the instances wait for a message or signal, or they are stuck."""
+        """Nothing can move: the instances wait for a message, a signal or a change of variables, or they are
+        stuck (then `reason` says at what and why, as far as the runner can tell)."""
         waits: list[str] = []
         stuck: list[str] = []
         for instance_id in instance_ids:
@@ -477,25 +532,70 @@ class _Driver:
             own += [f"external {e['topicName']}" for e in state.external_tasks]
             if own:
                 waits.extend(own)
+                waits.extend(f"timer {t['activityId']} (a cycle, repeating meanwhile)" for t in state.timers
+                              if t["id"] in self.repeating)
                 continue
             dead = [f"timer {t['activityId']} (does not fire)" for t in state.timers if t["id"] in self.dead_jobs]
-            stuck.extend(dead or live_elements(self.engine, instance_id))
+            dead += [f"timer {t['activityId']} (a cycle that repeats for ever)" for t in state.timers
+                     if t["id"] in self.repeating]
+            if dead:
+                stuck.extend(dead)
+                continue
+            live = live_elements(self.engine, instance_id)
+            conditions = [e for e in live if _element_of(e) in self.info.condition_waits]
+            if conditions and all(_element_of(e) in self.info.condition_waits or e.startswith("subProcess ")
+                                  for e in live):
+                # A conditional event whose condition does not hold yet: it waits, as in Camunda, until a
+                # client changes the variables it reads.
+                waits.extend(f"condition {_element_of(e)}" for e in conditions)
+                continue
+            stuck.extend(live)
         if stuck:
             result.outcome = STUCK
             result.elements = sorted(set(stuck))
             if "(no open element)" in stuck:
                 result.elements += [f"no outgoing flow: {d}" for d in self.info.dead_ends[:5]]
-            kinds = sorted({e.split(" ")[0] for e in stuck if not e.startswith("(")})
-            result.reason = (f"at {', '.join(kinds)}" if kinds else "no open element") + self._hint()
+            result.reason = _stuck_reason(stuck) + self._hint(stuck)
         else:
             result.outcome = WAITS
             result.elements = sorted(set(waits))
 
-    def _hint(self) -> str:
+    def _hint(self, stuck: list[str]) -> str:
         """A likely cause when a stuck instance has no open element left."""
-        if self.info.dead_ends:
+        if "(no open element)" in stuck and self.info.dead_ends:
             return " (implicit end: an element with no outgoing flow)"
         return ""
+
+
+_STUCK_WHY = {
+    "parallelGateway": "a join waiting for a branch that never arrives",
+    "inclusiveGateway": "a join waiting for a branch that never arrives",
+    "intermediateCatchEvent": "a catch event with nothing to trigger it",
+    "eventBasedGateway": "no event after the gateway can happen",
+    "receiveTask": "a receive task with nothing to trigger it",
+    "subProcess": "a subprocess that does not finish",
+    "callActivity": "a called process that does not finish",
+}
+
+
+def _element_of(label: str) -> str:
+    """The element id of a `type id (STATE)` label."""
+    parts = label.split(" ")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _stuck_reason(stuck: list[str]) -> str:
+    """`waits at TYPE ID: why` for the innermost stuck element (the first that is not a container)."""
+    real = [e for e in stuck if not e.startswith("(")]
+    if not real:
+        return "no open element: the instance neither ended nor waits for anything"
+    inner = [e for e in real if not e.startswith(("subProcess ", "callActivity "))] or real
+    first = sorted(inner)[0]
+    kind = first.split(" ")[0]
+    said = re.search(r"\(([^)]*)\)$", first) if kind == "timer" else None
+    why = said.group(1) if said else _STUCK_WHY.get(kind, "nothing the runner does moves it")
+    more = f" (+{len(set(real)) - 1} more)" if len(set(real)) > 1 else ""
+    return f"waits at {kind} {_element_of(first)}{more}: {why}"
 
 
 def live_elements(engine: Engine, instance_id: str) -> list[str]:
@@ -514,7 +614,8 @@ def _parse_iso(text: str) -> datetime:
 
 
 def run_file(path: Path, root: Path, index: _FolderIndex, template: Path, workdir: Path, *,
-             max_steps: int = 200, time_limit: float | None = 30.0) -> FileResult:
+             max_steps: int = 200, time_limit: float | None = 30.0,
+             start_variables: dict[str, Any] | None = None) -> FileResult:
     """Deploy, start and drive one model file on its own fresh database; never raises (but KeyboardInterrupt)."""
     from .api import Engine
 
@@ -529,7 +630,7 @@ def run_file(path: Path, root: Path, index: _FolderIndex, template: Path, workdi
     driver = _Driver(engine, clock, info, max_steps)
     try:
         with _time_limit(time_limit):
-            _run(engine, clock, path, index, info, driver, result)
+            _run(engine, clock, path, index, info, driver, result, start_variables or {})
     except _TimeUp:
         result.outcome = STEP_LIMIT
         result.reason = f"still running after {time_limit:g} s"
@@ -549,7 +650,7 @@ def run_file(path: Path, root: Path, index: _FolderIndex, template: Path, workdi
 
 
 def _run(engine: Engine, clock: VirtualClock, path: Path, index: _FolderIndex, info: ModelInfo,
-         driver: _Driver, result: FileResult) -> None:
+         driver: _Driver, result: FileResult, start_variables: dict[str, Any]) -> None:
     companions = index.companions(path)
     result.deployed_with = [p.name for p in companions]
     files = [(p.name, p.read_bytes()) for p in [path, *companions]]
@@ -566,9 +667,17 @@ def _run(engine: Engine, clock: VirtualClock, path: Path, index: _FolderIndex, i
     own = {d.id: d.key for d in deployment.definitions if d.resource == path.name}
     keys = [k for k in info.none_start if k in own.values()]
     for key in keys:
-        engine.instances.start(key, user=WORKER)
+        engine.instances.start(key, user=WORKER, variables=dict(start_variables) or None)
+        result.start_variables = sorted(start_variables)
         result.started.append(key)
     if not keys and not (info.timer_start and _start_by_timer(engine, clock, set(own), result)):
+        if own and info.start_waits and not info.timer_start:
+            # Deployed, and its processes start when a message, a signal or a change of variables comes: no
+            # instance exists until a client sends one, as in Camunda.
+            result.outcome = WAITS
+            result.reason = "start event waits"
+            result.elements = sorted({f"{w} (start)" for w in info.start_waits})
+            return
         result.outcome = NOT_STARTED
         kinds = "/".join(sorted(info.other_starts)) or "no"
         result.reason = "no executable process" if not own else f"{kinds} start event only"
@@ -632,6 +741,7 @@ class Summary:
         return {
             "folder": self.folder, "files": sum(all_counts.values()), "noJavaFiles": sum(nj_counts.values()),
             "seconds": round(self.seconds, 1), "out": self.out,
+            "startedWithVariables": sum(bool(r.start_variables) for r in self.results),
             "counts": {"all": all_counts, "noJava": nj_counts},
             "endedOrWaits": {"all": round(self.share(), 4), "noJava": round(self.share(True), 4)},
             "reasons": [{"reason": label, "files": n, "noJavaFiles": nj} for label, n, nj in self.reasons()],
@@ -647,6 +757,9 @@ class Summary:
             lines.append(f"{o.ljust(width)}{all_counts[o]:>6}{nj_counts[o]:>9}")
         lines.append(f"{'total'.ljust(width)}{sum(all_counts.values()):>6}{sum(nj_counts.values()):>9}")
         lines.append(f"{'ended + waits'.ljust(width)}{self.share():>6.1%}{self.share(True):>9.1%}")
+        supplied = sum(bool(r.start_variables) for r in self.results)
+        if supplied:
+            lines.append(f"({supplied} files started with the variables their test passes)")
         lines += ["", "commonest reasons (files, of which no-Java)"]
         lines += [f"{n:>5} {nj:>5}  {label}" for label, n, nj in self.reasons()]
         if self.out:
@@ -656,8 +769,12 @@ class Summary:
 
 def run_conformance(folder: Path, *, files: list[Path] | None = None, out: Path | None = None,
                     max_steps: int = 200, time_limit: float | None = 30.0, progress: IO[str] | None = None,
-                    progress_every: int = 50) -> Summary:
-    """Run every model file under `folder` (or just `files`); write one JSON line per file to `out`."""
+                    progress_every: int = 50, start_variables: dict[str, dict[str, Any]] | None = None) -> Summary:
+    """Run every model file under `folder` (or just `files`); write one JSON line per file to `out`.
+
+    `start_variables` maps a file's path relative to `folder` to the variables its instances start with (see
+    `read_start_variables`); every other file starts with none.
+    """
     from .store import Database
 
     folder = folder.resolve()
@@ -677,7 +794,8 @@ def run_conformance(folder: Path, *, files: list[Path] | None = None, out: Path 
             db.dispose()
             for n, path in enumerate(paths, 1):
                 result = run_file(path, folder, index, template, Path(tmp), max_steps=max_steps,
-                                  time_limit=time_limit)
+                                  time_limit=time_limit,
+                                  start_variables=(start_variables or {}).get(path.relative_to(folder).as_posix()))
                 results.append(result)
                 if sink is not None:
                     sink.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
@@ -692,13 +810,33 @@ def run_conformance(folder: Path, *, files: list[Path] | None = None, out: Path 
     return Summary(str(folder), results, time.monotonic() - started, str(out) if out is not None else None)
 
 
-def main(folder: str, *, out: str | None, as_json: bool, max_steps: int = 200, time_limit: float = 30.0) -> int:
+def read_start_variables(path: Path) -> dict[str, dict[str, Any]]:
+    """The start variables file: `{"files": {"RELATIVE/PATH.bpmn20.xml": {"name": value, ...}, ...}}`.
+
+    Made for a corpus of test models whose tests start the process with variables (Camunda's engine tests pass
+    them to `startProcessInstanceByKey`): with them, a model that reads `${input}` at its first gateway runs as
+    its test runs it instead of failing on a variable nobody set. Only variables a test passes at start belong
+    there, never answers to tasks; a date is an ISO 8601 string, a Java bean a JSON object of its properties.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise BadRequest(f"start variables file {path}: {err}")
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise BadRequest(f'start variables file {path}: expected {{"files": {{"PATH": {{"name": value}}}}}}')
+    return files
+
+
+def main(folder: str, *, out: str | None, as_json: bool, max_steps: int = 200, time_limit: float = 30.0,
+         start_variables: str | None = None) -> int:
     """The `stageflow conformance` command: run the folder, print the summary (text or JSON)."""
     root = Path(folder)
     if not root.is_dir():
         raise BadRequest(f"{folder} is not a folder")
+    variables = read_start_variables(Path(start_variables)) if start_variables else None
     summary = run_conformance(root, out=Path(out or "conformance-results.jsonl"), max_steps=max_steps,
-                              time_limit=time_limit, progress=sys.stderr)
+                              time_limit=time_limit, progress=sys.stderr, start_variables=variables)
     if as_json:
         print(json.dumps(summary.to_json(), indent=2))
     else:

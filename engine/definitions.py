@@ -23,6 +23,7 @@ from .sandbox import ScriptSandbox
 from .spiff import CompiledProcess, Document, compile_process
 from .store import Database
 from .store import models as m
+from .store.fastpath import FastStatement
 from .views import DecisionView, DefinitionView, DeploymentView
 from .xmlsafe import parse_xml
 
@@ -337,7 +338,7 @@ class Definitions:
     def resolve(self, session: Session, key_or_id: str, version: int | None = None) -> m.ProcessDefinition:
         """A definition row by id, or by key (latest version unless `version` is given)."""
         if version is None:
-            found = session.execute(_RESOLVE, {"ref": key_or_id}).first()
+            found = _RESOLVE.first(session, {"ref": key_or_id})
             if found is not None:
                 return found  # a Row: the same attributes, no ORM bookkeeping
         row = session.get(m.ProcessDefinition, key_or_id)
@@ -432,8 +433,8 @@ class Definitions:
 
 _PD = m.ProcessDefinition.__table__
 # By id, or the latest version of a key: one indexed query.
-_RESOLVE = (select(_PD).where(or_(_PD.c.id == bindparam("ref"), _PD.c.key == bindparam("ref")))
-            .order_by((_PD.c.id == bindparam("ref")).desc(), _PD.c.version.desc()).limit(1))
+_RESOLVE = FastStatement(select(_PD).where(or_(_PD.c.id == bindparam("ref"), _PD.c.key == bindparam("ref")))
+                         .order_by((_PD.c.id == bindparam("ref")).desc(), _PD.c.version.desc()).limit(1))
 
 
 def first_timer_start(kind: str, text: str, now: datetime) -> tuple[datetime | None, str | None]:
@@ -447,9 +448,13 @@ def first_timer_start(kind: str, text: str, now: datetime) -> tuple[datetime | N
 
 
 def next_cycle(text: str, now: datetime, *, first: bool = False) -> tuple[datetime | None, str | None]:
-    """The next firing of cycle `text` (`R3/PT1H`, `R/2026-01-05T09:00:00Z/P1D`) and the cycle left after it."""
-    from .spiff.timers import parse_moment
+    """The next firing of cycle `text` (`R3/PT1H`, `R/2026-01-05T09:00:00Z/P1D`, or a cron expression such as
+    `0 0/5 * * * ?`, which repeats for ever) and the cycle left after it."""
+    from .spiff.timers import is_cron, next_cron, parse_moment
 
+    if is_cron(text):
+        due = next_cron(text, now)
+        return (due, text) if due is not None else (None, None)
     parts = text.split("/")
     count = parts[0][1:]
     remaining = int(count) if count else -1

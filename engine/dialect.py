@@ -95,7 +95,12 @@ class ElementInfo:
     documentation: str | None = None
     error_code_variable: str | None = None  # an error boundary or start event: where the caught code goes
     error_message_variable: str | None = None
+    escalation_code_variable: str | None = None  # an escalation boundary or start event: where the code goes
     spiff_id: str | None = None  # the id SpiffWorkflow knows the element by, when it had to be renamed
+    inputs: list[tuple[str, str]] = field(default_factory=list)  # camunda:inputParameter (name, Python source)
+    compensable: bool = False  # an activity with a compensation handler: its completions are counted
+    compensates: str | None = None  # a compensation handler: the id of the activity it undoes
+    outputs: list[tuple[str, str]] = field(default_factory=list)  # camunda:outputParameter (name, Python source)
     hidden_for: str | None = None  # a hidden element the dialect added after this diagram element
 
     @property
@@ -134,6 +139,8 @@ class Dialect:
         self.renamed: dict[str, str] = {}  # new id -> id in the diagram, see `_rename_reserved_ids`
         self.hidden_for: dict[str, str] = {}  # hidden gateway id -> the element it splits after
         self.dropped: list[etree._Element] = []  # elements to remove after the walk over a process
+        self.compensable: set[str] = set()  # activities with a compensation handler
+        self.compensates: dict[str, str] = {}  # compensation handler id -> the activity it undoes
 
     # -- errors ---------------------------------------------------------------------------------------------
     def fail(self, element: etree._Element, message: str) -> DefinitionError:
@@ -292,7 +299,12 @@ class Dialect:
                                             "event or gateway")
             elif _is_flow_node(tag) and not (el.get("id") or "").strip():
                 raise self.fail(el, f"{_a(tag)} needs an id")
+        targets = {flow.get("targetRef") for flow in scope.iterfind("bpmn:sequenceFlow", NS)}
         for el in children.values():
+            if (el.get("isForCompensation") or "").lower() == "true" and (el.get("id") in targets
+                                                                           or el.get("id") in outgoing):
+                # Camunda refuses it too: a compensation handler runs only when compensation is thrown.
+                raise self.fail(el, "a compensation handler (isForCompensation) cannot have sequence flows")
             default = el.get("default")
             if default is None:
                 continue
@@ -327,6 +339,142 @@ class Dialect:
             conditioned = any(flow.find("bpmn:conditionExpression", NS) is not None for flow in flows)
             if conditioned or (len(flows) > 1 and tag != "startEvent"):
                 self._split_after(scope, source, flows, conditioned)
+
+    def _resolve_links(self, scope: etree._Element) -> None:
+        """Link events, as Camunda runs them: a link throw event goes on at the link catch event of the same name
+        in the same process or subprocess. They become a sequence flow between two none events (SpiffWorkflow's
+        own link events lose the token)."""
+        catches: dict[str, etree._Element] = {}
+        throws: list[tuple[etree._Element, str]] = []
+        for event in scope:
+            if not isinstance(event.tag, str) or event.tag not in (_b("intermediateCatchEvent"),
+                                                                   _b("intermediateThrowEvent")):
+                continue
+            link = event.find("bpmn:linkEventDefinition", NS)
+            if link is None:
+                continue
+            name = (link.get("name") or event.get("name") or "").strip()
+            if not name:
+                raise self.fail(link, "a link event needs a name: the throw and catch events are paired by it")
+            if event.tag == _b("intermediateThrowEvent"):
+                throws.append((event, name))
+            elif name in catches:
+                raise self.fail(event, f"two link catch events are named '{name}' (the other is "
+                                       f"'{catches[name].get('id')}'): a link throw event must have one target")
+            else:
+                catches[name] = event
+            event.remove(link)
+        for event, name in throws:
+            target = catches.get(name)
+            if target is None:
+                raise self.fail(event, f"the link throw event '{name}' has no link catch event of that name in "
+                                       "the same process or subprocess")
+            flow_id = self._fresh_id(f"{HIDDEN_PREFIX}link_{event.get('id')}")
+            self.ids[flow_id] = etree.SubElement(scope, _b("sequenceFlow"), id=flow_id, sourceRef=event.get("id"),
+                                                 targetRef=target.get("id"))
+        for target in catches.values():
+            target.tag = _b("intermediateThrowEvent")  # a none event the token passes through
+
+    def _compensation(self, scope: etree._Element) -> None:
+        """Compensation within one process or subprocess, as Camunda runs the common case.
+
+        A compensation boundary event names, by an association, the handler that undoes its activity. A
+        compensation throw event (intermediate or end, for one `activityRef` or for every activity of its scope)
+        runs the handlers of the activities that have completed, side by side, and goes on once they are done:
+        it becomes a hidden inclusive gateway with a branch to each handler (taken when its activity completed
+        since it was last compensated) and a join. Compensation event subprocesses, a throw naming an activity
+        of another scope, the contents of a completed subprocess without a handler of its own, multi-instance
+        activities and `waitForCompletion="false"` are refused, naming the element.
+        """
+        definition = _b("compensateEventDefinition")
+        boundaries = [b for b in scope.iterfind("bpmn:boundaryEvent", NS) if b.find(definition) is not None]
+        throws = [t for t in scope if isinstance(t.tag, str) and t.tag in (_b("intermediateThrowEvent"),
+                  _b("endEvent")) and t.find(definition) is not None]
+        if not boundaries and not throws:
+            return
+        handlers: dict[str, etree._Element] = {}
+        for boundary in boundaries:
+            activity = boundary.get("attachedToRef") or ""
+            target = self.ids.get(activity)
+            if target is not None and target.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None:
+                raise self.fail(boundary, "compensating a multi-instance activity is not supported by Stageflow")
+            handler_id = next((a.get("targetRef") for a in self.root.iter(_b("association"))
+                               if a.get("sourceRef") == boundary.get("id")), None)
+            handler = self.ids.get(handler_id or "")
+            if handler is not None:
+                if handler.getparent() is not scope or (handler.get("isForCompensation") or "").lower() != "true":
+                    raise self.fail(boundary, f"the compensation handler '{handler_id}' must be an activity with "
+                                              'isForCompensation="true" beside the activity it undoes')
+                if handler.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None:
+                    raise self.fail(handler, "a multi-instance compensation handler is not supported by Stageflow")
+                handlers[activity] = handler
+            scope.remove(boundary)
+        used: set[str] = set()
+        for throw in throws:
+            compensate = throw.find(definition)
+            if (compensate.get("waitForCompletion") or "true").lower() == "false":
+                raise self.fail(throw, 'waitForCompletion="false" is not supported by Stageflow: the throw event '
+                                       "waits for the compensation handlers")
+            ref = compensate.get("activityRef")
+            if ref:
+                target = self.ids.get(ref)
+                if target is None or target.getparent() is not scope:
+                    raise self.fail(throw, f"activityRef '{ref}' names no activity of this process or subprocess "
+                                           "(compensating another scope's activities is not supported)")
+                inner = [target] if ref not in handlers else []
+            else:
+                inner = [sub for sub in scope.iterfind("bpmn:subProcess", NS) if sub.get("id") not in handlers]
+            if any(sub.find(".//bpmn:compensateEventDefinition", NS) is not None for sub in inner):
+                raise self.fail(throw, "compensating the activities inside a completed subprocess that has no "
+                                       "compensation handler of its own is not supported by Stageflow")
+            targets = [ref] if ref else list(handlers)
+            targets = [a for a in targets if a in handlers]
+            throw.remove(compensate)
+            self._compensate_at(scope, throw, [(a, handlers[a]) for a in targets], used)
+        for activity, handler in handlers.items():
+            if handler.get("id") in used:  # a handler no throw event reaches stays apart, as in Camunda
+                handler.attrib.pop("isForCompensation", None)
+                self.compensable.add(activity)
+                self.compensates[handler.get("id")] = activity
+
+    def _compensate_at(self, scope: etree._Element, throw: etree._Element,
+                       pairs: list[tuple[str, etree._Element]], used: set[str]) -> None:
+        """Put the handlers of `pairs` between `throw` and what follows it (see `_compensation`)."""
+        if not pairs:
+            return
+        throw_id = throw.get("id")
+        fork_id = self._fresh_id(f"{HIDDEN_PREFIX}compensate_{throw_id}")
+        join_id = self._fresh_id(f"{HIDDEN_PREFIX}compensated_{throw_id}")
+        fork = etree.SubElement(scope, _b("inclusiveGateway"), id=fork_id)
+        join = etree.SubElement(scope, _b("inclusiveGateway"), id=join_id)
+        self.ids[fork_id], self.ids[join_id] = fork, join
+        self.hidden_for[fork_id] = self.hidden_for[join_id] = self._original_id(throw_id)
+        for flow in scope.iterfind("bpmn:sequenceFlow", NS):
+            if flow.get("sourceRef") == throw_id:
+                flow.set("sourceRef", join_id)
+        if throw.tag == _b("endEvent"):
+            throw.tag = _b("intermediateThrowEvent")
+            end_id = self._fresh_id(f"{HIDDEN_PREFIX}end_{throw_id}")
+            self.ids[end_id] = etree.SubElement(scope, _b("endEvent"), id=end_id)
+            self._hidden_flow(scope, join_id, end_id)
+        self._hidden_flow(scope, throw_id, fork_id)
+        fork.set("default", self._hidden_flow(scope, fork_id, join_id))
+        for activity, handler in pairs:
+            handler_id = handler.get("id")
+            if handler_id in used:
+                raise self.fail(throw, f"the compensation handler '{handler_id}' is thrown to by two events: "
+                                       "Stageflow runs each handler from one compensation throw event only")
+            used.add(handler_id)
+            branch = self.ids[self._hidden_flow(scope, fork_id, handler_id)]
+            condition = etree.SubElement(branch, _b("conditionExpression"))
+            condition.text = f"_sf_compensable({activity!r})"
+            self._hidden_flow(scope, handler_id, join_id)
+
+    def _hidden_flow(self, scope: etree._Element, source: str, target: str) -> str:
+        flow_id = self._fresh_id(f"{HIDDEN_PREFIX}flow_{source}")
+        self.ids[flow_id] = etree.SubElement(scope, _b("sequenceFlow"), id=flow_id, sourceRef=source,
+                                             targetRef=target)
+        return flow_id
 
     def _split_after(self, scope: etree._Element, source: etree._Element, flows: list[etree._Element],
                      conditioned: bool) -> None:
@@ -405,6 +553,8 @@ class Dialect:
     def _process(self, proc: etree._Element) -> ProcessInfo:
         self._check_foreign_ids(proc)
         for scope in (proc, *proc.iter(_b("subProcess"), _b("transaction"), _b("adHocSubProcess"))):
+            self._resolve_links(scope)
+            self._compensation(scope)
             self._check_scope(scope)
             if scope.tag != _b("adHocSubProcess"):
                 self._end_dead_ends(scope)
@@ -488,6 +638,8 @@ class Dialect:
         if el.get("id") in self.renamed:
             info.spiff_id = el.get("id")
         info.hidden_for = self.hidden_for.get(el.get("id"))
+        info.compensable = el.get("id") in self.compensable
+        info.compensates = self.compensates.get(el.get("id"))
         doc = el.find("bpmn:documentation", NS)
         if doc is not None and doc.text:
             info.documentation = doc.text.strip()
@@ -508,6 +660,9 @@ class Dialect:
         if error is not None:
             info.error_code_variable = error.get(_c("errorCodeVariable"))
             info.error_message_variable = error.get(_c("errorMessageVariable"))
+        escalation = el.find("bpmn:escalationEventDefinition", NS)
+        if escalation is not None:
+            info.escalation_code_variable = escalation.get(_c("escalationCodeVariable"))
         if tag == "subProcess":
             info.triggered_by_event = el.get("triggeredByEvent", "false").lower() == "true"
         if tag == "startEvent":
@@ -528,6 +683,7 @@ class Dialect:
             info.task_priority = self._text_attr(el, "taskPriority")
         if tag == "callActivity":
             self._call_activity(el, info)
+        self._io_mapping(el, tag, info)
         if tag == "businessRuleTask" and el.get(_c("decisionRef")):
             info.decision_ref = el.get(_c("decisionRef"))
             info.result_variable = el.get(_c("resultVariable"))
@@ -581,6 +737,55 @@ class Dialect:
                     raise self.fail(node, f"camunda:{tag} needs a target, variables=\"all\" or a businessKey")
                 target.append(mapping)
 
+    def _io_mapping(self, el: etree._Element, tag: str, info: ElementInfo) -> None:
+        """`camunda:inputOutput`: input parameters are the activity's local variables, computed from the outer
+        ones when it starts; output parameters are computed from its locals when it ends and set outside. The
+        elements Camunda refuses it on are refused likewise."""
+        io = el.find("bpmn:extensionElements/camunda:inputOutput", NS)
+        if io is None:
+            return
+        if not (tag.lower().endswith(("task", "event")) or tag in ("transaction", "subProcess", "callActivity")):
+            raise self.fail(io, f"camunda:inputOutput is not supported on {_a(tag)}")
+        outputs = io.findall("camunda:outputParameter", NS)
+        if outputs and tag == "endEvent":
+            raise self.fail(outputs[0], "camunda:outputParameter is not allowed on an end event")
+        if outputs and el.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None:
+            raise self.fail(outputs[0], "camunda:outputParameter is not allowed on a multi-instance activity: "
+                                        "collect the results in the activity's own data instead")
+        for kind, target in (("input", info.inputs), ("output", info.outputs)):
+            for param in io.iterfind(f"camunda:{kind}Parameter", NS):
+                name = (param.get("name") or "").strip()
+                if not _NAME.match(name):
+                    raise self.fail(param, f"camunda:{kind}Parameter needs a variable name, not '{name}'")
+                target.append((name, self._io_value(el, param, f"camunda:{kind}Parameter '{name}'")))
+
+    def _io_value(self, el: etree._Element, node: etree._Element, what: str) -> str:
+        """Python source of the value a parameter, list value or map entry holds: its text (a literal or an
+        expression), or the camunda:list / camunda:map inside it."""
+        children = [c for c in node if isinstance(c.tag, str)]
+        if not children:
+            text = (node.text or "").strip()
+            return self._expr(el, text, what) if text else "None"
+        return self._io_node(el, children[0], what)
+
+    def _io_node(self, el: etree._Element, node: etree._Element, what: str) -> str:
+        kind = etree.QName(node).localname
+        items = [c for c in node if isinstance(c.tag, str)]
+        if kind == "list":
+            return "[" + ", ".join(self._io_value(el, item, what) if etree.QName(item).localname == "value"
+                                   else self._io_node(el, item, what) for item in items) + "]"
+        if kind == "map":
+            entries = [(self._expr(el, (entry.get("key") or "").strip(), f"{what} map key"),
+                        self._io_value(el, entry, what)) for entry in items]
+            return "{" + ", ".join(f"{key}: {value}" for key, value in entries) + "}"
+        if kind == "value":
+            return self._io_value(el, node, what)
+        if kind == "script":
+            fmt = (node.get("scriptFormat") or "").strip()
+            raise self.fail(node, f"{what}: a script as a parameter value ({fmt or 'no'} script format) is not "
+                                  "supported by Stageflow: write the value as an expression (${...})")
+        raise self.fail(node, f"{what}: unknown value element camunda:{kind}")
+
     # -- rewrites and refusals, by tag ----------------------------------------------------------------------
     def _refuse_java(self, el: etree._Element) -> None:
         for attr in _JAVA_ATTRS:
@@ -616,8 +821,9 @@ class Dialect:
             raise self.fail(el, "only camunda:decisionRefBinding 'latest' and 'deployment' are supported")
 
     def _el_linkEventDefinition(self, el: etree._Element) -> None:
-        # SpiffWorkflow 3.2 "completes" a workflow without reaching the link target: refuse rather than run wrong.
-        raise self.fail(el, "link events are not supported: connect the two parts with a sequence flow")
+        # Intermediate link events became sequence flows (`_resolve_links`); SpiffWorkflow 3.2 would "complete" a
+        # workflow without reaching the link target, so any other use is refused rather than run wrong.
+        raise self.fail(el, "a link event definition belongs on an intermediate throw or catch event")
 
     def _el_messageEventDefinition(self, el: etree._Element) -> None:
         self._refuse_java(el)
@@ -632,6 +838,14 @@ class Dialect:
         self._reference(el, "messageRef", "message")
 
     def _el_receiveTask(self, el: etree._Element) -> None:
+        if not (el.get("messageRef") or "").strip():
+            # Camunda's receive task without a message waits until it is triggered (runtimeService.signal);
+            # SpiffWorkflow would pass straight through it. Here it waits for a message named after the task's
+            # id, which a client correlates to the instance (`stageflow correlate waitState --instance ID`).
+            name = self._original_id(el.get("id") or "")
+            message_id = self._fresh_id(f"{HIDDEN_PREFIX}trigger_{name}")
+            self.ids[message_id] = etree.SubElement(self.root, _b("message"), id=message_id, name=name)
+            el.set("messageRef", message_id)
         self._reference(el, "messageRef", "message")
 
     def _el_signalEventDefinition(self, el: etree._Element) -> None:
@@ -650,8 +864,9 @@ class Dialect:
         self._reference(el, "escalationRef", "escalation")
 
     def _el_compensateEventDefinition(self, el: etree._Element) -> None:
-        raise self.fail(el, "compensation events are not supported by Stageflow: model the undo work explicitly "
-                            "(an error boundary event or an exclusive gateway leading to it)")
+        # Boundary and throw events became flows (`_compensation`); what is left is a compensation start event.
+        raise self.fail(el, "compensation event subprocesses are not supported by Stageflow: attach a compensation "
+                            "boundary event to the activity and associate it with its handler")
 
     def _resolve(self, el: etree._Element, ref: str, tag: str) -> etree._Element | None:
         """The `tag` element that reference `ref` names, or None.
@@ -849,7 +1064,7 @@ class Dialect:
         if not text:
             raise self.fail(el, f"empty timer {kind}")
         if is_expression(text):
-            el.text = f"_sf_timer({self._expr(el, text, f'timer {kind}')})"
+            el.text = f"_sf_timer({self._expr(el, text, f'timer {kind}')}, {kind!r})"
             return
         check_timer_literal(text, kind, fail=lambda msg: self.fail(el, msg))
         owner = el.getparent().getparent() if el.getparent() is not None else None
@@ -871,9 +1086,18 @@ def check_timer_literal(text: str, kind: str, *, fail) -> None:  # type: ignore[
         except ValueError:
             raise fail(f"timer date '{text}' is not an ISO 8601 date-time such as 2026-12-01T09:00:00Z")
     else:
+        from .spiff.timers import cron_trigger, is_cron
+
+        if is_cron(text):  # Camunda also takes a Quartz cron expression: `0 0/5 * * * ?`
+            try:
+                cron_trigger(text)
+            except ValueError as err:
+                raise fail(f"timer cycle: {err}")
+            return
         parts = text.split("/")
         if not (parts[0].upper().startswith("R") and len(parts) in (2, 3)):
-            raise fail(f"timer cycle '{text}' is not an ISO 8601 repeating interval such as R3/PT1H")
+            raise fail(f"timer cycle '{text}' is neither an ISO 8601 repeating interval such as R3/PT1H nor a "
+                       "cron expression such as 0 0/5 * * * ?")
         if parts[0][1:] and not parts[0][1:].isdigit():
             raise fail(f"timer cycle '{text}': the repeat count must be a number")
         for part in parts[1:]:

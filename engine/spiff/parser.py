@@ -13,9 +13,12 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, SimpleBpmnTask
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import CodeEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser, CallActivityParser, CamundaTaskParser
@@ -260,6 +263,15 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.sf_async = True
             if info.async_after:
                 _insert_async_after(process_spec, task_spec)
+            if info.compensable:
+                task_spec.sf_compensable = info.element_id
+            if info.compensates:
+                task_spec.sf_compensates = info.compensates
+            if info.error_code_variable or info.escalation_code_variable:
+                task_spec.sf_code_variable = info.error_code_variable or info.escalation_code_variable
+            if (info.inputs or info.outputs) and not isinstance(task_spec, MultiInstanceTask):
+                task_spec.sf_inputs = info.inputs  # each instance of a multi-instance activity has its own
+                task_spec.sf_outputs = info.outputs
             if isinstance(task_spec, StageflowCallActivity):
                 task_spec.in_mappings = info.in_mappings
                 task_spec.out_mappings = info.out_mappings
@@ -274,6 +286,87 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.result_variable = info.result_variable
                 task_spec.map_result = info.map_decision_result or "resultList"
     return compiled
+
+
+# -- around every task: inputOutput, code variables, compensation bookkeeping ------------------------------------
+def _apply_inputs(my_task: Any, inputs: list[tuple[str, str]]) -> None:
+    """Give the task its input parameters as local variables (computed once, from the outer variables, when it
+    becomes ready), remembering what they hide. SpiffWorkflow merges the parent's data in again on later updates
+    of a waiting task, so the locals are set again each time."""
+    local = my_task.internal_data.get("sf_io_locals")
+    if local is None:
+        engine = my_task.workflow.script_engine
+        local = {name: engine.evaluate(my_task, source) for name, source in inputs}
+        my_task.internal_data["sf_io_hidden"] = {name: my_task.data[name] for name in local if name in my_task.data}
+        my_task.internal_data["sf_io_locals"] = local
+    my_task.data.update(deepcopy(local))
+
+
+def _apply_outputs(my_task: Any, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> None:
+    """When the task completes: compute the output parameters from its variables, drop its locals (what they
+    hid comes back) and set the outputs outside."""
+    engine = my_task.workflow.script_engine
+    values = {name: engine.evaluate(my_task, source) for name, source in outputs}
+    hidden = my_task.internal_data.pop("sf_io_hidden", None) or {}
+    my_task.internal_data.pop("sf_io_locals", None)
+    for name, _ in inputs:
+        if name in hidden:
+            my_task.data[name] = hidden[name]
+        else:
+            my_task.data.pop(name, None)
+    my_task.data.update(values)
+
+
+COMPENSABLE = "sf_compensable"  # in a scope's workflow data: activity id -> completions not yet compensated
+
+
+def _count_compensable(spec: Any, my_task: Any) -> None:
+    """An activity with a compensation handler completed (one more to compensate), or a handler ran (none left)."""
+    counts = my_task.workflow.data.setdefault(COMPENSABLE, {})
+    if getattr(spec, "sf_compensable", None):
+        counts[spec.sf_compensable] = counts.get(spec.sf_compensable, 0) + 1
+    if getattr(spec, "sf_compensates", None):
+        counts[spec.sf_compensates] = 0
+
+
+def _install_task_hooks() -> None:
+    """Hook SpiffWorkflow's task specs once: `camunda:inputOutput` (`sf_inputs`, `sf_outputs`) right after a spec
+    inherits its parent's data (before a subprocess copies it inward) and as it completes; the caught code in a
+    catching event's `camunda:errorCodeVariable`/`escalationCodeVariable` (`sf_code_variable`); and the count of
+    completed activities that have a compensation handler (`sf_compensable`, `sf_compensates`)."""
+    if getattr(BpmnTaskSpec._update_hook, "sf_io", False):
+        return
+    update, complete = BpmnTaskSpec._update_hook, BpmnTaskSpec._on_complete_hook
+
+    def _update_hook(self, my_task):  # type: ignore[no-untyped-def]
+        result = update(self, my_task)
+        if getattr(self, "sf_inputs", None):
+            _apply_inputs(my_task, self.sf_inputs)
+        return result
+
+    def _on_complete_hook(self, my_task):  # type: ignore[no-untyped-def]
+        if getattr(self, "sf_compensable", None) or getattr(self, "sf_compensates", None):
+            _count_compensable(self, my_task)
+        if getattr(self, "sf_code_variable", None) and "sf_caught_code" in my_task.internal_data:
+            my_task.data[self.sf_code_variable] = my_task.internal_data["sf_caught_code"]
+        if getattr(self, "sf_inputs", None) or getattr(self, "sf_outputs", None):
+            _apply_outputs(my_task, self.sf_inputs, self.sf_outputs)
+        return complete(self, my_task)
+
+    catch = CodeEventDefinition.catch
+
+    def catch_code(self, my_task, event=None):  # type: ignore[no-untyped-def]
+        # camunda:errorCodeVariable / escalationCodeVariable: the code thrown, which a catch-all event lacks
+        my_task.internal_data["sf_caught_code"] = getattr(event.event_definition, "code", None) if event else None
+        return catch(self, my_task, event)
+
+    _update_hook.sf_io = True  # type: ignore[attr-defined]
+    BpmnTaskSpec._update_hook = _update_hook  # type: ignore[method-assign]
+    BpmnTaskSpec._on_complete_hook = _on_complete_hook  # type: ignore[method-assign]
+    CodeEventDefinition.catch = catch_code  # type: ignore[method-assign]
+
+
+_install_task_hooks()
 
 
 def _restore_renamed_ids(process_specs: list[Any], elements: Iterable[ElementInfo]) -> None:

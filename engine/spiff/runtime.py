@@ -8,6 +8,7 @@ timers, subscriptions) and what happened (history steps), so the store can write
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import IntermediateCatchEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
@@ -43,14 +46,16 @@ from ..dialect import HIDDEN_PREFIX, ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..sandbox import ScriptSandbox
 from . import clockpatch
-from .parser import CompiledProcess, ExternalTaskSpec
+from .parser import COMPENSABLE, CompiledProcess, ExternalTaskSpec
 from .scripting import StageflowScriptEngine, multi_instance_variables
+from .timers import install_cron_cycles, is_cron, next_cron
 
 SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 
 clockpatch.install()
+install_cron_cycles()
 
 
 # Runtime formats Stageflow wrote before the current one, each with the function that brings a saved runtime
@@ -196,14 +201,50 @@ class Run:
                 del task.internal_data["seen_events"]
         return json.dumps(_CONVERTER.to_dict(self.workflow), cls=_Encoder, separators=(",", ":"))
 
+    def reusable(self) -> bool:
+        """True when `load` of what `dump` wrote would give back the same data as this workflow holds, so the
+        live workflow may serve the instance's next change: every data value is plain JSON. A tuple, a set, a
+        date or a dict with non-string keys comes back changed from the runtime (a list, a list, a string or
+        text keys), and a workflow holding one is always loaded from the database instead."""
+        try:
+            for wf in (self.workflow, *self.workflow.subprocesses.values()):
+                if not _plain(wf.data):
+                    return False
+                for task in wf.tasks.values():
+                    if not (_plain(task.data) and _plain(task.internal_data)):
+                        return False
+        except RecursionError:
+            return False
+        return True
+
+    def rebase(self) -> None:
+        """Take the task states as they are now as the start of the next change (see `steps`).
+
+        A saved run may serve the instance's next change (`engine/runcache.py`) instead of a fresh `load`: state
+        a `Run` keeps for one change only must be reset here.
+        """
+        self._before = self._snapshot()
+
     # -- running --------------------------------------------------------------------------------------------
     def advance(self) -> None:
         """Run every engine step until all tokens wait; a failing script raises `ScriptError`."""
         with _spiff_errors():
             _do_engine_steps(self.workflow)
-            while self._settle_event_subprocesses():
+            while self._settle_event_subprocesses() or self._end_subprocesses_after_interruption():
                 _do_engine_steps(self.workflow)
             self._end_after_interruption()
+
+    def _interruption_done(self, scope: Any) -> Any:
+        """The finished interrupting event subprocess of `scope` once nothing else in it is active, else None."""
+        done = [t for t in scope.tasks.values()
+                if t.internal_data.get("sf_interrupted") and t.has_state(TaskState.COMPLETED)]
+        if not done or any(t.has_state(_ACTIVE) and _element_id(t.task_spec) is not None
+                           for t in scope.tasks.values()):
+            return None
+        for t in list(scope.tasks.values()):
+            if not t.has_state(TaskState.FINISHED_MASK):
+                t.cancel()
+        return done[-1]
 
     def _end_after_interruption(self) -> bool:
         """An interrupting message/signal event subprocess that has finished ends the process, as in BPMN.
@@ -214,19 +255,27 @@ class Run:
         workflow = self.workflow
         if workflow.completed:
             return False
-        done = [t for t in workflow.tasks.values()
-                if t.internal_data.get("sf_interrupted") and t.has_state(TaskState.COMPLETED)]
-        if not done:
+        done = self._interruption_done(workflow)
+        if done is None:
             return False
-        live = [t for t in workflow.tasks.values() if t.has_state(_ACTIVE) and _element_id(t.task_spec) is not None]
-        if live:
-            return False
-        for t in list(workflow.tasks.values()):
-            if not t.has_state(TaskState.FINISHED_MASK):
-                t.cancel()
-        workflow.data.update(done[-1].data)
+        workflow.data.update(done.data)
         workflow.completed = True
         return True
+
+    def _end_subprocesses_after_interruption(self) -> bool:
+        """The same for an embedded subprocess: it ends, and its activity continues along its outgoing flow."""
+        changed = False
+        for scope in list(self.workflow.subprocesses.values()):
+            if scope.completed or not scope.spec.start.trigger_specs:
+                continue
+            done = self._interruption_done(scope)
+            if done is None:
+                continue
+            scope.last_task = done
+            scope._mark_complete(done)
+            scope.completed_event(scope)
+            changed = True
+        return changed
 
     def _settle_event_subprocesses(self) -> bool:
         """Give timer-started event subprocesses BPMN's meaning; SpiffWorkflow runs them as plain branches.
@@ -339,15 +388,37 @@ class Run:
         # SpiffWorkflow fires a timer only once the clock is strictly past its time; the job table calls a timer
         # due at its time, so look a microsecond ahead.
         with using_clock(_Ahead(current_clock())), _spiff_errors():
+            once = {task.id: dict(value) for task in self.workflow.event_manager.tasks.values()
+                    if self._fires_once(task) and isinstance(value := task.internal_data.get("event_value"), dict)}
             self.workflow.refresh_timers()
+            for task_id, before in once.items():
+                task = self.workflow.event_manager.tasks.get(task_id)
+                if task is not None and task.internal_data.get("event_value") != before:
+                    task.internal_data["event_fired"] = True  # it fired: it is done, not waiting for the next
             self._skip_missed_cycles()
         self.advance()
+
+    def _fires_once(self, task: Any) -> bool:
+        """A cycle timer on an intermediate catch event or on the process's own start event: it fires once (BPMN
+        repeats a cycle only on a non-interrupting boundary event or event subprocess; the repetitions of a
+        timer start event are the scheduler's, each starting an instance). SpiffWorkflow would repeat it."""
+        spec = task.task_spec
+        if not isinstance(getattr(spec, "event_definition", None), CycleTimerEventDefinition):
+            return False
+        return isinstance(spec, IntermediateCatchEvent) or (isinstance(spec, StartEvent)
+                                                            and task.workflow is self.workflow)
 
     def _skip_missed_cycles(self) -> None:
         now = current_clock().now()
         for task in list(self.workflow.event_manager.tasks.values()):
             value = task.internal_data.get("event_value")
             if not isinstance(value, dict) or "next" not in value or not value.get("duration"):
+                continue
+            cron = _cron_of(task)
+            if cron is not None:  # the next firing comes from the expression, not from a fixed period
+                moment = next_cron(cron, now) if value["cycles"] != 0 else None
+                if moment is not None:
+                    value["next"] = moment.isoformat()
                 continue
             step = timedelta(seconds=value["duration"])
             moment = _parse_dt(value["next"])
@@ -418,6 +489,7 @@ class Run:
         before = set(self.workflow.subprocesses)
         event = BpmnEvent(definition, dict(payload or {}))
         with _spiff_errors():
+            self._trigger_nested(definition)
             caught = self.workflow.event_manager.catch(event, internal=False)
         started = [sid for sid in self.workflow.subprocesses if sid not in before]
         if caught == 0 and not started:
@@ -428,10 +500,35 @@ class Run:
         self.advance()
         return True
 
+    def _live_scopes(self) -> list[Any]:
+        """The running embedded subprocesses (not call activities) that hold message or signal event
+        subprocesses, besides the process itself (SpiffWorkflow only subscribes the process's own)."""
+        return [sub for sub in self.workflow.subprocesses.values()
+                if not sub.completed and sub.spec.start.trigger_specs
+                and (task := _find_task(self.workflow, sub.parent_task_id)) is not None
+                and task.has_state(_ACTIVE)]
+
+    def _trigger_nested(self, definition: Any) -> None:
+        """Start, in every running embedded subprocess, the event subprocesses whose start catches `definition`:
+        SpiffWorkflow's own lookup stops at the process's event subprocesses. The started one waits at its
+        start event, which the catch that follows completes."""
+        for scope in self._live_scopes():
+            for name in scope.spec.start.trigger_specs:
+                spec = self.workflow.subprocess_specs.get(name)
+                starts = [s for s in getattr(spec, "bpmn_start_events", []) if s.event_definition == definition]
+                if not starts:
+                    continue
+                waiting = any(sub.parent_workflow is scope
+                              and sub.get_next_task(state=TaskState.WAITING, spec_name=start.name) is not None
+                              for sub in self.workflow.subprocesses.values() for start in starts)
+                if not waiting:
+                    scope.spec.start.trigger_wf(scope.task_tree, name)
+
     def _interrupt_for(self, sub_id: UUID, definition: Any) -> None:
         """SpiffWorkflow ignores `isInterrupting` on event subprocesses: cancel the rest of the scope here."""
         task = self.workflow.get_task_from_id(sub_id)
-        if getattr(task.task_spec, "spec", None) not in self.workflow.spec.start.trigger_specs:
+        owner = task.workflow
+        if getattr(task.task_spec, "spec", None) not in owner.spec.start.trigger_specs:
             return
         spec = self.workflow.subprocess_specs.get(task.task_spec.spec)
         interrupting = False
@@ -546,9 +643,12 @@ class Run:
         return timers, events
 
     def _event_subprocess_starts(self) -> list[WaitingEvent]:
-        """Message and signal starts of the process's event subprocesses (SpiffWorkflow does not list them)."""
+        """Message and signal starts of the event subprocesses of the process and of its running embedded
+        subprocesses (SpiffWorkflow does not list them)."""
         waiting = []
-        for name in self.workflow.spec.start.trigger_specs:
+        names = [*self.workflow.spec.start.trigger_specs,
+                 *(name for scope in self._live_scopes() for name in scope.spec.start.trigger_specs)]
+        for name in dict.fromkeys(names):
             spec = self.workflow.subprocess_specs.get(name)
             for start in getattr(spec, "bpmn_start_events", []):
                 definition = start.event_definition
@@ -577,7 +677,8 @@ class Run:
         """The instance's variables: the data of its open top-level tasks, or the final data once ended."""
         workflow = self.workflow
         if workflow.completed:
-            return dict(workflow.data) if workflow.data else dict(_last_data(workflow))
+            data = {k: v for k, v in workflow.data.items() if k != COMPENSABLE}  # Stageflow's own bookkeeping
+            return data if data else dict(_last_data(workflow))
         merged: dict[str, Any] = {}
         open_tasks = [t for t in workflow.tasks.values() if t.has_state(_ACTIVE | TaskState.ERROR)]
         if not open_tasks:
@@ -823,6 +924,18 @@ def _definitions(spec: Any) -> list[Any]:
     return list(nested) if nested else [definition]
 
 
+def _cron_of(task: Any) -> str | None:
+    """The cron expression of a waiting cycle timer written as a literal one, else None."""
+    for definition in _definitions(task.task_spec):
+        if isinstance(definition, CycleTimerEventDefinition):
+            try:
+                text = ast.literal_eval(definition.expression)
+            except (ValueError, SyntaxError):
+                return None
+            return text if isinstance(text, str) and is_cron(text) else None
+    return None
+
+
 def _element_of(err: Exception) -> str | None:
     spec = getattr(err, "task_spec", None)
     return _element_id(spec) if spec is not None else None
@@ -927,6 +1040,18 @@ def _drop_subprocess(top: BpmnWorkflow, task_id: UUID) -> None:
     for tid in list(sub.tasks):
         if tid in top.subprocesses:
             _drop_subprocess(top, tid)
+
+
+def _plain(value: Any) -> bool:
+    """A value JSON gives back unchanged: str, int, float, bool, None, and lists and str-keyed dicts of them."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return False
 
 
 def check_variables_serializable(values: dict[str, Any]) -> None:

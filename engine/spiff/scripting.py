@@ -16,8 +16,17 @@ from ..expressions import RUNTIME_HELPERS
 from ..sandbox import ScriptFailure, ScriptSandbox
 
 
-def _timer_value(value: Any) -> str:
-    """Render what a timer expression returned as the ISO 8601 text SpiffWorkflow's timers read."""
+def _timer_value(value: Any, kind: str = "") -> str:
+    """Render what a timer expression returned as the ISO 8601 text SpiffWorkflow's timers read.
+
+    For a timer date, a duration (`PT1H`) means that long from now, as Camunda's due date calendar reads it.
+    """
+    relative = isinstance(value, timedelta) or (isinstance(value, str) and value.strip().upper().startswith("P"))
+    if kind == "date" and relative:
+        from ..clock import current_clock
+        from .timers import parse_moment
+
+        return parse_moment(value if isinstance(value, timedelta) else value.strip(), current_clock().now()).isoformat()
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):
@@ -89,6 +98,13 @@ class StageflowScriptEngine(PythonScriptEngine):
     def _context(self, task: Any, external_context: dict | None) -> dict[str, Any]:
         context = dict(HELPERS)
         context["_sf_business_key"] = self.business_key
+        if task is not None:  # the compensation throw's gateway: did the activity complete since last undone?
+            scope = task.workflow.data
+
+            def compensable(activity: str) -> bool:
+                return (scope.get("sf_compensable") or {}).get(activity, 0) > 0
+
+            context["_sf_compensable"] = compensable
         context.update(multi_instance_variables(task))
         if external_context:
             context.update(external_context)

@@ -401,3 +401,158 @@ def test_sequence_flows_without_an_id_are_followed_as_camunda_does(engine: Engin
     assert ship.task_definition_key == "ship"
     engine.tasks.complete(ship.id, {})
     assert engine.instances.get(small.id).state == "COMPLETED"
+
+
+def nested_cancellation(interrupting: bool) -> bytes:
+    """An order subprocess holding a message event subprocess (the order process's cancellation)."""
+    return bpmn(f"""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="fulfil">
+          <bpmn:startEvent id="fs"/><bpmn:userTask id="pack"/><bpmn:endEvent id="fe"/>
+          {chain("fs", "pack", "fe")}
+          <bpmn:subProcess id="on_cancel" triggeredByEvent="true">
+            <bpmn:startEvent id="cancelled" isInterrupting="{str(interrupting).lower()}"><bpmn:messageEventDefinition messageRef="m"/></bpmn:startEvent>
+            <bpmn:userTask id="refund"/><bpmn:endEvent id="ce"/>
+            {chain("cancelled", "refund", "ce")}
+          </bpmn:subProcess>
+        </bpmn:subProcess>
+        <bpmn:userTask id="close"/><bpmn:endEvent id="e"/>""" + chain("s", "fulfil", "close", "e"),
+        extra='<bpmn:message id="m" name="order-cancelled"/>')
+
+
+def test_a_message_event_subprocess_inside_a_subprocess_interrupts_it(engine: Engine, deploy) -> None:
+    deploy(nested_cancellation(interrupting=True))
+    i = engine.instances.start("p", business_key="O-2")
+    assert [s["eventName"] for s in engine.instances.state(i.id).subscriptions] == ["order-cancelled"]
+    engine.messages.correlate("order-cancelled", business_key="O-2", variables={"reason": "late"})
+    assert open_tasks(engine, i.id) == ["refund"]  # the packing is cancelled
+    complete(engine, i.id, "refund")
+    assert open_tasks(engine, i.id) == ["close"]  # the subprocess ends; the process goes on after it
+    assert engine.instances.state(i.id).subscriptions == []
+    complete(engine, i.id, "close")
+    assert state(engine, i.id) == "COMPLETED"
+    assert engine.instances.variables(i.id)["reason"] == "late"
+
+
+def test_a_non_interrupting_message_event_subprocess_inside_a_subprocess_runs_beside_it(engine: Engine,
+                                                                                        deploy) -> None:
+    deploy(nested_cancellation(interrupting=False))
+    i = engine.instances.start("p")
+    engine.messages.correlate("order-cancelled", instance_id=i.id)
+    assert open_tasks(engine, i.id) == ["pack", "refund"]
+    complete(engine, i.id, "refund")
+    assert open_tasks(engine, i.id) == ["pack"]
+    complete(engine, i.id, "pack")
+    assert open_tasks(engine, i.id) == ["close"]  # the subscription ended with the subprocess
+    assert engine.instances.state(i.id).subscriptions == []
+
+
+def test_the_caught_error_and_escalation_codes_go_to_their_code_variables(engine: Engine, deploy) -> None:
+    # BoundaryErrorEventTest.testCatchErrorOnSubprocessSetsErrorVariables, EscalationEventTest (escalationCodeVariable):
+    # a catch-all event (no errorRef) learns which code was thrown.
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="work">
+          <bpmn:startEvent id="ws"/>
+          <bpmn:intermediateThrowEvent id="raise"><bpmn:escalationEventDefinition escalationRef="esc"/></bpmn:intermediateThrowEvent>
+          <bpmn:userTask id="go_on"/><bpmn:endEvent id="fail"><bpmn:errorEventDefinition errorRef="err"/></bpmn:endEvent>
+          """ + chain("ws", "raise", "go_on", "fail") + """
+        </bpmn:subProcess>
+        <bpmn:boundaryEvent id="noticed" attachedToRef="work" cancelActivity="false">
+          <bpmn:escalationEventDefinition camunda:escalationCodeVariable="escalation"/></bpmn:boundaryEvent>
+        <bpmn:boundaryEvent id="failed" attachedToRef="work">
+          <bpmn:errorEventDefinition camunda:errorCodeVariable="code"/></bpmn:boundaryEvent>
+        <bpmn:userTask id="inform_head"/><bpmn:userTask id="repair"/>
+        <bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/><bpmn:endEvent id="e3"/>
+        """ + chain("s", "work", "e1") + chain("noticed", "inform_head", "e2") + chain("failed", "repair", "e3"),
+        extra='<bpmn:escalation id="esc" name="Late" escalationCode="LATE"/>'
+              '<bpmn:error id="err" name="Broken" errorCode="BROKEN"/>'))
+    i = engine.instances.start("p")
+    assert open_tasks(engine, i.id) == ["go_on", "inform_head"]
+    [inform] = [t for t in engine.tasks.list(instance_id=i.id) if t.task_definition_key == "inform_head"]
+    assert engine.tasks.variables(inform.id)["escalation"] == "LATE"
+    complete(engine, i.id, "go_on")
+    assert open_tasks(engine, i.id) == ["inform_head", "repair"]
+    [repair] = [t for t in engine.tasks.list(instance_id=i.id) if t.task_definition_key == "repair"]
+    assert engine.tasks.variables(repair.id)["code"] == "BROKEN"
+
+
+def booking(throw: str) -> bytes:
+    """Book a hotel and a flight, each with an undo handler; `throw` decides what happens after."""
+    return bpmn(f"""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="book_hotel"/><bpmn:userTask id="book_flight"/>
+        <bpmn:boundaryEvent id="undo_hotel_b" attachedToRef="book_hotel"><bpmn:compensateEventDefinition/></bpmn:boundaryEvent>
+        <bpmn:boundaryEvent id="undo_flight_b" attachedToRef="book_flight"><bpmn:compensateEventDefinition/></bpmn:boundaryEvent>
+        <bpmn:userTask id="cancel_hotel" isForCompensation="true"/><bpmn:userTask id="cancel_flight" isForCompensation="true"/>
+        <bpmn:association id="a1" sourceRef="undo_hotel_b" targetRef="cancel_hotel"/>
+        <bpmn:association id="a2" sourceRef="undo_flight_b" targetRef="cancel_flight"/>
+        <bpmn:exclusiveGateway id="paid" default="f_ok"/><bpmn:userTask id="travel"/><bpmn:endEvent id="done"/>
+        {throw}
+        """ + chain("s", "book_hotel", "paid") + flow("paid", "travel", flow_id="f_ok")
+        + flow("paid", "book_flight", "${retry}") + chain("travel", "done") + chain("book_flight", "undo"))
+
+
+def test_a_compensation_throw_runs_the_handlers_of_the_completed_activities_then_goes_on(engine: Engine,
+                                                                                         deploy) -> None:
+    # CompensateEventTest.testReceiveTaskCompensationHandler and friends: SpiffWorkflow has no compensation.
+    deploy(booking('<bpmn:intermediateThrowEvent id="undo"><bpmn:compensateEventDefinition/>'
+                   '</bpmn:intermediateThrowEvent><bpmn:userTask id="apologise"/><bpmn:endEvent id="e2"/>'
+                   + chain("undo", "apologise", "e2")))
+    i = engine.instances.start("p", variables={"retry": True})
+    complete(engine, i.id, "book_hotel")
+    complete(engine, i.id, "book_flight")
+    assert open_tasks(engine, i.id) == ["cancel_flight", "cancel_hotel"]  # both completed: both undone
+    complete(engine, i.id, "cancel_flight")
+    assert open_tasks(engine, i.id) == ["cancel_hotel"]  # the throw waits for every handler
+    complete(engine, i.id, "cancel_hotel")
+    assert open_tasks(engine, i.id) == ["apologise"]
+    complete(engine, i.id, "apologise")
+    assert state(engine, i.id) == "COMPLETED"
+    assert "sf_compensable" not in engine.instances.variables(i.id)
+
+
+def test_a_compensation_end_event_for_one_activity_undoes_only_that_one(engine: Engine, deploy) -> None:
+    deploy(booking('<bpmn:endEvent id="undo"><bpmn:compensateEventDefinition activityRef="book_flight"/>'
+                   '</bpmn:endEvent>'))
+    i = engine.instances.start("p", variables={"retry": True})
+    complete(engine, i.id, "book_hotel")
+    complete(engine, i.id, "book_flight")
+    assert open_tasks(engine, i.id) == ["cancel_flight"]
+    complete(engine, i.id, "cancel_flight")
+    assert state(engine, i.id) == "COMPLETED"
+
+
+def test_compensation_skips_an_activity_that_did_not_complete(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="x" default="f_skip"/><bpmn:userTask id="book"/>
+        <bpmn:boundaryEvent id="b" attachedToRef="book"><bpmn:compensateEventDefinition/></bpmn:boundaryEvent>
+        <bpmn:userTask id="cancel" isForCompensation="true"/><bpmn:association id="a" sourceRef="b" targetRef="cancel"/>
+        <bpmn:exclusiveGateway id="m"/>
+        <bpmn:intermediateThrowEvent id="undo"><bpmn:compensateEventDefinition/></bpmn:intermediateThrowEvent>
+        <bpmn:userTask id="after"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "x") + flow("x", "book", "${wanted}") + flow("x", "m", flow_id="f_skip")
+        + chain("book", "m") + chain("m", "undo", "after", "e")))
+    i = engine.instances.start("p", variables={"wanted": False})
+    assert open_tasks(engine, i.id) == ["after"]  # nothing was booked: nothing to undo
+
+
+@pytest.mark.parametrize(("body", "element", "problem"), [
+    ('<bpmn:startEvent id="s"/><bpmn:subProcess id="undo_all" triggeredByEvent="true"><bpmn:startEvent id="cs">'
+     '<bpmn:compensateEventDefinition/></bpmn:startEvent><bpmn:endEvent id="ce"/>' + chain("cs", "ce")
+     + '</bpmn:subProcess><bpmn:endEvent id="e"/>' + chain("s", "e"),
+     "cs", "compensation event subprocesses are not supported"),
+    ('<bpmn:startEvent id="s"/><bpmn:userTask id="t"><bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>2'
+     '</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask><bpmn:boundaryEvent id="b" '
+     'attachedToRef="t"><bpmn:compensateEventDefinition/></bpmn:boundaryEvent><bpmn:endEvent id="e"/>'
+     + chain("s", "t", "e"), "b", "compensating a multi-instance activity is not supported"),
+    ('<bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:intermediateThrowEvent id="undo">'
+     '<bpmn:compensateEventDefinition waitForCompletion="false"/></bpmn:intermediateThrowEvent><bpmn:endEvent id="e"/>'
+     + chain("s", "t", "undo", "e"), "undo", 'waitForCompletion="false" is not supported'),
+])
+def test_compensation_stageflow_cannot_run_is_refused_naming_the_element(engine: Engine, deploy, body: str,
+                                                                         element: str, problem: str) -> None:
+    from engine.errors import DefinitionError
+
+    with pytest.raises(DefinitionError) as err:
+        deploy(bpmn(body))
+    assert err.value.element_id == element and problem in err.value.reason

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from engine.api import Engine
@@ -398,3 +400,205 @@ def test_the_activiti_namespace_reads_as_camundas(engine: Engine, deploy) -> Non
         deploy(activiti('<bpmn:startEvent id="s"/><bpmn:serviceTask id="call" camunda:class="x.Y"/>'
                         '<bpmn:endEvent id="e"/>' + chain("s", "call", "e")), "other.bpmn")
     assert err.value.element_id == "call" and "camunda:class (Java code)" in err.value.reason
+
+
+# -- receive tasks -------------------------------------------------------------------------------------------------
+def test_a_receive_task_without_a_message_waits_until_it_is_triggered(engine: Engine, deploy) -> None:
+    # ReceiveTaskTest.testWaitStateBehavior: Camunda waits there until runtimeService.signal; SpiffWorkflow
+    # passed straight through. Here the trigger is a message named after the task, correlated to the instance.
+    deploy(bpmn('<bpmn:startEvent id="s"/><bpmn:receiveTask id="waitState"/><bpmn:userTask id="after"/>'
+                '<bpmn:endEvent id="e"/>' + chain("s", "waitState", "after", "e")))
+    i = engine.instances.start("p")
+    other = engine.instances.start("p")
+    assert state(engine, i.id) == "ACTIVE" and open_tasks(engine, i.id) == []
+    assert engine.instances.state(i.id).subscriptions == [
+        {"eventType": "message", "eventName": "waitState", "activityId": "waitState"}]
+    engine.messages.correlate("waitState", instance_id=i.id)
+    assert open_tasks(engine, i.id) == ["after"]
+    assert open_tasks(engine, other.id) == []  # only the instance it was correlated to moves
+
+
+# -- cron timer cycles ---------------------------------------------------------------------------------------------
+def test_a_cron_cycle_on_a_boundary_timer_fires_on_the_days_it_names(engine: Engine, deploy, clock) -> None:
+    # IntermediateTimerEventTest.testTimeCycle and BoundaryTimerEventTest: Camunda takes Quartz cron cycles.
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="work"/>
+        <bpmn:boundaryEvent id="nag" attachedToRef="work" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeCycle>0 0 9 ? * MON-FRI</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+        <bpmn:userTask id="reminder"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "work", "e1") + chain("nag", "reminder", "e2")))
+    assert clock.now().strftime("%a %H:%M") == "Mon 09:00"
+    i = engine.instances.start("p")
+    dues = []
+    for _ in range(5):
+        [job] = engine.jobs.list(instance_id=i.id)
+        dues.append(job["dueDate"][:16])
+        clock.set(datetime.fromisoformat(job["dueDate"]) + timedelta(seconds=1))
+        assert engine.jobs.execute_due() == 1
+    assert dues == ["2026-01-06T09:00", "2026-01-07T09:00", "2026-01-08T09:00", "2026-01-09T09:00",
+                    "2026-01-12T09:00"]  # Friday's firing is followed by Monday's, not Saturday's
+    assert open_tasks(engine, i.id) == ["reminder"] * 5 + ["work"]
+
+
+def test_a_cron_cycle_on_a_timer_start_event_starts_an_instance_each_time(engine: Engine, deploy, clock) -> None:
+    deploy(bpmn('<bpmn:startEvent id="tick"><bpmn:timerEventDefinition><bpmn:timeCycle>0 0/5 * * * ?'
+                '</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent><bpmn:userTask id="check"/>'
+                '<bpmn:endEvent id="e"/>' + chain("tick", "check", "e")))
+    [job] = engine.jobs.list()
+    assert job["jobType"] == "timer-start" and job["dueDate"][:16] == "2026-01-05T09:05"
+    clock.advance(minutes=5, seconds=1)
+    assert engine.jobs.execute_due() == 1
+    assert len(engine.instances.list(definition_key="p")) == 1
+    [job] = engine.jobs.list()  # the instance keeps no timer of its own start event
+    assert job["jobType"] == "timer-start" and job["dueDate"][:16] == "2026-01-05T09:10"
+
+
+def test_a_cycle_on_an_intermediate_timer_fires_once(engine: Engine, deploy, clock) -> None:
+    # IntermediateTimerEventTest.testTimeCycle: the token moves on at the first firing; SpiffWorkflow fired the
+    # event again every five minutes, each time sending another token down the flow.
+    deploy(bpmn('<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="timer"><bpmn:timerEventDefinition>'
+                '<bpmn:timeCycle>0 0/5 * * * ?</bpmn:timeCycle></bpmn:timerEventDefinition>'
+                '</bpmn:intermediateCatchEvent><bpmn:userTask id="task"/><bpmn:endEvent id="e"/>'
+                + chain("s", "timer", "task", "e")))
+    i = engine.instances.start("p")
+    [job] = engine.jobs.list(instance_id=i.id)
+    assert job["dueDate"][:16] == "2026-01-05T09:05"
+    clock.advance(minutes=5, seconds=1)
+    assert engine.jobs.execute_due() == 1
+    assert open_tasks(engine, i.id) == ["task"] and engine.jobs.list(instance_id=i.id) == []
+    clock.advance(minutes=5)
+    assert engine.jobs.execute_due() == 0
+    complete(engine, i.id, "task")
+    assert state(engine, i.id) == "COMPLETED"
+
+
+@pytest.mark.parametrize("cycle", ["0 0 9 L * ?", "0 61 * * * ?"])
+def test_a_cron_cycle_stageflow_cannot_run_is_refused_naming_the_event(engine: Engine, deploy, cycle: str) -> None:
+    with pytest.raises(DefinitionError) as err:
+        deploy(bpmn('<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>'
+                    f'<bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>'
+                    '</bpmn:intermediateCatchEvent><bpmn:endEvent id="e"/>' + chain("s", "wait", "e")))
+    assert err.value.element_id == "wait" and f"cron expression '{cycle}'" in err.value.reason
+
+
+# -- camunda:inputOutput -------------------------------------------------------------------------------------------
+def io_task(parameters: str, task: str = "userTask") -> bytes:
+    return bpmn(f'<bpmn:startEvent id="s"/><bpmn:{task} id="review" camunda:assignee="${{reviewer}}">'
+                f'<bpmn:extensionElements><camunda:inputOutput>{parameters}</camunda:inputOutput>'
+                f'</bpmn:extensionElements></bpmn:{task}><bpmn:userTask id="after"/><bpmn:endEvent id="e"/>'
+                + chain("s", "review", "after", "e"))
+
+
+def test_input_parameters_are_the_tasks_own_variables(engine: Engine, deploy) -> None:
+    # InputOutputTest.testInputElValue, testInputListElValues, testInputMapElValues: Stageflow used to ignore them.
+    deploy(io_task('<camunda:inputParameter name="reviewer">${owner}</camunda:inputParameter>'
+                   '<camunda:inputParameter name="amount">${amount * 2}</camunda:inputParameter>'
+                   '<camunda:inputParameter name="tags"><camunda:list><camunda:value>a</camunda:value>'
+                   '<camunda:value>${owner}</camunda:value></camunda:list></camunda:inputParameter>'
+                   '<camunda:inputParameter name="limits"><camunda:map><camunda:entry key="max">${amount}'
+                   '</camunda:entry></camunda:map></camunda:inputParameter>'
+                   '<camunda:outputParameter name="doubled">${amount}</camunda:outputParameter>'))
+    i = engine.instances.start("p", variables={"owner": "mary", "amount": 5})
+    [task] = engine.tasks.list(instance_id=i.id)
+    assert task.assignee == "mary"  # the input parameter, read by the task's own assignee expression
+    complete(engine, i.id, "review", note="ok")
+    assert engine.instances.variables(i.id) == {"owner": "mary", "amount": 5, "note": "ok", "doubled": 10}
+
+
+def test_an_input_parameter_hides_the_outer_variable_only_inside_the_task(engine: Engine, deploy) -> None:
+    deploy(io_task('<camunda:inputParameter name="reviewer">john</camunda:inputParameter>'))
+    i = engine.instances.start("p", variables={"reviewer": "mary"})
+    assert [t.assignee for t in engine.tasks.list(instance_id=i.id)] == ["john"]
+    complete(engine, i.id, "review")
+    assert engine.instances.variables(i.id) == {"reviewer": "mary"}
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ('<bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="g"><bpmn:extensionElements><camunda:inputOutput>'
+     '<camunda:inputParameter name="x">1</camunda:inputParameter></camunda:inputOutput></bpmn:extensionElements>'
+     '</bpmn:exclusiveGateway><bpmn:endEvent id="e"/>' + chain("s", "g", "e"),
+     "camunda:inputOutput is not supported on an exclusiveGateway"),
+    ('<bpmn:startEvent id="s"/><bpmn:userTask id="mi"><bpmn:extensionElements><camunda:inputOutput>'
+     '<camunda:outputParameter name="x">${loopCounter}</camunda:outputParameter></camunda:inputOutput>'
+     '</bpmn:extensionElements><bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>2'
+     '</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask><bpmn:endEvent id="e"/>'
+     + chain("s", "mi", "e"),
+     "camunda:outputParameter is not allowed on a multi-instance activity"),
+    ('<bpmn:startEvent id="s"/><bpmn:userTask id="t"><bpmn:extensionElements><camunda:inputOutput>'
+     '<camunda:inputParameter name="x"><camunda:script scriptFormat="groovy">1</camunda:script>'
+     '</camunda:inputParameter></camunda:inputOutput></bpmn:extensionElements></bpmn:userTask>'
+     '<bpmn:endEvent id="e"/>' + chain("s", "t", "e"),
+     "a script as a parameter value (groovy script format) is not supported"),
+])
+def test_input_output_mappings_camunda_refuses_are_refused(engine: Engine, deploy, body: str, problem: str) -> None:
+    # InputOutputTest.testMIOutputMappingDisallowed: Camunda refuses the deployment too.
+    with pytest.raises(DefinitionError) as err:
+        deploy(bpmn(body))
+    assert problem in err.value.reason and err.value.element_id in ("g", "mi", "t")
+
+
+def test_input_and_output_parameters_of_an_embedded_subprocess(engine: Engine, deploy) -> None:
+    # InputOutputTest.testSubprocessIoSupport: the input is a local inside the subprocess, the output comes out.
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="sub">
+          <bpmn:extensionElements><camunda:inputOutput>
+            <camunda:inputParameter name="innerVar">${processVar}</camunda:inputParameter>
+            <camunda:outputParameter name="outerVar">${innerVar}</camunda:outputParameter>
+          </camunda:inputOutput></bpmn:extensionElements>
+          <bpmn:startEvent id="ss"/><bpmn:userTask id="inside" camunda:assignee="${innerVar}"/><bpmn:endEvent id="se"/>
+          """ + chain("ss", "inside", "se") + """
+        </bpmn:subProcess>
+        <bpmn:userTask id="after"/><bpmn:endEvent id="e"/>""" + chain("s", "sub", "after", "e")))
+    i = engine.instances.start("p", variables={"processVar": "value"})
+    assert [t.assignee for t in engine.tasks.list(instance_id=i.id)] == ["value"]
+    complete(engine, i.id, "inside")
+    assert open_tasks(engine, i.id) == ["after"]
+    assert engine.instances.variables(i.id) == {"processVar": "value", "outerVar": "value"}
+
+
+def test_a_timer_date_expression_giving_a_duration_means_that_long_from_now(engine: Engine, deploy, clock) -> None:
+    # BoundaryTimerEventTest.testRecalculateUnchangedExpressionOnTimerCurrentDateBased: Camunda's due date
+    # calendar reads `PT1H` in a timeDate as one hour from now.
+    deploy(bpmn('<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>'
+                '<bpmn:timeDate>${duedate}</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+                '<bpmn:userTask id="after"/><bpmn:endEvent id="e"/>' + chain("s", "wait", "after", "e")))
+    i = engine.instances.start("p", variables={"duedate": "PT1H"})
+    [job] = engine.jobs.list(instance_id=i.id)
+    assert job["dueDate"][:16] == "2026-01-05T10:00"
+    clock.advance(hours=1, seconds=1)
+    assert engine.jobs.execute_due() == 1
+    assert open_tasks(engine, i.id) == ["after"]
+
+
+# -- link events ---------------------------------------------------------------------------------------------------
+LINK = ('<bpmn:intermediateThrowEvent id="{id}"><bpmn:linkEventDefinition name="{name}"/></bpmn:intermediateThrowEvent>')
+CATCH = ('<bpmn:intermediateCatchEvent id="{id}"><bpmn:linkEventDefinition name="{name}"/></bpmn:intermediateCatchEvent>')
+
+
+def test_a_link_throw_event_goes_on_at_the_catch_event_of_its_name(engine: Engine, deploy) -> None:
+    # LinkEventTest.testValidEventLink and testEventLinkMultipleSources: SpiffWorkflow lost the token.
+    deploy(bpmn('<bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="x" default="f_a"/><bpmn:userTask id="a"/>'
+                '<bpmn:userTask id="b"/>' + LINK.format(id="to_pack_a", name="pack") + LINK.format(id="to_pack_b",
+                name="pack") + CATCH.format(id="pack_here", name="pack") + '<bpmn:userTask id="pack"/>'
+                '<bpmn:endEvent id="e"/>' + chain("s", "x") + flow("x", "a", flow_id="f_a")
+                + flow("x", "b", "${express}") + chain("a", "to_pack_a") + chain("b", "to_pack_b")
+                + chain("pack_here", "pack", "e")))
+    for express, first in ((False, "a"), (True, "b")):
+        i = engine.instances.start("p", variables={"express": express})
+        complete(engine, i.id, first)
+        assert open_tasks(engine, i.id) == ["pack"]
+        complete(engine, i.id, "pack")
+        assert state(engine, i.id) == "COMPLETED"
+
+
+@pytest.mark.parametrize(("events", "problem"), [
+    (LINK.format(id="go", name="x") + CATCH.format(id="c1", name="x") + CATCH.format(id="c2", name="x"),
+     "two link catch events are named 'x'"),
+    (LINK.format(id="go", name="x") + CATCH.format(id="c1", name="y"), "has no link catch event of that name"),
+])
+def test_link_events_without_exactly_one_target_are_refused(engine: Engine, deploy, events: str, problem: str) -> None:
+    # LinkEventTest.testInvalidEventLinkMultipleTargets: Camunda refuses it too.
+    with pytest.raises(DefinitionError) as err:
+        deploy(bpmn('<bpmn:startEvent id="s"/>' + events + '<bpmn:endEvent id="e"/>' + chain("s", "go")
+                    + chain("c1", "e")))
+    assert problem in err.value.reason
