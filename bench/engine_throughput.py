@@ -6,6 +6,9 @@ Prints, for start -> user task -> complete -> script -> end:
 - instances/s through the engine API on SQLite (a file, WAL) and on PostgreSQL;
 - the same flow in plain in-memory SpiffWorkflow in the same run, and the ratio;
 - the time to complete one task in an instance that has already completed 10 vs 1,000 tasks (a loop).
+
+The measurements whose ratio is printed are interleaved (rounds of 50 instances of each kind, one completion in
+each loop instance in turn), so that a change in the machine's load during the run weighs on both sides alike.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -60,10 +65,22 @@ LOOP = f"""<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>""".encode()
 
 
+ROUND = 50  # instances of each kind per round of the interleaved measurement
+
+
 def spiff_in_memory(n: int) -> float:
+    """Instances per second of the flow in plain SpiffWorkflow (no engine, no database)."""
+    return n / _in_memory_seconds(_memory_specs(), n)
+
+
+def _memory_specs() -> tuple:
     parser = CamundaParser()
-    parser.add_bpmn_str(FLOW.replace(b"<bpmn:script>y = x * 2", b"<bpmn:script>y = x * 2"))
-    spec, subs = parser.get_spec("bench"), parser.get_subprocess_specs("bench")
+    parser.add_bpmn_str(FLOW)
+    return parser.get_spec("bench"), parser.get_subprocess_specs("bench")
+
+
+def _in_memory_seconds(specs: tuple, n: int) -> float:
+    spec, subs = specs
     started = time.perf_counter()
     for _ in range(n):
         wf = BpmnWorkflow(spec, subs)
@@ -73,38 +90,62 @@ def spiff_in_memory(n: int) -> float:
         task.run()
         wf.do_engine_steps()
         assert wf.completed
-    return n / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 def engine_flow(engine: Engine, n: int) -> float:
+    """Instances per second of the flow through the engine API."""
     engine.definitions.deploy([("bench.bpmn", FLOW)])
+    return n / _engine_seconds(engine, n)
+
+
+def _engine_seconds(engine: Engine, n: int) -> float:
     started = time.perf_counter()
     for _ in range(n):
         instance = engine.instances.start("bench", variables={"x": 21})
         [task] = engine.tasks.list(instance_id=instance.id, max_results=1)
         engine.tasks.complete(task.id, {})
-    rate = n / (time.perf_counter() - started)
+    seconds = time.perf_counter() - started
     assert engine.instances.get(instance.id).state == "COMPLETED"
-    return rate
+    return seconds
 
 
-def step_cost(engine: Engine, rounds_before: list[int], samples: int = 20) -> dict[int, float]:
-    """Median seconds to complete one task after `rounds` completed rounds of a loop."""
+def throughput(engines: list[Engine], n: int) -> list[float]:
+    """Instances/s in memory and on each engine, measured in alternating rounds of `ROUND` instances."""
+    specs = _memory_specs()
+    for engine in engines:
+        engine.definitions.deploy([("bench.bpmn", FLOW)])
+        _engine_seconds(engine, 20)  # warm up: compiled specs, statements, connections
+    _in_memory_seconds(specs, 20)
+    seconds = [0.0] * (len(engines) + 1)
+    done = 0
+    while done < n:
+        k = min(ROUND, n - done)
+        seconds[0] += _in_memory_seconds(specs, k)
+        for i, engine in enumerate(engines, 1):
+            seconds[i] += _engine_seconds(engine, k)
+        done += k
+    return [n / s for s in seconds]
+
+
+def step_cost(engine: Engine, rounds_before: list[int], samples: int = 50) -> dict[int, float]:
+    """Median seconds to complete one task after `rounds` completed rounds of a loop (the instances take turns)."""
     engine.definitions.deploy([("loop.bpmn", LOOP)])
-    results = {}
+    instances = {}
     for rounds in rounds_before:
         instance = engine.instances.start("loop", variables={"stop": False})
         for _ in range(rounds):
             [task] = engine.tasks.list(instance_id=instance.id)
             engine.tasks.complete(task.id, {})
-        times = []
-        for _ in range(samples):
-            [task] = engine.tasks.list(instance_id=instance.id)
+        instances[rounds] = instance.id
+    times: dict[int, list[float]] = {rounds: [] for rounds in rounds_before}
+    for _ in range(samples):
+        for rounds, instance_id in instances.items():
+            [task] = engine.tasks.list(instance_id=instance_id)
             t0 = time.perf_counter()
             engine.tasks.complete(task.id, {})
-            times.append(time.perf_counter() - t0)
-        results[rounds] = statistics.median(times)
-    return results
+            times[rounds].append(time.perf_counter() - t0)
+    return {rounds: statistics.median(t) for rounds, t in times.items()}
 
 
 def main() -> None:
@@ -116,40 +157,46 @@ def main() -> None:
     args = ap.parse_args()
 
     n = args.instances
-    memory = spiff_in_memory(n)
-    print(f"in-memory SpiffWorkflow      {memory:8.0f} instances/s")
-
     with tempfile.TemporaryDirectory() as tmp:
-        eng = Engine(Settings(database_url=f"sqlite:///{tmp}/bench.db"), clock=VirtualClock())
-        eng.upgrade()
-        sqlite_rate = engine_flow(eng, n)
+        sqlite = Engine(Settings(database_url=f"sqlite:///{tmp}/bench.db"), clock=VirtualClock())
+        sqlite.upgrade()
+        with _postgres(args.postgres) as pg:
+            memory, sqlite_rate, *pg_rate = throughput([sqlite] + ([pg] if pg else []), n)
+        print(f"in-memory SpiffWorkflow      {memory:8.0f} instances/s")
         print(f"Stageflow on SQLite          {sqlite_rate:8.0f} instances/s   ratio {sqlite_rate / memory:.2f}")
-        costs = step_cost(eng, [10, args.loop])
-        eng.close()
+        if pg_rate:
+            print(f"Stageflow on PostgreSQL      {pg_rate[0]:8.0f} instances/s   ratio {pg_rate[0] / memory:.2f}")
+        costs = step_cost(sqlite, [10, args.loop])
+        sqlite.close()
     short, long = costs[10], costs[args.loop]
     print(f"one completion after 10 tasks {short * 1000:7.2f} ms, after {args.loop} tasks {long * 1000:7.2f} ms"
           f"   ratio {long / short:.2f}")
 
-    if args.postgres:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        except Exception as err:  # noqa: BLE001
-            print(f"PostgreSQL skipped: {err}")
-            return
-        try:
-            eng = Engine(Settings(database_url=f"{args.postgres}?options=-csearch_path%3D{schema}"),
-                         clock=VirtualClock())
-            eng.upgrade()
-            pg_rate = engine_flow(eng, n)
-            eng.close()
-            print(f"Stageflow on PostgreSQL      {pg_rate:8.0f} instances/s   ratio {pg_rate / memory:.2f}")
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+
+@contextmanager
+def _postgres(url: str) -> Iterator[Engine | None]:
+    """An engine on a fresh schema of the PostgreSQL at `url` (None when there is none), dropped afterwards."""
+    if not url:
+        yield None
+        return
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as err:  # noqa: BLE001
+        print(f"PostgreSQL skipped: {err}")
+        yield None
+        return
+    eng = Engine(Settings(database_url=f"{url}?options=-csearch_path%3D{schema}"), clock=VirtualClock())
+    try:
+        eng.upgrade()
+        yield eng
+    finally:
+        eng.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 if __name__ == "__main__":

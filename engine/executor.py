@@ -19,18 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import and_, bindparam, case, select, text, update
 from sqlalchemy.orm import Session
 
 from .clock import Clock, using_clock
 from .dialect import ElementInfo
 from .errors import Conflict, NotFound, ScriptError
+from .runcache import Kept, RunCache
 from .sandbox import ScriptFailure, ScriptSandbox
 from .spiff import SERIALIZER_VERSION, CompiledProcess, Run, WaitingTask
 from .spiff.runtime import check_variables_serializable
 from .spiff.scripting import HELPERS
 from .store import Database
 from .store import models as m
+from .store.database import after_commit
 from .store.fastpath import FastStatement, fast_insert
 from .variables import project_variable
 
@@ -87,6 +89,7 @@ class Executor:
         self.definitions = definitions
         self.unique_business_key = unique_business_key
         self.broadcast: Callable[[str, dict[str, Any]], Any] | None = None
+        self.runs = RunCache()  # the live workflows of the instances this process changed last
 
     # -- start ----------------------------------------------------------------------------------------------
     def start(self, session: Session, definition: m.ProcessDefinition, *, business_key: str | None,
@@ -149,15 +152,31 @@ class Executor:
 
     # -- change ---------------------------------------------------------------------------------------------
     def load(self, session: Session, instance_id: str, *, for_change: bool = True) -> Loaded:
-        """Lock and load an instance for a change."""
-        query = _LOAD_FOR_UPDATE if for_change and not self.db.is_sqlite else _LOAD
-        found = session.execute(query, {"instance_id": instance_id}).mappings().first()
+        """Lock and load an instance for a change (`for_change=False`: read it, with no lock).
+
+        A change takes the live workflow this process kept from its last change of the instance when the locked
+        row is still at the version kept (see `runcache`); otherwise it reads the runtime and loads it.
+        """
+        if for_change:
+            query = _LOAD_CHANGE if self.db.is_sqlite else _LOAD_CHANGE_LOCKED
+            found = query.first(session, {"instance_id": instance_id, "kept": self.runs.version(instance_id)})
+        else:
+            found = _LOAD_READ.first(session, {"instance_id": instance_id, "kept": -1})
         if found is None:
             raise NotFound(f"process instance '{instance_id}' not found")
-        row = InstanceRow(**found)  # a plain copy: writes go through explicit statements
-        if row.runtime is None:
-            raise Conflict(f"process instance '{instance_id}' has ended ({row.state.lower()})")
+        values = found._asdict()
+        if values.pop("ended"):
+            raise Conflict(f"process instance '{instance_id}' has ended ({values['state'].lower()})")
+        row = InstanceRow(**values)  # a plain copy: writes go through explicit statements
         compiled = self.definitions.compiled(session, row.definition_id)
+        if row.runtime is None:  # at the version kept: the database did not send the runtime
+            kept = self.runs.take(instance_id, row.version)
+            if kept is not None:
+                kept.run.engine.business_key = row.business_key
+                return Loaded(row=row, run=kept.run, variables_before=kept.variables, users_before=kept.users,
+                              externals_before=kept.externals, timers_before=kept.timers,
+                              events_before=kept.events)
+            row.runtime = _RUNTIME.first(session, {"instance_id": instance_id}).runtime  # taken meanwhile
         with using_clock(self.clock):
             run = Run.load(compiled, self.sandbox, row.runtime, business_key=row.business_key,
                            version=row.serializer_version)
@@ -272,6 +291,13 @@ class Executor:
             row.state, row.runtime = state, runtime
             row.ended_at = now if ended else None
         rows.flush(session)
+        if runtime is not None and run.reusable():
+            run.rebase()
+            kept = Kept(row.version, run, len(runtime), variables, {t.task_id for t in users},
+                        {t.task_id for t in externals}, {t.task_id: t.due_at for t in timers},
+                        {(e.task_id, e.event_type, e.name) for e in events})
+            instance_id = row.id
+            after_commit(session, lambda: self.runs.put(instance_id, kept))
 
     def _queue_thrown(self, run: Run) -> None:
         """Signals the run threw that nothing inside caught: broadcast them once this transaction commits."""
@@ -464,8 +490,17 @@ _COMPLETED = 64  # SpiffWorkflow's TaskState.COMPLETED
 
 # The statements of the hot path, built once: constructing SQLAlchemy statements costs more than running them.
 _INSTANCE = m.ProcessInstance.__table__
-_LOAD = select(_INSTANCE).where(_INSTANCE.c.id == bindparam("instance_id"))
-_LOAD_FOR_UPDATE = _LOAD.with_for_update()
+# The runtime (often the largest column) comes back only when the row is not at the version this process keeps
+# (in the current format: a row an upgrade marked for migration is loaded).
+_LOAD = select(*[c for c in _INSTANCE.c if c.key != "runtime"],
+               case((and_(_INSTANCE.c.version == bindparam("kept"),
+                          _INSTANCE.c.serializer_version == SERIALIZER_VERSION), None),
+                    else_=_INSTANCE.c.runtime).label("runtime"),
+               _INSTANCE.c.runtime.is_(None).label("ended")).where(_INSTANCE.c.id == bindparam("instance_id"))
+_LOAD_READ = FastStatement(_LOAD)
+_LOAD_CHANGE = FastStatement(_LOAD)
+_LOAD_CHANGE_LOCKED = FastStatement(_LOAD.with_for_update())
+_RUNTIME = FastStatement(select(_INSTANCE.c.runtime).where(_INSTANCE.c.id == bindparam("instance_id")))
 _SAVE = FastStatement(
     update(_INSTANCE)
     .where(_INSTANCE.c.id == bindparam("b_id"), _INSTANCE.c.version == bindparam("b_version"))

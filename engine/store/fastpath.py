@@ -1,43 +1,66 @@
 """Statements of the engine's hot path, run on the driver's cursor.
 
-A SQLAlchemy statement is compiled once per dialect, with its bind processors (UTC datetimes, JSON, booleans),
-and then executed straight on the DBAPI cursor of the session's connection, inside the session's transaction.
-SQLAlchemy's per-statement machinery costs several times more than SQLite itself; the hot path of a step (insert
-the new rows, update the instance) runs a handful of statements, so this is where throughput is won. Everything
-else in the engine uses SQLAlchemy as usual.
+A SQLAlchemy statement is compiled once per dialect, with its bind processors (UTC datetimes, JSON, booleans) and,
+for a SELECT, its result processors, and then executed straight on the DBAPI cursor of the session's connection,
+inside the session's transaction. SQLAlchemy's per-statement machinery (connection lookup, cache key, result
+object) costs several times more than SQLite itself; a step of an instance runs a handful of statements, so this is
+where throughput is won. Everything else in the engine uses SQLAlchemy as usual.
 """
 
 from __future__ import annotations
 
+import keyword
 import threading
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sqlalchemy import exc
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
+_RAW = "stageflow_dbapi"
+
+
+def dbapi(session: Session) -> tuple[Any, Any]:
+    """(dialect, DBAPI connection) of the session's transaction, looked up once per session.
+
+    The first call begins the session's transaction (`BEGIN IMMEDIATE` on SQLite), as any statement would.
+    """
+    found = session.info.get(_RAW)
+    if found is None:
+        conn = session.connection()
+        found = session.info[_RAW] = (conn.dialect, conn.connection.dbapi_connection)
+    return found
+
 
 class _Compiled:
-    def __init__(self, sql: str, names: Sequence[str] | None, processors: dict[str, Callable[[Any], Any]]):
+    def __init__(self, sql: str, names: Sequence[str] | None, processors: dict[str, Callable[[Any], Any]],
+                 fixed: dict[str, Any]):
         self.sql = sql
         self.names = names  # positional parameter order (qmark), or None for named parameters
         self.processors = processors
+        self.plan = [(name, processors.get(name)) for name in names] if names is not None else None
+        self.fixed = fixed  # parameters the statement itself gives (a LIMIT, a literal compared with)
+        self.row: Any = None  # SELECT: the row class and result processors, set at the first result
+        self.results: list[tuple[int, Callable[[Any], Any]]] = []
 
     def params(self, values: dict[str, Any]) -> Any:
         procs = self.processors
-        if self.names is not None:
+        if self.fixed:
+            values = {**self.fixed, **values}
+        if self.plan is not None:
             out = []
-            for name in self.names:
+            for name, proc in self.plan:
                 value = values[name]
-                proc = procs.get(name)
-                out.append(proc(value) if proc is not None and value is not None else value)
+                out.append(value if proc is None or value is None else proc(value))
             return out
         return {name: (procs[name](value) if name in procs and value is not None else value)
                 for name, value in values.items()}
 
 
 class FastStatement:
-    """An INSERT/UPDATE/DELETE compiled once per dialect and run on the raw cursor."""
+    """A statement compiled once per dialect and run on the raw cursor."""
 
     def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
@@ -51,18 +74,25 @@ class FastStatement:
             with self._lock:
                 compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
                 names = list(compiled.positiontup) if compiled.positiontup else None
-                found = _Compiled(compiled.string, names, dict(compiled._bind_processors))
+                fixed = {name: param.value for param, name in compiled.bind_names.items()
+                         if not param.required and param.callable is None}
+                found = _Compiled(compiled.string, names, dict(compiled._bind_processors), fixed)
+                if compiled._result_columns:
+                    found.row = [(c.keyname, c.type) for c in compiled._result_columns]
                 self._compiled[dialect.name] = found
         return found
 
     def execute(self, session: Session, values: dict[str, Any]) -> int:
         """Run with one set of values; returns the number of rows it touched."""
-        conn = session.connection()
-        compiled = self._compile(conn.dialect)
-        cursor = conn.connection.dbapi_connection.cursor()
+        dialect, conn = dbapi(session)
+        compiled = self._compile(dialect)
+        params = compiled.params(values)
+        cursor = conn.cursor()
         try:
-            cursor.execute(compiled.sql, compiled.params(values))
+            cursor.execute(compiled.sql, params)
             return cursor.rowcount
+        except dialect.loaded_dbapi.Error as err:
+            raise _wrapped(session, dialect, err, compiled.sql, params) from err
         finally:
             cursor.close()
 
@@ -70,16 +100,141 @@ class FastStatement:
         """Run once per row, in one driver call."""
         if not rows:
             return
-        conn = session.connection()
-        compiled = self._compile(conn.dialect)
-        cursor = conn.connection.dbapi_connection.cursor()
+        dialect, conn = dbapi(session)
+        compiled = self._compile(dialect)
+        params = [compiled.params(r) for r in rows]
+        cursor = conn.cursor()
         try:
-            cursor.executemany(compiled.sql, [compiled.params(r) for r in rows])
+            cursor.executemany(compiled.sql, params)
+        except dialect.loaded_dbapi.Error as err:
+            raise _wrapped(session, dialect, err, compiled.sql, params) from err
         finally:
             cursor.close()
+
+    def all(self, session: Session, values: dict[str, Any]) -> list[Any]:
+        """The rows of a SELECT, as named tuples of processed values (aware datetimes, parsed JSON)."""
+        dialect, conn = dbapi(session)
+        compiled = self._compile(dialect)
+        params = compiled.params(values)
+        cursor = conn.cursor()
+        try:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+            if compiled.row.__class__ is list:
+                _result_shape(compiled, dialect, cursor.description)
+        except dialect.loaded_dbapi.Error as err:
+            raise _wrapped(session, dialect, err, compiled.sql, params) from err
+        finally:
+            cursor.close()
+        make, results = compiled.row, compiled.results
+        if not results:
+            return [make._make(r) for r in rows]
+        out = []
+        for r in rows:
+            values = list(r)
+            for i, proc in results:
+                if values[i] is not None:
+                    values[i] = proc(values[i])
+            out.append(make._make(values))
+        return out
+
+    def first(self, session: Session, values: dict[str, Any]) -> Any:
+        """The first row of a SELECT (see `all`), or None."""
+        rows = self.all(session, values)
+        return rows[0] if rows else None
+
+
+def _wrapped(session: Session, dialect: Any, err: Exception, sql: str, params: Any) -> Exception:
+    """The driver's error as SQLAlchemy would have raised it (`OperationalError`, `IntegrityError`, ...); a lost
+    connection is invalidated, so that the pool does not hand it out again."""
+    conn = session.connection()
+    lost = dialect.is_disconnect(err, conn.connection.dbapi_connection, None)
+    if lost:
+        conn.invalidate(err)
+    return exc.DBAPIError.instance(sql, params, err, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                                   dialect=dialect)
+
+
+def _result_shape(compiled: _Compiled, dialect: Any, description: Any) -> None:
+    columns = compiled.row
+    results = []
+    for i, (_, type_) in enumerate(columns):
+        proc = type_._cached_result_processor(dialect, description[i][1])
+        if proc is not None:
+            results.append((i, proc))
+    compiled.results = results
+    compiled.row = namedtuple("Row", [name for name, _ in columns])  # noqa: PYI024
 
 
 def fast_insert(table: Any) -> FastStatement:
     """An INSERT of every column of `table` (rows must give every column, None for defaults)."""
     keys = [c.key for c in table.columns if c is not table.autoincrement_column]
     return FastStatement(table.insert(), keys)
+
+
+_SHAPES: dict[Any, Any] = {}  # (dialect, statement cache key) -> compiled statement and row shape
+_SHAPES_MAX = 512
+
+
+def fetch_all(session: Session, statement: Any) -> list[Any]:
+    """The rows of a SELECT built per call (a list query with filters), run on the raw cursor.
+
+    The SQL is compiled once per shape of statement (SQLAlchemy's cache key, as its own cache does), and the
+    rows come back as named tuples of processed values. Statements this cannot run as they are (an expanding
+    `IN`, columns without a plain name) go through the session as usual.
+    """
+    key = statement._generate_cache_key()
+    if key is None:
+        return list(session.execute(statement).all())
+    dialect, conn = dbapi(session)
+    shape = _SHAPES.get((dialect.name, key.key))
+    if shape is None:
+        shape = _shape_of(statement, dialect, key)
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        _SHAPES[(dialect.name, key.key)] = shape
+    if shape is False:
+        return list(session.execute(statement).all())
+    compiled, found = shape
+    given = compiled.construct_params(extracted_parameters=key.bindparams, escape_names=False)
+    procs = found.processors
+    if found.names is not None:
+        params: Any = [procs[n](given[n]) if n in procs and given[n] is not None else given[n] for n in found.names]
+    else:
+        escaped = compiled.escaped_bind_names
+        params = {escaped.get(n, n): (procs[n](v) if n in procs and v is not None else v) for n, v in given.items()}
+    cursor = conn.cursor()
+    try:
+        cursor.execute(found.sql, params)
+        rows = cursor.fetchall()
+        if found.row.__class__ is list:
+            _result_shape(found, dialect, cursor.description)
+    except dialect.loaded_dbapi.Error as err:
+        raise _wrapped(session, dialect, err, found.sql, params) from err
+    finally:
+        cursor.close()
+    make, results = found.row, found.results
+    if not results:
+        return [make._make(r) for r in rows]
+    out = []
+    for r in rows:
+        values = list(r)
+        for i, proc in results:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        out.append(make._make(values))
+    return out
+
+
+def _shape_of(statement: Any, dialect: Any, key: Any) -> Any:
+    compiled = statement.compile(dialect=dialect, cache_key=key)
+    columns = compiled._result_columns
+    names = [c.keyname for c in columns]
+    if (compiled.post_compile_params or compiled.literal_execute_params or not columns
+            or len(set(names)) != len(names)
+            or not all(n.isidentifier() and not n.startswith("_") and not keyword.iskeyword(n) for n in names)):
+        return False
+    found = _Compiled(compiled.string, list(compiled.positiontup) if compiled.positiontup else None,
+                      dict(compiled._bind_processors), {})
+    found.row = [(c.keyname, c.type) for c in columns]
+    return compiled, found

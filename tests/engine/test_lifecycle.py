@@ -8,7 +8,7 @@ import pytest
 
 from engine.api import Engine
 from engine.config import Settings
-from engine.errors import Conflict, InvalidVariables, NotFound
+from engine.errors import Conflict, InvalidVariables, NotFound, ScriptError
 from tests.helpers import bpmn, chain, flow
 
 APPROVAL = bpmn(
@@ -243,3 +243,87 @@ def test_an_instance_saved_in_an_older_runtime_format_is_migrated_when_it_next_m
 
     with pytest.raises(BadRequest, match="runtime format 'sf99' is unknown"):
         engine.tasks.complete(task.id, {"amount": 2})
+
+
+RELAY = bpmn(
+    """<bpmn:startEvent id="s"/><bpmn:userTask id="first"/><bpmn:userTask id="second"/><bpmn:userTask id="third"/>
+    <bpmn:scriptTask id="add"><bpmn:script>total = a + b + c</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="e"/>"""
+    + chain("s", "first", "second", "third", "add", "e"),
+    process_id="relay",
+)
+
+
+def test_two_engines_taking_turns_on_one_instance_each_see_the_others_steps(
+        engine: Engine, deploy, database_url: str, clock) -> None:
+    """Two processes on one database (two web workers): each keeps the workflow it saved last in memory, and must
+    notice when the other moved the instance on meanwhile."""
+    deploy(RELAY)
+    other = Engine(Settings(database_url=database_url, script_time_limit=2.0), clock=clock)
+    try:
+        instance = engine.instances.start("relay")
+        for who, value in ((engine, {"a": 1}), (other, {"b": 20}), (engine, {"c": 300})):
+            [task] = who.tasks.list(instance_id=instance.id)
+            who.tasks.complete(task.id, value)
+        assert engine.instances.get(instance.id).state == "COMPLETED"
+        assert engine.instances.variables(instance.id)["total"] == 321
+        done = engine.tasks.history(instance_id=instance.id, finished=True)
+        assert sorted(h["taskDefinitionKey"] for h in done) == ["first", "second", "third"]
+    finally:
+        other.close()
+
+
+def test_a_step_that_fails_leaves_the_instance_as_it_was_for_the_next_try(engine: Engine, deploy) -> None:
+    deploy(bpmn("""<bpmn:startEvent id="s"/><bpmn:userTask id="enter"/>
+        <bpmn:scriptTask id="share"><bpmn:script>each = 100 / people</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="check"/><bpmn:endEvent id="e"/>""" + chain("s", "enter", "share", "check", "e")))
+    instance = engine.instances.start("p", variables={"people": 4})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    with pytest.raises(ScriptError, match="division by zero"):
+        engine.tasks.complete(task.id, {"people": 0})
+    assert engine.instances.variables(instance.id)["people"] == 4
+    [again] = engine.tasks.list(instance_id=instance.id)
+    assert again.id == task.id
+    engine.tasks.complete(task.id, {"people": 5})
+    [check] = engine.tasks.list(instance_id=instance.id)
+    assert check.task_definition_key == "check"
+    assert engine.instances.variables(instance.id)["each"] == 20
+
+
+def test_a_tuple_a_script_stored_is_a_list_at_the_next_step_as_after_a_restart(engine: Engine, deploy) -> None:
+    """The runtime stores JSON: a tuple comes back as a list. The next step sees a list whether the engine kept
+    the workflow in memory or loaded it, so a process behaves the same on one worker and on several."""
+    deploy(bpmn("""<bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="pair"><bpmn:script>point = (1, 2)</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="look"/>
+        <bpmn:scriptTask id="extend"><bpmn:script>line = point + [3]</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="done"/><bpmn:endEvent id="e"/>""" + chain("s", "pair", "look", "extend", "done", "e")))
+    instance = engine.instances.start("p")
+    [task] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(task.id, {})
+    assert engine.instances.variables(instance.id)["line"] == [1, 2, 3]
+
+
+def test_a_message_to_all_that_fails_at_one_instance_changes_none_even_for_a_second_engine(
+        engine: Engine, deploy, database_url: str, clock) -> None:
+    """A broadcast moves the first instance, fails at the second, and is rolled back as a whole. The first
+    instance's step never happened: after another process moves it on, this one must not take its own memory of
+    the rolled-back step for the instance's state."""
+    deploy(bpmn("""<bpmn:startEvent id="s"/>
+        <bpmn:intermediateCatchEvent id="go"><bpmn:messageEventDefinition messageRef="m_go"/></bpmn:intermediateCatchEvent>
+        <bpmn:scriptTask id="divide"><bpmn:script>share = 10 / parts</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="after"/><bpmn:endEvent id="e"/>""" + chain("s", "go", "divide", "after", "e"),
+        extra='<bpmn:message id="m_go" name="go"/>'))
+    started = [engine.instances.start("p", business_key=key, variables={"parts": 1}) for key in "AB"]
+    good, bad = sorted(started, key=lambda i: i.id)  # the broadcast goes to instances in the order of their ids
+    engine.instances.set_variables(bad.id, {"parts": 0})
+    with pytest.raises(ScriptError, match="division by zero"):
+        engine.messages.correlate("go", all=True)
+    assert engine.tasks.list(instance_id=good.id) == []
+    other = Engine(Settings(database_url=database_url, script_time_limit=2.0), clock=clock)
+    try:
+        other.instances.set_variables(good.id, {"parts": 2})
+    finally:
+        other.close()
+    engine.messages.correlate("go", instance_id=good.id)
+    assert engine.instances.variables(good.id)["share"] == 5
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=good.id)] == ["after"]
