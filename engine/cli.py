@@ -210,11 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", default="conformance-results.jsonl", help="per-file results (JSON lines)")
     p.add_argument("--max-steps", type=int, default=200, help="actions per file before giving up")
     p.add_argument("--time-limit", type=float, default=30.0, help="seconds per file before giving up")
+    p.add_argument("--start-variables", metavar="FILE",
+                   help='JSON {"files": {"PATH": {"name": value}}}: the variables a file\'s instances start with')
 
     p = cmd("db", "database schema")
     p.add_argument("action", choices=["upgrade", "revision"], help="upgrade: create or upgrade the schema")
 
-    cmd("worker", "fire timers in the background (as many workers as you like, on one database)")
+    p = cmd("worker", "fire timers in the background (as many workers as you like, on one database)")
+    p.add_argument("--memory-limit", type=int, metavar="MB",
+                   help="address space per process, in MiB (a runaway script then fails instead of the machine)")
 
     p = cmd("serve", "run the HTTP server (REST API and inbox) and fire timers")
     p.add_argument("--host", default="127.0.0.1")
@@ -222,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deploy", action="append", metavar="FILE", help="deploy these files first")
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     p.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    p.add_argument("--no-timers", action="store_true",
+                   help="serve requests only; timers are left to `stageflow worker` processes")
+    p.add_argument("--memory-limit", type=int, metavar="MB",
+                   help="address space per process, in MiB (a runaway script then fails instead of the machine)")
 
     p = cmd("user", "users and groups of the inbox and the REST API")
     p.add_argument("action", choices=["add", "list", "password", "groups", "delete"])
@@ -493,7 +501,7 @@ def c_conformance(engine: Any, args: argparse.Namespace, out: Output) -> int:
     from .conformance import main as conformance
 
     return conformance(args.folder, out=args.out, as_json=out.as_json, max_steps=args.max_steps,
-                       time_limit=args.time_limit)
+                       time_limit=args.time_limit, start_variables=args.start_variables)
 
 
 def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:
@@ -515,11 +523,26 @@ def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
             print(f"deployed {d.key} version {d.version}")
     settings = engine.settings
     engine.close()  # the workers open their own after the fork
+    _limit_memory(args.memory_limit)
     print(f"Stageflow listening on http://{args.host}:{args.port}/ (inbox) and "
-          f"http://{args.host}:{args.port}/engine-rest (REST API), {args.workers} workers x {args.threads} threads",
-          flush=True)
-    serve(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+          f"http://{args.host}:{args.port}/engine-rest (REST API), {args.workers} workers x {args.threads} threads"
+          + ("" if args.no_timers else ", firing timers"), flush=True)
+    serve(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+          scheduler=not args.no_timers)
     return 0
+
+
+def _limit_memory(megabytes: int | None) -> None:
+    """Cap this process's address space (inherited by gunicorn's workers, each capped on its own).
+
+    Scripts have a time limit but no memory limit of their own: `s = s + s` in a loop doubles until the time
+    limit. With a cap, the allocation that crosses it fails inside the script (an incident), not the machine.
+    """
+    if megabytes:
+        import resource
+
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def c_worker(engine: Any, args: argparse.Namespace, out: Output) -> int:
@@ -527,6 +550,7 @@ def c_worker(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
     from .scheduler import TimerScheduler
 
+    _limit_memory(args.memory_limit)
     scheduler = TimerScheduler(engine)
     scheduler.start()
     print(f"Stageflow worker firing timers every {scheduler.poll_seconds} s", flush=True)

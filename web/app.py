@@ -11,33 +11,46 @@ from engine.api import Engine
 from engine.errors import StageflowError
 
 from . import inbox
+from .badinput import bad_input, check_request
 from .rest import bp as rest_bp
+from .unavailable import RETRY_AFTER_SECONDS, unavailable
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
     """Build the app around an engine (one from the environment unless given)."""
     app = Flask(__name__)
-    app.config.from_mapping(JSON_SORT_KEYS=False)
+    engine = engine or Engine()
+    # a deployment may carry a few files of the largest size accepted; a larger body is refused with a 413
+    app.config.from_mapping(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=4 * engine.settings.max_definition_bytes)
     if test_config:
         app.config.update(test_config)
-    app.extensions["stageflow"] = engine = engine or Engine()
+    app.extensions["stageflow"] = engine
+    app.before_request(check_request)
     app.register_blueprint(rest_bp)
     inbox.init_app(app, engine, apis=(rest_bp,))  # pages with sessions and CSRF tokens; the REST API has neither
 
     @app.errorhandler(StageflowError)
     def _engine_error(err: StageflowError):  # type: ignore[no-untyped-def]
+        err = unavailable(err) or err
         response = jsonify(err.to_json())
         response.status_code = err.status
         if err.status == 401:
             response.headers["WWW-Authenticate"] = 'Basic realm="Stageflow"'
+        if err.status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):  # type: ignore[no-untyped-def]
+        if err.code == 413:
+            err.description = f"the request body is too large: at most {app.config['MAX_CONTENT_LENGTH']} bytes"
         return jsonify({"type": type(err).__name__, "message": err.description}), err.code
 
     @app.errorhandler(Exception)
     def _fault(err: Exception):  # type: ignore[no-untyped-def]
+        known = unavailable(err) or bad_input(err)
+        if known is not None:  # a connection error or bad input that surfaced below the engine's own checks
+            return _engine_error(known)
         app.logger.exception("unexpected error")
         return jsonify({"type": "ProcessEngineException", "message": f"internal error: {type(err).__name__}"}), 500
 

@@ -9,13 +9,15 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app, g, render_template
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import StageflowError
 
+from ..badinput import bad_input
+from ..unavailable import RETRY_AFTER_SECONDS, unavailable
 from . import bp, engine
 
 
@@ -88,7 +90,7 @@ def error_page(status: int, title: str, message: str):  # type: ignore[no-untype
 
 
 _TITLES = {400: "Bad request", 403: "Not yours", 404: "Not found", 405: "Not allowed", 409: "Already changed",
-           500: "Something went wrong"}
+           500: "Something went wrong", 503: "Temporarily unavailable"}
 
 
 @bp.errorhandler(CSRFError)
@@ -106,11 +108,19 @@ def _http(err: HTTPException):  # type: ignore[no-untyped-def]
 
 @bp.errorhandler(StageflowError)
 def _engine_error(err: StageflowError):  # type: ignore[no-untyped-def]
-    return error_page(err.status, _TITLES.get(err.status, "Error"), err.message)
+    err = unavailable(err) or err
+    if err.status == 503:  # the page is shown as to a visitor: loading the signed-in person needs the database
+        g._login_user = current_app.login_manager.anonymous_user()
+    page, status = error_page(err.status, _TITLES.get(err.status, "Error"), err.message)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+    return page, status, headers
 
 
 @bp.errorhandler(Exception)
 def _fault(err: Exception):  # type: ignore[no-untyped-def]
+    known = unavailable(err) or bad_input(err)
+    if known is not None:
+        return _engine_error(known)
     current_app.logger.exception("unexpected error in the inbox")
     return error_page(500, _TITLES[500], "The server could not finish this request. Try again; if it keeps "
                       "happening, tell your administrator the time it happened.")

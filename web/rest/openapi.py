@@ -335,6 +335,10 @@ PATHS: dict[str, dict[str, Any]] = {
                                  + PAGE)},
 }
 
+# answered 204 unless the caller asks for the result (`withVariablesInReturn`, `resultEnabled`)
+for _path in ("/task/{id}/complete", "/task/{id}/submit-form", "/message"):
+    PATHS[_path]["post"]["responses"]["204"] = {"description": "done (no result asked for)"}
+
 
 def document() -> dict[str, Any]:
     """The whole OpenAPI 3.0 document."""
