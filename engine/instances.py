@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .errors import Conflict, NotFound
 from .executor import ACTIVE, CANCELED, COMPLETED, SUSPENDED
 from .store import models as m
 from .variables import stored_value
-from .views import HistoryView, InstanceState, InstanceView, TaskView, iso
+from .views import DiagramMarkers, HistoryView, InstanceState, InstanceView, TaskView, iso
 
 if TYPE_CHECKING:
     from .api import Engine
+    from .identity import Principal
+
+log = logging.getLogger("stageflow.instances")
+
+VARIABLES_EVENT = "variables"  # the history event of a change of variables from outside (inbox, REST, CLI)
 
 
 class Instances:
@@ -99,11 +105,13 @@ class Instances:
 
     def list(self, *, definition_key: str | None = None, definition_id: str | None = None,
              business_key: str | None = None, state: str | None = None, active_only: bool = False,
-             variable_equals: dict[str, Any] | None = None, first: int = 0,
+             variable_equals: dict[str, Any] | None = None, visible_to: Principal | None = None, first: int = 0,
              max_results: int = 100) -> list[InstanceView]:
-        """Instances, newest first, filtered; bounded by `max_results` (at most 1,000)."""
+        """Instances, newest first, filtered; bounded by `max_results` (at most 1,000). With `visible_to`, only
+        the instances that person may read (see `visible`)."""
         with self.engine.db.read() as session:
-            query = self._query(definition_key, definition_id, business_key, state, active_only, variable_equals)
+            query = self._query(definition_key, definition_id, business_key, state, active_only, variable_equals,
+                                visible_to)
             rows = session.scalars(query.order_by(m.ProcessInstance.started_at.desc(), m.ProcessInstance.id)
                                    .offset(first).limit(min(max_results, 1000))).all()
             return [InstanceView.of(r) for r in rows]
@@ -112,7 +120,7 @@ class Instances:
         with self.engine.db.read() as session:
             query = self._query(filters.get("definition_key"), filters.get("definition_id"),
                                 filters.get("business_key"), filters.get("state"), filters.get("active_only", False),
-                                filters.get("variable_equals"))
+                                filters.get("variable_equals"), filters.get("visible_to"))
             return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
     def counts_by_definition(self) -> dict[str, tuple[int, int]]:
@@ -126,8 +134,25 @@ class Instances:
                 .group_by(m.Incident.definition_id)).all())
         return {d: (running.get(d, 0), incidents.get(d, 0)) for d in set(running) | set(incidents) if d}
 
-    def _query(self, definition_key, definition_id, business_key, state, active_only, variable_equals):  # type: ignore[no-untyped-def]
+    def visible(self, person: Principal, instance_id: str) -> bool:
+        """Whether `person` may read the instance (see `_involving`); False for an instance that does not exist."""
+        query = select(m.ProcessInstance.id).where(m.ProcessInstance.id == instance_id)
+        if not person.is_admin:
+            query = query.where(involving(person))
+        with self.engine.db.read() as session:
+            return session.scalar(query) is not None
+
+    def readable(self, person: Principal, instance_id: str) -> InstanceView:
+        """The instance, or `NotFound` (as for one that does not exist) when `person` may not read it."""
+        if not person.is_admin and not self.visible(person, instance_id):
+            raise NotFound(f"process instance '{instance_id}' not found")
+        return self.get(instance_id)
+
+    def _query(self, definition_key, definition_id, business_key, state, active_only, variable_equals,  # type: ignore[no-untyped-def]
+               visible_to=None):
         query = select(m.ProcessInstance)
+        if visible_to is not None and not visible_to.is_admin:
+            query = query.where(involving(visible_to))
         if definition_key:
             query = query.where(m.ProcessInstance.definition_key == definition_key)
         if definition_id:
@@ -200,7 +225,11 @@ class Instances:
 
     def set_variables(self, instance_id: str, values: dict[str, Any], *, remove: list[str] | None = None,
                       user: str | None = None) -> None:
-        """Set (and remove) process variables; the instance does not move."""
+        """Set (and remove) process variables; the instance does not move.
+
+        The change is a `variables` history event (who, when, the new and the previous values), so that an
+        operator can see who changed what.
+        """
         from .spiff.runtime import check_variables_serializable
 
         check_variables_serializable(values)
@@ -211,7 +240,17 @@ class Instances:
                 run.remove_variables(remove)
 
         with self.engine.transaction() as session:
-            self.engine.executor.change(session, instance_id, action, user=user, allow_suspended=True)
+            _, loaded = self.engine.executor.change(session, instance_id, action, user=user, allow_suspended=True)
+            before = loaded.variables_before
+            changed = {n: v for n, v in values.items() if n not in before or before[n] != v}
+            removed = [n for n in remove or [] if n in before]
+            if changed or removed:
+                details = {"set": changed, "previous": {n: before[n] for n in [*changed, *removed] if n in before},
+                           "removed": removed}
+                session.add(m.HistoryEvent(
+                    instance_id=instance_id, element_id=loaded.row.definition_key, element_type="process",
+                    element_name=None, event=VARIABLES_EVENT, task_id=None, user_id=user, at=self.engine.clock.now(),
+                    details=json.loads(json.dumps(details, default=str))))
 
     def cancel(self, instance_id: str, *, reason: str | None = None, user: str | None = None) -> InstanceView:
         """Cancel a running instance: its open tasks, timers and subscriptions go with it."""
@@ -226,13 +265,14 @@ class Instances:
             loaded.row.state = CANCELED
             return InstanceView.of(loaded.row)
 
-    def suspend(self, instance_id: str) -> InstanceView:
-        return self._set_suspended(instance_id, True)
+    def suspend(self, instance_id: str, *, user: str | None = None) -> InstanceView:
+        """Suspend a running instance: its tasks, timers and external tasks wait (a history event says who)."""
+        return self._set_suspended(instance_id, True, user)
 
-    def resume(self, instance_id: str) -> InstanceView:
-        return self._set_suspended(instance_id, False)
+    def resume(self, instance_id: str, *, user: str | None = None) -> InstanceView:
+        return self._set_suspended(instance_id, False, user)
 
-    def _set_suspended(self, instance_id: str, suspended: bool) -> InstanceView:
+    def _set_suspended(self, instance_id: str, suspended: bool, user: str | None) -> InstanceView:
         with self.engine.transaction() as session:
             query = select(m.ProcessInstance).where(m.ProcessInstance.id == instance_id)
             if not self.engine.db.is_sqlite:
@@ -247,6 +287,9 @@ class Instances:
             for model in (m.HumanTask, m.ExternalTask, m.Job):
                 session.execute(update(model).where(model.instance_id == instance_id).values(suspended=suspended)
                                 .execution_options(synchronize_session=False))
+            session.add(m.HistoryEvent(instance_id=instance_id, element_id=row.definition_key, element_type="process",
+                                       element_name=None, event="suspended" if suspended else "resumed",
+                                       task_id=None, user_id=user, at=self.engine.clock.now(), details=None))
             return InstanceView.of(row)
 
     def history(self, instance_id: str, *, first: int = 0, max_results: int = 500) -> list[HistoryView]:
@@ -257,3 +300,78 @@ class Instances:
                                    .order_by(m.HistoryEvent.seq).offset(first)
                                    .limit(min(max_results, 5000))).all()
             return [HistoryView.of(r) for r in rows]
+
+    def variable_changes(self, instance_id: str, *, max_results: int = 500) -> list[HistoryView]:
+        """The changes of variables made from outside the process (see `set_variables`), oldest first."""
+        with self.engine.db.read() as session:
+            rows = session.scalars(select(m.HistoryEvent).where(m.HistoryEvent.instance_id == instance_id,
+                                                                m.HistoryEvent.event == VARIABLES_EVENT)
+                                   .order_by(m.HistoryEvent.seq.desc()).limit(min(max_results, 5000))).all()
+            return [HistoryView.of(r) for r in reversed(rows)]
+
+    def markers(self, instance_id: str) -> DiagramMarkers:
+        """The diagram elements an instance is at (open tasks, waiting events, running scopes such as a call
+        activity or subprocess), those it completed (from its history) and those with an open incident."""
+        with self.engine.db.read() as session:
+            state = session.scalar(select(m.ProcessInstance.state).where(m.ProcessInstance.id == instance_id))
+            if state is None:
+                raise NotFound(f"process instance '{instance_id}' not found")
+            active: set[str] = set()
+            for model in (m.HumanTask, m.Job, m.EventSubscription, m.ExternalTask):
+                query = select(model.element_id).where(model.instance_id == instance_id)
+                if model is m.HumanTask:
+                    query = query.where(m.HumanTask.ended_at.is_(None))
+                active.update(e for e in session.scalars(query) if e)
+            completed = set(session.scalars(select(m.HistoryEvent.element_id).distinct().where(
+                m.HistoryEvent.instance_id == instance_id, m.HistoryEvent.event == "completed",
+                m.HistoryEvent.element_type != "process")))
+            incidents = set(session.scalars(select(m.Incident.element_id).where(
+                m.Incident.instance_id == instance_id, m.Incident.resolved_at.is_(None))))
+            if state not in (COMPLETED, CANCELED):
+                try:
+                    loaded = self.engine.executor.load(session, instance_id, for_change=False)
+                    active.update(element for _, element, _ in loaded.run.open_elements())
+                except Exception as err:  # noqa: BLE001 - the projections above still tell where it waits
+                    log.warning("instance %s: cannot read its runtime for the diagram: %s", instance_id, err)
+        return DiagramMarkers(active=sorted(active), completed=sorted(completed),
+                              incidents=sorted(e for e in incidents if e))
+
+    def element_names(self, instance_id: str) -> dict[str, str]:
+        """The names of the diagram elements of an instance's process, by element id (unnamed ones left out)."""
+        with self.engine.db.read() as session:
+            row = session.get(m.ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"process instance '{instance_id}' not found")
+            try:
+                compiled = self.engine.definitions.compiled(session, row.definition_id)
+            except NotFound:  # its deployment was deleted
+                return {}
+        return {info.element_id: info.name for info in compiled.elements.values() if info.name}
+
+    def resolve_incident(self, instance_id: str, incident_id: str) -> None:
+        """Close an open incident of the instance that has nothing to retry: a script that failed in a change
+        that was undone (a task completion, a message), once that change was made again or given up."""
+        with self.engine.db.write() as session:
+            row = session.get(m.Incident, incident_id)
+            if row is None or row.instance_id != instance_id:
+                raise NotFound(f"incident '{incident_id}' of process instance '{instance_id}' not found")
+            if row.resolved_at is not None:
+                raise Conflict(f"incident '{incident_id}' is resolved already")
+            if row.job_id is not None:
+                raise Conflict(f"incident '{incident_id}' belongs to a job or external task: retry it instead")
+            row.resolved_at = self.engine.clock.now()
+
+
+def involving(person: Principal) -> Any:
+    """The instances a person (not an admin) may read: those they started or acted in (history), and those with
+    a task, open or done, that is or was theirs: assignee, the one who completed it, or a candidate, directly or
+    through one of their groups. The inbox's instance page and the REST API's instance reads use it alike."""
+    user, groups = person.user_id, list(person.groups)
+    linked = [m.IdentityLink.user_id == user] + ([m.IdentityLink.group_id.in_(groups)] if groups else [])
+    candidate = select(m.IdentityLink.id).where(m.IdentityLink.task_id == m.HumanTask.id, or_(*linked)).exists()
+    task = select(m.HumanTask.id).where(m.HumanTask.instance_id == m.ProcessInstance.id,
+                                        or_(m.HumanTask.assignee == user, m.HumanTask.completed_by == user,
+                                            candidate)).exists()
+    acted = select(m.HistoryEvent.seq).where(m.HistoryEvent.instance_id == m.ProcessInstance.id,
+                                             m.HistoryEvent.user_id == user).exists()
+    return or_(task, acted)

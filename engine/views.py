@@ -263,3 +263,15 @@ class InstanceState:
             "history": [h.to_json() for h in self.history],
         })
         return body
+
+
+@dataclass
+class DiagramMarkers:
+    """Which diagram elements of an instance to mark: where it waits or runs, where it has been, where it failed."""
+
+    active: list[str]
+    completed: list[str]
+    incidents: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"active": self.active, "completed": self.completed, "incidents": self.incidents}

@@ -167,6 +167,10 @@ class HumanTask(Base):
               sqlite_where=text("ended_at IS NULL AND assignee IS NULL")),
         Index("ix_task_open_created", "created_at", postgresql_where=text("ended_at IS NULL"),
               sqlite_where=text("ended_at IS NULL")),
+        # "My tasks": SQLite's statistics of the composite index count the many unassigned tasks (migration 0005)
+        Index("ix_task_open_assigned", "assignee", "created_at",
+              postgresql_where=text("ended_at IS NULL AND assignee IS NOT NULL"),
+              sqlite_where=text("ended_at IS NULL AND assignee IS NOT NULL")),
         Index("ix_task_instance", "instance_id"),
     )
 

@@ -112,6 +112,29 @@ def test_a_person_sees_only_their_and_their_groups_tasks(admin: Client, mary: Cl
     assert mary.post("/deployment/create", files={"f": ("x.bpmn", ORDER)}).status_code == 403
 
 
+def test_an_instance_is_read_by_those_involved_in_it_and_by_admins_only(admin: Client, mary: Client, bob: Client,
+                                                                        engine: Engine) -> None:
+    deploy(admin)
+    by_admin = start(admin, "B-7", secret=1).json()["id"]  # a task for sales: mary is a candidate
+    engine.identity.add_user("walt", "secret-pass-1", ["warehouse"])
+    walt = Client(mary.base, "walt")
+    by_walt = start(walt, "B-8").json()["id"]  # bob's colleague started it: his, not bob's
+    for path in (f"/process-instance/{by_admin}", f"/process-instance/{by_admin}/variables",
+                 f"/history/process-instance/{by_admin}", f"/history/activity-instance?processInstanceId={by_admin}"):
+        assert mary.get(path).status_code == 200, path
+        assert bob.get(path).status_code == 404, path
+        assert admin.get(path).status_code == 200, path
+    # mary is a candidate of both instances' tasks; walt (warehouse) only started his
+    assert sorted(i["id"] for i in mary.get("/process-instance").json()) == sorted([by_admin, by_walt])
+    assert [i["id"] for i in walt.get("/process-instance").json()] == [by_walt]
+    assert walt.get(f"/process-instance/{by_admin}").status_code == 404
+    assert bob.get("/process-instance").json() == [] and bob.get("/process-instance/count").json() == {"count": 0}
+    assert sorted(i["id"] for i in admin.get("/history/process-instance").json()) == sorted([by_admin, by_walt])
+    assert {t["processInstanceId"] for t in mary.get("/history/task").json()} == {by_admin, by_walt}
+    assert {t["processInstanceId"] for t in walt.get("/history/task").json()} == {by_walt}
+    assert bob.get("/history/task").json() == [] and bob.get("/history/process-instance").json() == []
+
+
 def test_bad_input_is_a_400_naming_the_problem(admin: Client) -> None:
     deploy(admin)
     wrong_type = admin.post("/process-definition/key/order/start",

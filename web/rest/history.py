@@ -8,7 +8,7 @@ from flask import jsonify, request
 
 from engine.errors import BadRequest
 
-from . import arg_bool, bp, engine, paging
+from . import arg_bool, bp, engine, paging, principal
 
 
 @bp.get("/history/process-instance")
@@ -18,8 +18,8 @@ def historic_instances():  # type: ignore[no-untyped-def]
     state = "COMPLETED" if arg_bool("finished") else None
     rows = engine().instances.list(definition_key=args.get("processDefinitionKey"),
                                    business_key=args.get("processInstanceBusinessKey") or args.get("businessKey"),
-                                   state=state, active_only=bool(arg_bool("unfinished")), first=first,
-                                   max_results=count)
+                                   state=state, active_only=bool(arg_bool("unfinished")),
+                                   visible_to=principal(), first=first, max_results=count)
     if args.get("processInstanceId"):
         rows = [r for r in rows if r.id == args["processInstanceId"]]
     return jsonify([_instance(r) for r in rows])
@@ -27,7 +27,7 @@ def historic_instances():  # type: ignore[no-untyped-def]
 
 @bp.get("/history/process-instance/<instance_id>")
 def historic_instance(instance_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(_instance(engine().instances.get(instance_id)))
+    return jsonify(_instance(engine().instances.readable(principal(), instance_id)))
 
 
 def _instance(view) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -45,7 +45,7 @@ def historic_activities():  # type: ignore[no-untyped-def]
     if not instance_id:
         raise BadRequest("Stageflow answers activity instance history per instance: give processInstanceId")
     first, count = paging()
-    view = engine().instances.get(instance_id)
+    view = engine().instances.readable(principal(), instance_id)
     out = []
     for n, event in enumerate(engine().instances.history(instance_id, first=first, max_results=count)):
         if event.event not in ("completed", "cancelled") or event.element_id == view.definition_key:
@@ -64,4 +64,4 @@ def historic_tasks():  # type: ignore[no-untyped-def]
     first, count = paging()
     finished = True if arg_bool("finished") else (False if arg_bool("unfinished") else None)
     return jsonify(engine().tasks.history(instance_id=request.args.get("processInstanceId"), finished=finished,
-                                          first=first, max_results=count))
+                                          visible_to=principal(), first=first, max_results=count))

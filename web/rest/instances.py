@@ -44,7 +44,7 @@ def _filters(source: dict[str, Any]) -> dict[str, Any]:
         equal = _variable_filters(variables)
     return {"definition_key": source.get("processDefinitionKey"), "definition_id": source.get("processDefinitionId"),
             "business_key": source.get("businessKey"), "state": state, "active_only": True,
-            "variable_equals": equal or None}
+            "variable_equals": equal or None, "visible_to": principal()}
 
 
 @bp.get("/process-instance")
@@ -79,8 +79,9 @@ def _view(instance) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 
 def running(instance_id: str):  # type: ignore[no-untyped-def]
-    """The instance while it runs: as in Camunda, the runtime API does not know ended instances (see history)."""
-    instance = engine().instances.get(instance_id)
+    """The instance while it runs, if the caller may read it (else 404, as for none): as in Camunda, the runtime
+    API does not know ended instances (see history)."""
+    instance = engine().instances.readable(principal(), instance_id)
     if instance.ended:
         raise NotFound(f"process instance '{instance_id}' has ended: see /history/process-instance")
     return instance
@@ -106,9 +107,9 @@ def suspend_instance(instance_id: str):  # type: ignore[no-untyped-def]
     if suspended is None:
         raise BadRequest("the body needs 'suspended': true or false")
     if suspended:
-        engine().instances.suspend(instance_id)
+        engine().instances.suspend(instance_id, user=principal().user_id)
     else:
-        engine().instances.resume(instance_id)
+        engine().instances.resume(instance_id, user=principal().user_id)
     return "", 204
 
 
