@@ -3,7 +3,6 @@ Playwright through Debian's headless chromium (`make test` installs it; no brows
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,13 +13,11 @@ import pytest
 
 from engine.api import Engine
 from engine.clock import VirtualClock
-from tests.conftest import IN_CI
 from tests.helpers import bpmn, chain, serving
 from web.app import create_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("STAGEFLOW_TEST_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "secret-pass-1"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -104,19 +101,6 @@ class Site:
         instance = self.engine.instances.start("picking", business_key=key, variables={"due": due,
                                                                                         "priority": priority})
         return self.engine.tasks.list(instance_id=instance.id)[0].id
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"browser tests need Debian's chromium at {CHROMIUM} (make test installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

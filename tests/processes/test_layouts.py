@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import IN_CI
-from tests.inbox.conftest import SCREENSHOTS, browser  # noqa: F401 - the shared chromium fixture
+from tests.inbox.conftest import SCREENSHOTS
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "web" / "static" / "build"
@@ -155,7 +155,7 @@ def problems(drawing: dict[str, Any]) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def viewer_page(browser: Any) -> Iterator[Any]:  # noqa: F811 - the fixture imported above
+def viewer_page(browser: Any) -> Iterator[Any]:
     if not (BUILD / "viewer.js").exists():
         message = f"the bundled bpmn-js viewer is missing at {BUILD} (make install builds it)"
         if IN_CI:

@@ -116,4 +116,4 @@ def visible_task(task_id: str) -> TaskView:
     return task
 
 
-from . import auth, instances, pages, start, tasks  # noqa: E402,F401 - the routes register themselves on `bp`
+from . import auth, designer, instances, pages, reports, start, tasks  # noqa: E402,F401 - the routes register themselves on `bp`
