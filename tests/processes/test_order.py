@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
+from engine.errors import BadRequest
 from engine.store import models as m
 from tests.processes.helpers import open_task, settle, work
 
@@ -103,6 +104,28 @@ def test_the_customer_cancels_before_shipping(engine: Engine, order) -> None:
     assert engine.tasks.list(instance_id=instance.id) == []
     assert told(engine, instance.id)[-1] == "Your order is cancelled"
     assert engine.handlers.outbox(instance.id)[-1]["body"].endswith("cancelled by the customer.")
+
+
+def test_a_cancellation_while_the_call_is_due_ends_the_preparation_and_none_comes_after_shipping(
+        engine: Engine, order, clock) -> None:
+    instance = order()
+    assert "order-cancelled" in [s["eventName"] for s in engine.instances.state(instance.id).subscriptions]
+    send(engine, "order-cancelled")  # the event subprocess inside the preparation interrupts it
+    assert engine.tasks.list(instance_id=instance.id) == []
+    clock.advance(hours=3)
+    engine.jobs.execute_due()
+    settle(engine)
+    assert [n for n in engine.handlers.outbox(instance.id) if n["topic"] == "notify-manager"] == []  # no reminder
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert told(engine, instance.id) == ["Your order is received", "Your order is cancelled"]
+
+    shipped = order("O-2")
+    work(engine, shipped.id, "call_client", callOutcome="confirmed")
+    send(engine, "payment-received", "O-2")
+    work(engine, shipped.id, "assemble_order")
+    with pytest.raises(BadRequest, match="no process instance waits for message 'order-cancelled'"):
+        engine.messages.correlate("order-cancelled", business_key="O-2")
+    assert told(engine, shipped.id)[-1] == "Your order is on its way"
 
 
 def test_cancelled_on_the_call(engine: Engine, order) -> None:
