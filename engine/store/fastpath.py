@@ -115,28 +115,7 @@ class FastStatement:
         """The rows of a SELECT, as named tuples of processed values (aware datetimes, parsed JSON)."""
         dialect, conn = dbapi(session)
         compiled = self._compile(dialect)
-        params = compiled.params(values)
-        cursor = conn.cursor()
-        try:
-            cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
-            if compiled.row.__class__ is list:
-                _result_shape(compiled, dialect, cursor.description)
-        except dialect.loaded_dbapi.Error as err:
-            raise _wrapped(session, dialect, err, compiled.sql, params) from err
-        finally:
-            cursor.close()
-        make, results = compiled.row, compiled.results
-        if not results:
-            return [make._make(r) for r in rows]
-        out = []
-        for r in rows:
-            values = list(r)
-            for i, proc in results:
-                if values[i] is not None:
-                    values[i] = proc(values[i])
-            out.append(make._make(values))
-        return out
+        return _fetch(session, dialect, conn, compiled, compiled.params(values))
 
     def first(self, session: Session, values: dict[str, Any]) -> Any:
         """The first row of a SELECT (see `all`), or None."""
@@ -153,6 +132,31 @@ def _wrapped(session: Session, dialect: Any, err: Exception, sql: str, params: A
         conn.invalidate(err)
     return exc.DBAPIError.instance(sql, params, err, dialect.loaded_dbapi.Error, connection_invalidated=lost,
                                    dialect=dialect)
+
+
+def _fetch(session: Session, dialect: Any, conn: Any, compiled: _Compiled, params: Any) -> list[Any]:
+    """Run a compiled SELECT on the raw cursor; its rows as named tuples of processed values."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(compiled.sql, params)
+        rows = cursor.fetchall()
+        if compiled.row.__class__ is list:  # the first result: learn the row's shape and processors
+            _result_shape(compiled, dialect, cursor.description)
+    except dialect.loaded_dbapi.Error as err:
+        raise _wrapped(session, dialect, err, compiled.sql, params) from err
+    finally:
+        cursor.close()
+    make, results = compiled.row, compiled.results
+    if not results:
+        return [make._make(r) for r in rows]
+    out = []
+    for r in rows:
+        values = list(r)
+        for i, proc in results:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        out.append(make._make(values))
+    return out
 
 
 def _result_shape(compiled: _Compiled, dialect: Any, description: Any) -> None:
@@ -203,27 +207,7 @@ def fetch_all(session: Session, statement: Any) -> list[Any]:
     else:
         escaped = compiled.escaped_bind_names
         params = {escaped.get(n, n): (procs[n](v) if n in procs and v is not None else v) for n, v in given.items()}
-    cursor = conn.cursor()
-    try:
-        cursor.execute(found.sql, params)
-        rows = cursor.fetchall()
-        if found.row.__class__ is list:
-            _result_shape(found, dialect, cursor.description)
-    except dialect.loaded_dbapi.Error as err:
-        raise _wrapped(session, dialect, err, found.sql, params) from err
-    finally:
-        cursor.close()
-    make, results = found.row, found.results
-    if not results:
-        return [make._make(r) for r in rows]
-    out = []
-    for r in rows:
-        values = list(r)
-        for i, proc in results:
-            if values[i] is not None:
-                values[i] = proc(values[i])
-        out.append(make._make(values))
-    return out
+    return _fetch(session, dialect, conn, found, params)
 
 
 def _shape_of(statement: Any, dialect: Any, key: Any) -> Any:
