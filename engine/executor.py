@@ -239,6 +239,12 @@ class Executor:
         else:
             hooks.always.append(write)
 
+    def timer_due(self, loaded: Loaded, task_id: str) -> datetime | None:
+        """When the instance's timer `task_id` is due by its runtime (None: nothing waits on it any more)."""
+        with using_clock(self.clock):
+            timers, _ = loaded.run.waiting_events()
+        return next((t.due_at for t in timers if t.task_id == task_id), None)
+
     # -- save -----------------------------------------------------------------------------------------------
     def save(self, session: Session, loaded: Loaded, *, user: str | None = None,
              started: dict[str, Any] | None = None) -> None:

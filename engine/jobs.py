@@ -132,7 +132,9 @@ class Jobs:
                 task_id = job.task_id
                 action = ((lambda run: run.continue_async(task_id)) if job.job_type == "async"
                           else (lambda run: run.fire_timers()))
-                eng.executor.change(session, job.instance_id, action, record_incident=False)
+                _, loaded = eng.executor.change(session, job.instance_id, action, record_incident=False)
+                if job.job_type == "timer" and self._resync(session, job, loaded, now):
+                    return False
                 # a cycle timer stays with its next due time: free it for whichever worker comes then
                 session.execute(update(m.Job).where(m.Job.id == job_id)
                                 .values(lock_owner=None, lock_expires_at=None)
@@ -150,6 +152,26 @@ class Jobs:
         except Conflict as err:
             self._cannot_run(job_id, err)
             return False
+
+    def _resync(self, session, job: m.Job, loaded, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+        """True when the instance's timer did not fire because it is not due by the runtime (the job's row said
+        otherwise: a due time changed behind the engine's back): the row takes the runtime's due time, or goes
+        when nothing waits on it, instead of being fired again on every tick."""
+        row_due = session.scalar(select(m.Job.due_at).where(m.Job.id == job.id))
+        if row_due is None or _aware(row_due) > now:
+            return False  # it fired: the save removed the row or moved a cycle to its next time
+        due = self.engine.executor.timer_due(loaded, job.task_id) if job.task_id else None
+        if due is not None and _aware(due) <= now:
+            return False  # due by both: it fired and waits again at the same time (nothing to correct)
+        log.warning("job %s of instance %s at element %s was due at %s but its timer is due at %s: corrected",
+                    job.id, job.instance_id, job.element_id, iso(row_due), iso(due) if due else "never")
+        if due is None:
+            session.execute(m.Job.__table__.delete().where(m.Job.id == job.id))
+        else:
+            session.execute(update(m.Job).where(m.Job.id == job.id)
+                            .values(due_at=due, lock_owner=None, lock_expires_at=None)
+                            .execution_options(synchronize_session=False))
+        return True
 
     def _release(self, job_id: str) -> None:
         """Give up this worker's lock on a job it did not run, so that the next tick (of any worker) runs it."""

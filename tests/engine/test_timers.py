@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from engine.api import Engine
 from engine.jobs import parse_retry_cycle
+from engine.store import models as m
 from tests.helpers import bpmn, chain
 
 
@@ -268,6 +271,25 @@ def test_a_timer_fires_when_the_clock_reaches_its_time(engine: Engine, deploy, c
     clock.advance(minutes=59, seconds=59)
     assert engine.jobs.execute_due() == 0
     clock.advance(seconds=1)  # exactly due (SpiffWorkflow alone waits until strictly past it)
+    assert engine.jobs.execute_due() == 1
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["after"]
+
+
+def test_a_job_row_due_before_its_timer_is_corrected_instead_of_fired_on_every_tick(engine: Engine, deploy,
+                                                                                    clock) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:userTask id="after"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "after", "e")))
+    instance = engine.instances.start("p")
+    [job] = engine.jobs.list(instance_id=instance.id)
+    with engine.db.write() as session:  # the row's due time changed behind the engine's back (a restore, by hand)
+        session.execute(update(m.Job).where(m.Job.id == job["id"]).values(due_at=clock.now() - timedelta(hours=1)))
+    assert engine.jobs.execute_due() == 0  # not due by the instance's timer: nothing fired
+    assert engine.jobs.list(instance_id=instance.id) == [job]  # the row has its timer's due time again
+    assert engine.jobs.acquire(10) == []  # so no tick takes it again before then
+    assert engine.tasks.list(instance_id=instance.id) == []
+    clock.advance(hours=1)
     assert engine.jobs.execute_due() == 1
     assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["after"]
 
