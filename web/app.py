@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from engine.api import Engine
@@ -16,9 +17,29 @@ from .rest import bp as rest_bp
 from .unavailable import RETRY_AFTER_SECONDS, unavailable
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
+class StrictJSON(DefaultJSONProvider):
+    """JSON request bodies as the standard has them: `NaN`, `Infinity` and numbers beyond a double's range
+    (`1e999`) are refused (400) instead of becoming values no client or database can read back."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return super().loads(s, parse_constant=_no_constant, parse_float=_finite, **kwargs)
+
+
 def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
     """Build the app around an engine (one from the environment unless given)."""
     app = Flask(__name__)
+    app.json = StrictJSON(app)
     engine = engine or Engine()
     # a deployment may carry a few files of the largest size accepted; a larger body is refused with a 413
     app.config.from_mapping(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=4 * engine.settings.max_definition_bytes)

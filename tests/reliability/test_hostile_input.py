@@ -224,9 +224,17 @@ def test_deeply_nested_and_oversized_bodies_are_refused(sapi: Api) -> None:
     refused(raw_start(api, deeper), 400, "nested too deeply")
     huge = json.dumps({"variables": {"x": {"value": "x" * (5 * MAX_DEFINITION_BYTES), "type": "String"}}})
     refused(raw_start(api, huge.encode()), 413, "too large")
-    refused(raw_start(api, b'{"businessKey": '), 400)
+    refused(raw_start(api, b'{"businessKey": '), 400, "not valid JSON", "line 1 column 17")
     refused(raw_start(api, b"\xff\xfe garbage"), 400)
     assert api.engine.instances.count() == 0
+
+
+def test_numbers_json_does_not_allow_are_refused(sapi: Api) -> None:
+    for number, words in (("NaN", ["NaN", "not a number JSON allows"]), ("Infinity", ["Infinity"]),
+                          ("-Infinity", ["-Infinity"]), ("1e999", ["1e999", "too large"])):
+        body = b'{"variables": {"x": {"value": ' + number.encode() + b', "type": "Double"}}}'
+        refused(raw_start(sapi, body), 400, "not valid JSON", *words)
+    assert sapi.start({"variables": {"x": {"value": 1e308, "type": "Double"}}}).status_code == 200
 
 
 def test_duplicate_requests_are_answered_idempotently_or_with_a_clear_409(api: Api) -> None:

@@ -71,6 +71,10 @@ def body() -> dict[str, Any]:
         check_body()
         g.body_checked = True
     data = request.get_json(silent=True)
+    if data is None:
+        from .validation import json_problem
+
+        raise BadRequest(f"the request body is not valid JSON: {json_problem()}")
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object")
     return data

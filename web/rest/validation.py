@@ -8,7 +8,7 @@ from copy import deepcopy
 from functools import cache
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from jsonschema import Draft7Validator
 
 from engine.errors import BadRequest
@@ -52,6 +52,15 @@ def _validator(path: str, method: str) -> Draft7Validator | None:
     return Draft7Validator(_json_schema(deepcopy(content["application/json"]["schema"])))
 
 
+def json_problem() -> str:
+    """Why the request's body does not parse as JSON (the parser's own words, with the line and column)."""
+    try:
+        current_app.json.loads(request.get_data())
+    except (ValueError, RecursionError) as err:
+        return str(err)[:200] or type(err).__name__
+    return "not a JSON document"
+
+
 def check_body() -> None:
     """Raise `BadRequest` naming the first field of the JSON body that does not fit the documented schema."""
     if request.method not in ("POST", "PUT") or request.url_rule is None or not request.data:
@@ -61,7 +70,7 @@ def check_body() -> None:
         return
     data = request.get_json(silent=True)
     if data is None:
-        raise BadRequest("the request body is not valid JSON")
+        raise BadRequest(f"the request body is not valid JSON: {json_problem()}")
     error = next(iter(sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))), None)
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "body"
