@@ -87,6 +87,10 @@ class Definitions:
         if not files:
             raise DefinitionError("a deployment needs at least one .bpmn or .dmn file")
         names = [n for n, _ in files]
+        labelled = [("deployment name", name), ("deployment source", source), *(("file name", n) for n in names)]
+        for what, text in labelled:
+            if text is not None and len(text) > 255:
+                raise DefinitionError(f"the {what} is too long ({len(text)} characters): at most 255")
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise DefinitionError("the same file name twice in one deployment", file=sorted(dupes)[0])

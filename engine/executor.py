@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock, using_clock
 from .dialect import ElementInfo
-from .errors import Conflict, NotFound, ScriptError
+from .errors import BadRequest, Conflict, NotFound, ScriptError
 from .runcache import Kept, RunCache
 from .sandbox import ScriptFailure, ScriptSandbox
 from .spiff import SERIALIZER_VERSION, CompiledProcess, Run, WaitingTask
@@ -40,6 +40,7 @@ log = logging.getLogger("stageflow.instances")
 T = TypeVar("T")
 
 ACTIVE, SUSPENDED, COMPLETED, CANCELED = "ACTIVE", "SUSPENDED", "COMPLETED", "CANCELED"
+KEY_LIMIT = 255  # business keys: the instance table's column, on every database
 
 
 class StaleInstance(Conflict):
@@ -103,6 +104,8 @@ class Executor:
         if definition.suspended:
             raise Conflict(f"process definition '{definition.id}' is suspended")
         check_variables_serializable(variables)
+        if business_key is not None and len(business_key) > KEY_LIMIT:
+            raise BadRequest(f"'businessKey' is too long ({len(business_key)} characters): at most {KEY_LIMIT}")
         if business_key is not None and (self.unique_business_key if unique is None else unique):
             self._check_unique(session, definition.key, business_key)
         compiled = self.definitions.compiled(session, definition.id)

@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .errors import BadRequest, NotFound
+from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .variables import stored_value, to_typed
 from .views import iso
@@ -102,6 +103,7 @@ class ExternalTasks:
         that it exists exactly when the completion does.
         """
         values = dict(variables or {})
+        check_variables_serializable(values)
         self._change(task_id, worker_id, "complete", lambda run: run.complete(task_id, values), also=also)
 
     def bpmn_error(self, task_id: str, worker_id: str, error_code: str, error_message: str | None = None,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .errors import Conflict, NotFound
+from .errors import BadRequest, Conflict, NotFound
 from .executor import ACTIVE, CANCELED, COMPLETED, SUSPENDED
 from .store import models as m
 from .variables import stored_value
@@ -42,6 +42,8 @@ class Instances:
         start an instance.
         """
         if idempotency_key is not None:
+            if len(idempotency_key) > 255:
+                raise BadRequest(f"the Idempotency-Key is too long ({len(idempotency_key)} characters): at most 255")
             request = json.dumps([key_or_id, business_key, variables, version], sort_keys=True, default=str)
             request_hash = hashlib.sha256(request.encode()).hexdigest()
             try:

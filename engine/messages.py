@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import BadRequest, NotFound
+from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .variables import project_variable
 from .views import InstanceView
@@ -62,6 +63,7 @@ class Messages:
         if not name:
             raise BadRequest("a message needs a name")
         variables = dict(variables or {})
+        check_variables_serializable(variables)
         eng = self.engine
         results: list[Correlation] = []
         with eng.transaction() as session:
@@ -126,6 +128,7 @@ class Messages:
         if not name:
             raise BadRequest("a signal needs a name")
         variables = dict(variables or {})
+        check_variables_serializable(variables)
         eng = self.engine
         count = 0
         with eng.transaction() as session:

@@ -9,6 +9,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 
 from .errors import BadRequest, Conflict, NotFound
 from .forms import FormField, validate_submission
+from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .store.fastpath import FastStatement, fetch_all
 from .views import TaskView, iso
@@ -183,6 +184,7 @@ class Tasks:
         completing the same task: one succeeds, the other gets a `Conflict`.
         """
         variables = dict(variables or {})
+        check_variables_serializable(variables)
         eng = self.engine
         with eng.transaction() as session:
             row = _TASK_STATE.first(session, {"task_id": task_id})

@@ -1054,9 +1054,18 @@ def _plain(value: Any) -> bool:
     return False
 
 
+NAME_LIMIT = 255  # the variable table's name column, on every database
+
+
 def check_variables_serializable(values: dict[str, Any]) -> None:
-    """Refuse values the runtime cannot store (functions, open files, ...), naming the variable."""
+    """Refuse names and values the engine cannot store (a name over 255 characters; functions, open files, ...),
+    naming the variable, so that SQLite and PostgreSQL refuse the same input alike."""
     for name, value in values.items():
+        if not isinstance(name, str) or not name:
+            raise BadRequest("a variable needs a name")
+        if len(name) > NAME_LIMIT:
+            raise BadRequest(f"variable name '{name[:40]}...' is too long ({len(name)} characters): "
+                             f"at most {NAME_LIMIT}")
         try:
             json.dumps(value, cls=_Encoder)
         except (TypeError, ValueError) as err:
