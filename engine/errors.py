@@ -116,9 +116,13 @@ class BadRequest(StageflowError):
 
 
 class ScriptError(StageflowError):
-    """A script or expression failed while an instance ran; names the instance and element."""
+    """A script or expression failed while an instance ran; names the instance and element.
 
-    status = 500
+    Over HTTP a 400 (Camunda answers 500): the request's change is undone and the caller can act on the message,
+    which is most often a variable the request left out.
+    """
+
+    status = 400
     rest_type = "ScriptEvaluationException"
 
     def __init__(

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from .clock import Clock, using_clock
 from .dialect import ElementInfo
 from .errors import BadRequest, Conflict, NotFound, ScriptError
+from .placeholders import fill
 from .runcache import Kept, RunCache
 from .sandbox import ScriptFailure, ScriptSandbox
 from .spiff import SERIALIZER_VERSION, CompiledProcess, Run, WaitingTask
@@ -232,6 +233,13 @@ class Executor:
 
         def write() -> None:
             with self.db.write() as session:
+                same = session.scalars(select(m.Incident).where(
+                    m.Incident.instance_id == instance_id, m.Incident.element_id == err.element_id,
+                    m.Incident.incident_type == "failedScript", m.Incident.message == message,
+                    m.Incident.resolved_at.is_(None))).first()
+                if same is not None:  # the same failure again (a second try): one incident, at its latest time
+                    same.created_at = now
+                    return
                 session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedScript", instance_id=instance_id,
                                        definition_id=definition_id, element_id=err.element_id, message=message,
                                        created_at=now))
@@ -383,7 +391,7 @@ class Executor:
             "follow_up": _moment(value(info.follow_up_date, "followUpDate"), now, "followUpDate", task.element_id),
             "priority": priority,
             "form": json.loads(json.dumps(form, default=str)),
-            "description": info.documentation,
+            "description": fill(info.documentation, task.data) if info.documentation else None,
         }
 
     def _external_tasks(self, session: Session, rows: _Rows, loaded: Loaded, externals: list[WaitingTask],

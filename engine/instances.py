@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .errors import BadRequest, Conflict, NotFound
 from .executor import ACTIVE, CANCELED, COMPLETED, SUSPENDED
+from .jobs import open_incident
 from .store import models as m
 from .variables import stored_value
 from .views import DiagramMarkers, HistoryView, InstanceState, InstanceView, TaskView, iso
@@ -132,7 +133,7 @@ class Instances:
                 select(m.ProcessInstance.definition_id, func.count()).where(m.ProcessInstance.ended_at.is_(None))
                 .group_by(m.ProcessInstance.definition_id)).all())
             incidents = dict(session.execute(
-                select(m.Incident.definition_id, func.count()).where(m.Incident.resolved_at.is_(None))
+                select(m.Incident.definition_id, func.count()).where(open_incident())
                 .group_by(m.Incident.definition_id)).all())
         return {d: (running.get(d, 0), incidents.get(d, 0)) for d in set(running) | set(incidents) if d}
 
@@ -190,7 +191,7 @@ class Instances:
             externals = session.scalars(select(m.ExternalTask)
                                         .where(m.ExternalTask.instance_id == instance_id)).all()
             incidents = session.scalars(select(m.Incident).where(m.Incident.instance_id == instance_id,
-                                                                 m.Incident.resolved_at.is_(None))).all()
+                                                                 open_incident())).all()
             history = session.scalars(select(m.HistoryEvent).where(m.HistoryEvent.instance_id == instance_id)
                                       .order_by(m.HistoryEvent.seq.desc()).limit(history_limit)).all()
             active = [t.element_id for t in tasks] + [j.element_id for j in jobs] + \
@@ -328,7 +329,7 @@ class Instances:
                 m.HistoryEvent.instance_id == instance_id, m.HistoryEvent.event == "completed",
                 m.HistoryEvent.element_type != "process")))
             incidents = set(session.scalars(select(m.Incident.element_id).where(
-                m.Incident.instance_id == instance_id, m.Incident.resolved_at.is_(None))))
+                m.Incident.instance_id == instance_id, open_incident())))
             if state not in (COMPLETED, CANCELED):
                 try:
                     loaded = self.engine.executor.load(session, instance_id, for_change=False)

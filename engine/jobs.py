@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from .errors import BadRequest, Conflict, NotFound, ScriptError
 from .executor import SUSPENDED, StaleInstance
@@ -282,7 +282,7 @@ class Jobs:
                   max_results: int = 100) -> list[dict[str, Any]]:
         """Open incidents, oldest first."""
         with self.engine.db.read() as session:
-            query = select(m.Incident).where(m.Incident.resolved_at.is_(None))
+            query = select(m.Incident).where(open_incident())
             if instance_id:
                 query = query.where(m.Incident.instance_id == instance_id)
             rows = session.scalars(query.order_by(m.Incident.created_at).offset(first)
@@ -367,3 +367,16 @@ def _job_json(row: m.Job) -> dict[str, Any]:
         "jobType": row.job_type,
         "timerKind": row.timer_kind,
     }
+
+
+def open_incident() -> Any:
+    """The incidents still open. A failed script (an incident without a job: a task completion or a message
+    whose script raised, undone with its change) stops being open once its element has since completed or its
+    instance has ended: the step was made again and went through."""
+    inc = m.Incident
+    done_since = select(m.HistoryEvent.seq).where(
+        m.HistoryEvent.instance_id == inc.instance_id, m.HistoryEvent.element_id == inc.element_id,
+        m.HistoryEvent.event == "completed", m.HistoryEvent.at >= inc.created_at).exists()
+    ended = select(m.ProcessInstance.id).where(m.ProcessInstance.id == inc.instance_id,
+                                               m.ProcessInstance.ended_at.isnot(None)).exists()
+    return and_(inc.resolved_at.is_(None), or_(inc.job_id.isnot(None), ~or_(done_since, ended)))

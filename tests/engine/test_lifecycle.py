@@ -283,10 +283,19 @@ def test_a_step_that_fails_leaves_the_instance_as_it_was_for_the_next_try(engine
     assert engine.instances.variables(instance.id)["people"] == 4
     [again] = engine.tasks.list(instance_id=instance.id)
     assert again.id == task.id
+    with pytest.raises(ScriptError, match="division by zero"):  # the same mistake twice: one incident
+        engine.tasks.complete(task.id, {"people": 0})
+    [incident] = engine.jobs.incidents(instance_id=instance.id)
+    assert (incident["incidentType"], incident["activityId"]) == ("failedScript", "share")
+    assert engine.instances.markers(instance.id).incidents == ["share"]
     engine.tasks.complete(task.id, {"people": 5})
     [check] = engine.tasks.list(instance_id=instance.id)
     assert check.task_definition_key == "check"
     assert engine.instances.variables(instance.id)["each"] == 20
+    # the step went through: the failure is history, no longer an open incident anywhere
+    assert engine.jobs.incidents(instance_id=instance.id) == [] and engine.jobs.incidents() == []
+    assert engine.instances.markers(instance.id).incidents == []
+    assert engine.instances.counts_by_definition().get(instance.definition_id, (1, 0))[1] == 0
 
 
 def test_a_tuple_a_script_stored_is_a_list_at_the_next_step_as_after_a_restart(engine: Engine, deploy) -> None:
