@@ -21,7 +21,6 @@ an incident, like any external worker's.
 from __future__ import annotations
 
 import logging
-import string
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from .errors import BadRequest, StageflowError
 from .external_tasks import TopicRequest
+from .placeholders import fill
 from .store import models as m
 from .views import iso
 
@@ -46,21 +46,6 @@ RETRY_MS = 60 * 1000
 
 # what a handler returns: the variables to complete the task with, and its own effect to write in that transaction
 Outcome = tuple[dict[str, Any], Callable[[Session], None] | None]
-
-
-class _Blank(dict):  # type: ignore[type-arg]
-    """Format values: a placeholder without a variable stays visible instead of failing."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def fill(template: str, variables: dict[str, Any]) -> str:
-    """`template` with `{name}` replaced by the variable's value (unknown names are left as they are)."""
-    try:
-        return string.Formatter().vformat(template, (), _Blank(variables))
-    except (ValueError, IndexError, AttributeError, KeyError):
-        return template
 
 
 class BuiltinHandlers:

@@ -50,6 +50,7 @@ def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: 
     qualify = open_task(engine, instance.id, "qualify_lead")
     assert (qualify.assignee, qualify.candidate_groups, qualify.name) == ("mary", ["sales"], "Qualify the lead")
     assert qualify.due == instance.started_at + timedelta(days=1)
+    assert qualify.description == "Call ACME within a day: is there a real need and a budget?"
     assert to_proposal(engine, instance.id) == 1  # the proposal goes out through the outbox
     [sent] = engine.handlers.outbox(instance.id)
     assert (sent["recipient"], sent["subject"]) == ("buyer@acme.test", "Proposal for ACME")
@@ -65,6 +66,19 @@ def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: 
     [placed] = engine.instances.list(definition_key="order", business_key="D-1")
     order = engine.instances.variables(placed.id)
     assert (order["customer"], order["amount"], order["items"]) == ("ACME", 11000, "a CRM for 40 people")
+
+
+def test_a_lead_started_over_http_with_only_the_required_fields_can_be_won(engine: Engine, deal) -> None:
+    instance = engine.instances.start("deal", business_key="D-9", variables={"client": "Beta", "expectedAmount": 900})
+    qualify = open_task(engine, instance.id, "qualify_lead")
+    assert (qualify.assignee, qualify.candidate_groups) == (None, ["sales"])  # no manager yet: the sales group's
+    to_proposal(engine, instance.id)
+    engine.messages.correlate("proposal-accepted", business_key="D-9")
+    complete(engine, instance.id, "negotiate", outcome="won")
+    values = engine.instances.variables(instance.id)
+    assert (values["purchases"], values["clientCategory"]) == (1, "new")
+    assert engine.handlers.run() >= 1  # the won deal starts its order
+    assert engine.instances.get(instance.id).state == "COMPLETED"
 
 
 def test_an_unqualified_lead_is_lost_with_its_reason(engine: Engine, deal) -> None:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from engine.errors import BadRequest, Conflict, InvalidVariables, NotFound, StageflowError
+from engine.errors import BadRequest, Conflict, InvalidVariables, NotFound, ScriptError, StageflowError
 from engine.identity import Principal
 from engine.views import TaskView
 
@@ -306,7 +306,11 @@ def complete(task_id: str):  # type: ignore[no-untyped-def]
     except Conflict as err:
         flash(err.message, "error")
         return redirect(_task_url(task.id))
-    except StageflowError as err:  # a failing script after the task, say: the task stays open, the input kept
+    except ScriptError as err:  # a failing script after the task: the task stays open, the input kept
+        message = (f"The process could not go on after this task, so it is still open and your input is kept. "
+                   f"Tell your process administrator (an incident is recorded): {err.message}")
+        return render_task(task, submitted=request.form, form_error=message, status=err.status)
+    except StageflowError as err:
         return render_task(task, submitted=request.form, form_error=err.message, status=err.status)
     name = task.name or task.task_definition_key
     following = engine().tasks.list(instance_id=task.process_instance_id, assignee=person.user_id, max_results=1)
