@@ -37,8 +37,19 @@ class StageflowServer(BaseApplication):  # type: ignore[misc]
     def load(self):  # type: ignore[no-untyped-def]
         engine = Engine(self.settings)
         if self.scheduler:
-            TimerScheduler(engine).start()
+            _schedulers.append(TimerScheduler(engine))
+            _schedulers[-1].start()
         return create_app(engine=engine)
+
+
+_schedulers: list[TimerScheduler] = []  # this worker process's (one at most)
+
+
+def _stop_schedulers(server: Any, worker: Any) -> None:
+    """gunicorn's `worker_exit` hook: stop the worker's timer scheduler before the interpreter shuts down its
+    thread pools (a tick submitted after that dies with a traceback: "cannot schedule new futures")."""
+    while _schedulers:
+        _schedulers.pop().stop()
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int = 2, threads: int = 8,
@@ -46,5 +57,5 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 2, threads
     """Run gunicorn on host:port until stopped (SIGINT/SIGTERM)."""
     options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
                "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-", "loglevel": "warning",
-               "proc_name": "stageflow"}
+               "proc_name": "stageflow", "worker_exit": _stop_schedulers}
     StageflowServer(settings, options, scheduler=scheduler).run()
