@@ -94,8 +94,9 @@ def from_typed(name: str, typed: Any) -> Any:
 
 
 def _whole(name: str, kind: str, value: Any) -> int:
+    article = "an" if kind[0] in "AEIOU" else "a"
     if isinstance(value, bool):
-        raise InvalidVariables(name, f"value {value!r} is not an {kind}")
+        raise InvalidVariables(name, f"value {value!r} is not {article} {kind}")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -105,7 +106,7 @@ def _whole(name: str, kind: str, value: Any) -> int:
             return int(value.strip())
         except ValueError:
             pass
-    raise InvalidVariables(name, f"value {value!r} is not an {kind}")
+    raise InvalidVariables(name, f"value {value!r} is not {article} {kind}")
 
 
 def parse_date(name: str, value: Any) -> datetime:

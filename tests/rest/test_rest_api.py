@@ -141,6 +141,13 @@ def test_bad_input_is_a_400_naming_the_problem(admin: Client) -> None:
                             json={"variables": {"amount": {"value": "lots", "type": "Integer"}}})
     assert wrong_type.status_code == 400
     assert "amount" in wrong_type.json()["message"]
+    untyped = admin.post("/process-definition/key/order/start", json={"variables": {"client": "ACME"}})
+    assert untyped.status_code == 400
+    assert untyped.json()["message"] == ("variables.client: 'ACME' is not of type 'object' (a variable is an object "
+                                         'such as {"value": 1200, "type": "Integer"})')
+    long_text = admin.post("/process-definition/key/order/start",
+                           json={"variables": {"n": {"value": "x", "type": "Long"}}})
+    assert long_text.json()["message"] == "variable 'n': value 'x' is not a Long"
     broken = deploy(admin, b"<bpmn:definitions", name="broken.bpmn")
     assert broken.status_code == 400 and "broken.bpmn" in broken.json()["message"]
     assert admin.get("/process-definition/key/nope").status_code == 404

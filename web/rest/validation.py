@@ -52,6 +52,9 @@ def _validator(path: str, method: str) -> Draft7Validator | None:
     return Draft7Validator(_json_schema(deepcopy(content["application/json"]["schema"])))
 
 
+VARIABLE_MAPS = {"variables", "modifications", "processVariables", "localVariables", "correlationKeys"}
+
+
 def json_problem() -> str:
     """Why the request's body does not parse as JSON (the parser's own words, with the line and column)."""
     try:
@@ -73,6 +76,11 @@ def check_body() -> None:
         raise BadRequest(f"the request body is not valid JSON: {json_problem()}")
     error = next(iter(sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))), None)
     if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path) or "body"
+        while error.context:  # no branch of a oneOf/anyOf fits: name the deepest complaint, the likeliest meant
+            error = max(error.context, key=lambda e: len(e.absolute_path))
+        path = [str(p) for p in error.absolute_path]
+        where = ".".join(path) or "body"
         message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+        if set(path) & VARIABLE_MAPS:
+            message += ' (a variable is an object such as {"value": 1200, "type": "Integer"})'
         raise BadRequest(f"{where}: {message}")
