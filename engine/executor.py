@@ -162,10 +162,10 @@ class Executor:
         row is still at the version kept (see `runcache`); otherwise it reads the runtime and loads it.
         """
         if for_change:
-            query = _LOAD_CHANGE if self.db.is_sqlite else _LOAD_CHANGE_LOCKED
+            query = _LOAD_FAST if self.db.is_sqlite else _LOAD_LOCKED
             found = query.first(session, {"instance_id": instance_id, "kept": self.runs.version(instance_id)})
         else:
-            found = _LOAD_READ.first(session, {"instance_id": instance_id, "kept": -1})
+            found = _LOAD_FAST.first(session, {"instance_id": instance_id, "kept": -1})
         if found is None:
             raise NotFound(f"process instance '{instance_id}' not found")
         values = found._asdict()
@@ -184,14 +184,9 @@ class Executor:
         with using_clock(self.clock):
             run = Run.load(compiled, self.sandbox, row.runtime, business_key=row.business_key,
                            version=row.serializer_version)
-            users, externals = run.waiting_tasks()
-            timers, events = run.waiting_events()
-        return Loaded(
-            row=row, run=run, variables_before=run.variables(),
-            users_before={t.task_id for t in users}, externals_before={t.task_id for t in externals},
-            timers_before={t.task_id: t.due_at for t in timers},
-            events_before={(e.task_id, e.event_type, e.name) for e in events},
-        )
+            users, externals, timers, events = _waits(*run.waiting_tasks(), *run.waiting_events())
+        return Loaded(row=row, run=run, variables_before=run.variables(), users_before=users,
+                      externals_before=externals, timers_before=timers, events_before=events)
 
     def change(self, session: Session, instance_id: str, action: Callable[[Run], T], *,
                user: str | None = None, allow_suspended: bool = False,
@@ -310,9 +305,7 @@ class Executor:
         rows.flush(session)
         if runtime is not None and run.reusable():
             run.rebase()
-            kept = Kept(row.version, run, len(runtime), variables, {t.task_id for t in users},
-                        {t.task_id for t in externals}, {t.task_id: t.due_at for t in timers},
-                        {(e.task_id, e.event_type, e.name) for e in events})
+            kept = Kept(row.version, run, len(runtime), variables, *_waits(users, externals, timers, events))
             instance_id = row.id
             after_commit(session, lambda: self.runs.put(instance_id, kept))
 
@@ -505,6 +498,13 @@ def after_transaction() -> Iterator[AfterTransaction]:
 
 _COMPLETED = 64  # SpiffWorkflow's TaskState.COMPLETED
 
+
+def _waits(users: list, externals: list, timers: list, events: list) -> tuple[set, set, dict, set]:  # type: ignore[type-arg]
+    """What a run waits for, as the projections compare it between a load and a save: user and external task
+    ids, timer due times by task id, subscription keys."""
+    return ({t.task_id for t in users}, {t.task_id for t in externals}, {t.task_id: t.due_at for t in timers},
+            {(e.task_id, e.event_type, e.name) for e in events})
+
 # The statements of the hot path, built once: constructing SQLAlchemy statements costs more than running them.
 _INSTANCE = m.ProcessInstance.__table__
 # The runtime (often the largest column) comes back only when the row is not at the version this process keeps
@@ -514,9 +514,8 @@ _LOAD = select(*[c for c in _INSTANCE.c if c.key != "runtime"],
                           _INSTANCE.c.serializer_version == SERIALIZER_VERSION), None),
                     else_=_INSTANCE.c.runtime).label("runtime"),
                _INSTANCE.c.runtime.is_(None).label("ended")).where(_INSTANCE.c.id == bindparam("instance_id"))
-_LOAD_READ = FastStatement(_LOAD)
-_LOAD_CHANGE = FastStatement(_LOAD)
-_LOAD_CHANGE_LOCKED = FastStatement(_LOAD.with_for_update())
+_LOAD_FAST = FastStatement(_LOAD)  # reads, and changes on SQLite (its write transaction is the lock)
+_LOAD_LOCKED = FastStatement(_LOAD.with_for_update())
 _RUNTIME = FastStatement(select(_INSTANCE.c.runtime).where(_INSTANCE.c.id == bindparam("instance_id")))
 _SAVE = FastStatement(
     update(_INSTANCE)

@@ -9,6 +9,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 
 from .errors import BadRequest, Conflict, NotFound
 from .forms import FormField, validate_submission
+from .instances import involving
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .store.fastpath import FastStatement, fetch_all
@@ -211,8 +212,6 @@ class Tasks:
                 visible_to: Principal | None = None, first: int = 0, max_results: int = 100) -> list[dict[str, Any]]:
         """Tasks open and ended, oldest first, in the shape of Camunda's historic task instances; with
         `visible_to`, only those of the instances that person may read."""
-        from .instances import involving
-
         with self.engine.db.read() as session:
             query = select(m.HumanTask)
             if visible_to is not None and not visible_to.is_admin:

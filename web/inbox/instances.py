@@ -1,6 +1,6 @@
 """A process instance's page: for the people working on it, where it stands; for operations, all of it.
 
-Whoever is involved (see `involved`) sees the diagram with the elements the instance is at, has completed and
+Whoever is involved (`Instances.visible`) sees the diagram with the elements the instance is at, has completed and
 failed at marked, its open tasks, timers, incidents, variables with their changes, the notifications it sent and
 its history. Admins also change it: edit and remove variables, suspend, resume, cancel, retry an incident. Each
 change is a form POST (CSRF token) answered with a redirect to the page and a flash message; an engine refusal
@@ -20,7 +20,6 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_login import login_required
 
 from engine.errors import NotFound, StageflowError
-from engine.identity import Principal
 from engine.variables import type_of
 from engine.views import HistoryView, InstanceState
 
@@ -38,16 +37,10 @@ def element_kind(element_type: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", element_type or "").lower()
 
 
-def involved(person: Principal, instance_id: str) -> bool:
-    """Admins; whoever started the instance or acted in it; whoever a task of it is or was for (the engine's
-    rule, `Instances.visible`, which the REST API's instance reads follow too)."""
-    return engine().instances.visible(person, instance_id)
-
-
 def _visible_state(instance_id: str) -> InstanceState:
     """The instance's state, or a 403 page when this person has no part in it (404 when there is none)."""
     state = engine().instances.state(instance_id, history_limit=HISTORY_SHOWN)
-    if not involved(me(), instance_id):
+    if not engine().instances.visible(me(), instance_id):  # the REST API's instance reads follow the same rule
         abort(403, "You have no part in this process instance: you neither started it nor work on it.")
     return state
 
