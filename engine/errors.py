@@ -70,6 +70,16 @@ class Unauthorized(StageflowError):
     rest_type = "AuthenticationException"
 
 
+class TooManyAttempts(Unauthorized):
+    """Sign-in refused for a while after several wrong passwords for the same user (`retry_after` seconds)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Forbidden(StageflowError):
     """A signed-in person asks for what is not theirs to see or do."""
 

@@ -16,11 +16,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
-from .errors import BadRequest, Conflict, NotFound
+from .errors import BadRequest, Conflict, NotFound, TooManyAttempts
 from .store import models as m
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ ADMINS = "admins"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _CACHE_SECONDS = 60.0  # a verified Basic credential is trusted this long without hashing it again
+FREE_ATTEMPTS = 3  # wrong passwords in a row before sign-in is refused for a while
+DELAY_BASE_SECONDS = 3  # the first refusal; each further wrong password doubles it (Camunda 7's login delay)
+DELAY_MAX_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,21 @@ def check_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))  # checked for unknown users: their answer takes as long
+
+
+def login_delay(failed_attempts: int) -> int:
+    """Seconds sign-in stays refused after `failed_attempts` wrong passwords in a row (0: not refused)."""
+    if failed_attempts < FREE_ATTEMPTS:
+        return 0
+    return min(DELAY_BASE_SECONDS * 2 ** (failed_attempts - FREE_ATTEMPTS), DELAY_MAX_SECONDS)
+
+
+def session_stamp(password_hash: str) -> str:
+    """A short fingerprint of a password hash, kept in a signed-in session: a new password ends old sessions."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -113,7 +132,9 @@ class Identity:
         if len(password or "") < 8:
             raise BadRequest("a password needs at least 8 characters")
         with self.engine.db.write() as session:
-            self._user(session, user_id).password_hash = hash_password(password)
+            user = self._user(session, user_id)
+            user.password_hash = hash_password(password)
+            user.failed_attempts, user.locked_until = 0, None
         self._forget(user_id)
 
     def set_groups(self, user_id: str, groups: list[str]) -> None:
@@ -144,20 +165,63 @@ class Identity:
             return Principal(user_id, self._groups(session, user_id))
 
     def authenticate(self, user_id: str, password: str) -> Principal | None:
-        """The user when the password is right, else None (recently verified pairs are not hashed again)."""
+        """The user when the password is right, else None (recently verified pairs are not hashed again).
+
+        After `FREE_ATTEMPTS` wrong passwords in a row, the user's sign-in is refused with `TooManyAttempts` for
+        3 s, then 6, 12, ... up to 60 s after each further wrong one, whatever the password (Camunda 7's login
+        delay); the count lives in the database, so every engine process sees it, and a right password resets it.
+        """
         key = hashlib.sha256(f"{user_id}\x00{password}".encode()).hexdigest()
         with self._lock:
             hit = self._verified.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        now = self.engine.clock.now()
         with self.engine.db.read() as session:
             user = session.get(m.UserAccount, user_id)
-            if user is None or not check_password(user.password_hash, password):
+            if user is None:
+                check_password(_DUMMY_HASH, password)  # as slow as for a real user: no guessing names by time
                 return None
-            principal = Principal(user_id, self._groups(session, user_id))
+            if user.locked_until is not None and user.locked_until > now:
+                wait = max(1, int((user.locked_until - now).total_seconds() + 0.999))
+                raise TooManyAttempts(f"too many wrong passwords for '{user_id}': try again in {wait} s", wait)
+            right = check_password(user.password_hash, password)
+            failed = user.failed_attempts
+            principal = Principal(user_id, self._groups(session, user_id)) if right else None
+        if principal is None:
+            self._count_failure(user_id)
+            return None
+        if failed:
+            with self.engine.db.write() as session:
+                session.execute(update(m.UserAccount).where(m.UserAccount.id == user_id)
+                                .values(failed_attempts=0, locked_until=None))
         with self._lock:
             self._verified[key] = (time.monotonic() + _CACHE_SECONDS, principal)
         return principal
+
+    def session_principal(self, user_id: str, stamp: str) -> Principal | None:
+        """The user of a signed-in session, or None when they are gone or their password changed since."""
+        with self.engine.db.read() as session:
+            user = session.get(m.UserAccount, user_id)
+            if user is None or not hmac.compare_digest(session_stamp(user.password_hash), stamp):
+                return None
+            return Principal(user_id, self._groups(session, user_id))
+
+    def stamp(self, user_id: str) -> str:
+        """The `session_stamp` of a user's current password."""
+        with self.engine.db.read() as session:
+            return session_stamp(self._user(session, user_id).password_hash)
+
+    def _count_failure(self, user_id: str) -> None:
+        self._forget(user_id)  # a cached right password must not outlive a lock in this process
+        with self.engine.db.write() as session:
+            session.execute(update(m.UserAccount).where(m.UserAccount.id == user_id)
+                            .values(failed_attempts=m.UserAccount.failed_attempts + 1))
+            failed = session.scalar(select(m.UserAccount.failed_attempts).where(m.UserAccount.id == user_id))
+            delay = login_delay(failed or 0)
+            if delay:
+                session.execute(update(m.UserAccount).where(m.UserAccount.id == user_id)
+                                .values(locked_until=self.engine.clock.now() + timedelta(seconds=delay)))
 
     def create_token(self, user_id: str, label: str | None = None) -> str:
         """A new API token for `user_id`; shown once, only its hash is kept."""

@@ -9,7 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from engine.api import Engine
-from engine.errors import StageflowError
+from engine.errors import StageflowError, TooManyAttempts
 
 from . import inbox
 from .badinput import bad_input, check_request
@@ -59,6 +59,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
             response.headers["WWW-Authenticate"] = 'Basic realm="Stageflow"'
         if err.status == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        if isinstance(err, TooManyAttempts):
+            response.headers["Retry-After"] = str(err.retry_after)
         return response
 
     @app.errorhandler(HTTPException)

@@ -325,6 +325,8 @@ class UserAccount(Base):
     email: Mapped[str | None] = mapped_column(String(255))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since the last success
+    locked_until: Mapped[datetime | None]  # no sign-in before this time (after several wrong passwords)
 
 
 class GroupMembership(Base):

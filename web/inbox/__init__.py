@@ -20,7 +20,6 @@ from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
 from engine.api import Engine
-from engine.errors import NotFound
 from engine.identity import Principal
 from engine.views import TaskView
 
@@ -30,11 +29,19 @@ bp = Blueprint("inbox", __name__)
 
 
 class User(UserMixin):
-    """The signed-in person, as Flask-Login holds them."""
+    """The signed-in person, as Flask-Login holds them.
 
-    def __init__(self, principal: Principal) -> None:
+    The session keeps the user's name and a fingerprint of their password hash (`identity.session_stamp`), so a
+    new password signs out every session opened with the old one.
+    """
+
+    def __init__(self, principal: Principal, stamp: str) -> None:
         self.principal = principal
         self.id = principal.user_id
+        self.stamp = stamp
+
+    def get_id(self) -> str:
+        return f"{self.id}|{self.stamp}"
 
 
 class Sessions(SecureCookieSessionInterface):
@@ -90,11 +97,11 @@ def init_app(app: Flask, engine: Engine, *, apis: tuple[Blueprint, ...] = ()) ->
     login.login_message_category = "info"
 
     @login.user_loader
-    def _load(user_id: str) -> User | None:
-        try:
-            return User(engine.identity.principal(user_id))
-        except NotFound:  # deleted since they signed in
-            return None
+    def _load(session_id: str) -> User | None:
+        user_id, _, stamp = session_id.rpartition("|")
+        principal = engine.identity.session_principal(user_id, stamp) if user_id else None
+        # None: deleted, or a new password, since they signed in
+        return User(principal, stamp) if principal is not None else None
 
     app.register_blueprint(bp)
 

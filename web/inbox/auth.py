@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user, logout_user
 
+from engine.errors import TooManyAttempts
+
 from . import User, bp, engine
 
 
@@ -29,12 +31,17 @@ def login_page(*, error: str | None = None, user: str = "", status: int = 200): 
 def login():  # type: ignore[no-untyped-def]
     user = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    principal = engine().identity.authenticate(user, password) if user and password else None
+    try:
+        principal = engine().identity.authenticate(user, password) if user and password else None
+    except TooManyAttempts as refused:
+        page, status = login_page(error=f"Too many wrong passwords: try again in {refused.retry_after} seconds.",
+                                  user=user, status=429)
+        return page, status, {"Retry-After": str(refused.retry_after)}
     if principal is None:
         return login_page(error="Wrong user name or password.", user=user, status=401)
     session.clear()  # a fresh session (and CSRF token) for the signed-in person
     session.permanent = True
-    login_user(User(principal))
+    login_user(User(principal, engine().identity.stamp(principal.user_id)))
     return redirect(safe_next(request.form.get("next")))
 
 
