@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock, clock_from_name
 from .config import Settings
+from .decisions import Decisions
 from .definitions import Definitions
 from .executor import Executor, after_transaction
 from .external_tasks import ExternalTasks
@@ -44,6 +45,7 @@ class Engine:
                                        max_bytes=self.settings.max_definition_bytes)
         self.executor = Executor(self.db, self.clock, self.sandbox, self.definitions,
                                  unique_business_key=self.settings.unique_business_key)
+        self.decisions = Decisions(self)
         self.instances = Instances(self)
         self.tasks = Tasks(self)
         self.messages = Messages(self)

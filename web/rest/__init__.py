@@ -141,6 +141,7 @@ def paging() -> tuple[int, int]:
 
 
 from . import (  # noqa: E402,F401 - the routes register themselves on `bp`
+    decisions,
     definitions,
     deployments,
     external_tasks,

@@ -59,6 +59,9 @@ SCHEMAS: dict[str, Any] = {
                                "suspended": BOOL, "tenantId": NSTR, "versionTag": NSTR,
                                "historyTimeToLive": NINT, "startableInTasklist": BOOL},
                               ["id", "key", "version"]),
+    "DecisionDefinition": _obj({"id": STR, "key": STR, "category": NSTR, "name": NSTR, "version": INT,
+                                "resource": NSTR, "deploymentId": STR, "tenantId": NSTR}, ["id", "key", "version"]),
+    "EvaluateRequest": _obj({"variables": _ref("Variables")}),
     "Deployment": _obj({"id": STR, "name": NSTR, "source": NSTR, "deploymentTime": DATE, "tenantId": NSTR,
                         "links": _list(_ref("Link")),
                         "deployedProcessDefinitions": _s("object", True,
@@ -208,6 +211,7 @@ def _p(name: str) -> dict[str, Any]:
 PAGE = [_q("firstResult", _s("integer", minimum=0)), _q("maxResults", _s("integer", minimum=0))]
 ID, KEY, NAME = _p("id"), _p("key"), _p("name")
 DEF_FILTERS = [_q("key"), _q("latestVersion", BOOL), _q("version")]
+DEC_FILTERS = [_q("key"), _q("name"), _q("latestVersion", BOOL)]
 INST_FILTERS = [_q("businessKey"), _q("processDefinitionKey"), _q("processDefinitionId"), _q("active", BOOL),
                 _q("suspended", BOOL), _q("variables")]
 TASK_FILTERS = [_q("assignee"), _q("candidateUser"), _q("candidateGroup"), _q("candidateGroups"),
@@ -255,6 +259,20 @@ PATHS: dict[str, dict[str, Any]] = {
     "/process-definition/{id}/form-variables": {"get": _op("start form fields", _ref("Variables"), params=[ID])},
     "/process-definition/key/{key}/form-variables": {"get": _op("start form fields", _ref("Variables"),
                                                                 params=[KEY])},
+    "/decision-definition": {"get": _op("decision definitions", L(_ref("DecisionDefinition")),
+                                        params=DEC_FILTERS + PAGE)},
+    "/decision-definition/count": {"get": _op("how many", _ref("Count"), params=DEC_FILTERS)},
+    "/decision-definition/{id}": {"get": _op("a decision", _ref("DecisionDefinition"), params=[ID])},
+    "/decision-definition/key/{key}": {"get": _op("the latest version of a key", _ref("DecisionDefinition"),
+                                                  params=[KEY])},
+    "/decision-definition/{id}/xml": {"get": _op("the DMN", _obj({"id": STR, "dmnXml": STR}), params=[ID])},
+    "/decision-definition/key/{key}/xml": {"get": _op("the DMN", _obj({"id": STR, "dmnXml": STR}),
+                                                      params=[KEY])},
+    "/decision-definition/{id}/evaluate": {"post": _op("evaluate: one map of outputs per matched rule",
+                                                       L(_ref("Variables")), params=[ID], body="EvaluateRequest")},
+    "/decision-definition/key/{key}/evaluate": {"post": _op("evaluate the latest version",
+                                                            L(_ref("Variables")), params=[KEY],
+                                                            body="EvaluateRequest")},
     "/process-instance": {"get": _op("running instances", L(_ref("ProcessInstance")), params=INST_FILTERS + PAGE),
                           "post": _op("running instances (query in the body)", L(_ref("ProcessInstance")),
                                       params=PAGE)},
