@@ -66,12 +66,20 @@ class Decisions:
         with self.engine.db.read() as session:
             return self._content(session, self._row(session, definition_id))
 
+    def logic(self, definition_id: str) -> Decision:
+        """The parsed decision of a version: its table (inputs, outputs, rules) or literal expression."""
+        return self._decision(definition_id)[0]
+
     def evaluate(self, definition_id: str, variables: dict[str, Any]) -> list[dict[str, dict[str, Any]]]:
         """Evaluate a decision version with `variables`: one map per matched rule, output name -> typed value
         (Camunda's answer); a failing expression is a `DecisionError` naming the decision."""
+        return [{name: to_typed(value) for name, value in rule.items()}
+                for rule in self.evaluate_plain(definition_id, variables)]
+
+    def evaluate_plain(self, definition_id: str, variables: dict[str, Any]) -> list[dict[str, Any]]:
+        """`evaluate` with plain values: one dict per matched rule, in the table's order."""
         decision, decisions = self._decision(definition_id)
-        result = decision.evaluate(variables, self.engine.sandbox, decisions)
-        return [{name: to_typed(value) for name, value in rule.items()} for rule in result]
+        return decision.evaluate(variables, self.engine.sandbox, decisions).result_list()
 
     def _decision(self, definition_id: str) -> tuple[Decision, dict[str, Decision]]:
         with self._lock:

@@ -7,6 +7,7 @@ element and the line, and the page draws the uploaded diagram with that element 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +17,9 @@ from flask_wtf.csrf import validate_csrf
 from lxml import etree
 from wtforms import ValidationError
 
-from engine.errors import DefinitionError
+from engine.errors import DefinitionError, StageflowError
 from engine.identity import Principal
-from engine.views import DefinitionView, DeploymentView
+from engine.views import DecisionView, DefinitionView, DeploymentView
 from engine.xmlsafe import BPMN_MODEL_NS, parse_xml
 
 from . import bp, engine, me
@@ -105,11 +106,20 @@ def process_rows() -> list[ProcessRow]:
     return list(rows.values())
 
 
+def decision_rows() -> list[list[DecisionView]]:
+    """The deployed decisions, one list of versions (newest first) per key."""
+    rows: dict[str, list[DecisionView]] = {}
+    for d in engine().decisions.list(max_results=1000):
+        rows.setdefault(d.key, []).append(d)
+    return list(rows.values())
+
+
 @bp.get("/designer")
 @login_required
 def designer_home():  # type: ignore[no-untyped-def]
     designer()
-    return render_template("designer.html", processes=process_rows(), suffixes=SUFFIXES)
+    return render_template("designer.html", processes=process_rows(), decisions=decision_rows(),
+                           suffixes=SUFFIXES)
 
 
 def deployed_message(deployment: DeploymentView) -> str:
@@ -204,6 +214,41 @@ def definition_xml(definition_id: str):  # type: ignore[no-untyped-def]
     content = engine().definitions.xml(definition.id)
     filename = f"{definition.key}-v{definition.version}.bpmn"
     return Response(content, mimetype="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# -- one decision version ------------------------------------------------------------------------------------
+@bp.route("/designer/decisions/<definition_id>", methods=["GET", "POST"])
+@login_required
+def decision_page(definition_id: str):  # type: ignore[no-untyped-def]
+    """A decision version: its table as a table, its XML, and a form to try it with variables (JSON)."""
+    designer()
+    eng = engine()
+    decision = eng.decisions.get(definition_id)
+    context: dict[str, Any] = {"decision": decision, "logic": eng.decisions.logic(definition_id),
+                               "xml": eng.decisions.xml(definition_id).decode("utf-8", "replace"),
+                               "versions": eng.decisions.list(key=decision.key, max_results=1000),
+                               "variables": request.form.get("variables", ""), "results": None, "problem": None}
+    if request.method == "POST":
+        try:
+            variables = json.loads(context["variables"] or "{}")
+            if not isinstance(variables, dict):
+                raise ValueError("give the variables as a JSON object, such as {\"amount\": 1200}")
+            context["results"] = eng.decisions.evaluate_plain(definition_id, variables)
+        except (ValueError, StageflowError) as err:
+            context["problem"] = getattr(err, "message", None) or f"The variables are not valid JSON: {err}"
+        status = 400 if context["problem"] else 200
+        return render_template("designer_decision.html", **context), status
+    return render_template("designer_decision.html", **context)
+
+
+@bp.get("/designer/decisions/<definition_id>/xml")
+@login_required
+def decision_xml(definition_id: str):  # type: ignore[no-untyped-def]
+    designer()
+    decision = engine().decisions.get(definition_id)
+    filename = f"{decision.key}-v{decision.version}.dmn"
+    return Response(engine().decisions.xml(definition_id), mimetype="application/xml",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
