@@ -153,4 +153,5 @@ from . import (  # noqa: E402,F401 - the routes register themselves on `bp`
     reports,
     system,
     tasks,
+    users,
 )

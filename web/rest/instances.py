@@ -148,6 +148,13 @@ def put_instance_variable(instance_id: str, name: str):  # type: ignore[no-untyp
     return "", 204
 
 
+@bp.delete("/process-instance/<instance_id>/variables/<name>")
+def delete_instance_variable(instance_id: str, name: str):  # type: ignore[no-untyped-def]
+    require_admin()
+    engine().instances.set_variables(instance_id, {}, remove=[name], user=principal().user_id)
+    return "", 204
+
+
 @bp.get("/process-instance/<instance_id>/activity-instances")
 def activity_instances(instance_id: str):  # type: ignore[no-untyped-def]
     running(instance_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import jsonify, request
 
-from engine.errors import BadRequest, Forbidden
+from engine.errors import BadRequest, Forbidden, NotFound
 from engine.variables import to_typed, to_typed_map
 from engine.views import TaskView
 
@@ -167,6 +167,50 @@ def task_form_variables(task_id: str):  # type: ignore[no-untyped-def]
 def task_variables(task_id: str):  # type: ignore[no-untyped-def]
     visible_task(task_id)
     return jsonify(to_typed_map(engine().tasks.variables(task_id)))
+
+
+@bp.get("/task/<task_id>/variables/<name>")
+def task_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
+    visible_task(task_id)
+    values = engine().tasks.variables(task_id)
+    if name not in values:
+        raise NotFound(f"task variable with name {name} does not exist")
+    return jsonify(to_typed(values[name]))
+
+
+def _open_task_to_change(task_id: str) -> TaskView:
+    task = changeable_task(task_id)
+    if task.ended_at is not None:
+        raise NotFound(f"task '{task_id}' is {task.outcome or 'completed'}: its variables can no longer change")
+    return task
+
+
+@bp.post("/task/<task_id>/variables")
+def modify_task_variables(task_id: str):  # type: ignore[no-untyped-def]
+    """Set and remove variables of the task's process instance (a form saved before it is completed)."""
+    task = _open_task_to_change(task_id)
+    data = body()
+    removals = data.get("deletions") or []
+    if not isinstance(removals, list) or not all(isinstance(n, str) for n in removals):
+        raise BadRequest("deletions must be a list of variable names")
+    engine().instances.set_variables(task.process_instance_id, typed_variables(data, "modifications"),
+                                     remove=removals, user=principal().user_id)
+    return "", 204
+
+
+@bp.put("/task/<task_id>/variables/<name>")
+def put_task_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
+    task = _open_task_to_change(task_id)
+    values = typed_variables({"v": {name: body()}}, "v")
+    engine().instances.set_variables(task.process_instance_id, values, user=principal().user_id)
+    return "", 204
+
+
+@bp.delete("/task/<task_id>/variables/<name>")
+def delete_task_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
+    task = _open_task_to_change(task_id)
+    engine().instances.set_variables(task.process_instance_id, {}, remove=[name], user=principal().user_id)
+    return "", 204
 
 
 @bp.get("/task/<task_id>/identity-links")

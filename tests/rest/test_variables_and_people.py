@@ -1,0 +1,86 @@
+"""Task variables (a form saved before it is completed, as Camunda's task list does), removing a variable, and
+the identity endpoints a task list reads (`/identity/groups`, `/user`, `/group`), over real HTTP."""
+
+from __future__ import annotations
+
+from engine.api import Engine
+from tests.helpers import bpmn, chain
+from tests.rest.conftest import Client
+
+REVIEW = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:userTask id="review" name="Review order" camunda:candidateGroups="sales"/>
+    <bpmn:endEvent id="e"/>
+    """ + chain("s", "review", "e"), process_id="review_order")
+
+
+def started(admin: Client, mary: Client) -> tuple[str, str]:
+    """Deploy, start one order (amount 100); returns (instance id, task id)."""
+    assert admin.post("/deployment/create", files={"upload": ("review.bpmn", REVIEW)}).status_code == 200
+    instance = mary.post("/process-definition/key/review_order/start",
+                         json={"variables": {"amount": {"value": 100, "type": "Integer"}}}).json()
+    task = mary.get("/task", params={"processInstanceId": instance["id"]}).json()[0]
+    return instance["id"], task["id"]
+
+
+def test_a_candidate_saves_the_form_before_completing_the_task(engine: Engine, admin: Client, mary: Client,
+                                                               bob: Client) -> None:
+    instance_id, task_id = started(admin, mary)
+    saved = mary.post(f"/task/{task_id}/variables", json={
+        "modifications": {"comment": {"value": "call the client first", "type": "String"},
+                          "amount": {"value": 120, "type": "Integer"}}})
+    assert saved.status_code == 204, saved.text
+    assert mary.get(f"/task/{task_id}/variables/comment").json() == {
+        "value": "call the client first", "type": "String", "valueInfo": {}}
+    assert mary.put(f"/task/{task_id}/variables/urgent", json={"value": True, "type": "Boolean"}).status_code == 204
+    assert mary.delete(f"/task/{task_id}/variables/comment").status_code == 204
+    assert mary.get(f"/task/{task_id}/variables/comment").status_code == 404
+    values = admin.get(f"/process-instance/{instance_id}/variables").json()
+    assert {n: v["value"] for n, v in values.items()} == {"amount": 120, "urgent": True}
+    changes = engine.instances.variable_changes(instance_id)
+    assert [(c.user_id, c.details["set"], c.details["removed"]) for c in changes] == [
+        ("mary", {"comment": "call the client first", "amount": 120}, []), ("mary", {"urgent": True}, []),
+        ("mary", {}, ["comment"])]
+
+    # someone outside the task's candidates may neither read nor change its variables
+    assert bob.get(f"/task/{task_id}/variables/amount").status_code == 403
+    assert bob.post(f"/task/{task_id}/variables", json={"modifications": {}}).status_code == 403
+    bad = mary.post(f"/task/{task_id}/variables", json={"modifications": {"amount": {"value": "x", "type": "Integer"}}})
+    assert bad.status_code == 400 and "amount" in bad.json()["message"]
+
+    assert mary.post(f"/task/{task_id}/complete", json={}).status_code == 204
+    late = mary.put(f"/task/{task_id}/variables/amount", json={"value": 1, "type": "Integer"})
+    assert late.status_code == 404 and "completed" in late.json()["message"]
+
+
+def test_an_admin_removes_one_variable_of_an_instance(admin: Client, mary: Client) -> None:
+    instance_id, _ = started(admin, mary)
+    assert mary.delete(f"/process-instance/{instance_id}/variables/amount").status_code == 403
+    assert admin.delete(f"/process-instance/{instance_id}/variables/amount").status_code == 204
+    assert admin.get(f"/process-instance/{instance_id}/variables/amount").status_code == 404
+
+
+def test_people_read_their_groups_and_colleagues_and_admins_read_everyone(engine: Engine, admin: Client,
+                                                                          mary: Client, bob: Client) -> None:
+    engine.identity.add_user("sara", "secret-pass-1", ["sales", "loyalty-ops"], first_name="Sara", last_name="Lind")
+    mine = mary.get("/identity/groups", params={"userId": "mary"}).json()
+    assert mine["groups"] == [{"id": "sales", "name": "sales", "type": None}]
+    assert sorted(u["id"] for u in mine["groupUsers"]) == ["mary", "sara"]
+    assert next(u for u in mine["groupUsers"] if u["id"] == "sara")["displayName"] == "Sara Lind"
+    assert mary.get("/identity/groups", params={"userId": "bob"}).status_code == 403
+    assert admin.get("/identity/groups", params={"userId": "bob"}).json()["groups"][0]["id"] == "warehouse"
+
+    assert [u["id"] for u in mary.get("/user").json()] == ["mary", "sara"]
+    assert [u["id"] for u in admin.get("/user").json()] == ["admin", "bob", "mary", "sara"]
+    assert admin.get("/user", params={"memberOfGroup": "sales"}).json() == [
+        {"id": "mary", "firstName": None, "lastName": None, "email": None},
+        {"id": "sara", "firstName": "Sara", "lastName": "Lind", "email": None}]
+    assert admin.get("/user/count", params={"memberOfGroup": "sales"}).json() == {"count": 2}
+    assert mary.get("/user/sara/profile").json()["firstName"] == "Sara"
+    assert mary.get("/user/bob/profile").status_code == 404
+
+    assert [g["id"] for g in mary.get("/group").json()] == ["sales"]
+    assert [g["id"] for g in admin.get("/group", params={"member": "sara"}).json()] == ["loyalty-ops", "sales"]
+    assert admin.get("/group/count").json() == {"count": 4}
+    assert mary.get("/group/warehouse").status_code == 404
+    assert bob.get("/group/warehouse").json() == {"id": "warehouse", "name": "warehouse", "type": None}

@@ -1,0 +1,128 @@
+"""Users and groups as Camunda's identity service answers them (`/identity/groups`, `/user`, `/group`).
+
+Admins see everyone; other people see themselves and the members of their groups, and the groups they are in
+(whom they may hand a task to), as a task list needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+
+from engine.errors import Forbidden, NotFound
+
+from . import bp, engine, paging, principal
+
+
+def _visible_users() -> list[dict[str, Any]]:
+    me = principal()
+    users = engine().identity.users()
+    if me.is_admin:
+        return users
+    mine = set(me.groups)
+    return [u for u in users if u["id"] == me.user_id or mine & set(u["groups"])]  # type: ignore[arg-type]
+
+
+def _visible_groups() -> list[str]:
+    me = principal()
+    if not me.is_admin:
+        return sorted(me.groups)
+    return sorted({g for u in engine().identity.users() for g in u["groups"]})  # type: ignore[attr-defined]
+
+
+def _profile(user: dict[str, Any]) -> dict[str, Any]:
+    return {"id": user["id"], "firstName": user["firstName"], "lastName": user["lastName"], "email": user["email"]}
+
+
+def _group(group_id: str) -> dict[str, Any]:
+    return {"id": group_id, "name": group_id, "type": None}
+
+
+def _matching_users() -> list[dict[str, Any]]:
+    args = request.args
+    users = _visible_users()
+    if args.get("id"):
+        users = [u for u in users if u["id"] == args["id"]]
+    if args.get("idIn"):
+        wanted = set(args["idIn"].split(","))
+        users = [u for u in users if u["id"] in wanted]
+    for param, field in (("firstName", "firstName"), ("lastName", "lastName"), ("email", "email")):
+        if args.get(param):
+            users = [u for u in users if u[field] == args[param]]
+    if args.get("memberOfGroup"):
+        users = [u for u in users if args["memberOfGroup"] in u["groups"]]
+    return users
+
+
+def _matching_groups() -> list[str]:
+    args = request.args
+    groups = _visible_groups()
+    if args.get("id"):
+        groups = [g for g in groups if g == args["id"]]
+    if args.get("idIn"):
+        wanted = set(args["idIn"].split(","))
+        groups = [g for g in groups if g in wanted]
+    member = args.get("member") or args.get("userMember")
+    if member:
+        of = next((u for u in _visible_users() if u["id"] == member), None)
+        groups = [g for g in groups if of is not None and g in of["groups"]]
+    return groups
+
+
+@bp.get("/identity/groups")
+def groups_of_user():  # type: ignore[no-untyped-def]
+    """The groups of `userId` and the people in them (Camunda's answer for a task list's filters)."""
+    user_id = request.args.get("userId")
+    me = principal()
+    if not user_id:
+        user_id = me.user_id
+    if user_id != me.user_id and not me.is_admin:
+        raise Forbidden(f"user '{me.user_id}' may read only their own groups")
+    users = engine().identity.users()
+    of = next((u for u in users if u["id"] == user_id), None)
+    if of is None:
+        raise NotFound(f"user '{user_id}' not found")
+    groups = list(of["groups"])
+    members = [u for u in users if set(u["groups"]) & set(groups)]
+    return jsonify({"groups": [_group(g) for g in groups],
+                    "groupUsers": [{"id": u["id"], "firstName": u["firstName"], "lastName": u["lastName"],
+                                    "displayName": " ".join(p for p in (u["firstName"], u["lastName"]) if p)
+                                    or u["id"]} for u in members]})
+
+
+@bp.get("/user")
+def list_users():  # type: ignore[no-untyped-def]
+    first, count = paging()
+    return jsonify([_profile(u) for u in _matching_users()[first:first + count]])
+
+
+@bp.get("/user/count")
+def count_users():  # type: ignore[no-untyped-def]
+    return jsonify({"count": len(_matching_users())})
+
+
+@bp.get("/user/<user_id>/profile")
+def user_profile(user_id: str):  # type: ignore[no-untyped-def]
+    found = next((u for u in _visible_users() if u["id"] == user_id), None)
+    if found is None:
+        raise NotFound(f"user '{user_id}' not found")
+    return jsonify(_profile(found))
+
+
+@bp.get("/group")
+def list_groups():  # type: ignore[no-untyped-def]
+    first, count = paging()
+    return jsonify([_group(g) for g in _matching_groups()[first:first + count]])
+
+
+@bp.get("/group/count")
+def count_groups():  # type: ignore[no-untyped-def]
+    return jsonify({"count": len(_matching_groups())})
+
+
+@bp.get("/group/<group_id>")
+def get_group(group_id: str):  # type: ignore[no-untyped-def]
+    if group_id not in _visible_groups():
+        raise NotFound(f"group '{group_id}' not found")
+    return jsonify(_group(group_id))
