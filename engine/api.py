@@ -31,6 +31,7 @@ from .messages import Messages
 from .sandbox import ScriptSandbox
 from .store import Database
 from .tasks import Tasks
+from .variable_instances import VariableInstances
 
 
 class Engine:
@@ -47,6 +48,7 @@ class Engine:
                                  unique_business_key=self.settings.unique_business_key)
         self.decisions = Decisions(self)
         self.instances = Instances(self)
+        self.variable_instances = VariableInstances(self)
         self.tasks = Tasks(self)
         self.messages = Messages(self)
         self.jobs = Jobs(self)

@@ -84,3 +84,35 @@ def test_people_read_their_groups_and_colleagues_and_admins_read_everyone(engine
     assert admin.get("/group/count").json() == {"count": 4}
     assert mary.get("/group/warehouse").status_code == 404
     assert bob.get("/group/warehouse").json() == {"id": "warehouse", "name": "warehouse", "type": None}
+
+
+def test_variables_are_queried_across_the_instances_one_may_read(admin: Client, mary: Client, bob: Client) -> None:
+    first, _ = started(admin, mary)
+    second = mary.post("/process-definition/key/review_order/start", json={"variables": {
+        "amount": {"value": 2500, "type": "Integer"}, "region": {"value": "north", "type": "String"}}}).json()["id"]
+    # started by an admin: mary reads it too, her group being the candidate of its task
+    admin.post("/process-definition/key/review_order/start", json={"variables": {"amount": {"value": 9,
+                                                                                           "type": "Integer"}}})
+
+    amounts = mary.get("/variable-instance", params={"variableName": "amount", "sortBy": "variableName"}).json()
+    assert sorted(v["value"] for v in amounts) == [9, 100, 2500]
+    one = next(v for v in amounts if v["processInstanceId"] == second)
+    assert one["type"] == "Integer" and one["name"] == "amount" and one["processDefinitionId"].startswith("review_order")
+    assert mary.get(f"/variable-instance/{one['id']}").json() == one
+    assert bob.get("/variable-instance", params={"variableName": "amount"}).json() == []  # warehouse: none of it
+    assert bob.get(f"/variable-instance/{one['id']}").status_code == 404
+
+    big = mary.get("/variable-instance", params={"variableValues": "amount_gt_1000"}).json()
+    assert [(v["processInstanceId"], v["value"]) for v in big] == [(second, 2500)]
+    both = mary.post("/variable-instance", json={"processInstanceIdIn": [first, second],
+                                                  "sorting": [{"sortBy": "variableName", "sortOrder": "desc"}]}).json()
+    assert [(v["name"], v["value"]) for v in both if v["processInstanceId"] == second] == [
+        ("region", "north"), ("amount", 2500)]
+    assert mary.post("/variable-instance/count", json={"variableNameLike": "reg%"}).json() == {"count": 1}
+    assert mary.get("/variable-instance/count", params={"processInstanceIdIn": f"{first},{second}"}).json() == {
+        "count": 3}
+    bad = mary.get("/variable-instance", params={"variableValues": "amount_about_3"})
+    assert bad.status_code == 400 and "name_operator_value" in bad.json()["message"]
+
+    assert admin.delete(f"/process-instance/{second}").status_code == 204  # ended instances have no runtime variables
+    assert mary.get("/variable-instance/count", params={"variableName": "amount"}).json() == {"count": 2}

@@ -154,4 +154,5 @@ from . import (  # noqa: E402,F401 - the routes register themselves on `bp`
     system,
     tasks,
     users,
+    variable_instances,
 )

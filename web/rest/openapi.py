@@ -62,6 +62,16 @@ SCHEMAS: dict[str, Any] = {
     "DecisionDefinition": _obj({"id": STR, "key": STR, "category": NSTR, "name": NSTR, "version": INT,
                                 "resource": NSTR, "deploymentId": STR, "tenantId": NSTR}, ["id", "key", "version"]),
     "EvaluateRequest": _obj({"variables": _ref("Variables")}),
+    "VariableInstance": _obj({"id": STR, "name": STR, "type": STR, "value": {"nullable": True},
+                              "valueInfo": _s("object"), "processDefinitionId": NSTR, "processInstanceId": NSTR,
+                              "executionId": NSTR, "caseInstanceId": NSTR, "caseExecutionId": NSTR, "taskId": NSTR,
+                              "batchId": NSTR, "activityInstanceId": NSTR, "errorMessage": NSTR, "tenantId": NSTR},
+                             ["id", "name", "type"]),
+    "VariableQuery": _obj({"variableName": STR, "variableNameLike": STR, "processInstanceIdIn": _list(STR),
+                           "variableValues": _list(_obj({"name": STR, "operator": STR, "value": {"nullable": True}},
+                                                        ["name"])),
+                           "sortBy": STR, "sortOrder": STR,
+                           "sorting": _list(_obj({"sortBy": STR, "sortOrder": STR}))}),
     "UserProfile": _obj({"id": STR, "firstName": NSTR, "lastName": NSTR, "email": NSTR}, ["id"]),
     "Group": _obj({"id": STR, "name": NSTR, "type": NSTR}, ["id"]),
     "GroupInfo": _obj({"groups": _list(_ref("Group")),
@@ -217,6 +227,8 @@ PAGE = [_q("firstResult", _s("integer", minimum=0)), _q("maxResults", _s("intege
 ID, KEY, NAME = _p("id"), _p("key"), _p("name")
 DEF_FILTERS = [_q("key"), _q("latestVersion", BOOL), _q("version")]
 DEC_FILTERS = [_q("key"), _q("name"), _q("latestVersion", BOOL)]
+VAR_FILTERS = [_q("variableName"), _q("variableNameLike"), _q("processInstanceIdIn"), _q("variableValues"),
+               _q("sortBy"), _q("sortOrder")]
 USER_FILTERS = [_q("id"), _q("idIn"), _q("firstName"), _q("lastName"), _q("email"), _q("memberOfGroup")]
 GROUP_FILTERS = [_q("id"), _q("idIn"), _q("member"), _q("userMember")]
 INST_FILTERS = [_q("businessKey"), _q("processDefinitionKey"), _q("processDefinitionId"), _q("active", BOOL),
@@ -280,6 +292,13 @@ PATHS: dict[str, dict[str, Any]] = {
     "/decision-definition/key/{key}/evaluate": {"post": _op("evaluate the latest version",
                                                             L(_ref("Variables")), params=[KEY],
                                                             body="EvaluateRequest")},
+    "/variable-instance": {"get": _op("variables of running instances", L(_ref("VariableInstance")),
+                                      params=VAR_FILTERS + PAGE),
+                           "post": _op("variables of running instances (query in the body)",
+                                       L(_ref("VariableInstance")), params=PAGE, body="VariableQuery")},
+    "/variable-instance/count": {"get": _op("how many", _ref("Count"), params=VAR_FILTERS),
+                                 "post": _op("how many (query in the body)", _ref("Count"), body="VariableQuery")},
+    "/variable-instance/{id}": {"get": _op("one variable", _ref("VariableInstance"), params=[ID])},
     "/identity/groups": {"get": _op("a user's groups and their members", _ref("GroupInfo"),
                                     params=[_q("userId")])},
     "/user": {"get": _op("users (admins: all; others: their groups' members)", L(_ref("UserProfile")),

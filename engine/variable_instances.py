@@ -1,0 +1,141 @@
+"""The variables of running instances, queried across instances (Camunda's `/variable-instance`).
+
+Reads the `variable` projection that every change writes, joined with its instance; a person who is not an admin
+sees only the variables of instances they may read (`instances.involving`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, func, select
+
+from .errors import BadRequest, NotFound
+from .identity import Principal
+from .instances import involving
+from .store import models as m
+from .variables import stored_value, to_typed
+
+if TYPE_CHECKING:
+    from .api import Engine
+
+_SORTS = {"variableName": m.Variable.name, "variableType": m.Variable.type,
+          "activityInstanceId": m.Variable.instance_id}
+_OPERATORS = ("eq", "neq", "gt", "gteq", "lt", "lteq", "like")
+
+
+@dataclass(frozen=True)
+class VariableFilter:
+    """What to look for: names (exact, `like` with `%`), instances, and `name_op_value` conditions on values."""
+
+    names: tuple[str, ...] = ()
+    name_like: str | None = None
+    instance_ids: tuple[str, ...] = ()
+    values: tuple[tuple[str, str, Any], ...] = ()
+
+
+class VariableInstances:
+    """Variables of running instances, across instances."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def list(self, person: Principal, where: VariableFilter, *, sort_by: str = "variableName",
+             sort_order: str = "asc", first: int = 0, max_results: int = 100) -> list[dict[str, Any]]:
+        """Camunda's variable instances: id, name, typed value, instance and definition."""
+        column = _SORTS.get(sort_by)
+        if column is None:
+            raise BadRequest(f"cannot sort variables by '{sort_by}' (use {', '.join(_SORTS)})")
+        query = self._query(person, where).order_by(column.desc() if sort_order == "desc" else column,
+                                                     m.Variable.instance_id, m.Variable.name)
+        with self.engine.db.read() as session:
+            rows = session.execute(query.offset(first).limit(min(max_results, 1000))).all()
+        return [_dto(variable, definition_id) for variable, definition_id in rows]
+
+    def count(self, person: Principal, where: VariableFilter) -> int:
+        with self.engine.db.read() as session:
+            return int(session.scalar(select(func.count()).select_from(self._query(person, where).subquery())) or 0)
+
+    def get(self, person: Principal, variable_id: str) -> dict[str, Any]:
+        """One variable by the id `list` gives it (`instance id:name`)."""
+        instance_id, sep, name = variable_id.partition(":")
+        found = self.list(person, VariableFilter(names=(name,), instance_ids=(instance_id,))) if sep else []
+        if not found:
+            raise NotFound(f"variable instance with id {variable_id} does not exist")
+        return found[0]
+
+    @staticmethod
+    def _query(person: Principal, where: VariableFilter) -> Select:  # type: ignore[type-arg]
+        query = (select(m.Variable, m.ProcessInstance.definition_id)
+                 .join(m.ProcessInstance, m.ProcessInstance.id == m.Variable.instance_id)
+                 .where(m.ProcessInstance.ended_at.is_(None)))
+        if not person.is_admin:
+            query = query.where(involving(person))
+        if where.names:
+            query = query.where(m.Variable.name.in_(where.names))
+        if where.name_like:
+            query = query.where(m.Variable.name.like(where.name_like))
+        if where.instance_ids:
+            query = query.where(m.Variable.instance_id.in_(where.instance_ids))
+        for name, operator, value in where.values:
+            query = query.where(m.Variable.name == name, _condition(operator, value))
+        return query
+
+
+def parse_value_conditions(text: str | None) -> tuple[tuple[str, str, Any], ...]:
+    """Camunda's `variableValues=name_op_value,...` (op: eq, neq, gt, gteq, lt, lteq, like); a number or
+    `true`/`false` compares as such, anything else as text."""
+    out = []
+    for part in (text or "").split(","):
+        if not part:
+            continue
+        pieces = part.split("_")
+        for i in range(len(pieces) - 2, 0, -1):  # names may hold "_": the operator is the last one that fits
+            if pieces[i] in _OPERATORS:
+                out.append(("_".join(pieces[:i]), pieces[i], _literal("_".join(pieces[i + 1:]))))
+                break
+        else:
+            raise BadRequest(f"variableValues '{part}' is not name_operator_value (operators: "
+                             f"{', '.join(_OPERATORS)})")
+    return tuple(out)
+
+
+def _literal(text: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return text
+
+
+def _condition(operator: str, value: Any) -> Any:
+    if operator not in _OPERATORS:
+        raise BadRequest(f"unknown operator '{operator}' (use {', '.join(_OPERATORS)})")
+    if value is None:
+        if operator not in ("eq", "neq"):
+            raise BadRequest(f"a null value compares only with eq or neq, not {operator}")
+        return m.Variable.type == "Null" if operator == "eq" else m.Variable.type != "Null"
+    if isinstance(value, bool):
+        column, value = m.Variable.text_value, "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        column = m.Variable.number_value
+    elif isinstance(value, str):
+        column = m.Variable.text_value
+    else:
+        raise BadRequest("a variable value to compare with must be a string, a number, a boolean or null")
+    if operator == "like":
+        return column.like(str(value))
+    compare = {"eq": column.__eq__, "neq": column.__ne__, "gt": column.__gt__, "gteq": column.__ge__,
+               "lt": column.__lt__, "lteq": column.__le__}[operator]
+    return compare(value)
+
+
+def _dto(row: m.Variable, definition_id: str) -> dict[str, Any]:
+    typed = to_typed(stored_value(row.type, row.value))
+    return {"id": f"{row.instance_id}:{row.name}", "name": row.name, "type": typed["type"], "value": typed["value"],
+            "valueInfo": typed["valueInfo"], "processDefinitionId": definition_id,
+            "processInstanceId": row.instance_id, "executionId": row.instance_id, "caseInstanceId": None,
+            "caseExecutionId": None, "taskId": None, "batchId": None, "activityInstanceId": row.instance_id,
+            "errorMessage": None, "tenantId": None}

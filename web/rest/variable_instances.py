@@ -1,0 +1,83 @@
+"""Variables of running instances across instances: `/variable-instance` (GET with query parameters, POST with
+the query as JSON), its count, and one by id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+
+from engine.errors import BadRequest
+from engine.variable_instances import VariableFilter, parse_value_conditions
+
+from . import body, bp, engine, paging, principal
+
+
+def _ids(value: Any, field: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v for v in value.split(",") if v)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise BadRequest(f"{field} must be a list of ids (or, in the URL, ids separated by commas)")
+
+
+def _filter(source: Any) -> VariableFilter:
+    values = source.get("variableValues")
+    if isinstance(values, list):  # the JSON form: [{"name": ..., "operator": ..., "value": ...}]
+        conditions = []
+        for item in values:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise BadRequest("variableValues must be a list of {name, operator, value}")
+            conditions.append((item["name"], str(item.get("operator", "eq")), item.get("value")))
+        parsed = tuple(conditions)
+    else:
+        parsed = parse_value_conditions(values)
+    name = source.get("variableName")
+    return VariableFilter(names=(name,) if isinstance(name, str) and name else (),
+                          name_like=source.get("variableNameLike") or None,
+                          instance_ids=_ids(source.get("processInstanceIdIn"), "processInstanceIdIn"),
+                          values=parsed)
+
+
+def _sorting(source: Any) -> tuple[str, str]:
+    sorting = source.get("sorting")
+    if isinstance(sorting, list) and sorting and isinstance(sorting[0], dict):
+        source = sorting[0]
+    order = source.get("sortOrder") or "asc"
+    if order not in ("asc", "desc"):
+        raise BadRequest("sortOrder must be asc or desc")
+    return source.get("sortBy") or "variableName", order
+
+
+def _list(source: Any):  # type: ignore[no-untyped-def]
+    first, count = paging()
+    sort_by, order = _sorting(source)
+    return jsonify(engine().variable_instances.list(principal(), _filter(source), sort_by=sort_by,
+                                                    sort_order=order, first=first, max_results=count))
+
+
+@bp.get("/variable-instance")
+def list_variable_instances():  # type: ignore[no-untyped-def]
+    return _list(request.args)
+
+
+@bp.post("/variable-instance")
+def query_variable_instances():  # type: ignore[no-untyped-def]
+    return _list(body())
+
+
+@bp.get("/variable-instance/count")
+def count_variable_instances():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().variable_instances.count(principal(), _filter(request.args))})
+
+
+@bp.post("/variable-instance/count")
+def query_count_variable_instances():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().variable_instances.count(principal(), _filter(body()))})
+
+
+@bp.get("/variable-instance/<variable_id>")
+def get_variable_instance(variable_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(engine().variable_instances.get(principal(), variable_id))
