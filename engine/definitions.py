@@ -198,6 +198,8 @@ class Definitions:
         """Resource ids needed to compile `proc`: its file, the files of what it calls, and DMN files."""
         needed = [resources[item.name].id]
         pending_calls = set(proc.called_elements)
+        if proc.dynamic_calls:  # a calledElement expression may name any process deployed with this file
+            pending_calls |= {p.process_id for c in checked for p in c.processes}
         pending_decisions = set(proc.decision_refs)
         done_calls: set[str] = {proc.process_id}
         local_keys = {p.process_id for p in item.processes}
@@ -212,6 +214,8 @@ class Definitions:
                     rid = resources[found.name].id
                     called = next(p for p in found.processes if p.process_id == key)
                     pending_calls |= called.called_elements
+                    if called.dynamic_calls:
+                        pending_calls |= {p.process_id for c in checked for p in c.processes}
                     pending_decisions |= called.decision_refs
                 elif key in local_keys:
                     continue

@@ -12,6 +12,7 @@ This runs on the hardened lxml tree before SpiffWorkflow sees it. It
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 
 _JAVA_ATTRS = ("class", "delegateExpression", "expression")
+MAIL_FIELDS = ("to", "from", "cc", "bcc", "subject", "text", "html", "charset")
+"""The `camunda:field` names of a mail task (camunda:type="mail"), as Camunda 7's mail activity reads them."""
 _TASK_TAGS = ("serviceTask", "sendTask", "businessRuleTask")
 _PYTHON_FORMATS = ("", "python", "py", "text/x-python", "python3")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -55,6 +58,7 @@ class Mapping:
     target: str | None = None
     all_variables: bool = False
     business_key: str | None = None  # python source of `businessKey="${...}"`
+    local: bool = False  # `local="true"`: in, from the call activity's local variables; out, into them
 
 
 @dataclass
@@ -84,6 +88,7 @@ class ElementInfo:
     async_after: bool = False
     retry_cycle: str | None = None
     called_element: str | None = None
+    called_expression: str | None = None  # `calledElement="${...}"`: Python source giving the process key
     called_binding: str = "latest"
     called_version: str | None = None
     in_mappings: list[Mapping] = field(default_factory=list)
@@ -98,10 +103,12 @@ class ElementInfo:
     escalation_code_variable: str | None = None  # an escalation boundary or start event: where the code goes
     spiff_id: str | None = None  # the id SpiffWorkflow knows the element by, when it had to be renamed
     inputs: list[tuple[str, str]] = field(default_factory=list)  # camunda:inputParameter (name, Python source)
-    compensable: bool = False  # an activity with a compensation handler: its completions are counted
+    compensable: bool = False  # an activity some compensation throw event undoes: its completions are recorded
     compensates: str | None = None  # a compensation handler: the id of the activity it undoes
+    compensating: str | None = None  # a hidden subprocess compensating, per instance, the runs of this subprocess
     outputs: list[tuple[str, str]] = field(default_factory=list)  # camunda:outputParameter (name, Python source)
     hidden_for: str | None = None  # a hidden element the dialect added after this diagram element
+    mail: dict[str, str] | None = None  # a mail task (camunda:type="mail"): field name -> Python source
 
     @property
     def is_external(self) -> bool:
@@ -124,6 +131,7 @@ class ProcessInfo:
     signal_starts: list[str]
     timer_starts: list[str]
     timer_start_specs: list[tuple[str, str, str]] = field(default_factory=list)  # (element id, kind, literal)
+    dynamic_calls: bool = False  # a call activity's calledElement is an expression (any process deployed with it)
 
 
 class Dialect:
@@ -139,8 +147,11 @@ class Dialect:
         self.renamed: dict[str, str] = {}  # new id -> id in the diagram, see `_rename_reserved_ids`
         self.hidden_for: dict[str, str] = {}  # hidden gateway id -> the element it splits after
         self.dropped: list[etree._Element] = []  # elements to remove after the walk over a process
-        self.compensable: set[str] = set()  # activities with a compensation handler
+        self.compensable: set[str] = set()  # activities some compensation throw event undoes
         self.compensates: dict[str, str] = {}  # compensation handler id -> the activity it undoes
+        self.compensating: dict[str, str] = {}  # hidden subprocess id -> the subprocess whose runs it compensates
+        self.copies: set[str] = set()  # elements the compensation rewrite copied (their ids map in `renamed`)
+        self.python_loops: set[str] = set()  # elements whose loop cardinality the dialect wrote in Python
 
     # -- errors ---------------------------------------------------------------------------------------------
     def fail(self, element: etree._Element, message: str) -> DefinitionError:
@@ -225,7 +236,8 @@ class Dialect:
 
     def _name_anonymous_flows(self) -> None:
         """Give a sequence flow without an id (Camunda accepts them) a stable one, `flow_SOURCE_TARGET[_n]`:
-        SpiffWorkflow connects flows by id and would silently drop the path."""
+        SpiffWorkflow connects flows by id and would silently drop the path. A flow node without one gets one
+        too."""
         for el in self.root.iter(_b("sequenceFlow")):
             if (el.get("id") or "").strip():
                 continue
@@ -236,6 +248,13 @@ class Dialect:
                 flow_id = f"{base}_{n}"
             el.set("id", flow_id)
             self.ids[flow_id] = el
+        for el in self.root.iter(f"{{{BPMN_NS}}}*"):
+            # A flow node without an id (an event subprocess, which no sequence flow names): Camunda runs it
+            # (BpmnParseTest.testParseEscalationStartEvent); it gets `TAG_lineN`, the name shown for it.
+            if _is_flow_node(etree.QName(el).localname) and not (el.get("id") or "").strip():
+                node_id = self._fresh_id(f"{etree.QName(el).localname}_line{el.sourceline}")
+                el.set("id", node_id)
+                self.ids[node_id] = el
 
     def _check_document(self) -> None:
         """Refuse, naming the element, what SpiffWorkflow rejects without one (or trips over) in any process."""
@@ -375,100 +394,12 @@ class Dialect:
         for target in catches.values():
             target.tag = _b("intermediateThrowEvent")  # a none event the token passes through
 
-    def _compensation(self, scope: etree._Element) -> None:
-        """Compensation within one process or subprocess, as Camunda runs the common case.
+    def _compensation(self, proc: etree._Element) -> None:
+        """Compensation events, handlers and compensation event subprocesses of executable process `proc`,
+        rewritten into elements SpiffWorkflow runs (`engine.compensation`)."""
+        from .compensation import rewrite  # it reads this module's names: imported once this one is loaded
 
-        A compensation boundary event names, by an association, the handler that undoes its activity. A
-        compensation throw event (intermediate or end, for one `activityRef` or for every activity of its scope)
-        runs the handlers of the activities that have completed, side by side, and goes on once they are done:
-        it becomes a hidden inclusive gateway with a branch to each handler (taken when its activity completed
-        since it was last compensated) and a join. Compensation event subprocesses, a throw naming an activity
-        of another scope, the contents of a completed subprocess without a handler of its own, multi-instance
-        activities and `waitForCompletion="false"` are refused, naming the element.
-        """
-        definition = _b("compensateEventDefinition")
-        boundaries = [b for b in scope.iterfind("bpmn:boundaryEvent", NS) if b.find(definition) is not None]
-        throws = [t for t in scope if isinstance(t.tag, str) and t.tag in (_b("intermediateThrowEvent"),
-                  _b("endEvent")) and t.find(definition) is not None]
-        if not boundaries and not throws:
-            return
-        handlers: dict[str, etree._Element] = {}
-        for boundary in boundaries:
-            activity = boundary.get("attachedToRef") or ""
-            target = self.ids.get(activity)
-            if target is not None and target.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None:
-                raise self.fail(boundary, "compensating a multi-instance activity is not supported by Stageflow")
-            handler_id = next((a.get("targetRef") for a in self.root.iter(_b("association"))
-                               if a.get("sourceRef") == boundary.get("id")), None)
-            handler = self.ids.get(handler_id or "")
-            if handler is not None:
-                if handler.getparent() is not scope or (handler.get("isForCompensation") or "").lower() != "true":
-                    raise self.fail(boundary, f"the compensation handler '{handler_id}' must be an activity with "
-                                              'isForCompensation="true" beside the activity it undoes')
-                if handler.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None:
-                    raise self.fail(handler, "a multi-instance compensation handler is not supported by Stageflow")
-                handlers[activity] = handler
-            scope.remove(boundary)
-        used: set[str] = set()
-        for throw in throws:
-            compensate = throw.find(definition)
-            if (compensate.get("waitForCompletion") or "true").lower() == "false":
-                raise self.fail(throw, 'waitForCompletion="false" is not supported by Stageflow: the throw event '
-                                       "waits for the compensation handlers")
-            ref = compensate.get("activityRef")
-            if ref:
-                target = self.ids.get(ref)
-                if target is None or target.getparent() is not scope:
-                    raise self.fail(throw, f"activityRef '{ref}' names no activity of this process or subprocess "
-                                           "(compensating another scope's activities is not supported)")
-                inner = [target] if ref not in handlers else []
-            else:
-                inner = [sub for sub in scope.iterfind("bpmn:subProcess", NS) if sub.get("id") not in handlers]
-            if any(sub.find(".//bpmn:compensateEventDefinition", NS) is not None for sub in inner):
-                raise self.fail(throw, "compensating the activities inside a completed subprocess that has no "
-                                       "compensation handler of its own is not supported by Stageflow")
-            targets = [ref] if ref else list(handlers)
-            targets = [a for a in targets if a in handlers]
-            throw.remove(compensate)
-            self._compensate_at(scope, throw, [(a, handlers[a]) for a in targets], used)
-        for activity, handler in handlers.items():
-            if handler.get("id") in used:  # a handler no throw event reaches stays apart, as in Camunda
-                handler.attrib.pop("isForCompensation", None)
-                self.compensable.add(activity)
-                self.compensates[handler.get("id")] = activity
-
-    def _compensate_at(self, scope: etree._Element, throw: etree._Element,
-                       pairs: list[tuple[str, etree._Element]], used: set[str]) -> None:
-        """Put the handlers of `pairs` between `throw` and what follows it (see `_compensation`)."""
-        if not pairs:
-            return
-        throw_id = throw.get("id")
-        fork_id = self._fresh_id(f"{HIDDEN_PREFIX}compensate_{throw_id}")
-        join_id = self._fresh_id(f"{HIDDEN_PREFIX}compensated_{throw_id}")
-        fork = etree.SubElement(scope, _b("inclusiveGateway"), id=fork_id)
-        join = etree.SubElement(scope, _b("inclusiveGateway"), id=join_id)
-        self.ids[fork_id], self.ids[join_id] = fork, join
-        self.hidden_for[fork_id] = self.hidden_for[join_id] = self._original_id(throw_id)
-        for flow in scope.iterfind("bpmn:sequenceFlow", NS):
-            if flow.get("sourceRef") == throw_id:
-                flow.set("sourceRef", join_id)
-        if throw.tag == _b("endEvent"):
-            throw.tag = _b("intermediateThrowEvent")
-            end_id = self._fresh_id(f"{HIDDEN_PREFIX}end_{throw_id}")
-            self.ids[end_id] = etree.SubElement(scope, _b("endEvent"), id=end_id)
-            self._hidden_flow(scope, join_id, end_id)
-        self._hidden_flow(scope, throw_id, fork_id)
-        fork.set("default", self._hidden_flow(scope, fork_id, join_id))
-        for activity, handler in pairs:
-            handler_id = handler.get("id")
-            if handler_id in used:
-                raise self.fail(throw, f"the compensation handler '{handler_id}' is thrown to by two events: "
-                                       "Stageflow runs each handler from one compensation throw event only")
-            used.add(handler_id)
-            branch = self.ids[self._hidden_flow(scope, fork_id, handler_id)]
-            condition = etree.SubElement(branch, _b("conditionExpression"))
-            condition.text = f"_sf_compensable({activity!r})"
-            self._hidden_flow(scope, handler_id, join_id)
+        rewrite(self, proc)
 
     def _hidden_flow(self, scope: etree._Element, source: str, target: str) -> str:
         flow_id = self._fresh_id(f"{HIDDEN_PREFIX}flow_{source}")
@@ -552,9 +483,9 @@ class Dialect:
 
     def _process(self, proc: etree._Element) -> ProcessInfo:
         self._check_foreign_ids(proc)
+        self._compensation(proc)  # the whole process first: it adds hidden subprocesses the loop below checks
         for scope in (proc, *proc.iter(_b("subProcess"), _b("transaction"), _b("adHocSubProcess"))):
             self._resolve_links(scope)
-            self._compensation(scope)
             self._check_scope(scope)
             if scope.tag != _b("adHocSubProcess"):
                 self._end_dead_ends(scope)
@@ -584,9 +515,12 @@ class Dialect:
             if el.get("id") and _is_flow_node(tag):
                 element = self._element(el, tag)
                 element.lane = lanes.get(el.get("id"))
-                info.elements[element.element_id] = element
+                # a copy (see `engine.compensation`) is known by its own id here, by the original's elsewhere
+                info.elements[el.get("id") if el.get("id") in self.copies else element.element_id] = element
                 if element.called_element:
                     info.called_elements.add(element.called_element)
+                if element.called_expression:
+                    info.dynamic_calls = True
                 if element.decision_ref:
                     info.decision_refs.add(element.decision_ref)
         for el in self.dropped:
@@ -640,6 +574,7 @@ class Dialect:
         info.hidden_for = self.hidden_for.get(el.get("id"))
         info.compensable = el.get("id") in self.compensable
         info.compensates = self.compensates.get(el.get("id"))
+        info.compensating = self.compensating.get(el.get("id"))
         doc = el.find("bpmn:documentation", NS)
         if doc is not None and doc.text:
             info.documentation = doc.text.strip()
@@ -683,6 +618,8 @@ class Dialect:
             info.task_priority = self._text_attr(el, "taskPriority")
         if tag == "callActivity":
             self._call_activity(el, info)
+        if el.get(_c("type")) == "mail" and tag in ("serviceTask", "sendTask"):
+            info.mail = self._mail_fields(el)
         self._io_mapping(el, tag, info)
         if tag == "businessRuleTask" and el.get(_c("decisionRef")):
             info.decision_ref = el.get(_c("decisionRef"))
@@ -714,8 +651,12 @@ class Dialect:
         if not called:
             raise self.fail(el, "a call activity needs a calledElement (the key of the process to call)")
         if is_expression(called):
-            raise self.fail(el, "calledElement must be a process key, not an expression")
-        info.called_element = called
+            # Chosen when the call activity starts, among the processes deployed with this file (they are compiled
+            # together): SpiffWorkflow's spec names a placeholder that each instance binds (`StageflowCallActivity`).
+            info.called_expression = self._expr(el, called, "calledElement")
+            el.set("calledElement", f"{DYNAMIC_CALL_PREFIX}{el.get('id')}")
+        else:
+            info.called_element = called
         info.called_binding = el.get(_c("calledElementBinding"), "latest")
         if info.called_binding not in ("latest", "deployment", "version", "versionTag"):
             raise self.fail(el, f"unknown camunda:calledElementBinding '{info.called_binding}'")
@@ -728,14 +669,57 @@ class Dialect:
                     source=node.get("source"),
                     target=node.get("target"),
                     all_variables=node.get("variables") == "all",
+                    local=(node.get("local") or "").strip().lower() == "true",
                 )
                 if node.get("sourceExpression"):
                     mapping.source_expression = self._expr(el, node.get("sourceExpression"), "sourceExpression")
                 if node.get("businessKey"):
                     mapping.business_key = self._expr(el, node.get("businessKey"), "businessKey")
-                if not (mapping.all_variables or mapping.business_key or mapping.target):
-                    raise self.fail(node, f"camunda:{tag} needs a target, variables=\"all\" or a businessKey")
+                self._check_mapping(node, tag, mapping)
                 target.append(mapping)
+
+    def _check_mapping(self, node: etree._Element, tag: str, mapping: Mapping) -> None:
+        """Refuse a `camunda:in`/`camunda:out` that Camunda 7 refuses (with its words, BpmnParseTest), saying what
+        it needs: `variables="all"`, a `businessKey`, or a source (or sourceExpression) and a target."""
+        if mapping.all_variables or (tag == "in" and mapping.business_key):
+            return
+        what = f"camunda:{tag} needs a target and a source (or sourceExpression), or variables=\"all\"" + (
+            " or a businessKey" if tag == "in" else "")
+        if mapping.source == "" or node.get("sourceExpression") == "":
+            raise self.fail(node, f"{what}: Empty attribute 'source' when passing variables")
+        if mapping.source is None and mapping.source_expression is None:
+            raise self.fail(node, f"{what}: Missing parameter 'source' or 'sourceExpression' when passing variables")
+        if mapping.target is None:
+            raise self.fail(node, f"{what}: Missing attribute 'target' when attribute 'source' or "
+                                  "'sourceExpression' is set")
+        if not mapping.target.strip():
+            raise self.fail(node, f"{what}: Empty attribute 'target' when attribute 'source' or 'sourceExpression' "
+                                  "is set")
+
+    def _mail_fields(self, el: etree._Element) -> dict[str, str]:
+        """The `camunda:field`s of a mail task (camunda:type="mail"), as Camunda 7's mail activity reads them: each
+        a literal (`stringValue`, `camunda:string`) or an expression (`expression`, `camunda:expression`, which may
+        mix text and `${...}`), kept as Python source. Camunda refuses a mail task without `to` or without a body."""
+        fields: dict[str, str] = {}
+        for node in el.iterfind("bpmn:extensionElements/camunda:field", NS):
+            name = (node.get("name") or "").strip()
+            if name not in MAIL_FIELDS:
+                raise self.fail(node, f"mail task field '{name}' is unknown: use {', '.join(MAIL_FIELDS)}")
+            string, expression = node.find("camunda:string", NS), node.find("camunda:expression", NS)
+            if node.get("stringValue") is not None or string is not None:
+                text = node.get("stringValue") if string is None else (string.text or "")
+                fields[name] = repr(text.strip())
+            elif node.get("expression") is not None or expression is not None:
+                text = (node.get("expression") if expression is None else expression.text or "").strip()
+                fields[name] = self._expr(node, text, f"mail task field '{name}'") if text else "None"
+            else:
+                raise self.fail(node, f"mail task field '{name}' needs a camunda:string or a camunda:expression")
+        if "to" not in fields:
+            raise self.fail(el, "No recipient is defined on the mail activity: give it a camunda:field 'to'")
+        if "text" not in fields and "html" not in fields:
+            raise self.fail(el, "Text or html field should be provided: give the mail task a camunda:field 'text' "
+                                "or 'html'")
+        return fields
 
     def _io_mapping(self, el: etree._Element, tag: str, info: ElementInfo) -> None:
         """`camunda:inputOutput`: input parameters are the activity's local variables, computed from the outer
@@ -806,8 +790,15 @@ class Dialect:
             # Camunda refuses it too; SpiffWorkflow would start it and wait for ever.
             raise self.fail(el, f'{_a(tag)} needs an implementation: make it an external task '
                                 '(camunda:type="external" camunda:topic="...") served by a worker')
+        if kind == "mail":
+            return  # Camunda 7's mail task: Stageflow writes the letter to its outbox (fields read in `_element`)
+        if kind == "shell":
+            # Camunda 7 runs the command on the engine's host; a diagram may not reach the operating system here.
+            raise self.fail(el, 'camunda:type="shell" is not supported by Stageflow (it runs a command on the '
+                                'engine\'s host): run the command in an external task worker (camunda:type="external" '
+                                'with a camunda:topic)')
         if kind != "external":
-            # Camunda's built-in connectors (mail, shell, ...) run inside its JVM; here the task would wait for ever.
+            # Camunda's other built-in connectors run inside its JVM; here the task would wait for ever.
             raise self.fail(el, f'camunda:type="{kind}" is not supported by Stageflow: use camunda:type="external" '
                                 'with a camunda:topic and do the work in a worker')
 
@@ -864,9 +855,13 @@ class Dialect:
         self._reference(el, "escalationRef", "escalation")
 
     def _el_compensateEventDefinition(self, el: etree._Element) -> None:
-        # Boundary and throw events became flows (`_compensation`); what is left is a compensation start event.
-        raise self.fail(el, "compensation event subprocesses are not supported by Stageflow: attach a compensation "
-                            "boundary event to the activity and associate it with its handler")
+        # Boundary and throw events and compensation event subprocesses became other elements (`_compensation`).
+        owner = el.getparent()
+        if etree.QName(owner).localname == "startEvent":
+            raise self.fail(el, "a compensation start event belongs in an event subprocess (triggeredByEvent) of an "
+                                "embedded subprocess: it is not allowed on the start event of a subprocess")
+        raise self.fail(el, f"a compensation event definition is not allowed on {_a(etree.QName(owner).localname)}: "
+                            "use a compensation boundary event, throw event or end event")
 
     def _resolve(self, el: etree._Element, ref: str, tag: str) -> etree._Element | None:
         """The `tag` element that reference `ref` names, or None.
@@ -924,6 +919,17 @@ class Dialect:
         if not any(c.tag in _BOUNDARY_DEFINITIONS for c in el):
             raise self.fail(el, "a boundary event needs a timer, message, signal, error, escalation, conditional or "
                                 "cancel event definition")
+
+    def _el_startEvent(self, el: etree._Element) -> None:
+        parent = el.getparent()
+        if parent.tag in (_b("subProcess"), _b("transaction")) and \
+                (parent.get("triggeredByEvent") or "").strip().lower() != "true":
+            for child in el:
+                if isinstance(child.tag, str) and child.tag.endswith("EventDefinition"):
+                    # Camunda refuses it too ("timerEventDefinition is not allowed on start event within a subprocess")
+                    raise self.fail(el, f"{etree.QName(child).localname} is not allowed on a start event within a "
+                                        "subprocess: only an event subprocess (triggeredByEvent=\"true\") starts on "
+                                        "an event")
 
     def _el_complexGateway(self, el: etree._Element) -> None:
         raise self.fail(el, "complex gateways are not supported: use an inclusive or exclusive gateway")
@@ -1017,7 +1023,7 @@ class Dialect:
 
     def _el_loopCardinality(self, el: etree._Element) -> None:
         text = (el.text or "").strip()
-        if text.isdigit():
+        if text.isdigit() or _owner_id(el) in self.python_loops:
             return
         if not is_expression(text):
             raise self.fail(el, f"loop cardinality '{text}' is neither a whole number nor an expression")
@@ -1064,13 +1070,21 @@ class Dialect:
         if not text:
             raise self.fail(el, f"empty timer {kind}")
         if is_expression(text):
-            el.text = f"_sf_timer({self._expr(el, text, f'timer {kind}')}, {kind!r})"
-            return
+            source = self._expr(el, text, f'timer {kind}')
+            el.text = f"_sf_timer({source}, {kind!r})"
+            try:  # an expression naming no variable (`${'2036-11-14T11:12:22'}`) is known at deploy, as in Camunda
+                text = ast.literal_eval(source)
+            except (ValueError, SyntaxError):
+                return
+            if not isinstance(text, str):
+                return
+            text = text.strip()
+        else:
+            el.text = repr(text)
         check_timer_literal(text, kind, fail=lambda msg: self.fail(el, msg))
         owner = el.getparent().getparent() if el.getparent() is not None else None
         if owner is not None and owner.get("id"):
             self.timer_literals[owner.get("id")] = (kind, text)
-        el.text = repr(text)
 
 
 def check_timer_literal(text: str, kind: str, *, fail) -> None:  # type: ignore[no-untyped-def]
@@ -1113,6 +1127,9 @@ def check_timer_literal(text: str, kind: str, *, fail) -> None:  # type: ignore[
 
 # SpiffWorkflow's own task spec names in every process: an element with such an id is renamed.
 _RESERVED_IDS = frozenset({"Start", "End", "Root"})
+
+# The calledElement a call activity whose calledElement is an expression gets (its element id follows).
+DYNAMIC_CALL_PREFIX = "sf_dynamic_call_"
 
 # What the dialect adds to a diagram to run it as Camunda does (the end event after an element with no outgoing
 # flow, the gateway after an element with several) has an id with this prefix: it leaves no history.

@@ -287,6 +287,7 @@ class Executor:
                                           task_id=None, user_id=None, at=now, details=None))
             log.info("instance %s of %s ended: %s", row.id, row.definition_id, state)
         self._queue_thrown(run)
+        self._mails(rows, row, run.take_mails(), now)
         runtime = None if ended else run.dump()
         if row.version == 0:
             row.version, row.runtime, row.state = 1, runtime, state
@@ -315,6 +316,17 @@ class Executor:
         for kind, name, payload in run.thrown_events():
             if kind == "signal" and self.broadcast is not None and hooks is not None:
                 hooks.on_commit.append(lambda name=name, payload=payload: self.broadcast(name, payload))
+
+    def _mails(self, rows: _Rows, row: InstanceRow, letters: list[dict[str, Any]], now: datetime) -> None:
+        """The letters of the run's mail tasks, into the outbox with this step (the mailer sends them)."""
+        for letter in letters:
+            rows.add(m.OutboxMessage, dict(
+                id=str(uuid.uuid4()), instance_id=row.id, definition_key=row.definition_key,
+                business_key=row.business_key, element_id=letter["element_id"], topic="mail",
+                recipient=letter["to"], subject=letter["subject"][:500],
+                body=letter["text"] if letter["text"] is not None else letter["html"] or "", created_at=now,
+                sent_at=None, error=None, attempts=0, next_attempt_at=None, sender=letter["sender"],
+                cc=letter["cc"], bcc=letter["bcc"], html=letter["html"]))
 
     def _history(self, rows: _Rows, row: InstanceRow, steps: list, user: str | None) -> None:
         for s in steps:
@@ -528,13 +540,14 @@ _END_TASK = FastStatement(
     .values(ended_at=bindparam("ended_at"), outcome=bindparam("outcome"), completed_by=bindparam("completed_by")))
 _INSERT = {model: fast_insert(model.__table__) for model in (
     m.ProcessInstance, m.HumanTask, m.IdentityLink, m.ExternalTask, m.Job, m.EventSubscription, m.Variable,
-    m.HistoryEvent)}
+    m.HistoryEvent, m.OutboxMessage)}
 
 
 class _Rows:
     """New rows of one save, inserted table by table in dependency order."""
 
-    ORDER = (m.HumanTask, m.IdentityLink, m.ExternalTask, m.Job, m.EventSubscription, m.Variable, m.HistoryEvent)
+    ORDER = (m.HumanTask, m.IdentityLink, m.ExternalTask, m.Job, m.EventSubscription, m.Variable, m.HistoryEvent,
+             m.OutboxMessage)
 
     def __init__(self) -> None:
         self.rows: dict[type, list[dict[str, Any]]] = {}
@@ -586,10 +599,10 @@ def _default_src(default: str) -> str:
 
 def _moment(value: Any, now: datetime, what: str, element_id: str) -> datetime | None:
     """A due or follow-up date from an expression's value: a datetime, an ISO date-time or an ISO duration."""
-    from .spiff.timers import parse_moment
-
     if value is None or value == "":
         return None
+    from .spiff.timers import parse_moment
+
     try:
         return parse_moment(value, now)
     except ValueError as err:

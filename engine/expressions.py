@@ -11,7 +11,11 @@ Supported JUEL: integer, float and string literals (escapes ``\\'``, ``\\"``, ``
 ``!``/``not``, ``-``, ``empty``; ``*``, ``/``/``div``, ``%``/``mod``; ``+``, ``-``; ``<``/``lt``,
 ``>``/``gt``, ``<=``/``le``, ``>=``/``ge``; ``==``/``eq``, ``!=``/``ne``; ``&&``/``and``; ``||``/``or``;
 ``a ? b : c``; parentheses; ``execution.getVariable('name')``; ``execution.processBusinessKey`` and
-``execution.businessKey`` (also as ``getProcessBusinessKey()`` / ``getBusinessKey()``).
+``execution.businessKey`` (also as ``getProcessBusinessKey()`` / ``getBusinessKey()``); the common Java
+methods on text (``trim()``, ``substring(0, 3)``, ``startsWith('A')``, ...), lists (``size()``, ``contains(x)``,
+``isEmpty()``, ...), maps (``containsKey(k)``, ``get(k)``, ...) and any value (``equals(x)``, ``toString()``), and
+bean getters on a map (``order.isGold()`` reads ``order['gold']``): see :data:`METHODS`.  Any other method call is
+refused at deploy.
 ``#{...}`` is treated as ``${...}``.  In text, ``\\${`` and ``\\#{`` stand for a literal ``${`` / ``#{``.
 
 The generated code calls the functions in :data:`RUNTIME_HELPERS`, which the caller must put into the
@@ -151,6 +155,90 @@ def _sf_str(value: Any) -> str:
     return str(value)
 
 
+def _text_arg(value: Any, method: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{method}() takes a string, not {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else f"a {type(value).__name__} value"
+
+
+def _substring(s: str, begin: Any, end: Any = None) -> str:
+    begin, end = _to_index(begin), len(s) if end is None else _to_index(end)
+    if not 0 <= begin <= end <= len(s):
+        raise IndexError(f"substring({begin}, {end}) is out of range for a text of {len(s)} characters")
+    return s[begin:end]
+
+
+# The methods a JUEL expression may call, by the kind of value they are called on (Java's behaviour on Python's
+# values): name -> (number of arguments allowed, function of the value and the arguments).
+_TEXT_METHODS: dict[str, tuple[tuple[int, ...], Callable[..., Any]]] = {
+    "length": ((0,), len),
+    "isEmpty": ((0,), lambda s: len(s) == 0),
+    "isBlank": ((0,), lambda s: not s.strip()),
+    "trim": ((0,), str.strip),
+    "toUpperCase": ((0,), str.upper),
+    "toLowerCase": ((0,), str.lower),
+    "startsWith": ((1,), lambda s, x: s.startswith(_text_arg(x, "startsWith"))),
+    "endsWith": ((1,), lambda s, x: s.endswith(_text_arg(x, "endsWith"))),
+    "contains": ((1,), lambda s, x: _text_arg(x, "contains") in s),
+    "indexOf": ((1,), lambda s, x: s.find(_text_arg(x, "indexOf"))),
+    "concat": ((1,), lambda s, x: s + _text_arg(x, "concat")),
+    "substring": ((1, 2), _substring),
+    "replace": ((2,), lambda s, a, b: s.replace(_text_arg(a, "replace"), _text_arg(b, "replace"))),
+    "equalsIgnoreCase": ((1,), lambda s, x: isinstance(x, str) and s.casefold() == x.casefold()),
+    "charAt": ((1,), lambda s, i: s[_to_index(i)]),
+}
+_LIST_METHODS: dict[str, tuple[tuple[int, ...], Callable[..., Any]]] = {
+    "size": ((0,), len),
+    "isEmpty": ((0,), lambda c: len(c) == 0),
+    "contains": ((1,), lambda c, x: x in c),
+    "get": ((1,), lambda c, i: c[_to_index(i)]),
+    "indexOf": ((1,), lambda c, x: list(c).index(x) if x in c else -1),
+}
+_MAP_METHODS: dict[str, tuple[tuple[int, ...], Callable[..., Any]]] = {
+    "size": ((0,), len),
+    "isEmpty": ((0,), lambda c: len(c) == 0),
+    "containsKey": ((1,), lambda c, k: k in c),
+    "containsValue": ((1,), lambda c, v: v in c.values()),
+    "get": ((1,), lambda c, k: c.get(k)),
+}
+_ANY_METHODS: dict[str, tuple[tuple[int, ...], Callable[..., Any]]] = {
+    "equals": ((1,), lambda a, b: (a == b and type(a) is type(b)) or (_number(a) and _number(b) and a == b)),
+    "toString": ((0,), lambda a: _sf_str(a)),
+}
+METHODS = frozenset((*_TEXT_METHODS, *_LIST_METHODS, *_MAP_METHODS, *_ANY_METHODS))
+"""The method names a JUEL expression may call (on text, lists, maps, and Java bean getters on a map)."""
+_GETTER = re.compile(r"^(get|is)([A-Z][A-Za-z0-9_]*)$")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _sf_call(obj: Any, name: str, *args: Any) -> Any:
+    """JUEL method call ``obj.name(args)``: a method of :data:`METHODS` as Java runs it on a string, a list or a
+    map, or a bean getter (``getTotal()``, ``isGold()``) on a map: its property (``total``, ``gold``)."""
+    if obj is None:
+        raise TypeError(f"cannot call {name}() on null")
+    table = (_TEXT_METHODS if isinstance(obj, str) else _MAP_METHODS if isinstance(obj, Mapping)
+             else _LIST_METHODS if isinstance(obj, (list, tuple)) else {})
+    found = table.get(name) or _ANY_METHODS.get(name)
+    if found is not None:
+        counts, fn = found
+        if len(args) not in counts:
+            raise TypeError(f"{name}() takes {' or '.join(map(str, counts))} argument(s), not {len(args)}")
+        return fn(obj, *args)
+    getter = _GETTER.match(name)
+    if getter and not args and isinstance(obj, Mapping):
+        prop = getter.group(2)[0].lower() + getter.group(2)[1:]
+        if prop in obj:
+            return obj[prop]
+    raise AttributeError(f"{_kind(obj)} has no method {name}() with {len(args)} argument(s)")
+
+
 def _sf_var(name: str) -> Any:
     """``execution.getVariable(name)``: the variable's value in the caller's evaluation, None when unset.
 
@@ -172,6 +260,7 @@ RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_empty": _sf_empty,
     "_sf_get": _sf_get,
     "_sf_index": _sf_index,
+    "_sf_call": _sf_call,
     "_sf_str": _sf_str,
     "_sf_var": _sf_var,
 }
@@ -444,7 +533,8 @@ class _Parser(TokenCursor):
                 if tok.kind not in ("name", "kw"):
                     raise _Fail(f"{_describe(tok)}, expected a property name after '.'")
                 if self.is_op("("):
-                    raise _Fail(f"method calls are not supported ('.{tok.value}(...)')")
+                    result = self.method_call(result, tok.value)
+                    continue
                 if tok.value.startswith("__"):
                     raise _Fail(f"names starting with '__' are not allowed ('{tok.value}')")
                 result = _Py(f"_sf_get({result.src}, {tok.value!r})", _P_ATOM)
@@ -457,6 +547,20 @@ class _Parser(TokenCursor):
                 raise _Fail("method calls are not supported ('(...)' after a value)")
             else:
                 return result
+
+    def method_call(self, target: _Py, name: str) -> _Py:
+        """``target.name(args)`` (the cursor is on ``(``): a call of one of :data:`METHODS`, or a bean getter."""
+        if name not in METHODS and not _GETTER.match(name):
+            raise _Fail(f"method calls are not supported ('.{name}(...)') except {', '.join(sorted(METHODS))} "
+                        "and bean getters (getName(), isGold()) on a map")
+        self.next()
+        args: list[str] = []
+        while not self.is_op(")"):
+            if args:
+                self.expect_op(",", f"between the arguments of '.{name}(...)'")
+            args.append(self.ternary().src)
+        self.next()
+        return _Py(f"_sf_call({', '.join([target.src, repr(name), *args])})", _P_ATOM)
 
     def primary(self) -> _Py:
         tok = self.next()

@@ -9,7 +9,8 @@ SMTP server's acceptance and the database's record sends that message again once
 `Message-ID`, by which mail systems drop the copy.
 
 Only recipients that are e-mail addresses are mailed (a manager's notification names a user, who reads it in the
-inbox).
+inbox). A mail task (`camunda:type="mail"`, engine/spiff/parser.py `MailTaskSpec`) writes its letter here too, with
+its own sender, copies, blind copies and HTML body when it has them.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class _Letter:
     body: str
     created_at: datetime
     attempts: int
+    sender: str | None = None  # a mail task's own `from`, `cc`, `bcc` and HTML body
+    cc: str | None = None
+    bcc: str | None = None
+    html: str | None = None
 
 
 class Mailer:
@@ -105,7 +110,7 @@ class Mailer:
             for row in rows:
                 row.next_attempt_at = now + CLAIM
             return [_Letter(r.id, r.instance_id, r.element_id, r.recipient or "", r.subject, r.body, r.created_at,
-                            r.attempts) for r in rows]
+                            r.attempts, r.sender, r.cc, r.bcc, r.html) for r in rows]
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -122,12 +127,22 @@ class Mailer:
 
     def _message(self, letter: _Letter) -> EmailMessage:
         message = EmailMessage()
-        message["From"] = self.settings.smtp_from
+        message["From"] = letter.sender or self.settings.smtp_from
         message["To"] = letter.recipient
+        if letter.cc:
+            message["Cc"] = letter.cc
+        if letter.bcc:
+            message["Bcc"] = letter.bcc  # smtplib mails these addresses and drops the header
         message["Subject"] = letter.subject
         message["Date"] = format_datetime(letter.created_at)
         message["Message-ID"] = f"<{letter.id}@stageflow>"  # the same on a resend: receivers drop the copy
-        message.set_content(letter.body)
+        if letter.html is None:
+            message.set_content(letter.body)
+        elif letter.body and letter.body != letter.html:  # a mail task with both: text, and HTML as its alternative
+            message.set_content(letter.body)
+            message.add_alternative(letter.html, subtype="html")
+        else:
+            message.set_content(letter.html, subtype="html")
         return message
 
     def _record(self, letter: _Letter, error: str | None) -> None:

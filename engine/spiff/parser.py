@@ -25,9 +25,13 @@ from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser, CallA
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from ..dialect import CAMUNDA_NS, ElementInfo, Mapping
+from ..dialect import CAMUNDA_NS, DYNAMIC_CALL_PREFIX, ElementInfo, Mapping
 from ..dmn import Decision, DecisionError
-from ..errors import DefinitionError
+from ..errors import DefinitionError, ScriptRejected
+from ..expressions import BUSINESS_KEY_VARIABLE
+from ..sandbox import ScriptFailure
+from . import compensation
+from .scripting import HELPERS
 
 
 class StageflowCallActivity(CallActivity):
@@ -38,7 +42,13 @@ class StageflowCallActivity(CallActivity):
 
     in_mappings: list[Mapping] = []
     out_mappings: list[Mapping] = []
+    called_expression: str | None = None  # `calledElement="${...}"`: the key is chosen as the activity starts
     sf_called_process = True  # a separate process (embedded subprocesses are SpiffWorkflow CallActivity too)
+
+    def start_workflow(self, my_task):  # type: ignore[no-untyped-def]
+        if self.called_expression is not None:
+            _bind_called_process(self, my_task)
+        super().start_workflow(my_task)
 
     def copy_data(self, my_task, subworkflow):  # type: ignore[no-untyped-def]
         start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
@@ -47,24 +57,99 @@ class StageflowCallActivity(CallActivity):
     def update_data(self, my_task, subworkflow):  # type: ignore[no-untyped-def]
         child = subworkflow.last_task.data if subworkflow.last_task is not None else {}
         data = deepcopy(my_task.data)
-        data.update(_mapped(my_task, child, self.out_mappings, source_task=subworkflow.last_task))
+        last = subworkflow.last_task
+        data.update(_mapped(my_task, child, [m for m in self.out_mappings if not m.local], source_task=last))
+        local = _mapped(my_task, child, [m for m in self.out_mappings if m.local], source_task=last)
+        if local:  # `camunda:out local="true"`: the call activity's own variables, gone once it completes
+            my_task.internal_data[OUT_LOCALS] = {"names": list(local),
+                                                 "hidden": {name: data[name] for name in local if name in data}}
+            data.update(local)
         my_task.data = data
 
 
+OUT_LOCALS = "sf_out_locals"  # a call activity's `camunda:out local="true"` variables, and what they hide
+CALLED = "sf_called"  # a dynamic call activity's task: [its placeholder spec name, the process key it called]
+
+
+def _bind_called_process(spec: StageflowCallActivity, my_task: Any) -> None:
+    """Evaluate a call activity's calledElement expression and bind its placeholder (`spec.spec`) to the process
+    of that key in this workflow's own copy of the called specs (every process deployed with the caller is there).
+
+    One binding per call activity and instance at a time: instances of a multi-instance call activity running
+    at once must call the same process.
+    """
+    engine = my_task.workflow.script_engine
+    key = engine.evaluate(my_task, spec.called_expression)
+    top = my_task.workflow.top_workflow
+    target = top.subprocess_specs.get(key) if isinstance(key, str) and not key.startswith(DYNAMIC_CALL_PREFIX) \
+        else None
+    if target is None:
+        known = sorted(k for k in top.subprocess_specs if not k.startswith(DYNAMIC_CALL_PREFIX))
+        raise WorkflowTaskException(
+            f"calledElement gave {key!r}, which is no process deployed with this one (a calledElement expression can "
+            f"call {', '.join(known) or 'none'}: deploy the process to call together with the caller)", task=my_task)
+    bound = top.subprocess_specs.get(spec.spec)
+    if bound is not None and bound is not target and any(
+            sub.spec is bound and _spec_of_parent(top, sub) is spec for sub in top.subprocesses.values()):
+        raise WorkflowTaskException(f"calledElement gave '{key}' while another instance of this call activity still "
+                                    f"runs '{bound.name}': its instances running at once must call one process",
+                                    task=my_task)
+    top.subprocess_specs = {**top.subprocess_specs, spec.spec: target}  # this workflow's own copy
+    my_task.internal_data[CALLED] = [spec.spec, key]
+
+
+def _spec_of_parent(top: Any, sub: Any) -> Any:
+    try:
+        return top.get_task_from_id(sub.parent_task_id).task_spec
+    except Exception:  # noqa: BLE001 - a subprocess whose task is gone binds nothing
+        return None
+
+
+def called_specs(subprocess_specs: dict[str, Any], runtime: dict[str, Any]) -> dict[str, Any]:
+    """The called specs to restore a saved `runtime` with: `subprocess_specs`, and each dynamic call activity's
+    placeholder bound again to the process its running instance called (see `_bind_called_process`)."""
+    bound: dict[str, Any] = {}
+    subprocesses = runtime.get("subprocesses", {}).values()
+    for tasks in (runtime.get("tasks", {}), *(sub.get("tasks", {}) for sub in subprocesses)):
+        for task in tasks.values():
+            called = (task.get("internal_data") or {}).get(CALLED)
+            if called and called[1] in subprocess_specs:
+                bound[called[0]] = subprocess_specs[called[1]]
+    return {**subprocess_specs, **bound} if bound else subprocess_specs
+
+
 def _mapped(my_task, source: dict, mappings: list[Mapping], source_task=None) -> dict:  # type: ignore[no-untyped-def]
-    """The variables that `mappings` carry from `source`; expressions are evaluated in the source's scope."""
+    """The variables that `mappings` carry from `source`; expressions are evaluated in the source's scope.
+
+    A `local="true"` mapping into the called process (no `source_task`) reads only the call activity's local
+    variables (its input parameters), as Camunda does: an expression naming another variable fails.
+    """
     out: dict = {}
     engine = my_task.workflow.script_engine
+    locals_ = my_task.internal_data.get("sf_io_locals") or {}
     for mapping in mappings:
+        inward_local = mapping.local and source_task is None
+        values = locals_ if inward_local else source
         if mapping.all_variables:
-            out.update(deepcopy(source))
+            out.update(deepcopy(values))
         elif mapping.target is not None:
-            if mapping.source_expression is not None:
+            if mapping.source_expression is not None and inward_local:
+                out[mapping.target] = _evaluate_over(my_task, mapping.source_expression, locals_)
+            elif mapping.source_expression is not None:
                 scope = source_task if source_task is not None else my_task
                 out[mapping.target] = engine.evaluate(scope, mapping.source_expression)
             elif mapping.source is not None:
-                out[mapping.target] = deepcopy(source.get(mapping.source))
+                out[mapping.target] = deepcopy(values.get(mapping.source))
     return out
+
+
+def _evaluate_over(my_task: Any, source: str, variables: dict[str, Any]) -> Any:
+    """Evaluate `source` over `variables` only (not the task's other data)."""
+    engine = my_task.workflow.script_engine
+    try:
+        return engine.sandbox.evaluate(source, {**HELPERS, BUSINESS_KEY_VARIABLE: engine.business_key, **variables})
+    except (ScriptFailure, ScriptRejected) as err:
+        raise WorkflowTaskException(f"Error evaluating expression '{source}': {err}", task=my_task, exception=err)
 
 
 class ExternalTaskSpec(ServiceTask):
@@ -82,8 +167,67 @@ def _is_external(node: etree._Element) -> bool:
     return node.get(f"{{{CAMUNDA_NS}}}type") == "external"
 
 
+MAILS = "sf_mails"  # attribute of a top workflow: the letters its mail tasks wrote since the last save
+
+
+class MailTaskSpec(ServiceTask):
+    """A mail task (`camunda:type="mail"`), as Camunda 7 runs it: its fields, evaluated over the task's variables,
+    make a letter that the engine writes to its outbox with the step that completes the task (`take_mails`); the
+    outbox's mailer sends it. `fields` (name -> Python source) is set after parsing."""
+
+    fields: dict[str, str] = {}
+
+    def _run_hook(self, my_task) -> bool:  # type: ignore[no-untyped-def]
+        engine = my_task.workflow.script_engine
+        values = {name: engine.evaluate(my_task, source) for name, source in self.fields.items()}
+        letter = {"element_id": self.bpmn_id, "subject": _text(values.get("subject")),
+                  "text": _text(values.get("text")) if values.get("text") is not None else None,
+                  "html": _text(values.get("html")) if values.get("html") is not None else None,
+                  "sender": _text(values.get("from")) or None}
+        for name in ("to", "cc", "bcc"):
+            addresses = _addresses(values.get(name))
+            bad = next((a for a in addresses if not _MAIL_ADDRESS.match(a)), None)
+            if bad is not None or (name == "to" and not addresses):
+                raise WorkflowTaskException(f"mail task field '{name}': {bad or values.get(name)!r} is not an e-mail "
+                                            "address", task=my_task)
+            letter[name] = ", ".join(addresses) or None
+        if len(letter["to"]) > 255:  # the outbox's recipient column
+            raise WorkflowTaskException("mail task field 'to': the recipients take more than 255 characters; put "
+                                        "the others in 'cc' or 'bcc'", task=my_task)
+        if letter["sender"] is not None and not _MAIL_ADDRESS.match(letter["sender"]):
+            raise WorkflowTaskException(f"mail task field 'from': {letter['sender']!r} is not an e-mail address",
+                                        task=my_task)
+        top = my_task.workflow.top_workflow
+        top.__dict__.setdefault(MAILS, []).append(letter)
+        return True
+
+
+_MAIL_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$|^[^<>]*<[^@\s<>,;]+@[^@\s<>,;]+>$")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
+
+
+def _addresses(value: Any) -> list[str]:
+    """A mail field's recipients: a comma-separated text (as Camunda splits it) or a list."""
+    items = value if isinstance(value, (list, tuple)) else _text(value).split(",")
+    return [text for item in items if (text := _text(item))]
+
+
+def take_mails(workflow: Any) -> list[dict[str, Any]]:
+    """The letters the mail tasks of `workflow` wrote since the last call (then forgotten)."""
+    return workflow.__dict__.pop(MAILS, None) or []
+
+
 class _ServiceTaskParser(CamundaTaskParser):
     def create_task(self):  # type: ignore[no-untyped-def]
+        if self.node.get(f"{{{CAMUNDA_NS}}}type") == "mail":
+            return MailTaskSpec(self.spec, self.bpmn_id, **self.bpmn_attributes)
         cls = ExternalTaskSpec if _is_external(self.node) else self.spec_class
         return cls(self.spec, self.bpmn_id, **self.bpmn_attributes)
 
@@ -174,6 +318,21 @@ class StageflowParser(CamundaParser):
             full_tag("callActivity"): (CallActivityParser, StageflowCallActivity),
         }.items()
     }
+
+    def get_subprocess_specs(self, name, specs=None, require_call_activity_specs=True):  # type: ignore[no-untyped-def]
+        """SpiffWorkflow's, where a call activity whose calledElement is an expression (its spec names a
+        placeholder) may call any process given to this parser: all of them are included."""
+        used = {} if specs is None else specs
+        for task_spec in self.get_spec(name).task_specs.values():
+            if not isinstance(task_spec, SubWorkflowTask):
+                continue
+            dynamic = task_spec.spec.startswith(DYNAMIC_CALL_PREFIX)
+            for called in (self.get_process_ids() if dynamic else [task_spec.spec]):
+                if called not in used:
+                    used[called] = self.get_spec(called, required=require_call_activity_specs)
+                    if used[called] is not None:
+                        self.get_subprocess_specs(called, used)
+        return used
 
 
 _ = TaskParser  # the base the parsers above extend; imported for readers following the chain
@@ -267,14 +426,21 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.sf_compensable = info.element_id
             if info.compensates:
                 task_spec.sf_compensates = info.compensates
+            if info.compensating:
+                task_spec.sf_compensating = info.compensating
+            if info.triggered_by_event:  # compensation thrown inside it reaches the scope around it
+                task_spec.sf_event_subprocess = True
             if info.error_code_variable or info.escalation_code_variable:
                 task_spec.sf_code_variable = info.error_code_variable or info.escalation_code_variable
             if (info.inputs or info.outputs) and not isinstance(task_spec, MultiInstanceTask):
                 task_spec.sf_inputs = info.inputs  # each instance of a multi-instance activity has its own
                 task_spec.sf_outputs = info.outputs
+            if isinstance(task_spec, MailTaskSpec):
+                task_spec.fields = info.mail or {}
             if isinstance(task_spec, StageflowCallActivity):
                 task_spec.in_mappings = info.in_mappings
                 task_spec.out_mappings = info.out_mappings
+                task_spec.called_expression = info.called_expression
             elif isinstance(task_spec, DecisionTaskSpec):
                 task_spec.decision = decisions.get(info.decision_ref or "")
                 if task_spec.decision is None:
@@ -307,6 +473,13 @@ def _apply_outputs(my_task: Any, inputs: list[tuple[str, str]], outputs: list[tu
     hid comes back) and set the outputs outside."""
     engine = my_task.workflow.script_engine
     values = {name: engine.evaluate(my_task, source) for name, source in outputs}
+    out_locals = my_task.internal_data.pop(OUT_LOCALS, None)
+    if out_locals:  # first: what they hid may be an input parameter, itself dropped next
+        for name in out_locals["names"]:
+            if name in out_locals["hidden"]:
+                my_task.data[name] = out_locals["hidden"][name]
+            else:
+                my_task.data.pop(name, None)
     hidden = my_task.internal_data.pop("sf_io_hidden", None) or {}
     my_task.internal_data.pop("sf_io_locals", None)
     for name, _ in inputs:
@@ -317,23 +490,11 @@ def _apply_outputs(my_task: Any, inputs: list[tuple[str, str]], outputs: list[tu
     my_task.data.update(values)
 
 
-COMPENSABLE = "sf_compensable"  # in a scope's workflow data: activity id -> completions not yet compensated
-
-
-def _count_compensable(spec: Any, my_task: Any) -> None:
-    """An activity with a compensation handler completed (one more to compensate), or a handler ran (none left)."""
-    counts = my_task.workflow.data.setdefault(COMPENSABLE, {})
-    if getattr(spec, "sf_compensable", None):
-        counts[spec.sf_compensable] = counts.get(spec.sf_compensable, 0) + 1
-    if getattr(spec, "sf_compensates", None):
-        counts[spec.sf_compensates] = 0
-
-
 def _install_task_hooks() -> None:
     """Hook SpiffWorkflow's task specs once: `camunda:inputOutput` (`sf_inputs`, `sf_outputs`) right after a spec
     inherits its parent's data (before a subprocess copies it inward) and as it completes; the caught code in a
-    catching event's `camunda:errorCodeVariable`/`escalationCodeVariable` (`sf_code_variable`); and the count of
-    completed activities that have a compensation handler (`sf_compensable`, `sf_compensates`)."""
+    catching event's `camunda:errorCodeVariable`/`escalationCodeVariable` (`sf_code_variable`); and the record of
+    completions compensation reads (`sf_compensable`, `sf_compensates`: see `engine.spiff.compensation`)."""
     if getattr(BpmnTaskSpec._update_hook, "sf_io", False):
         return
     update, complete = BpmnTaskSpec._update_hook, BpmnTaskSpec._on_complete_hook
@@ -346,11 +507,11 @@ def _install_task_hooks() -> None:
 
     def _on_complete_hook(self, my_task):  # type: ignore[no-untyped-def]
         if getattr(self, "sf_compensable", None) or getattr(self, "sf_compensates", None):
-            _count_compensable(self, my_task)
+            compensation.on_complete(self, my_task)
         if getattr(self, "sf_code_variable", None) and "sf_caught_code" in my_task.internal_data:
             my_task.data[self.sf_code_variable] = my_task.internal_data["sf_caught_code"]
-        if getattr(self, "sf_inputs", None) or getattr(self, "sf_outputs", None):
-            _apply_outputs(my_task, self.sf_inputs, self.sf_outputs)
+        if getattr(self, "sf_inputs", None) or getattr(self, "sf_outputs", None) or OUT_LOCALS in my_task.internal_data:
+            _apply_outputs(my_task, getattr(self, "sf_inputs", None) or [], getattr(self, "sf_outputs", None) or [])
         return complete(self, my_task)
 
     catch = CodeEventDefinition.catch
@@ -437,7 +598,8 @@ def _insert_async_after(process_spec, task_spec) -> None:  # type: ignore[no-unt
 def _check_spiff_specs(spec: object, subprocess_specs: dict[str, object], documents: list[Document]) -> None:
     for process_spec in [spec, *subprocess_specs.values()]:
         for task_spec in process_spec.task_specs.values():
-            if isinstance(task_spec, SubWorkflowTask) and task_spec.spec not in subprocess_specs:
+            if isinstance(task_spec, SubWorkflowTask) and task_spec.spec not in subprocess_specs \
+                    and not task_spec.spec.startswith(DYNAMIC_CALL_PREFIX):
                 file = getattr(process_spec, "file", None)
                 raise DefinitionError(
                     f"called process '{task_spec.spec}' is not deployed",

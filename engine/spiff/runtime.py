@@ -46,7 +46,8 @@ from ..dialect import HIDDEN_PREFIX, ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..sandbox import ScriptSandbox
 from . import clockpatch
-from .parser import COMPENSABLE, CompiledProcess, ExternalTaskSpec
+from .compensation import COMPENSABLE
+from .parser import CompiledProcess, ExternalTaskSpec, called_specs, take_mails
 from .scripting import StageflowScriptEngine, multi_instance_variables
 from .timers import install_cron_cycles, is_cron, next_cron
 
@@ -188,7 +189,7 @@ class Run:
         """Restore a workflow saved by `dump` in format `version` (older formats are migrated on load)."""
         engine = StageflowScriptEngine(sandbox, business_key)
         dct = migrate_runtime(json.loads(state), version)
-        workflow = _CONVERTER.restore(dct, compiled.spec, compiled.subprocess_specs)
+        workflow = _CONVERTER.restore(dct, compiled.spec, called_specs(compiled.subprocess_specs, dct))
         workflow.script_engine = engine
         return cls(compiled, workflow, engine)
 
@@ -564,6 +565,10 @@ class Run:
                 payload = event.payload if isinstance(event.payload, dict) else {}
                 thrown.append((kind, definition.name, payload))
         return thrown
+
+    def take_mails(self) -> list[dict[str, Any]]:
+        """The letters this run's mail tasks wrote since the last call, for the outbox (see `MailTaskSpec`)."""
+        return take_mails(self.workflow)
 
     # -- state ----------------------------------------------------------------------------------------------
     @property

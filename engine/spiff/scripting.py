@@ -14,6 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..errors import ScriptRejected
 from ..expressions import RUNTIME_HELPERS
 from ..sandbox import ScriptFailure, ScriptSandbox
+from .compensation import compensations
 
 
 def _timer_value(value: Any, kind: str = "") -> str:
@@ -98,13 +99,9 @@ class StageflowScriptEngine(PythonScriptEngine):
     def _context(self, task: Any, external_context: dict | None) -> dict[str, Any]:
         context = dict(HELPERS)
         context["_sf_business_key"] = self.business_key
-        if task is not None:  # the compensation throw's gateway: did the activity complete since last undone?
-            scope = task.workflow.data
-
-            def compensable(activity: str) -> bool:
-                return (scope.get("sf_compensable") or {}).get(activity, 0) > 0
-
-            context["_sf_compensable"] = compensable
+        if task is not None:  # compensation: how many completions of an activity are not undone yet
+            context["_sf_compensable"] = lambda activity: compensations(task, activity) > 0
+            context["_sf_compensations"] = lambda activity: compensations(task, activity)
         context.update(multi_instance_variables(task))
         if external_context:
             context.update(external_context)

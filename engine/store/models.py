@@ -397,6 +397,10 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)  # the last delivery failure
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]  # not before then: a retry's wait, or another sender's claim
+    sender: Mapped[str | None] = mapped_column(String(255))  # a mail task's `from` (else the configured sender)
+    cc: Mapped[str | None] = mapped_column(Text)  # a mail task's copies, comma-separated
+    bcc: Mapped[str | None] = mapped_column(Text)  # a mail task's blind copies, comma-separated
+    html: Mapped[str | None] = mapped_column(Text)  # a mail task's HTML body (sent beside or instead of the text)
 
 
 class Client(Base):

@@ -540,14 +540,8 @@ def test_compensation_skips_an_activity_that_did_not_complete(engine: Engine, de
     ('<bpmn:startEvent id="s"/><bpmn:subProcess id="undo_all" triggeredByEvent="true"><bpmn:startEvent id="cs">'
      '<bpmn:compensateEventDefinition/></bpmn:startEvent><bpmn:endEvent id="ce"/>' + chain("cs", "ce")
      + '</bpmn:subProcess><bpmn:endEvent id="e"/>' + chain("s", "e"),
-     "cs", "compensation event subprocesses are not supported"),
-    ('<bpmn:startEvent id="s"/><bpmn:userTask id="t"><bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>2'
-     '</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask><bpmn:boundaryEvent id="b" '
-     'attachedToRef="t"><bpmn:compensateEventDefinition/></bpmn:boundaryEvent><bpmn:endEvent id="e"/>'
-     + chain("s", "t", "e"), "b", "compensating a multi-instance activity is not supported"),
-    ('<bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:intermediateThrowEvent id="undo">'
-     '<bpmn:compensateEventDefinition waitForCompletion="false"/></bpmn:intermediateThrowEvent><bpmn:endEvent id="e"/>'
-     + chain("s", "t", "undo", "e"), "undo", 'waitForCompletion="false" is not supported'),
+     "cs", "a compensation start event is only supported inside an embedded subprocess"),
+    # compensating multi-instance activities, subprocesses and waitForCompletion="false": test_compensation_scopes
 ])
 def test_compensation_stageflow_cannot_run_is_refused_naming_the_element(engine: Engine, deploy, body: str,
                                                                          element: str, problem: str) -> None:
