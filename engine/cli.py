@@ -211,7 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=200, help="actions per file before giving up")
     p.add_argument("--time-limit", type=float, default=30.0, help="seconds per file before giving up")
     p.add_argument("--start-variables", metavar="FILE",
-                   help='JSON {"files": {"PATH": {"name": value}}}: the variables a file\'s instances start with')
+                   help='JSON {"files": {"PATH": {"start": {...}, "tasks": {"KEY": {...}}}}}: the variables a '
+                   "file's test starts it with and sets at its tasks")
+    p.add_argument("--deployments", metavar="FILE",
+                   help='JSON {"files": {"PATH": {"with": ["PATH", ...]}}}: the files a file\'s test deploys with it')
+    p.add_argument("--expected-failures", metavar="FILE",
+                   help='JSON {"files": {"PATH": {"kind": ..., "match": ..., ...}}}: refusals and errors Camunda\'s '
+                   "own tests expect (counted as refused-as-camunda / error-as-camunda when ours is the same)")
 
     p = cmd("db", "database schema")
     p.add_argument("action", choices=["upgrade", "revision"], help="upgrade: create or upgrade the schema")
@@ -501,7 +507,8 @@ def c_conformance(engine: Any, args: argparse.Namespace, out: Output) -> int:
     from .conformance import main as conformance
 
     return conformance(args.folder, out=args.out, as_json=out.as_json, max_steps=args.max_steps,
-                       time_limit=args.time_limit, start_variables=args.start_variables)
+                       time_limit=args.time_limit, start_variables=args.start_variables,
+                       deployments=args.deployments, expected_failures=args.expected_failures)
 
 
 def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:

@@ -1,25 +1,32 @@
 """Conformance runner: `stageflow conformance DIR` deploys and runs every BPMN model of a folder tree.
 
-Made for the Camunda 7 engine test models (one feature per file). Each model file is deployed alone, on a
-fresh SQLite database in a temporary directory, together with the files it needs from its own folder: for each
-`calledElement` the file there that defines that process (preferring a file named after it, then the name
+Made for the Camunda 7 engine test models (one feature per file). Each model file is deployed on a fresh SQLite
+database in a temporary directory, together with the files its test deploys with it when a deployments file
+(`--deployments FILE`, see `read_deployments`) says which, else with the files it needs from its own folder: for
+each `calledElement` the file there that defines that process (preferring a file named after it, then the name
 closest to the model's), and for each `camunda:decisionRef` the `.dmn` file defining that decision. Every
 executable process of the model file that has a none start event is started (a file with only a timer start
 event gets one instance from its first firing) and driven as a neutral user would: user tasks are completed
-with no input, external tasks are completed with no output, due timers and async jobs fire by moving a
-virtual clock to their due time, and no message or signal is ever sent. A cycle timer is fired five times at
-most (a cycle may repeat for ever; tasks always go first, so it fires only when nothing else can move). A run
-stops after `max_steps` actions or `time_limit` seconds.
+with no input (or with what the model's test gives, below), external tasks are completed with no output, due
+timers and async jobs fire by moving a virtual clock to their due time, and no message or signal is ever sent.
+A cycle timer is fired five times at most (a cycle may repeat for ever; tasks go first unless the test fires
+timers first, so it fires only when nothing else can move). A run stops after `max_steps` actions or
+`time_limit` seconds.
 
-Instances start with no variables, unless a start variables file (`--start-variables FILE`, see
-`read_start_variables`) gives the ones the model's own test passes at start: a model that reads `${input}` at its
-first gateway fails without it, in Camunda as here (an unknown variable is an error in both), so the file says
-what the test gave. It holds start variables only, never answers to tasks; each result lists the names it got
-(`startVariables`), and the summary counts the files that got some.
+Instances start with no variables and tasks are completed with none, unless a start variables file
+(`--start-variables FILE`, see `read_start_variables`) gives what the model's own test gives: the variables it
+passes at start, those it sets before completing a task, and whether it fires a timer before completing the task
+it sits on. A model that reads `${input}` at its first gateway fails without it, in Camunda as here (an unknown
+variable is an error in both), so the file says what the test gave, and nothing else; each result lists the names
+it got (`startVariables`, `taskVariables`), and the summary counts the files that got some. An expected failures
+file (`--expected-failures FILE`, see `read_expected_failures`) lists the refusals and errors Camunda's own tests
+expect, with their evidence.
 
 Each file gets one outcome:
 
 - `refused`: the deployment raised `DefinitionError`; `reason` is a short category of its message;
+- `refused-as-camunda`: refused, and Camunda's own test expects this file to be refused with the same kind of
+  error (the expected failures file's regular expression matches our message); `expectedBy` names the test;
 - `ended`: every instance reached its end;
 - `waits-message-or-signal`: an instance waits only for a message, a signal (or an external worker when the
   engine has no external task API), or for a client to change the variables a conditional event reads (as
@@ -31,7 +38,9 @@ Each file gets one outcome:
   says at which element it waits and why (a join whose other branch never arrives, a timer that never falls
   due, ...);
 - `runtime-error`: an exception or an incident while running; `reason` is the error class and first line;
-- `step-limit`: still moving after `max_steps` actions or `time_limit` seconds (a loop);
+- `error-as-camunda`: a run-time error that Camunda's own test expects, of the same kind;
+- `step-limit`: still moving after `max_steps` actions or `time_limit` seconds (a loop), or one action that did
+  not return within `time_limit` (the engine loops inside it; `elements` names the action);
 - `not-started`: deployed, but no process has a none start event (no executable process, or only
   message, signal or conditional start events), or a timer start job fired without creating an instance.
 
@@ -71,7 +80,10 @@ if TYPE_CHECKING:
 
 REFUSED, ENDED, WAITS, STUCK, RUNTIME_ERROR, STEP_LIMIT, NOT_STARTED = (
     "refused", "ended", "waits-message-or-signal", "stuck", "runtime-error", "step-limit", "not-started")
-OUTCOMES = (REFUSED, ENDED, WAITS, STUCK, RUNTIME_ERROR, STEP_LIMIT, NOT_STARTED)
+REFUSED_AS_CAMUNDA, ERROR_AS_CAMUNDA = "refused-as-camunda", "error-as-camunda"
+OUTCOMES = (REFUSED, REFUSED_AS_CAMUNDA, ENDED, WAITS, STUCK, RUNTIME_ERROR, ERROR_AS_CAMUNDA, STEP_LIMIT,
+            NOT_STARTED)
+AS_CAMUNDA = (REFUSED_AS_CAMUNDA, ERROR_AS_CAMUNDA)
 MODEL_SUFFIXES = (".bpmn", ".bpmn20.xml")
 DMN_SUFFIXES = (".dmn", ".dmn11.xml")
 WORKER = "stageflow-conformance"
@@ -293,6 +305,97 @@ def _dmn_decisions(data: bytes) -> list[str]:
             and etree.QName(el).localname == "decision"]
 
 
+# -- what a file's own test does (optional data files) -----------------------------------------------------------
+@dataclass
+class FileSetup:
+    """How a model's own test drives it: start variables, the variables it sets before completing a task (by
+    task definition key; on the task or on the task's instance: both reach the instance; a list gives the
+    variables of the first, second, ... completion of that task, the last one for any further completion) and,
+    when the test fires a timer before completing the task it sits on, `timers_first`."""
+
+    start: dict[str, Any] = field(default_factory=dict)
+    tasks: dict[str, dict[str, Any] | list[dict[str, Any]]] = field(default_factory=dict)
+    timers_first: bool = False
+    test: str | None = None
+
+
+@dataclass
+class Deployment:
+    """The files a model's test deploys together with it (`files`: paths under the corpus folder) and those it
+    deploys that the corpus does not hold (`missing`: paths as the test names them)."""
+
+    files: list[str]
+    missing: list[str] = field(default_factory=list)
+    test: str | None = None
+
+
+@dataclass
+class ExpectedFailure:
+    """A failure Camunda's own test expects: `kind` is `refusal` (a parse error at deploy) or `runtime-error`;
+    `match` is a regular expression our refusal or error message must match to count as the same error."""
+
+    kind: str
+    match: str
+    test: str
+    evidence: str
+
+
+_SETUP_KEYS = {"start", "tasks", "timersFirst", "test", "note"}
+
+
+def _setup(entry: dict[str, Any] | FileSetup) -> FileSetup:
+    """A start variables entry: `{"start": {...}, "tasks": {KEY: {...}}, "timersFirst": true, "test": "..."}`
+    or, the older form, just the start variables."""
+    if isinstance(entry, FileSetup):
+        return entry
+    if entry and set(entry) <= _SETUP_KEYS and ("start" in entry or "tasks" in entry or "timersFirst" in entry):
+        return FileSetup(start=dict(entry.get("start") or {}), tasks=dict(entry.get("tasks") or {}),
+                         timers_first=bool(entry.get("timersFirst")), test=entry.get("test"))
+    return FileSetup(start=dict(entry))
+
+
+def _read_json_files(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise BadRequest(f"{what} file {path}: {err}")
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise BadRequest(f'{what} file {path}: expected {{"files": {{"PATH": {{...}}}}}}')
+    return files
+
+
+def read_deployments(path: Path) -> dict[str, Deployment]:
+    """The deployments file: `{"files": {"PATH": {"with": ["PATH", ...], "missing": [...], "test": "..."}}}`.
+
+    Paths are relative to the corpus folder. A file listed here is deployed with exactly these files, as its
+    Camunda test's `@Deployment(resources = {...})` deploys them, instead of the runner's own guess.
+    """
+    out: dict[str, Deployment] = {}
+    for name, entry in _read_json_files(path, "deployments").items():
+        files = entry.get("with")
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise BadRequest(f'deployments file {path}: "{name}" needs "with": a list of paths')
+        out[name] = Deployment(files=list(files), missing=list(entry.get("missing") or []), test=entry.get("test"))
+    return out
+
+
+def read_expected_failures(path: Path) -> dict[str, ExpectedFailure]:
+    """The expected failures file: `{"files": {"PATH": {"kind": "refusal"|"runtime-error", "match": REGEX,
+    "testClass": ..., "testMethod": ..., "evidence": ...}}}`; every entry must name its test and evidence."""
+    out: dict[str, ExpectedFailure] = {}
+    for name, entry in _read_json_files(path, "expected failures").items():
+        kind, match = entry.get("kind"), entry.get("match")
+        test = f"{entry.get('testClass') or ''}.{entry.get('testMethod') or ''}".strip(".")
+        if kind not in ("refusal", "runtime-error") or not isinstance(match, str) or not test \
+                or not entry.get("evidence"):
+            raise BadRequest(f'expected failures file {path}: "{name}" needs kind (refusal or runtime-error), '
+                             f"match, testClass, testMethod and evidence")
+        re.compile(match)
+        out[name] = ExpectedFailure(kind=kind, match=match, test=test, evidence=str(entry["evidence"]))
+    return out
+
+
 # -- reasons ---------------------------------------------------------------------------------------------------
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
@@ -314,6 +417,7 @@ _REFUSAL_CATEGORIES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r"names no deployed process|called process .* is not deployed", "called process not deployed"),
     (r"a call activity needs a calledElement", "call activity without calledElement (CMMN caseRef)"),
     (r"calledElement must be a process key", "calledElement expression"),
+    (r"compensation handler .*cannot have sequence flows", "compensation handler with sequence flows"),
     (r"compensat", "compensation Stageflow does not run (event subprocess, multi-instance, other scope)"),
     (r"cron expression", "cron expression Stageflow cannot run (L, W or #)"),
     (r"link (event|catch|throw)", "link events paired wrongly or misplaced"),
@@ -392,6 +496,10 @@ class FileResult:
     steps: int = 0
     seconds: float = 0.0
     start_variables: list[str] = field(default_factory=list)  # names of the variables the instances began with
+    task_variables: list[str] = field(default_factory=list)  # `KEY: name, ...` given at a task's completion
+    expected: str | None = None  # the Camunda test that expects this refusal or error (as-camunda outcomes)
+    camunda_refuses: str | None = None  # ended or waits, yet this Camunda test expects the deployment to fail
+    test: str | None = None  # the Camunda test whose deployment or variables the run follows
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -399,7 +507,8 @@ class FileResult:
             "needsJava": self.needs_java, "java": self.java, "deployedWith": self.deployed_with,
             "started": self.started, "elements": self.elements, "errorFile": self.error_file,
             "errorElement": self.error_element, "errorLine": self.error_line, "steps": self.steps,
-            "startVariables": self.start_variables,
+            "startVariables": self.start_variables, "taskVariables": self.task_variables,
+            "expectedBy": self.expected, "camundaRefuses": self.camunda_refuses, "test": self.test,
             "seconds": round(self.seconds, 3),
         }
 
@@ -431,12 +540,17 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
 class _Driver:
     """Drives every instance of one engine as a neutral user until nothing moves or a bound is reached."""
 
-    def __init__(self, engine: Engine, clock: VirtualClock, info: ModelInfo, max_steps: int) -> None:
+    def __init__(self, engine: Engine, clock: VirtualClock, info: ModelInfo, max_steps: int,
+                 setup: FileSetup | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.info = info
         self.max_steps = max_steps
+        self.setup = setup or FileSetup()
         self.steps = 0
+        self.current: str | None = None  # the action under way (named when one never returns)
+        self.given: set[str] = set()  # `KEY: name` of the task variables given so far
+        self.completed: Counter[str] = Counter()  # completions per task definition key
         self.dead_jobs: set[str] = set()  # fired, yet still due at the same time: they will never fire
         self.fired: Counter[str] = Counter()  # firings per job
         self.repeating: set[str] = set()  # cycle timers that fired `_CYCLE_REPEATS` times: no longer fired
@@ -472,17 +586,27 @@ class _Driver:
 
     def _next_action(self) -> Callable[[], None] | None:
         eng = self.engine
+        if self.setup.timers_first:
+            job = self._next_job()  # the test fires the timer before it completes the task the timer is on
+            if job is not None:
+                return job
         tasks = eng.tasks.list(max_results=1000)
         if tasks:  # a fixed order (ids are random): the outcome of some models depends on it
             task = min(tasks, key=lambda t: (t.created, t.task_definition_key, t.id))
+            given = self._task_variables(task.task_definition_key)
             return lambda: self._act(f"userTask {task.task_definition_key}",
-                                     lambda: eng.tasks.complete(task.id, {}))
+                                     lambda: eng.tasks.complete(task.id, given, check_form=False))
         externals = getattr(eng, "external_tasks", None)
         if externals is not None:
             open_tasks = externals.list(max_results=1000, with_retries_left=True)
             if open_tasks:
                 first = min(open_tasks, key=lambda t: (str(t.get("activityId")), t["id"]))
                 return lambda: self._complete_external(first)
+        return self._next_job()
+
+    def _next_job(self) -> Callable[[], None] | None:
+        """Firing the earliest job that can still fire."""
+        eng = self.engine
         jobs = [j for j in eng.jobs.list(max_results=1000)
                 if j.get("jobType") != "timer-start" and (j.get("retries") or 0) > 0 and not j.get("suspended")
                 and j.get("dueDate") and j["id"] not in self.dead_jobs and j["id"] not in self.repeating]
@@ -496,18 +620,31 @@ class _Driver:
         job = min(jobs, key=lambda j: (_parse_iso(j["dueDate"]), str(j.get("activityId")), j["id"]))
         return lambda: self._fire(job)
 
+    def _task_variables(self, key: str) -> dict[str, Any]:
+        """The variables the test sets before this completion of task `key` (none when it sets none)."""
+        entry = self.setup.tasks.get(key) or {}
+        n = self.completed[key]
+        self.completed[key] += 1
+        given = dict(entry[min(n, len(entry) - 1)] if isinstance(entry, list) else entry)
+        self.given |= {f"{key}: {name}" for name in given}
+        return given
+
     def _act(self, label: str, fn: Callable[[], Any]) -> None:
         self.acted[label] += 1
+        self.current = label
         fn()
+        self.current = None
 
     def _complete_external(self, task: dict[str, Any]) -> None:
         from .external_tasks import TopicRequest
 
         topic = str(task.get("topicName") or "")
         self.acted[f"externalTask {task.get('activityId')}"] += 1
+        self.current = f"externalTask {task.get('activityId')}"
         locked = self.engine.external_tasks.fetch_and_lock(WORKER, 1, [TopicRequest(topic, 60_000)])
         for item in locked:
             self.engine.external_tasks.complete(item["id"], WORKER, {})
+        self.current = None
 
     def _fire(self, job: dict[str, Any]) -> None:
         due = _parse_iso(job["dueDate"])
@@ -515,7 +652,9 @@ class _Driver:
             self.clock.set(due + _NUDGE)
         self.acted[f"{job.get('jobType')} {job.get('activityId')}"] += 1
         self.fired[job["id"]] += 1
+        self.current = f"{job.get('jobType')} {job.get('activityId')}"
         self.engine.jobs.execute(job["id"])
+        self.current = None
         after = next((j for j in self.engine.jobs.list(max_results=1000) if j["id"] == job["id"]), None)
         if after is not None and after.get("dueDate") == job["dueDate"] and not after.get("exceptionMessage"):
             self.dead_jobs.add(job["id"])
@@ -615,26 +754,41 @@ def _parse_iso(text: str) -> datetime:
 
 def run_file(path: Path, root: Path, index: _FolderIndex, template: Path, workdir: Path, *,
              max_steps: int = 200, time_limit: float | None = 30.0,
-             start_variables: dict[str, Any] | None = None) -> FileResult:
-    """Deploy, start and drive one model file on its own fresh database; never raises (but KeyboardInterrupt)."""
+             start_variables: dict[str, Any] | FileSetup | None = None, deployment: Deployment | None = None,
+             expected: ExpectedFailure | None = None) -> FileResult:
+    """Deploy, start and drive one model file on its own fresh database; never raises (but KeyboardInterrupt).
+
+    `start_variables` is the file's `FileSetup` (or just its start variables), `deployment` the files its test
+    deploys with it, `expected` the failure its Camunda test expects.
+    """
     from .api import Engine
 
     started_at = time.monotonic()
     info = index.info(path)
+    setup = _setup(start_variables or {})
     result = FileResult(file=path.relative_to(root).as_posix(), outcome=RUNTIME_ERROR, needs_java=bool(info.java),
-                        java=list(info.java))
+                        java=list(info.java), test=setup.test or (deployment.test if deployment else None))
     database = workdir / "conformance.db"
     shutil.copy(template, database)
     clock = VirtualClock()
     engine = Engine(Settings(database_url=f"sqlite:///{database}", script_time_limit=2.0), clock=clock)
-    driver = _Driver(engine, clock, info, max_steps)
+    driver = _Driver(engine, clock, info, max_steps, setup)
     try:
         with _time_limit(time_limit):
-            _run(engine, clock, path, index, info, driver, result, start_variables or {})
+            companions = ([root / name for name in deployment.files] if deployment is not None
+                          else index.companions(path))
+            _run(engine, clock, path, companions, info, driver, result, setup.start)
+            if deployment is not None and deployment.missing and result.outcome == REFUSED:
+                result.reason = f"{result.reason} (its test also deploys {', '.join(deployment.missing)}: " \
+                                "not in the corpus)"
     except _TimeUp:
         result.outcome = STEP_LIMIT
-        result.reason = f"still running after {time_limit:g} s"
-        result.elements = [label for label, _ in driver.acted.most_common(1)]
+        if driver.current:
+            result.reason = f"one action did not return within {time_limit:g} s (the engine loops inside it)"
+            result.elements = [driver.current]
+        else:
+            result.reason = f"still running after {time_limit:g} s"
+            result.elements = [label for label, _ in driver.acted.most_common(1)]
     except Exception as err:  # noqa: BLE001 - every failure is a result, never the end of the run
         result.outcome = RUNTIME_ERROR
         result.reason = error_reason(err)
@@ -643,15 +797,34 @@ def run_file(path: Path, root: Path, index: _FolderIndex, template: Path, workdi
         result.elements = [element] if isinstance(element, str) else []
     finally:
         result.steps = driver.steps
+        result.task_variables = sorted(driver.given)
         engine.close()
         database.unlink(missing_ok=True)
         result.seconds = time.monotonic() - started_at
+    if expected is not None:
+        _compare_expected(result, expected)
     return result
 
 
-def _run(engine: Engine, clock: VirtualClock, path: Path, index: _FolderIndex, info: ModelInfo,
+def _compare_expected(result: FileResult, expected: ExpectedFailure) -> None:
+    """Move a refusal or error that Camunda's own test expects, and that is the same error, to its own outcome;
+    otherwise leave the outcome and say in the reason what the test expects (a file that ends or waits although
+    Camunda refuses it keeps its outcome and is marked `camunda_refuses`: Stageflow accepts what Camunda rejects)."""
+    wanted = REFUSED if expected.kind == "refusal" else RUNTIME_ERROR
+    text = f"{result.reason or ''}\n{result.message or ''}"
+    if result.outcome == wanted and re.search(expected.match, text):
+        result.outcome = REFUSED_AS_CAMUNDA if wanted == REFUSED else ERROR_AS_CAMUNDA
+        result.expected = expected.test
+    elif result.outcome in (ENDED, WAITS):
+        if expected.kind == "refusal":
+            result.camunda_refuses = expected.test
+            result.reason = f"Camunda refuses it ({expected.test}: {expected.evidence})"
+    else:
+        result.reason = f"{result.reason} (Camunda's {expected.test} expects a {expected.kind}, not this one)"
+
+
+def _run(engine: Engine, clock: VirtualClock, path: Path, companions: list[Path], info: ModelInfo,
          driver: _Driver, result: FileResult, start_variables: dict[str, Any]) -> None:
-    companions = index.companions(path)
     result.deployed_with = [p.name for p in companions]
     files = [(p.name, p.read_bytes()) for p in [path, *companions]]
     try:
@@ -723,18 +896,19 @@ class Summary:
         counter: Counter[str] = Counter()
         no_java: Counter[str] = Counter()
         for r in self.results:
-            if r.outcome in (ENDED, WAITS) or not r.reason:
+            if r.outcome in (ENDED, WAITS, *AS_CAMUNDA) or not r.reason:
                 continue
             label = f"{r.outcome}: {r.reason}"
             counter[label] += 1
             no_java[label] += 0 if r.needs_java else 1
         return [(label, n, no_java[label]) for label, n in counter.most_common(top)]
 
-    def share(self, no_java_only: bool = False) -> float:
-        """The share of files that ended or wait for a message or signal."""
+    def share(self, no_java_only: bool = False, *, also: tuple[str, ...] = ()) -> float:
+        """The share of files that ended or wait for a message or signal (and those with an outcome in `also`,
+        such as `refused-as-camunda`)."""
         counts = self.counts(no_java_only)
         total = sum(counts.values())
-        return (counts[ENDED] + counts[WAITS]) / total if total else 0.0
+        return sum(counts[o] for o in (ENDED, WAITS, *also)) / total if total else 0.0
 
     def to_json(self) -> dict[str, Any]:
         all_counts, nj_counts = self.counts(), self.counts(True)
@@ -742,8 +916,18 @@ class Summary:
             "folder": self.folder, "files": sum(all_counts.values()), "noJavaFiles": sum(nj_counts.values()),
             "seconds": round(self.seconds, 1), "out": self.out,
             "startedWithVariables": sum(bool(r.start_variables) for r in self.results),
+            "givenTaskVariables": sum(bool(r.task_variables) for r in self.results),
+            "endedOrWaitsThoughCamundaRefuses": {
+                "all": sum(bool(r.camunda_refuses) for r in self.results),
+                "noJava": sum(bool(r.camunda_refuses) for r in self.results if not r.needs_java)},
+            "deployedAsTheirTest": sum(bool(r.test) for r in self.results),
             "counts": {"all": all_counts, "noJava": nj_counts},
             "endedOrWaits": {"all": round(self.share(), 4), "noJava": round(self.share(True), 4)},
+            "endedOrWaitsOrRefusedAsCamunda": {
+                "all": round(self.share(also=(REFUSED_AS_CAMUNDA,)), 4),
+                "noJava": round(self.share(True, also=(REFUSED_AS_CAMUNDA,)), 4)},
+            "endedOrWaitsOrAsCamunda": {"all": round(self.share(also=AS_CAMUNDA), 4),
+                                        "noJava": round(self.share(True, also=AS_CAMUNDA), 4)},
             "reasons": [{"reason": label, "files": n, "noJavaFiles": nj} for label, n, nj in self.reasons()],
         }
 
@@ -756,10 +940,20 @@ class Summary:
         for o in OUTCOMES:
             lines.append(f"{o.ljust(width)}{all_counts[o]:>6}{nj_counts[o]:>9}")
         lines.append(f"{'total'.ljust(width)}{sum(all_counts.values()):>6}{sum(nj_counts.values()):>9}")
-        lines.append(f"{'ended + waits'.ljust(width)}{self.share():>6.1%}{self.share(True):>9.1%}")
+        figures = [("ended + waits", ()), ("  + refused-as-camunda", (REFUSED_AS_CAMUNDA,)),
+                   ("  + error-as-camunda", AS_CAMUNDA)]
+        for label, also in figures:
+            lines.append(f"{label.ljust(width)}{self.share(also=also):>6.1%}{self.share(True, also=also):>9.1%}")
+        lenient = [r for r in self.results if r.camunda_refuses]
+        if lenient:
+            no_java = sum(not r.needs_java for r in lenient)
+            lines.append(f"({len(lenient)} ended or waiting files, {no_java} without Java code, are refused by "
+                         "Camunda's own test: Stageflow accepts what Camunda rejects)")
         supplied = sum(bool(r.start_variables) for r in self.results)
-        if supplied:
-            lines.append(f"({supplied} files started with the variables their test passes)")
+        given = sum(bool(r.task_variables) for r in self.results)
+        if supplied or given:
+            lines.append(f"({supplied} files started with the variables their test passes, {given} given the "
+                         "variables their test sets at a task)")
         lines += ["", "commonest reasons (files, of which no-Java)"]
         lines += [f"{n:>5} {nj:>5}  {label}" for label, n, nj in self.reasons()]
         if self.out:
@@ -769,11 +963,17 @@ class Summary:
 
 def run_conformance(folder: Path, *, files: list[Path] | None = None, out: Path | None = None,
                     max_steps: int = 200, time_limit: float | None = 30.0, progress: IO[str] | None = None,
-                    progress_every: int = 50, start_variables: dict[str, dict[str, Any]] | None = None) -> Summary:
+                    progress_every: int = 50,
+                    start_variables: dict[str, dict[str, Any] | FileSetup] | None = None,
+                    deployments: dict[str, Deployment] | None = None,
+                    expected: dict[str, ExpectedFailure] | None = None) -> Summary:
     """Run every model file under `folder` (or just `files`); write one JSON line per file to `out`.
 
-    `start_variables` maps a file's path relative to `folder` to the variables its instances start with (see
-    `read_start_variables`); every other file starts with none.
+    Each mapping is keyed by a file's path relative to `folder`: `start_variables` the variables its test starts
+    its instances with and gives its tasks (see `read_start_variables`), `deployments` the files its test
+    deploys with it (`read_deployments`), `expected` the failure its Camunda test expects
+    (`read_expected_failures`). A file missing from them starts with no variables and is deployed with the
+    files of its folder that define what it calls.
     """
     from .store import Database
 
@@ -793,9 +993,10 @@ def run_conformance(folder: Path, *, files: list[Path] | None = None, out: Path 
             db.upgrade()
             db.dispose()
             for n, path in enumerate(paths, 1):
+                name = path.relative_to(folder).as_posix()
                 result = run_file(path, folder, index, template, Path(tmp), max_steps=max_steps,
-                                  time_limit=time_limit,
-                                  start_variables=(start_variables or {}).get(path.relative_to(folder).as_posix()))
+                                  time_limit=time_limit, start_variables=(start_variables or {}).get(name),
+                                  deployment=(deployments or {}).get(name), expected=(expected or {}).get(name))
                 results.append(result)
                 if sink is not None:
                     sink.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
@@ -810,33 +1011,43 @@ def run_conformance(folder: Path, *, files: list[Path] | None = None, out: Path 
     return Summary(str(folder), results, time.monotonic() - started, str(out) if out is not None else None)
 
 
-def read_start_variables(path: Path) -> dict[str, dict[str, Any]]:
-    """The start variables file: `{"files": {"RELATIVE/PATH.bpmn20.xml": {"name": value, ...}, ...}}`.
+def read_start_variables(path: Path) -> dict[str, FileSetup]:
+    """The start variables file: `{"files": {"RELATIVE/PATH.bpmn20.xml": ENTRY, ...}}`, where an ENTRY is
+    `{"start": {"name": value}, "tasks": {"TASK_KEY": {"name": value}}, "timersFirst": true, "test": "Class.method"}`
+    (every key optional) or, the short form, just the start variables `{"name": value}`.
 
     Made for a corpus of test models whose tests start the process with variables (Camunda's engine tests pass
-    them to `startProcessInstanceByKey`): with them, a model that reads `${input}` at its first gateway runs as
-    its test runs it instead of failing on a variable nobody set. Only variables a test passes at start belong
-    there, never answers to tasks; a date is an ISO 8601 string, a Java bean a JSON object of its properties.
+    them to `startProcessInstanceByKey`) and set variables before they complete a task (`taskService.complete(id,
+    variables)`, or `runtimeService.setVariable` on the task's instance): with them, a model that reads
+    `${input}` at its first gateway runs as its test runs it instead of failing on a variable nobody set. Only
+    what the test itself gives belongs there; a date is an ISO 8601 string, a Java bean a JSON object of its
+    properties.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise BadRequest(f"start variables file {path}: {err}")
-    files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
-        raise BadRequest(f'start variables file {path}: expected {{"files": {{"PATH": {{"name": value}}}}}}')
-    return files
+    files = _read_json_files(path, "start variables")
+    out: dict[str, FileSetup] = {}
+    for name, entry in files.items():
+        setup = _setup(entry)
+        if not all(isinstance(v, dict) or (isinstance(v, list) and v and all(isinstance(x, dict) for x in v))
+                   for v in setup.tasks.values()):
+            raise BadRequest(f'start variables file {path}: "{name}": "tasks" maps a task key to its variables '
+                             "(or to a list of them, one per completion)")
+        out[name] = setup
+    return out
 
 
 def main(folder: str, *, out: str | None, as_json: bool, max_steps: int = 200, time_limit: float = 30.0,
-         start_variables: str | None = None) -> int:
+         start_variables: str | None = None, deployments: str | None = None,
+         expected_failures: str | None = None) -> int:
     """The `stageflow conformance` command: run the folder, print the summary (text or JSON)."""
     root = Path(folder)
     if not root.is_dir():
         raise BadRequest(f"{folder} is not a folder")
     variables = read_start_variables(Path(start_variables)) if start_variables else None
+    together = read_deployments(Path(deployments)) if deployments else None
+    expected = read_expected_failures(Path(expected_failures)) if expected_failures else None
     summary = run_conformance(root, out=Path(out or "conformance-results.jsonl"), max_steps=max_steps,
-                              time_limit=time_limit, progress=sys.stderr, start_variables=variables)
+                              time_limit=time_limit, progress=sys.stderr, start_variables=variables,
+                              deployments=together, expected=expected)
     if as_json:
         print(json.dumps(summary.to_json(), indent=2))
     else:
