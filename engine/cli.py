@@ -229,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("serve", "run the HTTP server (REST API and inbox) and fire timers")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--deploy", action="append", metavar="FILE", help="deploy these files first")
+    p.add_argument("--deploy", action="extend", nargs="+", metavar="FILE",
+                   help="deploy these files first (as one deployment; --deploy may be repeated)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     p.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
     p.add_argument("--no-timers", action="store_true",
@@ -528,6 +529,8 @@ def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
         result = engine.definitions.deploy_files(args.deploy, name="serve --deploy")
         for d in result.definitions:
             print(f"deployed {d.key} version {d.version}")
+        for decision in result.decisions:
+            print(f"deployed decision {decision.key} version {decision.version}")
     settings = engine.settings
     engine.close()  # the workers open their own after the fork
     _limit_memory(args.memory_limit)

@@ -39,7 +39,8 @@ def test_serve_runs_gunicorn_workers_that_answer_with_users_and_tokens(tmp_path:
 
     port = _free_port()
     server = subprocess.Popen([*STAGEFLOW, "serve", "--port", str(port), "--workers", "2",
-                               "--deploy", str(REPO / "examples" / "order_approval.bpmn")],
+                               "--deploy", str(REPO / "examples" / "order_approval.bpmn"),
+                               str(REPO / "processes" / "card_rules.dmn")],
                               env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}/engine-rest"
     try:
@@ -59,8 +60,12 @@ def test_serve_runs_gunicorn_workers_that_answer_with_users_and_tokens(tmp_path:
         by_token = requests.get(f"{base}/process-definition", headers={"Authorization": f"Bearer {token}"},
                                 timeout=10)
         assert by_token.json() == by_password.json()
+        decisions = requests.get(f"{base}/decision-definition", auth=("ops", "ops-pass-12"), timeout=10).json()
+        assert [d["key"] for d in decisions] == ["card_type"]  # one --deploy takes several files
         workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
         assert len(workers) == 2  # the gunicorn master forked two workers
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        printed = server.communicate(timeout=30)[0]
+    assert "deployed order_approval version 1" in printed
+    assert "deployed decision card_type version 1" in printed
