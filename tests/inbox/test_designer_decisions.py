@@ -64,7 +64,11 @@ def test_the_designer_lists_the_decisions_and_shows_a_table_with_its_rules(app: 
 def test_a_designer_tries_a_decision_with_variables_and_sees_what_matched(app: Any) -> None:
     dora = signed_in(app, "dora")
     url = "/designer/decisions/" + app.extensions["stageflow"].decisions.latest("card_type").id
-    token = csrf(dora.get(url).text)
+    first = dora.get(url).text
+    token = csrf(first)
+    # the form starts with the names the table's inputs read
+    assert html.fromstring(first).xpath("//textarea[@id='variables']")[0].text == \
+        '{"spend12m": null, "tenureMonths": null}'
 
     tried = dora.post(url, data={"csrf_token": token, "variables": '{"spend12m": 6000, "tenureMonths": 30}'})
     assert tried.status_code == 200

@@ -229,6 +229,10 @@ def decision_page(definition_id: str):  # type: ignore[no-untyped-def]
                                "xml": eng.decisions.xml(definition_id).decode("utf-8", "replace"),
                                "versions": eng.decisions.list(key=decision.key, max_results=1000),
                                "variables": request.form.get("variables", ""), "results": None, "problem": None}
+    if request.method == "GET":  # a start: the names the table's inputs read, to fill in
+        logic = context["logic"]
+        names = [i.expression.strip() for i in getattr(logic, "inputs", ()) if i.expression.strip().isidentifier()]
+        context["variables"] = json.dumps(dict.fromkeys(names)) if names else ""
     if request.method == "POST":
         try:
             variables = json.loads(context["variables"] or "{}")
