@@ -58,8 +58,9 @@ def due_state(due: datetime | None, at: datetime) -> tuple[str, str]:
         return "overdue", f"Overdue by {span(at - due)}"
     if due.date() == at.date():
         return "today", f"Due today, {due:%H:%M}"
-    if due - at < timedelta(days=7):
-        return "soon", f"Due in {span(due - at)}"
+    if due - at < timedelta(days=7):  # in calendar days, as a person counts them: Thursday is in 2 days on Tuesday
+        days = (due.date() - at.date()).days
+        return "soon", f"Due tomorrow, {due:%H:%M}" if days == 1 else f"Due in {days} days"
     return "later", f"Due {due:%a} {due.day} {due:%b %Y}"
 
 
