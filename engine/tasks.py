@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy.sql import ClauseElement
 
 from .errors import BadRequest, Conflict, NotFound
 from .forms import FormField, validate_submission
@@ -34,6 +36,15 @@ _T = m.HumanTask.__table__
 _TASK_STATE = FastStatement(select(_T.c.instance_id, _T.c.ended_at, _T.c.outcome, _T.c.completed_by, _T.c.assignee,
                                    _T.c.suspended).where(_T.c.id == bindparam("task_id")))
 
+# Filters of `Tasks.query` that compare a column with one value: a list with them is built once per shape (which
+# filters, sort, order), with placeholders for the values, and run as a `FastStatement`. Building a SELECT and its
+# cache key costs more than running it.
+_BOUND = frozenset({"assignee", "candidate_user", "candidate_group", "instance_id", "business_key", "process_key",
+                    "definition_id", "task_definition_key", "due_before", "due_after", "involved_user"})
+_FLAGS = frozenset({"unassigned", "without_due", "include_assigned"})  # their truth changes the shape only
+_LISTS: dict[tuple[Any, ...], FastStatement] = {}
+_LISTS_MAX = 256
+
 
 class Tasks:
     """Human tasks as a person or a client sees them."""
@@ -49,25 +60,25 @@ class Tasks:
         for other orders, whose cost then follows the person's links instead of the table; see `_linked`).
         """
         q = select(_T).where(m.HumanTask.ended_at.is_(None))
-        if filters.get("assignee"):
+        if _given(filters.get("assignee")):
             q = q.where(m.HumanTask.assignee == filters["assignee"])
-        if filters.get("unassigned"):
+        if _given(filters.get("unassigned")):
             q = q.where(m.HumanTask.assignee.is_(None))
         user = filters.get("candidate_user")
         groups = list(filters.get("candidate_groups") or [])
-        if filters.get("candidate_group"):
+        if _given(filters.get("candidate_group")):
             groups.append(filters["candidate_group"])
-        if user or groups:
+        if _given(user) or groups:
             conditions = []
-            if user:
+            if _given(user):
                 conditions.append(m.IdentityLink.user_id == user)
             if groups:
                 conditions.append(m.IdentityLink.group_id.in_(groups))
             q = q.where(_linked(or_(*conditions), correlated))
-            if not filters.get("include_assigned"):
+            if not _given(filters.get("include_assigned")):
                 q = q.where(m.HumanTask.assignee.is_(None))
         involved = filters.get("involved_user")
-        if involved:
+        if _given(involved):
             involved_groups = list(filters.get("involved_groups") or [])
             link_cond = [m.IdentityLink.user_id == involved]
             if involved_groups:
@@ -78,15 +89,15 @@ class Tasks:
                              ("process_key", m.HumanTask.definition_key),
                              ("definition_id", m.HumanTask.definition_id),
                              ("task_definition_key", m.HumanTask.element_id)):
-            if filters.get(name):
+            if _given(filters.get(name)):
                 q = q.where(column == filters[name])
         if filters.get("name_like"):
-            q = q.where(m.HumanTask.name.ilike(f"%{filters['name_like']}%"))
-        if filters.get("due_before"):
+            q = q.where(m.HumanTask.name.ilike(filters["name_like"], escape="\\"))  # a LIKE pattern, as Camunda
+        if _given(filters.get("due_before")):
             q = q.where(m.HumanTask.due < filters["due_before"])
-        if filters.get("due_after"):
+        if _given(filters.get("due_after")):
             q = q.where(m.HumanTask.due > filters["due_after"])
-        if filters.get("without_due"):
+        if _given(filters.get("without_due")):
             q = q.where(m.HumanTask.due.is_(None))
         if filters.get("min_priority") is not None:
             q = q.where(m.HumanTask.priority >= filters["min_priority"])
@@ -99,24 +110,70 @@ class Tasks:
         return q
 
     def list(self, *, sort_by: str = "created", sort_order: str = "asc", first: int = 0, max_results: int = 100,
-             nulls_last: bool = False, **filters: Any) -> list[TaskView]:
+             nulls_last: bool = False, then_by: list[tuple[str, str]] | None = None,
+             **filters: Any) -> list[TaskView]:
         """Active tasks filtered by assignee, candidate user or groups, instance, business key, process key,
         element id, due date, priority and a search text; sorted and paginated (at most 1,000 a page).
 
         `nulls_last` puts tasks without a value of the sort column (no due date) after the others on every
-        database (SQLite and PostgreSQL disagree about where NULLs go otherwise).
+        database (SQLite and PostgreSQL disagree about where NULLs go otherwise). `then_by`: more (sort_by,
+        sort_order) keys after the first, as a Camunda `sorting` array.
         """
-        column = SORT_COLUMNS.get(sort_by)
-        if column is None:
-            raise BadRequest(f"cannot sort tasks by '{sort_by}' (use {', '.join(SORT_COLUMNS)})")
-        order = column.desc() if sort_order == "desc" else column.asc()
-        if nulls_last:
-            order = order.nulls_last()
+        for name in [sort_by, *(b for b, _ in then_by or [])]:
+            if name not in SORT_COLUMNS:
+                raise BadRequest(f"cannot sort tasks by '{name}' (use {', '.join(SORT_COLUMNS)})")
         correlated = sort_by == "created" and not filters.get("search")
+        shaped = None if then_by else self._shaped(filters, (sort_by, sort_order, nulls_last, correlated))
         with self.engine.db.read() as session:
-            rows = fetch_all(session, self.query(correlated=correlated, **filters).order_by(order, m.HumanTask.id)
-                             .offset(first).limit(min(max_results, 1000)))
+            if shaped is not None:
+                statement, values, key = shaped
+                if statement is None:
+                    statement = self._shape(key, values)
+                values["f_first"], values["f_limit"] = first, min(max_results, 1000)
+                rows = statement.all(session, values)
+            else:
+                rows = fetch_all(session, self.query(correlated=correlated, **filters)
+                                 .order_by(_order(sort_by, sort_order, nulls_last),
+                                           *(_order(b, o, nulls_last) for b, o in then_by or []), m.HumanTask.id)
+                                 .offset(first).limit(min(max_results, 1000)))
             return [TaskView.of(r) for r in rows]
+
+    @staticmethod
+    def _shaped(filters: dict[str, Any], sort: tuple[Any, ...]) -> Any:
+        """(the list's statement of this shape or None when not built yet, its values), or None when a filter
+        is not a plain value (a list of groups, a search text): such lists are built per call."""
+        values: dict[str, Any] = {}
+        applied = []
+        for name, value in filters.items():
+            if name in ("min_priority", "max_priority"):
+                if value is None:
+                    continue
+                if type(value) is not int:
+                    return None
+                values[f"f_{name}"] = value
+            elif not value:
+                continue
+            elif name in _FLAGS:
+                pass
+            elif name in _BOUND and type(value) in (str, datetime):
+                values[f"f_{name}"] = value
+            else:
+                return None
+            applied.append(name)
+        key = (*sort, *sorted(applied))
+        return _LISTS.get(key), values, key
+
+    def _shape(self, key: tuple[Any, ...], values: dict[str, Any]) -> FastStatement:
+        sort_by, sort_order, nulls_last, correlated = key[:4]
+        filters: dict[str, Any] = {name: True for name in key[4:] if name in _FLAGS}
+        filters.update({name[2:]: bindparam(name) for name in values})
+        statement = FastStatement(self.query(correlated=correlated, **filters)
+                                  .order_by(_order(sort_by, sort_order, nulls_last), m.HumanTask.id)
+                                  .offset(bindparam("f_first")).limit(bindparam("f_limit")))
+        if len(_LISTS) >= _LISTS_MAX:
+            _LISTS.clear()
+        _LISTS[key] = statement
+        return statement
 
     def count(self, *, at_most: int | None = None, **filters: Any) -> int:
         """How many active tasks match the filters (of `list`); with `at_most`, counting stops there, so that
@@ -192,7 +249,7 @@ class Tasks:
             if row is None:
                 raise NotFound(f"task '{task_id}' not found")
             loaded = eng.executor.load(session, row.instance_id) if row.ended_at is None else None
-            if loaded is not None:
+            if loaded is not None and not eng.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE has locked it all already
                 row = _TASK_STATE.first(session, {"task_id": task_id})  # again, under the lock
             if row.ended_at is not None:
                 who = f" by {row.completed_by}" if row.completed_by else ""
@@ -285,6 +342,17 @@ def _comment_json(row: m.TaskComment) -> dict[str, Any]:
     return {"id": row.id, "userId": row.user_id, "taskId": row.task_id, "processInstanceId": row.instance_id,
             "time": iso(row.created_at), "message": row.message, "removalTime": None, "rootProcessInstanceId":
             row.instance_id}
+
+
+def _order(sort_by: str, sort_order: str, nulls_last: bool) -> Any:
+    column = SORT_COLUMNS[sort_by]
+    order = column.desc() if sort_order == "desc" else column.asc()
+    return order.nulls_last() if nulls_last else order
+
+
+def _given(value: Any) -> bool:
+    """A filter is applied: a value that is set, or a placeholder for one (see `_shaped`)."""
+    return isinstance(value, ClauseElement) or bool(value)
 
 
 def _escape_like(text: str) -> str:

@@ -13,13 +13,15 @@ import keyword
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
-_RAW = "stageflow_dbapi"
+from .database import _RAW
+from .models import UTCDateTime
 
 
 def dbapi(session: Session) -> tuple[Any, Any]:
@@ -76,7 +78,7 @@ class FastStatement:
                 names = list(compiled.positiontup) if compiled.positiontup else None
                 fixed = {name: param.value for param, name in compiled.bind_names.items()
                          if not param.required and param.callable is None}
-                found = _Compiled(compiled.string, names, dict(compiled._bind_processors), fixed)
+                found = _Compiled(compiled.string, names, _processors(compiled, dialect), fixed)
                 if compiled._result_columns:
                     found.row = [(c.keyname, c.type) for c in compiled._result_columns]
                 self._compiled[dialect.name] = found
@@ -121,6 +123,24 @@ class FastStatement:
         """The first row of a SELECT (see `all`), or None."""
         rows = self.all(session, values)
         return rows[0] if rows else None
+
+
+def _processors(compiled: Any, dialect: Any) -> dict[str, Callable[[Any], Any]]:
+    """The statement's bind processors; on SQLite an aware datetime column's is one function instead of
+    SQLAlchemy's two (to naive UTC, then to text), with the same text."""
+    processors = dict(compiled._bind_processors)
+    if dialect.name == "sqlite":
+        for param, name in compiled.bind_names.items():
+            if name in processors and isinstance(param.type, UTCDateTime):
+                processors[name] = _sqlite_utc_text
+    return processors
+
+
+def _sqlite_utc_text(value: datetime) -> str:
+    zone = value.tzinfo
+    if zone is not None:
+        value = (value if zone is UTC else value.astimezone(UTC)).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
 
 
 def _wrapped(session: Session, dialect: Any, err: Exception, sql: str, params: Any) -> Exception:
