@@ -46,8 +46,10 @@ Each file gets one outcome:
 
 A file "needs Java code" when it has `camunda:class`, `camunda:delegateExpression`, `camunda:expression` on a
 service, send or business rule task (or a message throw event), `camunda:variableMappingClass` or
-`camunda:variableMappingDelegateExpression`, an execution or task listener, or a script in another language
-than Python (Groovy, JavaScript, JUEL).
+`camunda:variableMappingDelegateExpression`, an execution or task listener, a script in another language
+than Python (Groovy, JavaScript, JUEL), or an expression calling a method of an object named like a Java bean
+(`${myBean.resolveCollection(execution)}`, `#{myCycleTimerBean.getCycle()}`: an object Camunda's test registers
+or passes, which no process variable can stand for).
 """
 
 from __future__ import annotations
@@ -155,6 +157,9 @@ def read_model(data: bytes) -> ModelInfo:
                 java.add("camunda:expression")
             elif local == "decisionRef" and value:
                 info.decisions.add(value)
+        for text in (el.text, *el.attrib.values()):
+            if text and "Bean" in text:
+                java.update(f"java bean {bean}" for bean in _JAVA_BEAN_CALL.findall(text))
         if name == "callActivity" and el.get("calledElement"):
             info.called.add(el.get("calledElement", ""))
     info.java = sorted(java)
@@ -194,6 +199,10 @@ def read_model(data: bytes) -> ModelInfo:
                     and (node.get("triggeredByEvent") or "").lower() != "true"):
                 info.dead_ends.append(node.get("id") or "")
     return info
+
+
+# A method call on an object named like a Java bean, inside an expression.
+_JAVA_BEAN_CALL = re.compile(r"[$#]\{[^}]*?\b([A-Za-z_]\w*Bean)\s*\.\s*\w+\s*\(")
 
 
 def _start_waits(root: Any, start: Any) -> list[str]:

@@ -277,6 +277,13 @@ class Dialect:
             for el in self.root.iter(_b(tag)):
                 if not (el.get("id") or "").strip():
                     raise self.fail(el, f"{_a(tag)} needs an id")
+        named: dict[str, etree._Element] = {}
+        for signal in self.root.iter(_b("signal")):
+            name = (signal.get("name") or "").strip()
+            if name and name in named:  # Camunda refuses it too: "duplicate signal name"
+                raise self.fail(signal, f"duplicate signal name '{name}': signals '{named[name].get('id')}' (line "
+                                        f"{named[name].sourceline}) and '{signal.get('id')}' have the same name")
+            named.setdefault(name, signal)
         for prop in self.root.iter(_b("correlationProperty")):
             expressions = prop.findall(".//bpmn:correlationPropertyRetrievalExpression", NS)
             if not expressions:
@@ -296,6 +303,59 @@ class Dialect:
                         raise self.fail(flow, f"sequence flow has no {ref}")
                     if target not in ids:
                         raise self.fail(flow, f"sequence flow {ref} '{target}' names no element of this process")
+
+    def _check_event_scope(self, scope: etree._Element) -> None:
+        """Refuse, as Camunda 7's parser does, catching events of one scope that would take the same trigger:
+        two signal start events (or two event subprocesses) on one signal name, and escalation boundary events
+        of one activity or escalation event subprocesses of one scope that catch the same escalation code (an
+        escalation without a code catches every one)."""
+        starts: dict[str, etree._Element] = {}
+        subprocess_starts: dict[str, etree._Element] = {}
+        for el in scope:
+            if el.tag == _b("startEvent"):
+                self._one_signal_subscription(el, starts, "signal start events")
+            elif el.tag == _b("subProcess") and (el.get("triggeredByEvent") or "").strip().lower() == "true":
+                for start in el.iterfind("bpmn:startEvent", NS):
+                    self._one_signal_subscription(start, subprocess_starts, "signal event subprocesses")
+        catchers: dict[str, list[tuple[etree._Element, str | None]]] = defaultdict(list)
+        for el in scope:
+            if el.tag == _b("boundaryEvent"):
+                owner, start = f"boundary {el.get('attachedToRef')}", el
+            elif el.tag == _b("subProcess") and (el.get("triggeredByEvent") or "").strip().lower() == "true":
+                owner, start = "event subprocess", el.find("bpmn:startEvent", NS)
+            else:
+                continue
+            definition = start.find("bpmn:escalationEventDefinition", NS) if start is not None else None
+            if definition is None:
+                continue
+            escalation = self.ids.get(definition.get("escalationRef") or "")
+            code = (escalation.get("escalationCode") or "").strip() or None if escalation is not None else None
+            kind = "escalation boundary event" if owner.startswith("boundary") else "escalation event subprocess"
+            plural = "escalation boundary events" if owner.startswith("boundary") else "escalation event subprocesses"
+            for _other, other_code in catchers[owner]:
+                if code is None and other_code is None:
+                    raise self.fail(el, f"The same scope can not contains more than one {kind} without escalation "
+                                        f"code: an {kind} without escalation code catches every escalation")
+                if code is None or other_code is None:
+                    raise self.fail(el, f"The same scope can not contains an {kind} without escalation code and "
+                                        f"another one with escalation code: the one without catches every escalation")
+                if code == other_code:
+                    raise self.fail(el, f"multiple {plural} with the same escalationCode '{code}' are not "
+                                        "supported on same scope")
+            catchers[owner].append((el, code))
+
+    def _one_signal_subscription(self, start: etree._Element, seen: dict[str, etree._Element], what: str) -> None:
+        definition = start.find("bpmn:signalEventDefinition", NS)
+        signal = self._resolve(definition, definition.get("signalRef") or "", "signal") \
+            if definition is not None else None
+        name = (signal.get("name") or "").strip() if signal is not None else ""
+        if not name:
+            return
+        if name in seen:
+            raise self.fail(start, f"Cannot have more than one signal event subscription with name '{name}' in "
+                                   f"one scope: {what} '{seen[name].get('id')}' and '{start.get('id')}' both "
+                                   "start on it")
+        seen[name] = start
 
     def _check_scope(self, scope: etree._Element) -> None:
         """Checks of one process or subprocess about its sequence flows, in an executable process.
@@ -487,6 +547,7 @@ class Dialect:
         for scope in (proc, *proc.iter(_b("subProcess"), _b("transaction"), _b("adHocSubProcess"))):
             self._resolve_links(scope)
             self._check_scope(scope)
+            self._check_event_scope(scope)
             if scope.tag != _b("adHocSubProcess"):
                 self._end_dead_ends(scope)
         lanes = self._lanes(proc)
@@ -840,6 +901,9 @@ class Dialect:
         self._reference(el, "messageRef", "message")
 
     def _el_signalEventDefinition(self, el: etree._Element) -> None:
+        if not (el.get("signalRef") or "").strip():  # Camunda refuses it too, on a catching or throwing event
+            raise self.fail(el, "signalEventDefinition does not have required property 'signalRef': name the "
+                                "signal the event throws or waits for")
         self._reference(el, "signalRef", "signal")
 
     def _el_errorEventDefinition(self, el: etree._Element) -> None:
@@ -852,7 +916,17 @@ class Dialect:
         self._reference(el, "errorRef", "error")
 
     def _el_escalationEventDefinition(self, el: etree._Element) -> None:
+        owner = etree.QName(el.getparent()).localname
+        throwing = owner in ("intermediateThrowEvent", "endEvent")
+        if throwing and not (el.get("escalationRef") or "").strip():  # as Camunda's parser (a catch may omit it)
+            raise self.fail(el, "escalationEventDefinition does not have required attribute 'escalationRef': name "
+                                "the escalation the event throws")
         self._reference(el, "escalationRef", "escalation")
+        escalation = self.ids.get(el.get("escalationRef") or "")
+        if throwing and escalation is not None and not (escalation.get("escalationCode") or "").strip():
+            what = "escalation end event" if owner == "endEvent" else "throwing escalation event"
+            raise self.fail(el, f"{what} must have an 'escalationCode': escalation '{escalation.get('id')}' (line "
+                                f"{escalation.sourceline}) has none")
 
     def _el_compensateEventDefinition(self, el: etree._Element) -> None:
         # Boundary and throw events and compensation event subprocesses became other elements (`_compensation`).

@@ -24,8 +24,9 @@ evaluation globals, and reads the business key from the variable :data:`BUSINESS
 :data:`RESERVED_PREFIX` (``_sf_``), so process variables must not use that prefix.
 
 Operators keep Python semantics on Python data: ``&&``/``||`` become ``and``/``or`` (which return an
-operand, with the same truthiness as JUEL's boolean), ``/`` and ``div`` are true division, ``==`` is
-Python equality (no JUEL type coercion: ``'3' == 3`` is false).  A missing variable raises ``NameError``
+operand, with the same truthiness as JUEL's boolean), ``/`` and ``div`` are true division.  Comparisons
+follow JUEL's type coercion (``_sf_eq`` and friends): ``flag == 'true'`` holds for the boolean true and
+``'3' == 3`` holds, ``amount > '100'`` compares numbers.  A missing variable raises ``NameError``
 (as JUEL raises for an unresolved identifier), while ``execution.getVariable('x')`` gives ``None``.
 """
 
@@ -86,6 +87,7 @@ _P_TERNARY, _P_OR, _P_AND, _P_NOT, _P_CMP, _P_ADD, _P_MUL, _P_NEG, _P_ATOM = ran
 
 _EQUALITY = {"==": "==", "eq": "==", "!=": "!=", "ne": "!="}
 _RELATIONAL = {"<": "<", "lt": "<", ">": ">", "gt": ">", "<=": "<=", "le": "<=", ">=": ">=", "ge": ">="}
+_COMPARE = {"==": "_sf_eq", "<": "_sf_lt", ">": "_sf_gt", "<=": "_sf_le", ">=": "_sf_ge"}  # JUEL coercion
 _ADDITIVE = {"+": "+", "-": "-"}
 _MULTIPLICATIVE = {"*": "*", "/": "/", "div": "/", "%": "%", "mod": "%"}
 
@@ -256,6 +258,107 @@ def _sf_var(name: str) -> Any:
         del frame
 
 
+# JUEL comparison (EL 3.0, 1.8 and 1.9): `==`, `!=`, `<`, `>`, `<=`, `>=` coerce their operands by type before
+# comparing. With a floating-point operand both become doubles; with an integer one, longs; (for `==`/`!=`)
+# with a boolean one, booleans; with a string one, strings. A string becomes a number by parsing ('' is 0) and
+# a boolean when it reads "true" (any case); a boolean never becomes a number. `null` equals only `null`, and
+# every ordering with `null` is false except `null <= null` and `null >= null`.
+
+
+def _el_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "long"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    return "object"
+
+
+def _el_number(value: Any, kind: str) -> int | float:
+    """`value` coerced to a long (`kind` "long") or a double, as JUEL does; TypeError/ValueError when it can't."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"cannot coerce {_shown(value)} to a number")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return 0
+        try:
+            return int(text) if kind == "long" else float(text)
+        except ValueError:
+            raise ValueError(f"cannot coerce {_shown(value)} to a number") from None
+    return int(value) if kind == "long" and not isinstance(value, int) else value
+
+
+def _el_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    raise TypeError(f"cannot coerce {_shown(value)} to a boolean")
+
+
+def _el_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def _shown(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+
+
+def _el_operands(a: Any, b: Any, *, equality: bool) -> tuple[Any, Any]:
+    kinds = {_el_kind(a), _el_kind(b)}
+    if "double" in kinds:
+        return float(_el_number(a, "double")), float(_el_number(b, "double"))
+    if "long" in kinds:
+        if isinstance(a, str) and "." in a or isinstance(b, str) and "." in b:  # '2.5' against a long
+            return float(_el_number(a, "double")), float(_el_number(b, "double"))
+        return _el_number(a, "long"), _el_number(b, "long")
+    if equality and "boolean" in kinds:
+        return _el_boolean(a), _el_boolean(b)
+    if "string" in kinds:
+        return _el_string(a), _el_string(b)
+    return a, b
+
+
+def _sf_eq(a: Any, b: Any) -> bool:
+    """JUEL ``a == b`` with EL coercion: ``flag == 'true'`` holds for the boolean true, ``n == '3'`` for 3."""
+    if a is None or b is None:
+        return a is b
+    x, y = _el_operands(a, b, equality=True)
+    return bool(x == y)
+
+
+def _sf_lt(a: Any, b: Any) -> bool:
+    """JUEL ``a < b`` with EL coercion (false when either is null)."""
+    if a is None or b is None:
+        return False
+    x, y = _el_operands(a, b, equality=False)
+    return bool(x < y)
+
+
+def _sf_gt(a: Any, b: Any) -> bool:
+    """JUEL ``a > b`` with EL coercion (false when either is null)."""
+    return _sf_lt(b, a)
+
+
+def _sf_le(a: Any, b: Any) -> bool:
+    """JUEL ``a <= b`` with EL coercion (``null <= null`` holds; otherwise false when either is null)."""
+    if a is None or b is None:
+        return a is b
+    x, y = _el_operands(a, b, equality=False)
+    return bool(x <= y)
+
+
+def _sf_ge(a: Any, b: Any) -> bool:
+    """JUEL ``a >= b`` with EL coercion."""
+    return _sf_le(b, a)
+
+
 RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_empty": _sf_empty,
     "_sf_get": _sf_get,
@@ -263,6 +366,11 @@ RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_call": _sf_call,
     "_sf_str": _sf_str,
     "_sf_var": _sf_var,
+    "_sf_eq": _sf_eq,
+    "_sf_lt": _sf_lt,
+    "_sf_gt": _sf_gt,
+    "_sf_le": _sf_le,
+    "_sf_ge": _sf_ge,
 }
 """Functions the generated code calls; put them into the evaluation globals."""
 
@@ -496,7 +604,11 @@ class _Parser(TokenCursor):
                 op = "is" if op == "==" else "is not"
                 if left.is_null and not right.is_null:
                     left, right = right, left
-            left = _Py(f"{left.at(_P_ADD)} {op} {right.at(_P_ADD)}", _P_CMP)
+                left = _Py(f"{left.at(_P_ADD)} {op} {right.at(_P_ADD)}", _P_CMP)
+            elif op == "!=":
+                left = _Py(f"not _sf_eq({left.src}, {right.src})", _P_NOT)
+            else:
+                left = _Py(f"{_COMPARE[op]}({left.src}, {right.src})", _P_ATOM)
         return left
 
     def equality(self) -> _Py:

@@ -14,12 +14,36 @@ CAMUNDA_TYPES = ("String", "Boolean", "Integer", "Short", "Long", "Double", "Dat
 _INT_RANGES = {"Integer": (-(2**31), 2**31 - 1), "Short": (-(2**15), 2**15 - 1), "Long": (-(2**63), 2**63 - 1)}
 
 
+class Long(int):
+    """A whole number declared as Camunda's `Long`: it stays a Long through the engine (stored, reloaded, read
+    back over REST), as a Java client that set one expects. Arithmetic on it gives a plain int (an Integer)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return int.__repr__(self)
+
+
+class Short(int):
+    """A whole number declared as Camunda's `Short` (see `Long`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return int.__repr__(self)
+
+
+_DECLARED = {"Long": Long, "Short": Short}
+
+
 def type_of(value: Any) -> str:
     """The Camunda type name of a Python value."""
     if value is None:
         return "Null"
     if isinstance(value, bool):
         return "Boolean"
+    if isinstance(value, (Long, Short)):
+        return type(value).__name__
     if isinstance(value, int):
         return "Integer" if _INT_RANGES["Integer"][0] <= value <= _INT_RANGES["Integer"][1] else "Long"
     if isinstance(value, float):
@@ -38,8 +62,8 @@ def to_typed(value: Any) -> dict[str, Any]:
         moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
         text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
         return {"value": text + (moment.strftime("%z") or "+0000"), "type": "Date", "valueInfo": {}}
-    if kind == "Json":
-        return {"value": json.dumps(value, default=str), "type": "Json", "valueInfo": {}}
+    if kind == "Json":  # compact, as Camunda's JSON serializer writes it
+        return {"value": json.dumps(value, default=str, separators=(",", ":")), "type": "Json", "valueInfo": {}}
     return {"value": value, "type": kind, "valueInfo": {}}
 
 
@@ -73,7 +97,7 @@ def from_typed(name: str, typed: Any) -> Any:
         low, high = _INT_RANGES[kind]
         if not low <= number <= high:
             raise InvalidVariables(name, f"value {value!r} is out of range for {kind}")
-        return number
+        return _DECLARED[kind](number) if kind in _DECLARED else number
     if kind == "Double":
         if isinstance(value, bool):
             raise InvalidVariables(name, f"value {value!r} is not a Double")
@@ -151,6 +175,8 @@ def stored_value(kind: str, encoded: str) -> Any:
     value = json.loads(encoded)
     if kind == "Date" and isinstance(value, str):
         value = datetime.fromisoformat(value)
+    elif kind in _DECLARED and isinstance(value, int) and not isinstance(value, bool):
+        value = _DECLARED[kind](value)
     return value
 
 
@@ -163,7 +189,7 @@ def project_variable(value: Any) -> dict[str, Any]:
         text_value = value[:4000]
     elif kind == "Boolean":
         text_value = "true" if value else "false"
-    elif kind in ("Integer", "Long", "Double"):
+    elif kind in ("Integer", "Short", "Long", "Double"):
         number_value = float(value)
         text_value = str(value)
     elif kind == "Date":

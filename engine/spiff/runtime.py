@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import ast
 import json
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition, SignalEventDefinition
@@ -39,13 +42,15 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from ..clock import current_clock, using_clock
 from ..dialect import HIDDEN_PREFIX, ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..sandbox import ScriptSandbox
-from . import clockpatch
+from ..variables import Long, Short
+from . import clockpatch, inclusive
 from .compensation import COMPENSABLE
 from .parser import CompiledProcess, ExternalTaskSpec, called_specs, take_mails
 from .scripting import StageflowScriptEngine, multi_instance_variables
@@ -56,6 +61,7 @@ _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 
 clockpatch.install()
+inclusive.install()
 install_cron_cycles()
 
 
@@ -97,7 +103,71 @@ class _RuntimeConverter(BpmnWorkflowConverter):
 
 
 _REGISTRY = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+for _declared in (Long, Short):  # whole numbers declared Long or Short stay so when the instance is reloaded
+    _REGISTRY.register(_declared, lambda v: {"value": int(v)}, lambda d, cls=_declared: cls(d["value"]),
+                       _declared.__name__)
 _CONVERTER = _RuntimeConverter(BpmnWorkflow, _REGISTRY)
+
+
+class _TaskConverter(TaskConverter):
+    """SpiffWorkflow's task converter, writing the same dict in one step (a task is the bulk of every save)."""
+
+    def to_dict(self, task: SpiffTask) -> dict[str, Any]:
+        parent_id = task._parent
+        parent = task.workflow.tasks.get(parent_id)
+        if parent is None:
+            data, delta = task.data, {}
+        else:
+            before, after = parent.data, task.data
+            data, delta = {}, {"updates": DeepMerge.get_updated_keys(before, after),
+                               "deletions": DeepMerge.get_deleted_keys(before, after)}
+        internal = task.internal_data
+        return {"id": _id_text(task.id), "parent": _id_text(parent_id) if parent is not None else None,
+                "children": [_id_text(child) for child in task._children], "last_state_change": task.last_state_change,
+                "state": task._state, "task_spec": task.task_spec.name, "triggered": task.triggered,
+                "internal_data": self.registry.convert(internal) if internal else {}, "data": data,
+                "delta": delta}
+
+
+_TaskConverter(SpiffTask, _REGISTRY, "Task")  # replaces SpiffWorkflow's in the registry
+_ID_TEXT: dict[int, str] = {}  # task ids as text: each is written three times a save (id, parent, child)
+
+
+def _id_text(value: UUID) -> str:
+    key = value.int
+    text = _ID_TEXT.get(key)
+    if text is None:
+        if len(_ID_TEXT) >= 8192:  # about 1.5 MB at most
+            _ID_TEXT.clear()
+        text = _ID_TEXT[key] = str(value)
+    return text
+
+
+def _typed_declared(dct: dict[str, Any]) -> dict[str, Any]:
+    """Write the Long and Short variables of a dumped workflow as the registry's typed dicts, so that `load` gives
+    them back as declared. SpiffWorkflow 3.2 stores task data as is, and JSON writes an int subclass as a plain
+    number; a variable is a top-level value, so only the top level of each data dict is looked at."""
+    for task in dct.get("tasks", {}).values():
+        if "data" in task:
+            task["data"] = _typed_top(task["data"])
+        delta = task.get("delta")
+        if delta and delta.get("updates"):
+            delta["updates"] = _typed_top(delta["updates"])
+    if "data" in dct:
+        dct["data"] = _typed_top(dct["data"])
+    for sub in (dct.get("subprocesses") or {}).values():
+        _typed_declared(sub)
+    return dct
+
+
+def _typed_top(data: Any) -> Any:
+    if not data or not isinstance(data, dict) or not any(type(v) in _DECLARED_INTS for v in data.values()):
+        return data
+    return {k: {"typename": type(v).__name__, "value": int(v)} if type(v) in _DECLARED_INTS else v
+            for k, v in data.items()}
+
+
+_DECLARED_INTS = (Long, Short)
 
 
 class _Encoder(json.JSONEncoder):
@@ -159,6 +229,7 @@ class Run:
         self.compiled = compiled
         self.workflow = workflow
         self.engine = engine
+        workflow.update_waiting_tasks = partial(_update_waiting_tasks, workflow)  # type: ignore[method-assign]
         self._before = self._snapshot()
 
     # -- creation and persistence ---------------------------------------------------------------------------
@@ -200,7 +271,7 @@ class Run:
             # serializer cannot write) after it has run: they mean nothing once it has finished.
             if "seen_events" in task.internal_data and task.has_state(TaskState.FINISHED_MASK):
                 del task.internal_data["seen_events"]
-        return json.dumps(_CONVERTER.to_dict(self.workflow), cls=_Encoder, separators=(",", ":"))
+        return json.dumps(_typed_declared(_CONVERTER.to_dict(self.workflow)), cls=_Encoder, separators=(",", ":"))
 
     def reusable(self) -> bool:
         """True when `load` of what `dump` wrote would give back the same data as this workflow holds, so the
@@ -228,11 +299,13 @@ class Run:
 
     # -- running --------------------------------------------------------------------------------------------
     def advance(self) -> None:
-        """Run every engine step until all tokens wait; a failing script raises `ScriptError`."""
+        """Run every engine step until all tokens wait; a failing script raises `ScriptError`, and so does a change
+        that loops without reaching a wait state (`StepBudget`)."""
+        budget = StepBudget()
         with _spiff_errors():
-            _do_engine_steps(self.workflow)
+            _do_engine_steps(self.workflow, budget)
             while self._settle_event_subprocesses() or self._end_subprocesses_after_interruption():
-                _do_engine_steps(self.workflow)
+                _do_engine_steps(self.workflow, budget)
             self._end_after_interruption()
 
     def _interruption_done(self, scope: Any) -> Any:
@@ -779,17 +852,60 @@ class Run:
 
 
 
-def _do_engine_steps(workflow: BpmnWorkflow) -> None:
+# Bounds on one change's engine steps (the runs of tasks between two wait states). A process that loops without
+# a wait state (a gateway cycle through script tasks, SpiffWorkflow's looping inclusive joins) would otherwise
+# keep its request, its transaction and its instance lock for ever. Past a bound the change fails: its
+# transaction is rolled back, the instance stays at its last wait state (a job's try becomes an incident).
+STEP_LIMIT = 10_000  # task runs in one change
+TIME_LIMIT = 15.0  # seconds of engine steps in one change (scripts have their own limit besides)
+DEPTH_LIMIT = 950  # tasks chained in one change: SpiffWorkflow's task iterator loses READY tasks 1,000 deep
+
+
+class StepBudget:
+    """Counts the task runs of one change and stops a change that loops without reaching a wait state."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.started = time.monotonic()
+        self.runs: Counter[str] = Counter()
+
+    def spend(self, task: SpiffTask) -> None:
+        """Count one run of `task`; raise `ScriptError` when the change is past a bound."""
+        self.steps += 1
+        element = _element_id(task.task_spec)
+        if element is not None:
+            self.runs[element] += 1
+        if self.steps > STEP_LIMIT:
+            self._stop(f"{STEP_LIMIT} engine steps", element)
+        if self.steps % 32 == 0:
+            if time.monotonic() - self.started > TIME_LIMIT:
+                self._stop(f"{TIME_LIMIT:g} s of engine steps ({self.steps} steps)", element)
+            if task.depth >= DEPTH_LIMIT:
+                self._stop(f"{self.steps} engine steps (a chain of {DEPTH_LIMIT} elements, the most one change "
+                           "runs)", element)
+
+    def _stop(self, spent: str, element: str | None) -> None:
+        looping = [f"'{name}' {count} times" for name, count in self.runs.most_common(3)]
+        where = self.runs.most_common(1)[0][0] if self.runs else element
+        raise ScriptError(f"no wait state reached after {spent} in one change: the process loops without a "
+                          f"wait state (most run: {', '.join(looping) or 'none'}); the change is undone",
+                          element_id=where)
+
+
+def _do_engine_steps(workflow: BpmnWorkflow, budget: StepBudget | None = None) -> None:
     """`BpmnWorkflow.do_engine_steps`, skipping the subprocesses that an earlier step of the same round removed.
 
     SpiffWorkflow 3.2 lists the active subprocesses once per round: when one of them ends in an error or
     escalation that an interrupting boundary event on a multi-instance subprocess catches, the other instances
-    are gone by their turn and it fails with "A task with id ... was not found".
+    are gone by their turn and it fails with "A task with id ... was not found". `budget` bounds the change.
     """
+    budget = budget or StepBudget()
+
     def update(wf: Any) -> int:
         count = 0
-        for task in wf.get_tasks(state=TaskState.READY):
+        for task in _ready_tasks(wf):
             if not task.task_spec.manual:
+                budget.spend(task)
                 task.run()
                 count += 1
         return count
@@ -810,6 +926,27 @@ def _do_engine_steps(workflow: BpmnWorkflow) -> None:
         pass
     _drop_orphan_subprocesses(workflow)
     workflow.refresh_timers()
+
+
+def _update_waiting_tasks(workflow: BpmnWorkflow) -> None:
+    """`Workflow.update_waiting_tasks`, which SpiffWorkflow runs after every task it completes, without its walk
+    of the task tree when no task of the workflow waits (the walk would update nothing)."""
+    if any(task._state == TaskState.WAITING for task in workflow.tasks.values()):
+        type(workflow).update_waiting_tasks(workflow)
+
+
+def _ready_tasks(wf: Any) -> list[Any]:
+    """`wf.get_tasks(state=READY)`, without its walk of the task tree in the usual case.
+
+    A workflow with no subprocess has all its tasks in `wf.tasks`: when at most one is READY the tree order the
+    walk gives does not matter, and a scan of the tasks finds it. Otherwise (several READY tasks, subprocesses
+    whose tasks the walk visits too) the walk gives them in SpiffWorkflow's order.
+    """
+    if not wf.top_workflow.subprocesses:
+        ready = [task for task in wf.tasks.values() if task._state == TaskState.READY]
+        if len(ready) <= 1:
+            return ready
+    return wf.get_tasks(state=TaskState.READY)
 
 
 def _drop_orphan_subprocesses(workflow: BpmnWorkflow) -> None:
@@ -973,32 +1110,28 @@ def _last_data(workflow: BpmnWorkflow) -> dict[str, Any]:
 def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
     root = workflow.task_tree
     tasks = workflow.tasks
-    live: dict[UUID, bool] = {}
+    if not any(task._state & _LIVE for task in tasks.values()):
+        return 0  # all finished (an ended scope): nothing is live, nor pinned (a pinning join waits)
     pinned = _earlier_join_arrivals(workflow)
-
-    def is_live(task_id: UUID) -> bool:
-        # iterative post-order to avoid recursion limits on deep trees
-        stack = [(task_id, False)]
-        while stack:
-            tid, expanded = stack.pop()
-            if tid in live:
-                continue
-            task = tasks[tid]
-            if not expanded:
-                stack.append((tid, True))
-                stack.extend((child, False) for child in task._children if child not in live and child in tasks)
-            else:
-                live[tid] = (bool(task.state & _LIVE) or tid in pinned
-                             or any(live.get(c, False) for c in task._children))
-        return live[task_id]
-
-    if not is_live(root.id):
+    # A task is live when it is unfinished, pinned, or has a live child: mark each such task's ancestors, walking
+    # up along the parent links (no recursion, each task marked once).
+    live: set[UUID] = set()
+    for task_id, task in tasks.items():
+        if not (task._state & _LIVE or task_id in pinned):
+            continue
+        while task_id not in live:
+            live.add(task_id)
+            parent = tasks.get(task._parent)
+            if parent is None or task_id not in parent._children:
+                break
+            task_id, task = parent.id, parent
+    if root.id not in live:
         return 0
     node = root
     while True:
         if node.state & _LIVE:
             break
-        live_children = [c for c in node._children if c in tasks and live.get(c)]
+        live_children = [c for c in node._children if c in live]
         if len(live_children) != 1:
             break
         node = tasks[live_children[0]]
@@ -1035,6 +1168,7 @@ def _earlier_join_arrivals(workflow: Any) -> set[UUID]:
     specs = {t.task_spec.name for t in waiting}
     return {t.id for t in workflow.tasks.values()
             if t.task_spec.name in specs and t.has_state(TaskState.COMPLETED | TaskState.CANCELLED)
+            and not t.internal_data.get(inclusive.CONSUMED)  # an inclusive join's firing took it already
             and not any(w.is_descendant_of(t) for w in waiting)}
 
 

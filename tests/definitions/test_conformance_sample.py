@@ -166,6 +166,17 @@ def test_java_markers_are_found_under_any_prefix() -> None:
     assert read_model(bpmn(chain("s", "e") + '<bpmn:startEvent id="s"/><bpmn:endEvent id="e"/>')).java == []
 
 
+def test_a_method_call_on_a_java_bean_marks_the_file_as_needing_java() -> None:
+    timer = bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>' + chain("s", "t", "e")
+                 + '<bpmn:boundaryEvent id="b" attachedToRef="t" cancelActivity="false"><bpmn:timerEventDefinition>'
+                 "<bpmn:timeCycle>#{myCycleTimerBean.getCycle()}</bpmn:timeCycle></bpmn:timerEventDefinition>"
+                 "</bpmn:boundaryEvent>")
+    assert read_model(timer).java == ["java bean myCycleTimerBean"]
+    plain = bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="t" camunda:assignee="${order.getOwner()}"/>'
+                 + chain("s", "t"))
+    assert read_model(plain).java == []  # a bean getter on a map variable runs without Java
+
+
 def test_the_command_classifies_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     models = tmp_path / "models"
     models.mkdir()

@@ -82,10 +82,10 @@ def test_literals(expr: str, expected: Any) -> None:
 
 
 def test_body_and_whole_expression_and_deferred_forms_are_equivalent() -> None:
-    assert juel_to_python("amount > 1") == "amount > 1"
-    assert juel_to_python("${amount > 1}") == "amount > 1"
-    assert juel_to_python("#{amount > 1}") == "amount > 1"
-    assert juel_to_python("  ${ amount > 1 }  ") == "amount > 1"
+    assert juel_to_python("amount > 1") == "_sf_gt(amount, 1)"
+    assert juel_to_python("${amount > 1}") == "_sf_gt(amount, 1)"
+    assert juel_to_python("#{amount > 1}") == "_sf_gt(amount, 1)"
+    assert juel_to_python("  ${ amount > 1 }  ") == "_sf_gt(amount, 1)"
 
 
 # ------------------------------------------------------------------------------------------ operators
@@ -160,10 +160,10 @@ def test_precedence_follows_juel(expr: str, variables: dict[str, Any], expected:
 
 
 def test_generated_python_is_readable() -> None:
-    assert juel_to_python("${amount > 1000 && vip}") == "amount > 1000 and vip"
+    assert juel_to_python("${amount > 1000 && vip}") == "_sf_gt(amount, 1000) and vip"
     assert juel_to_python("${!rejected}") == "not rejected"
     assert juel_to_python("${x ? 'a' : 'b'}") == "'a' if x else 'b'"
-    assert juel_to_python("${a eq 'x' or b ne 'y'}") == "a == 'x' or b != 'y'"
+    assert juel_to_python("${a eq 'x' or b ne 'y'}") == "_sf_eq(a, 'x') or not _sf_eq(b, 'y')"
     assert juel_to_python("${x == null}") == "x is None"
     assert juel_to_python("${order.total}") == "_sf_get(order, 'total')"
 
@@ -342,12 +342,71 @@ def test_error_without_element_id() -> None:
         juel_to_python("${a.foo()}")
 
 
+# ------------------------------------------------------------------------------------------ coercion (EL 1.8, 1.9)
+
+
+@pytest.mark.parametrize(
+    ("expr", "variables", "expected"),
+    [
+        # == and != with a boolean operand compare booleans: a string reads true when it says "true"
+        ("${notEnoughInformation == 'true'}", {"notEnoughInformation": True}, True),
+        ("${notEnoughInformation == 'true'}", {"notEnoughInformation": False}, False),
+        ("${notEnoughInformation != 'true'}", {"notEnoughInformation": True}, False),
+        ("${flag == true}", {"flag": "TRUE"}, True),
+        ("${flag == false}", {"flag": "no"}, True),
+        ("${flag == false}", {"flag": ""}, True),
+        # with a number operand a string is parsed ('' is 0); a double makes both doubles
+        ("${n == '3'}", {"n": 3}, True),
+        ("${'3' == n}", {"n": 3}, True),
+        ("${n != '3'}", {"n": 4}, True),
+        ("${n == 3}", {"n": 3.0}, True),
+        ("${n == '2.5'}", {"n": 2.5}, True),
+        ("${n == ''}", {"n": 0}, True),
+        ("${amount > '100'}", {"amount": 150}, True),
+        ("${amount > 100}", {"amount": "99"}, False),
+        ("${amount <= 100}", {"amount": "100"}, True),
+        ("${amount >= 2.5}", {"amount": "3"}, True),
+        ("${a < b}", {"a": 2, "b": 10}, True),
+        # two strings compare as text
+        ("${a < b}", {"a": "2", "b": "10"}, False),
+        ("${s == 1}", {"s": "1"}, True),
+        # null: equal only to null; orderings are false except null <= null and null >= null
+        ("${x == y}", {"x": None, "y": None}, True),
+        ("${x == y}", {"x": None, "y": 0}, False),
+        ("${x != y}", {"x": None, "y": "a"}, True),
+        ("${x < 1}", {"x": None}, False),
+        ("${x > 1}", {"x": None}, False),
+        ("${x <= y}", {"x": None, "y": None}, True),
+        ("${x >= 1}", {"x": None}, False),
+        # other values compare as they are
+        ("${a == b}", {"a": [1, 2], "b": [1, 2]}, True),
+        ("${a == b}", {"a": {"k": 1}, "b": {"k": 2}}, False),
+    ],
+)
+def test_comparisons_coerce_as_juel_does(expr: str, variables: dict[str, Any], expected: bool) -> None:
+    assert juel(expr, **variables) is expected
+
+
+@pytest.mark.parametrize(
+    ("expr", "variables", "message"),
+    [
+        ("${n == 'abc'}", {"n": 3}, "cannot coerce 'abc' to a number"),
+        ("${flag == 1}", {"flag": True}, "cannot coerce True (bool) to a number"),
+        ("${n > items}", {"n": 1, "items": [1]}, "cannot coerce [1] (list) to a number"),
+        ("${flag == items}", {"flag": True, "items": [1]}, "cannot coerce [1] (list) to a boolean"),
+    ],
+)
+def test_comparisons_that_juel_cannot_coerce_fail(expr: str, variables: dict[str, Any], message: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+        juel(expr, **variables)
+
+
 # ------------------------------------------------------------------------------------------ conditions
 
 
 def test_condition_juel_is_translated() -> None:
     src = condition_to_python("${amount > 1000 && vip}", element_id="flow1")
-    assert src == "amount > 1000 and vip"
+    assert src == "_sf_gt(amount, 1000) and vip"
     assert run(src, amount=1200, vip=True) is True
 
 

@@ -1,0 +1,129 @@
+"""Deploy refuses what Camunda 7's own parser refuses about signals and escalations (EscalationEventParseInvalid-
+ProcessTest, SignalEventParseInvalidProcessTest), naming the element, and still accepts their valid neighbours."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.api import Engine
+from engine.errors import DefinitionError
+from tests.helpers import bpmn, chain
+
+ESCALATIONS = ('<bpmn:escalation id="none" name="none"/>'
+               '<bpmn:escalation id="late" name="late" escalationCode="LATE"/>'
+               '<bpmn:escalation id="late2" name="late2" escalationCode="LATE"/>'
+               '<bpmn:escalation id="lost" name="lost" escalationCode="LOST"/>')
+
+
+def _boundaries(first: str, second: str) -> bytes:
+    """A subprocess with two escalation boundary events, whose definitions are `first` and `second`."""
+    return bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="sub"><bpmn:startEvent id="ss"/><bpmn:userTask id="work"/><bpmn:endEvent id="se"/>"""
+                + chain("ss", "work", "se") + """</bpmn:subProcess>
+        <bpmn:boundaryEvent id="b1" attachedToRef="sub">""" + first + """</bpmn:boundaryEvent>
+        <bpmn:boundaryEvent id="b2" attachedToRef="sub">""" + second + """</bpmn:boundaryEvent>
+        <bpmn:endEvent id="e"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>"""
+                + chain("s", "sub", "e") + chain("b1", "e1") + chain("b2", "e2"), extra=ESCALATIONS)
+
+
+def _event_subprocesses(first: str, second: str) -> bytes:
+    def event_sub(n: int, definition: str) -> str:
+        return (f'<bpmn:subProcess id="handler{n}" triggeredByEvent="true"><bpmn:startEvent id="hs{n}" '
+                f'isInterrupting="false">{definition}</bpmn:startEvent><bpmn:endEvent id="he{n}"/>'
+                + chain(f"hs{n}", f"he{n}") + "</bpmn:subProcess>")
+    return bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="work"/><bpmn:endEvent id="e"/>' + chain("s", "work", "e")
+                + event_sub(1, first) + event_sub(2, second), extra=ESCALATIONS)
+
+
+def _throw(tag: str, definition: str) -> bytes:
+    if tag == "endEvent":
+        return bpmn(f'<bpmn:startEvent id="s"/><bpmn:endEvent id="t">{definition}</bpmn:endEvent>' + chain("s", "t"),
+                    extra=ESCALATIONS)
+    return bpmn(f'<bpmn:startEvent id="s"/><bpmn:intermediateThrowEvent id="t">{definition}'
+                '</bpmn:intermediateThrowEvent><bpmn:endEvent id="e"/>' + chain("s", "t", "e"), extra=ESCALATIONS)
+
+
+def esc(ref: str | None = None) -> str:
+    return f'<bpmn:escalationEventDefinition escalationRef="{ref}"/>' if ref else "<bpmn:escalationEventDefinition/>"
+
+
+@pytest.mark.parametrize(
+    ("content", "element", "message"),
+    [
+        (_throw("endEvent", esc()), "t", "escalationEventDefinition does not have required attribute 'escalationRef'"),
+        (_throw("intermediateThrowEvent", esc()), "t", "does not have required attribute 'escalationRef'"),
+        (_throw("endEvent", esc("none")), "t", "escalation end event must have an 'escalationCode'"),
+        (_throw("intermediateThrowEvent", esc("none")), "t", "throwing escalation event must have an 'escalationCode'"),
+        (_boundaries(esc(), esc("none")), "b2", "more than one escalation boundary event without escalation code"),
+        (_boundaries(esc("none"), esc("late")), "b2",
+         "an escalation boundary event without escalation code and another one with escalation code"),
+        (_boundaries(esc("late"), esc("late2")), "b2",
+         "multiple escalation boundary events with the same escalationCode 'LATE' are not supported on same scope"),
+        (_event_subprocesses(esc(), esc()), "handler2",
+         "more than one escalation event subprocess without escalation code"),
+        (_event_subprocesses(esc("late"), esc()), "handler2",
+         "an escalation event subprocess without escalation code and another one with escalation code"),
+        (_event_subprocesses(esc("late"), esc("late2")), "handler2",
+         "multiple escalation event subprocesses with the same escalationCode 'LATE'"),
+    ],
+)
+def test_escalations_camunda_refuses_are_refused(sqlite_engine: Engine, content: bytes, element: str,
+                                                 message: str) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        sqlite_engine.definitions.deploy([("escalations.bpmn", content)])
+    assert caught.value.element_id == element
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        _throw("endEvent", esc("late")),
+        _boundaries(esc("late"), esc("lost")),  # different codes
+        _boundaries(esc(), '<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>'
+                           '</bpmn:timerEventDefinition>'),  # one catch-all escalation boundary event
+        _event_subprocesses(esc("late"), esc("lost")),
+    ],
+)
+def test_escalations_camunda_accepts_deploy(sqlite_engine: Engine, content: bytes) -> None:
+    [definition] = sqlite_engine.definitions.deploy([("escalations.bpmn", content)]).definitions
+    assert definition.key == "p"
+
+
+SIGNALS = '<bpmn:signal id="alert" name="alert"/><bpmn:signal id="abort" name="abort"/>'
+
+
+def _signal_starts(first: str, second: str, extra: str = SIGNALS) -> bytes:
+    return bpmn(f"""
+        <bpmn:startEvent id="s1"><bpmn:signalEventDefinition signalRef="{first}"/></bpmn:startEvent>
+        <bpmn:startEvent id="s2"><bpmn:signalEventDefinition signalRef="{second}"/></bpmn:startEvent>
+        <bpmn:userTask id="work"/><bpmn:endEvent id="e"/>""" + chain("s1", "work", "e") + chain("s2", "work"),
+                extra=extra)
+
+
+def test_two_signals_with_one_name_are_refused(sqlite_engine: Engine) -> None:
+    content = _signal_starts("alert", "alert2", extra=SIGNALS + '<bpmn:signal id="alert2" name="alert"/>')
+    with pytest.raises(DefinitionError, match="duplicate signal name 'alert'") as caught:
+        sqlite_engine.definitions.deploy([("signals.bpmn", content)])
+    assert caught.value.element_id == "alert2"
+
+
+def test_two_signal_start_events_on_one_signal_are_refused(sqlite_engine: Engine) -> None:
+    with pytest.raises(DefinitionError, match="more than one signal event subscription with name 'alert'") as caught:
+        sqlite_engine.definitions.deploy([("signals.bpmn", _signal_starts("alert", "alert"))])
+    assert caught.value.element_id == "s2"
+
+
+def test_a_signal_event_without_signal_ref_is_refused(sqlite_engine: Engine) -> None:
+    content = bpmn('<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition/>'
+                   '</bpmn:intermediateCatchEvent><bpmn:endEvent id="e"/>' + chain("s", "wait", "e"), extra=SIGNALS)
+    with pytest.raises(DefinitionError, match="signalEventDefinition does not have required property 'signalRef'") \
+            as caught:
+        sqlite_engine.definitions.deploy([("signals.bpmn", content)])
+    assert caught.value.element_id == "wait"
+
+
+def test_signal_start_events_on_different_signals_deploy(sqlite_engine: Engine) -> None:
+    [definition] = sqlite_engine.definitions.deploy([("signals.bpmn", _signal_starts("alert", "abort"))]).definitions
+    assert definition.key == "p"

@@ -1,0 +1,37 @@
+"""The runtime Stageflow saves stays in SpiffWorkflow's own format (Stageflow writes tasks with its own, faster
+converter)."""
+
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+
+from engine.api import Engine
+from engine.spiff import runtime
+from tests.helpers import bpmn, chain, flow
+
+
+def test_every_saved_task_is_what_spiffworkflows_converter_writes(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:parallelGateway id="fork"/>
+        <bpmn:userTask id="a"/>
+        <bpmn:subProcess id="checks">
+          <bpmn:startEvent id="cs"/><bpmn:userTask id="check"/><bpmn:endEvent id="ce"/>
+          """ + chain("cs", "check", "ce") + """
+        </bpmn:subProcess>
+        <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>
+          <bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:parallelGateway id="join"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "fork") + flow("fork", "a") + flow("fork", "checks") + flow("fork", "wait")
+        + flow("a", "join") + flow("checks", "join") + flow("wait", "join") + chain("join", "e")))
+    instance = engine.instances.start("p", variables={"order": {"lines": [1, 2], "note": None}, "n": 3})
+    [task] = [t for t in engine.tasks.list(instance_id=instance.id) if t.task_definition_key == "a"]
+    engine.tasks.complete(task.id, {"approved": True})
+    with engine.db.read() as session:
+        run = engine.executor.load(session, instance.id, for_change=False).run
+    spiffs = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+    workflows = [run.workflow, *run.workflow.subprocesses.values()]
+    tasks = [t for wf in workflows for t in wf.tasks.values()]
+    assert len(workflows) == 2 and any(t.internal_data for t in tasks)  # a subprocess, a timer's value
+    for t in tasks:
+        assert runtime._REGISTRY.convert(t) == spiffs.convert(t), t.task_spec.name

@@ -1,0 +1,49 @@
+"""A variable keeps the type a client declared: a Long stays a Long and a Short a Short through start, storage,
+reload and every read (as a Java client that casts to Long expects); a Json value comes back compact, as Camunda
+writes it. Arithmetic in a script gives a plain Integer, as in Camunda."""
+
+from __future__ import annotations
+
+from engine.api import Engine
+from tests.helpers import bpmn, chain
+from tests.rest.conftest import Client
+
+FLOW = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:userTask id="check" name="Check" camunda:candidateGroups="sales"/>
+    <bpmn:scriptTask id="add" scriptFormat="python"><bpmn:script>next_amount = amount + 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:userTask id="confirm" name="Confirm" camunda:candidateGroups="sales"/>
+    <bpmn:endEvent id="e"/>
+    """ + chain("s", "check", "add", "confirm", "e"), process_id="typed")
+
+
+def test_long_short_and_json_come_back_as_they_were_declared(engine: Engine, admin: Client, mary: Client) -> None:
+    assert admin.post("/deployment/create", files={"upload": ("typed.bpmn", FLOW)}).status_code == 200
+    started = mary.post("/process-definition/key/typed/start", json={"withVariablesInReturn": True, "variables": {
+        "amount": {"value": 25, "type": "Long"}, "rank": {"value": 2, "type": "Short"},
+        "count": {"value": 3, "type": "Integer"}, "payload": {"value": '{"a":1,"b":[1,2]}', "type": "Json"}}})
+    assert started.status_code == 200, started.text
+    expected = {"amount": ("Long", 25), "rank": ("Short", 2), "count": ("Integer", 3),
+                "payload": ("Json", '{"a":1,"b":[1,2]}')}
+    assert {n: (v["type"], v["value"]) for n, v in started.json()["variables"].items()} == expected
+    instance_id = started.json()["id"]
+
+    def read(path: str) -> dict:
+        return {n: (v["type"], v["value"]) for n, v in mary.get(path).json().items()}
+
+    assert read(f"/process-instance/{instance_id}/variables") == expected
+    task = mary.get("/task", params={"processInstanceId": instance_id}).json()[0]
+    assert read(f"/task/{task['id']}/variables") == expected
+    by_name = mary.get("/variable-instance", params={"variableName": "amount"}).json()
+    assert [(v["type"], v["value"]) for v in by_name] == [("Long", 25)]
+
+    # after a completion (the instance is saved and reloaded) the declared types are still there; a script's sum
+    # of a Long is a plain Integer
+    engine.executor.runs.clear()  # and no kept live workflow: the next change loads it from the database
+    assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204
+    confirm = mary.get("/task", params={"processInstanceId": instance_id}).json()[0]
+    after = read(f"/task/{confirm['id']}/variables")
+    assert after["amount"] == ("Long", 25) and after["rank"] == ("Short", 2)
+    assert after["next_amount"] == ("Integer", 26)
+    assert mary.put(f"/task/{confirm['id']}/variables/amount", json={"value": 7, "type": "Integer"}).status_code == 204
+    assert mary.get(f"/task/{confirm['id']}/variables/amount").json()["type"] == "Integer"
