@@ -23,6 +23,7 @@ from .definitions import Definitions
 from .executor import Executor, after_transaction
 from .external_tasks import ExternalTasks
 from .handlers import BuiltinHandlers
+from .history import History
 from .identity import Identity
 from .instances import Instances
 from .jobs import Jobs
@@ -52,6 +53,7 @@ class Engine:
         self.tasks = Tasks(self)
         self.messages = Messages(self)
         self.jobs = Jobs(self)
+        self.history = History(self)
         self.external_tasks = ExternalTasks(self)
         self.identity = Identity(self)
         self.handlers = BuiltinHandlers(self)

@@ -12,10 +12,11 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .dmn import Decision, parse_dmn
 from .errors import NotFound
+from .queries import latest_versions
 from .store import models as m
 from .variables import to_typed
 from .views import DecisionView
@@ -45,10 +46,7 @@ class Decisions:
             if name:
                 query = query.where(m.DecisionDefinition.name == name)
             if latest_only:
-                newest = (select(m.DecisionDefinition.key, func.max(m.DecisionDefinition.version).label("v"))
-                          .group_by(m.DecisionDefinition.key).subquery())
-                query = query.join(newest, (newest.c.key == m.DecisionDefinition.key)
-                                   & (newest.c.v == m.DecisionDefinition.version))
+                query = latest_versions(query, m.DecisionDefinition)
             query = query.order_by(m.DecisionDefinition.key, m.DecisionDefinition.version.desc())
             rows = session.scalars(query.offset(first).limit(min(max_results, 1000))).all()
             return [DecisionView.of(r) for r in rows]

@@ -314,20 +314,35 @@ class Definitions:
 
     # -- queries --------------------------------------------------------------------------------------------
     def list(self, *, key: str | None = None, latest_only: bool = False, first: int = 0,
-             max_results: int = 100) -> list[DefinitionView]:
-        """Definitions, newest version first within a key; `latest_only` keeps the newest of each key."""
+             max_results: int = 100, sorting: list[tuple[str, str]] | None = None,
+             **filters: Any) -> list[DefinitionView]:
+        """Definitions, newest version first within a key (or by Camunda's `sorting`); `latest_only` keeps the
+        newest of each key; `filters`: see `queries.definition_conditions`."""
+        from .queries import DEFINITION_SORT, order_by
+
         with self.db.read() as session:
-            query = select(m.ProcessDefinition)
-            if key:
-                query = query.where(m.ProcessDefinition.key == key)
-            if latest_only:
-                newest = (select(m.ProcessDefinition.key, func.max(m.ProcessDefinition.version).label("v"))
-                          .group_by(m.ProcessDefinition.key).subquery())
-                query = query.join(newest, (newest.c.key == m.ProcessDefinition.key)
-                                   & (newest.c.v == m.ProcessDefinition.version))
-            query = query.order_by(m.ProcessDefinition.key, m.ProcessDefinition.version.desc())
+            query = self._query(key, latest_only, filters)
+            query = query.order_by(*order_by(sorting, DEFINITION_SORT, "process definitions"),
+                                   m.ProcessDefinition.key, m.ProcessDefinition.version.desc())
             rows = session.scalars(query.offset(first).limit(min(max_results, 1000))).all()
             return [DefinitionView.of(r) for r in rows]
+
+    def count(self, *, key: str | None = None, latest_only: bool = False, **filters: Any) -> int:
+        """How many definitions match (the filters of `list`), counted in SQL."""
+        with self.db.read() as session:
+            query = self._query(key, latest_only, filters)
+            return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    @staticmethod
+    def _query(key: str | None, latest_only: bool, filters: dict[str, Any]) -> Any:
+        from .queries import definition_conditions, latest_versions
+
+        query = select(m.ProcessDefinition).where(*definition_conditions(filters))
+        if key:
+            query = query.where(m.ProcessDefinition.key == key)
+        if latest_only:
+            query = latest_versions(query, m.ProcessDefinition)
+        return query
 
     def get(self, definition_id: str) -> DefinitionView:
         with self.db.read() as session:
@@ -393,11 +408,25 @@ class Definitions:
                 fld["defaultValue"] = None
         return fields
 
-    def deployments(self, first: int = 0, max_results: int = 100) -> list[DeploymentView]:
+    def deployments(self, first: int = 0, max_results: int = 100, *, sorting: list[tuple[str, str]] | None = None,
+                    **filters: Any) -> list[DeploymentView]:
+        """Deployments, newest first (or by Camunda's `sorting`); `filters`: see `queries.deployment_conditions`."""
+        from .queries import DEPLOYMENT_SORT, deployment_conditions, order_by
+
         with self.db.read() as session:
-            rows = session.scalars(select(m.Deployment).order_by(m.Deployment.deployed_at.desc())
+            query = select(m.Deployment).where(*deployment_conditions(filters))
+            order = order_by(sorting, DEPLOYMENT_SORT, "deployments") or [m.Deployment.deployed_at.desc()]
+            rows = session.scalars(query.order_by(*order, m.Deployment.id)
                                    .offset(first).limit(min(max_results, 1000))).all()
             return [DeploymentView(r.id, r.name, r.source, r.deployed_at, True) for r in rows]
+
+    def count_deployments(self, **filters: Any) -> int:
+        """How many deployments match (the filters of `deployments`), counted in SQL."""
+        from .queries import deployment_conditions
+
+        with self.db.read() as session:
+            return session.scalar(select(func.count()).select_from(m.Deployment)
+                                  .where(*deployment_conditions(filters))) or 0
 
     def deployment(self, deployment_id: str) -> DeploymentView:
         """A deployment with the definitions and decisions it created."""

@@ -35,6 +35,7 @@ class TopicRequest:
     topic_name: str
     lock_duration_ms: int
     variables: list[str] | None = None  # None: all variables
+    local_variables: bool = False  # only the task's own (its camunda:inputParameter values)
     business_key: str | None = None
     process_definition_keys: list[str] = field(default_factory=list)
     process_definition_ids: list[str] = field(default_factory=list)
@@ -85,7 +86,8 @@ class ExternalTasks:
             out = []
             for row, topic in locked:
                 body = _task_json(row, eng.clock.now())
-                body["variables"] = self._variables(session, row.instance_id, topic.variables)
+                body["variables"] = (self._local_variables(session, row, topic.variables) if topic.local_variables
+                                     else self._variables(session, row.instance_id, topic.variables))
                 out.append(body)
             return out
 
@@ -94,6 +96,15 @@ class ExternalTasks:
         if names is not None:
             query = query.where(m.Variable.name.in_(names))
         return {row.name: to_typed(stored_value(row.type, row.value)) for row in session.scalars(query).all()}
+
+    def _local_variables(self, session, row: m.ExternalTask,  # type: ignore[no-untyped-def]
+                         names: list[str] | None) -> dict[str, Any]:
+        """The task's local variables, as Camunda's `localVariables: true`: its input parameters (none when the
+        service task has no camunda:inputOutput)."""
+        loaded = self.engine.executor.load(session, row.instance_id, for_change=False)
+        task = loaded.run.task(row.id)
+        local = dict(getattr(task, "internal_data", {}).get("sf_io_locals") or {}) if task is not None else {}
+        return {name: to_typed(value) for name, value in local.items() if names is None or name in names}
 
     def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None, *,
                  also: Callable[[Session], None] | None = None) -> None:
@@ -104,7 +115,8 @@ class ExternalTasks:
         """
         values = dict(variables or {})
         check_variables_serializable(values)
-        self._change(task_id, worker_id, "complete", lambda run: run.complete(task_id, values), also=also)
+        self._change(task_id, worker_id, f"External Task {task_id} cannot be completed",
+                     lambda run: run.complete(task_id, values), also=also)
 
     def bpmn_error(self, task_id: str, worker_id: str, error_code: str, error_message: str | None = None,
                    variables: dict[str, Any] | None = None) -> None:
@@ -113,7 +125,7 @@ class ExternalTasks:
         if not error_code:
             raise BadRequest("errorCode is required")
         values = dict(variables or {})
-        self._change(task_id, worker_id, "report a BPMN error on",
+        self._change(task_id, worker_id, f"Bpmn error of External Task {task_id} cannot be reported",
                      lambda run: run.throw_error(task_id, error_code, error_message, values))
 
     def _change(self, task_id: str, worker_id: str, what: str, action,  # type: ignore[no-untyped-def]
@@ -139,7 +151,8 @@ class ExternalTasks:
         eng = self.engine
         now = eng.clock.now()
         with eng.db.write() as session:
-            row = self._locked_by(session, task_id, worker_id, "report a failure of")
+            row = self._locked_by(session, task_id, worker_id,
+                                  f"Failure of External Task {task_id} cannot be reported")
             row.retries = retries
             row.error_message = error_message
             row.error_details = error_details
@@ -156,7 +169,8 @@ class ExternalTasks:
             raise BadRequest("newDuration must be positive")
         now = self.engine.clock.now()
         with self.engine.db.write() as session:
-            row = self._locked_by(session, task_id, worker_id, "extend the lock of")
+            row = self._locked_by(session, task_id, worker_id,
+                                  f"The lock of the External Task {task_id} cannot be extended")
             if row.lock_expires_at is None or row.lock_expires_at <= now:
                 raise BadRequest(f"the lock of external task '{task_id}' has expired: fetch it again")
             row.lock_expires_at = now + timedelta(milliseconds=new_duration_ms)
@@ -233,11 +247,13 @@ class ExternalTasks:
         return row
 
     def _locked_by(self, session, task_id: str, worker_id: str, what: str) -> m.ExternalTask:  # type: ignore[no-untyped-def]
+        """The task when `worker_id` holds its lock; else `BadRequest` in Camunda's words: "`what` by worker
+        'w9'. It is locked by worker 'w1'." (or "It is not locked by any worker.")."""
         row = self._get(session, task_id)
         if not worker_id or row.worker_id != worker_id:
-            holder = f"worker '{row.worker_id}'" if row.worker_id else "no worker"
-            raise BadRequest(f"external task '{task_id}' cannot {what} by worker '{worker_id}': it is locked by "
-                             f"{holder}")
+            holder = (f"It is locked by worker '{row.worker_id}'." if row.worker_id
+                      else "It is not locked by any worker.")
+            raise BadRequest(f"{what} by worker '{worker_id}'. {holder}")
         return row
 
 

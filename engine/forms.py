@@ -13,24 +13,32 @@ The ``defaultValue`` is kept as raw text (it may be a ``${...}`` expression the 
 
 :func:`validate_submission` checks and coerces the variables a task completion (or start form) submits:
 
-* ``string``: a ``str`` (other types are refused, not converted); ``minlength``/``maxlength`` in characters.
+* ``string``: a ``str``; a number or a boolean becomes its text (``5`` -> ``"5"``, ``True`` -> ``"true"``), as
+  Camunda's ``StringFormType`` converts it; lists and objects are refused.  ``minlength``/``maxlength`` in
+  characters.
 * ``long``: an ``int`` (not ``bool``), a float or ``Decimal`` with no fraction, or a string of a whole
-  number (``"12"``, ``" -3 "``, ``"12.0"``); the result is an ``int`` within Java's long range.
+  number (``"12"``, ``" -3 "``, ``"12.0"``); the result is a :class:`~engine.variables.Long` (an ``int``
+  that reads back as Camunda's ``Long``) within Java's long range.
   ``min``/``max`` are inclusive bounds.
 * ``boolean``: a ``bool``, or the strings ``true``/``false`` (any case) and ``on`` (what an HTML checkbox
   sends).  Numbers and ``"1"``/``"0"`` are refused.
 * ``date``: a ``datetime`` (kept), a ``date`` (midnight of that day), or a string in ISO 8601
   (``2026-11-22``, ``2026-11-22T10:00:00``, with ``Z`` or an offset) or, failing that, in the field's
-  ``datePattern`` (Java ``SimpleDateFormat`` letters, e.g. ``dd/MM/yyyy HH:mm``); the result is a
-  ``datetime`` (timezone-aware when the text had an offset).
+  ``datePattern`` (Java ``SimpleDateFormat`` letters, e.g. ``dd/MM/yyyy HH:mm``; Camunda's default
+  ``dd/MM/yyyy`` when the field has none); the result is a ``datetime`` (timezone-aware when the text had an
+  offset).
 * ``enum``: a string that is one of the value ids.
 
 Missing means absent, ``None`` or ``""`` (for non-string fields also a blank string).  A ``required`` field
 that is missing is an error, except with ``partial=True``, which checks only the fields submitted (a
 submitted empty value of a required field is still an error).  An optional field submitted empty becomes
-``None`` (``""`` stays ``""`` for a string field).  ``readonly`` fields cannot be changed by a submission:
-a submitted value for one is silently dropped, and they are never required.  Variables that are not form
-fields pass through unchanged, as Camunda lets a completion carry other variables.
+``None`` (``""`` stays ``""`` for a string field).  A ``readonly`` field cannot be changed by a submission: a
+value submitted for one is refused (``is read-only: ...``), as Camunda's ``ReadOnlyValidator`` refuses any value
+but null; a null is dropped (the variable keeps its value) and a readonly field is never required.  Variables
+that are not form fields pass through unchanged, as Camunda lets a completion carry other variables.
+
+:func:`form_variables` gives the fields' values as Camunda's form service reads them
+(``GetTaskFormVariablesCmd``/``GetStartFormVariablesCmd``): each typed by its field's form type.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ import functools
 import math
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -49,11 +57,13 @@ from lxml import etree
 
 from engine.errors import DefinitionError, InvalidVariables
 from engine.expressions import RESERVED_PREFIX, is_expression
+from engine.variables import Long
 
 __all__ = [
     "CAMUNDA_NS",
     "FIELD_TYPES",
     "FormField",
+    "form_variables",
     "java_date_pattern_to_strptime",
     "parse_form",
     "validate_submission",
@@ -64,6 +74,8 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 _NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 
 FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
+DEFAULT_DATE_PATTERN = "dd/MM/yyyy"  # Camunda's DateFormType when a date field declares no datePattern
+FORM_VALUE_TYPES = {"string": "String", "long": "Long", "boolean": "Boolean", "date": "String", "enum": "String"}
 _CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
 
 LONG_MIN = -(2**63)
@@ -388,7 +400,7 @@ def _to_long(fld: FormField, value: object) -> int:
         raise InvalidVariables(fld.id, f"must be at least {_fmt(fld.min)}")
     if fld.max is not None and result > fld.max:
         raise InvalidVariables(fld.id, f"must be at most {_fmt(fld.max)}")
-    return result
+    return Long(result)  # a Long, as Camunda's LongFormType makes it
 
 
 def _to_boolean(fld: FormField, value: object) -> bool:
@@ -414,14 +426,11 @@ def _to_date(fld: FormField, value: object) -> dt.datetime:
             return dt.datetime.fromisoformat(text)
         except ValueError:
             pass
-        if fld.date_pattern:
-            try:
-                return dt.datetime.strptime(text, java_date_pattern_to_strptime(fld.date_pattern))
-            except ValueError:
-                pass
-    hint = "e.g. 2026-11-22 or 2026-11-22T10:00:00Z"
-    if fld.date_pattern:
-        hint += f", or {fld.date_pattern}"
+        try:
+            return dt.datetime.strptime(text, java_date_pattern_to_strptime(fld.date_pattern or DEFAULT_DATE_PATTERN))
+        except ValueError:
+            pass
+    hint = f"e.g. 2026-11-22 or 2026-11-22T10:00:00Z, or {fld.date_pattern or DEFAULT_DATE_PATTERN}"
     raise InvalidVariables(fld.id, f"must be a date ({hint})")
 
 
@@ -445,6 +454,10 @@ def _coerce(fld: FormField, value: object) -> object:
             raise InvalidVariables(fld.id, f"must be one of {', '.join(ids)}")
         _length_checks(fld, value)
         return value
+    if isinstance(value, bool):
+        value = "true" if value else "false"  # Java's Boolean.toString
+    elif isinstance(value, (numbers.Integral, float, Decimal)):
+        value = str(value)
     if not isinstance(value, str):
         raise InvalidVariables(fld.id, "must be a string")
     _length_checks(fld, value)
@@ -459,17 +472,24 @@ def validate_submission(
     Fields are checked in form order and the first problem raises
     :class:`~engine.errors.InvalidVariables` with the field id and a reason such as ``is required``,
     ``must be a whole number``, ``must be at least 1``, ``must be one of gold, silver`` or
-    ``must be at most 200 characters``.  The result keeps the submission's order; readonly fields are
-    dropped, variables that are not form fields are passed through unchanged, and an optional field
-    that was not submitted takes its literal ``defaultValue`` (as in Camunda; an expression default is left out).
+    ``must be at most 200 characters`` or ``is read-only: ...``.  The result keeps the submission's order;
+    a null submitted for a readonly field is dropped, variables that are not form fields are passed through
+    unchanged, and a field that was not submitted takes its literal ``defaultValue`` (as in Camunda, readonly
+    or not; an expression default is left out).
     """
     coerced: dict[str, object] = {}
     dropped: set[str] = set()
     for fld in fields:
-        if fld.readonly:
+        if fld.readonly and fld.id in values:
+            if values[fld.id] is not None:
+                raise InvalidVariables(fld.id, "is read-only: a form submission cannot set it")
             dropped.add(fld.id)
             continue
         if fld.id not in values:
+            if fld.readonly:
+                if fld.default is not None and not partial and not is_expression(fld.default):
+                    coerced[fld.id] = _coerce(fld, fld.default)
+                continue
             if fld.required and not partial:
                 raise InvalidVariables(fld.id, "is required")
             if fld.default is not None and not partial and not is_expression(fld.default):
@@ -484,4 +504,88 @@ def validate_submission(
         coerced[fld.id] = _coerce(fld, value)
     out = {key: coerced.get(key, value) for key, value in values.items() if key not in dropped}
     out.update({key: value for key, value in coerced.items() if key not in out})  # defaults of unsent fields
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- form values
+
+
+def format_java_date(moment: dt.date, pattern: str) -> str:
+    """``moment`` written with a Java ``SimpleDateFormat`` pattern (``dd/MM/yyyy`` -> ``04/01/2027``)."""
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime.combine(moment, dt.time())
+    fmt = java_date_pattern_to_strptime(pattern).replace("%f", f"{moment.microsecond // 1000:03d}")
+    return moment.strftime(fmt)
+
+
+class _NoFormValue(Exception):
+    """A value the field's form type cannot show (Camunda fails the whole read; Stageflow shows it as it is)."""
+
+
+def _form_value(field: Mapping[str, Any], value: object) -> object:
+    """Camunda's ``convertToFormValue(convertToModelValue(value))`` of the field's form type."""
+    ftype = field.get("type") or "string"
+    if value is None:
+        return None
+    if ftype == "long":
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise _NoFormValue
+        if isinstance(value, str):
+            if not _INT_RE.fullmatch(value.strip()):
+                raise _NoFormValue
+            value = int(value.strip())
+        if not LONG_MIN <= value <= LONG_MAX:
+            raise _NoFormValue
+        return value
+    if ftype == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            return value.strip().lower() == "true"  # Java's new Boolean(String)
+        raise _NoFormValue
+    if ftype == "date":
+        pattern = field.get("datePattern") or DEFAULT_DATE_PATTERN
+        probe = FormField(id=str(field.get("id")), type="date", date_pattern=pattern)
+        try:
+            moment = _to_date(probe, value)
+        except InvalidVariables:
+            raise _NoFormValue
+        return format_java_date(moment, pattern)
+    if ftype == "enum":
+        if not isinstance(value, str):
+            raise _NoFormValue
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise _NoFormValue
+
+
+def form_variables(fields: list[Mapping[str, Any]], values: Mapping[str, Any],
+                   names: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The form fields' values in Camunda's typed form, in form order, as ``GET .../form-variables`` answers.
+
+    ``fields`` are ``FormField.to_json()`` dicts (a task's, with defaults evaluated); each field's value is the
+    variable of that name when ``values`` has it, else the field's ``defaultValue``, converted to the field's
+    type as Camunda's form types do: ``long`` -> ``Long``, ``boolean`` -> ``Boolean`` (the text ``"false"`` is
+    ``false``), ``string`` and ``enum`` -> ``String``, ``date`` -> ``String`` written with the field's
+    ``datePattern`` (default ``dd/MM/yyyy``).  Unset, it is a null of that type.  A value the type cannot show
+    (a variable ``"abc"`` under a long field) keeps its own type.  ``names``: only the fields named.
+    """
+    from .variables import to_typed
+
+    out: dict[str, dict[str, Any]] = {}
+    for fld in fields:
+        field_id = fld["id"]
+        if names is not None and field_id not in names:
+            continue
+        raw = values[field_id] if field_id in values else fld.get("defaultValue")
+        try:
+            value = _form_value(fld, raw)
+        except _NoFormValue:
+            out[field_id] = to_typed(raw)
+            continue
+        out[field_id] = {"value": value, "type": FORM_VALUE_TYPES.get(fld.get("type") or "string", "String"),
+                         "valueInfo": {}}
     return out

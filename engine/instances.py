@@ -109,13 +109,18 @@ class Instances:
     def list(self, *, definition_key: str | None = None, definition_id: str | None = None,
              business_key: str | None = None, state: str | None = None, active_only: bool = False,
              variable_equals: dict[str, Any] | None = None, visible_to: Principal | None = None, first: int = 0,
-             max_results: int = 100) -> list[InstanceView]:
-        """Instances, newest first, filtered; bounded by `max_results` (at most 1,000). With `visible_to`, only
+             max_results: int = 100, sorting: list[tuple[str, str]] | None = None,
+             **more: Any) -> list[InstanceView]:
+        """Instances, newest first (or by Camunda's `sorting`), filtered (`more`: see
+        `queries.instance_conditions`); bounded by `max_results` (at most 1,000). With `visible_to`, only
         the instances that person may read (see `visible`)."""
+        from .queries import INSTANCE_SORT, order_by
+
         with self.engine.db.read() as session:
             query = self._query(definition_key, definition_id, business_key, state, active_only, variable_equals,
-                                visible_to)
-            rows = session.scalars(query.order_by(m.ProcessInstance.started_at.desc(), m.ProcessInstance.id)
+                                visible_to, more)
+            order = order_by(sorting, INSTANCE_SORT, "process instances") or [m.ProcessInstance.started_at.desc()]
+            rows = session.scalars(query.order_by(*order, m.ProcessInstance.id)
                                    .offset(first).limit(min(max_results, 1000))).all()
             return [InstanceView.of(r) for r in rows]
 
@@ -123,7 +128,7 @@ class Instances:
         with self.engine.db.read() as session:
             query = self._query(filters.get("definition_key"), filters.get("definition_id"),
                                 filters.get("business_key"), filters.get("state"), filters.get("active_only", False),
-                                filters.get("variable_equals"), filters.get("visible_to"))
+                                filters.get("variable_equals"), filters.get("visible_to"), filters)
             return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
     def counts_by_definition(self) -> dict[str, tuple[int, int]]:
@@ -152,8 +157,10 @@ class Instances:
         return self.get(instance_id)
 
     def _query(self, definition_key, definition_id, business_key, state, active_only, variable_equals,  # type: ignore[no-untyped-def]
-               visible_to=None):
-        query = select(m.ProcessInstance)
+               visible_to=None, more=None):
+        from .queries import instance_conditions
+
+        query = select(m.ProcessInstance).where(*instance_conditions(more or {}))
         if visible_to is not None and not visible_to.is_admin:
             query = query.where(involving(visible_to))
         if definition_key:

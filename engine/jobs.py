@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from .errors import BadRequest, Conflict, NotFound, ScriptError
 from .executor import SUSPENDED, StaleInstance
@@ -33,17 +33,61 @@ class Jobs:
         self.engine = engine
         self.worker_id = worker_id or default_worker_id()
 
-    def list(self, *, instance_id: str | None = None, due_before: datetime | None = None, first: int = 0,
-             max_results: int = 100) -> list[dict[str, Any]]:
+    def _query(self, *, instance_id: str | None = None, due_before: datetime | None = None,
+               **filters: Any) -> Any:
+        """Jobs with Camunda's filters: `job_id`, `definition_id`, `activity_id`, `due_after`, `timers` (timer
+        jobs), `messages` (async continuations), `executable` (retries left and due), `with_exception`,
+        `no_retries_left`, `with_retries_left`, `suspended`/`active`."""
+        query = select(m.Job)
+        if instance_id:
+            query = query.where(m.Job.instance_id == instance_id)
+        if due_before:
+            query = query.where(m.Job.due_at <= due_before)
+        for name, column in (("job_id", m.Job.id), ("definition_id", m.Job.definition_id),
+                             ("activity_id", m.Job.element_id)):
+            if filters.get(name):
+                query = query.where(column == filters[name])
+        if filters.get("due_after"):
+            query = query.where(m.Job.due_at > filters["due_after"])
+        if filters.get("timers") and filters.get("messages"):
+            raise BadRequest("Parameter timers cannot be used together with parameter messages")
+        if filters.get("timers"):
+            query = query.where(m.Job.job_type.in_(("timer", "timer-start")))
+        if filters.get("messages"):
+            query = query.where(m.Job.job_type == "async")
+        if filters.get("executable"):
+            query = query.where(m.Job.retries > 0, m.Job.suspended.is_(False),
+                                or_(m.Job.due_at.is_(None), m.Job.due_at <= self.engine.clock.now()))
+        if filters.get("with_exception"):
+            query = query.where(m.Job.exception.isnot(None))
+        if filters.get("no_retries_left"):
+            query = query.where(m.Job.retries <= 0)
+        if filters.get("with_retries_left"):
+            query = query.where(m.Job.retries > 0)
+        if filters.get("suspended"):
+            query = query.where(m.Job.suspended.is_(True))
+        if filters.get("active"):
+            query = query.where(m.Job.suspended.is_(False))
+        return query
+
+    def list(self, *, first: int = 0, max_results: int = 100, sorting: list[tuple[str, str]] | None = None,
+             **filters: Any) -> list[dict[str, Any]]:
+        """Jobs filtered (see `_query`), soonest due first unless sorted; at most 1,000."""
+        from .queries import order_by
+
+        columns = {"jobId": m.Job.id, "jobDueDate": m.Job.due_at, "jobRetries": m.Job.retries,
+                   "processInstanceId": m.Job.instance_id, "processDefinitionId": m.Job.definition_id}
+        order = order_by(sorting, columns, "jobs") or [m.Job.due_at]
         with self.engine.db.read() as session:
-            query = select(m.Job)
-            if instance_id:
-                query = query.where(m.Job.instance_id == instance_id)
-            if due_before:
-                query = query.where(m.Job.due_at <= due_before)
-            rows = session.scalars(query.order_by(m.Job.due_at, m.Job.id).offset(first)
+            rows = session.scalars(self._query(**filters).order_by(*order, m.Job.id).offset(first)
                                    .limit(min(max_results, 1000))).all()
             return [_job_json(r) for r in rows]
+
+    def count(self, **filters: Any) -> int:
+        """How many jobs match (the filters of `list`), counted in SQL."""
+        with self.engine.db.read() as session:
+            query = self._query(**filters).with_only_columns(m.Job.id)
+            return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
     def get(self, job_id: str) -> dict[str, Any]:
         with self.engine.db.read() as session:
@@ -91,12 +135,16 @@ class Jobs:
                                 .execution_options(synchronize_session=False))
         return ids
 
-    def execute(self, job_id: str) -> bool:
+    def execute(self, job_id: str, *, now_anyway: bool = False) -> bool:
         """Fire one job if it is due; False when another worker holds it, it is gone or not yet due.
 
         A job whose execution fails (a script or expression error) is retried per the element's
         `camunda:failedJobRetryTimeCycle` (default `R3/PT5M`: three tries, five minutes apart); when no retry is
         left it becomes an incident naming the instance, the element and the error.
+
+        With `now_anyway` (Camunda's executeJob, an operator's "run it now"), the job runs even when it is not
+        due, has no retries left or another worker's lock has expired, and a failure is raised after its try was
+        counted, so that the caller sees the error.
         """
         eng = self.engine
         now = eng.clock.now()
@@ -115,12 +163,15 @@ class Jobs:
                                         .with_for_update())
                     query = query.with_for_update()
                 job = session.scalars(query).first()
-                if job is None or job.retries <= 0 or job.suspended:
+                forced = now_anyway and job is not None and not job.suspended
+                # run before its due time: the runtime's timer is moved to now with it
+                early = forced and (job.due_at is None or _aware(job.due_at) > now)  # type: ignore[union-attr]
+                if job is None or job.suspended or (job.retries <= 0 and not forced):
                     return False
-                if job.lock_owner not in (None, self.worker_id) and job.lock_expires_at is not None \
-                        and _aware(job.lock_expires_at) > now:
+                if not forced and job.lock_owner not in (None, self.worker_id) \
+                        and job.lock_expires_at is not None and _aware(job.lock_expires_at) > now:
                     return False  # another worker acquired it and may be running it
-                if job.due_at is None or _aware(job.due_at) > now:
+                if not forced and (job.due_at is None or _aware(job.due_at) > now):
                     job.lock_owner = job.lock_expires_at = None
                     return False
                 log.debug("executing job %s (%s) of instance %s at element %s", job.id, job.job_type,
@@ -132,6 +183,10 @@ class Jobs:
                 task_id = job.task_id
                 action = ((lambda run: run.continue_async(task_id)) if job.job_type == "async"
                           else (lambda run: run.fire_timers()))
+                if early and task_id and job.job_type == "timer":
+                    def action(run):  # type: ignore[no-untyped-def]
+                        run.set_timer_due(task_id, now)
+                        return run.fire_timers()
                 _, loaded = eng.executor.change(session, job.instance_id, action, record_incident=False)
                 if job.job_type == "timer" and self._resync(session, job, loaded, now):
                     return False
@@ -139,12 +194,18 @@ class Jobs:
                 session.execute(update(m.Job).where(m.Job.id == job_id)
                                 .values(lock_owner=None, lock_expires_at=None)
                                 .execution_options(synchronize_session=False))
+                if now_anyway:  # it went through: an incident of its earlier tries is over
+                    session.execute(update(m.Incident).where(m.Incident.job_id == job_id,
+                                                             m.Incident.resolved_at.is_(None))
+                                    .values(resolved_at=now).execution_options(synchronize_session=False))
                 fired = (job.job_type, job.instance_id, job.element_id)
             # logged once committed: a worker killed before the commit left no effect and no such line
             log.info("fired %s job %s of instance %s at element %s", fired[0], job_id, fired[1], fired[2])
             return True
         except ScriptError as err:
             self._failed(job_id, err)
+            if now_anyway:
+                raise
             return False
         except StaleInstance:
             self._release(job_id)  # another change to the instance won the race: due again, for any worker
@@ -242,7 +303,9 @@ class Jobs:
             job.exception = err.message
             job.due_at = now + interval
             job.lock_owner = job.lock_expires_at = None
-            if job.retries == 0:
+            already = session.scalar(select(m.Incident.id).where(m.Incident.job_id == job_id,
+                                                                 m.Incident.resolved_at.is_(None)))
+            if job.retries == 0 and already is None:
                 session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedJob", instance_id=job.instance_id,
                                        definition_id=job.definition_id, element_id=job.element_id, job_id=job.id,
                                        message=err.message, created_at=now))
@@ -263,20 +326,42 @@ class Jobs:
         return parse_retry_cycle(cycle)
 
     def retry(self, job_id: str, retries: int = 1) -> dict[str, Any]:
-        """Give a failed job new tries, due now; its incident is resolved (after the cause was fixed)."""
+        """Give a failed job new tries, due now; its incident is resolved (after the cause was fixed).
+
+        Zero retries stops the job as if its tries had run out: it becomes an incident (as in Camunda)."""
         now = self.engine.clock.now()
         with self.engine.db.write() as session:
             job = session.get(m.Job, job_id)
             if job is None:
                 raise NotFound(f"job '{job_id}' not found")
-            if retries < 1:
-                raise BadRequest("retries must be at least 1")
+            if retries < 0:
+                raise BadRequest("retries must be 0 or more")
+            if retries == 0:
+                job.retries = 0
+                job.lock_owner = job.lock_expires_at = None
+                open_one = session.scalar(select(m.Incident.id).where(m.Incident.job_id == job_id,
+                                                                      m.Incident.resolved_at.is_(None)))
+                if open_one is None:
+                    session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedJob",
+                                           instance_id=job.instance_id, definition_id=job.definition_id,
+                                           element_id=job.element_id, job_id=job.id,
+                                           message=job.exception or "the job's retries were set to 0",
+                                           created_at=now))
+                return _job_json(job)
             job.retries = retries
             job.due_at = now
             job.lock_owner = job.lock_expires_at = None
             session.execute(update(m.Incident).where(m.Incident.job_id == job_id, m.Incident.resolved_at.is_(None))
                             .values(resolved_at=now))
             return _job_json(job)
+
+    def count_incidents(self, *, instance_id: str | None = None) -> int:
+        """How many incidents are open, counted in SQL."""
+        with self.engine.db.read() as session:
+            query = select(func.count()).select_from(m.Incident).where(open_incident())
+            if instance_id:
+                query = query.where(m.Incident.instance_id == instance_id)
+            return session.scalar(query) or 0
 
     def incidents(self, *, instance_id: str | None = None, first: int = 0,
                   max_results: int = 100) -> list[dict[str, Any]]:

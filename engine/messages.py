@@ -58,7 +58,7 @@ class Messages:
 
         Matching is done in SQL on the subscription's name, the instance's business key or id and the
         instance's variables (`correlation_keys`). No match, or several where one is expected (`all` false),
-        is a `BadRequest` that says which.
+        is a `BadRequest` that says which; with `all`, no match is an empty list, as Camunda's correlateAll.
         """
         if not name:
             raise BadRequest("a message needs a name")
@@ -79,7 +79,7 @@ class Messages:
                     results.append(Correlation("Execution", InstanceView.of(loaded.row)))
             if not results and instance_id is None and not correlation_keys:
                 results.extend(self._start(session, name, business_key, variables, all, user))
-            if not results:
+            if not results and not all:  # Camunda's correlateAll with nothing waiting: an empty result
                 raise BadRequest(f"no process instance waits for message '{name}'"
                                  + (f" with business key '{business_key}'" if business_key else "")
                                  + (f" in instance '{instance_id}'" if instance_id else "")

@@ -11,7 +11,6 @@ from sqlalchemy.sql import ClauseElement
 
 from .errors import BadRequest, Conflict, NotFound
 from .forms import FormField, validate_submission
-from .instances import involving
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .store.fastpath import FastStatement, fetch_all
@@ -19,7 +18,6 @@ from .views import TaskView, iso
 
 if TYPE_CHECKING:
     from .api import Engine
-    from .identity import Principal
 
 SORT_COLUMNS = {
     "created": m.HumanTask.created_at,
@@ -91,6 +89,10 @@ class Tasks:
                              ("task_definition_key", m.HumanTask.element_id)):
             if _given(filters.get(name)):
                 q = q.where(column == filters[name])
+        if _given(filters.get("task_id")):
+            q = q.where(m.HumanTask.id == filters["task_id"])
+        if filters.get("task_ids") is not None:
+            q = q.where(m.HumanTask.id.in_(list(filters["task_ids"])))
         if filters.get("name_like"):
             q = q.where(m.HumanTask.name.ilike(filters["name_like"], escape="\\"))  # a LIKE pattern, as Camunda
         if _given(filters.get("due_before")):
@@ -264,32 +266,6 @@ class Tasks:
             eng.executor.apply(loaded, lambda run: run.complete(task_id, variables))
             eng.executor.save(session, loaded, user=user)
             return loaded.run.variables()
-
-    def history(self, *, instance_id: str | None = None, finished: bool | None = None,
-                visible_to: Principal | None = None, first: int = 0, max_results: int = 100) -> list[dict[str, Any]]:
-        """Tasks open and ended, oldest first, in the shape of Camunda's historic task instances; with
-        `visible_to`, only those of the instances that person may read."""
-        with self.engine.db.read() as session:
-            query = select(m.HumanTask)
-            if visible_to is not None and not visible_to.is_admin:
-                query = query.where(m.HumanTask.instance_id.in_(select(m.ProcessInstance.id)
-                                                                .where(involving(visible_to))))
-            if instance_id:
-                query = query.where(m.HumanTask.instance_id == instance_id)
-            if finished is True:
-                query = query.where(m.HumanTask.ended_at.isnot(None))
-            elif finished is False:
-                query = query.where(m.HumanTask.ended_at.is_(None))
-            rows = session.scalars(query.order_by(m.HumanTask.created_at, m.HumanTask.id).offset(first)
-                                   .limit(min(max_results, 1000))).all()
-            return [{"id": r.id, "processDefinitionKey": r.definition_key, "processDefinitionId": r.definition_id,
-                     "processInstanceId": r.instance_id, "executionId": r.instance_id,
-                     "activityInstanceId": f"{r.element_id}:{r.id}", "name": r.name, "description": r.description,
-                     "deleteReason": r.outcome, "owner": r.owner, "assignee": r.assignee or r.completed_by,
-                     "startTime": iso(r.created_at), "endTime": iso(r.ended_at),
-                     "duration": int((r.ended_at - r.created_at).total_seconds() * 1000) if r.ended_at else None,
-                     "taskDefinitionKey": r.element_id, "priority": r.priority, "due": iso(r.due),
-                     "followUp": iso(r.follow_up), "tenantId": None} for r in rows]
 
     def add_comment(self, task_id: str, message: str, *, user: str | None = None) -> dict[str, Any]:
         """Comment on a task (open or ended); returns the comment in Camunda's shape."""

@@ -266,7 +266,7 @@ def test_two_engines_taking_turns_on_one_instance_each_see_the_others_steps(
             who.tasks.complete(task.id, value)
         assert engine.instances.get(instance.id).state == "COMPLETED"
         assert engine.instances.variables(instance.id)["total"] == 321
-        done = engine.tasks.history(instance_id=instance.id, finished=True)
+        done = engine.history.tasks(instance_id=instance.id, finished=True)
         assert sorted(h["taskDefinitionKey"] for h in done) == ["first", "second", "third"]
     finally:
         other.close()

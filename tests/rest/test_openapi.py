@@ -46,8 +46,8 @@ def test_every_route_of_the_api_is_documented() -> None:
     documented = {(path, method.upper()) for path, ops in document()["paths"].items() for method in ops}
     routes = set()
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/engine-rest/"):
-            continue
+        if not rule.rule.startswith("/engine-rest/") or rule.endpoint == "rest.unknown_endpoint":
+            continue  # the catch-all answering 404 for endpoints Stageflow does not have
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/engine-rest"))
         path = path.replace("{definition_id}", "{id}").replace("{instance_id}", "{id}").replace(
             "{task_id}", "{id}").replace("{job_id}", "{id}").replace("{deployment_id}", "{id}").replace(

@@ -94,7 +94,8 @@ def test_variables_are_queried_across_the_instances_one_may_read(admin: Client, 
     admin.post("/process-definition/key/review_order/start", json={"variables": {"amount": {"value": 9,
                                                                                            "type": "Integer"}}})
 
-    amounts = mary.get("/variable-instance", params={"variableName": "amount", "sortBy": "variableName"}).json()
+    amounts = mary.get("/variable-instance", params={"variableName": "amount", "sortBy": "variableName",
+                                                          "sortOrder": "asc"}).json()
     assert sorted(v["value"] for v in amounts) == [9, 100, 2500]
     one = next(v for v in amounts if v["processInstanceId"] == second)
     assert one["type"] == "Integer" and one["name"] == "amount" and one["processDefinitionId"].startswith("review_order")

@@ -348,7 +348,7 @@ def test_full_submission(fields: list[FormField]) -> None:
         "comment": "looks fine",
         "deliveryDate": "22/11/2026",
         "tier": "gold",
-        "ref": "hacked",
+        "ref": None,
         "x": "",
         "orderId": "A-1",
         "other": {"free": [1, 2]},
@@ -364,7 +364,7 @@ def test_full_submission(fields: list[FormField]) -> None:
         "orderId": "A-1",
         "other": {"free": [1, 2]},
     }
-    assert list(result) == [k for k in submitted if k != "ref"]
+    assert list(result) == [k for k in submitted if k != "ref"]  # a null for a readonly field is dropped
     assert submitted["amount"] == "250"  # the input is not modified
 
 
@@ -446,7 +446,11 @@ def test_string(fields: list[FormField]) -> None:
     assert validate_submission(form, {"comment": "x" * 200}) == {"comment": "x" * 200}
     rejects(form, {"comment": "a"}, "comment", "must be at least 2 characters")
     rejects(form, {"comment": "x" * 201}, "comment", "must be at most 200 characters")
-    for raw in [12, 1.5, True, ["ab"], {"a": 1}]:
+    # as Camunda's StringFormType: a number or a boolean becomes its text
+    for raw, text in [(12, "12"), (1.5, "1.5"), (True, "true"), (False, "false")]:
+        assert validate_submission(form, {"comment": raw}) == {"comment": text}
+    rejects(form, {"comment": 7}, "comment", "must be at least 2 characters")
+    for raw in [["ab"], {"a": 1}]:
         rejects(form, {"comment": raw}, "comment", "must be a string")
 
 
@@ -480,14 +484,20 @@ def test_date(fields: list[FormField]) -> None:
 def test_date_with_time_pattern() -> None:
     form = [FormField(id="at", type="date", date_pattern="dd/MM/yyyy HH:mm")]
     assert validate_submission(form, {"at": "22/11/2026 09:15"}) == {"at": dt.datetime(2026, 11, 22, 9, 15)}
-    plain = [FormField(id="at", type="date")]
-    rejects(plain, {"at": "22/11/2026"}, "at", "must be a date (e.g. 2026-11-22 or 2026-11-22T10:00:00Z)")
+    plain = [FormField(id="at", type="date")]  # Camunda's default pattern: dd/MM/yyyy
+    assert validate_submission(plain, {"at": "22/11/2026"}) == {"at": dt.datetime(2026, 11, 22)}
+    rejects(plain, {"at": "22.11.2026"}, "at",
+            "must be a date (e.g. 2026-11-22 or 2026-11-22T10:00:00Z, or dd/MM/yyyy)")
 
 
-def test_readonly_dropped_and_never_required() -> None:
+def test_readonly_refused_when_submitted_and_never_required() -> None:
     form = [FormField(id="ref", type="long", required=True, readonly=True)]
     assert validate_submission(form, {}) == {}
-    assert validate_submission(form, {"ref": "not even a number", "y": 1}) == {"y": 1}
+    assert validate_submission(form, {"ref": None, "y": 1}) == {"y": 1}  # a null is no value (Camunda too)
+    for raw in ["not even a number", 5, "", False]:  # as Camunda's ReadOnlyValidator: any value is refused
+        rejects(form, {"ref": raw, "y": 1}, "ref", "is read-only: a form submission cannot set it")
+    with_default = [FormField(id="ref", type="long", readonly=True, default="7")]
+    assert validate_submission(with_default, {}) == {"ref": 7}  # not submitted: its default, as in Camunda
 
 
 def test_extra_variables_pass_through(amount: list[FormField]) -> None:

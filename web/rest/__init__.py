@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from engine.api import Engine
-from engine.errors import BadRequest, Forbidden, Unauthorized
+from engine.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from engine.identity import Principal
 from engine.variables import from_typed_map, parse_date
 
@@ -60,6 +61,47 @@ def _authenticate() -> None:
     g.principal = found
 
 
+@bp.before_request
+def _check_query() -> None:
+    """A list or count refuses the query parameters it does not support (see `validation.check_query`)."""
+    if request.endpoint in ("rest.engines", "rest.version", "rest.openapi", "rest.unknown_endpoint"):
+        return
+    from .validation import check_query
+
+    check_query()
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+def unknown_endpoint(unknown: str):  # type: ignore[no-untyped-def]
+    """A path under `/engine-rest` that Stageflow has no route for: a 404 that says so (Camunda's JAX-RS answers
+    `NotFoundException`), so that a client can tell it from an unknown id; 405 when the path has other methods."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "rest.unknown_endpoint":
+            raise MethodNotAllowed(description=f"{request.method} is not supported on {request.path}")
+    raise NotFoundEndpoint(f"HTTP 404 Not Found: Stageflow does not support the endpoint {request.method} "
+                           f"/engine-rest/{unknown}")
+
+
+class NotFoundEndpoint(NotFound):
+    """An endpoint Stageflow does not have (not an unknown id): Camunda's type for it."""
+
+    rest_type = "NotFoundException"
+
+
+def check_sorting_of_query_body() -> None:
+    """A POST query (a list or count with the query in the body) takes `sortBy` and `sortOrder` together."""
+    from .validation import check_sorting, openapi_path, query_parameters
+
+    if request.url_rule is not None and query_parameters(openapi_path(request.url_rule.rule), request.method) \
+            is not None and isinstance(data := request.get_json(silent=True), dict):
+        check_sorting(data)
+
+
 def body() -> dict[str, Any]:
     """The JSON object of the request (an empty one when there is no body), checked against the OpenAPI
     document on first use: a route reads its body after it has checked who may call it."""
@@ -70,6 +112,7 @@ def body() -> dict[str, Any]:
 
         check_body()
         g.body_checked = True
+        check_sorting_of_query_body()
     data = request.get_json(silent=True)
     if data is None:
         from .validation import json_problem
@@ -133,6 +176,35 @@ def arg_date(name: str, source: dict[str, Any] | None = None) -> datetime | None
     if raw is None or raw == "":
         return None
     return parse_date(name, raw)
+
+
+def arg_list(name: str, source: dict[str, Any] | None = None) -> list[str] | None:
+    """A list parameter: comma-separated in a query string (`processInstanceIds=a,b`), a JSON array in a body."""
+    raw = (source if source is not None else request.args).get(name)
+    if raw is None or raw == "":
+        return None
+    items = [str(item) for item in raw] if isinstance(raw, list) else [p for p in str(raw).split(",") if p]
+    if not items:
+        raise BadRequest(f"parameter '{name}' must name at least one value")
+    return items
+
+
+def sorting(source: dict[str, Any] | None = None) -> list[tuple[str, str]] | None:
+    """Camunda's sort order: `sortBy` with `sortOrder`, or a POST query's `sorting` list (every entry)."""
+    source = source if source is not None else request.args
+    entries = source.get("sorting")
+    if isinstance(entries, list) and entries:
+        out = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not entry.get("sortBy") or not entry.get("sortOrder"):
+                raise BadRequest("each entry of 'sorting' needs sortBy and sortOrder")
+            out.append((str(entry["sortBy"]), str(entry["sortOrder"])))
+        return out
+    if source.get("sortBy") is None and source.get("sortOrder") is None:
+        return None
+    if not source.get("sortBy") or not source.get("sortOrder"):
+        raise BadRequest("Only a single sorting parameter specified. sortBy and sortOrder required")
+    return [(str(source["sortBy"]), str(source["sortOrder"]))]
 
 
 def paging() -> tuple[int, int]:

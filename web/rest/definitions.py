@@ -9,29 +9,37 @@ from flask import Response, jsonify, request
 from engine.errors import BadRequest
 from engine.variables import to_typed_map
 
-from . import arg_bool, arg_int, body, bp, engine, paging, principal, typed_variables
+from . import arg_bool, arg_int, arg_list, body, bp, engine, paging, principal, sorting, typed_variables
 
 
 def _by_key(key: str) -> str:
     return engine().definitions.latest(key).id
 
 
+def _filters() -> dict[str, Any]:
+    args = request.args
+    version = args.get("version")
+    if version is not None and not version.isdigit():
+        raise BadRequest(f"query parameter 'version' must be a whole number, not '{version}'")
+    suspended = True if arg_bool("suspended") else (False if arg_bool("active") else None)
+    return {"key": args.get("key"), "latest_only": bool(arg_bool("latestVersion")),
+            "keys": arg_list("keysIn"), "key_like": args.get("keyLike"), "name": args.get("name"),
+            "name_like": args.get("nameLike"), "deployment_id": args.get("deploymentId"),
+            "version": int(version) if version else None, "id": args.get("processDefinitionId"),
+            "ids": arg_list("processDefinitionIdIn"), "version_tag": args.get("versionTag"),
+            "suspended": suspended}
+
+
 @bp.get("/process-definition")
 def list_definitions():  # type: ignore[no-untyped-def]
     first, count = paging()
-    rows = engine().definitions.list(key=request.args.get("key"), latest_only=bool(arg_bool("latestVersion")),
-                                     first=first, max_results=count)
-    version = request.args.get("version")
-    if version:
-        rows = [d for d in rows if str(d.version) == version]
+    rows = engine().definitions.list(**_filters(), sorting=sorting(), first=first, max_results=count)
     return jsonify([d.to_json() for d in rows])
 
 
 @bp.get("/process-definition/count")
 def count_definitions():  # type: ignore[no-untyped-def]
-    rows = engine().definitions.list(key=request.args.get("key"), latest_only=bool(arg_bool("latestVersion")),
-                                     max_results=1000)
-    return jsonify({"count": len(rows)})
+    return jsonify({"count": engine().definitions.count(**_filters())})
 
 
 @bp.get("/process-definition/<definition_id>")
@@ -101,14 +109,11 @@ def submit_form_by_key(key: str):  # type: ignore[no-untyped-def]
 
 
 def _form_variables(definition_id: str) -> Response:
-    fields = engine().definitions.start_form_fields(definition_id)
-    return jsonify({f["id"]: {"value": f.get("defaultValue"), "type": _camunda_type(f.get("type")),
-                              "valueInfo": {}} for f in fields})
+    from engine.forms import form_variables  # each default typed by its field's form type, as Camunda
 
+    from .tasks import variable_names
 
-def _camunda_type(form_type: str | None) -> str:
-    return {"string": "String", "long": "Long", "boolean": "Boolean", "date": "Date", "enum": "String"}.get(
-        form_type or "string", "String")
+    return jsonify(form_variables(engine().definitions.start_form_fields(definition_id), {}, variable_names()))
 
 
 @bp.get("/process-definition/<definition_id>/form-variables")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import jsonify, request
 
 from engine.errors import BadRequest
 
-from . import arg_bool, bp, engine, paging, require_admin
+from . import arg_bool, arg_date, bp, engine, paging, require_admin, sorting
 
 # multipart fields of Camunda's deployment request that are not files
 _FIELDS = {"deployment-name", "deployment-source", "deploy-changed-only", "enable-duplicate-filtering",
@@ -34,15 +36,22 @@ def create_deployment():  # type: ignore[no-untyped-def]
     return jsonify(body)
 
 
+def _filters() -> dict[str, Any]:
+    args = request.args
+    return {"id": args.get("id"), "name": args.get("name"), "name_like": args.get("nameLike"),
+            "source": args.get("source"), "after": arg_date("after"), "before": arg_date("before")}
+
+
 @bp.get("/deployment")
 def list_deployments():  # type: ignore[no-untyped-def]
     first, count = paging()
-    return jsonify([d.to_json() for d in engine().definitions.deployments(first, count)])
+    rows = engine().definitions.deployments(first, count, sorting=sorting(), **_filters())
+    return jsonify([d.to_json() for d in rows])
 
 
 @bp.get("/deployment/count")
 def count_deployments():  # type: ignore[no-untyped-def]
-    return jsonify({"count": len(engine().definitions.deployments(0, 1000))})
+    return jsonify({"count": engine().definitions.count_deployments(**_filters())})
 
 
 @bp.get("/deployment/<deployment_id>")

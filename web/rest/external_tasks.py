@@ -32,7 +32,8 @@ def _topics(data: dict[str, Any]) -> list[TopicRequest]:
         ids = item.get("processDefinitionIdIn") or ([item["processDefinitionId"]]
                                                     if item.get("processDefinitionId") else [])
         topics.append(TopicRequest(topic_name=item["topicName"], lock_duration_ms=body_int(item, "lockDuration"),
-                                   variables=names, business_key=item.get("businessKey"),
+                                   variables=names, local_variables=bool(arg_bool("localVariables", item)),
+                                   business_key=item.get("businessKey"),
                                    process_definition_keys=list(keys), process_definition_ids=list(ids)))
     return topics
 

@@ -10,7 +10,7 @@ from flask import jsonify, request
 from engine.errors import BadRequest, NotFound
 from engine.variables import to_typed, to_typed_map
 
-from . import arg_bool, body, bp, engine, paging, principal, require_admin, typed_variables
+from . import arg_bool, arg_list, body, bp, engine, paging, principal, require_admin, sorting, typed_variables
 
 
 def _variable_filters(raw: str | None) -> dict[str, Any]:
@@ -44,20 +44,22 @@ def _filters(source: dict[str, Any]) -> dict[str, Any]:
         equal = _variable_filters(variables)
     return {"definition_key": source.get("processDefinitionKey"), "definition_id": source.get("processDefinitionId"),
             "business_key": source.get("businessKey"), "state": state, "active_only": True,
-            "variable_equals": equal or None, "visible_to": principal()}
+            "variable_equals": equal or None, "visible_to": principal(),
+            "ids": arg_list("processInstanceIds", source), "business_key_like": source.get("businessKeyLike")}
 
 
 @bp.get("/process-instance")
 def list_instances():  # type: ignore[no-untyped-def]
     first, count = paging()
-    rows = engine().instances.list(**_filters(request.args), first=first, max_results=count)
+    rows = engine().instances.list(**_filters(request.args), first=first, max_results=count, sorting=sorting())
     return jsonify([_view(r) for r in rows])
 
 
 @bp.post("/process-instance")
 def query_instances():  # type: ignore[no-untyped-def]
     first, count = paging()
-    rows = engine().instances.list(**_filters(body()), first=first, max_results=count)
+    data = body()
+    rows = engine().instances.list(**_filters(data), first=first, max_results=count, sorting=sorting(data))
     return jsonify([_view(r) for r in rows])
 
 
@@ -160,14 +162,18 @@ def activity_instances(instance_id: str):  # type: ignore[no-untyped-def]
     running(instance_id)
     state = engine().instances.state(instance_id, history_limit=0)
     inst = state.instance
+    types = engine().history.element_types(inst.definition_id)
     children = [{"id": f"{element}:{inst.id}", "parentActivityInstanceId": inst.id, "activityId": element,
-                 "activityType": None, "activityName": None, "name": None, "processInstanceId": inst.id,
+                 "activityType": types.get(element, (None, None))[0],
+                 "activityName": types.get(element, (None, None))[1],
+                 "name": types.get(element, (None, None))[1], "processInstanceId": inst.id,
                  "processDefinitionId": inst.definition_id, "childActivityInstances": [],
                  "childTransitionInstances": [], "executionIds": [inst.id], "incidentIds": [],
                  "incidents": []}
                 for element in state.active_elements]
+    process_name = engine().definitions.get(inst.definition_id).name
     return jsonify({"id": inst.id, "parentActivityInstanceId": None, "activityId": inst.definition_id,
-                    "activityType": "processDefinition", "activityName": None, "name": None,
+                    "activityType": "processDefinition", "activityName": process_name, "name": process_name,
                     "processInstanceId": inst.id,
                     "processDefinitionId": inst.definition_id, "childActivityInstances": children,
                     "childTransitionInstances": [], "executionIds": [inst.id], "incidentIds": [],

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import jsonify, request
 
 from engine.errors import BadRequest
 
-from . import arg_date, body, body_int, bp, engine, paging, require_admin
+from . import arg_bool, arg_date, body, body_int, bp, engine, paging, require_admin, sorting
+
+
+def _job_filters() -> dict[str, Any]:
+    args = request.args
+    return {"instance_id": args.get("processInstanceId"), "job_id": args.get("jobId"),
+            "definition_id": args.get("processDefinitionId"), "activity_id": args.get("activityId"),
+            "due_before": arg_date("dueDateBefore"), "due_after": arg_date("dueDateAfter"),
+            "timers": arg_bool("timers"), "messages": arg_bool("messages"), "executable": arg_bool("executable"),
+            "with_exception": arg_bool("withException"), "no_retries_left": arg_bool("noRetriesLeft"),
+            "with_retries_left": arg_bool("withRetriesLeft"), "suspended": arg_bool("suspended"),
+            "active": arg_bool("active")}
 
 
 @bp.get("/job")
 def list_jobs():  # type: ignore[no-untyped-def]
     require_admin()
     first, count = paging()
-    return jsonify(engine().jobs.list(instance_id=request.args.get("processInstanceId"),
-                                      due_before=arg_date("dueDateBefore"), first=first, max_results=count))
+    return jsonify(engine().jobs.list(**_job_filters(), sorting=sorting(), first=first, max_results=count))
 
 
 @bp.get("/job/count")
 def count_jobs():  # type: ignore[no-untyped-def]
     require_admin()
-    return jsonify({"count": len(engine().jobs.list(instance_id=request.args.get("processInstanceId"),
-                                                    max_results=1000))})
+    return jsonify({"count": engine().jobs.count(**_job_filters())})
 
 
 @bp.get("/job/<job_id>")
@@ -32,6 +43,7 @@ def get_job(job_id: str):  # type: ignore[no-untyped-def]
 
 @bp.put("/job/<job_id>/retries")
 def set_job_retries(job_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's setJobRetries: 0 stops the job with an incident, more gives it new tries."""
     require_admin()
     engine().jobs.retry(job_id, body_int(body(), "retries"))
     return "", 204
@@ -49,9 +61,11 @@ def set_job_due(job_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/job/<job_id>/execute")
 def execute_job(job_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's executeJob: run it now, due or not. A script that fails takes one retry off and answers the
+    error (a `ScriptEvaluationException`, 400 in Stageflow: see the README's error semantics)."""
     require_admin()
     engine().jobs.get(job_id)
-    engine().jobs.execute(job_id)
+    engine().jobs.execute(job_id, now_anyway=True)
     return "", 204
 
 
@@ -66,5 +80,4 @@ def list_incidents():  # type: ignore[no-untyped-def]
 @bp.get("/incident/count")
 def count_incidents():  # type: ignore[no-untyped-def]
     require_admin()
-    return jsonify({"count": len(engine().jobs.incidents(instance_id=request.args.get("processInstanceId"),
-                                                         max_results=1000))})
+    return jsonify({"count": engine().jobs.count_incidents(instance_id=request.args.get("processInstanceId"))})

@@ -3,27 +3,53 @@ comments. A user who is not in `admins` sees and works only the tasks they are a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import jsonify, request
 
-from engine.errors import BadRequest, Forbidden, NotFound
+from engine.errors import BadRequest, Forbidden, InvalidVariables, NotFound
+from engine.forms import form_variables
 from engine.variables import to_typed, to_typed_map
 from engine.views import TaskView
 
-from . import arg_bool, arg_date, body, bp, engine, paging, principal, typed_variables
+from . import arg_bool, arg_date, arg_list, body, bp, engine, paging, principal, typed_variables
 
 _SORT = {"created": "created", "dueDate": "dueDate", "followUpDate": "followUpDate", "priority": "priority",
          "name": "name", "assignee": "assignee", "id": "id", "nameCaseInsensitive": "name"}
 
 
+def _date(name: str, source: Any) -> datetime | None:
+    """A date query parameter; a bad one is a 400 naming the parameter, as Camunda words it."""
+    try:
+        return arg_date(name, source)
+    except InvalidVariables:
+        raise BadRequest(f"Cannot set query parameter '{name}' to value '{source.get(name)}': "
+                         "not a date such as 2026-01-05T09:00:00.000+0100")
+
+
+def _candidate_groups(source: Any) -> list[str]:
+    raw = source.get("candidateGroups")
+    groups = [g for g in raw.split(",") if g] if isinstance(raw, str) else list(raw or [])
+    if source.get("candidateGroup"):
+        groups.append(source["candidateGroup"])
+    return groups
+
+
 def _filters(source: Any) -> dict[str, Any]:
+    user = source.get("candidateUser")
+    groups = _candidate_groups(source)
+    if user and groups:
+        raise BadRequest("Invalid query usage: cannot set both candidateUser and candidateGroup(s)")
+    if user:  # as Camunda's taskCandidateUser: offered to the user, or to one of the user's groups
+        try:
+            groups = list(engine().identity.principal(user).groups)
+        except NotFound:
+            groups = []
     filters: dict[str, Any] = {
         "assignee": source.get("assignee"),
-        "candidate_user": source.get("candidateUser"),
-        "candidate_group": source.get("candidateGroup"),
-        "candidate_groups": [g for g in (source.get("candidateGroups") or "").split(",") if g]
-        if isinstance(source.get("candidateGroups"), str) else source.get("candidateGroups"),
+        "candidate_user": user,
+        "candidate_groups": groups,
         "include_assigned": bool(arg_bool("includeAssignedTasks", source)),
         "unassigned": bool(arg_bool("unassigned", source)),
         "instance_id": source.get("processInstanceId"),
@@ -31,47 +57,65 @@ def _filters(source: Any) -> dict[str, Any]:
         "process_key": source.get("processDefinitionKey"),
         "definition_id": source.get("processDefinitionId"),
         "task_definition_key": source.get("taskDefinitionKey"),
-        "name_like": (source.get("nameLike") or "").strip("%") or None,
-        "due_before": arg_date("dueBefore", source),
-        "due_after": arg_date("dueAfter", source),
+        "name_like": source.get("nameLike") or None,
+        "due_before": _date("dueBefore", source),
+        "due_after": _date("dueAfter", source),
         "without_due": bool(arg_bool("withoutDueDate", source)),
+        "task_id": source.get("taskId"),
+        "task_ids": arg_list("taskIdIn", source),
     }
     me = principal()
+    involved = source.get("involvedUser")
+    if involved and not me.is_admin and involved != me.user_id:
+        raise BadRequest(f"involvedUser '{involved}': a user who is not in 'admins' may ask only for themselves")
     if not me.is_admin:  # only what this person is involved in
         filters["involved_user"] = me.user_id
         filters["involved_groups"] = list(me.groups)
+    if involved:  # Camunda's involvedUser: assignee or candidate user, not through a group
+        filters["involved_user"], filters["involved_groups"] = involved, []
     return filters
 
 
-def _sorting(source: Any) -> tuple[str, str]:
-    sorting = source.get("sorting")
-    if isinstance(sorting, list) and sorting:
-        source = sorting[0] if isinstance(sorting[0], dict) else {}
-    sort_by = source.get("sortBy") or "created"
+def _one_sorting(sort_by: Any, order: Any) -> tuple[str, str]:
+    if (sort_by is None) != (order is None):
+        raise BadRequest("Only a single sorting parameter specified. sortBy and sortOrder required")
     if sort_by not in _SORT:
-        raise BadRequest(f"cannot sort tasks by '{sort_by}' (use {', '.join(_SORT)})")
-    order = source.get("sortOrder") or "asc"
+        raise BadRequest(f"Cannot set query parameter 'sortBy' to value '{sort_by}' (use {', '.join(_SORT)})")
     if order not in ("asc", "desc"):
-        raise BadRequest("sortOrder must be asc or desc")
+        raise BadRequest(f"Cannot set query parameter 'sortOrder' to value '{order}' (use asc or desc)")
     return _SORT[sort_by], order
+
+
+def _sorting(source: Any) -> list[tuple[str, str]]:
+    """The sort keys in order: `sortBy`/`sortOrder` (both or neither, as Camunda), then each entry of a POST
+    body's `sorting` array; creation time when none is given."""
+    keys = []
+    if source.get("sortBy") is not None or source.get("sortOrder") is not None:
+        keys.append(_one_sorting(source.get("sortBy"), source.get("sortOrder")))
+    sorting = source.get("sorting") if source is not request.args else None  # a POST body's only
+    if sorting is not None:
+        if not isinstance(sorting, list) or not all(isinstance(e, dict) for e in sorting):
+            raise BadRequest("sorting must be a list of {sortBy, sortOrder} objects")
+        keys += [_one_sorting(e.get("sortBy"), e.get("sortOrder")) for e in sorting]
+    return keys or [("created", "asc")]
+
+
+def _list(source: Any) -> list[TaskView]:
+    first, count = paging()
+    (sort_by, order), *more = _sorting(source)
+    extra = {"then_by": more} if more else {}
+    return engine().tasks.list(sort_by=sort_by, sort_order=order, first=first, max_results=count, **extra,
+                               **_filters(source))
 
 
 @bp.get("/task")
 def list_tasks():  # type: ignore[no-untyped-def]
-    first, count = paging()
-    sort_by, order = _sorting(request.args)
-    rows = engine().tasks.list(sort_by=sort_by, sort_order=order, first=first, max_results=count,
-                               **_filters(request.args))
-    return jsonify([t.to_json() for t in rows])
+    return jsonify([t.to_json() for t in _list(request.args)])
 
 
 @bp.post("/task")
 def query_tasks():  # type: ignore[no-untyped-def]
-    first, count = paging()
-    data = body()
-    sort_by, order = _sorting(data)
-    rows = engine().tasks.list(sort_by=sort_by, sort_order=order, first=first, max_results=count, **_filters(data))
-    return jsonify([t.to_json() for t in rows])
+    return jsonify([t.to_json() for t in _list(body())])
 
 
 @bp.get("/task/count")
@@ -102,6 +146,9 @@ def changeable_task(task_id: str) -> TaskView:
 
 @bp.get("/task/<task_id>")
 def get_task(task_id: str):  # type: ignore[no-untyped-def]
+    """An open task: a completed or cancelled one is no longer found, as Camunda's runtime task query."""
+    if engine().tasks.get(task_id).ended_at is not None:
+        raise NotFound(f"No matching task with id {task_id}")
     return jsonify(visible_task(task_id).to_json())
 
 
@@ -152,14 +199,23 @@ def submit_task_form(task_id: str):  # type: ignore[no-untyped-def]
     return _complete(task_id, form=True)
 
 
+def variable_names() -> list[str] | None:
+    """`variableNames=a,b`: only these (None: all)."""
+    raw = request.args.get("variableNames")
+    return None if raw is None else [n for n in raw.split(",") if n]
+
+
 @bp.get("/task/<task_id>/form-variables")
 def task_form_variables(task_id: str):  # type: ignore[no-untyped-def]
-    visible_task(task_id)
+    """As Camunda's GetTaskFormVariablesCmd: the form fields typed by their form types, then the task's other
+    variables (a task without a form answers all its variables)."""
+    task = visible_task(task_id)
+    names = variable_names()
     values = engine().tasks.variables(task_id)
-    out = {}
-    for fld in engine().tasks.form(task_id):
-        value = values.get(fld["id"], fld.get("defaultValue"))
-        out[fld["id"]] = to_typed(value)
+    out = form_variables(task.form, values, names)
+    for name, value in values.items():
+        if name not in out and (names is None or name in names):
+            out[name] = to_typed(value)
     return jsonify(out)
 
 

@@ -84,3 +84,56 @@ def check_body() -> None:
         if set(path) & VARIABLE_MAPS:
             message += ' (a variable is an object such as {"value": 1200, "type": "Integer"})'
         raise BadRequest(f"{where}: {message}")
+
+
+# Every list and count takes these, whether or not its entry in the document names them.
+ALWAYS_ALLOWED = frozenset({"firstResult", "maxResults"})
+
+
+@cache
+def query_parameters(path: str, method: str) -> dict[str, dict[str, Any]] | None:
+    """The documented query parameters of a list or count route (name -> schema), None for other routes.
+
+    A list or count is a GET answering an array or a count, with no id in its path, or a POST query (a list or
+    count with the query in the body). Routes of one resource (`/task/{id}/variables?deserializeValues=...`)
+    are not checked: Camunda clients send options there that change nothing Stageflow answers."""
+    operation = PATHS.get(path, {}).get(method.lower())
+    if operation is None or "{" in path:
+        return None
+    ok = operation["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    is_list = ok.get("type") == "array" or ok.get("$ref", "").endswith("/Count")
+    if not is_list:
+        return None
+    return {p["name"]: p.get("schema", {}) for p in operation.get("parameters", []) if p["in"] == "query"}
+
+
+def check_query() -> None:
+    """Raise `BadRequest` for a query parameter that a list or count route does not support.
+
+    A filter Camunda has but Stageflow does not would otherwise be ignored and the whole list answered: a client
+    acting on that list would act on everything. Values of a documented enumeration (`sortBy`, `sortOrder`) are
+    checked too, and `sortBy` and `sortOrder` go together, as in Camunda."""
+    if request.url_rule is None or not request.args:
+        return
+    path = openapi_path(request.url_rule.rule)
+    documented = query_parameters(path, request.method)
+    if documented is None:
+        return
+    for name in request.args:
+        if name not in documented and name not in ALWAYS_ALLOWED:
+            supported = ", ".join(sorted(set(documented) | ALWAYS_ALLOWED))
+            raise BadRequest(f"Stageflow does not support the query parameter '{name}' of {path} "
+                             f"(supported: {supported})")
+        allowed = documented.get(name, {}).get("enum")
+        if allowed is not None:
+            for value in request.args.getlist(name):
+                if value not in allowed:
+                    raise BadRequest(f"query parameter '{name}' of {path} cannot be '{value}' "
+                                     f"(use one of {', '.join(allowed)})")
+    check_sorting(request.args)
+
+
+def check_sorting(source: Any) -> None:
+    """`sortBy` and `sortOrder` are given together or not at all (Camunda answers 400 otherwise)."""
+    if (source.get("sortBy") is None) != (source.get("sortOrder") is None):
+        raise BadRequest("Only a single sorting parameter specified. sortBy and sortOrder required")

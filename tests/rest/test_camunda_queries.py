@@ -1,0 +1,94 @@
+"""Camunda's list and count queries over real HTTP: the filters Stageflow supports work, and one it does not
+support is a 400 that says so, never ignored (a client acting on the list would otherwise act on everything)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rest.conftest import Client
+from tests.rest.test_rest_api import deploy, start
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/process-instance", {"withIncident": "true"}),
+    ("/process-instance", {"activityIdIn": "review"}),
+    ("/process-instance/count", {"withIncident": "true"}),
+    ("/task", {"suspended": "true"}),
+    ("/history/process-instance", {"withIncidents": "true"}),
+    ("/history/activity-instance", {"canceled": "true"}),
+    ("/deployment", {"tenantIdIn": "x"}),
+    ("/process-definition", {"startableBy": "mary"}),
+    ("/variable-instance", {"processDefinitionIdIn": "x"}),
+    ("/job", {"jobDefinitionId": "x"}),
+    ("/incident", {"incidentType": "failedJob"}),
+    ("/external-task", {"priorityHigherThanOrEquals": "3"}),
+    ("/user", {"firstNameLike": "M%"}),
+])
+def test_a_filter_stageflow_does_not_support_is_a_400_naming_it(admin: Client, path: str, params: dict) -> None:
+    response = admin.get(path, params=params)
+    assert response.status_code == 400, response.text
+    name = next(iter(params))
+    assert response.json()["type"] == "InvalidRequestException"
+    assert f"does not support the query parameter '{name}' of {path}" in response.json()["message"]
+    assert "supported: " in response.json()["message"]
+
+
+def test_sorting_needs_both_parameters_and_a_known_field(admin: Client) -> None:
+    for params in ({"sortBy": "instanceId"}, {"sortOrder": "desc"}):
+        response = admin.get("/process-instance", params=params)
+        assert response.status_code == 400
+        assert "sortBy and sortOrder required" in response.json()["message"]
+    response = admin.get("/process-instance", params={"sortBy": "bogus", "sortOrder": "asc"})
+    assert response.status_code == 400 and "'bogus'" in response.json()["message"]
+    response = admin.post("/process-instance", json={"sortBy": "businessKey"})
+    assert response.status_code == 400
+
+
+def test_a_post_query_refuses_a_field_it_does_not_support(admin: Client) -> None:
+    response = admin.post("/process-instance", json={"withIncident": True})
+    assert response.status_code == 400
+    assert "withIncident" in response.json()["message"]
+    assert admin.post("/process-instance/count", json={"activityIdIn": ["review"]}).status_code == 400
+
+
+def test_process_instances_by_ids_business_key_pattern_and_sorted(admin: Client) -> None:
+    deploy(admin)
+    ids = {key: start(admin, key).json()["id"] for key in ("ORD-1", "ORD-2", "INV-3")}
+    listed = admin.get("/process-instance", params={"processInstanceIds": f"{ids['ORD-1']},{ids['INV-3']}"}).json()
+    assert {i["id"] for i in listed} == {ids["ORD-1"], ids["INV-3"]}
+    assert admin.get("/process-instance", params={"processInstanceIds": "nope"}).json() == []
+    assert admin.get("/process-instance/count", params={"businessKeyLike": "ORD-%"}).json() == {"count": 2}
+    by_key = admin.get("/process-instance", params={"sortBy": "businessKey", "sortOrder": "desc"}).json()
+    assert [i["businessKey"] for i in by_key] == ["ORD-2", "ORD-1", "INV-3"]
+    body = {"processInstanceIds": [ids["ORD-2"]], "sorting": [{"sortBy": "businessKey", "sortOrder": "asc"}]}
+    assert [i["id"] for i in admin.post("/process-instance", json=body).json()] == [ids["ORD-2"]]
+    assert admin.post("/process-instance/count", json={"businessKeyLike": "%-3"}).json() == {"count": 1}
+
+
+def test_an_unknown_endpoint_says_stageflow_does_not_support_it(admin: Client) -> None:
+    response = admin.get("/process-instance/abc/comment")
+    assert response.status_code == 404
+    assert response.json()["type"] == "NotFoundException"
+    assert "Stageflow does not support the endpoint GET /engine-rest/process-instance/abc/comment" in \
+        response.json()["message"]
+    unknown_id = admin.get("/process-instance/abc")
+    assert unknown_id.status_code == 404 and unknown_id.json()["type"] == "InvalidRequestException"
+    assert admin.get("/message").status_code == 405
+
+
+def test_tasks_by_id_ids_and_involved_user(admin: Client, mary: Client) -> None:
+    deploy(admin)
+    for key in ("ORD-1", "ORD-2", "ORD-3"):
+        start(admin, key)
+    tasks = admin.get("/task", params={"sortBy": "created", "sortOrder": "asc"}).json()
+    assert [t["id"] for t in admin.get("/task", params={"taskId": tasks[1]["id"]}).json()] == [tasks[1]["id"]]
+    some = admin.get("/task", params={"taskIdIn": f"{tasks[0]['id']},{tasks[2]['id']}"}).json()
+    assert {t["id"] for t in some} == {tasks[0]["id"], tasks[2]["id"]}
+    assert admin.post("/task/count", json={"taskIdIn": [tasks[0]["id"]]}).json() == {"count": 1}
+    assert admin.get("/task", params={"taskIdIn": ","}).status_code == 400
+    # the tasks are offered to mary's group: she is involved in none until one is hers
+    assert admin.get("/task/count", params={"involvedUser": "mary"}).json() == {"count": 0}
+    assert mary.post(f"/task/{tasks[1]['id']}/claim", json={"userId": "mary"}).status_code == 204
+    assert [t["id"] for t in admin.get("/task", params={"involvedUser": "mary"}).json()] == [tasks[1]["id"]]
+    assert [t["id"] for t in mary.get("/task", params={"involvedUser": "mary"}).json()] == [tasks[1]["id"]]
+    assert mary.get("/task", params={"involvedUser": "admin"}).status_code == 400

@@ -1,0 +1,108 @@
+"""Camunda's history service over real HTTP: historic process instances, activity instances and tasks, as a
+migrating Camunda client reads them (filters in the query, counts, what each row knows)."""
+
+from __future__ import annotations
+
+from engine.api import Engine
+from tests.rest.conftest import Client
+from tests.rest.test_rest_api import deploy, start
+
+
+def _task(client: Client, instance_id: str) -> dict:
+    [task] = client.get("/task", params={"processInstanceId": instance_id}).json()
+    return task
+
+
+def test_historic_instances_filter_before_paging_and_count(admin: Client, clock) -> None:
+    deploy(admin)
+    first = start(admin, "ORD-1").json()["id"]
+    clock.advance(minutes=5)
+    second = start(admin, "ORD-2").json()["id"]
+    clock.advance(minutes=5)
+    third = start(admin, "INV-3").json()["id"]
+    # the filter is in the query: one page of one still finds an instance that is not the newest
+    found = admin.get("/history/process-instance", params={"processInstanceId": first, "maxResults": 1}).json()
+    assert [i["id"] for i in found] == [first]
+    ids = admin.get("/history/process-instance", params={"processInstanceIds": f"{first},{third}"}).json()
+    assert {i["id"] for i in ids} == {first, third}
+    after = admin.get("/history/process-instance", params={"startedAfter": found[0]["startTime"],
+                                                           "sortBy": "startTime", "sortOrder": "asc"}).json()
+    assert [i["id"] for i in after] == [second, third]
+    assert admin.get("/history/process-instance/count").json() == {"count": 3}
+    assert admin.get("/history/process-instance/count", params={"startedBefore": after[1]["startTime"]}).json() \
+        == {"count": 2}
+    assert admin.get("/history/process-instance/count", params={"finished": "true"}).json() == {"count": 0}
+    by_key = admin.get("/history/process-instance", params={"sortBy": "businessKey", "sortOrder": "asc"}).json()
+    assert [i["businessKey"] for i in by_key] == ["INV-3", "ORD-1", "ORD-2"]
+
+
+def test_a_cancelled_instance_keeps_its_reason_and_says_who_started_it(admin: Client, clock) -> None:
+    deploy(admin)
+    instance_id = start(admin, "ORD-9").json()["id"]
+    clock.advance(minutes=1)
+    assert admin.delete(f"/process-instance/{instance_id}", params={"deleteReason": "customer withdrew"}) \
+        .status_code == 204
+    row = admin.get(f"/history/process-instance/{instance_id}").json()
+    assert row["deleteReason"] == "customer withdrew"
+    assert row["state"] == "EXTERNALLY_TERMINATED"
+    assert (row["startUserId"], row["rootProcessInstanceId"]) == ("admin", instance_id)
+    assert (row["processDefinitionVersion"], row["startActivityId"]) == (1, "s")
+    assert row["durationInMillis"] == 60_000
+    finished = admin.get("/history/process-instance", params={"finishedAfter": row["startTime"]}).json()
+    assert [i["id"] for i in finished] == [instance_id]
+    assert admin.get("/history/process-instance", params={"processInstanceId": "nope"}).json() == []
+
+
+def test_activity_history_has_times_types_open_activities_and_stable_ids(admin: Client, mary: Client,
+                                                                         engine: Engine, clock) -> None:
+    deploy(admin)
+    instance_id = start(admin, "ORD-1").json()["id"]
+    task = _task(admin, instance_id)
+    clock.advance(minutes=10)
+    assert mary.post(f"/task/{task['id']}/claim", json={"userId": "mary"}).status_code == 204
+    assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204
+    rows = admin.get("/history/activity-instance", params={"processInstanceId": instance_id}).json()
+    by_activity = {r["activityId"]: r for r in rows}
+    start_event, review, charge = by_activity["s"], by_activity["review"], by_activity["charge"]
+    assert (start_event["activityType"], start_event["taskId"]) == ("startEvent", None)
+    assert start_event["startTime"] == start_event["endTime"] and start_event["durationInMillis"] == 0
+    assert (review["activityType"], review["activityName"], review["taskId"]) == ("userTask", "Review order",
+                                                                                  task["id"])
+    assert review["durationInMillis"] == 600_000 and review["assignee"] == "mary"
+    # the external task it now waits at is an open activity
+    assert (charge["activityType"], charge["endTime"], charge["taskId"]) == ("serviceTask", None, None)
+    historic_task = admin.get("/history/task", params={"processInstanceId": instance_id}).json()[0]
+    assert historic_task["activityInstanceId"] == review["id"]
+    # ids do not depend on paging
+    page = admin.get("/history/activity-instance", params={"processInstanceId": instance_id, "firstResult": 1,
+                                                           "maxResults": 1}).json()
+    assert page == [rows[1]]
+    unfinished = admin.get("/history/activity-instance", params={"processInstanceId": instance_id,
+                                                                 "unfinished": "true"}).json()
+    assert [r["activityId"] for r in unfinished] == ["charge"]
+    only_tasks = admin.get("/history/activity-instance", params={"processInstanceId": instance_id,
+                                                                 "activityType": "userTask"}).json()
+    assert [r["activityId"] for r in only_tasks] == ["review"]
+    newest_end = admin.get("/history/activity-instance", params={"processInstanceId": instance_id,
+                                                                 "sortBy": "endTime", "sortOrder": "desc"}).json()
+    # an open activity has no end time: it sorts as the smallest (first ascending, last descending)
+    assert [r["activityId"] for r in newest_end] == ["review", "s", "charge"]
+
+
+def test_historic_tasks_filters_sorting_and_count(admin: Client, mary: Client, clock) -> None:
+    deploy(admin)
+    ids = []
+    for key in ("ORD-1", "ORD-2"):
+        ids.append(start(admin, key).json()["id"])
+        clock.advance(minutes=1)
+    first = _task(admin, ids[0])
+    assert mary.post(f"/task/{first['id']}/claim", json={"userId": "mary"}).status_code == 204
+    assert mary.post(f"/task/{first['id']}/complete", json={}).status_code == 204
+    mine = admin.get("/history/task", params={"taskAssignee": "mary"}).json()
+    assert [t["id"] for t in mine] == [first["id"]]
+    assert admin.get("/history/task/count", params={"processDefinitionKey": "order"}).json() == {"count": 2}
+    assert admin.get("/history/task/count", params={"processDefinitionKey": "other"}).json() == {"count": 0}
+    assert admin.get("/history/task/count", params={"processInstanceBusinessKey": "ORD-2"}).json() == {"count": 1}
+    newest = admin.get("/history/task", params={"sortBy": "startTime", "sortOrder": "desc"}).json()
+    assert [t["processInstanceId"] for t in newest] == [ids[1], ids[0]]
+    assert admin.get("/history/task", params={"sortBy": "endTime"}).status_code == 400

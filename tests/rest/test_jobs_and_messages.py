@@ -1,0 +1,112 @@
+"""Jobs, incidents, correlate-all and the activity tree over real HTTP, as Camunda's REST clients use them; and the
+repository queries (definitions, deployments) with Camunda's filters."""
+
+from __future__ import annotations
+
+from tests.helpers import bpmn, chain
+from tests.rest.conftest import Client
+from tests.rest.test_rest_api import deploy
+
+BILLING = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:intermediateCatchEvent id="wait_a_day" name="Wait a day"><bpmn:timerEventDefinition><bpmn:timeDuration>P1D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:scriptTask id="charge" name="Charge"><bpmn:script>fee = amount / divisor</bpmn:script></bpmn:scriptTask>
+    <bpmn:userTask id="check" name="Check the fee"/>
+    <bpmn:endEvent id="e"/>
+    """ + chain("s", "wait_a_day", "charge", "check", "e"), process_id="billing", name="Billing")
+
+
+def _start(admin: Client, divisor: int) -> str:
+    deploy(admin, BILLING, "billing.bpmn")
+    response = admin.post("/process-definition/key/billing/start", json={"variables": {
+        "amount": {"value": 100, "type": "Integer"}, "divisor": {"value": divisor, "type": "Integer"}}})
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def test_execute_runs_a_timer_job_before_it_is_due(admin: Client) -> None:
+    instance_id = _start(admin, divisor=4)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    assert admin.post(f"/job/{job['id']}/execute").status_code == 204
+    assert admin.get("/job/count", params={"processInstanceId": instance_id}).json() == {"count": 0}
+    assert admin.get(f"/process-instance/{instance_id}/variables/fee").json()["value"] == 25
+    [task] = admin.get("/task", params={"processInstanceId": instance_id}).json()
+    assert task["taskDefinitionKey"] == "check"
+
+
+def test_a_failing_execute_takes_a_retry_off_and_zero_retries_make_an_incident(admin: Client) -> None:
+    instance_id = _start(admin, divisor=0)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    failed = admin.post(f"/job/{job['id']}/execute")
+    assert failed.status_code == 400  # Stageflow's ScriptEvaluationException (Camunda answers 500)
+    assert failed.json()["type"] == "ScriptEvaluationException"
+    [after] = admin.get("/job", params={"withException": "true"}).json()
+    assert (after["id"], after["retries"]) == (job["id"], 2)
+    assert after["exceptionMessage"]
+    assert admin.get("/job/count", params={"noRetriesLeft": "true"}).json() == {"count": 0}
+    assert admin.get("/incident/count").json() == {"count": 0}
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 0}).status_code == 204
+    assert admin.get("/job/count", params={"noRetriesLeft": "true"}).json() == {"count": 1}
+    assert admin.get("/job/count", params={"executable": "true"}).json() == {"count": 0}
+    [incident] = admin.get("/incident", params={"processInstanceId": instance_id}).json()
+    assert (incident["incidentType"], incident["jobId"]) == ("failedJob", job["id"])
+    assert admin.get("/incident/count", params={"processInstanceId": instance_id}).json() == {"count": 1}
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 1}).status_code == 204
+    assert admin.get("/incident/count").json() == {"count": 0}
+
+
+def test_job_filters(admin: Client) -> None:
+    instance_id = _start(admin, divisor=4)
+    assert admin.get("/job/count", params={"timers": "true"}).json() == {"count": 1}
+    assert admin.get("/job/count", params={"messages": "true"}).json() == {"count": 0}
+    assert admin.get("/job/count", params={"activityId": "wait_a_day"}).json() == {"count": 1}
+    assert admin.get("/job/count", params={"activityId": "charge"}).json() == {"count": 0}
+    assert admin.get("/job/count", params={"executable": "true"}).json() == {"count": 0}  # due tomorrow
+    listed = admin.get("/job", params={"sortBy": "jobDueDate", "sortOrder": "desc"}).json()
+    assert [j["processInstanceId"] for j in listed] == [instance_id]
+    assert admin.get("/job", params={"timers": "true", "messages": "true"}).status_code == 400
+
+
+def test_correlate_all_with_nothing_waiting_is_an_empty_result(admin: Client) -> None:
+    assert admin.post("/message", json={"messageName": "nobody-waits", "all": True}).status_code == 204
+    result = admin.post("/message", json={"messageName": "nobody-waits", "all": True, "resultEnabled": True})
+    assert (result.status_code, result.json()) == (200, [])
+    single = admin.post("/message", json={"messageName": "nobody-waits"})
+    assert single.status_code == 400 and "no process instance waits" in single.json()["message"]
+
+
+def test_the_activity_tree_names_types_and_names(admin: Client) -> None:
+    instance_id = _start(admin, divisor=4)
+    tree = admin.get(f"/process-instance/{instance_id}/activity-instances").json()
+    assert (tree["activityType"], tree["activityName"]) == ("processDefinition", "Billing")
+    [child] = tree["childActivityInstances"]
+    assert (child["activityId"], child["activityType"], child["activityName"]) == \
+        ("wait_a_day", "intermediateTimer", "Wait a day")
+    [waiting] = admin.get("/history/activity-instance", params={"processInstanceId": instance_id,
+                                                                "unfinished": "true"}).json()
+    assert (waiting["activityId"], waiting["activityType"], waiting["endTime"]) == \
+        ("wait_a_day", "intermediateTimer", None)
+    historic = admin.get(f"/history/process-instance/{instance_id}").json()
+    assert (historic["processDefinitionName"], historic["processDefinitionVersion"]) == ("Billing", 1)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    admin.post(f"/job/{job['id']}/execute")
+    [child] = admin.get(f"/process-instance/{instance_id}/activity-instances").json()["childActivityInstances"]
+    assert (child["activityType"], child["activityName"]) == ("userTask", "Check the fee")
+
+
+def test_definitions_and_deployments_with_camunda_filters(admin: Client) -> None:
+    deploy(admin, BILLING, "billing.bpmn")
+    order = deploy(admin).json()
+    assert [d["key"] for d in admin.get("/process-definition", params={"keyLike": "bill%"}).json()] == ["billing"]
+    assert [d["key"] for d in admin.get("/process-definition", params={"name": "Billing"}).json()] == ["billing"]
+    assert [d["key"] for d in admin.get("/process-definition", params={"nameLike": "%ill%"}).json()] == ["billing"]
+    by_deployment = admin.get("/process-definition", params={"deploymentId": order["id"]}).json()
+    assert [d["key"] for d in by_deployment] == ["order"]
+    assert admin.get("/process-definition/count", params={"keyLike": "%r%"}).json() == {"count": 1}
+    desc = admin.get("/process-definition", params={"sortBy": "key", "sortOrder": "desc"}).json()
+    assert [d["key"] for d in desc] == ["order", "billing"]
+    assert admin.get("/deployment/count", params={"name": "test"}).json() == {"count": 2}
+    assert admin.get("/deployment", params={"name": "nope"}).json() == []
+    assert admin.get("/deployment/count", params={"nameLike": "te%"}).json() == {"count": 2}
+    newest = admin.get("/deployment", params={"sortBy": "deploymentTime", "sortOrder": "asc"}).json()
+    assert len(newest) == 2

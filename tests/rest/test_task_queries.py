@@ -1,0 +1,112 @@
+"""The task query and one task over the REST API as Camunda 7 answers them: candidateUser with the user's
+groups, sorting, nameLike patterns, bad parameters, and ended tasks no longer found."""
+
+from __future__ import annotations
+
+from tests.helpers import bpmn, chain
+from tests.rest.conftest import Client
+
+OFFERS = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:parallelGateway id="fork"/>
+    <bpmn:userTask id="quote" name="Write quote" camunda:candidateGroups="sales" camunda:priority="10"/>
+    <bpmn:userTask id="call" name="Call customer" camunda:candidateUsers="mary" camunda:priority="30"/>
+    <bpmn:userTask id="pick" name="Pick goods" camunda:candidateGroups="warehouse" camunda:priority="30"/>
+    <bpmn:userTask id="check" name="Check quote" camunda:candidateGroups="sales" camunda:priority="20"/>
+    <bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/><bpmn:endEvent id="e3"/><bpmn:endEvent id="e4"/>
+    """ + chain("s", "fork") + chain("fork", "quote", "e1") + chain("fork", "call", "e2")
+    + chain("fork", "pick", "e3") + chain("fork", "check", "e4"),
+    process_id="offers")
+
+
+def _setup(admin: Client) -> str:
+    response = admin.post("/deployment/create", files={"upload": ("offers.bpmn", OFFERS)},
+                          data={"deployment-name": "offers"})
+    assert response.status_code == 200, response.text
+    started = admin.post("/process-definition/key/offers/start", json={})
+    assert started.status_code == 200, started.text
+    return started.json()["id"]
+
+
+def _names(response) -> list[str]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.text
+    return [t["name"] for t in response.json()]
+
+
+def test_candidate_user_includes_the_tasks_offered_to_the_users_groups(admin: Client) -> None:
+    _setup(admin)
+    assert admin.get("/task/count", params={"candidateUser": "mary"}).json() == {"count": 3}
+    assert sorted(_names(admin.get("/task", params={"candidateUser": "mary"}))) == [
+        "Call customer", "Check quote", "Write quote"]
+    assert _names(admin.get("/task", params={"candidateUser": "bob"})) == ["Pick goods"]
+    assert admin.get("/task/count", params={"candidateUser": "nobody"}).json() == {"count": 0}
+    assert admin.post("/task/count", json={"candidateUser": "mary"}).json() == {"count": 3}
+
+
+def test_candidate_user_leaves_out_assigned_tasks_unless_asked(admin: Client, mary: Client) -> None:
+    _setup(admin)
+    [quote] = mary.get("/task", params={"nameLike": "Write quote"}).json()
+    assert mary.post(f"/task/{quote['id']}/claim", json={}).status_code == 204
+    assert sorted(_names(admin.get("/task", params={"candidateUser": "mary"}))) == ["Call customer", "Check quote"]
+    assert sorted(_names(admin.get("/task", params={"candidateUser": "mary", "includeAssignedTasks": "true"}))) == [
+        "Call customer", "Check quote", "Write quote"]
+
+
+def test_candidate_user_and_candidate_group_together_are_refused(admin: Client) -> None:
+    _setup(admin)
+    response = admin.get("/task", params={"candidateUser": "mary", "candidateGroup": "sales"})
+    assert response.status_code == 400
+    assert "candidateUser" in response.json()["message"]
+
+
+def test_sort_by_needs_a_sort_order_and_the_reverse(admin: Client) -> None:
+    _setup(admin)
+    for params in ({"sortBy": "priority"}, {"sortOrder": "desc"}):
+        response = admin.get("/task", params=params)
+        assert response.status_code == 400, params
+        assert response.json()["type"] == "InvalidRequestException"
+        assert "sortBy and sortOrder required" in response.json()["message"]
+    assert admin.post("/task", json={"sorting": [{"sortBy": "priority"}]}).status_code == 400
+    assert admin.get("/task", params={"sortBy": "bogus", "sortOrder": "asc"}).status_code == 400
+
+
+def test_every_entry_of_a_sorting_array_is_used_in_order(admin: Client) -> None:
+    _setup(admin)
+    by_priority_then_name = admin.post("/task", json={"sorting": [{"sortBy": "priority", "sortOrder": "desc"},
+                                                                  {"sortBy": "name", "sortOrder": "asc"}]})
+    assert _names(by_priority_then_name) == ["Call customer", "Pick goods", "Check quote", "Write quote"]
+    then_name_desc = admin.post("/task", json={"sorting": [{"sortBy": "priority", "sortOrder": "desc"},
+                                                           {"sortBy": "name", "sortOrder": "desc"}]})
+    assert _names(then_name_desc) == ["Pick goods", "Call customer", "Check quote", "Write quote"]
+    assert _names(admin.get("/task", params={"sortBy": "name", "sortOrder": "desc"})) == [
+        "Write quote", "Pick goods", "Check quote", "Call customer"]
+
+
+def test_name_like_is_a_like_pattern(admin: Client) -> None:
+    _setup(admin)
+    assert sorted(_names(admin.get("/task", params={"nameLike": "%quote"}))) == ["Check quote", "Write quote"]
+    assert _names(admin.get("/task", params={"nameLike": "Check%"})) == ["Check quote"]
+    assert _names(admin.get("/task", params={"nameLike": "quote"})) == []  # no wildcard: the whole name
+    assert _names(admin.get("/task", params={"nameLike": "P_ck goods"})) == ["Pick goods"]
+
+
+def test_a_bad_date_parameter_names_the_parameter_not_a_variable(admin: Client) -> None:
+    _setup(admin)
+    response = admin.get("/task", params={"dueBefore": "next week"})
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert "query parameter 'dueBefore'" in message and "variable" not in message
+
+
+def test_a_completed_or_cancelled_task_is_not_found(admin: Client, mary: Client) -> None:
+    instance = _setup(admin)
+    [call] = mary.get("/task", params={"nameLike": "Call%"}).json()
+    assert mary.get(f"/task/{call['id']}").status_code == 200
+    assert mary.post(f"/task/{call['id']}/complete", json={}).status_code == 204
+    gone = mary.get(f"/task/{call['id']}")
+    assert gone.status_code == 404
+    assert call["id"] in gone.json()["message"]
+
+    [check] = mary.get("/task", params={"nameLike": "Check%"}).json()
+    assert admin.delete(f"/process-instance/{instance}").status_code == 204
+    assert mary.get(f"/task/{check['id']}").status_code == 404
