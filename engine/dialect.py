@@ -1010,7 +1010,7 @@ class Dialect:
 
     def _el_standardLoopCharacteristics(self, el: etree._Element) -> None:
         maximum = el.get("loopMaximum")
-        if maximum is not None and not maximum.strip().isdigit():
+        if maximum is not None and not (maximum.strip().isascii() and maximum.strip().isdigit()):
             raise self.fail(el, f"loopMaximum '{maximum}' is not a whole number")
         if maximum is None and el.find("bpmn:loopCondition", NS) is None:
             raise self.fail(el, "a standard loop needs a loopCondition or a loopMaximum")
@@ -1186,7 +1186,7 @@ def check_timer_literal(text: str, kind: str, *, fail) -> None:  # type: ignore[
         if not (parts[0].upper().startswith("R") and len(parts) in (2, 3)):
             raise fail(f"timer cycle '{text}' is neither an ISO 8601 repeating interval such as R3/PT1H nor a "
                        "cron expression such as 0 0/5 * * * ?")
-        if parts[0][1:] and not parts[0][1:].isdigit():
+        if parts[0][1:] and not (parts[0][1:].isascii() and parts[0][1:].isdigit()):
             raise fail(f"timer cycle '{text}': the repeat count must be a number")
         for part in parts[1:]:
             if part.upper().startswith("P"):

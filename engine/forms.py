@@ -230,7 +230,7 @@ def _parse_field(el: etree._Element, filename: str, element_id: str | None) -> F
                 if ftype not in ("string", "enum"):
                     raise fail(f"constraint '{name}' applies only to string fields, not {ftype}", con)
                 text = (config or "").strip()
-                if not text.isdigit():
+                if not (text.isascii() and text.isdigit()):
                     raise fail(
                         f"constraint '{name}' needs a whole number >= 0 as config, got {config!r}", con
                     )

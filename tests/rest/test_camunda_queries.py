@@ -92,3 +92,11 @@ def test_tasks_by_id_ids_and_involved_user(admin: Client, mary: Client) -> None:
     assert [t["id"] for t in admin.get("/task", params={"involvedUser": "mary"}).json()] == [tasks[1]["id"]]
     assert [t["id"] for t in mary.get("/task", params={"involvedUser": "mary"}).json()] == [tasks[1]["id"]]
     assert mary.get("/task", params={"involvedUser": "admin"}).status_code == 400
+
+
+def test_a_definition_version_outside_a_java_int_or_not_a_number_is_a_400(admin: Client) -> None:
+    for version in ("18446744073709551617", "²", "-1", "one"):
+        answer = admin.get("/process-definition/count", params={"version": version})
+        assert answer.status_code == 400, (version, answer.text)
+        assert "'version'" in answer.json()["message"]
+    assert admin.get("/process-definition", params={"version": "1"}).status_code == 200

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from engine.api import Engine
-from engine.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from engine.errors import BadRequest, Forbidden, InvalidVariables, NotFound, Unauthorized
 from engine.identity import Principal
 from engine.variables import from_typed_map, parse_date
 
@@ -175,7 +175,11 @@ def arg_date(name: str, source: dict[str, Any] | None = None) -> datetime | None
     raw = (source if source is not None else request.args).get(name)
     if raw is None or raw == "":
         return None
-    return parse_date(name, raw)
+    try:
+        return parse_date(name, raw)
+    except InvalidVariables:  # a query parameter, not a variable: said as Camunda says it
+        raise BadRequest(f"Cannot set query parameter '{name}' to value '{raw}': not an ISO 8601 date such as "
+                         "2026-01-05T09:00:00.000+0000")
 
 
 def arg_list(name: str, source: dict[str, Any] | None = None) -> list[str] | None:

@@ -18,14 +18,12 @@ def _by_key(key: str) -> str:
 
 def _filters() -> dict[str, Any]:
     args = request.args
-    version = args.get("version")
-    if version is not None and not version.isdigit():
-        raise BadRequest(f"query parameter 'version' must be a whole number, not '{version}'")
+    version = arg_int("version", -1)  # a Java int, as Camunda's
     suspended = True if arg_bool("suspended") else (False if arg_bool("active") else None)
     return {"key": args.get("key"), "latest_only": bool(arg_bool("latestVersion")),
             "keys": arg_list("keysIn"), "key_like": args.get("keyLike"), "name": args.get("name"),
             "name_like": args.get("nameLike"), "deployment_id": args.get("deploymentId"),
-            "version": int(version) if version else None, "id": args.get("processDefinitionId"),
+            "version": version if version >= 0 else None, "id": args.get("processDefinitionId"),
             "ids": arg_list("processDefinitionIdIn"), "version_tag": args.get("versionTag"),
             "suspended": suspended}
 
