@@ -856,7 +856,7 @@ class Run:
 # a wait state (a gateway cycle through script tasks, SpiffWorkflow's looping inclusive joins) would otherwise
 # keep its request, its transaction and its instance lock for ever. Past a bound the change fails: its
 # transaction is rolled back, the instance stays at its last wait state (a job's try becomes an incident).
-STEP_LIMIT = 10_000  # task runs in one change
+STEP_LIMIT = 100_000  # task runs in one change (a parallel multi-instance over thousands of items stays well inside)
 TIME_LIMIT = 15.0  # seconds of engine steps in one change (scripts have their own limit besides)
 DEPTH_LIMIT = 950  # tasks chained in one change: SpiffWorkflow's task iterator loses READY tasks 1,000 deep
 
