@@ -414,6 +414,7 @@ class Run:
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
             raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
         task.data.update(variables)
+        _hand_to_multi_instance(task, variables)
         with _spiff_errors():
             task.run()
         self.advance()
@@ -890,6 +891,19 @@ class StepBudget:
         raise ScriptError(f"no wait state reached after {spent} in one change: the process loops without a "
                           f"wait state (most run: {', '.join(looping) or 'none'}); the change is undone",
                           element_id=where)
+
+
+def _hand_to_multi_instance(task: SpiffTask, variables: dict[str, Any]) -> None:
+    """Variables given when completing one instance of a multi-instance activity are process variables, as in
+    Camunda 7 (the last completion's value wins), which the activity hands on when it is done. SpiffWorkflow
+    keeps only the instance's output item and drops the rest of its data."""
+    parent = task.parent
+    if not variables or parent is None or not isinstance(parent.task_spec, MultiInstanceTask):
+        return
+    spec = parent.task_spec
+    own = {ref.bpmn_id for ref in (spec.input_item, spec.output_item, spec.data_input, spec.data_output)
+           if ref is not None}
+    parent.data.update({name: value for name, value in variables.items() if name not in own})
 
 
 def _do_engine_steps(workflow: BpmnWorkflow, budget: StepBudget | None = None) -> None:
