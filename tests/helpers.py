@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,3 +54,23 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         httpd.shutdown()
         thread.join(timeout=10)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def post_sign_in(client: Any, user: str, password: str) -> Any:
+    """Sign in through the sign-in form with a Flask test client; returns the answer (302 when it worked)."""
+    return client.post("/login", data={"username": user, "password": password,
+                                       "csrf_token": csrf_token(client.get("/").text)})
+
+
+def signed_in_client(app: Any, user: str, password: str) -> Any:
+    """A Flask test client of `app` signed in as `user` through the sign-in form (CSRF checks on)."""
+    client = app.test_client()
+    assert post_sign_in(client, user, password).status_code == 302
+    return client

@@ -3,7 +3,6 @@ with variables before a process uses it. (The Flask test client, signed in throu
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from lxml import html
 
 from engine.api import Engine
+from tests.helpers import csrf_token, signed_in_client
 from web.app import create_app
 
 PASSWORD = "secret-pass-1"
@@ -27,14 +27,7 @@ def app(sqlite_engine: Engine) -> Any:
 
 
 def signed_in(app: Any, user: str) -> Any:
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
-    assert client.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": token}).status_code == 302
-    return client
-
-
-def csrf(page_text: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page_text).group(1)
+    return signed_in_client(app, user, PASSWORD)
 
 
 def text(node: Any) -> str:
@@ -65,7 +58,7 @@ def test_a_designer_tries_a_decision_with_variables_and_sees_what_matched(app: A
     dora = signed_in(app, "dora")
     url = "/designer/decisions/" + app.extensions["stageflow"].decisions.latest("card_type").id
     first = dora.get(url).text
-    token = csrf(first)
+    token = csrf_token(first)
     # the form starts with the names the table's inputs read
     assert html.fromstring(first).xpath("//textarea[@id='variables']")[0].text == \
         '{"spend12m": null, "tenureMonths": null}'

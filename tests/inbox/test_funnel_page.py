@@ -4,7 +4,6 @@ groups get a 403 and no link. (The Flask test client, signed in as a person: no 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from lxml import html
 
 from engine.api import Engine
 from engine.clock import VirtualClock
-from tests.helpers import bpmn, flow
+from tests.helpers import bpmn, flow, signed_in_client
 from web.app import create_app
 
 PASSWORD = "secret-pass-1"
@@ -42,11 +41,7 @@ def app(sqlite_engine: Engine) -> Any:
 
 
 def signed_in(app: Any, user: str) -> Any:
-    """A test client signed in as `user` through the sign-in form."""
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
-    assert client.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": token}).status_code == 302
-    return client
+    return signed_in_client(app, user, PASSWORD)
 
 
 def cells(page: Any, table: str, row: str) -> dict[str, str]:

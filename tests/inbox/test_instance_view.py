@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from engine.api import Engine
 from engine.errors import ScriptError
-from tests.helpers import BPMN_HEADER, bpmn, chain, flow
+from tests.helpers import BPMN_HEADER, bpmn, chain, csrf_token, flow, post_sign_in
 
 from .conftest import PASSWORD, Site, screenshot, sign_in
 
@@ -302,14 +302,9 @@ def client_for(sqlite_engine: Engine) -> Iterator[Any]:
     def client(user: str | None) -> Any:
         c = app.test_client()
         if user is not None:
-            token = _token(c.get("/").text)
-            assert c.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": token}).status_code == 302
+            assert post_sign_in(c, user, PASSWORD).status_code == 302
         return c
     yield client
-
-
-def _token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
 def _markers(html: str) -> dict[str, list[str]]:
@@ -346,11 +341,11 @@ def test_admin_changes_are_refused_to_others_and_errors_are_messages(client_for:
         "incidents": ["compute_invoice"]}
 
     mary = client_for("mary")
-    token = _token(mary.get(f"/instances/{instance_id}").text)
+    token = csrf_token(mary.get(f"/instances/{instance_id}").text)
     assert mary.post(f"/instances/{instance_id}/suspend", data={"csrf_token": token}).status_code == 403
 
     admin = client_for("admin")
-    token = _token(admin.get(f"/instances/{instance_id}").text)
+    token = csrf_token(admin.get(f"/instances/{instance_id}").text)
     assert admin.post(f"/instances/{instance_id}/suspend").status_code == 400  # no CSRF token
     answer = admin.post(f"/instances/{instance_id}/variables",
                         data={"csrf_token": token, "name": "quantity", "type": "Boolean", "value": "maybe"},
@@ -417,15 +412,15 @@ def test_a_failed_script_with_nothing_to_retry_is_marked_resolved(client_for: An
     page = mary.get(f"/instances/{instance.id}").text
     assert "division by zero" in page and "Mark resolved" not in page
     assert mary.post(f"/instances/{instance.id}/incidents/{incident['id']}/resolve",
-                     data={"csrf_token": _token(page)}).status_code == 403
+                     data={"csrf_token": csrf_token(page)}).status_code == 403
 
     admin = client_for("admin")
     page = admin.get(f"/instances/{instance.id}").text
     assert "Mark resolved</button>" in page and ">Retry</button>" not in page
     answer = admin.post(f"/instances/{instance.id}/incidents/{incident['id']}/resolve",
-                        data={"csrf_token": _token(page)}, follow_redirects=True)
+                        data={"csrf_token": csrf_token(page)}, follow_redirects=True)
     assert "The incident is marked resolved." in answer.text and "division by zero" not in answer.text
     assert eng.jobs.incidents(instance_id=instance.id) == []
     answer = admin.post(f"/instances/{instance.id}/incidents/{incident['id']}/resolve",
-                        data={"csrf_token": _token(page)}, follow_redirects=True)
+                        data={"csrf_token": csrf_token(page)}, follow_redirects=True)
     assert f"incident &#39;{incident['id']}&#39; is resolved already" in answer.text

@@ -17,6 +17,7 @@ import pytest
 from engine.api import Engine
 from engine.clock import VirtualClock
 from engine.identity import login_delay
+from tests.helpers import post_sign_in
 from web.app import create_app
 
 PASSWORD = "secret-pass-1"
@@ -27,11 +28,6 @@ def app(sqlite_engine: Engine) -> Any:
     sqlite_engine.identity.add_user("mary", PASSWORD, ["sales"])
     sqlite_engine.identity.add_user("john", PASSWORD, ["sales"])
     return create_app({"SECRET_KEY": "sign-in-tests-" + "k" * 32}, engine=sqlite_engine)
-
-
-def sign_in(client: Any, user: str, password: str) -> Any:
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
-    return client.post("/login", data={"username": user, "password": password, "csrf_token": token})
 
 
 def rest(client: Any, user: str, password: str) -> Any:
@@ -46,18 +42,18 @@ def test_the_delay_grows_from_3_to_60_seconds_after_three_free_tries() -> None:
 def test_after_three_wrong_passwords_the_sign_in_page_asks_to_wait(app: Any, clock: VirtualClock) -> None:
     client = app.test_client()
     for _ in range(3):
-        assert sign_in(client, "mary", "wrong-password").status_code == 401
-    refused = sign_in(client, "mary", PASSWORD)  # even the right password, while the delay runs
+        assert post_sign_in(client, "mary", "wrong-password").status_code == 401
+    refused = post_sign_in(client, "mary", PASSWORD)  # even the right password, while the delay runs
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "3"
     assert "Too many wrong passwords: try again in 3 seconds." in refused.text
-    assert sign_in(app.test_client(), "john", PASSWORD).status_code == 302  # other people are not slowed down
+    assert post_sign_in(app.test_client(), "john", PASSWORD).status_code == 302  # other people are not slowed down
 
     clock.advance(seconds=3)
-    assert sign_in(client, "mary", PASSWORD).status_code == 302
+    assert post_sign_in(client, "mary", PASSWORD).status_code == 302
     # the right password reset the count: the next typo is free again
-    assert sign_in(app.test_client(), "mary", "wrong-password").status_code == 401
-    assert sign_in(app.test_client(), "mary", PASSWORD).status_code == 302
+    assert post_sign_in(app.test_client(), "mary", "wrong-password").status_code == 401
+    assert post_sign_in(app.test_client(), "mary", PASSWORD).status_code == 302
 
 
 def test_each_further_wrong_password_doubles_the_wait_on_the_rest_api_too(app: Any, clock: VirtualClock) -> None:
@@ -80,8 +76,8 @@ def test_each_further_wrong_password_doubles_the_wait_on_the_rest_api_too(app: A
 
 def test_a_new_password_signs_out_the_sessions_opened_with_the_old_one(app: Any, sqlite_engine: Engine) -> None:
     mary, other = app.test_client(), app.test_client()
-    assert sign_in(mary, "mary", PASSWORD).status_code == 302
-    assert sign_in(other, "mary", PASSWORD).status_code == 302
+    assert post_sign_in(mary, "mary", PASSWORD).status_code == 302
+    assert post_sign_in(other, "mary", PASSWORD).status_code == 302
     assert signed_in_as(mary) == "mary"
 
     sqlite_engine.identity.set_password("mary", "a-new-password-2")
@@ -89,7 +85,7 @@ def test_a_new_password_signs_out_the_sessions_opened_with_the_old_one(app: Any,
         assert signed_in_as(client) is None
         answer = client.get("/start")
         assert answer.status_code == 302 and answer.headers["Location"].startswith("/?next=")
-    assert sign_in(mary, "mary", "a-new-password-2").status_code == 302
+    assert post_sign_in(mary, "mary", "a-new-password-2").status_code == 302
     assert signed_in_as(mary) == "mary"
 
 
