@@ -8,16 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import g, jsonify, request
 
 from engine.errors import Forbidden, NotFound
 
 from . import bp, engine, paging, principal
 
 
+def _all_users() -> list[dict[str, Any]]:
+    """Every user with their groups, read once per request."""
+    if "all_users" not in g:
+        g.all_users = engine().identity.users()
+    return g.all_users  # type: ignore[no-any-return]
+
+
 def _visible_users() -> list[dict[str, Any]]:
     me = principal()
-    users = engine().identity.users()
+    users = _all_users()
     if me.is_admin:
         return users
     mine = set(me.groups)
@@ -28,7 +35,7 @@ def _visible_groups() -> list[str]:
     me = principal()
     if not me.is_admin:
         return sorted(me.groups)
-    return sorted({g for u in engine().identity.users() for g in u["groups"]})  # type: ignore[attr-defined]
+    return sorted({group for u in _all_users() for group in u["groups"]})
 
 
 def _profile(user: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +86,7 @@ def groups_of_user():  # type: ignore[no-untyped-def]
         user_id = me.user_id
     if user_id != me.user_id and not me.is_admin:
         raise Forbidden(f"user '{me.user_id}' may read only their own groups")
-    users = engine().identity.users()
+    users = _all_users()
     of = next((u for u in users if u["id"] == user_id), None)
     if of is None:
         raise NotFound(f"user '{user_id}' not found")
