@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from engine.api import Engine  # noqa: E402
 from engine.clock import VirtualClock  # noqa: E402
 from engine.config import Settings  # noqa: E402
+from tests.helpers import TEST_PG_URL  # noqa: E402
 
 NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
       'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="x"')
@@ -155,7 +156,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--instances", type=int, default=1000)
     ap.add_argument("--loop", type=int, default=1000, help="rounds for the long-history measurement")
-    ap.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    ap.add_argument("--postgres", default=TEST_PG_URL,
                     help="PostgreSQL URL ('' to skip)")
     args = ap.parse_args()
 

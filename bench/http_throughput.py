@@ -42,6 +42,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from engine.api import Engine  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.store import models as m  # noqa: E402
+from tests.helpers import TEST_PG_URL, wait_until_serving  # noqa: E402
 
 PASSWORD = "bench-pass-1"
 PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -78,16 +79,10 @@ class Server:
                                       "--workers", str(workers)], env=env, cwd=REPO,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.base = f"http://127.0.0.1:{self.port}/engine-rest"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{self.base}/version", timeout=2).ok:
-                    return
-            except requests.ConnectionError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {self.proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
+        try:
+            wait_until_serving(self.base, alive=lambda: self.proc.poll() is None)
+        except (RuntimeError, TimeoutError):
+            raise RuntimeError(f"the server did not start: {self.proc.stderr.read().decode()[-2000:]}")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -203,8 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--databases", default="sqlite,postgres")
-    parser.add_argument("--postgres", default=os.environ.get("STAGEFLOW_TEST_PG_URL",
-                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--postgres", default=TEST_PG_URL)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--starts", type=int)

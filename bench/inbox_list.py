@@ -22,7 +22,6 @@ Goal (issue): p95 under 200 ms. The figures depend on the machine; they are prin
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ from bench.http_throughput import PROCESS, _pct, seed_tasks  # noqa: E402
 from engine.api import Engine  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.store import models as m  # noqa: E402
+from tests.helpers import TEST_PG_URL  # noqa: E402
 from web.app import create_app  # noqa: E402
 
 PASSWORD = "bench-pass-1"
@@ -172,8 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--databases", default="sqlite,postgres")
-    parser.add_argument("--postgres", default=os.environ.get("STAGEFLOW_TEST_PG_URL",
-                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--postgres", default=TEST_PG_URL)
     parser.add_argument("--tasks", type=int)
     parser.add_argument("--requests", type=int)
     parser.add_argument("--explain", type=float, metavar="MS", default=200.0,

@@ -50,6 +50,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from engine.api import Engine  # noqa: E402
 from engine.config import Settings  # noqa: E402
+from tests.helpers import TEST_PG_URL, wait_until_serving  # noqa: E402
 
 APP_NAME = "sf_scale_bench"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -174,16 +175,10 @@ class Bench:
                        "--no-timers")
         bases = [f"http://127.0.0.1:{p}/engine-rest" for p in ports]
         for base in bases:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"{base}/version", timeout=2).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{base} did not start: see {self.tmp}")
-                time.sleep(0.1)
+            try:
+                wait_until_serving(base)
+            except TimeoutError:
+                raise SystemExit(f"{base} did not start: see {self.tmp}")
         done = [0] * clients
         errors = [0] * clients
         measuring = threading.Event()
@@ -288,8 +283,7 @@ class Bench:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--postgres", default=os.environ.get(
-        "STAGEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--postgres", default=TEST_PG_URL)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--clients", type=int, default=16, help="HTTP client threads (default 16)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds of HTTP load per N")

@@ -15,7 +15,6 @@ and the consistency check of everything the server acknowledged.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,14 +27,14 @@ sys.path.insert(0, str(REPO_ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from engine.store import Database  # noqa: E402
+from tests.helpers import TEST_PG_URL  # noqa: E402
 from tests.reliability.http_load import check_consistent  # noqa: E402
 from tests.reliability.test_soak import soak  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--postgres", default=os.environ.get(
-        "STAGEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--postgres", default=TEST_PG_URL)
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--every", type=float, default=10.0)
     args = parser.parse_args()

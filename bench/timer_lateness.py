@@ -53,6 +53,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from engine.api import Engine  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.store import models as m  # noqa: E402
+from tests.helpers import TEST_PG_URL  # noqa: E402
 
 KEY = "late"
 PROCESS = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -405,7 +406,7 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1,000 pending, 100 due within 20 s")
-    ap.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    ap.add_argument("--postgres", default=TEST_PG_URL,
                     help="PostgreSQL URL (a private schema is created and dropped)")
     ap.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     ap.add_argument("--workers", default="1,3", help="comma-separated worker process counts")

@@ -16,8 +16,9 @@ from engine.api import Engine
 from engine.clock import VirtualClock
 from engine.config import Settings
 from engine.store import Base, Database
+from tests.helpers import TEST_PG_URL
 
-PG_ADMIN_URL = os.environ.get("STAGEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = TEST_PG_URL
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def _pg_available() -> bool:

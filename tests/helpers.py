@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import requests
+
+# The PostgreSQL server of the tests and the benchmarks (trust auth, database `test`)
+TEST_PG_URL = os.environ.get("STAGEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 BPMN_HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -74,3 +81,20 @@ def signed_in_client(app: Any, user: str, password: str) -> Any:
     client = app.test_client()
     assert post_sign_in(client, user, password).status_code == 302
     return client
+
+
+def wait_until_serving(rest_base: str, *, alive: Any = None, timeout: float = 60.0) -> None:
+    """Until `rest_base`/version answers 200 (a server process imported, forked and bound its port). `alive`, a
+    callable, says whether the server process still runs: when it has stopped, waiting stops with its story."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{rest_base}/version", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if alive is not None and not alive():
+            raise RuntimeError(f"the server of {rest_base} stopped before answering")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{rest_base} did not answer within {timeout:g} s")
+        time.sleep(0.1)

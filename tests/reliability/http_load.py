@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from tests.helpers import bpmn, chain
+from tests.helpers import bpmn, chain, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]
 STAGEFLOW = [sys.executable, "-m", "engine.cli"]
@@ -118,16 +118,11 @@ def server(env: dict[str, str], port: int, log: Path, *, workers: int = 1, threa
 
 def wait_up(base: str, proc: Proc, timeout: float = 60.0) -> None:
     """Until `base`/engine-rest/version answers (the server imported, forked and bound its port)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(f"{base}/engine-rest/version", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        assert proc.popen is not None and proc.popen.poll() is None, proc.log.read_text()[-3000:]
-        assert time.monotonic() < deadline, f"{base} did not answer within {timeout} s"
-        time.sleep(0.1)
+    try:
+        wait_until_serving(f"{base}/engine-rest", timeout=timeout,
+                           alive=lambda: proc.popen is not None and proc.popen.poll() is None)
+    except (RuntimeError, TimeoutError) as err:
+        raise AssertionError(f"{err}\n{proc.log.read_text()[-3000:]}") from err
 
 
 @dataclass
