@@ -4,7 +4,9 @@
 
 Prints, for start -> user task -> complete -> script -> end:
 - instances/s through the engine API on SQLite (a file, WAL) and on PostgreSQL;
-- the same flow in plain in-memory SpiffWorkflow in the same run, and the ratio;
+- the same flow in plain in-memory SpiffWorkflow in the same run, and the ratio. The reference runs in a process
+  of its own (`spiff_baseline.py`), so that what Stageflow changes in SpiffWorkflow when imported does not reach
+  it; the same flow in this process's SpiffWorkflow (as Stageflow runs it) is printed beside it;
 - the time to complete one task in an instance that has already completed 10 vs 1,000 tasks (a loop).
 
 The measurements whose ratio is printed are interleaved (rounds of 50 instances in memory and 50 on one database,
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,31 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
-from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser  # noqa: E402
-from SpiffWorkflow.util.task import TaskState  # noqa: E402
+import spiff_baseline  # noqa: E402
+from spiff_baseline import FLOW, NS  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from engine.api import Engine  # noqa: E402
 from engine.clock import VirtualClock  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from tests.helpers import TEST_PG_URL  # noqa: E402
-
-NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-      'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="x"')
-
-FLOW = f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions {NS}>
-  <bpmn:process id="bench" isExecutable="true">
-    <bpmn:startEvent id="start"/>
-    <bpmn:userTask id="task" name="Do it"/>
-    <bpmn:scriptTask id="script"><bpmn:script>y = x * 2</bpmn:script></bpmn:scriptTask>
-    <bpmn:endEvent id="end"/>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="task"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="task" targetRef="script"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="script" targetRef="end"/>
-  </bpmn:process>
-</bpmn:definitions>""".encode()
 
 LOOP = f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions {NS}>
@@ -70,29 +56,24 @@ LOOP = f"""<?xml version="1.0" encoding="UTF-8"?>
 ROUND = 50  # instances of each kind per round of the interleaved measurement
 
 
-def spiff_in_memory(n: int) -> float:
-    """Instances per second of the flow in plain SpiffWorkflow (no engine, no database)."""
-    return n / _in_memory_seconds(_memory_specs(), n)
+class PlainSpiff:
+    """Plain SpiffWorkflow in a process of its own (`spiff_baseline.py`): rounds of the flow on request."""
 
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("spiff_baseline.py"))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-def _memory_specs() -> tuple:
-    parser = CamundaParser()
-    parser.add_bpmn_str(FLOW)
-    return parser.get_spec("bench"), parser.get_subprocess_specs("bench")
+    def seconds(self, n: int) -> float:
+        """Seconds the reference took for `n` instances."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{n}\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
 
-
-def _in_memory_seconds(specs: tuple, n: int) -> float:
-    spec, subs = specs
-    started = time.perf_counter()
-    for _ in range(n):
-        wf = BpmnWorkflow(spec, subs)
-        wf.task_tree.data["x"] = 21
-        wf.do_engine_steps()
-        task = wf.get_next_task(state=TaskState.READY, manual=True)
-        task.run()
-        wf.do_engine_steps()
-        assert wf.completed
-    return time.perf_counter() - started
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
 
 
 def engine_flow(engine: Engine, n: int) -> float:
@@ -112,24 +93,31 @@ def _engine_seconds(engine: Engine, n: int) -> float:
     return seconds
 
 
-def throughput(engine: Engine, n: int) -> tuple[float, float]:
-    """(in-memory, engine) instances/s, measured in alternating rounds of `ROUND` instances.
+def throughput(engine: Engine, n: int) -> tuple[float, float, float]:
+    """(plain SpiffWorkflow, SpiffWorkflow as Stageflow runs it, engine) instances/s, measured in alternating rounds
+    of `ROUND` instances (see the module docstring).
 
     Each database is paired with in-memory rounds of its own: PostgreSQL's server goes on working after a commit
     returns (on a 2-core machine it was seen to halve the in-memory rate of the rounds that followed its own).
     """
-    specs = _memory_specs()
+    reference = PlainSpiff()
+    patched = spiff_baseline.specs()  # parsed here: this process's SpiffWorkflow carries Stageflow's changes
     engine.definitions.deploy([("bench.bpmn", FLOW)])
     _engine_seconds(engine, 20)  # warm up: compiled specs, statements, connections
-    _in_memory_seconds(specs, 20)
-    memory = persisted = 0.0
+    reference.seconds(20)
+    spiff_baseline.seconds(patched, 20)
+    memory = inside = persisted = 0.0
     done = 0
-    while done < n:
-        k = min(ROUND, n - done)
-        memory += _in_memory_seconds(specs, k)
-        persisted += _engine_seconds(engine, k)
-        done += k
-    return n / memory, n / persisted
+    try:
+        while done < n:
+            k = min(ROUND, n - done)
+            memory += reference.seconds(k)
+            inside += spiff_baseline.seconds(patched, k)
+            persisted += _engine_seconds(engine, k)
+            done += k
+    finally:
+        reference.close()
+    return n / memory, n / inside, n / persisted
 
 
 def step_cost(engine: Engine, rounds_before: list[int], samples: int = 50) -> dict[int, float]:
@@ -164,12 +152,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = Engine(Settings(database_url=f"sqlite:///{tmp}/bench.db"), clock=VirtualClock())
         sqlite.upgrade()
-        memory, sqlite_rate = throughput(sqlite, n)
-        print(f"in-memory SpiffWorkflow      {memory:8.0f} instances/s")
+        memory, inside, sqlite_rate = throughput(sqlite, n)
+        print(f"in-memory SpiffWorkflow      {memory:8.0f} instances/s   (plain, in a process of its own)")
+        print(f"  as Stageflow runs it       {inside:8.0f} instances/s   (with engine/spiff's hooks and speedups)")
         print(f"Stageflow on SQLite          {sqlite_rate:8.0f} instances/s   ratio {sqlite_rate / memory:.2f}")
         with _postgres(args.postgres) as pg:
             if pg is not None:
-                memory, pg_rate = throughput(pg, n)
+                memory, _, pg_rate = throughput(pg, n)
                 print(f"Stageflow on PostgreSQL      {pg_rate:8.0f} instances/s   ratio {pg_rate / memory:.2f}"
                       f"   (in-memory beside it {memory:.0f} instances/s)")
         costs = step_cost(sqlite, [10, args.loop])

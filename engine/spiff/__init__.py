@@ -1,5 +1,6 @@
 """The one place Stageflow touches SpiffWorkflow: parser flavour, script engine, runtime and serializer."""
 
+from . import speedups  # noqa: F401  (installs itself)
 from .parser import CompiledProcess, Document, compile_process
 from .runtime import SERIALIZER_VERSION, Run, Step, WaitingEvent, WaitingTask, WaitingTimer
 

@@ -136,11 +136,21 @@ def _processors(compiled: Any, dialect: Any) -> dict[str, Callable[[Any], Any]]:
     return processors
 
 
+_LAST_TEXT: tuple[Any, str] = (None, "")  # the moment written last, and its text: a save writes one moment many times
+
+
 def _sqlite_utc_text(value: datetime) -> str:
+    global _LAST_TEXT
+    last = _LAST_TEXT  # one tuple, read and replaced whole: safe between threads
+    if last[0] is value:
+        return last[1]
     zone = value.tzinfo
+    moment = value
     if zone is not None:
-        value = (value if zone is UTC else value.astimezone(UTC)).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
+        moment = (value if zone is UTC else value.astimezone(UTC)).replace(tzinfo=None)
+    text = moment.isoformat(" ", "microseconds")
+    _LAST_TEXT = (value, text)
+    return text
 
 
 def _wrapped(session: Session, dialect: Any, err: Exception, sql: str, params: Any) -> Exception:

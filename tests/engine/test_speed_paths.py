@@ -1,0 +1,113 @@
+"""The engine's faster paths give what the plain ones gave: SpiffWorkflow's log records when its loggers are on,
+runtimes written by orjson that load back to the same variables, and WAL checkpoints off the request path."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import pytest
+from SpiffWorkflow.util.task import TaskState
+
+from engine.api import Engine
+from engine.clock import VirtualClock
+from engine.config import Settings
+from engine.spiff import speedups
+from tests.helpers import bpmn, chain
+
+
+def test_state_names_are_spiffworkflows_own() -> None:
+    for value in range(1, 512):  # every state, mask and combination
+        assert TaskState.get_name(value) == speedups.PLAIN_GET_NAME(TaskState, value), value
+
+
+USER_THEN_SCRIPT = bpmn("""
+    <bpmn:startEvent id="s"/><bpmn:userTask id="task"/>
+    <bpmn:scriptTask id="calc"><bpmn:script>y = x * 2</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="e"/>
+    """ + chain("s", "task", "calc", "e"))
+
+
+def test_spiffworkflow_log_records_keep_their_details_when_its_logger_is_on(engine: Engine, deploy) -> None:
+    deploy(USER_THEN_SCRIPT)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("spiff.task")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        engine.instances.start("p", variables={"x": 1})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    changes = [r for r in records if r.getMessage().startswith("State changed to")]
+    assert changes, "SpiffWorkflow logged no state change"
+    assert {"task_spec", "task_id", "state", "elapsed"} <= set(vars(changes[0]))
+    assert any(r.task_spec == "task" and r.state == "READY" for r in changes)
+
+
+def test_no_log_details_are_built_while_the_logger_is_off(engine: Engine, deploy) -> None:
+    deploy(USER_THEN_SCRIPT)
+    instance = engine.instances.start("p", variables={"x": 1})
+    with engine.db.read() as session:
+        task = next(t for t in engine.executor.load(session, instance.id, for_change=False).run.workflow.tasks.values()
+                    if t.task_spec.name == "task")
+    logger = logging.getLogger("spiff.task")
+    assert not logger.isEnabledFor(logging.INFO)
+    assert task.collect_log_extras({"elapsed": 1}) == {}
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        extras = task.collect_log_extras({"elapsed": 1})
+    finally:
+        logger.setLevel(old_level)
+    assert extras["task_spec"] == "task" and extras["state"] == "READY" and extras["elapsed"] == 1
+
+
+@pytest.mark.parametrize("value", [
+    2**70,  # beyond 64 bits: orjson refuses, the standard library writes it
+    {"name": "Zoë ✓", "lines": [1.5, -0.0, 1e300, None, True], "nested": {"deep": [[], {}]}},
+    "\u2028 line separator and \x00 nul",
+    float("nan"),  # no JSON word for it: written by the standard library, the run is loaded again each change
+])
+def test_runtime_values_come_back_the_same_after_a_reload(sqlite_engine: Engine, value) -> None:
+    sqlite_engine.definitions.deploy([("p.bpmn", USER_THEN_SCRIPT)])
+    instance = sqlite_engine.instances.start("p", variables={"x": 2, "kept": value})
+    sqlite_engine.executor.runs.clear()  # the next change loads the runtime from the database
+    with sqlite_engine.db.read() as session:
+        loaded = sqlite_engine.executor.load(session, instance.id, for_change=False)
+    got = loaded.run.variables()["kept"]
+    if isinstance(value, float) and value != value:
+        assert got != got
+    else:
+        assert got == value and type(got) is type(value)
+    [task] = sqlite_engine.tasks.list(instance_id=instance.id)
+    assert sqlite_engine.tasks.complete(task.id, {})["y"] == 4
+
+
+def test_wal_is_checkpointed_by_its_own_thread(tmp_path: Path, sqlite_template: Path) -> None:
+    target = tmp_path / "wal.db"
+    target.write_bytes(sqlite_template.read_bytes())
+    eng = Engine(Settings(database_url=f"sqlite:///{target}"), clock=VirtualClock())
+    try:
+        eng.definitions.deploy([("p.bpmn", USER_THEN_SCRIPT)])
+        checkpoints = eng.db._checkpoints
+        assert checkpoints is not None
+        checkpoints.THRESHOLD_BYTES = 256 * 1024  # type: ignore[misc]  (64 pages: a few instances' worth)
+        before = os.path.getsize(target)
+        for _ in range(40):
+            instance = eng.instances.start("p", variables={"x": 1})
+            [task] = eng.tasks.list(instance_id=instance.id)
+            eng.tasks.complete(task.id, {})
+        # SQLite's own checkpoint waits for 16,000 pages: the database file grows only by the thread's checkpoints
+        deadline = time.monotonic() + 20
+        while os.path.getsize(target) == before and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for another thread's work, not for a moment in time
+        assert os.path.getsize(target) > before
+        assert checkpoints._thread is not None and checkpoints._thread.name == "stageflow-wal-checkpoint"
+    finally:
+        eng.close()
+    assert checkpoints._thread is None  # closing the engine stops it
