@@ -465,7 +465,8 @@ def _coerce(fld: FormField, value: object) -> object:
 
 
 def validate_submission(
-    fields: list[FormField], values: Mapping[str, object], *, partial: bool = False
+    fields: list[FormField], values: Mapping[str, object], *, partial: bool = False,
+    existing: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """Check and coerce submitted ``values`` against a form; returns a new dict (see the module docstring).
 
@@ -476,7 +477,12 @@ def validate_submission(
     a null submitted for a readonly field is dropped, variables that are not form fields are passed through
     unchanged, and a field that was not submitted takes its literal ``defaultValue`` (as in Camunda, readonly
     or not; an expression default is left out).
+
+    ``existing``: the variables the task sees. As Camunda's ``RequiredValidator`` has it, a required field
+    that is not sent (or sent as null) is satisfied by a variable of that name that already holds a value; an
+    empty text is still refused.
     """
+    existing = existing or {}
     coerced: dict[str, object] = {}
     dropped: set[str] = set()
     for fld in fields:
@@ -490,14 +496,14 @@ def validate_submission(
                 if fld.default is not None and not partial and not is_expression(fld.default):
                     coerced[fld.id] = _coerce(fld, fld.default)
                 continue
-            if fld.required and not partial:
+            if fld.required and not partial and existing.get(fld.id) is None:
                 raise InvalidVariables(fld.id, "is required")
             if fld.default is not None and not partial and not is_expression(fld.default):
                 coerced[fld.id] = _coerce(fld, fld.default)  # as Camunda: an optional field not sent takes its default
             continue
         value = values[fld.id]
         if _is_missing(fld, value):
-            if fld.required:
+            if fld.required and (value is not None or existing.get(fld.id) is None):
                 raise InvalidVariables(fld.id, "is required")
             coerced[fld.id] = "" if fld.type == "string" and value == "" else None
             continue

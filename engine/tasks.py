@@ -261,7 +261,9 @@ class Tasks:
             if loaded.row.state == "SUSPENDED":
                 raise Conflict(f"process instance '{loaded.row.id}' is suspended")
             if check_form:
-                variables = validate_submission(self._fields(loaded, task_id), variables)
+                task = loaded.run.task(task_id)
+                variables = validate_submission(self._fields(loaded, task_id), variables,
+                                                existing=task.data if task is not None else None)
             user = user or row.assignee  # who completes a claimed task when no one is named: its assignee
             eng.executor.apply(loaded, lambda run: run.complete(task_id, variables))
             eng.executor.save(session, loaded, user=user)
