@@ -35,8 +35,11 @@ ones are bounded: ``**``/``pow``, ``*`` and ``<<`` on integers (results over :da
 raise ``OverflowError``), repeating a str/list/tuple with ``*`` (over :data:`MAX_REPEAT` items), and
 ``range`` (over :data:`MAX_RANGE` items).  What remains: other C calls whose cost grows with their
 arguments (``'x'.ljust(10**9)``, ``f'{x:>1000000000}'``, ``s.replace('a', s)`` repeated on one line,
-``sorted``/``sum`` of very large data) and memory in general (``s = s + s`` in a loop doubles until the
-time limit or memory runs out).  Run the engine with an OS memory limit if scripts are untrusted.
+``sorted``/``sum`` of very large data).  Concatenating with ``+``/``+=`` is bounded at :data:`MAX_CONCAT`
+items, and a script with a loop is stopped once the process has grown by :data:`MAX_SCRIPT_MEMORY` while it
+ran (``items.extend(items)`` in a loop).  A script without a loop is not checked for memory, and one call into
+C can still allocate a lot at once (``'x'.ljust(10**9)``): run the engine with an OS memory limit if scripts
+are untrusted.
 
 Data flow: :meth:`ScriptSandbox.execute` runs a script with the task data as its global names and writes
 back the top-level names it assigned (data values only: functions, modules, iterators are dropped) and
@@ -51,6 +54,7 @@ import ast
 import builtins
 import functools
 import operator
+import os
 import re
 import sys
 import textwrap
@@ -81,9 +85,11 @@ from .errors import ScriptRejected
 __all__ = [
     "ENGINE_NAME_PREFIX",
     "MAX_CALL_DEPTH",
+    "MAX_CONCAT",
     "MAX_INT_BITS",
     "MAX_RANGE",
     "MAX_REPEAT",
+    "MAX_SCRIPT_MEMORY",
     "SAFE_BUILTINS",
     "SAFE_GLOBALS",
     "SCRIPT_GLOBALS",
@@ -100,6 +106,15 @@ MAX_REPEAT = 1_000_000
 
 MAX_RANGE = 1_000_000
 """Largest ``range`` a script may create."""
+
+MAX_CONCAT = 50_000_000
+"""Largest str/list/tuple/bytes (in items) that ``+`` or ``+=`` produces (``s = s + s`` in a loop)."""
+
+MAX_SCRIPT_MEMORY = 512 * 1024 * 1024
+"""Bytes the process may grow by while one script with a loop runs (checked every :data:`MEMORY_CHECK_LINES`
+traced lines of the script, on Linux, from the process's resident size)."""
+
+MEMORY_CHECK_LINES = 64
 
 MAX_CALL_DEPTH = 200
 """Deepest nesting of a script's own function calls (its module level counts as one)."""
@@ -128,6 +143,22 @@ class ScriptFailure(Exception):
 
 class _TimeLimitExceeded(BaseException):
     """Raised by the tracer; a BaseException that scripts have no means to name or catch."""
+
+
+class _MemoryLimitExceeded(BaseException):
+    """Raised by the tracer when the process has grown by more than MAX_SCRIPT_MEMORY during a script."""
+
+
+def _resident_bytes() -> int:
+    """The process's resident memory in bytes (Linux), or 0 where it cannot be read."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class _CallDepthExceeded(BaseException):
@@ -159,6 +190,13 @@ def _guarded_mul(a: Any, b: Any, op: Callable[[Any, Any], Any] = operator.mul) -
     return op(a, b)
 
 
+def _guarded_add(a: Any, b: Any, op: Callable[[Any, Any], Any] = operator.add) -> Any:
+    """``a + b`` (or ``a += b`` with ``op=operator.iadd``), refusing a concatenation of more than MAX_CONCAT."""
+    if type(a) in _SEQUENCE_TYPES and type(b) in _SEQUENCE_TYPES and len(a) + len(b) > MAX_CONCAT:
+        raise _too_large(f"a {type(a).__name__} of more than {MAX_CONCAT} items")
+    return op(a, b)
+
+
 def _guarded_pow(base: Any, exp: Any, mod: Any = None) -> Any:
     """``base ** exp`` and the ``pow`` builtin, refusing results of more than MAX_INT_BITS bits."""
     if isinstance(base, int) and isinstance(exp, int):
@@ -178,7 +216,7 @@ def _guarded_lshift(a: Any, b: Any) -> Any:
 
 
 _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "+=": operator.iadd,
+    "+=": functools.partial(_guarded_add, op=operator.iadd),
     "-=": operator.isub,
     "*=": functools.partial(_guarded_mul, op=operator.imul),
     "/=": operator.itruediv,
@@ -321,6 +359,7 @@ _SCRIPT_GUARDS: dict[str, Any] = {
     "_print_": PrintCollector,
     "_pow_": _guarded_pow,
     "_mul_": _guarded_mul,
+    "_add_": _guarded_add,
     "_lshift_": _guarded_lshift,
 }
 """The functions RestrictedPython's compiled code calls.  They live in the ``__builtins__`` of a run (as do
@@ -337,7 +376,8 @@ _RESERVED = frozenset(_SCRIPT_GUARDS)
 # Compilation
 # --------------------------------------------------------------------------------------------------
 
-_BINOP_GUARDS: dict[type[ast.operator], str] = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_"}
+_BINOP_GUARDS: dict[type[ast.operator], str] = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_",
+                                                 ast.Add: "_add_"}
 
 
 def _located(new: ast.AST, old: ast.AST) -> Any:
@@ -572,12 +612,20 @@ class ScriptSandbox:
         deadline = monotonic() + self.time_limit
         previous = sys.gettrace()
         depth = 0
+        resident = _resident_bytes()
+        memory_ceiling = resident + MAX_SCRIPT_MEMORY if resident else None
+        lines = MEMORY_CHECK_LINES
 
         def trace_line(frame: Any, event: str, arg: Any) -> Any:
-            nonlocal depth
+            nonlocal depth, lines
             if event == "line":
                 if monotonic() > deadline:
                     raise _TimeLimitExceeded
+                lines -= 1
+                if not lines and memory_ceiling is not None:
+                    lines = MEMORY_CHECK_LINES
+                    if _resident_bytes() > memory_ceiling:
+                        raise _MemoryLimitExceeded
             elif event == "return":
                 depth -= 1
             return trace_line
@@ -599,6 +647,12 @@ class ScriptSandbox:
         except _TimeLimitExceeded as exc:
             raise ScriptFailure(
                 f"script exceeded its time limit of {self.time_limit} s",
+                line=_script_line(exc.__traceback__, filename),
+                original=exc,
+            ) from None
+        except _MemoryLimitExceeded as exc:
+            raise ScriptFailure(
+                f"MemoryError: script grew the engine's memory by more than {MAX_SCRIPT_MEMORY // 2**20} MB",
                 line=_script_line(exc.__traceback__, filename),
                 original=exc,
             ) from None

@@ -386,3 +386,33 @@ def test_refusal_names_the_line(sandbox: ScriptSandbox) -> None:
 
 def test_timedelta_results_stay_data(sandbox: ScriptSandbox) -> None:
     assert run(sandbox, "d = end - start", start=date(2024, 1, 1), end=date(2024, 1, 3))["d"] == timedelta(2)
+
+
+@pytest.mark.parametrize("source", [
+    "s = 'x'\nwhile True:\n    s = s + s",
+    "items = [1]\nwhile True:\n    items += items",
+])
+def test_concatenation_that_keeps_doubling_is_stopped(sandbox: ScriptSandbox, source: str) -> None:
+    with pytest.raises(ScriptFailure) as failure:
+        sandbox.execute(source, {})
+    assert "too large for a script" in failure.value.message
+    assert failure.value.line == 3
+
+
+def test_ordinary_addition_is_unchanged(sandbox: ScriptSandbox) -> None:
+    data: dict[str, object] = {"when": datetime(2026, 1, 1), "n": 1}
+    sandbox.execute("total = n + 2.5\nlabel = 'a' + 'b'\nlater = when + timedelta(days=1)\nparts = [1] + [2]\n"
+                    "parts += [3]", data)
+    assert data["total"] == 3.5 and data["label"] == "ab" and data["parts"] == [1, 2, 3]
+    assert data["later"] == datetime(2026, 1, 2)
+
+
+def test_a_script_that_grows_memory_without_bound_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.sandbox as sandbox_module
+
+    monkeypatch.setattr(sandbox_module, "MAX_SCRIPT_MEMORY", 64 * 1024 * 1024)  # keep the test light
+    sandbox = ScriptSandbox(time_limit=30.0)
+    with pytest.raises(ScriptFailure) as failure:  # each item within the limits, their sum without one
+        sandbox.execute("kept = []\nwhile True:\n    kept.append('x' * 999_999 + str(len(kept)))", {})
+    assert failure.value.message.startswith("MemoryError: script grew the engine's memory by more than 64 MB")
+    assert failure.value.line in (2, 3)  # the loop's lines
