@@ -75,8 +75,11 @@ class TimerScheduler:
             log.warning("refreshing the planner statistics failed: %s", err.message)
 
     def start(self) -> None:
+        # A tick that outlasts the poll interval (the first one, firing what was due while the engine was down)
+        # makes the next run overlap it: `tick` returns at once then (its own lock), so APScheduler may start it
+        # without warning "maximum number of running instances reached" at each start.
         self._scheduler.add_job(self.tick, "interval", seconds=self.poll_seconds, id="stageflow-timers",
-                                max_instances=1, coalesce=True)
+                                max_instances=3, coalesce=True)
         if self.engine.db.is_sqlite:
             self._scheduler.add_job(self.analyze, "interval", hours=1, id="stageflow-analyze", max_instances=1,
                                     coalesce=True, next_run_time=datetime.now(UTC) + timedelta(minutes=1))

@@ -38,3 +38,32 @@ def test_analyze_gives_sqlite_planner_statistics_of_the_task_tables(sqlite_engin
     with sqlite_engine.db.read() as session:
         tables = set(session.scalars(text("SELECT tbl FROM sqlite_stat1")))
     assert {"human_task", "identity_link", "process_instance"} <= tables
+
+
+def test_a_tick_longer_than_the_poll_interval_is_not_reported_as_a_problem(sqlite_engine, caplog) -> None:
+    """The first tick after a start may take long (everything due while the engine was down): overlapping polls
+    skip quietly instead of APScheduler warning about its instance limit."""
+    import logging
+    import threading
+
+    release = threading.Event()
+    started = threading.Event()
+    plain = sqlite_engine.jobs.execute_due
+
+    def slow(limit: int = 100) -> int:
+        started.set()
+        release.wait(5)
+        return plain(limit=limit)
+
+    sqlite_engine.jobs.execute_due = slow
+    scheduler = TimerScheduler(sqlite_engine, poll_seconds=0.05)
+    with caplog.at_level(logging.WARNING, logger="apscheduler"):
+        scheduler.start()
+        try:
+            assert started.wait(5)
+            overlapped = threading.Event()
+            overlapped.wait(0.4)  # several poll intervals pass while the first tick is still running
+        finally:
+            release.set()
+            scheduler.stop()
+    assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
