@@ -110,3 +110,16 @@ def test_definitions_and_deployments_with_camunda_filters(admin: Client) -> None
     assert admin.get("/deployment/count", params={"nameLike": "te%"}).json() == {"count": 2}
     newest = admin.get("/deployment", params={"sortBy": "deploymentTime", "sortOrder": "asc"}).json()
     assert len(newest) == 2
+
+
+def test_a_failed_jobs_stacktrace_is_its_failure_as_plain_text(admin: Client) -> None:
+    instance_id = _start(admin, divisor=0)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    before = admin.get(f"/job/{job['id']}/stacktrace")
+    assert (before.status_code, before.text) == (200, "")  # not failed yet
+    assert admin.post(f"/job/{job['id']}/execute").status_code == 400
+    trace = admin.get(f"/job/{job['id']}/stacktrace")
+    assert trace.status_code == 200 and trace.headers["Content-Type"].startswith("text/plain")
+    assert "ZeroDivisionError" in trace.text and "charge" in trace.text
+    missing = admin.get("/job/no-such-job/stacktrace")
+    assert missing.status_code == 404 and "no-such-job" in missing.json()["message"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from engine.errors import BadRequest
 
@@ -39,6 +39,15 @@ def count_jobs():  # type: ignore[no-untyped-def]
 def get_job(job_id: str):  # type: ignore[no-untyped-def]
     require_admin()
     return jsonify(engine().jobs.get(job_id))
+
+
+@bp.get("/job/<job_id>/stacktrace")
+def get_job_stacktrace(job_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's getJobExceptionStacktrace, as plain text: the last failure's message (the script's error, its
+    element and line; Stageflow runs no Java, so there is no stack of frames), empty when it has not failed."""
+    require_admin()
+    failure = engine().jobs.get(job_id)["exceptionMessage"]
+    return Response(failure or "", mimetype="text/plain")
 
 
 @bp.put("/job/<job_id>/retries")

@@ -224,9 +224,13 @@ _ERRORS = {str(code): {"description": text, "content": {JSON: {"schema": _ref("E
 
 
 def _op(summary: str, ok: dict[str, Any] | None, *, params: list[dict[str, Any]] | None = None,
-        body: str | None = None, multipart: bool = False, public: bool = False) -> dict[str, Any]:
+        body: str | None = None, multipart: bool = False, public: bool = False,
+        text: str | None = None) -> dict[str, Any]:
+    """One operation; `text`: the media type of a plain-text result (instead of JSON)."""
     responses: dict[str, Any] = {}
-    if ok is None:
+    if text is not None:
+        responses["200"] = {"description": "the result", "content": {text: {"schema": STR}}}
+    elif ok is None:
         responses["204"] = {"description": "done"}
     else:
         responses["200"] = {"description": "the result", "content": {JSON: {"schema": ok}}}
@@ -440,6 +444,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/job": {"get": _op("jobs (admins)", L(_ref("Job")), params=JOB_FILTERS + PAGE)},
     "/job/count": {"get": _op("how many (admins)", _ref("Count"), params=JOB_FILTERS)},
     "/job/{id}": {"get": _op("a job (admins)", _ref("Job"), params=[ID])},
+    "/job/{id}/stacktrace": {"get": _op("the last failure as plain text (admins)", None, params=[ID],
+                                        text="text/plain")},
     "/job/{id}/retries": {"put": _op("set retries (admins)", None, params=[ID], body="RetriesRequest")},
     "/job/{id}/duedate": {"put": _op("move the due date (admins)", None, params=[ID], body="DueDateRequest")},
     "/job/{id}/execute": {"post": _op("run it now (admins)", None, params=[ID])},
