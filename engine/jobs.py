@@ -439,6 +439,8 @@ def _job_json(row: m.Job) -> dict[str, Any]:
         "jobDefinitionId": None,
         "processInstanceId": row.instance_id,
         "processDefinitionId": row.definition_id,
+        # definition ids are `key:version:uuid`, as Camunda's
+        "processDefinitionKey": row.definition_id.split(":", 1)[0] if row.definition_id else None,
         "executionId": row.instance_id,
         "activityId": row.element_id,
         "dueDate": iso(row.due_at),

@@ -41,7 +41,7 @@ def test_a_failing_execute_takes_a_retry_off_and_zero_retries_make_an_incident(a
     assert failed.status_code == 400  # Stageflow's ScriptEvaluationException (Camunda answers 500)
     assert failed.json()["type"] == "ScriptEvaluationException"
     [after] = admin.get("/job", params={"withException": "true"}).json()
-    assert (after["id"], after["retries"]) == (job["id"], 2)
+    assert (after["id"], after["retries"], after["processDefinitionKey"]) == (job["id"], 2, "billing")
     assert after["exceptionMessage"]
     assert admin.get("/job/count", params={"noRetriesLeft": "true"}).json() == {"count": 0}
     assert admin.get("/incident/count").json() == {"count": 0}
