@@ -307,6 +307,8 @@ class Tasks:
             raise NotFound(f"task '{task_id}' not found")
         if row.ended_at is not None:
             raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}")
+        if row.suspended:  # as Camunda: a suspended task is neither claimed nor handed on until it is resumed
+            raise Conflict(f"task '{task_id}' is suspended")
         return row
 
     def _note(self, session, row: m.HumanTask, event: str, user: str | None,  # type: ignore[no-untyped-def]

@@ -196,7 +196,13 @@ def test_suspended_instances_refuse_work_until_resumed(engine: Engine, deploy) -
     assert engine.tasks.get(task.id).suspended
     with pytest.raises(Conflict, match="suspended"):
         engine.tasks.complete(task.id, {"amount": 3})
+    for hand_on in (lambda: engine.tasks.claim(task.id, "john"), lambda: engine.tasks.unclaim(task.id),
+                    lambda: engine.tasks.assign(task.id, "john")):  # as Camunda's ProcessInstanceSuspensionTest
+        with pytest.raises(Conflict, match="suspended"):
+            hand_on()
+    assert engine.tasks.get(task.id).assignee == "mary"
     engine.instances.resume(instance.id)
+    engine.tasks.claim(task.id, "mary")
     engine.tasks.complete(task.id, {"amount": 3, "approved": False})
     assert engine.instances.get(instance.id).state == "COMPLETED"
 
