@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import BadRequest, InvalidVariables, StageflowError
-from .variables import parse_assignment
+from .variables import json_text, parse_assignment
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -25,8 +27,37 @@ def _vars(pairs: list[str] | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for pair in pairs or []:
         name, value = parse_assignment(pair)
+        if not _finite(value):
+            _refuse_non_finite(name, pair.partition("=")[2])
         values[name] = value
     return values
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinite float anywhere in `value` (JSON has no word for them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def _refuse_non_finite(name: str, raw: str) -> NoReturn:
+    """Raise the error naming what in `raw` (which Python's JSON reader took) no JSON writer can write."""
+
+    def constant(word: str) -> Any:
+        raise InvalidVariables(name, f"{word} is not a number JSON allows (quote it for a string: "
+                                     f"{name}='\"{word}\"')")
+
+    def number(text: str) -> float:
+        if not math.isfinite(float(text)):
+            raise InvalidVariables(name, f"{text} is too large for a number")
+        return float(text)
+
+    json.loads(raw, parse_constant=constant, parse_float=number)
+    raise InvalidVariables(name, "holds a number JSON cannot write")  # not reached: one of the two raises
 
 
 def _date(text: str) -> datetime:
@@ -52,7 +83,7 @@ class Output:
     def records(self, items: list[Any], columns: Sequence[tuple[str, str]]) -> None:
         rows = [item.to_json() if hasattr(item, "to_json") else item for item in items]
         if self.as_json:
-            print(json.dumps(rows, indent=2, default=str))
+            print(json_text(rows, indent=2, default=str))
             return
         if not rows:
             print("(none)")
@@ -65,7 +96,7 @@ class Output:
     def record(self, item: Any, text: str | Callable[[dict[str, Any]], str]) -> None:
         body = item.to_json() if hasattr(item, "to_json") else item
         if self.as_json:
-            print(json.dumps(body, indent=2, default=str))
+            print(json_text(body, indent=2, default=str))
         else:
             print(text(body) if callable(text) else text)
 
@@ -94,6 +125,8 @@ def _common(*, suppress: bool) -> argparse.ArgumentParser:
                         help="machine-readable output")
     common.add_argument("--database", metavar="URL", default=argparse.SUPPRESS if suppress else None,
                         help="database URL (default: $STAGEFLOW_DATABASE_URL or sqlite:///stageflow.db)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="print the engine's log on stderr ($STAGEFLOW_LOG_LEVEL=DEBUG for everything)")
     return common
 
 
@@ -125,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("instances", "list process instances")
     p.add_argument("--key", help="process key")
     p.add_argument("--business-key")
-    p.add_argument("--state", choices=["active", "suspended", "completed", "canceled"])
+    p.add_argument("--state", type=str.lower, choices=["active", "suspended", "completed", "canceled"])
     p.add_argument("--max", type=int, default=100)
 
     p = cmd("show", "show an instance: state, variables, open tasks, timers, history")
@@ -273,13 +306,33 @@ def c_deploy(engine: Any, args: argparse.Namespace, out: Output) -> int:
     result = engine.definitions.deploy_files(args.files, name=args.name)
     if out.as_json:
         out.record(result, "")
+    elif not result.definitions and not result.decisions:
+        print(f"nothing deployed: {_nothing_to_deploy(args.files, engine.settings.max_definition_bytes)}")
     elif not result.created:
-        print(f"nothing changed: {', '.join(f'{d.key} v{d.version}' for d in result.definitions) or 'no processes'}")
+        print(f"nothing changed: {', '.join(f'{d.key} v{d.version}' for d in result.definitions)}")
     else:
         print(f"deployment {result.id}")
         for d in result.definitions + result.decisions:
             print(f"  {d.key} version {d.version}  ({d.id})")
     return 0
+
+
+def _nothing_to_deploy(paths: list[str], max_bytes: int) -> str:
+    """Why files that deployed cleanly gave no definition: their processes are not executable, or there are none.
+
+    Camunda deploys such a file without a process definition; so do we (exit status 0), but we say why.
+    """
+    from pathlib import Path
+
+    from .xmlsafe import parse_xml
+
+    reasons = []
+    for path in paths:
+        root = parse_xml(Path(path).read_bytes(), path, max_bytes=max_bytes).getroot()
+        skipped = [proc.get("id") or "?" for proc in root.iter("{*}process")]
+        reasons.append(f"{path}: {', '.join(skipped)} skipped, not executable (isExecutable=\"false\")" if skipped
+                       else f"{path} holds no process")
+    return "; ".join(reasons)
 
 
 def c_definitions(engine: Any, args: argparse.Namespace, out: Output) -> int:
@@ -313,7 +366,7 @@ def c_show(engine: Any, args: argparse.Namespace, out: Output) -> int:
     print(f"active     {', '.join(state.active_elements) or '-'}")
     print("variables")
     for name, value in state.variables.items():
-        print(f"  {name} = {json.dumps(value, default=str)}")
+        print(f"  {name} = {_text(value)}")
     if state.tasks:
         print("tasks")
         for t in state.tasks:
@@ -331,15 +384,20 @@ def c_show(engine: Any, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def _text(value: Any) -> str:
+    """A variable's value for people: JSON, with its characters as they are (not `\\u00fc` escapes)."""
+    return json_text(value, default=str, ensure_ascii=False)
+
+
 def c_variables(engine: Any, args: argparse.Namespace, out: Output) -> int:
     if args.set_vars or args.remove:
         engine.instances.set_variables(args.instance, _vars(args.set_vars), remove=args.remove or [])
     values = engine.instances.variables(args.instance)
     if out.as_json:
-        print(json.dumps(values, indent=2, default=str))
+        print(json_text(values, indent=2, default=str))
     else:
         for name, value in values.items():
-            print(f"{name} = {json.dumps(value, default=str)}")
+            print(f"{name} = {_text(value)}")
     return 0
 
 
@@ -348,14 +406,24 @@ def c_tasks(engine: Any, args: argparse.Namespace, out: Output) -> int:
         "assignee": args.assignee, "instance_id": args.instance, "business_key": args.business_key,
         "process_key": args.key, "due_before": args.due_before, "due_after": args.due_after,
     }
-    if args.user:
+    if args.user:  # the user's tasks and those offered to them or, as the REST API's candidateUser, their groups
         filters["involved_user"] = args.user
-        filters["involved_groups"] = args.group or []
+        filters["involved_groups"] = sorted({*_groups_of(engine, args.user), *(args.group or [])})
     elif args.group:
         filters["candidate_groups"] = args.group
         filters["include_assigned"] = True
     out.records(engine.tasks.list(max_results=args.max, **filters), TASK_COLUMNS)
     return 0
+
+
+def _groups_of(engine: Any, user: str) -> tuple[str, ...]:
+    """The groups of a user account; a name with no account (`claim --user` takes any) has none."""
+    from .errors import NotFound
+
+    try:
+        return tuple(engine.identity.principal(user).groups)
+    except NotFound:
+        return ()
 
 
 def c_claim(engine: Any, args: argparse.Namespace, out: Output) -> int:
@@ -384,7 +452,7 @@ def c_correlate(engine: Any, args: argparse.Namespace, out: Output) -> int:
                                         correlation_keys=_vars(args.key) or None, variables=_vars(args.var),
                                         all=args.all)
     if out.as_json:
-        print(json.dumps([r.to_json() for r in results], indent=2, default=str))
+        print(json_text([r.to_json() for r in results], indent=2, default=str))
     else:
         for r in results:
             verb = "started" if r.result_type == "ProcessDefinition" else "delivered to"
@@ -498,7 +566,7 @@ def c_simulate(engine: Any, args: argparse.Namespace, out: Output) -> int:
     timeline = simulate([Path(f) for f in args.files], answers=answers, process_key=args.process,
                         variables=_vars(args.var) or None)
     if out.as_json:
-        print(json.dumps(timeline.to_json(), indent=2, default=str))
+        print(json_text(timeline.to_json(), indent=2, default=str))
     else:
         print(timeline.to_text())
     return EXIT_ERROR if timeline.status == "error" else 0
@@ -583,13 +651,18 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {
 }
 
 
+# commands that run until stopped: their log is how an operator sees failing timers and jobs
+LOGGING_COMMANDS = frozenset({"serve", "worker"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `stageflow` console script."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
     as_json = getattr(args, "json", False)
+    _readable_output()
     try:
+        _configure_logging(args.command, verbose=args.verbose)
         return run(args)
     except StageflowError as err:
         _report(err.to_json(), err.message, as_json)
@@ -601,13 +674,71 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as err:  # noqa: BLE001 - a command line never shows a traceback
         logging.getLogger("stageflow").debug("unexpected error", exc_info=True)
-        message = f"unexpected {type(err).__name__}: {err}"
+        message = _database_problem(err, args) or f"unexpected {type(err).__name__}: {err}"
         _report({"type": "ProcessEngineException", "message": message}, message, as_json)
         return EXIT_ERROR
 
 
+def _configure_logging(command: str, *, verbose: bool) -> None:
+    """Engine log lines on stderr for `serve` and `worker`, `--verbose` or `$STAGEFLOW_LOG_LEVEL` only.
+
+    Elsewhere a failure is reported once, as the one `error:` line: the engine's own warning about the same
+    failing script would make it two.
+    """
+    raw = os.environ.get("STAGEFLOW_LOG_LEVEL", "").strip()
+    level: int | None = None
+    if raw:  # every logger at that level (SpiffWorkflow's and Alembic's too)
+        level = logging.getLevelNamesMapping().get(raw.upper())
+        if level is None:
+            raise BadRequest(f"STAGEFLOW_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not '{raw}'")
+    elif verbose or command in LOGGING_COMMANDS:
+        level = logging.WARNING
+    root = logging.getLogger()
+    if level is None:
+        if not root.handlers:  # else Python's last-resort handler still prints warnings on stderr
+            root.addHandler(logging.NullHandler())
+        return
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose and not raw:  # the engine's steps, without the libraries' chatter at INFO
+        logging.getLogger("stageflow").setLevel(logging.INFO)
+
+
+def _readable_output() -> None:
+    """Characters a terminal's encoding lacks are printed as escapes rather than failing the command."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _database_problem(err: Exception, args: argparse.Namespace) -> str | None:
+    """One line for a database the driver refused (SQLAlchemy's text adds a second line with a link)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    from .config import DEFAULT_DATABASE_URL
+
+    if not isinstance(err, DBAPIError):
+        return None
+    reason = _one_line(str(err.orig if err.orig is not None else err))
+    url = make_url(getattr(args, "database", None) or os.environ.get("STAGEFLOW_DATABASE_URL", DEFAULT_DATABASE_URL))
+    if not url.drivername.startswith("sqlite"):
+        return f"database error ({url.render_as_string(hide_password=True)}): {reason}"
+    from pathlib import Path
+
+    path = Path(url.database or "")
+    if "unable to open" in reason:
+        missing = "" if path.parent.is_dir() else f"; the folder {path.parent} does not exist"
+        return f"cannot open the database file {path}: {reason}{missing}"
+    return f"database file {path}: {reason}"
+
+
+def _one_line(message: str) -> str:
+    """A message of several lines (a driver's hint on its second line) as one."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 def _report(body: dict[str, Any], message: str, as_json: bool) -> None:
-    print(json.dumps(body) if as_json else f"error: {message}", file=sys.stderr)
+    print(json.dumps(body) if as_json else f"error: {_one_line(message)}", file=sys.stderr)
 
 
 class _Parser(argparse.ArgumentParser):

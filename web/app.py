@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.api import Engine
 from engine.errors import StageflowError, TooManyAttempts
+from engine.variables import finite_json
 
 from . import inbox
 from .badinput import bad_input, check_request
@@ -34,6 +35,14 @@ class StrictJSON(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return super().loads(s, parse_constant=_no_constant, parse_float=_finite, **kwargs)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Valid JSON always: a NaN or infinite number (a script can compute one) is written as the text
+        `"NaN"`, `"Infinity"` or `"-Infinity"`, as Camunda's Jackson writes a Java double by default."""
+        try:
+            return super().dumps(obj, allow_nan=False, **kwargs)
+        except ValueError:
+            return super().dumps(finite_json(obj), **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:

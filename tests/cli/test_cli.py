@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import bpmn, chain, flow
+from tests.helpers import BPMN_HEADER, bpmn, chain, flow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,6 +54,20 @@ PAYMENT = bpmn(
     process_id="payment",
     name="Payment",
     extra='<bpmn:message id="m" name="payment-received"/><bpmn:signal id="s" name="release"/>',
+)
+
+FAILS_AT_START = bpmn(
+    '<bpmn:startEvent id="start"/><bpmn:scriptTask id="divide" scriptFormat="python">'
+    "<bpmn:script>x = 1 / 0</bpmn:script></bpmn:scriptTask><bpmn:endEvent id=\"done\"/>"
+    + chain("start", "divide", "done"),
+    process_id="fails_at_start",
+)
+
+FAILS_AFTER_TASK = bpmn(
+    '<bpmn:startEvent id="start"/><bpmn:userTask id="enter" name="Enter"/>'
+    '<bpmn:exclusiveGateway id="check"/><bpmn:endEvent id="done"/>'
+    + chain("start", "enter", "check") + flow("check", "done", "amount / 0 > 1"),
+    process_id="fails_after_task",
 )
 
 @dataclass
@@ -287,3 +301,127 @@ def test_a_bad_date_filter_is_a_usage_error_not_a_traceback(sf: Stageflow) -> No
     result = sf.run("tasks", "--due-before", "next tuesday")
     assert result.code == 2 and "Traceback" not in result.err
     assert "--due-before" in result.err and "ISO 8601" in result.err
+
+
+def test_tasks_for_a_user_include_those_offered_to_their_groups(sf: Stageflow) -> None:
+    sf.file("order.bpmn", ORDER)
+    added, deployed = sf.run_all(("user", "add", "mary", "--password", "demo-pass-1", "--group", "sales"),
+                                 ("deploy", "order.bpmn"))
+    assert added.code == 0 and deployed.code == 0, added.err + deployed.err
+    started = [r.json()["id"] for r in sf.run_all(*[("start", "order", "--json")] * 2)]
+
+    mary, mary_and_group, stranger = sf.run_all(("tasks", "--user", "mary", "--json"),
+                                                ("tasks", "--user", "mary", "--group", "sales", "--json"),
+                                                ("tasks", "--user", "bob"))
+    assert sorted(t["processInstanceId"] for t in mary.json()) == sorted(started)
+    assert mary_and_group.json() == mary.json()
+    assert stranger.code == 0 and stranger.out.strip() == "(none)"  # no account, no group: nothing offered
+
+
+def test_a_failing_script_or_expression_is_one_error_line(sf: Stageflow) -> None:
+    sf.file("start.bpmn", FAILS_AT_START)
+    sf.file("task.bpmn", FAILS_AFTER_TASK)
+    sf.ok("deploy", "start.bpmn", "task.bpmn")
+    sf.ok("start", "fails_after_task")
+    [task] = sf.json("tasks")
+
+    text, as_json, verbose, completed = sf.run_all(
+        ("start", "fails_at_start"), ("start", "fails_at_start", "--json"), ("start", "fails_at_start", "--verbose"),
+        ("complete", task["id"], "--var", "amount=5"))
+    assert "'divide'" in sf.check_failure(text) and "ZeroDivisionError" in sf.check_failure(text)
+    assert "ZeroDivisionError" in sf.check_failure(completed)
+    [line] = as_json.err.splitlines()
+    assert as_json.code != 0 and json.loads(line)["type"] == "ScriptEvaluationException"
+    # asked for, the engine's warning comes first, and it names the start rather than "instance None"
+    warning, error = verbose.err.splitlines()
+    assert warning.startswith("WARNING stageflow") and "fails_at_start" in warning and "None" not in warning
+    assert error.startswith("error: ") and "ZeroDivisionError" in error
+
+
+def test_database_and_setting_problems_are_one_line(sf: Stageflow) -> None:
+    def with_env(name: str, value: str) -> Result:
+        other = Stageflow(sf.cwd)
+        other.env[name] = value
+        return other.run("definitions")
+
+    no_folder = sf.run("--database", f"sqlite:///{sf.cwd / 'missing' / 'x.db'}", "definitions")
+    server_down = sf.run("--database", "postgresql://postgres@127.0.0.1:1/test", "definitions")
+    size, time_limit, log_level = (with_env("STAGEFLOW_MAX_DEFINITION_BYTES", "abc"),
+                                   with_env("STAGEFLOW_SCRIPT_TIME_LIMIT", "nan"),
+                                   with_env("STAGEFLOW_LOG_LEVEL", "loud"))
+
+    opened = sf.check_failure(no_folder)
+    assert opened.startswith(f"cannot open the database file {sf.cwd / 'missing' / 'x.db'}"), opened
+    assert "does not exist" in opened and "sqlalche.me" not in opened
+    assert "database unavailable" in sf.check_failure(server_down)
+    assert sf.check_failure(size) == "STAGEFLOW_MAX_DEFINITION_BYTES must be a whole number, not 'abc'"
+    assert sf.check_failure(time_limit) == "STAGEFLOW_SCRIPT_TIME_LIMIT must be a number above 0, not 'nan'"
+    assert sf.check_failure(log_level).startswith("STAGEFLOW_LOG_LEVEL must be DEBUG, INFO")
+
+
+def test_var_refuses_numbers_json_cannot_write(sf: Stageflow) -> None:
+    sf.file("order.bpmn", ORDER)
+    sf.ok("deploy", "order.bpmn")
+    nan, infinity, huge, nested = (sf.check_failure(r) for r in sf.run_all(
+        ("start", "order", "--var", "a=NaN"), ("start", "order", "--var", "b=-Infinity"),
+        ("start", "order", "--var", "c=1e400"), ("start", "order", "--var", 'd={"x": [1, Infinity]}')))
+    assert nan.startswith("variable 'a': NaN is not a number JSON allows")
+    assert infinity.startswith("variable 'b': -Infinity")
+    assert huge == "variable 'c': 1e400 is too large for a number"
+    assert nested.startswith("variable 'd': Infinity")
+    assert sf.json("instances") == []
+    quoted = sf.json("start", "order", "--var", 'a="NaN"', "--var", "b=1e300")
+    assert sf.json("variables", quoted["id"]) == {"a": "NaN", "b": 1e300}
+
+
+def test_show_and_variables_print_characters_not_escapes(sf: Stageflow) -> None:
+    sf.file("order.bpmn", ORDER)
+    sf.ok("deploy", "order.bpmn")
+    instance = sf.json("start", "order", "--var", "név=Ünïcødé 😀")["id"]
+
+    shown, listed, as_json = sf.run_all(("show", instance), ("variables", instance), ("variables", instance, "--json"))
+    assert '  név = "Ünïcødé 😀"' in shown.out.splitlines()
+    assert listed.out.splitlines() == ['név = "Ünïcødé 😀"']
+    assert as_json.json() == {"név": "Ünïcødé 😀"}
+
+
+def test_instances_state_filter_takes_any_case(sf: Stageflow) -> None:
+    sf.file("order.bpmn", ORDER)
+    sf.ok("deploy", "order.bpmn")
+    first, second = (r.json()["id"] for r in sf.run_all(*[("start", "order", "--json")] * 2))
+    sf.ok("suspend", second)
+
+    suspended, active = sf.run_all(("instances", "--state", "SUSPENDED", "--json"),
+                                   ("instances", "--state", "Active", "--json"))
+    assert [(i["id"], i["state"]) for i in suspended.json()] == [(second, "SUSPENDED")]
+    assert [i["id"] for i in active.json()] == [first]
+
+
+def test_deploying_no_executable_process_says_why(sf: Stageflow) -> None:
+    pools = bpmn('<bpmn:startEvent id="start"/>', process_id="customer_pool").replace(
+        b'isExecutable="true"', b'isExecutable="false"').replace(
+        b"</bpmn:definitions>", b'<bpmn:process id="bank_pool" isExecutable="false"/></bpmn:definitions>')
+    sf.file("pools.bpmn", pools)
+    sf.file("empty.bpmn", BPMN_HEADER + '<bpmn:message id="m" name="ping"/></bpmn:definitions>')
+
+    skipped, empty = sf.run_all(("deploy", "pools.bpmn"), ("deploy", "empty.bpmn"))
+    assert skipped.code == 0 and empty.code == 0
+    assert skipped.out.strip() == (
+        'nothing deployed: pools.bpmn: customer_pool, bank_pool skipped, not executable (isExecutable="false")')
+    assert empty.out.strip() == "nothing deployed: empty.bpmn holds no process"
+    assert sf.json("definitions") == []
+
+
+def test_a_number_a_script_made_infinite_prints_as_valid_json(sf: Stageflow) -> None:
+    sf.file("odd.bpmn", bpmn("""<bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="calc"><bpmn:script>ratio = float("inf")
+odd = ratio - ratio</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="look"/><bpmn:endEvent id="e"/>""" + chain("s", "calc", "look", "e"), process_id="odd"))
+    sf.ok("deploy", "odd.bpmn")
+    instance = sf.json("start", "odd")["id"]
+    [as_json] = sf.run_all(("variables", instance, "--json"))
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    assert json.loads(as_json.out, parse_constant=refuse) == {"ratio": "Infinity", "odd": "NaN"}

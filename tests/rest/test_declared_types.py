@@ -47,3 +47,26 @@ def test_long_short_and_json_come_back_as_they_were_declared(engine: Engine, adm
     assert after["next_amount"] == ("Integer", 26)
     assert mary.put(f"/task/{confirm['id']}/variables/amount", json={"value": 7, "type": "Integer"}).status_code == 204
     assert mary.get(f"/task/{confirm['id']}/variables/amount").json()["type"] == "Integer"
+
+
+def test_a_number_a_script_made_infinite_is_still_valid_json(admin: Client) -> None:
+    """As Camunda's Jackson writes a Java double: NaN and infinities as text, so every client can parse the body."""
+    import json
+
+    flow = bpmn("""<bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="calc"><bpmn:script>ratio = float("inf")
+gap = -ratio
+odd = ratio - ratio</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="look"/><bpmn:endEvent id="e"/>""" + chain("s", "calc", "look", "e"), process_id="odd")
+    assert admin.post("/deployment/create", files={"upload": ("odd.bpmn", flow)}).status_code == 200
+    started = admin.post("/process-definition/key/odd/start", json={})
+    assert started.status_code == 200, started.text
+    response = admin.get(f"/process-instance/{started.json()['id']}/variables")
+    assert response.status_code == 200
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    body = json.loads(response.text, parse_constant=refuse)
+    assert {name: value["value"] for name, value in body.items()} == {
+        "ratio": "Infinity", "gap": "-Infinity", "odd": "NaN"}
