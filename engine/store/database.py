@@ -239,8 +239,8 @@ class _Checkpointer:
     more than half of all commit time (measured: 57%). Here writers only count their commits; every
     `NUDGE_EVERY` commits, and every `IDLE_SECONDS` in any case (for what other processes wrote), the thread runs a
     PASSIVE checkpoint when the WAL holds more than `THRESHOLD_BYTES`. A passive checkpoint takes no lock that
-    writers or readers wait for. What a commit guarantees is unchanged (see `_configure_sqlite`); SQLite's own
-    automatic checkpoint stays on, at a much larger size, should this thread ever fall behind.
+    writers or readers wait for. What a commit guarantees is unchanged; SQLite's own automatic checkpoint stays on
+    (see `_configure_sqlite`) and finds little left to copy.
     """
 
     NUDGE_EVERY = 32
@@ -323,11 +323,12 @@ def _configure_sqlite(engine: Engine) -> None:
         # the database. synchronous=FULL would wait for the disk at every commit (about 3 ms on the development
         # machine, more than a whole step of an instance costs otherwise).
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoints copy the WAL into the database file and wait for the disk twice. They run on a thread of
-        # their own (`_Checkpointer`, from 4 MB of WAL); SQLite's automatic checkpoint, which would make one commit
-        # wait for all that, only comes in past 64 MB, should that thread fall behind. What a commit guarantees is
-        # unchanged. A larger page cache (16 MB instead of 2 MB) keeps the indexes of a big inbox in memory.
-        cursor.execute("PRAGMA wal_autocheckpoint=16000")
+        # Checkpoints copy the WAL into the database file and wait for the disk twice. Most of that copying runs
+        # on a thread of its own (`_Checkpointer`, from 4 MB of WAL). SQLite's automatic checkpoint stays on at
+        # 4,000 pages: by then the thread has copied most frames, so the commit that runs it copies the few left,
+        # and the WAL can start over (a passive checkpoint alone never lets it while writes go on). What a commit
+        # guarantees is unchanged. A larger page cache (16 MB instead of 2 MB) keeps a big inbox's indexes in memory.
+        cursor.execute("PRAGMA wal_autocheckpoint=4000")
         cursor.execute("PRAGMA cache_size=-16000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
