@@ -48,6 +48,7 @@ class Engine:
         self.executor = Executor(self.db, self.clock, self.sandbox, self.definitions,
                                  unique_business_key=self.settings.unique_business_key)
         self.decisions = Decisions(self)
+        self.executor.resolve_decision = self.decisions.bound
         self.instances = Instances(self)
         self.variable_instances = VariableInstances(self)
         self.tasks = Tasks(self)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .dmn import Decision, parse_dmn
+from .dmn import Decision, DecisionError, parse_dmn
 from .errors import NotFound
 from .queries import latest_versions
 from .store import models as m
@@ -78,6 +78,25 @@ class Decisions:
         """`evaluate` with plain values: one dict per matched rule, in the table's order."""
         decision, decisions = self._decision(definition_id)
         return decision.evaluate(variables, self.engine.sandbox, decisions).result_list()
+
+    def bound(self, key: str, binding: str, value: str | None) -> tuple[Decision, dict[str, Decision]]:
+        """The decision a business rule task evaluates, bound as Camunda binds `decisionRef` when the task runs:
+        `latest` (the default), `version` (`value`: a version number) or `versionTag` (`value`: the tag; the
+        newest version carrying it). Read on its own connection: it sees what is deployed now."""
+        with self.engine.db.read() as session:
+            query = select(m.DecisionDefinition.id).where(m.DecisionDefinition.key == key)
+            if binding == "version":
+                if not str(value).isdigit():
+                    raise DecisionError(f"decisionRefVersion '{value}' of decision '{key}' is not a version number",
+                                        decision_id=key)
+                query = query.where(m.DecisionDefinition.version == int(str(value)))
+            ids = session.scalars(query.order_by(m.DecisionDefinition.version.desc())).all()
+        if binding == "versionTag":
+            ids = [i for i in ids if self._decision(i)[0].version_tag == value][:1]
+        if not ids:
+            what = {"version": f" version {value}", "versionTag": f" with version tag '{value}'"}.get(binding, "")
+            raise DecisionError(f"no decision '{key}'{what} is deployed", decision_id=key)
+        return self._decision(ids[0])
 
     def _decision(self, definition_id: str) -> tuple[Decision, dict[str, Decision]]:
         with self._lock:

@@ -108,6 +108,7 @@ class ElementInfo:
     compensating: str | None = None  # a hidden subprocess compensating, per instance, the runs of this subprocess
     outputs: list[tuple[str, str]] = field(default_factory=list)  # camunda:outputParameter (name, Python source)
     hidden_for: str | None = None  # a hidden element the dialect added after this diagram element
+    event_gateway: str | None = None  # an event after an event-based gateway: the gateway's id (it waits there)
     mail: dict[str, str] | None = None  # a mail task (camunda:type="mail"): field name -> Python source
 
     @property
@@ -146,6 +147,7 @@ class Dialect:
         self.ids: dict[str, etree._Element] = {}  # every BPMN element by id, filled by `_check_unique_ids`
         self.renamed: dict[str, str] = {}  # new id -> id in the diagram, see `_rename_reserved_ids`
         self.hidden_for: dict[str, str] = {}  # hidden gateway id -> the element it splits after
+        self.gateway_of: dict[str, str] = {}  # event after an event-based gateway -> the gateway's id
         self.dropped: list[etree._Element] = []  # elements to remove after the walk over a process
         self.compensable: set[str] = set()  # activities some compensation throw event undoes
         self.compensates: dict[str, str] = {}  # compensation handler id -> the activity it undoes
@@ -270,9 +272,11 @@ class Dialect:
                     raise DefinitionError(f"diagram: the shape's {axis} '{bounds.get(axis)}' is not a number",
                                           file=self.filename, element_id=shape.get("bpmnElement") or shape.get("id"),
                                           line=bounds.sourceline)
-        for store in self.root.iter(_b("dataStore")):
-            raise self.fail(store, "data stores are not supported by Stageflow: keep the data in process variables "
-                                   "or data objects, and reach an external store from an external task")
+        # Camunda 7 deploys data stores and runs without them (modelling only); SpiffWorkflow refuses one it has
+        # no implementation of. Their references stay (SpiffWorkflow only lists them) and the data associations
+        # to or from them are dropped (`_data_association`).
+        for store in list(self.root.iter(_b("dataStore"))):
+            store.getparent().remove(store)
         for tag in ("message", "signal", "error", "escalation", "correlationProperty"):
             for el in self.root.iter(_b(tag)):
                 if not (el.get("id") or "").strip():
@@ -412,12 +416,26 @@ class Dialect:
                                               f"{_a(target_tag)} '{target.get('id')}': it can only lead to "
                                               "intermediate catch events (message, timer, signal, conditional) or "
                                               "receive tasks")
+                    self._only_from_gateway(scope, source, target)
+                    self.gateway_of[target.get("id")] = self._original_id(source.get("id"))
                 continue
             if tag in ("parallelGateway", "complexGateway"):
                 continue
             conditioned = any(flow.find("bpmn:conditionExpression", NS) is not None for flow in flows)
             if conditioned or (len(flows) > 1 and tag != "startEvent"):
                 self._split_after(scope, source, flows, conditioned)
+
+    def _only_from_gateway(self, scope: etree._Element, gateway: etree._Element, event: etree._Element) -> None:
+        """Refuse, as Camunda 7's parser does (naming the flow), another incoming flow of an event after an
+        event-based gateway: the event is one of the gateway's alternatives, and a token reaching it another way
+        finds no wait of its own (SpiffWorkflow moves the event's trigger to the gateway and lets such a token
+        pass the event at once)."""
+        for flow in scope.iterfind("bpmn:sequenceFlow", NS):
+            if flow.get("targetRef") == event.get("id") and flow.get("sourceRef") != gateway.get("id"):
+                raise self.fail(flow, f"Invalid incoming sequenceflow for {etree.QName(event).localname} with id "
+                                      f"'{self._original_id(event.get('id'))}' connected to an event-based gateway: "
+                                      f"an event after event-based gateway "
+                                      f"'{self._original_id(gateway.get('id'))}' can only be reached from it")
 
     def _resolve_links(self, scope: etree._Element) -> None:
         """Link events, as Camunda runs them: a link throw event goes on at the link catch event of the same name
@@ -633,6 +651,7 @@ class Dialect:
         if el.get("id") in self.renamed:
             info.spiff_id = el.get("id")
         info.hidden_for = self.hidden_for.get(el.get("id"))
+        info.event_gateway = self.gateway_of.get(el.get("id"))
         info.compensable = el.get("id") in self.compensable
         info.compensates = self.compensates.get(el.get("id"))
         info.compensating = self.compensating.get(el.get("id"))
@@ -869,8 +888,13 @@ class Dialect:
         self._refuse_java(el)
         if not el.get(_c("decisionRef")) and el.get(_c("type")) != "external":
             raise self.fail(el, "a business rule task needs camunda:decisionRef (a DMN decision) or an external topic")
-        if el.get(_c("decisionRefBinding"), "latest") not in ("latest", "deployment"):
-            raise self.fail(el, "only camunda:decisionRefBinding 'latest' and 'deployment' are supported")
+        binding = el.get(_c("decisionRefBinding"), "latest")
+        if binding not in ("latest", "deployment", "version", "versionTag"):
+            raise self.fail(el, f"camunda:decisionRefBinding '{binding}' is not one of latest, deployment, version, "
+                                "versionTag")
+        needed = {"version": "decisionRefVersion", "versionTag": "decisionRefVersionTag"}.get(binding)
+        if needed and not el.get(_c(needed)):
+            raise self.fail(el, f"camunda:decisionRefBinding '{binding}' needs camunda:{needed}")
 
     def _el_linkEventDefinition(self, el: etree._Element) -> None:
         # Intermediate link events became sequence flows (`_resolve_links`); SpiffWorkflow 3.2 would "complete" a
@@ -1023,17 +1047,20 @@ class Dialect:
 
     def _data_association(self, el: etree._Element, ref_tag: str, kind: str) -> None:
         """A task's data association must lead to a data object visible from the task: SpiffWorkflow reads
-        nothing else (properties, process inputs and data stores fail it with an lxml element in the message)."""
-        for ref in el.iterfind(f"bpmn:{ref_tag}", NS):
+        nothing else (properties and process inputs fail it with an lxml element in the message). One with a
+        data store is dropped: Camunda 7 treats data stores as modelling only (see `_check_document`)."""
+        refs = list(el.iterfind(f"bpmn:{ref_tag}", NS))
+        if any(etree.QName(self.ids[i]).localname == "dataStoreReference"
+               for ref in refs if (i := (ref.text or "").strip()) in self.ids):
+            self._drop_store_association(el, "targetRef" if ref_tag == "sourceRef" else "sourceRef")
+            return
+        for ref in refs:
             ref_id = (ref.text or "").strip()
             ref.text = ref_id  # SpiffWorkflow looks the text up as it is
             target = self.ids.get(ref_id)
             if target is None:
                 raise self.fail(ref, f"data {kind} association: {ref_tag} '{ref_id}' names no element of this file")
             tag = etree.QName(target).localname
-            if tag == "dataStoreReference":
-                raise self.fail(ref, f"data {kind} association with data store reference '{ref_id}': data stores "
-                                     "are not supported by Stageflow")
             if tag != "dataObjectReference":
                 raise self.fail(ref, f"data {kind} association: {ref_tag} '{ref_id}' is a {tag}; Stageflow reads "
                                      "and writes data objects only (through a dataObjectReference)")
@@ -1048,6 +1075,26 @@ class Dialect:
             else:
                 raise self.fail(ref, f"data {kind} association: data object '{object_id}' (via '{ref_id}') is not "
                                      "defined in this process or a (sub)process containing this element")
+
+    def _drop_store_association(self, el: etree._Element, own_tag: str) -> None:
+        """Drop data association `el` with a data store, and the activity's own end of it (its `own_tag`): a data
+        input or output of its ioSpecification that only the store fed or drained, which SpiffWorkflow would
+        otherwise require ("Missing data input"). Removed after the walk over the process (see
+        `_el_messageEventDefinition`)."""
+        drop = [el]
+        io = el.getparent().find("bpmn:ioSpecification", NS)
+        for own in el.iterfind(f"bpmn:{own_tag}", NS):
+            own_id = (own.text or "").strip()
+            end = self.ids.get(own_id)
+            if io is None or end is None or end.getparent() is not io:
+                continue
+            others = [a for a in el.getparent() if a is not el and a.tag == el.tag
+                      and any((r.text or "").strip() == own_id for r in a.iterfind(f"bpmn:{own_tag}", NS))]
+            if not others:  # no data object feeds or takes it too
+                drop.append(end)
+                drop.extend(ref for ref in io.iter(_b("dataInputRefs"), _b("dataOutputRefs"))
+                            if (ref.text or "").strip() == own_id)
+        self.dropped.extend(d for d in drop if not any(d is kept for kept in self.dropped))
 
     def _el_scriptTask(self, el: etree._Element) -> None:
         fmt = (el.get("scriptFormat") or "").strip().lower()

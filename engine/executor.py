@@ -8,6 +8,7 @@ the same transaction, guarded by the instance's version number.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -24,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock, using_clock
 from .dialect import ElementInfo
-from .errors import BadRequest, Conflict, NotFound, ScriptError
+from .errors import BadRequest, Conflict, NotFound, ScriptError, StageflowError
+from .expressions import is_expression
 from .placeholders import fill
-from .runcache import Kept, RunCache
+from .runcache import Kept, RunCache, Waits
 from .sandbox import ScriptFailure, ScriptSandbox
 from .spiff import SERIALIZER_VERSION, CompiledProcess, Run, WaitingTask
 from .spiff.runtime import check_variables_serializable
@@ -73,11 +75,7 @@ class Loaded:
 
     row: InstanceRow
     run: Run
-    variables_before: dict[str, Any]
-    users_before: set[str]
-    externals_before: set[str]
-    timers_before: dict[str, datetime | None]
-    events_before: set[tuple[str, str, str]]
+    before: Waits  # what the run held and waited for when it was last saved
 
 
 class Executor:
@@ -91,6 +89,8 @@ class Executor:
         self.definitions = definitions
         self.unique_business_key = unique_business_key
         self.broadcast: Callable[[str, dict[str, Any]], Any] | None = None
+        # binds a business rule task's decisionRef when it runs (engine.decisions.Decisions.bound)
+        self.resolve_decision: Callable[[str, str, str | None], Any] | None = None
         self.runs = RunCache()  # the live workflows of the instances this process changed last
 
     # -- start ----------------------------------------------------------------------------------------------
@@ -120,8 +120,9 @@ class Executor:
         initiator = _initiator(compiled)
         if initiator and user:
             start_data.setdefault(initiator, user)
-        run = Run.start(compiled, self.sandbox, variables=start_data, business_key=business_key)
-        loaded = Loaded(row, run, {}, set(), set(), {}, set())
+        run = Run.start(compiled, self.sandbox, variables=start_data, business_key=business_key, trigger=trigger)
+        run.engine.resolve_decision = self.resolve_decision
+        loaded = Loaded(row, run, Waits())
 
         def begin() -> None:
             run.advance()
@@ -177,16 +178,14 @@ class Executor:
             kept = self.runs.take(instance_id, row.version)
             if kept is not None:
                 kept.run.engine.business_key = row.business_key
-                return Loaded(row=row, run=kept.run, variables_before=kept.variables, users_before=kept.users,
-                              externals_before=kept.externals, timers_before=kept.timers,
-                              events_before=kept.events)
+                return Loaded(row=row, run=kept.run, before=kept.waits)
             row.runtime = _RUNTIME.first(session, {"instance_id": instance_id}).runtime  # taken meanwhile
         with using_clock(self.clock):
             run = Run.load(compiled, self.sandbox, row.runtime, business_key=row.business_key,
                            version=row.serializer_version)
-            users, externals, timers, events = _waits(*run.waiting_tasks(), *run.waiting_events())
-        return Loaded(row=row, run=run, variables_before=run.variables(), users_before=users,
-                      externals_before=externals, timers_before=timers, events_before=events)
+            run.engine.resolve_decision = self.resolve_decision
+            before = _waits(run.variables(), *run.waiting_tasks(), *run.waiting_events())
+        return Loaded(row=row, run=run, before=before)
 
     def change(self, session: Session, instance_id: str, action: Callable[[Run], T], *,
                user: str | None = None, allow_suspended: bool = False,
@@ -215,10 +214,10 @@ class Executor:
         except ScriptError as err:
             err.instance_id = instance_id
             definition_id = definition.id if definition else loaded.row.definition_id
-            if record:
+            if record and instance_id is not None:  # a failed start is only the caller's error: no instance
                 self._record_incident(instance_id, definition_id, err)
-            log.warning("instance %s of %s, element %s: %s", instance_id, definition_id, err.element_id,
-                        err.reason)
+            log.warning("%s of %s, element %s: %s", f"instance {instance_id}" if instance_id else "start",
+                        definition_id, err.element_id, err.reason)
             raise ScriptError(err.reason, element_id=err.element_id, instance_id=instance_id, line=err.line)
 
     def _record_incident(self, instance_id: str | None, definition_id: str, err: ScriptError) -> None:
@@ -263,7 +262,7 @@ class Executor:
         now = self.clock.now()
         with using_clock(self.clock):
             steps = run.steps(now)
-            completed = {task_id for task_id in loaded.users_before
+            completed = {task_id for task_id in loaded.before.users
                          if (task := run.task(task_id)) is not None and task.state == _COMPLETED}
             run.prune()  # drops finished tasks: read their outcome above
             users, externals = run.waiting_tasks()
@@ -278,7 +277,7 @@ class Executor:
         self._external_tasks(session, rows, loaded, externals, now)
         self._timers(session, rows, loaded, timers, now)
         self._subscriptions(session, rows, loaded, events, now)
-        self._variables(session, rows, row.id, loaded.variables_before, variables)
+        self._variables(session, rows, row.id, loaded.before.variables, variables)
         state = row.state
         if ended:
             state = COMPLETED if state != CANCELED else CANCELED
@@ -288,7 +287,8 @@ class Executor:
             log.info("instance %s of %s ended: %s", row.id, row.definition_id, state)
         self._queue_thrown(run)
         self._mails(rows, row, run.take_mails(), now)
-        runtime = None if ended else run.dump()
+        reusable = not ended and run.reusable()
+        runtime = None if ended else run.dump(plain=reusable)
         if row.version == 0:
             row.version, row.runtime, row.state = 1, runtime, state
             row.ended_at = now if ended else None
@@ -304,9 +304,9 @@ class Executor:
             row.state, row.runtime = state, runtime
             row.ended_at = now if ended else None
         rows.flush(session)
-        if runtime is not None and run.reusable():
+        if runtime is not None and reusable:
             run.rebase()
-            kept = Kept(row.version, run, len(runtime), variables, *_waits(users, externals, timers, events))
+            kept = Kept(row.version, run, len(runtime), _waits(variables, users, externals, timers, events))
             instance_id = row.id
             after_commit(session, lambda: self.runs.put(instance_id, kept))
 
@@ -338,20 +338,20 @@ class Executor:
     def _human_tasks(self, session: Session, rows: _Rows, loaded: Loaded, users: list[WaitingTask],
                      completed: set[str], now: datetime, user: str | None) -> None:
         current = {t.task_id for t in users}
-        for task_id in loaded.users_before - current:
+        for task_id in loaded.before.users - current:
             done = task_id in completed
             _END_TASK.execute(session, {"b_id": task_id, "ended_at": now,
                                         "outcome": "completed" if done else "cancelled",
                                         "completed_by": user if done else None})
         row = loaded.row
         for task in users:
-            if task.task_id in loaded.users_before:
+            if task.task_id in loaded.before.users:
                 continue
             attrs = self._task_attributes(task, row, now)
             rows.add(m.HumanTask, dict(
                 id=task.task_id, instance_id=row.id, definition_id=row.definition_id,
                 definition_key=row.definition_key, business_key=row.business_key, element_id=task.element_id,
-                name=task.name or task.element_id, created_at=now, ended_at=None, outcome=None, completed_by=None,
+                created_at=now, ended_at=None, outcome=None, completed_by=None,
                 suspended=row.state == SUSPENDED, **attrs))
             for user_id in attrs["candidate_users"]:
                 rows.add(m.IdentityLink, dict(task_id=task.task_id, user_id=user_id, group_id=None))
@@ -369,6 +369,16 @@ class Executor:
                 return self.sandbox.evaluate(src, context)
             except ScriptFailure as err:
                 raise ScriptError(f"{what}: {err.message}", element_id=task.element_id, instance_id=row.id)
+
+        def text(template: str | None, what: str) -> str | None:
+            """A name or documentation as Camunda shows it: its `${...}` expressions evaluated."""
+            if template is None or not is_expression(template):
+                return template
+            try:
+                source = _template_source(template, task.element_id)
+            except StageflowError as err:
+                raise ScriptError(f"{what}: {err.message}", element_id=task.element_id, instance_id=row.id)
+            return value(source, what)
 
         assignee = value(info.assignee, "assignee")
         users = _names(value(info.candidate_users, "candidateUsers"))
@@ -396,18 +406,20 @@ class Executor:
             "follow_up": _moment(value(info.follow_up_date, "followUpDate"), now, "followUpDate", task.element_id),
             "priority": priority,
             "form": json.loads(json.dumps(form, default=str)),
-            "description": fill(info.documentation, task.data) if info.documentation else None,
+            # Stageflow's own `{variable}` placeholders are filled after Camunda's `${...}` expressions
+            "description": fill(text(info.documentation, "documentation"), task.data) if info.documentation else None,
+            "name": text(task.name, "name") or task.element_id,
         }
 
     def _external_tasks(self, session: Session, rows: _Rows, loaded: Loaded, externals: list[WaitingTask],
                         now: datetime) -> None:
         current = {t.task_id for t in externals}
-        gone = loaded.externals_before - current
+        gone = loaded.before.externals - current
         if gone:
             session.execute(m.ExternalTask.__table__.delete().where(m.ExternalTask.id.in_(gone)))
         row = loaded.row
         for task in externals:
-            if task.task_id in loaded.externals_before:
+            if task.task_id in loaded.before.externals:
                 continue
             info = task.info
             priority = 0
@@ -425,13 +437,13 @@ class Executor:
 
     def _timers(self, session: Session, rows: _Rows, loaded: Loaded, timers: list, now: datetime) -> None:
         current = {t.task_id: t for t in timers}
-        gone = set(loaded.timers_before) - set(current)
+        gone = set(loaded.before.timers) - set(current)
         if gone:
             session.execute(m.Job.__table__.delete().where(m.Job.task_id.in_(gone),
                                                            m.Job.instance_id == loaded.row.id))
         for timer in timers:
-            if timer.task_id in loaded.timers_before:
-                if loaded.timers_before[timer.task_id] != timer.due_at:
+            if timer.task_id in loaded.before.timers:
+                if loaded.before.timers[timer.task_id] != timer.due_at:
                     session.execute(update(m.Job).where(m.Job.task_id == timer.task_id,
                                                         m.Job.instance_id == loaded.row.id)
                                     .values(due_at=timer.due_at).execution_options(synchronize_session=False))
@@ -445,13 +457,13 @@ class Executor:
 
     def _subscriptions(self, session: Session, rows: _Rows, loaded: Loaded, events: list, now: datetime) -> None:
         current = {(e.task_id, e.event_type, e.name): e for e in events}
-        gone = loaded.events_before - set(current)
+        gone = loaded.before.events - set(current)
         for task_id, event_type, name in gone:
             session.execute(m.EventSubscription.__table__.delete().where(
                 m.EventSubscription.instance_id == loaded.row.id, m.EventSubscription.element_id.isnot(None),
                 m.EventSubscription.id == _subscription_id(loaded.row.id, task_id, event_type, name)))
         for key, event in current.items():
-            if key in loaded.events_before:
+            if key in loaded.before.events:
                 continue
             rows.add(m.EventSubscription, dict(
                 id=_subscription_id(loaded.row.id, *key), event_type=event.event_type, name=event.name,
@@ -464,7 +476,10 @@ class Executor:
         if removed:
             session.execute(m.Variable.__table__.delete().where(m.Variable.instance_id == instance_id,
                                                                 m.Variable.name.in_(removed)))
-        changed = {name: value for name, value in after.items() if name not in before or before[name] != value}
+        # a new type is a change even for an equal value (1 and True, 5 and 5.0, 5 and Long 5): its projection
+        # (type and text) differs
+        changed = {name: value for name, value in after.items()
+                   if name not in before or type(before[name]) is not type(value) or before[name] != value}
         for name, value in changed.items():
             columns = project_variable(value)
             if name in before:
@@ -511,11 +526,10 @@ def after_transaction() -> Iterator[AfterTransaction]:
 _COMPLETED = 64  # SpiffWorkflow's TaskState.COMPLETED
 
 
-def _waits(users: list, externals: list, timers: list, events: list) -> tuple[set, set, dict, set]:  # type: ignore[type-arg]
-    """What a run waits for, as the projections compare it between a load and a save: user and external task
-    ids, timer due times by task id, subscription keys."""
-    return ({t.task_id for t in users}, {t.task_id for t in externals}, {t.task_id: t.due_at for t in timers},
-            {(e.task_id, e.event_type, e.name) for e in events})
+def _waits(variables: dict[str, Any], users: list, externals: list, timers: list, events: list) -> Waits:  # type: ignore[type-arg]
+    """What a run holds and waits for, as the projections compare it between a load and a save."""
+    return Waits(variables, {t.task_id for t in users}, {t.task_id for t in externals},
+                 {t.task_id: t.due_at for t in timers}, {(e.task_id, e.event_type, e.name) for e in events})
 
 # The statements of the hot path, built once: constructing SQLAlchemy statements costs more than running them.
 _INSTANCE = m.ProcessInstance.__table__
@@ -589,6 +603,14 @@ def _names(value: Any) -> list[str]:
     if isinstance(value, (list, tuple, set)):
         return [str(v).strip() for v in value if str(v).strip()]
     return [str(value)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_source(template: str, element_id: str) -> str:
+    """The Python source of a text with `${...}` expressions (a task's name or documentation), translated once."""
+    from .expressions import text_to_python
+
+    return text_to_python(template, element_id=element_id)
 
 
 def _default_src(default: str) -> str:

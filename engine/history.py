@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, select
 
-from .errors import BadRequest
+from .errors import BadRequest, NotFound
 from .identity import Principal
 from .instances import involving
 from .queries import INSTANCE_SORT, order_by
@@ -198,12 +198,27 @@ class History:
             waits.append((row.created_at, row.element_id, row.id))
         for row in session.scalars(select(m.EventSubscription).where(m.EventSubscription.instance_id == instance.id)):
             waits.append((row.created_at, row.element_id, row.id))
+        at_gateway = self._gateways_of_events(session, instance.definition_id)
+        seen: set[str] = set()
         for created, element_id, row_id in sorted(waits, key=lambda w: (iso(w[0]) or "", w[1], w[2])):
             if types.get(element_id, ("", None))[0].startswith("boundary"):
                 continue  # a boundary event waits with its activity; it is an activity instance once it fires
+            if element_id in at_gateway:  # the events after an event-based gateway: the gateway is what is open
+                element_id = at_gateway[element_id]
+                if element_id in seen:
+                    continue
+                seen.add(element_id)
             out.append(self._activity(instance, types, element_id, types.get(element_id, ("", None))[1],
                                       f"{element_id}:{row_id}", None, None, created, None, False))
         return out
+
+    def _gateways_of_events(self, session, definition_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        """Per event after an event-based gateway of a definition: the gateway's id."""
+        try:
+            compiled = self.engine.definitions.compiled(session, definition_id)
+        except NotFound:  # its deployment was deleted
+            return {}
+        return {info.element_id: info.event_gateway for info in compiled.elements.values() if info.event_gateway}
 
     @staticmethod
     def _activity(instance: m.ProcessInstance, types: dict[str, tuple[str, str | None]], element_id: str,

@@ -201,8 +201,8 @@ class Instances:
                                                                  open_incident())).all()
             history = session.scalars(select(m.HistoryEvent).where(m.HistoryEvent.instance_id == instance_id)
                                       .order_by(m.HistoryEvent.seq.desc()).limit(history_limit)).all()
-            active = [t.element_id for t in tasks] + [j.element_id for j in jobs] + \
-                [s.element_id for s in subs] + [e.element_id for e in externals]
+            active = [t.element_id for t in tasks] + self._waiting_at(session, row.definition_id, [
+                *(j.element_id for j in jobs), *(s.element_id for s in subs)]) + [e.element_id for e in externals]
             return InstanceState(
                 instance=InstanceView.of(row),
                 variables=variables,
@@ -251,7 +251,7 @@ class Instances:
 
         with self.engine.transaction() as session:
             _, loaded = self.engine.executor.change(session, instance_id, action, user=user, allow_suspended=True)
-            before = loaded.variables_before
+            before = loaded.before.variables
             changed = {n: v for n, v in values.items() if n not in before or before[n] != v}
             removed = [n for n in remove or [] if n in before]
             if changed or removed:
@@ -327,11 +327,15 @@ class Instances:
             if state is None:
                 raise NotFound(f"process instance '{instance_id}' not found")
             active: set[str] = set()
+            definition_id = session.scalar(select(m.ProcessInstance.definition_id)
+                                           .where(m.ProcessInstance.id == instance_id))
             for model in (m.HumanTask, m.Job, m.EventSubscription, m.ExternalTask):
                 query = select(model.element_id).where(model.instance_id == instance_id)
                 if model is m.HumanTask:
                     query = query.where(m.HumanTask.ended_at.is_(None))
-                active.update(e for e in session.scalars(query) if e)
+                found = [e for e in session.scalars(query) if e]
+                active.update(self._waiting_at(session, definition_id, found)
+                              if model in (m.Job, m.EventSubscription) else found)
             completed = set(session.scalars(select(m.HistoryEvent.element_id).distinct().where(
                 m.HistoryEvent.instance_id == instance_id, m.HistoryEvent.event == "completed",
                 m.HistoryEvent.element_type != "process")))
@@ -345,6 +349,16 @@ class Instances:
                     log.warning("instance %s: cannot read its runtime for the diagram: %s", instance_id, err)
         return DiagramMarkers(active=sorted(active), completed=sorted(completed),
                               incidents=sorted(e for e in incidents if e))
+
+    def _waiting_at(self, session, definition_id: str, element_ids: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+        """The elements jobs and subscriptions wait at, as Camunda shows them (see `CompiledProcess.waiting_at`)."""
+        if not element_ids:
+            return []
+        try:
+            compiled = self.engine.definitions.compiled(session, definition_id)
+        except NotFound:  # its deployment was deleted
+            return element_ids
+        return [compiled.waiting_at(e) for e in element_ids]
 
     def element_names(self, instance_id: str) -> dict[str, str]:
         """The names of the diagram elements of an instance's process, by element id (unnamed ones left out)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,17 +20,25 @@ from .spiff import Run
 
 
 @dataclass
+class Waits:
+    """What a run held and waited for when a change saved it, as the projections compare it with the next save:
+    its variables, user and external task ids, timer due times by task id, subscription keys."""
+
+    variables: dict[str, Any] = field(default_factory=dict)
+    users: set[str] = field(default_factory=set)
+    externals: set[str] = field(default_factory=set)
+    timers: dict[str, datetime | None] = field(default_factory=dict)
+    events: set[tuple[str, str, str]] = field(default_factory=set)
+
+
+@dataclass
 class Kept:
-    """A run as its last change saved it, with what it waited for then (the `*_before` of the next change)."""
+    """A run as its last change saved it, with what it waited for then (the `before` of the next change)."""
 
     version: int
     run: Run
     size: int  # bytes of its serialized runtime: what the cache bounds
-    variables: dict[str, Any]
-    users: set[str]
-    externals: set[str]
-    timers: dict[str, datetime | None]
-    events: set[tuple[str, str, str]]
+    waits: Waits
 
 
 class RunCache:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from copy import deepcopy
+from copy import copy, deepcopy
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -15,13 +16,20 @@ from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, SimpleBpmnTask
-from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ServiceTask
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ScriptTask, ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import CodeEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask, ParallelMultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser, CallActivityParser, CamundaTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import (
+    BusinessRuleTaskParser,
+    CallActivityParser,
+    CamundaTaskParser,
+    ScriptTaskParser,
+)
+from SpiffWorkflow.camunda.specs import multiinstance_task as camunda_multi_instance
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
@@ -31,7 +39,7 @@ from ..errors import DefinitionError, ScriptRejected
 from ..expressions import BUSINESS_KEY_VARIABLE
 from ..sandbox import ScriptFailure
 from . import compensation
-from .scripting import HELPERS
+from .scripting import HELPERS, instance_positions
 
 
 class StageflowCallActivity(CallActivity):
@@ -240,15 +248,28 @@ class DecisionTaskSpec(ServiceTask):
     `map_result` are set after parsing.
     """
 
-    decision: Decision | None = None
+    decision: Decision | None = None  # the version deployed with the process (`decisionRefBinding="deployment"`)
     decisions: dict[str, Decision] = {}
+    decision_key: str = ""
+    binding: str = "latest"  # camunda:decisionRefBinding: latest, deployment, version, versionTag
+    binding_value: str | None = None  # camunda:decisionRefVersion or camunda:decisionRefVersionTag
     result_variable: str | None = None
     map_result: str = "resultList"
+
+    def _bound(self, my_task):  # type: ignore[no-untyped-def]
+        """The decision to evaluate, as Camunda binds `decisionRef` when the task runs: the latest version by
+        default, the one deployed with the process, a numbered version or the newest with a version tag (the
+        engine's resolver, set on the script engine; without one, the version deployed with the process)."""
+        resolve = getattr(my_task.workflow.script_engine, "resolve_decision", None)
+        if resolve is None or self.binding == "deployment":
+            return self.decision, self.decisions
+        return resolve(self.decision_key, self.binding, self.binding_value)
 
     def _run_hook(self, my_task):  # type: ignore[no-untyped-def]
         sandbox = my_task.workflow.script_engine.sandbox
         try:
-            result = self.decision.evaluate(dict(my_task.data), sandbox, self.decisions)
+            decision, decisions = self._bound(my_task)
+            result = decision.evaluate(dict(my_task.data), sandbox, decisions)
             if self.result_variable:
                 my_task.data[self.result_variable] = result.map_result(self.map_result)
         except DecisionError as err:
@@ -260,13 +281,169 @@ class _BusinessRuleTaskParser(BusinessRuleTaskParser):
     def create_task(self):  # type: ignore[no-untyped-def]
         if _is_external(self.node):
             return ExternalTaskSpec(self.spec, self.bpmn_id, **self.bpmn_attributes)
-        return DecisionTaskSpec(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        spec = DecisionTaskSpec(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        spec.binding = self.node.get(f"{{{CAMUNDA_NS}}}decisionRefBinding") or "latest"
+        spec.binding_value = (self.node.get(f"{{{CAMUNDA_NS}}}decisionRefVersion")
+                              or self.node.get(f"{{{CAMUNDA_NS}}}decisionRefVersionTag"))  # checked by the dialect
+        return spec
 
     @staticmethod
     def get_decision_ref(node):  # type: ignore[no-untyped-def]
         # SpiffWorkflow reads this for every business rule task of a document it is given (to list DMN
         # dependencies) as `node.attrib[...]`: a KeyError for an external one, which has no decisionRef.
         return node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+
+
+# -- multi-instance: the variables an instance hands on ------------------------------------------------------------
+MI_BUILTINS = frozenset({"loopCounter", "nrOfInstances", "nrOfActiveInstances", "nrOfCompletedInstances"})
+
+
+def multi_instance_parent(task: Any) -> Any:
+    """The multi-instance task `task` is one instance of (None when it is none)."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, MultiInstanceTask) \
+            or parent.task_spec.task_spec != task.task_spec.name:
+        return None
+    return parent
+
+
+def _kept_by_instance(parent: Any, task: Any) -> set[str]:
+    """The names an instance keeps to itself: the activity's collection and element variable, Camunda's loop
+    counters, the instance's own input parameters (`camunda:inputParameter`) and a call activity's
+    `camunda:out local="true"` variables."""
+    spec = parent.task_spec
+    own = {ref.bpmn_id for ref in (spec.input_item, spec.output_item, spec.data_input, spec.data_output)
+           if ref is not None}
+    out_locals = (task.internal_data.get(OUT_LOCALS) or {}).get("names") or ()
+    return own | MI_BUILTINS | set(task.internal_data.get("sf_io_locals") or ()) | set(out_locals)
+
+
+def hand_to_multi_instance(task: Any, variables: dict[str, Any]) -> None:
+    """Make `variables`, written by one instance of a multi-instance activity, process variables: the activity
+    holds them (the last write of a name wins) and hands them on when it is done, as Camunda 7 does. SpiffWorkflow
+    keeps only the instance's element variable (written back into the collection) and drops the rest of its data.
+    The names the instance keeps to itself (`_kept_by_instance`) stay with it."""
+    parent = multi_instance_parent(task) if variables else None
+    if parent is None:
+        return
+    kept = _kept_by_instance(parent, task)
+    parent.data.update({name: value for name, value in variables.items() if name not in kept})
+
+
+class StageflowScriptTask(ScriptTask):
+    """A script task. As one instance of a multi-instance activity its script reads and writes process variables,
+    as Camunda 7 runs it (`execution.setVariable` of a variable that is not local sets it on the process): it
+    starts from the variables as the instances before it left them (a parallel activity's instances run one after
+    the other, as Camunda runs them without asynchronous continuations), and what it assigns is handed to the
+    activity when it completes (`hand_to_multi_instance`). The element variable and the loop counters are the
+    instance's own: assigning the element variable neither leaks it nor changes the collection. Deleting a
+    variable (`del x`) does nothing outside the instance."""
+
+    def _execute(self, task):  # type: ignore[no-untyped-def]
+        parent = multi_instance_parent(task)
+        if parent is None:
+            return super()._execute(task)
+        kept = _kept_by_instance(parent, task)
+        # Containers are copied so that the script's in-place changes show as changes (and stay its own until then).
+        task.data.update({name: copy(value) if isinstance(value, (list, dict, set)) else value
+                          for name, value in parent.data.items() if name not in kept})
+        item_name = parent.task_spec.output_item.bpmn_id if parent.task_spec.output_item is not None else None
+        item = task.data.get(item_name, _ABSENT) if item_name is not None else _ABSENT
+        result = super()._execute(task)
+        if item is not _ABSENT and task.data.get(item_name, _ABSENT) is not item:
+            task.data[item_name] = item  # SpiffWorkflow would write the new value into the collection
+        before = parent.data
+        hand_to_multi_instance(task, {name: value for name, value in task.data.items()
+                                      if name not in before or before[name] != value})
+        return result
+
+
+_ABSENT = object()
+
+
+class _ScriptTaskParser(CamundaTaskParser, ScriptTaskParser):
+    """SpiffWorkflow's script task parser (which reads only BPMN's own multi-instance form) with the Camunda
+    parser's multi-instance: `camunda:collection` and `camunda:elementVariable`."""
+
+
+def _prepare_loops(process_spec: Any) -> None:
+    """Set up each loop and multi-instance activity of `process_spec` as SpiffWorkflow does only once it runs one,
+    in the process that runs it: an instance created before a restart or by another worker process and completed
+    after it would otherwise not be counted (the activity waited for ever, with nothing left to do), and a
+    `camunda:collection` activity would take its collection for a list to append to (a sequential one ended
+    after that instance, a parallel one added the item to the collection again).
+    """
+    for task_spec in process_spec.task_specs.values():
+        if not isinstance(task_spec, LoopTask):
+            continue
+        instance = process_spec.task_specs.get(task_spec.task_spec)
+        if instance is not None and not instance.completed_event.is_connected(task_spec.merge_child):
+            instance.completed_event.connect(task_spec.merge_child)
+        if isinstance(task_spec, _CAMUNDA_MULTI_INSTANCE) and task_spec.output_item is not None:
+            # What SpiffWorkflow's Camunda multi-instance sets on its spec as it starts (`update_task_spec`).
+            task_spec.input_item = TaskDataReference(task_spec.output_item.bpmn_id)
+            if task_spec.cardinality is None and task_spec.data_output is not None:
+                task_spec.data_input = TaskDataReference(task_spec.data_output.bpmn_id)
+
+
+_CAMUNDA_MULTI_INSTANCE = (camunda_multi_instance.SequentialMultiInstanceTask,
+                           camunda_multi_instance.ParallelMultiInstanceTask)
+
+
+def _install_multi_instance_checks() -> None:
+    """Make two of SpiffWorkflow's checks, run as each instance of a multi-instance activity completes, cost the
+    same whatever the number of instances (each read all of them: a parallel activity of script tasks over
+    5,000 items took seconds in these checks alone)."""
+    if getattr(ParallelMultiInstanceTask.children_complete, "sf_fast", False):
+        return
+    children_complete = ParallelMultiInstanceTask.children_complete
+    check_completion_condition = MultiInstanceTask.check_completion_condition
+
+    def fast_children_complete(self, my_task):  # type: ignore[no-untyped-def]
+        # An instance completes through `merge_child`, which lists it in `merged`: while fewer are listed than
+        # there are instances, one has not completed. Otherwise SpiffWorkflow reads their states.
+        if len(my_task.internal_data.get("merged", [])) < len(instance_positions(my_task)):
+            return False
+        return children_complete(self, my_task)
+
+    def fast_check_completion_condition(self, my_task):  # type: ignore[no-untyped-def]
+        # SpiffWorkflow finds the last merged instance by comparing the text of every child's id with it.
+        merged = my_task.internal_data.get("merged", [])
+        last = my_task.workflow.tasks.get(UUID(merged[-1])) if merged and self.condition is not None else None
+        if last is None or last.parent is not my_task:
+            return check_completion_condition(self, my_task)
+        return my_task.workflow.script_engine.evaluate(last, self.condition)
+
+    fast_children_complete.sf_fast = True  # type: ignore[attr-defined]
+    ParallelMultiInstanceTask.children_complete = fast_children_complete  # type: ignore[method-assign]
+    MultiInstanceTask.check_completion_condition = fast_check_completion_condition  # type: ignore[method-assign]
+
+
+_install_multi_instance_checks()
+
+
+def _install_subprocess_hand_over() -> None:
+    """Hand what an instance of a multi-instance subprocess or call activity changed (its `camunda:out` variables,
+    the variables its scripts assign) to the activity as it completes, as for a script task instance
+    (`hand_to_multi_instance`): SpiffWorkflow kept only the element variable. Its instances start together, each
+    from the variables as they were when the activity started (a parallel one's do not see each other's writes)."""
+    completed = SubWorkflowTask._on_subworkflow_completed
+    if getattr(completed, "sf_multi_instance", False):
+        return
+
+    def _on_subworkflow_completed(self, subworkflow, my_task):  # type: ignore[no-untyped-def]
+        parent = multi_instance_parent(my_task)
+        before = dict(my_task.data) if parent is not None else {}
+        completed(self, subworkflow, my_task)
+        if parent is not None:
+            hand_to_multi_instance(my_task, {name: value for name, value in my_task.data.items()
+                                             if name not in before or before[name] != value})
+
+    _on_subworkflow_completed.sf_multi_instance = True  # type: ignore[attr-defined]
+    SubWorkflowTask._on_subworkflow_completed = _on_subworkflow_completed  # type: ignore[method-assign]
+
+
+_install_subprocess_hand_over()
 
 
 class _DataObjectsAtAnyDepth:
@@ -316,6 +493,7 @@ class StageflowParser(CamundaParser):
             full_tag("sendTask"): (_ServiceTaskParser, ServiceTask),
             full_tag("businessRuleTask"): (_BusinessRuleTaskParser, BusinessRuleTask),
             full_tag("callActivity"): (CallActivityParser, StageflowCallActivity),
+            full_tag("scriptTask"): (_ScriptTaskParser, StageflowScriptTask),
         }.items()
     }
 
@@ -358,6 +536,12 @@ class CompiledProcess:
     def element_by_id(self, element_id: str) -> ElementInfo | None:
         """The `ElementInfo` of a diagram element by its id (the first file's, should two files share one)."""
         return next((info for info in self.elements.values() if info.element_id == element_id), None)
+
+    def waiting_at(self, element_id: str) -> str:
+        """Where an instance waiting for `element_id` is, as Camunda shows it: an event after an event-based
+        gateway (its timer job, its subscription) waits at the gateway."""
+        info = self.element_by_id(element_id)
+        return info.event_gateway if info is not None and info.event_gateway else element_id
 
 
 @dataclass
@@ -410,6 +594,7 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
             decisions.setdefault(decision_id, decision)
     for process_spec in [spec, *subprocess_specs.values()]:
         _try_conditions(process_spec)
+        _prepare_loops(process_spec)
         for task_spec in list(process_spec.task_specs.values()):
             info = compiled.element(task_spec)
             if info is None:
@@ -430,6 +615,8 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.sf_compensating = info.compensating
             if info.triggered_by_event:  # compensation thrown inside it reaches the scope around it
                 task_spec.sf_event_subprocess = True
+            if not info.interrupting:  # an event subprocess's start event: its runs are branches (see runtime)
+                task_spec.sf_non_interrupting = True
             if info.error_code_variable or info.escalation_code_variable:
                 task_spec.sf_code_variable = info.error_code_variable or info.escalation_code_variable
             if (info.inputs or info.outputs) and not isinstance(task_spec, MultiInstanceTask):
@@ -449,6 +636,7 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                                           line=_line_of(documents, getattr(process_spec, "file", None),
                                                         info.element_id))
                 task_spec.decisions = decisions
+                task_spec.decision_key = info.decision_ref or ""
                 task_spec.result_variable = info.result_variable
                 task_spec.map_result = info.map_decision_result or "resultList"
     return compiled

@@ -10,31 +10,41 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
+import orjson
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, StartEventSplit, _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition, SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import IntermediateCatchEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (
+    BoundaryEvent,
+    EventBasedGateway,
+    IntermediateCatchEvent,
+)
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -52,7 +62,7 @@ from ..sandbox import ScriptSandbox
 from ..variables import Long, Short
 from . import clockpatch, inclusive
 from .compensation import COMPENSABLE
-from .parser import CompiledProcess, ExternalTaskSpec, called_specs, take_mails
+from .parser import CompiledProcess, ExternalTaskSpec, called_specs, hand_to_multi_instance, take_mails
 from .scripting import StageflowScriptEngine, multi_instance_variables
 from .timers import install_cron_cycles, is_cron, next_cron
 
@@ -133,6 +143,12 @@ _TaskConverter(SpiffTask, _REGISTRY, "Task")  # replaces SpiffWorkflow's in the 
 _ID_TEXT: dict[int, str] = {}  # task ids as text: each is written three times a save (id, parent, child)
 
 
+@lru_cache(maxsize=4096)
+def _task_uuid(task_id: str) -> UUID:
+    """A task id's UUID (a change looks the same few ids up several times)."""
+    return UUID(task_id)
+
+
 def _id_text(value: UUID) -> str:
     key = value.int
     text = _ID_TEXT.get(key)
@@ -168,6 +184,11 @@ def _typed_top(data: Any) -> Any:
 
 
 _DECLARED_INTS = (Long, Short)
+
+
+# orjson hands dates and dataclasses to `default` (the registry), as the standard library does, instead of writing
+# them itself; everything else `_plain` lets through it writes as the standard library would.
+_ORJSON_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 class _Encoder(json.JSONEncoder):
@@ -225,6 +246,7 @@ class Snapshot:
 class Run:
     """One workflow in memory, between a load and a save."""
 
+
     def __init__(self, compiled: CompiledProcess, workflow: BpmnWorkflow, engine: StageflowScriptEngine) -> None:
         self.compiled = compiled
         self.workflow = workflow
@@ -242,12 +264,23 @@ class Run:
         variables: dict[str, Any],
         business_key: str | None,
         start_element: str | None = None,
+        trigger: tuple[str, str] | None = None,
     ) -> Run:
-        """A new workflow with `variables` as its start data (not yet run)."""
+        """A new workflow with `variables` as its start data (not yet run).
+
+        `start_element`, or `trigger` (`("message", name)`, `("signal", name)` or `("timer", start event id)`),
+        names the one start event it runs from, as Camunda's start by a message, signal or timer: the process's
+        other start events, a none start among them, are not taken. Without either, a process with a none start
+        runs from that alone, one without waits at its event starts (see `_start_split_run`).
+        """
         engine = StageflowScriptEngine(sandbox, business_key)
         with _spiff_errors():
             workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=engine)
         workflow.task_tree.data.update(variables)
+        if start_element is None and trigger is not None:
+            start_element = _start_event_for(compiled.spec, _trigger_definition(*trigger))
+        if start_element is not None:
+            workflow.task_tree.internal_data[_START_AT] = start_element
         run = cls(compiled, workflow, engine)
         run._before = Snapshot()
         return run
@@ -259,19 +292,31 @@ class Run:
     ) -> Run:
         """Restore a workflow saved by `dump` in format `version` (older formats are migrated on load)."""
         engine = StageflowScriptEngine(sandbox, business_key)
+        # the standard library: orjson would read a whole number beyond 64 bits as a float
         dct = migrate_runtime(json.loads(state), version)
         workflow = _CONVERTER.restore(dct, compiled.spec, called_specs(compiled.subprocess_specs, dct))
         workflow.script_engine = engine
         return cls(compiled, workflow, engine)
 
-    def dump(self) -> str:
-        """The runtime state as JSON (no specs)."""
+    def dump(self, *, plain: bool = False) -> str:
+        """The runtime state as JSON (no specs).
+
+        `plain`: `reusable()` is true of the workflow now, so every value is plain JSON (see `_plain`) and orjson
+        writes the same JSON as the standard library, several times faster; otherwise the standard library
+        writes it, with the serializer's typed dicts for dates, sets and the like.
+        """
         for task in self._all_tasks():
             # An event-based gateway keeps the events it caught (a message definition of a class the Camunda
             # serializer cannot write) after it has run: they mean nothing once it has finished.
             if "seen_events" in task.internal_data and task.has_state(TaskState.FINISHED_MASK):
                 del task.internal_data["seen_events"]
-        return json.dumps(_typed_declared(_CONVERTER.to_dict(self.workflow)), cls=_Encoder, separators=(",", ":"))
+        dct = _typed_declared(_CONVERTER.to_dict(self.workflow))
+        if plain:
+            try:
+                return orjson.dumps(dct, default=_Encoder().default, option=_ORJSON_STRICT).decode()
+            except orjson.JSONEncodeError:  # a whole number beyond 64 bits
+                pass
+        return json.dumps(dct, cls=_Encoder, separators=(",", ":"))
 
     def reusable(self) -> bool:
         """True when `load` of what `dump` wrote would give back the same data as this workflow holds, so the
@@ -415,6 +460,7 @@ class Run:
             raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
         task.data.update(variables)
         _hand_to_multi_instance(task, variables)
+        _share_with_other_paths(task, variables)
         with _spiff_errors():
             task.run()
         self.advance()
@@ -651,8 +697,8 @@ class Run:
 
     def task(self, task_id: str) -> Any:
         try:
-            return self.workflow.get_task_from_id(UUID(task_id))
-        except (ValueError, WorkflowException, KeyError):
+            return self.workflow.get_task_from_id(_task_uuid(task_id))
+        except (ValueError, TypeError, WorkflowException, KeyError):
             return None
 
     def _all_tasks(self) -> list[Any]:
@@ -714,10 +760,10 @@ class Run:
                 if isinstance(definition, TimerEventDefinition):
                     timers.append(self._timer(task, definition))
                 elif isinstance(definition, MessageEventDefinition):
-                    events.append(WaitingEvent(str(task.id), task.task_spec.bpmn_id or "", "message",
+                    events.append(WaitingEvent(str(task.id), _catcher(task.task_spec, definition), "message",
                                                definition.name))
                 elif isinstance(definition, SignalEventDefinition):
-                    events.append(WaitingEvent(str(task.id), task.task_spec.bpmn_id or "", "signal",
+                    events.append(WaitingEvent(str(task.id), _catcher(task.task_spec, definition), "signal",
                                                definition.name))
         return timers, events
 
@@ -750,7 +796,7 @@ class Run:
             due = _parse_dt(value.get("next"))
         elif isinstance(value, str):
             due = _parse_dt(value) if kind != "date" else _parse_date_value(value)
-        return WaitingTimer(str(task.id), task.task_spec.bpmn_id or "", due, kind)
+        return WaitingTimer(str(task.id), _catcher(task.task_spec, definition), due, kind)
 
     def variables(self) -> dict[str, Any]:
         """The instance's variables: the data of its open top-level tasks, or the final data once ended."""
@@ -763,7 +809,7 @@ class Run:
         if not open_tasks:
             return dict(_last_data(workflow))
         for task in sorted(open_tasks, key=lambda t: t.last_state_change):
-            merged.update(task.data)
+            merged.update(_carried(task))
         return merged
 
     def _scopes(self) -> list[Any]:
@@ -893,17 +939,42 @@ class StepBudget:
                           element_id=where)
 
 
+def _share_writes(task: SpiffTask) -> None:
+    """What a task the engine ran (a script, a decision, an input/output mapping) wrote are process variables, as
+    in Camunda 7: the instance's other paths see them at once (see `_share_with_other_paths`)."""
+    parent = task.parent
+    if parent is None or task._state != TaskState.COMPLETED or parent.data is task.data:
+        return
+    before, after = parent.data, task.data
+    if len(before) == len(after) and before == after:
+        return  # nothing written: the usual case for events and gateways
+    changed = {name: value for name, value in after.items()
+               if name not in before or type(before[name]) is not type(value) or before[name] != value}
+    _share_with_other_paths(task, changed)
+
+
+def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
+    """Completion variables are process variables, as in Camunda 7: the other paths of the instance (a parallel
+    branch, a waiting event, a subprocess) see them at once, not only the completed task's own path, and they
+    are not lost when its path ends. (SpiffWorkflow gives each path a copy of the data.) A multi-instance
+    activity's instance hands its variables on as it completes instead (`_hand_to_multi_instance`)."""
+    parent = task.parent
+    if not variables or (parent is not None and isinstance(parent.task_spec, MultiInstanceTask)):
+        return
+    top = task.workflow.top_workflow
+    if not any(other is not task and other._state & _ACTIVE
+               for wf in (top, *top.subprocesses.values()) for other in wf.tasks.values()):
+        return  # the only path: its successors inherit the data anyway
+    for carrier in _carriers(task.workflow, {task.id}):
+        for name, value in variables.items():
+            carrier.data[name] = deepcopy(value)
+
+
 def _hand_to_multi_instance(task: SpiffTask, variables: dict[str, Any]) -> None:
     """Variables given when completing one instance of a multi-instance activity are process variables, as in
-    Camunda 7 (the last completion's value wins), which the activity hands on when it is done. SpiffWorkflow
-    keeps only the instance's output item and drops the rest of its data."""
-    parent = task.parent
-    if not variables or parent is None or not isinstance(parent.task_spec, MultiInstanceTask):
-        return
-    spec = parent.task_spec
-    own = {ref.bpmn_id for ref in (spec.input_item, spec.output_item, spec.data_input, spec.data_output)
-           if ref is not None}
-    parent.data.update({name: value for name, value in variables.items() if name not in own})
+    Camunda 7 (the last completion's value wins), which the activity hands on when it is done (see
+    `parser.hand_to_multi_instance`, which a script instance's assignments go through too)."""
+    hand_to_multi_instance(task, variables)
 
 
 def _do_engine_steps(workflow: BpmnWorkflow, budget: StepBudget | None = None) -> None:
@@ -918,9 +989,11 @@ def _do_engine_steps(workflow: BpmnWorkflow, budget: StepBudget | None = None) -
     def update(wf: Any) -> int:
         count = 0
         for task in _ready_tasks(wf):
-            if not task.task_spec.manual:
+            # a task an earlier one of this list cancelled (a multi-instance completion condition) is not run
+            if not task.task_spec.manual and task._state == TaskState.READY:
                 budget.spend(task)
                 task.run()
+                _share_writes(task)
                 count += 1
         return count
 
@@ -1080,6 +1153,17 @@ def _definitions(spec: Any) -> list[Any]:
     return list(nested) if nested else [definition]
 
 
+def _catcher(spec: Any, definition: Any) -> str:
+    """The id of the element that waits for `definition` in waiting task `spec`: for an event-based gateway, the
+    catch event after it whose definition it is (SpiffWorkflow moves each event's definition to the gateway, in
+    the order of the gateway's outputs, and the gateway's task waits for them all); else the spec's own."""
+    if isinstance(spec, EventBasedGateway):
+        for index, item in enumerate(spec.event_definition.event_definitions):
+            if item is definition and index < len(spec.outputs):
+                return _element_id(spec.outputs[index]) or ""
+    return spec.bpmn_id or ""
+
+
 def _cron_of(task: Any) -> str | None:
     """The cron expression of a waiting cycle timer written as a literal one, else None."""
     for definition in _definitions(task.task_spec):
@@ -1114,6 +1198,14 @@ def _parse_date_value(value: str) -> datetime | None:
         return None
 
 
+def _carried(task: SpiffTask) -> dict[str, Any]:
+    """The data an open task holds for the instance's variables: a token waiting at a join (the process's end
+    join included, where the main flow waits for a branch) holds what it arrived with, its predecessor's data."""
+    if task._state == TaskState.WAITING and isinstance(task.task_spec, UnstructuredJoin) and task.parent is not None:
+        return task.parent.data
+    return task.data
+
+
 def _last_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     finished = [t for t in workflow.tasks.values() if t.has_state(TaskState.COMPLETED)]
     if not finished:
@@ -1130,17 +1222,24 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
     # A task is live when it is unfinished, pinned, or has a live child: mark each such task's ancestors, walking
     # up along the parent links (no recursion, each task marked once).
     live: set[UUID] = set()
+    child_sets: dict[UUID, set[UUID]] = {}  # a multi-instance parent's thousands of children, looked up as a set
     for task_id, task in tasks.items():
         if not (task._state & _LIVE or task_id in pinned):
             continue
         while task_id not in live:
             live.add(task_id)
             parent = tasks.get(task._parent)
-            if parent is None or task_id not in parent._children:
+            if parent is None:
+                break
+            children = parent._children
+            if len(children) > 8:
+                children = child_sets.get(parent.id) or child_sets.setdefault(parent.id, set(children))
+            if task_id not in children:
                 break
             task_id, task = parent.id, parent
+    removed = _drop_ended_branches(workflow, top, live)
     if root.id not in live:
-        return 0
+        return removed
     node = root
     while True:
         if node.state & _LIVE:
@@ -1150,7 +1249,7 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
             break
         node = tasks[live_children[0]]
     if node is root or node._parent == root.id:
-        return 0
+        return removed
     keep: set[UUID] = {root.id}
     stack = [node.id]
     while stack:
@@ -1166,7 +1265,7 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
     node._parent = root.id
     if workflow.last_task is not None and workflow.last_task.id not in tasks:
         workflow.last_task = node
-    return len(dropped)
+    return removed + len(dropped)
 
 
 def _earlier_join_arrivals(workflow: Any) -> set[UUID]:
@@ -1183,6 +1282,7 @@ def _earlier_join_arrivals(workflow: Any) -> set[UUID]:
     return {t.id for t in workflow.tasks.values()
             if t.task_spec.name in specs and t.has_state(TaskState.COMPLETED | TaskState.CANCELLED)
             and not t.internal_data.get(inclusive.CONSUMED)  # an inclusive join's firing took it already
+            and not t.internal_data.get(_BRANCH_MERGED)  # an ended event branch's, merged already
             and not any(w.is_descendant_of(t) for w in waiting)}
 
 
@@ -1195,16 +1295,278 @@ def _drop_subprocess(top: BpmnWorkflow, task_id: UUID) -> None:
             _drop_subprocess(top, tid)
 
 
+# -- non-interrupting event branches -------------------------------------------------------------------------------
+# A non-interrupting boundary event (each firing of a cycle) and a non-interrupting event subprocess (each run) start
+# a branch beside the main flow. SpiffWorkflow gives the branch its own copy of the data and keeps its tasks until
+# the scope's end join, which merges every arrival's data (the last arrival's winning): until then what the branch
+# wrote is invisible, an older copy can overwrite newer values at the end, and the tree grows with each firing.
+# Camunda's process variables are global to the instance. So when a branch's token reaches the end join, what the
+# branch changed since it started (relative to the data of the event it started from) is written into every task
+# that carries the instance's data for the rest of it (`_carriers`): a value it set wins (the last write is the
+# branch's end), a variable it deleted is deleted. Its own arrival keeps only those changes, and once it has
+# finished the branch is pruned (`_drop_ended_branches`).
+_BRANCH_ENDED = "sf_branch_ended"  # internal data of a branch's first task once the branch's changes are merged
+_BRANCH_MERGED = "sf_branch_merged"  # internal data of the branch's arrival at its scope's end join
+_CARRYING = _ACTIVE | TaskState.FUTURE
+
+
+def _opens_branch(task: SpiffTask) -> bool:
+    """Whether each child of `task` starts a non-interrupting event branch: `task` is a non-interrupting boundary
+    event, or the start event of a non-interrupting event subprocess (a cycle's firings are its children)."""
+    spec = task.task_spec
+    if isinstance(spec, BoundaryEvent):
+        return not spec.cancel_activity
+    return getattr(spec, "sf_non_interrupting", False)
+
+
+def _non_interrupting_run(workflow: Any) -> bool:
+    """Whether `workflow` is a run of a non-interrupting event subprocess."""
+    return workflow is not workflow.top_workflow and any(
+        getattr(start, "sf_non_interrupting", False) for start in getattr(workflow.spec, "bpmn_start_events", []))
+
+
+def _branch_of(arrival: SpiffTask) -> tuple[SpiffTask, SpiffTask] | None:
+    """(the task whose data the branch started from, the branch's first task) when `arrival`, a token reaching its
+    scope's end join, ends a non-interrupting event branch; None for the scope's other tokens."""
+    below, task = arrival, arrival.parent
+    while task is not None:
+        if _opens_branch(task):
+            return task, below
+        if task._parent is None and _non_interrupting_run(task.workflow):
+            return task, below  # a run whose start event was pruned: its start task holds the same data
+        below, task = task, task.parent
+    return None
+
+
+def _merge_branch(arrival: SpiffTask, start: SpiffTask, first: SpiffTask) -> None:
+    """Write what the branch ending at `arrival` changed since `start` into the instance's data (see above)."""
+    end = arrival.parent
+    before, after = start.data, end.data
+    updates = {name: value for name, value in after.items() if name not in before or before[name] != value}
+    deletions = [name for name in before if name not in after]
+    path = set()
+    task = arrival
+    while task is not None and task is not start:
+        path.add(task.id)
+        task = task.parent
+    if updates or deletions:
+        for carrier in _carriers(arrival.workflow, path):
+            for name, value in updates.items():
+                carrier.data[name] = deepcopy(value)
+            for name in deletions:
+                carrier.data.pop(name, None)
+    end.data = updates  # what the end join merges from this arrival: the branch's own writes only
+    first.internal_data[_BRANCH_ENDED] = True
+    arrival.internal_data[_BRANCH_MERGED] = True
+
+
+def _carriers(workflow: Any, skip: set[UUID]) -> list[SpiffTask]:
+    """The tasks that carry the variables of the instance `workflow` belongs to, outside the tasks in `skip`.
+
+    In the instance's process and its embedded and event subprocesses (not called processes, whose variables are
+    their own): the open and future tasks, the parent of each waiting task (it copies its data from it when it
+    moves on), the predecessors of the arrivals a join holds (it merges their data as it fires), the events that
+    open branches (a later firing, or another token of the same branch, starts from their data), and each scope's
+    start task (a message event subprocess starts from it).
+    """
+    top = workflow.top_workflow
+    scope = _instance_scope(workflow)
+    found: dict[UUID, SpiffTask] = {}
+    for wf in [scope, *(sub for sub in top.subprocesses.values() if sub is not scope and not sub.completed
+                        and _instance_scope(sub) is scope)]:
+        pinned = _earlier_join_arrivals(wf)
+        found[wf.task_tree.id] = wf.task_tree
+        for task in wf.tasks.values():
+            if task.id in skip or task.internal_data.get(_BRANCH_MERGED):
+                continue
+            if task._state & _CARRYING or _opens_branch(task):
+                found[task.id] = task
+            if task._state == TaskState.WAITING or task.id in pinned:
+                parent = task.parent
+                if parent is not None and parent.id not in skip:
+                    found[parent.id] = parent
+    return list(found.values())
+
+
+def _instance_scope(workflow: Any) -> Any:
+    """The workflow of the process instance `workflow` belongs to in Camunda's sense: the top workflow, or the
+    called process of the call activity it runs in (embedded and event subprocesses share their process's
+    variables)."""
+    top = workflow.top_workflow
+    while workflow is not top:
+        task = _find_task(top, workflow.parent_task_id)
+        if task is None or getattr(task.task_spec, "sf_called_process", False):
+            return workflow
+        workflow = task.workflow
+    return workflow
+
+
+def _end_join_update_hook(self: Any, my_task: SpiffTask) -> Any:
+    """`_EndJoin._update_hook`, merging first the changes of the non-interrupting event branch a token ends."""
+    end = my_task.parent
+    if end is not None and end._state == TaskState.COMPLETED and not my_task.internal_data.get(_BRANCH_MERGED):
+        if end.internal_data.get(_BRANCH_ENDED):  # a run of an event subprocess, merged as it ended (below)
+            my_task.internal_data[_BRANCH_MERGED] = True
+        else:
+            found = _branch_of(my_task)
+            if found is not None:
+                _merge_branch(my_task, *found)
+    return _END_JOIN_UPDATE(self, my_task)
+
+
+def _subworkflow_completed(self: Any, subworkflow: Any, my_task: SpiffTask) -> None:
+    """`SubWorkflowTask._on_subworkflow_completed`; a run of a non-interrupting event subprocess hands on nothing
+    more: each of its tokens merged what it changed as it reached the run's end join."""
+    _SUBWORKFLOW_COMPLETED(self, subworkflow, my_task)
+    if getattr(self, "sf_event_subprocess", False) and _non_interrupting_run(subworkflow):
+        my_task.data = {}
+        my_task.internal_data[_BRANCH_ENDED] = True
+
+
+_END_JOIN_UPDATE = _EndJoin._update_hook
+_SUBWORKFLOW_COMPLETED = SubWorkflowTask._on_subworkflow_completed
+
+
+def _install_branch_merging() -> None:
+    """Give SpiffWorkflow's end join and subprocess completion the merging above (idempotent)."""
+    if _EndJoin._update_hook is not _end_join_update_hook:
+        _EndJoin._update_hook = _end_join_update_hook
+        SubWorkflowTask._on_subworkflow_completed = _subworkflow_completed
+
+
+_install_branch_merging()
+
+
+# -- repeating non-interrupting events -------------------------------------------------------------------------------
+# In Camunda 7 a non-interrupting message or signal boundary event stays subscribed while its activity runs: every
+# message starts a branch. SpiffWorkflow completes the event on the first one. Here the event's task stays WAITING
+# (its subscription row stays the same) and each catch adds a fired copy of the event under it, which runs as the
+# event would have and starts the branch (history sees one completed boundary event per message, as in Camunda).
+# When the activity ends, SpiffWorkflow cancels its waiting boundary events and with them every branch a cycle
+# timer or a repeated message started; in Camunda the subscription ends and the branches run on to their own end.
+_FIRING = "sf_firing"  # internal data of a fired copy of a repeating boundary event
+
+
+def _repeats(spec: Any) -> bool:
+    """Whether boundary event `spec` fires on every message or signal while its activity runs."""
+    return (isinstance(spec, BoundaryEvent) and not spec.cancel_activity
+            and isinstance(spec.event_definition, (MessageEventDefinition, SignalEventDefinition)))
+
+
+def _boundary_catch(self: Any, my_task: SpiffTask, event: Any) -> None:
+    """`CatchingEvent.catch` for a boundary event; a repeating one (above) fires a copy and keeps waiting."""
+    if not _repeats(self):
+        _CATCH(self, my_task, event)
+        return
+    fired = my_task._add_child(self, TaskState.FUTURE)
+    fired.triggered = True  # a child no prediction of the event's own outputs may remove
+    fired.internal_data[_FIRING] = True
+    self.event_definition.catch(fired, event)
+    self._predict(fired, mask=TaskState.NOT_FINISHED_MASK)  # its outputs, as a cycle timer's firing has them
+    self._update(fired)  # ready: it runs with the engine's next steps
+
+
+def _started_branches(task: SpiffTask) -> bool:
+    """Whether waiting boundary event `task` started branches (a cycle's firings, a repeating event's copies)."""
+    return any(not child.has_state(TaskState.PREDICTED_MASK) and not isinstance(child.task_spec, BoundaryEventJoin)
+               for child in task.children)
+
+
+def _boundary_join_threshold(self: Any, my_task: SpiffTask) -> tuple[bool, list[SpiffTask]]:
+    """`BoundaryEventJoin._check_threshold_structured`; once the activity is done, a non-interrupting event that
+    started branches is ended in place of being cancelled, which would drop the branches (see above)."""
+    finished, cancel = _JOIN_THRESHOLD(self, my_task)
+    if not finished:
+        return finished, cancel
+    kept = [task for task in cancel if isinstance(task.task_spec, BoundaryEvent) and not task.task_spec.cancel_activity
+            and _started_branches(task)]
+    for task in kept:
+        _end_subscription(task)
+    return finished, [task for task in cancel if task not in kept]
+
+
+def _end_subscription(task: SpiffTask) -> None:
+    """End waiting boundary event `task` (history: cancelled, as a cancelled event) and leave its branches be."""
+    task._set_state(TaskState.CANCELLED)
+    for child in [c for c in task.children if c.has_state(TaskState.PREDICTED_MASK)]:
+        task.workflow._remove_task(child.id)
+    task.workflow.top_workflow.event_manager.remove_task(task)
+
+
+_CATCH = CatchingEvent.catch
+_JOIN_THRESHOLD = BoundaryEventJoin._check_threshold_structured
+
+
+def _install_repeating_events() -> None:
+    """Give SpiffWorkflow's boundary events and boundary joins the behaviour above (idempotent)."""
+    if BoundaryEvent.catch is not _boundary_catch:
+        BoundaryEvent.catch = _boundary_catch
+        BoundaryEventJoin._check_threshold_structured = _boundary_join_threshold
+
+
+_install_repeating_events()
+
+
+def _drop_ended_branches(workflow: Any, top: BpmnWorkflow, live: set[UUID]) -> int:
+    """Drop the merged branches that have finished (see `_merge_branch`), the fired copies of a repeating event
+    whose branch has finished (with the boundary join each holds), and the boundary joins each firing of a cycle
+    leaves waiting under its event but one (the join only cancels the event once the activity is done); returns
+    how many tasks went."""
+    tasks = workflow.tasks
+    cut = [task for task in tasks.values() if task.internal_data.get(_BRANCH_ENDED) and task.id not in live]
+    cut.extend(task for task in tasks.values() if task.internal_data.get(_FIRING) and task._state == TaskState.COMPLETED
+               and not any(c.id in live and not isinstance(c.task_spec, BoundaryEventJoin) for c in task.children))
+    for task in tasks.values():
+        if isinstance(task.task_spec, BoundaryEvent) and _opens_branch(task) and len(task._children) > 2:
+            joins = [c for c in task.children
+                     if isinstance(c.task_spec, BoundaryEventJoin) and c._state == TaskState.WAITING]
+            cut.extend(joins[:-1])
+    return sum(_cut_subtree(workflow, top, task) for task in cut)
+
+
+def _cut_subtree(workflow: Any, top: BpmnWorkflow, task: SpiffTask) -> int:
+    """Remove `task` and its descendants from the tree (and the subprocesses they run); returns how many went."""
+    tasks = workflow.tasks
+    if task.id not in tasks:
+        return 0
+    ids, stack = [], [task.id]
+    while stack:
+        tid = stack.pop()
+        ids.append(tid)
+        stack.extend(child for child in tasks[tid]._children if child in tasks)
+    parent = tasks.get(task._parent)
+    if parent is not None and task.id in parent._children:
+        parent._children.remove(task.id)
+    for tid in ids:
+        del tasks[tid]
+        if tid in top.subprocesses:
+            _drop_subprocess(top, tid)
+    if workflow.last_task is not None and workflow.last_task.id not in tasks:
+        workflow.last_task = parent
+    return len(ids)
+
+
 def _plain(value: Any) -> bool:
-    """A value JSON gives back unchanged: str, int, float, bool, None, and lists and str-keyed dicts of them."""
+    """A value JSON gives back unchanged: str, int, finite float, bool, None, and lists and str-keyed dicts of
+    them (a NaN or infinite float is written as JSON has no word for it: not plain)."""
     kind = type(value)
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
+    if kind is str or kind is int or kind is bool or value is None:
         return True
+    if kind is float:
+        return math.isfinite(value)
     if kind is dict:
-        return all(type(k) is str and _plain(v) for k, v in value.items())
+        if not set(map(type, value)) <= _TEXT:
+            return False
+        # Most values are flat: their types are checked in C before any of them is looked at one by one (each
+        # instance of a multi-instance activity holds its own copy of the collection, thousands of items).
+        return set(map(type, value.values())) <= _FLAT or all(_plain(v) for v in value.values())
     if kind is list:
-        return all(_plain(v) for v in value)
+        return set(map(type, value)) <= _FLAT or all(_plain(v) for v in value)
     return False
+
+
+_TEXT = frozenset({str})
+_FLAT = frozenset({str, int, bool, type(None)})  # always plain (a float may not be: see above)
 
 
 NAME_LIMIT = 255  # the variable table's name column, on every database
@@ -1219,10 +1581,67 @@ def check_variables_serializable(values: dict[str, Any]) -> None:
         if len(name) > NAME_LIMIT:
             raise BadRequest(f"variable name '{name[:40]}...' is too long ({len(name)} characters): "
                              f"at most {NAME_LIMIT}")
+        if _plain(value):
+            continue  # plain JSON: nothing to try
         try:
             json.dumps(value, cls=_Encoder)
         except (TypeError, ValueError) as err:
             raise BadRequest(f"variable '{name}' cannot be stored: {err}")
+
+
+# -- start events --------------------------------------------------------------------------------------------------
+# SpiffWorkflow lets every start event of a process wait and takes the path of the first to complete: a none start
+# completes at once, so a message, signal or timer start beside it is cancelled before it can catch anything. In
+# Camunda a plain start runs the none start's path only, and a start by message, signal or timer that event's only.
+_START_AT = "sf_start_at"  # internal data of the root task: the start event a triggered start runs from
+
+
+def _trigger_definition(kind: str, name: str) -> Any:
+    """The event definition a start `trigger` (see `Run.start`) delivers; a timer's is its start event's id."""
+    if kind == "message":
+        return MessageEventDefinition(name)
+    if kind == "signal":
+        return SignalEventDefinition(name)
+    return name
+
+
+def _start_event_for(spec: Any, definition: Any) -> str | None:
+    """The id of the process's start event that catches `definition` (a timer start: its id), if any."""
+    for start in spec.bpmn_start_events:
+        found = start.bpmn_id == definition if isinstance(definition, str) else start.event_definition == definition
+        if found:
+            return start.bpmn_id
+    return None
+
+
+def _start_split_run(self: Any, my_task: SpiffTask) -> bool:
+    """`StartEventSplit._run_hook`: only the start events the workflow runs from wait; the others are cancelled.
+
+    Those are the one `Run.start` chose for the instance (on the instance's own process), else the none start
+    events when there are any, else all (a process that starts only by events waits for one of them).
+    """
+    starts = [task for task in my_task.children
+              if isinstance(task.task_spec, StartEvent) and task.has_state(TaskState.PREDICTED_MASK)]
+    chosen = my_task.workflow.task_tree.internal_data.get(_START_AT)
+    if chosen is not None and my_task.workflow is my_task.workflow.top_workflow:
+        taken = [task for task in starts if task.task_spec.bpmn_id == chosen]
+    else:
+        taken = [task for task in starts if isinstance(task.task_spec.event_definition, NoneEventDefinition)]
+    for task in starts:
+        if task in taken or not taken:
+            task._set_state(TaskState.WAITING)
+        else:
+            task.cancel()
+    return True
+
+
+def _install_start_choice() -> None:
+    """Give SpiffWorkflow's start event split the choice above (idempotent)."""
+    if StartEventSplit._run_hook is not _start_split_run:
+        StartEventSplit._run_hook = _start_split_run
+
+
+_install_start_choice()
 
 
 def _element_id(spec: Any) -> str | None:

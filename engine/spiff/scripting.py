@@ -9,7 +9,6 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, SequentialMultiInstanceTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
-from SpiffWorkflow.util.task import TaskState
 
 from ..errors import ScriptRejected
 from ..expressions import RUNTIME_HELPERS
@@ -70,18 +69,49 @@ def multi_instance_variables(task: Any) -> dict[str, Any]:
 
 def _instance_values(mi_task: Any, instance: Any) -> dict[str, Any]:
     spec = mi_task.task_spec
-    instances = [c for c in mi_task.children if c.task_spec.name == spec.task_spec]
-    total = len(instances)
+    positions = instance_positions(mi_task)
+    if instance.id not in positions:  # not seen being added (cannot happen): count again
+        mi_task.__dict__.pop(_POSITIONS, None)
+        positions = instance_positions(mi_task)
+    created = len(positions)
+    total = created
     if isinstance(spec, SequentialMultiInstanceTask):
         cardinality = mi_task.internal_data.get("cardinality")
         remaining = mi_task.internal_data.get("remaining")
         total = cardinality if isinstance(cardinality, int) else total + len(remaining or [])
+    completed = len(mi_task.internal_data.get("merged", []))
     return {
         "nrOfInstances": total,
-        "nrOfActiveInstances": sum(1 for c in instances if not c.has_state(TaskState.FINISHED_MASK)),
-        "nrOfCompletedInstances": len(mi_task.internal_data.get("merged", [])),
-        "loopCounter": instances.index(instance),
+        # An instance ends by completing (then it is merged) or with the whole activity (cancelled, when nothing
+        # reads these any more): the active ones are those created and not merged.
+        "nrOfActiveInstances": created - completed,
+        "nrOfCompletedInstances": completed,
+        "loopCounter": positions.get(instance.id, 0),
     }
+
+
+_POSITIONS = "_sf_mi_positions"  # on a live multi-instance task: (children read, the last of them, positions)
+
+
+def instance_positions(mi_task: Any) -> dict[Any, int]:
+    """The 0-based position of each instance of the multi-instance task `mi_task`, by task id.
+
+    Kept on the live task and extended as instances are added (they are only ever appended to its children and
+    never removed while it runs), so that reading the variables of all its instances costs their number, not its
+    square: a task list of a parallel activity over thousands of items reads them for each instance.
+    """
+    children = mi_task._children
+    seen, last, positions = mi_task.__dict__.get(_POSITIONS, (0, None, None))
+    if positions is None or seen > len(children) or (seen and children[seen - 1] != last):
+        seen, positions = 0, {}  # first read, or not the children read before: read them all
+    if seen < len(children):
+        tasks, name = mi_task.workflow.tasks, mi_task.task_spec.task_spec
+        for child_id in children[seen:]:
+            child = tasks.get(child_id)
+            if child is not None and child.task_spec.name == name and child_id not in positions:
+                positions[child_id] = len(positions)
+        mi_task.__dict__[_POSITIONS] = (len(children), children[-1], positions)
+    return positions
 
 
 class StageflowScriptEngine(PythonScriptEngine):
@@ -95,6 +125,7 @@ class StageflowScriptEngine(PythonScriptEngine):
         super().__init__()
         self.sandbox = sandbox
         self.business_key = business_key
+        self.resolve_decision: Any = None  # set by the executor: binds decisionRef when a task runs
 
     def _context(self, task: Any, external_context: dict | None) -> dict[str, Any]:
         context = dict(HELPERS)

@@ -108,3 +108,19 @@ def test_reference_model_with_every_process_executable_deploys_or_is_refused_cle
         return
     assert isinstance(outcome, DeploymentView)
     assert {d.key for d in outcome.definitions} == process_ids(data, executable_only=False)
+
+
+@pytest.mark.parametrize("name", ["B.1.0", "B.2.0", "C.1.1", "C.4.0", "C.5.0"])
+def test_data_stores_are_no_reason_to_refuse_a_reference_model(sqlite_engine: Engine, name: str) -> None:
+    """Camunda 7 deploys data stores and their associations as modelling only, and so does Stageflow: these
+    models are refused, if at all, for something else (Java code, a service task without implementation, ...)."""
+    data = all_executable(corpus_file(name).read_bytes())
+    root = etree.fromstring(data)
+    store_parts = {el.get("id") for el in root.iter(f"{{{BPMN_NS}}}dataStore", f"{{{BPMN_NS}}}dataStoreReference")}
+    store_parts |= {el.getparent().get("id") for el in root.iter(f"{{{BPMN_NS}}}sourceRef", f"{{{BPMN_NS}}}targetRef")
+                    if (el.text or "").strip() in store_parts}
+    assert store_parts, f"{name} has no data store"
+    outcome = deploy_or_refuse(sqlite_engine, f"{name}.bpmn", data)
+    if isinstance(outcome, DefinitionError):
+        assert "data store" not in str(outcome), str(outcome)
+        assert outcome.element_id not in store_parts, str(outcome)

@@ -290,3 +290,29 @@ def test_a_called_element_expression_naming_no_process_deployed_with_it_fails_na
         engine.instances.start("caller", variables={"which": "nothing"})
     assert "calledElement gave 'nothing', which is no process deployed with this one" in err.value.message
     assert "a, caller" in err.value.message
+
+
+def test_expressions_in_a_task_name_and_documentation_are_evaluated(engine: Engine, deploy) -> None:
+    """As Camunda's name and description expressions; Stageflow's own `{variable}` placeholders still work."""
+    deploy(bpmn("""<bpmn:startEvent id="s"/>
+        <bpmn:userTask id="check" name="Order ${orderId} (${vip ? 'VIP' : 'standard'})">
+          <bpmn:documentation>Check order ${orderId} for {customer}; total ${amount * 2}</bpmn:documentation>
+        </bpmn:userTask>
+        <bpmn:userTask id="plain" name="Prüfe {customer}"/><bpmn:endEvent id="e"/>""" + chain("s", "check", "plain", "e"),
+        process_id="named"))
+    instance = engine.instances.start("named", variables={"orderId": 4711, "customer": "ACME", "vip": True,
+                                                          "amount": 21})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    assert task.name == "Order 4711 (VIP)"
+    assert task.description == "Check order 4711 for ACME; total 42"
+    engine.tasks.complete(task.id, {})
+    [plain] = engine.tasks.list(instance_id=instance.id)
+    assert plain.name == "Prüfe {customer}"  # a name without ${...} is shown as written
+
+
+def test_a_task_name_expression_that_fails_names_the_element(engine: Engine, deploy) -> None:
+    deploy(bpmn("""<bpmn:startEvent id="s"/><bpmn:userTask id="check" name="Order ${order.id}"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "check", "e"), process_id="badname"))
+    with pytest.raises(ScriptError) as failed:
+        engine.instances.start("badname", variables={})
+    assert failed.value.element_id == "check" and "name" in str(failed.value)

@@ -342,3 +342,15 @@ def test_a_message_to_all_that_fails_at_one_instance_changes_none_even_for_a_sec
     engine.messages.correlate("go", instance_id=good.id)
     assert engine.instances.variables(good.id)["share"] == 5
     assert [t.task_definition_key for t in engine.tasks.list(instance_id=good.id)] == ["after"]
+
+
+def test_a_start_that_fails_leaves_no_incident_behind(engine: Engine, deploy) -> None:
+    """The caller gets the error; with no instance there is nothing an incident could wait for (Camunda: the
+    start throws, nothing is kept)."""
+    deploy(bpmn("""<bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="share"><bpmn:script>each = 100 / people</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="check"/><bpmn:endEvent id="e"/>""" + chain("s", "share", "check", "e")))
+    with pytest.raises(ScriptError, match="division by zero") as failed:
+        engine.instances.start("p", variables={"people": 0})
+    assert failed.value.element_id == "share"
+    assert engine.jobs.incidents() == [] and engine.instances.list() == []

@@ -143,7 +143,7 @@ def check_survivors(url: str, confirmed: Confirmed) -> None:
                 row = session.get(m.ProcessInstance, instance.id)
                 assert row.runtime is not None
                 loaded = engine.executor.load(session, instance.id, for_change=False)
-            assert loaded.users_before == {open_task.id}, (instance.id, loaded.users_before, open_task.id)
+            assert loaded.before.users == {open_task.id}, (instance.id, loaded.before.users, open_task.id)
             assert loaded.run.variables() == state.variables
             assert state.active_elements == [open_task.task_definition_key]
 
