@@ -26,7 +26,7 @@ import orjson
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, StartEventSplit, _EndJoin
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, BoundaryEventSplit, StartEventSplit, _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition, SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -1242,7 +1242,8 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
         return removed
     node = root
     while True:
-        if node.state & _LIVE:
+        if node.state & _LIVE or (isinstance(node.task_spec, _SPLITS_JOINS_FIND)
+                                  and any(tasks[c]._state & _LIVE for c in node._children if c in tasks)):
             break
         live_children = [c for c in node._children if c in live]
         if len(live_children) != 1:
@@ -1266,6 +1267,11 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
     if workflow.last_task is not None and workflow.last_task.id not in tasks:
         workflow.last_task = node
     return removed + len(dropped)
+
+
+# Splits whose join looks for them among its ancestors when it fires: pruning keeps one whose branches are still
+# open (an async start event, its sibling start events cancelled, still goes through the start join).
+_SPLITS_JOINS_FIND = (StartEventSplit, BoundaryEventSplit)
 
 
 def _earlier_join_arrivals(workflow: Any) -> set[UUID]:

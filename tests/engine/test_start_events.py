@@ -73,3 +73,16 @@ def test_camundas_message_start_and_none_start_model(engine: Engine) -> None:
     assert open_tasks(engine, result.instance.id) == ["taskAfterMessageStart"]
     ran = {a["activityId"] for a in engine.history.activities(result.instance.id)}
     assert "messageStart" in ran and "noneStart" not in ran
+
+
+def test_an_async_none_start_beside_a_message_start_runs_once_its_job_does(engine: Engine) -> None:
+    """Camunda's AsyncStartEventTest.testMultipleAsyncStartEvents: the saved instance waits at the asynchronous
+    start; its job later goes through the start join (pruning keeps the start split that join looks for)."""
+    engine.definitions.deploy([("async.bpmn20.xml", (
+        CAMUNDA / "async" / "AsyncStartEventTest.testMultipleAsyncStartEvents.bpmn20.xml").read_bytes())])
+    instance = engine.instances.start("process")
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert (job["activityId"], open_tasks(engine, instance.id)) == ("startEvent", [])
+    assert engine.jobs.execute_due() == 1
+    assert open_tasks(engine, instance.id) == ["taskAfterStartEvent"]
+    assert engine.jobs.incidents() == []
