@@ -962,9 +962,10 @@ def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
     if not variables or (parent is not None and isinstance(parent.task_spec, MultiInstanceTask)):
         return
     top = task.workflow.top_workflow
-    if not any(other is not task and other._state & _ACTIVE
+    own = task.id
+    if not any(other._state & _ACTIVE and other.id != own and other._parent != own
                for wf in (top, *top.subprocesses.values()) for other in wf.tasks.values()):
-        return  # the only path: its successors inherit the data anyway
+        return  # the only path (its successors, just made ready, inherit the data anyway)
     for carrier in _carriers(task.workflow, {task.id}):
         for name, value in variables.items():
             carrier.data[name] = deepcopy(value)
