@@ -395,6 +395,18 @@ class Definitions:
                 return info.form
         return []
 
+    def start_form_key(self, definition_id: str) -> str | None:
+        """The start event's `camunda:formKey` (a literal; an expression, which needs an instance, gives None)."""
+        from .expressions import is_expression
+
+        with self.db.read() as session:
+            compiled = self.compiled(session, definition_id)
+        for task_spec in compiled.spec.task_specs.values():
+            info = compiled.element(task_spec)
+            if info is not None and info.tag == "startEvent" and task_spec in compiled.spec.start.outputs:
+                return info.form_key if info.form_key and not is_expression(info.form_key) else None
+        return None
+
     def start_form_fields(self, definition_id: str) -> list[dict[str, Any]]:
         """The start event's form fields (a default that is an expression is left out: it needs an instance)."""
         from .expressions import is_expression

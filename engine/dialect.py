@@ -98,6 +98,7 @@ class ElementInfo:
     map_decision_result: str | None = None
     lane: str | None = None
     documentation: str | None = None
+    form_key: str | None = None  # camunda:formKey of a user task or start event, as written (may hold ${...})
     error_code_variable: str | None = None  # an error boundary or start event: where the caught code goes
     error_message_variable: str | None = None
     escalation_code_variable: str | None = None  # an escalation boundary or start event: where the code goes
@@ -680,6 +681,8 @@ class Dialect:
             info.escalation_code_variable = escalation.get(_c("escalationCodeVariable"))
         if tag == "subProcess":
             info.triggered_by_event = el.get("triggeredByEvent", "false").lower() == "true"
+        if tag in ("startEvent", "userTask"):
+            info.form_key = (el.get(_c("formKey")) or "").strip() or None
         if tag == "startEvent":
             info.initiator = el.get(_c("initiator"))
             info.interrupting = el.get("isInterrupting", "true").lower() != "false"

@@ -409,6 +409,7 @@ class Executor:
             # Stageflow's own `{variable}` placeholders are filled after Camunda's `${...}` expressions
             "description": fill(text(info.documentation, "documentation"), task.data) if info.documentation else None,
             "name": text(task.name, "name") or task.element_id,
+            "form_key": _text_or_none(text(info.form_key, "formKey")),
         }
 
     def _external_tasks(self, session: Session, rows: _Rows, loaded: Loaded, externals: list[WaitingTask],
@@ -593,6 +594,10 @@ def _initiator(compiled: CompiledProcess) -> str | None:
         if info.tag == "startEvent" and info.initiator:
             return info.initiator
     return None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 def _names(value: Any) -> list[str]:

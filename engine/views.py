@@ -169,13 +169,15 @@ class TaskView:
     ended_at: datetime | None
     outcome: str | None
     suspended: bool
+    form_key: str | None = None
 
     @classmethod
     def of(cls, row: m.HumanTask) -> TaskView:
         return cls(row.id, row.name, row.element_id, row.instance_id, row.definition_id, row.definition_key,
                    row.business_key, row.assignee, row.owner, list(row.candidate_users or []),
                    list(row.candidate_groups or []), row.created_at, row.due, row.follow_up, row.priority,
-                   row.description, list(row.form or []), row.ended_at, row.outcome, row.suspended)
+                   row.description, list(row.form or []), row.ended_at, row.outcome, row.suspended,
+                   row.form_key)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -198,7 +200,7 @@ class TaskView:
             "caseInstanceId": None,
             "caseDefinitionId": None,
             "suspended": self.suspended,
-            "formKey": None,
+            "formKey": self.form_key,
             "tenantId": None,
             "businessKey": self.business_key,
             "processDefinitionKey": self.process_definition_key,

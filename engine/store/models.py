@@ -190,6 +190,7 @@ class HumanTask(Base):
     follow_up: Mapped[datetime | None]
     priority: Mapped[int] = mapped_column(Integer, default=50)
     form: Mapped[list] = mapped_column(JSON, default=list)
+    form_key: Mapped[str | None] = mapped_column(Text)  # camunda:formKey (an embedded or external form's address)
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))  # completed, cancelled

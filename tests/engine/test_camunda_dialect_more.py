@@ -316,3 +316,20 @@ def test_a_task_name_expression_that_fails_names_the_element(engine: Engine, dep
     with pytest.raises(ScriptError) as failed:
         engine.instances.start("badname", variables={})
     assert failed.value.element_id == "check" and "name" in str(failed.value)
+
+
+def test_a_form_key_is_kept_on_the_task_as_camunda_has_it(engine: Engine, deploy) -> None:
+    deploy(bpmn("""<bpmn:startEvent id="s" camunda:formKey="embedded:app:forms/start.html"/>
+        <bpmn:userTask id="prepare" camunda:formKey="embedded:app:forms/prepare.html"/>
+        <bpmn:userTask id="review" camunda:formKey="app:forms/${kind}.html"/>
+        <bpmn:userTask id="plain"/><bpmn:endEvent id="e"/>""" + chain("s", "prepare", "review", "plain", "e"),
+        process_id="keyed"))
+    instance = engine.instances.start("keyed", variables={"kind": "claim"})
+    assert engine.definitions.start_form_key(instance.definition_id) == "embedded:app:forms/start.html"
+    keys = []
+    for _ in range(3):
+        [task] = engine.tasks.list(instance_id=instance.id)
+        keys.append((task.task_definition_key, task.form_key, task.to_json()["formKey"]))
+        engine.tasks.complete(task.id, {})
+    assert keys == [("prepare", "embedded:app:forms/prepare.html", "embedded:app:forms/prepare.html"),
+                    ("review", "app:forms/claim.html", "app:forms/claim.html"), ("plain", None, None)]

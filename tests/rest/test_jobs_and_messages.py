@@ -123,3 +123,18 @@ def test_a_failed_jobs_stacktrace_is_its_failure_as_plain_text(admin: Client) ->
     assert "ZeroDivisionError" in trace.text and "charge" in trace.text
     missing = admin.get("/job/no-such-job/stacktrace")
     assert missing.status_code == 404 and "no-such-job" in missing.json()["message"]
+
+
+def test_task_form_and_start_form_give_the_form_key(admin: Client) -> None:
+    keyed = bpmn("""<bpmn:startEvent id="s" camunda:formKey="embedded:app:forms/start.html"/>
+        <bpmn:userTask id="prepare" camunda:formKey="embedded:app:forms/prepare.html"/><bpmn:endEvent id="e"/>"""
+                 + chain("s", "prepare", "e"), process_id="keyed")
+    deploy(admin, keyed, "keyed.bpmn")
+    assert admin.get("/process-definition/key/keyed/startForm").json() == {
+        "key": "embedded:app:forms/start.html", "contextPath": None}
+    instance_id = admin.post("/process-definition/key/keyed/start", json={}).json()["id"]
+    [task] = admin.get("/task", params={"processInstanceId": instance_id}).json()
+    assert task["formKey"] == "embedded:app:forms/prepare.html"
+    assert admin.get(f"/task/{task['id']}/form").json() == {"key": "embedded:app:forms/prepare.html",
+                                                            "contextPath": None}
+    assert admin.get("/task/no-such-task/form").status_code == 404

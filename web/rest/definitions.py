@@ -114,6 +114,17 @@ def _form_variables(definition_id: str) -> Response:
     return jsonify(form_variables(engine().definitions.start_form_fields(definition_id), {}, variable_names()))
 
 
+@bp.get("/process-definition/<definition_id>/startForm")
+def start_form_key(definition_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's getStartForm: the start event's form key (camunda:formKey; null for a generated form or none)."""
+    return jsonify({"key": engine().definitions.start_form_key(definition_id), "contextPath": None})
+
+
+@bp.get("/process-definition/key/<key>/startForm")
+def start_form_key_by_key(key: str):  # type: ignore[no-untyped-def]
+    return start_form_key(_by_key(key))
+
+
 @bp.get("/process-definition/<definition_id>/form-variables")
 def form_variables(definition_id: str):  # type: ignore[no-untyped-def]
     return _form_variables(definition_id)

@@ -195,6 +195,13 @@ def variable_names() -> list[str] | None:
     return None if raw is None else [n for n in raw.split(",") if n]
 
 
+@bp.get("/task/<task_id>/form")
+def task_form(task_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's getForm: the task's form key (camunda:formKey, null for a generated form or none)."""
+    task = visible_task(task_id)
+    return jsonify({"key": task.form_key, "contextPath": None})
+
+
 @bp.get("/task/<task_id>/form-variables")
 def task_form_variables(task_id: str):  # type: ignore[no-untyped-def]
     """As Camunda's GetTaskFormVariablesCmd: the form fields typed by their form types, then the task's other
