@@ -26,14 +26,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from spiff_baseline import NS  # noqa: E402
+
 from engine.api import Engine  # noqa: E402
 from engine.clock import VirtualClock  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.spiff import runtime  # noqa: E402
 from engine.store import models as m  # noqa: E402
-
-NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-      'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="x"')
 
 ACTIVITY = {
     "user": '<bpmn:userTask id="each" camunda:assignee="${person}">{loop}</bpmn:userTask>',

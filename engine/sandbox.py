@@ -644,24 +644,14 @@ class ScriptSandbox:
         sys.settrace(trace_call)
         try:
             return eval(code, names)  # restricted code, restricted builtins
-        except _TimeLimitExceeded as exc:
-            raise ScriptFailure(
-                f"script exceeded its time limit of {self.time_limit} s",
-                line=_script_line(exc.__traceback__, filename),
-                original=exc,
-            ) from None
-        except _MemoryLimitExceeded as exc:
-            raise ScriptFailure(
-                f"MemoryError: script grew the engine's memory by more than {MAX_SCRIPT_MEMORY // 2**20} MB",
-                line=_script_line(exc.__traceback__, filename),
-                original=exc,
-            ) from None
-        except _CallDepthExceeded as exc:
-            raise ScriptFailure(
-                f"RecursionError: script calls nested more than {MAX_CALL_DEPTH} deep",
-                line=_script_line(exc.__traceback__, filename),
-                original=exc,
-            ) from None
+        except (_TimeLimitExceeded, _MemoryLimitExceeded, _CallDepthExceeded) as exc:
+            limit = {
+                _TimeLimitExceeded: f"script exceeded its time limit of {self.time_limit} s",
+                _MemoryLimitExceeded: f"MemoryError: script grew the engine's memory by more than "
+                                      f"{MAX_SCRIPT_MEMORY // 2**20} MB",
+                _CallDepthExceeded: f"RecursionError: script calls nested more than {MAX_CALL_DEPTH} deep",
+            }[type(exc)]
+            raise ScriptFailure(limit, line=_script_line(exc.__traceback__, filename), original=exc) from None
         except Exception as exc:
             raise ScriptFailure(
                 _describe(exc), line=_script_line(exc.__traceback__, filename), original=exc
