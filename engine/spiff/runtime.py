@@ -26,11 +26,10 @@ import orjson
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, BoundaryEventSplit, StartEventSplit, _EndJoin
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit, StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition, SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimeDateEventDefinition,
@@ -38,19 +37,17 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (
-    BoundaryEvent,
     EventBasedGateway,
     IntermediateCatchEvent,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
-from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
-from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
@@ -61,13 +58,15 @@ from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..sandbox import ScriptSandbox
 from ..variables import Long, Short
 from . import clockpatch, inclusive
+from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
 from .parser import CompiledProcess, ExternalTaskSpec, called_specs, hand_to_multi_instance, take_mails
 from .scripting import StageflowScriptEngine, multi_instance_variables
+from .starts import START_AT, start_event_for, trigger_definition
 from .timers import install_cron_cycles, is_cron, next_cron
+from .tree import ACTIVE, drop_subprocess, earlier_join_arrivals, find_task
 
 SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
-_ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 
 clockpatch.install()
@@ -278,9 +277,9 @@ class Run:
             workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=engine)
         workflow.task_tree.data.update(variables)
         if start_element is None and trigger is not None:
-            start_element = _start_event_for(compiled.spec, _trigger_definition(*trigger))
+            start_element = start_event_for(compiled.spec, trigger_definition(*trigger))
         if start_element is not None:
-            workflow.task_tree.internal_data[_START_AT] = start_element
+            workflow.task_tree.internal_data[START_AT] = start_element
         run = cls(compiled, workflow, engine)
         run._before = Snapshot()
         return run
@@ -357,7 +356,7 @@ class Run:
         """The finished interrupting event subprocess of `scope` once nothing else in it is active, else None."""
         done = [t for t in scope.tasks.values()
                 if t.internal_data.get("sf_interrupted") and t.has_state(TaskState.COMPLETED)]
-        if not done or any(t.has_state(_ACTIVE) and _element_id(t.task_spec) is not None
+        if not done or any(t.has_state(ACTIVE) and _element_id(t.task_spec) is not None
                            for t in scope.tasks.values()):
             return None
         for t in list(scope.tasks.values()):
@@ -442,7 +441,7 @@ class Run:
                 changed = True
         if not changed and waiting:
             rest = [t for t in scope.tasks.values() if _element_id(t.task_spec) is not None
-                    and t not in event_tasks and t.has_state(_ACTIVE)]
+                    and t not in event_tasks and t.has_state(ACTIVE)]
             if not rest:
                 for task in waiting:
                     task.cancel()
@@ -626,8 +625,8 @@ class Run:
         subprocesses, besides the process itself (SpiffWorkflow only subscribes the process's own)."""
         return [sub for sub in self.workflow.subprocesses.values()
                 if not sub.completed and sub.spec.start.trigger_specs
-                and (task := _find_task(self.workflow, sub.parent_task_id)) is not None
-                and task.has_state(_ACTIVE)]
+                and (task := find_task(self.workflow, sub.parent_task_id)) is not None
+                and task.has_state(ACTIVE)]
 
     def _trigger_nested(self, definition: Any) -> None:
         """Start, in every running embedded subprocess, the event subprocesses whose start catches `definition`:
@@ -805,7 +804,7 @@ class Run:
             data = {k: v for k, v in workflow.data.items() if k != COMPENSABLE}  # Stageflow's own bookkeeping
             return data if data else dict(_last_data(workflow))
         merged: dict[str, Any] = {}
-        open_tasks = [t for t in workflow.tasks.values() if t.has_state(_ACTIVE | TaskState.ERROR)]
+        open_tasks = [t for t in workflow.tasks.values() if t.has_state(ACTIVE | TaskState.ERROR)]
         if not open_tasks:
             return dict(_last_data(workflow))
         for task in sorted(open_tasks, key=lambda t: t.last_state_change):
@@ -820,7 +819,7 @@ class Run:
         """
         scopes: dict[UUID, Any] = {}
         for task in self._all_tasks():
-            if task.has_state(_ACTIVE | TaskState.FUTURE):
+            if task.has_state(ACTIVE | TaskState.FUTURE):
                 scopes[task.id] = task
                 parent = task.parent
                 if parent is not None and task.has_state(TaskState.WAITING):
@@ -870,7 +869,7 @@ class Run:
                 continue
             if state == TaskState.COMPLETED:
                 event = "completed"
-            elif state == TaskState.CANCELLED and before.get(task.id, 0) & _ACTIVE:
+            elif state == TaskState.CANCELLED and before.get(task.id, 0) & ACTIVE:
                 event = "cancelled"
             elif state == TaskState.ERROR:
                 event = "error"
@@ -963,10 +962,10 @@ def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
         return
     top = task.workflow.top_workflow
     own = task.id
-    if not any(other._state & _ACTIVE and other.id != own and other._parent != own
+    if not any(other._state & ACTIVE and other.id != own and other._parent != own
                for wf in (top, *top.subprocesses.values()) for other in wf.tasks.values()):
         return  # the only path (its successors, just made ready, inherit the data anyway)
-    for carrier in _carriers(task.workflow, {task.id}):
+    for carrier in carriers(task.workflow, {task.id}):
         for name, value in variables.items():
             carrier.data[name] = deepcopy(value)
 
@@ -1005,7 +1004,7 @@ def _do_engine_steps(workflow: BpmnWorkflow, budget: StepBudget | None = None) -
                 continue  # removed by an earlier step of this round
             while update(sub) > 0:
                 pass
-            task = _find_task(workflow, sub.parent_task_id) if sub.parent_task_id is not None else None
+            task = find_task(workflow, sub.parent_task_id) if sub.parent_task_id is not None else None
             if task is not None:
                 task.task_spec._update(task)
         return update(workflow) > 0 or len(workflow.get_active_subprocesses()) > len(active)
@@ -1046,14 +1045,8 @@ def _drop_orphan_subprocesses(workflow: BpmnWorkflow) -> None:
         if not orphans:
             return
         for task_id in orphans:
-            _drop_subprocess(workflow, task_id)
+            drop_subprocess(workflow, task_id)
 
-
-def _find_task(workflow: BpmnWorkflow, task_id: UUID) -> Any:
-    try:
-        return workflow.get_task_from_id(task_id)
-    except TaskNotFoundException:
-        return None
 
 
 @contextmanager
@@ -1219,7 +1212,7 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
     tasks = workflow.tasks
     if not any(task._state & _LIVE for task in tasks.values()):
         return 0  # all finished (an ended scope): nothing is live, nor pinned (a pinning join waits)
-    pinned = _earlier_join_arrivals(workflow)
+    pinned = earlier_join_arrivals(workflow)
     # A task is live when it is unfinished, pinned, or has a live child: mark each such task's ancestors, walking
     # up along the parent links (no recursion, each task marked once).
     live: set[UUID] = set()
@@ -1238,7 +1231,7 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
             if task_id not in children:
                 break
             task_id, task = parent.id, parent
-    removed = _drop_ended_branches(workflow, top, live)
+    removed = drop_ended_branches(workflow, top, live)
     if root.id not in live:
         return removed
     node = root
@@ -1262,7 +1255,7 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
     for tid in dropped:
         del tasks[tid]
         if tid in top.subprocesses:
-            _drop_subprocess(top, tid)
+            drop_subprocess(top, tid)
     root._children = [node.id]
     node._parent = root.id
     if workflow.last_task is not None and workflow.last_task.id not in tasks:
@@ -1273,284 +1266,6 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
 # Splits whose join looks for them among its ancestors when it fires: pruning keeps one whose branches are still
 # open (an async start event, its sibling start events cancelled, still goes through the start join).
 _SPLITS_JOINS_FIND = (StartEventSplit, BoundaryEventSplit)
-
-
-def _earlier_join_arrivals(workflow: Any) -> set[UUID]:
-    """The finished arrivals at a parallel or inclusive join that still waits for others.
-
-    The join counts its inputs by looking for these (and at their predecessors): pruning them away would leave
-    it waiting for ever when the branches are not nested (two forks into one join, a branch that joins early).
-    """
-    waiting = [t for t in workflow.tasks.values()
-               if t.state == TaskState.WAITING and isinstance(t.task_spec, UnstructuredJoin)]
-    if not waiting:
-        return set()
-    specs = {t.task_spec.name for t in waiting}
-    return {t.id for t in workflow.tasks.values()
-            if t.task_spec.name in specs and t.has_state(TaskState.COMPLETED | TaskState.CANCELLED)
-            and not t.internal_data.get(inclusive.CONSUMED)  # an inclusive join's firing took it already
-            and not t.internal_data.get(_BRANCH_MERGED)  # an ended event branch's, merged already
-            and not any(w.is_descendant_of(t) for w in waiting)}
-
-
-def _drop_subprocess(top: BpmnWorkflow, task_id: UUID) -> None:
-    sub = top.subprocesses.pop(task_id, None)
-    if sub is None:
-        return
-    for tid in list(sub.tasks):
-        if tid in top.subprocesses:
-            _drop_subprocess(top, tid)
-
-
-# -- non-interrupting event branches -------------------------------------------------------------------------------
-# A non-interrupting boundary event (each firing of a cycle) and a non-interrupting event subprocess (each run) start
-# a branch beside the main flow. SpiffWorkflow gives the branch its own copy of the data and keeps its tasks until
-# the scope's end join, which merges every arrival's data (the last arrival's winning): until then what the branch
-# wrote is invisible, an older copy can overwrite newer values at the end, and the tree grows with each firing.
-# Camunda's process variables are global to the instance. So when a branch's token reaches the end join, what the
-# branch changed since it started (relative to the data of the event it started from) is written into every task
-# that carries the instance's data for the rest of it (`_carriers`): a value it set wins (the last write is the
-# branch's end), a variable it deleted is deleted. Its own arrival keeps only those changes, and once it has
-# finished the branch is pruned (`_drop_ended_branches`).
-_BRANCH_ENDED = "sf_branch_ended"  # internal data of a branch's first task once the branch's changes are merged
-_BRANCH_MERGED = "sf_branch_merged"  # internal data of the branch's arrival at its scope's end join
-_CARRYING = _ACTIVE | TaskState.FUTURE
-
-
-def _opens_branch(task: SpiffTask) -> bool:
-    """Whether each child of `task` starts a non-interrupting event branch: `task` is a non-interrupting boundary
-    event, or the start event of a non-interrupting event subprocess (a cycle's firings are its children)."""
-    spec = task.task_spec
-    if isinstance(spec, BoundaryEvent):
-        return not spec.cancel_activity
-    return getattr(spec, "sf_non_interrupting", False)
-
-
-def _non_interrupting_run(workflow: Any) -> bool:
-    """Whether `workflow` is a run of a non-interrupting event subprocess."""
-    return workflow is not workflow.top_workflow and any(
-        getattr(start, "sf_non_interrupting", False) for start in getattr(workflow.spec, "bpmn_start_events", []))
-
-
-def _branch_of(arrival: SpiffTask) -> tuple[SpiffTask, SpiffTask] | None:
-    """(the task whose data the branch started from, the branch's first task) when `arrival`, a token reaching its
-    scope's end join, ends a non-interrupting event branch; None for the scope's other tokens."""
-    below, task = arrival, arrival.parent
-    while task is not None:
-        if _opens_branch(task):
-            return task, below
-        if task._parent is None and _non_interrupting_run(task.workflow):
-            return task, below  # a run whose start event was pruned: its start task holds the same data
-        below, task = task, task.parent
-    return None
-
-
-def _merge_branch(arrival: SpiffTask, start: SpiffTask, first: SpiffTask) -> None:
-    """Write what the branch ending at `arrival` changed since `start` into the instance's data (see above)."""
-    end = arrival.parent
-    before, after = start.data, end.data
-    updates = {name: value for name, value in after.items() if name not in before or before[name] != value}
-    deletions = [name for name in before if name not in after]
-    path = set()
-    task = arrival
-    while task is not None and task is not start:
-        path.add(task.id)
-        task = task.parent
-    if updates or deletions:
-        for carrier in _carriers(arrival.workflow, path):
-            for name, value in updates.items():
-                carrier.data[name] = deepcopy(value)
-            for name in deletions:
-                carrier.data.pop(name, None)
-    end.data = updates  # what the end join merges from this arrival: the branch's own writes only
-    first.internal_data[_BRANCH_ENDED] = True
-    arrival.internal_data[_BRANCH_MERGED] = True
-
-
-def _carriers(workflow: Any, skip: set[UUID]) -> list[SpiffTask]:
-    """The tasks that carry the variables of the instance `workflow` belongs to, outside the tasks in `skip`.
-
-    In the instance's process and its embedded and event subprocesses (not called processes, whose variables are
-    their own): the open and future tasks, the parent of each waiting task (it copies its data from it when it
-    moves on), the predecessors of the arrivals a join holds (it merges their data as it fires), the events that
-    open branches (a later firing, or another token of the same branch, starts from their data), and each scope's
-    start task (a message event subprocess starts from it).
-    """
-    top = workflow.top_workflow
-    scope = _instance_scope(workflow)
-    found: dict[UUID, SpiffTask] = {}
-    for wf in [scope, *(sub for sub in top.subprocesses.values() if sub is not scope and not sub.completed
-                        and _instance_scope(sub) is scope)]:
-        pinned = _earlier_join_arrivals(wf)
-        found[wf.task_tree.id] = wf.task_tree
-        for task in wf.tasks.values():
-            if task.id in skip or task.internal_data.get(_BRANCH_MERGED):
-                continue
-            if task._state & _CARRYING or _opens_branch(task):
-                found[task.id] = task
-            if task._state == TaskState.WAITING or task.id in pinned:
-                parent = task.parent
-                if parent is not None and parent.id not in skip:
-                    found[parent.id] = parent
-    return list(found.values())
-
-
-def _instance_scope(workflow: Any) -> Any:
-    """The workflow of the process instance `workflow` belongs to in Camunda's sense: the top workflow, or the
-    called process of the call activity it runs in (embedded and event subprocesses share their process's
-    variables)."""
-    top = workflow.top_workflow
-    while workflow is not top:
-        task = _find_task(top, workflow.parent_task_id)
-        if task is None or getattr(task.task_spec, "sf_called_process", False):
-            return workflow
-        workflow = task.workflow
-    return workflow
-
-
-def _end_join_update_hook(self: Any, my_task: SpiffTask) -> Any:
-    """`_EndJoin._update_hook`, merging first the changes of the non-interrupting event branch a token ends."""
-    end = my_task.parent
-    if end is not None and end._state == TaskState.COMPLETED and not my_task.internal_data.get(_BRANCH_MERGED):
-        if end.internal_data.get(_BRANCH_ENDED):  # a run of an event subprocess, merged as it ended (below)
-            my_task.internal_data[_BRANCH_MERGED] = True
-        else:
-            found = _branch_of(my_task)
-            if found is not None:
-                _merge_branch(my_task, *found)
-    return _END_JOIN_UPDATE(self, my_task)
-
-
-def _subworkflow_completed(self: Any, subworkflow: Any, my_task: SpiffTask) -> None:
-    """`SubWorkflowTask._on_subworkflow_completed`; a run of a non-interrupting event subprocess hands on nothing
-    more: each of its tokens merged what it changed as it reached the run's end join."""
-    _SUBWORKFLOW_COMPLETED(self, subworkflow, my_task)
-    if getattr(self, "sf_event_subprocess", False) and _non_interrupting_run(subworkflow):
-        my_task.data = {}
-        my_task.internal_data[_BRANCH_ENDED] = True
-
-
-_END_JOIN_UPDATE = _EndJoin._update_hook
-_SUBWORKFLOW_COMPLETED = SubWorkflowTask._on_subworkflow_completed
-
-
-def _install_branch_merging() -> None:
-    """Give SpiffWorkflow's end join and subprocess completion the merging above (idempotent)."""
-    if _EndJoin._update_hook is not _end_join_update_hook:
-        _EndJoin._update_hook = _end_join_update_hook
-        SubWorkflowTask._on_subworkflow_completed = _subworkflow_completed
-
-
-_install_branch_merging()
-
-
-# -- repeating non-interrupting events -------------------------------------------------------------------------------
-# In Camunda 7 a non-interrupting message or signal boundary event stays subscribed while its activity runs: every
-# message starts a branch. SpiffWorkflow completes the event on the first one. Here the event's task stays WAITING
-# (its subscription row stays the same) and each catch adds a fired copy of the event under it, which runs as the
-# event would have and starts the branch (history sees one completed boundary event per message, as in Camunda).
-# When the activity ends, SpiffWorkflow cancels its waiting boundary events and with them every branch a cycle
-# timer or a repeated message started; in Camunda the subscription ends and the branches run on to their own end.
-_FIRING = "sf_firing"  # internal data of a fired copy of a repeating boundary event
-
-
-def _repeats(spec: Any) -> bool:
-    """Whether boundary event `spec` fires on every message or signal while its activity runs."""
-    return (isinstance(spec, BoundaryEvent) and not spec.cancel_activity
-            and isinstance(spec.event_definition, (MessageEventDefinition, SignalEventDefinition)))
-
-
-def _boundary_catch(self: Any, my_task: SpiffTask, event: Any) -> None:
-    """`CatchingEvent.catch` for a boundary event; a repeating one (above) fires a copy and keeps waiting."""
-    if not _repeats(self):
-        _CATCH(self, my_task, event)
-        return
-    fired = my_task._add_child(self, TaskState.FUTURE)
-    fired.triggered = True  # a child no prediction of the event's own outputs may remove
-    fired.internal_data[_FIRING] = True
-    self.event_definition.catch(fired, event)
-    self._predict(fired, mask=TaskState.NOT_FINISHED_MASK)  # its outputs, as a cycle timer's firing has them
-    self._update(fired)  # ready: it runs with the engine's next steps
-
-
-def _started_branches(task: SpiffTask) -> bool:
-    """Whether waiting boundary event `task` started branches (a cycle's firings, a repeating event's copies)."""
-    return any(not child.has_state(TaskState.PREDICTED_MASK) and not isinstance(child.task_spec, BoundaryEventJoin)
-               for child in task.children)
-
-
-def _boundary_join_threshold(self: Any, my_task: SpiffTask) -> tuple[bool, list[SpiffTask]]:
-    """`BoundaryEventJoin._check_threshold_structured`; once the activity is done, a non-interrupting event that
-    started branches is ended in place of being cancelled, which would drop the branches (see above)."""
-    finished, cancel = _JOIN_THRESHOLD(self, my_task)
-    if not finished:
-        return finished, cancel
-    kept = [task for task in cancel if isinstance(task.task_spec, BoundaryEvent) and not task.task_spec.cancel_activity
-            and _started_branches(task)]
-    for task in kept:
-        _end_subscription(task)
-    return finished, [task for task in cancel if task not in kept]
-
-
-def _end_subscription(task: SpiffTask) -> None:
-    """End waiting boundary event `task` (history: cancelled, as a cancelled event) and leave its branches be."""
-    task._set_state(TaskState.CANCELLED)
-    for child in [c for c in task.children if c.has_state(TaskState.PREDICTED_MASK)]:
-        task.workflow._remove_task(child.id)
-    task.workflow.top_workflow.event_manager.remove_task(task)
-
-
-_CATCH = CatchingEvent.catch
-_JOIN_THRESHOLD = BoundaryEventJoin._check_threshold_structured
-
-
-def _install_repeating_events() -> None:
-    """Give SpiffWorkflow's boundary events and boundary joins the behaviour above (idempotent)."""
-    if BoundaryEvent.catch is not _boundary_catch:
-        BoundaryEvent.catch = _boundary_catch
-        BoundaryEventJoin._check_threshold_structured = _boundary_join_threshold
-
-
-_install_repeating_events()
-
-
-def _drop_ended_branches(workflow: Any, top: BpmnWorkflow, live: set[UUID]) -> int:
-    """Drop the merged branches that have finished (see `_merge_branch`), the fired copies of a repeating event
-    whose branch has finished (with the boundary join each holds), and the boundary joins each firing of a cycle
-    leaves waiting under its event but one (the join only cancels the event once the activity is done); returns
-    how many tasks went."""
-    tasks = workflow.tasks
-    cut = [task for task in tasks.values() if task.internal_data.get(_BRANCH_ENDED) and task.id not in live]
-    cut.extend(task for task in tasks.values() if task.internal_data.get(_FIRING) and task._state == TaskState.COMPLETED
-               and not any(c.id in live and not isinstance(c.task_spec, BoundaryEventJoin) for c in task.children))
-    for task in tasks.values():
-        if isinstance(task.task_spec, BoundaryEvent) and _opens_branch(task) and len(task._children) > 2:
-            joins = [c for c in task.children
-                     if isinstance(c.task_spec, BoundaryEventJoin) and c._state == TaskState.WAITING]
-            cut.extend(joins[:-1])
-    return sum(_cut_subtree(workflow, top, task) for task in cut)
-
-
-def _cut_subtree(workflow: Any, top: BpmnWorkflow, task: SpiffTask) -> int:
-    """Remove `task` and its descendants from the tree (and the subprocesses they run); returns how many went."""
-    tasks = workflow.tasks
-    if task.id not in tasks:
-        return 0
-    ids, stack = [], [task.id]
-    while stack:
-        tid = stack.pop()
-        ids.append(tid)
-        stack.extend(child for child in tasks[tid]._children if child in tasks)
-    parent = tasks.get(task._parent)
-    if parent is not None and task.id in parent._children:
-        parent._children.remove(task.id)
-    for tid in ids:
-        del tasks[tid]
-        if tid in top.subprocesses:
-            _drop_subprocess(top, tid)
-    if workflow.last_task is not None and workflow.last_task.id not in tasks:
-        workflow.last_task = parent
-    return len(ids)
 
 
 def _plain(value: Any) -> bool:
@@ -1594,61 +1309,6 @@ def check_variables_serializable(values: dict[str, Any]) -> None:
             json.dumps(value, cls=_Encoder)
         except (TypeError, ValueError) as err:
             raise BadRequest(f"variable '{name}' cannot be stored: {err}")
-
-
-# -- start events --------------------------------------------------------------------------------------------------
-# SpiffWorkflow lets every start event of a process wait and takes the path of the first to complete: a none start
-# completes at once, so a message, signal or timer start beside it is cancelled before it can catch anything. In
-# Camunda a plain start runs the none start's path only, and a start by message, signal or timer that event's only.
-_START_AT = "sf_start_at"  # internal data of the root task: the start event a triggered start runs from
-
-
-def _trigger_definition(kind: str, name: str) -> Any:
-    """The event definition a start `trigger` (see `Run.start`) delivers; a timer's is its start event's id."""
-    if kind == "message":
-        return MessageEventDefinition(name)
-    if kind == "signal":
-        return SignalEventDefinition(name)
-    return name
-
-
-def _start_event_for(spec: Any, definition: Any) -> str | None:
-    """The id of the process's start event that catches `definition` (a timer start: its id), if any."""
-    for start in spec.bpmn_start_events:
-        found = start.bpmn_id == definition if isinstance(definition, str) else start.event_definition == definition
-        if found:
-            return start.bpmn_id
-    return None
-
-
-def _start_split_run(self: Any, my_task: SpiffTask) -> bool:
-    """`StartEventSplit._run_hook`: only the start events the workflow runs from wait; the others are cancelled.
-
-    Those are the one `Run.start` chose for the instance (on the instance's own process), else the none start
-    events when there are any, else all (a process that starts only by events waits for one of them).
-    """
-    starts = [task for task in my_task.children
-              if isinstance(task.task_spec, StartEvent) and task.has_state(TaskState.PREDICTED_MASK)]
-    chosen = my_task.workflow.task_tree.internal_data.get(_START_AT)
-    if chosen is not None and my_task.workflow is my_task.workflow.top_workflow:
-        taken = [task for task in starts if task.task_spec.bpmn_id == chosen]
-    else:
-        taken = [task for task in starts if isinstance(task.task_spec.event_definition, NoneEventDefinition)]
-    for task in starts:
-        if task in taken or not taken:
-            task._set_state(TaskState.WAITING)
-        else:
-            task.cancel()
-    return True
-
-
-def _install_start_choice() -> None:
-    """Give SpiffWorkflow's start event split the choice above (idempotent)."""
-    if StartEventSplit._run_hook is not _start_split_run:
-        StartEventSplit._run_hook = _start_split_run
-
-
-_install_start_choice()
 
 
 def _element_id(spec: Any) -> str | None:
