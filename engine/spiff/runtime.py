@@ -1252,6 +1252,10 @@ def _prune_tree(workflow: Any, top: BpmnWorkflow) -> int:
         keep.add(tid)
         stack.extend(c for c in tasks[tid]._children if c in tasks)
     dropped = [tid for tid in tasks if tid not in keep]
+    # `node` becomes the root's child: a task still waiting there (a receive task, a timer) takes its parent's data
+    # when it moves on, so the root takes the data of the parent it replaces (the start data would bring back
+    # values changed or removed since, through the API or a task's completion)
+    root.data = tasks[node._parent].data
     for tid in dropped:
         del tasks[tid]
         if tid in top.subprocesses:
