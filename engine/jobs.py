@@ -326,7 +326,7 @@ class Jobs:
         return parse_retry_cycle(cycle)
 
     def retry(self, job_id: str, retries: int = 1) -> dict[str, Any]:
-        """Give a failed job new tries, due now; its incident is resolved (after the cause was fixed).
+        """Give a job new tries; a failed one is due now and its incident resolved (after the cause was fixed).
 
         Zero retries stops the job as if its tries had run out: it becomes an incident (as in Camunda)."""
         now = self.engine.clock.now()
@@ -348,8 +348,9 @@ class Jobs:
                                            message=job.exception or "the job's retries were set to 0",
                                            created_at=now))
                 return _job_json(job)
+            if job.exception is not None or not job.retries:  # a failed job runs again now
+                job.due_at = now  # (a healthy one keeps its due date, as Camunda's setJobRetries)
             job.retries = retries
-            job.due_at = now
             job.lock_owner = job.lock_expires_at = None
             session.execute(update(m.Incident).where(m.Incident.job_id == job_id, m.Incident.resolved_at.is_(None))
                             .values(resolved_at=now))

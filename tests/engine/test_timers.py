@@ -325,3 +325,18 @@ def test_a_job_that_can_never_run_becomes_an_incident_instead_of_staying_due(eng
     [after] = engine.jobs.list(instance_id=instance.id)
     assert after["retries"] == 0
     assert engine.jobs.execute_due() == 0  # no longer due: nothing picks it up again
+
+
+def test_new_retries_for_a_healthy_timer_keep_its_due_date_and_execute_still_fires_it(
+        engine: Engine, deploy, clock) -> None:
+    """Camunda's setJobRetries changes no due date; executeJob runs the job whatever its retries."""
+    deploy(failing_after_timer())
+    instance = engine.instances.start("p", variables={"amount": 10, "divisor": 2})
+    [job] = engine.jobs.list(instance_id=instance.id)
+    engine.jobs.retry(job["id"], 2)
+    [again] = engine.jobs.list(instance_id=instance.id)
+    assert (again["dueDate"], again["retries"]) == (job["dueDate"], 2)
+    assert engine.jobs.execute_due() == 0  # not due: setting retries did not make it so
+    engine.jobs.execute(job["id"], now_anyway=True)
+    assert engine.jobs.list(instance_id=instance.id) == []
+    assert engine.instances.variables(instance.id)["fee"] == 5
