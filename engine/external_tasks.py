@@ -107,16 +107,20 @@ class ExternalTasks:
         return {name: to_typed(value) for name, value in local.items() if names is None or name in names}
 
     def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None, *,
+                 local_variables: dict[str, Any] | None = None,
                  also: Callable[[Session], None] | None = None) -> None:
-        """The worker finished the task: the instance goes on with `variables` set.
+        """The worker finished the task: the instance goes on with `variables` set (`local_variables`: for the
+        task's output parameters only, as Camunda's `localVariables`).
 
         `also` writes the worker's own effect (a built-in worker's outbox record) in the same transaction, so
         that it exists exactly when the completion does.
         """
         values = dict(variables or {})
+        local = dict(local_variables or {})
         check_variables_serializable(values)
+        check_variables_serializable(local)
         self._change(task_id, worker_id, f"External Task {task_id} cannot be completed",
-                     lambda run: run.complete(task_id, values), also=also)
+                     lambda run: run.complete(task_id, values, local), also=also)
 
     def bpmn_error(self, task_id: str, worker_id: str, error_code: str, error_message: str | None = None,
                    variables: dict[str, Any] | None = None) -> None:

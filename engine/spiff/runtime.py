@@ -60,7 +60,7 @@ from ..variables import Long, Short
 from . import clockpatch, inclusive
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
-from .parser import CompiledProcess, ExternalTaskSpec, called_specs, hand_to_multi_instance, take_mails
+from .parser import OUT_LOCALS, CompiledProcess, ExternalTaskSpec, called_specs, hand_to_multi_instance, take_mails
 from .scripting import StageflowScriptEngine, multi_instance_variables
 from .starts import START_AT, start_event_for, trigger_definition
 from .timers import install_cron_cycles, is_cron, next_cron
@@ -452,12 +452,24 @@ class Run:
                     task.task_spec._update(task)
         return changed
 
-    def complete(self, task_id: str, variables: dict[str, Any]) -> None:
-        """Complete a waiting user or external task with `variables`, then advance."""
+    def complete(self, task_id: str, variables: dict[str, Any], local: dict[str, Any] | None = None) -> None:
+        """Complete a waiting user or external task with `variables`, then advance.
+
+        `local`: variables of the task's own scope (an external task's `localVariables`): its output parameters
+        read them, and they are gone once it has completed, as in Camunda.
+        """
         task = self.task(task_id)
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
             raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
         task.data.update(variables)
+        if local:
+            dropped = task.internal_data.setdefault(OUT_LOCALS, {"names": [], "hidden": {}})
+            for name, value in local.items():
+                if name not in dropped["names"]:
+                    dropped["names"].append(name)
+                    if name in task.data:
+                        dropped["hidden"][name] = task.data[name]
+                task.data[name] = value
         _hand_to_multi_instance(task, variables)
         _share_with_other_paths(task, variables)
         with _spiff_errors():

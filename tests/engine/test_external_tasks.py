@@ -114,3 +114,19 @@ def test_fetch_respects_max_tasks_topics_and_business_key(engine: Engine, deploy
     assert engine.external_tasks.count(topic="payments", locked=False) == 1
     with pytest.raises(BadRequest, match="lockDuration"):
         engine.external_tasks.fetch_and_lock("w3", 1, [topic(ms=0)])
+
+
+def test_local_variables_of_a_completion_feed_output_parameters_and_do_not_stay(engine: Engine, deploy) -> None:
+    """Camunda's `localVariables` on complete: set in the external task's scope only (its output mappings read them)."""
+    deploy(bpmn("""<bpmn:startEvent id="s"/>
+        <bpmn:serviceTask id="score" camunda:type="external" camunda:topic="scoring">
+          <bpmn:extensionElements><camunda:inputOutput>
+            <camunda:outputParameter name="riskLevel">${raw > 50 ? 'high' : 'low'}</camunda:outputParameter>
+          </camunda:inputOutput></bpmn:extensionElements>
+        </bpmn:serviceTask><bpmn:userTask id="review"/><bpmn:endEvent id="e"/>""" + chain("s", "score", "review", "e"),
+        process_id="scored"))
+    instance = engine.instances.start("scored", variables={"applicant": "Ann"})
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic("scoring")])
+    engine.external_tasks.complete(task["id"], "w1", {"scoredBy": "w1"}, local_variables={"raw": 72})
+    assert engine.instances.variables(instance.id) == {"applicant": "Ann", "scoredBy": "w1", "riskLevel": "high"}
+    assert open_tasks(engine, instance.id) == ["review"]

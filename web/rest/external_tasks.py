@@ -68,8 +68,8 @@ def _worker(data: dict[str, Any]) -> str:
 @bp.post("/external-task/<task_id>/complete")
 def complete_external(task_id: str):  # type: ignore[no-untyped-def]
     data = body()
-    values = {**typed_variables(data), **typed_variables(data, "localVariables")}
-    engine().external_tasks.complete(task_id, _worker(data), values)
+    engine().external_tasks.complete(task_id, _worker(data), typed_variables(data),
+                                     local_variables=typed_variables(data, "localVariables"))
     return "", 204
 
 
