@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .errors import BadRequest, NotFound
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
-from .variables import stored_value, to_typed
+from .variables import project_variable, stored_value, to_typed
 from .views import iso
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ class TopicRequest:
     business_key: str | None = None
     process_definition_keys: list[str] = field(default_factory=list)
     process_definition_ids: list[str] = field(default_factory=list)
+    process_variables: dict[str, Any] = field(default_factory=dict)  # only instances with these variable values
+    tenant_ids: list[str] | None = None  # `tenantIdIn`: Stageflow has no tenants, so a list matches no task
 
 
 class ExternalTasks:
@@ -73,6 +75,12 @@ class ExternalTasks:
                     query = query.where(m.ExternalTask.definition_key.in_(topic.process_definition_keys))
                 if topic.process_definition_ids:
                     query = query.where(m.ExternalTask.definition_id.in_(topic.process_definition_ids))
+                if topic.tenant_ids:
+                    continue  # every task is without a tenant
+                for name, value in topic.process_variables.items():
+                    query = query.where(select(m.Variable.instance_id).where(
+                        m.Variable.instance_id == m.ExternalTask.instance_id, m.Variable.name == name,
+                        m.Variable.value == project_variable(value)["value"]).exists())
                 order = ([m.ExternalTask.priority.desc()] if use_priority else []) + [m.ExternalTask.created_at,
                                                                                        m.ExternalTask.id]
                 query = query.order_by(*order).limit(max_tasks - len(locked))

@@ -130,3 +130,13 @@ def test_local_variables_of_a_completion_feed_output_parameters_and_do_not_stay(
     engine.external_tasks.complete(task["id"], "w1", {"scoredBy": "w1"}, local_variables={"raw": 72})
     assert engine.instances.variables(instance.id) == {"applicant": "Ann", "scoredBy": "w1", "riskLevel": "high"}
     assert open_tasks(engine, instance.id) == ["review"]
+
+
+def test_a_topic_with_process_variables_or_tenants_fetches_only_the_matching_tasks(engine: Engine, deploy) -> None:
+    deploy(CHARGE)
+    north = engine.instances.start("p", variables={"region": "north", "amount": 1})
+    engine.instances.start("p", variables={"region": "south", "amount": 1})
+    assert engine.external_tasks.fetch_and_lock("w1", 5, [topic(tenant_ids=["t1"])]) == []  # no task has a tenant
+    [task] = engine.external_tasks.fetch_and_lock("w1", 5, [topic(process_variables={"region": "north"})])
+    assert task["processInstanceId"] == north.id
+    assert engine.external_tasks.fetch_and_lock("w1", 5, [topic(process_variables={"region": "north"})]) == []

@@ -138,3 +138,18 @@ def test_task_form_and_start_form_give_the_form_key(admin: Client) -> None:
     assert admin.get(f"/task/{task['id']}/form").json() == {"key": "embedded:app:forms/prepare.html",
                                                             "contextPath": None}
     assert admin.get("/task/no-such-task/form").status_code == 404
+
+
+def test_correlation_and_start_options_stageflow_lacks_are_refused_not_ignored(admin: Client) -> None:
+    for body in ({"messageName": "m", "localCorrelationKeys": {"k": {"value": 1, "type": "Integer"}}},
+                 {"messageName": "m", "processVariablesLocal": {"k": {"value": 1, "type": "Integer"}}},
+                 {"messageName": "m", "tenantId": "t1"}):
+        refused = admin.post("/message", json=body)
+        assert refused.status_code == 400, refused.text
+        assert ("not supported" in refused.json()["message"] if "tenantId" not in body
+                else "no tenants" in refused.json()["message"])
+    _start(admin, divisor=4)
+    started = admin.post("/process-definition/key/billing/start", json={
+        "startInstructions": [{"type": "startBeforeActivity", "activityId": "check"}]})
+    assert started.status_code == 400 and "startInstructions" in started.json()["message"]
+    assert admin.get("/process-instance/count").json()["count"] == 1  # only the first started

@@ -70,6 +70,9 @@ def _start(definition_id: str, *, form: bool = False):  # type: ignore[no-untype
     business_key = data.get("businessKey")
     if business_key is not None and not isinstance(business_key, str):
         raise BadRequest("businessKey must be a string")
+    for unsupported in ("startInstructions", "skipCustomListeners", "skipIoMappings"):
+        if data.get(unsupported):  # never ignored: the instance would not start where the client asked
+            raise BadRequest(f"'{unsupported}' is not supported by Stageflow: an instance starts at its start event")
 
     instance = engine().instances.start(definition_id, business_key=business_key, variables=variables,
                                         user=principal().user_id, validate_form=form,

@@ -31,11 +31,25 @@ def _topics(data: dict[str, Any]) -> list[TopicRequest]:
                                                       if item.get("processDefinitionKey") else [])
         ids = item.get("processDefinitionIdIn") or ([item["processDefinitionId"]]
                                                     if item.get("processDefinitionId") else [])
+        tenants = item.get("tenantIdIn")
+        if tenants is not None and (not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants)):
+            raise BadRequest("a topic's 'tenantIdIn' must be a list of tenant ids")
         topics.append(TopicRequest(topic_name=item["topicName"], lock_duration_ms=body_int(item, "lockDuration"),
                                    variables=names, local_variables=bool(arg_bool("localVariables", item)),
                                    business_key=item.get("businessKey"),
-                                   process_definition_keys=list(keys), process_definition_ids=list(ids)))
+                                   process_definition_keys=list(keys), process_definition_ids=list(ids),
+                                   process_variables=_plain_values(item.get("processVariables")),
+                                   tenant_ids=tenants))
     return topics
+
+
+def _plain_values(raw: Any) -> dict[str, Any]:
+    """A topic's `processVariables` filter: names and plain values (Camunda's FetchExternalTaskTopicDto)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise BadRequest("a topic's 'processVariables' must map variable names to values")
+    return dict(raw)
 
 
 @bp.post("/external-task/fetchAndLock")

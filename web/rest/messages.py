@@ -16,6 +16,13 @@ def correlate():  # type: ignore[no-untyped-def]
     name = data.get("messageName")
     if not isinstance(name, str) or not name:
         raise BadRequest("the body needs 'messageName'")
+    for unsupported in ("localCorrelationKeys", "processVariablesLocal"):
+        if data.get(unsupported):  # never ignored: the message would reach other executions than asked
+            raise BadRequest(f"'{unsupported}' is not supported by Stageflow (its variables are the instance's: "
+                             "use 'correlationKeys' and 'processVariables')")
+    if data.get("tenantId") is not None:  # Stageflow has no tenants: nothing of a tenant waits for it
+        raise BadRequest(f"Cannot correlate message '{name}': no execution or process definition of tenant "
+                         f"'{data['tenantId']}' (Stageflow has no tenants)")
     keys = typed_variables(data, "correlationKeys")
     results = engine().messages.correlate(name, business_key=data.get("businessKey"),
                                           instance_id=data.get("processInstanceId"), correlation_keys=keys or None,
