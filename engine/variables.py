@@ -103,9 +103,12 @@ def from_typed(name: str, typed: Any) -> Any:
         if isinstance(value, bool):
             raise InvalidVariables(name, f"value {value!r} is not a Double")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise InvalidVariables(name, f"value {value!r} is not a Double")
+        if not math.isfinite(number):  # '1e400', 'nan': JSON could not hand the value back
+            raise InvalidVariables(name, f"value {value!r} is not a finite Double")
+        return number
     if kind == "Date":
         return parse_date(name, value)
     if kind in ("Json", "Object"):

@@ -153,3 +153,16 @@ def test_correlation_and_start_options_stageflow_lacks_are_refused_not_ignored(a
         "startInstructions": [{"type": "startBeforeActivity", "activityId": "check"}]})
     assert started.status_code == 400 and "startInstructions" in started.json()["message"]
     assert admin.get("/process-instance/count").json()["count"] == 1  # only the first started
+
+
+def test_deleting_a_missing_instance_with_fail_if_not_exists_false_is_no_error(admin: Client) -> None:
+    assert admin.delete("/process-instance/no-such", params={"failIfNotExists": "false"}).status_code == 204
+    assert admin.delete("/process-instance/no-such").status_code == 404
+
+
+def test_a_double_that_is_not_finite_is_refused(admin: Client) -> None:
+    deploy(admin, BILLING, "billing.bpmn")
+    for text in ("1e400", "nan", "-inf"):
+        refused = admin.post("/process-definition/key/billing/start",
+                             json={"variables": {"ratio": {"value": text, "type": "Double"}}})
+        assert refused.status_code == 400 and "not a finite Double" in refused.json()["message"], refused.text

@@ -97,6 +97,11 @@ def get_instance(instance_id: str):  # type: ignore[no-untyped-def]
 @bp.delete("/process-instance/<instance_id>")
 def delete_instance(instance_id: str):  # type: ignore[no-untyped-def]
     require_admin()
+    if arg_bool("failIfNotExists") is False:  # Camunda: then a missing (or ended) instance is not an error
+        try:
+            running(instance_id)
+        except NotFound:
+            return "", 204
     running(instance_id)
     engine().instances.cancel(instance_id, reason=request.args.get("deleteReason"), user=principal().user_id)
     return "", 204
