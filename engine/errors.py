@@ -55,6 +55,13 @@ class DefinitionError(StageflowError):
         body["details"] = {"file": self.file, "elementId": self.element_id, "line": self.line}
         return body
 
+    def camunda_details(self) -> dict[str, object]:
+        """The `details` of Camunda's ParseException body (REST): a report per resource, as Camunda Modeler reads
+        it (`column` is not known)."""
+        problem = {"message": self.message, "line": self.line, "column": None, "mainElementId": self.element_id,
+                   "elementIds": [self.element_id] if self.element_id else []}
+        return {self.file or "deployment": {"errors": [problem], "warnings": []}}
+
 
 class ExpressionError(StageflowError):
     """An expression or condition is outside the supported subset or fails to compile."""

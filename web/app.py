@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from engine.api import Engine
-from engine.errors import StageflowError, TooManyAttempts
+from engine.errors import DefinitionError, StageflowError, TooManyAttempts
 from engine.variables import finite_json
 
 from . import inbox
@@ -62,7 +62,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     @app.errorhandler(StageflowError)
     def _engine_error(err: StageflowError):  # type: ignore[no-untyped-def]
         err = unavailable(err) or err
-        response = jsonify(err.to_json())
+        body = err.to_json()
+        if isinstance(err, DefinitionError) and request.blueprint == rest_bp.name:
+            body["details"] = err.camunda_details()  # what Camunda's REST clients (and Modeler) read
+        response = jsonify(body)
         response.status_code = err.status
         if err.status == 401:
             response.headers["WWW-Authenticate"] = 'Basic realm="Stageflow"'

@@ -3,7 +3,7 @@ repository queries (definitions, deployments) with Camunda's filters."""
 
 from __future__ import annotations
 
-from tests.helpers import bpmn, chain
+from tests.helpers import bpmn, chain, flow
 from tests.rest.conftest import Client
 from tests.rest.test_rest_api import deploy
 
@@ -166,3 +166,16 @@ def test_a_double_that_is_not_finite_is_refused(admin: Client) -> None:
         refused = admin.post("/process-definition/key/billing/start",
                              json={"variables": {"ratio": {"value": text, "type": "Double"}}})
         assert refused.status_code == 400 and "not a finite Double" in refused.json()["message"], refused.text
+
+
+def test_a_refused_deployment_reports_per_resource_as_camundas_parse_exception(admin: Client) -> None:
+    broken = bpmn('<bpmn:startEvent id="s"/><bpmn:endEvent id="e"/>' + flow("s", "nowhere", flow_id="f"),
+                  process_id="broken")
+    refused = admin.post("/deployment/create", files={"upload": ("broken.bpmn", broken)})
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["type"] == "ParseException"
+    [problem] = body["details"]["broken.bpmn"]["errors"]
+    assert (problem["mainElementId"], problem["elementIds"]) == ("f", ["f"])
+    assert problem["line"] and "nowhere" in problem["message"]
+    assert body["details"]["broken.bpmn"]["warnings"] == []
