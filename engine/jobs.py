@@ -431,6 +431,10 @@ def _incident_json(row: m.Incident) -> dict[str, Any]:
         "incidentTimestamp": iso(row.created_at),
         "executionId": row.instance_id,
         "tenantId": None,
+        "causeIncidentId": row.id,  # an incident of its own: Stageflow's incidents have no chain of causes
+        "rootCauseIncidentId": row.id,
+        "jobDefinitionId": None,
+        "annotation": None,
     }
 
 

@@ -77,6 +77,10 @@ class DecisionView:
             "resource": self.resource,
             "deploymentId": self.deployment_id,
             "tenantId": None,
+            "decisionRequirementsDefinitionId": None,  # Stageflow keeps no decision requirements graphs
+            "decisionRequirementsDefinitionKey": None,
+            "versionTag": None,
+            "historyTimeToLive": None,
         }
 
 

@@ -179,3 +179,19 @@ def test_a_refused_deployment_reports_per_resource_as_camundas_parse_exception(a
     assert (problem["mainElementId"], problem["elementIds"]) == ("f", ["f"])
     assert problem["line"] and "nowhere" in problem["message"]
     assert body["details"]["broken.bpmn"]["warnings"] == []
+
+
+def test_incidents_decisions_and_variables_answer_in_the_shape_camunda_clients_read(admin: Client) -> None:
+    """pycamunda and the like index these fields: each must be there (null where Stageflow has no such thing)."""
+    instance_id = _start(admin, divisor=0)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    admin.post(f"/job/{job['id']}/execute")
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 0}).status_code == 204
+    [incident] = admin.get("/incident").json()
+    assert (incident["causeIncidentId"], incident["rootCauseIncidentId"]) == (incident["id"], incident["id"])
+    assert {"jobDefinitionId", "annotation"} <= set(incident)
+    variables = admin.get("/variable-instance", params={"deserializeValues": "false",
+                                                        "processInstanceIdIn": instance_id})
+    assert variables.status_code == 200 and {v["name"] for v in variables.json()} == {"amount", "divisor"}
+    assert admin.get(f"/process-instance/{instance_id}/variables",
+                     params={"deserializeValues": "true"}).status_code == 200
