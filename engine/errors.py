@@ -108,6 +108,13 @@ class Conflict(StageflowError):
     rest_type = "OptimisticLockingException"
 
 
+class Suspended(Conflict):
+    """Work on a suspended instance, task or definition: trying again will not help until it is resumed
+    (Camunda's SuspendedEntityInteractionException, where a client retries an optimistic-locking conflict)."""
+
+    rest_type = "SuspendedEntityInteractionException"
+
+
 class InvalidVariables(StageflowError):
     """Submitted variables do not fit a form or a type; names the field and the reason."""
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock, using_clock
 from .dialect import ElementInfo
-from .errors import BadRequest, Conflict, NotFound, ScriptError, StageflowError
+from .errors import BadRequest, Conflict, NotFound, ScriptError, StageflowError, Suspended
 from .expressions import is_expression
 from .placeholders import fill
 from .runcache import Kept, RunCache, Waits
@@ -103,7 +103,7 @@ class Executor:
         message, signal or timer start event, with `variables` as the event's payload.
         """
         if definition.suspended:
-            raise Conflict(f"process definition '{definition.id}' is suspended")
+            raise Suspended(f"process definition '{definition.id}' is suspended")
         check_variables_serializable(variables)
         if business_key is not None and len(business_key) > KEY_LIMIT:
             raise BadRequest(f"'businessKey' is too long ({len(business_key)} characters): at most {KEY_LIMIT}")
@@ -196,7 +196,7 @@ class Executor:
         """
         loaded = self.load(session, instance_id)
         if loaded.row.state == SUSPENDED and not allow_suspended:
-            raise Conflict(f"process instance '{instance_id}' is suspended")
+            raise Suspended(f"process instance '{instance_id}' is suspended")
         result = self.apply(loaded, action, record_incident=record_incident)
         self.save(session, loaded, user=user)
         return result, loaded

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.sql import ClauseElement
 
-from .errors import BadRequest, Conflict, NotFound
+from .errors import BadRequest, Conflict, NotFound, Suspended
 from .forms import FormField, validate_submission
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
@@ -257,9 +257,9 @@ class Tasks:
                 who = f" by {row.completed_by}" if row.completed_by else ""
                 raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}{who}")
             if row.suspended:
-                raise Conflict(f"task '{task_id}' is suspended")
+                raise Suspended(f"task '{task_id}' is suspended")
             if loaded.row.state == "SUSPENDED":
-                raise Conflict(f"process instance '{loaded.row.id}' is suspended")
+                raise Suspended(f"process instance '{loaded.row.id}' is suspended")
             if check_form:
                 task = loaded.run.task(task_id)
                 variables = validate_submission(self._fields(loaded, task_id), variables,
@@ -308,7 +308,7 @@ class Tasks:
         if row.ended_at is not None:
             raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}")
         if row.suspended:  # as Camunda: a suspended task is neither claimed nor handed on until it is resumed
-            raise Conflict(f"task '{task_id}' is suspended")
+            raise Suspended(f"task '{task_id}' is suspended")
         return row
 
     def _note(self, session, row: m.HumanTask, event: str, user: str | None,  # type: ignore[no-untyped-def]

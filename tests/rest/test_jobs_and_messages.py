@@ -195,3 +195,14 @@ def test_incidents_decisions_and_variables_answer_in_the_shape_camunda_clients_r
     assert variables.status_code == 200 and {v["name"] for v in variables.json()} == {"amount", "divisor"}
     assert admin.get(f"/process-instance/{instance_id}/variables",
                      params={"deserializeValues": "true"}).status_code == 200
+
+
+def test_work_on_a_suspended_instance_is_not_an_optimistic_locking_conflict(admin: Client) -> None:
+    """Clients retry an OptimisticLockingException; a suspension needs a person: Camunda's own type for it."""
+    deploy(admin, bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>'
+                       + chain("s", "t", "e"), process_id="held"), "held.bpmn")
+    instance_id = admin.post("/process-definition/key/held/start", json={}).json()["id"]
+    [task] = admin.get("/task", params={"processInstanceId": instance_id}).json()
+    assert admin.put(f"/process-instance/{instance_id}/suspended", json={"suspended": True}).status_code == 204
+    refused = admin.post(f"/task/{task['id']}/complete", json={})
+    assert (refused.status_code, refused.json()["type"]) == (409, "SuspendedEntityInteractionException")
