@@ -86,12 +86,26 @@ def test_the_activity_tree_names_types_and_names(admin: Client) -> None:
                                                                 "unfinished": "true"}).json()
     assert (waiting["activityId"], waiting["activityType"], waiting["endTime"]) == \
         ("wait_a_day", "intermediateTimer", None)
+    assert child["id"] == waiting["id"]  # one activity instance, one id, whichever endpoint names it
     historic = admin.get(f"/history/process-instance/{instance_id}").json()
     assert (historic["processDefinitionName"], historic["processDefinitionVersion"]) == ("Billing", 1)
     [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
     admin.post(f"/job/{job['id']}/execute")
     [child] = admin.get(f"/process-instance/{instance_id}/activity-instances").json()["childActivityInstances"]
     assert (child["activityType"], child["activityName"]) == ("userTask", "Check the fee")
+    [task] = admin.get("/task", params={"processInstanceId": instance_id}).json()
+    assert child["id"] == f"check:{task['id']}"
+
+
+def test_the_activity_tree_shows_an_activitys_open_incident(admin: Client) -> None:
+    instance_id = _start(admin, divisor=0)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    admin.post(f"/job/{job['id']}/execute")
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 0}).status_code == 204
+    [incident] = admin.get("/incident", params={"processInstanceId": instance_id}).json()
+    [child] = admin.get(f"/process-instance/{instance_id}/activity-instances").json()["childActivityInstances"]
+    assert child["activityId"] == incident["activityId"] == "wait_a_day"
+    assert child["incidentIds"] == [incident["id"]]
 
 
 def test_definitions_and_deployments_with_camunda_filters(admin: Client) -> None:

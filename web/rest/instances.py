@@ -164,18 +164,29 @@ def delete_instance_variable(instance_id: str, name: str):  # type: ignore[no-un
 
 @bp.get("/process-instance/<instance_id>/activity-instances")
 def activity_instances(instance_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's activity tree: the instance and its open activities, with the ids `/history/activity-instance`,
+    `/task` and `/external-task` give them, and each one's open incidents."""
     running(instance_id)
     state = engine().instances.state(instance_id, history_limit=0)
     inst = state.instance
-    types = engine().history.element_types(inst.definition_id)
-    children = [{"id": f"{element}:{inst.id}", "parentActivityInstanceId": inst.id, "activityId": element,
-                 "activityType": types.get(element, (None, None))[0],
-                 "activityName": types.get(element, (None, None))[1],
-                 "name": types.get(element, (None, None))[1], "processInstanceId": inst.id,
-                 "processDefinitionId": inst.definition_id, "childActivityInstances": [],
-                 "childTransitionInstances": [], "executionIds": [inst.id], "incidentIds": [],
-                 "incidents": []}
-                for element in state.active_elements]
+    externals = {e["id"] for e in state.external_tasks}
+    incidents: dict[str, list[dict[str, str]]] = {}
+    for incident in state.incidents:
+        incidents.setdefault(incident["activityId"], []).append({"id": incident["id"],
+                                                                 "activityId": incident["activityId"]})
+    children = []
+    for activity in engine().history.activities(instance_id):
+        if activity["endTime"] is not None:
+            continue
+        row_id = activity["id"].rpartition(":")[2]
+        own = incidents.get(activity["activityId"], [])
+        children.append({"id": activity["id"], "parentActivityInstanceId": inst.id,
+                         "activityId": activity["activityId"], "activityType": activity["activityType"],
+                         "activityName": activity["activityName"], "name": activity["activityName"],
+                         "processInstanceId": inst.id, "processDefinitionId": inst.definition_id,
+                         "childActivityInstances": [], "childTransitionInstances": [],
+                         "executionIds": [row_id if row_id in externals else inst.id],
+                         "incidentIds": [i["id"] for i in own], "incidents": own})
     process_name = engine().definitions.get(inst.definition_id).name
     return jsonify({"id": inst.id, "parentActivityInstanceId": None, "activityId": inst.definition_id,
                     "activityType": "processDefinition", "activityName": process_name, "name": process_name,
