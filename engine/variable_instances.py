@@ -16,6 +16,7 @@ from .identity import Principal
 from .instances import involving
 from .store import models as m
 from .variables import stored_value, to_typed
+from .views import iso
 
 if TYPE_CHECKING:
     from .api import Engine
@@ -33,6 +34,7 @@ class VariableFilter:
     name_like: str | None = None
     instance_ids: tuple[str, ...] = ()
     values: tuple[tuple[str, str, Any], ...] = ()
+    ended_too: bool = False  # history: the variables of ended instances as well (their last values)
 
 
 class VariableInstances:
@@ -51,7 +53,9 @@ class VariableInstances:
                                                      m.Variable.instance_id, m.Variable.name)
         with self.engine.db.read() as session:
             rows = session.execute(query.offset(first).limit(min(max_results, 1000))).all()
-        return [_dto(variable, definition_id) for variable, definition_id in rows]
+        if where.ended_too:
+            return [_historic_dto(variable, instance) for variable, _, instance in rows]
+        return [_dto(variable, definition_id) for variable, definition_id, _ in rows]
 
     def count(self, person: Principal, where: VariableFilter) -> int:
         with self.engine.db.read() as session:
@@ -67,9 +71,10 @@ class VariableInstances:
 
     @staticmethod
     def _query(person: Principal, where: VariableFilter) -> Select:  # type: ignore[type-arg]
-        query = (select(m.Variable, m.ProcessInstance.definition_id)
-                 .join(m.ProcessInstance, m.ProcessInstance.id == m.Variable.instance_id)
-                 .where(m.ProcessInstance.ended_at.is_(None)))
+        query = (select(m.Variable, m.ProcessInstance.definition_id, m.ProcessInstance)
+                 .join(m.ProcessInstance, m.ProcessInstance.id == m.Variable.instance_id))
+        if not where.ended_too:
+            query = query.where(m.ProcessInstance.ended_at.is_(None))
         if not person.is_admin:
             query = query.where(involving(person))
         if where.names:
@@ -139,3 +144,12 @@ def _dto(row: m.Variable, definition_id: str) -> dict[str, Any]:
             "processInstanceId": row.instance_id, "executionId": row.instance_id, "caseInstanceId": None,
             "caseExecutionId": None, "taskId": None, "batchId": None, "activityInstanceId": row.instance_id,
             "errorMessage": None, "tenantId": None}
+
+
+def _historic_dto(row: m.Variable, instance: m.ProcessInstance) -> dict[str, Any]:
+    """Camunda's HistoricVariableInstance: a variable's last value, of a running or an ended instance."""
+    body = _dto(row, instance.definition_id)
+    body.update({"processDefinitionKey": instance.definition_key, "state": "CREATED",
+                 "createTime": iso(instance.started_at), "removalTime": None, "rootProcessInstanceId": instance.id,
+                 "errorMessage": None})
+    return body

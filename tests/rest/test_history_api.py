@@ -4,6 +4,7 @@ migrating Camunda client reads them (filters in the query, counts, what each row
 from __future__ import annotations
 
 from engine.api import Engine
+from tests.helpers import bpmn, chain
 from tests.rest.conftest import Client
 from tests.rest.test_rest_api import deploy, start
 
@@ -106,3 +107,21 @@ def test_historic_tasks_filters_sorting_and_count(admin: Client, mary: Client, c
     newest = admin.get("/history/task", params={"sortBy": "startTime", "sortOrder": "desc"}).json()
     assert [t["processInstanceId"] for t in newest] == [ids[1], ids[0]]
     assert admin.get("/history/task", params={"sortBy": "endTime"}).status_code == 400
+
+
+def test_historic_variable_instances_keep_an_ended_instances_last_values(admin: Client) -> None:
+    flow = bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>' + chain("s", "t", "e"),
+                process_id="kept")
+    deploy(admin, flow, "kept.bpmn")
+    instance_id = admin.post("/process-definition/key/kept/start", json={
+        "variables": {"amount": {"value": 5, "type": "Integer"}}}).json()["id"]
+    [task] = admin.get("/task", params={"processInstanceId": instance_id}).json()
+    admin.post(f"/task/{task['id']}/complete", json={"variables": {"amount": {"value": 7, "type": "Integer"},
+                                                                   "note": {"value": "ok", "type": "String"}}})
+    assert admin.get("/variable-instance", params={"processInstanceIdIn": instance_id}).json() == []
+    historic = admin.get("/history/variable-instance", params={"processInstanceId": instance_id}).json()
+    assert sorted((v["name"], v["type"], v["value"], v["state"], v["processDefinitionKey"]) for v in historic) == [
+        ("amount", "Integer", 7, "CREATED", "kept"), ("note", "String", "ok", "CREATED", "kept")]
+    assert admin.get("/history/variable-instance/count", params={"variableName": "note",
+                                                                 "processInstanceId": instance_id}).json() == {
+        "count": 1}

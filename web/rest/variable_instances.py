@@ -23,7 +23,7 @@ def _ids(value: Any, field: str) -> tuple[str, ...]:
     raise BadRequest(f"{field} must be a list of ids (or, in the URL, ids separated by commas)")
 
 
-def _filter(source: Any) -> VariableFilter:
+def _filter(source: Any, *, history: bool = False) -> VariableFilter:
     values = source.get("variableValues")
     if isinstance(values, list):  # the JSON form: [{"name": ..., "operator": ..., "value": ...}]
         conditions = []
@@ -35,10 +35,12 @@ def _filter(source: Any) -> VariableFilter:
     else:
         parsed = parse_value_conditions(values)
     name = source.get("variableName")
+    instance_ids = _ids(source.get("processInstanceIdIn"), "processInstanceIdIn")
+    if history and source.get("processInstanceId"):
+        instance_ids = (*instance_ids, str(source["processInstanceId"]))
     return VariableFilter(names=(name,) if isinstance(name, str) and name else (),
                           name_like=source.get("variableNameLike") or None,
-                          instance_ids=_ids(source.get("processInstanceIdIn"), "processInstanceIdIn"),
-                          values=parsed)
+                          instance_ids=instance_ids, values=parsed, ended_too=history)
 
 
 def _sorting(source: Any) -> tuple[str, str]:
@@ -51,11 +53,23 @@ def _sorting(source: Any) -> tuple[str, str]:
     return source.get("sortBy") or "variableName", order
 
 
-def _list(source: Any):  # type: ignore[no-untyped-def]
+def _list(source: Any, *, history: bool = False):  # type: ignore[no-untyped-def]
     first, count = paging()
     sort_by, order = _sorting(source)
-    return jsonify(engine().variable_instances.list(principal(), _filter(source), sort_by=sort_by,
-                                                    sort_order=order, first=first, max_results=count))
+    return jsonify(engine().variable_instances.list(principal(), _filter(source, history=history),
+                                                    sort_by=sort_by, sort_order=order, first=first,
+                                                    max_results=count))
+
+
+@bp.get("/history/variable-instance")
+def list_historic_variable_instances():  # type: ignore[no-untyped-def]
+    """Camunda's historic variable instances: each variable's last value, of running and ended instances."""
+    return _list(request.args, history=True)
+
+
+@bp.get("/history/variable-instance/count")
+def count_historic_variable_instances():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().variable_instances.count(principal(), _filter(request.args, history=True))})
 
 
 @bp.get("/variable-instance")
