@@ -375,6 +375,14 @@ class Jobs:
                                    .limit(min(max_results, 1000))).all()
             return [_incident_json(r) for r in rows]
 
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        """One open incident by id (a resolved one is gone, as in Camunda's runtime API)."""
+        with self.engine.db.read() as session:
+            row = session.scalars(select(m.Incident).where(m.Incident.id == incident_id, open_incident())).first()
+            if row is None:
+                raise NotFound(f"incident '{incident_id}' not found")
+            return _incident_json(row)
+
     def set_due(self, job_id: str, due: datetime) -> dict[str, Any]:
         """Move a pending timer: the instance's timer moves with it (an ops person grants two more days)."""
         if due.tzinfo is None:

@@ -203,6 +203,9 @@ def test_incidents_decisions_and_variables_answer_in_the_shape_camunda_clients_r
     assert admin.put(f"/job/{job['id']}/retries", json={"retries": 0}).status_code == 204
     [incident] = admin.get("/incident").json()
     assert (incident["causeIncidentId"], incident["rootCauseIncidentId"]) == (incident["id"], incident["id"])
+    assert admin.get(f"/incident/{incident['id']}").json() == incident
+    assert admin.get("/incident/no-such").status_code == 404
+    assert admin.get("/incident/count").json() == {"count": 1}
     assert {"jobDefinitionId", "annotation"} <= set(incident)
     variables = admin.get("/variable-instance", params={"deserializeValues": "false",
                                                         "processInstanceIdIn": instance_id})

@@ -86,6 +86,12 @@ def list_incidents():  # type: ignore[no-untyped-def]
                                            max_results=count))
 
 
+@bp.get("/incident/<incident_id>")
+def get_incident(incident_id: str):  # type: ignore[no-untyped-def]
+    require_admin()
+    return jsonify(engine().jobs.incident(incident_id))
+
+
 @bp.get("/incident/count")
 def count_incidents():  # type: ignore[no-untyped-def]
     require_admin()

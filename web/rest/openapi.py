@@ -474,6 +474,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/incident": {"get": _op("open incidents (admins)", L(_ref("Incident")), params=[_q("processInstanceId")]
                              + PAGE)},
     "/incident/count": {"get": _op("how many (admins)", _ref("Count"), params=[_q("processInstanceId")])},
+    "/incident/{id}": {"get": _op("one open incident (admins)", _ref("Incident"), params=[ID])},
     "/history/process-instance": {"get": _op("instances, running and ended", L(_ref("HistoricProcessInstance")),
                                              params=HIST_INST_FILTERS + PAGE)},
     "/history/process-instance/count": {"get": _op("how many", _ref("Count"), params=HIST_INST_FILTERS)},
