@@ -82,7 +82,8 @@ class Definitions:
         """Check every file, then store what changed as one deployment; nothing is stored if any file fails.
 
         A process gets a new version when its file's content differs from the one its latest version came
-        from. When nothing changed, no deployment is created and the latest definitions are returned.
+        from (with a deployment `name`, its latest version from a deployment of that name, as Camunda's duplicate
+        filtering). When nothing changed, no deployment is created and the latest definitions are returned.
         """
         if not files:
             raise DefinitionError("a deployment needs at least one .bpmn or .dmn file")
@@ -108,14 +109,16 @@ class Definitions:
             for item in checked:
                 for proc in item.processes:
                     latest = _latest(session, m.ProcessDefinition, proc.process_id)
-                    if changed_only and latest is not None and latest.content_hash == item.digest:
-                        unchanged_defs.append(latest)
+                    earlier = _latest(session, m.ProcessDefinition, proc.process_id, deployment_name=name)
+                    if changed_only and earlier is not None and earlier.content_hash == item.digest:
+                        unchanged_defs.append(earlier)
                     else:
                         plans.append((item, proc, latest))
                 for decision_id, decision_name in item.decisions:
                     latest = _latest(session, m.DecisionDefinition, decision_id)
-                    if changed_only and latest is not None and latest.content_hash == item.digest:
-                        unchanged_decisions.append(latest)
+                    earlier = _latest(session, m.DecisionDefinition, decision_id, deployment_name=name)
+                    if changed_only and earlier is not None and earlier.content_hash == item.digest:
+                        unchanged_decisions.append(earlier)
                     else:
                         version = (latest.version + 1) if latest else 1
                         new_decisions.append(m.DecisionDefinition(
@@ -529,8 +532,14 @@ def _definition_id(key: str, version: int) -> str:
     return full if len(full) <= 64 else unique
 
 
-def _latest(session: Session, model: type, key: str):  # type: ignore[no-untyped-def]
-    return session.scalars(select(model).where(model.key == key).order_by(model.version.desc()).limit(1)).first()
+def _latest(session: Session, model: type, key: str, *, deployment_name: str | None = None):  # type: ignore[no-untyped-def]
+    """The latest version of `key`; with `deployment_name`, the latest one a deployment of that name made (what
+    Camunda's duplicate filtering compares a new deployment with)."""
+    query = select(model).where(model.key == key)
+    if deployment_name is not None:
+        query = query.join(m.Deployment, m.Deployment.id == model.deployment_id).where(
+            m.Deployment.name == deployment_name)
+    return session.scalars(query.order_by(model.version.desc()).limit(1)).first()
 
 
 def _resource_id(session: Session, deployment_id: str, name: str) -> str:

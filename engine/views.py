@@ -102,8 +102,11 @@ class DeploymentView:
             "deploymentTime": iso(self.deployment_time),
             "tenantId": None,
             "created": self.created,
-            "deployedProcessDefinitions": {d.id: d.to_json() for d in self.definitions} or None,
-            "deployedDecisionDefinitions": {d.id: d.to_json() for d in self.decisions} or None,
+            # what this deployment deployed, as Camunda's (unchanged files it left to earlier ones are not)
+            "deployedProcessDefinitions": {d.id: d.to_json() for d in self.definitions
+                                           if d.deployment_id == self.id} or None,
+            "deployedDecisionDefinitions": {d.id: d.to_json() for d in self.decisions
+                                            if d.deployment_id == self.id} or None,
         }
 
 

@@ -265,3 +265,19 @@ def test_concurrent_starts_with_one_idempotency_key_make_one_instance(admin: Cli
     assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses if r.status_code != 200]
     assert len({r.json()["id"] for r in responses}) == 1
     assert admin.get("/process-instance/count", params={"businessKey": "B-77"}).json() == {"count": 1}
+
+
+def test_duplicate_filtering_compares_with_deployments_of_the_same_name(admin: Client) -> None:
+    """Camunda's enable-duplicate-filtering and deploy-changed-only look at earlier deployments of that name, and a
+    deployment's deployed*Definitions list only what it deployed."""
+    first = deploy(admin).json()
+    assert [d["version"] for d in first["deployedProcessDefinitions"].values()] == [1]
+    again = deploy(admin, **{"enable-duplicate-filtering": "true"}).json()
+    assert (again["created"], again["id"]) == (False, first["id"])  # the same name and content: the same deployment
+    other = admin.post("/deployment/create", files={"upload": ("order.bpmn", ORDER)},
+                       data={"deployment-name": "elsewhere", "enable-duplicate-filtering": "true"}).json()
+    assert other["created"] and [d["version"] for d in other["deployedProcessDefinitions"].values()] == [2]
+    extra = bpmn('<bpmn:startEvent id="s"/><bpmn:endEvent id="e"/>' + chain("s", "e"), process_id="extra")
+    mixed = admin.post("/deployment/create", files=[("a", ("order.bpmn", ORDER)), ("b", ("extra.bpmn", extra))],
+                       data={"deployment-name": "test", "deploy-changed-only": "true"}).json()
+    assert mixed["created"] and [d["key"] for d in mixed["deployedProcessDefinitions"].values()] == ["extra"]
