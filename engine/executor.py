@@ -37,7 +37,7 @@ from .store import Database
 from .store import models as m
 from .store.database import after_commit
 from .store.fastpath import FastStatement, fast_insert
-from .variables import project_variable
+from .variables import changed_values, project_variable
 
 log = logging.getLogger("stageflow.instances")
 T = TypeVar("T")
@@ -477,11 +477,7 @@ class Executor:
         if removed:
             session.execute(m.Variable.__table__.delete().where(m.Variable.instance_id == instance_id,
                                                                 m.Variable.name.in_(removed)))
-        # a new type is a change even for an equal value (1 and True, 5 and 5.0, 5 and Long 5): its projection
-        # (type and text) differs
-        changed = {name: value for name, value in after.items()
-                   if name not in before or type(before[name]) is not type(value) or before[name] != value}
-        for name, value in changed.items():
+        for name, value in changed_values(before, after).items():
             columns = project_variable(value)
             if name in before:
                 session.execute(update(m.Variable).where(m.Variable.instance_id == instance_id,

@@ -184,6 +184,13 @@ def stored_value(kind: str, encoded: str) -> Any:
     return value
 
 
+def changed_values(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The variables of `after` that are new or differ from `before`. A new type is a change even for an equal
+    value (1 and True, 5 and 5.0, 5 and Long 5): the variable's type and text differ."""
+    return {name: value for name, value in after.items()
+            if name not in before or type(before[name]) is not type(value) or before[name] != value}
+
+
 def project_variable(value: Any) -> dict[str, Any]:
     """The columns of a `variable` row: type, text and number forms for queries, and the JSON value."""
     kind = type_of(value)

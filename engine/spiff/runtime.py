@@ -56,7 +56,7 @@ from ..clock import current_clock, using_clock
 from ..dialect import HIDDEN_PREFIX, ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..sandbox import ScriptSandbox
-from ..variables import Long, Short
+from ..variables import Long, Short, changed_values
 from . import clockpatch, inclusive
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
@@ -959,9 +959,7 @@ def _share_writes(task: SpiffTask) -> None:
     before, after = parent.data, task.data
     if len(before) == len(after) and before == after:
         return  # nothing written: the usual case for events and gateways
-    changed = {name: value for name, value in after.items()
-               if name not in before or type(before[name]) is not type(value) or before[name] != value}
-    _share_with_other_paths(task, changed)
+    _share_with_other_paths(task, changed_values(before, after))
 
 
 def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
