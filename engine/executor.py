@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from .clock import Clock, using_clock
 from .dialect import ElementInfo
 from .errors import BadRequest, Conflict, NotFound, ScriptError, StageflowError, Suspended
-from .expressions import is_expression
+from .expressions import is_expression, text_to_python
 from .placeholders import fill
 from .runcache import Kept, RunCache, Waits
 from .sandbox import ScriptFailure, ScriptSandbox
@@ -395,7 +395,8 @@ class Executor:
         for fld in info.form:
             body = fld.to_json()
             if fld.default is not None:
-                body["defaultValue"] = value(_default_src(fld.default), f"default of form field '{fld.id}'")
+                body["defaultValue"] = value(_template_source(fld.default, task.element_id),
+                                             f"default of form field '{fld.id}'")
             form.append(body)
         return {
             "assignee": str(assignee) if assignee else None,
@@ -608,16 +609,9 @@ def _names(value: Any) -> list[str]:
 
 @functools.lru_cache(maxsize=1024)
 def _template_source(template: str, element_id: str) -> str:
-    """The Python source of a text with `${...}` expressions (a task's name or documentation), translated once."""
-    from .expressions import text_to_python
-
+    """The Python source of a Camunda text (a task's name, documentation, form key or a form field's default),
+    translated once."""
     return text_to_python(template, element_id=element_id)
-
-
-def _default_src(default: str) -> str:
-    from .expressions import text_to_python
-
-    return text_to_python(default)
 
 
 def _moment(value: Any, now: datetime, what: str, element_id: str) -> datetime | None:

@@ -470,7 +470,7 @@ class Run:
                     if name in task.data:
                         dropped["hidden"][name] = task.data[name]
                 task.data[name] = value
-        _hand_to_multi_instance(task, variables)
+        hand_to_multi_instance(task, variables)  # as a process variable of a multi-instance activity's instance
         _share_with_other_paths(task, variables)
         with _spiff_errors():
             task.run()
@@ -966,7 +966,7 @@ def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
     """Completion variables are process variables, as in Camunda 7: the other paths of the instance (a parallel
     branch, a waiting event, a subprocess) see them at once, not only the completed task's own path, and they
     are not lost when its path ends. (SpiffWorkflow gives each path a copy of the data.) A multi-instance
-    activity's instance hands its variables on as it completes instead (`_hand_to_multi_instance`)."""
+    activity's instance hands its variables on as it completes instead (`parser.hand_to_multi_instance`)."""
     parent = task.parent
     if not variables or (parent is not None and isinstance(parent.task_spec, MultiInstanceTask)):
         return
@@ -978,13 +978,6 @@ def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
     for carrier in carriers(task.workflow, {task.id}):
         for name, value in variables.items():
             carrier.data[name] = deepcopy(value)
-
-
-def _hand_to_multi_instance(task: SpiffTask, variables: dict[str, Any]) -> None:
-    """Variables given when completing one instance of a multi-instance activity are process variables, as in
-    Camunda 7 (the last completion's value wins), which the activity hands on when it is done (see
-    `parser.hand_to_multi_instance`, which a script instance's assignments go through too)."""
-    hand_to_multi_instance(task, variables)
 
 
 def _do_engine_steps(workflow: BpmnWorkflow, budget: StepBudget | None = None) -> None:
