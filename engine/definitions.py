@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from .clock import Clock
 from .dialect import BPMN_NS, Dialect, ProcessInfo
 from .dmn import parse_dmn
 from .errors import Conflict, DefinitionError, NotFound
+from .ids import new_id
 from .sandbox import ScriptSandbox
 from .spiff import CompiledProcess, Document, compile_process
 from .store import Database
@@ -99,10 +99,10 @@ class Definitions:
         self._check_unique_keys(checked)
         now = self.clock.now()
         with self.db.write() as session:
-            deployment_id = str(uuid.uuid4())
+            deployment_id = new_id()
             resources: dict[str, m.Resource] = {}
             for item in checked:
-                resources[item.name] = m.Resource(id=str(uuid.uuid4()), deployment_id=deployment_id,
+                resources[item.name] = m.Resource(id=new_id(), deployment_id=deployment_id,
                                                   name=item.name, content=item.content, content_hash=item.digest)
             new_defs, new_decisions, unchanged_defs, unchanged_decisions = [], [], [], []
             plans = []
@@ -276,7 +276,7 @@ class Definitions:
                                                           m.EventSubscription.instance_id.is_(None)))
         for kind, key in (("message", "messageStarts"), ("signal", "signalStarts")):
             for element_id, event_name in definition.description.get(key, []):
-                session.add(m.EventSubscription(id=str(uuid.uuid4()), event_type=kind, name=event_name,
+                session.add(m.EventSubscription(id=new_id(), event_type=kind, name=event_name,
                                                 instance_id=None, definition_id=definition.id,
                                                 element_id=element_id, created_at=now))
         # Timer start events: one job per event, rescheduled after each start while a cycle lasts. A new
@@ -285,7 +285,7 @@ class Definitions:
         for element_id, kind, text in definition.description.get("timerStarts", []):
             due, repeat = first_timer_start(kind, text, now)
             if due is not None:
-                session.add(m.Job(id=str(uuid.uuid4()), job_type="timer-start", instance_id=None,
+                session.add(m.Job(id=new_id(), job_type="timer-start", instance_id=None,
                                   definition_id=definition.id, element_id=element_id, task_id=None, due_at=due,
                                   timer_kind=kind, repeat=repeat, retries=3, created_at=now, suspended=False))
 
@@ -527,7 +527,7 @@ def next_cycle(text: str, now: datetime, *, first: bool = False) -> tuple[dateti
 
 def _definition_id(key: str, version: int) -> str:
     """Camunda's `key:version:uuid`, or the bare uuid when that would pass 64 characters."""
-    unique = str(uuid.uuid4())
+    unique = new_id()
     full = f"{key}:{version}:{unique}"
     return full if len(full) <= 64 else unique
 

@@ -27,6 +27,7 @@ from .clock import Clock, using_clock
 from .dialect import ElementInfo
 from .errors import BadRequest, Conflict, NotFound, ScriptError, StageflowError, Suspended
 from .expressions import is_expression, text_to_python
+from .ids import new_id
 from .placeholders import fill
 from .runcache import Kept, RunCache, Waits
 from .sandbox import ScriptFailure, ScriptSandbox
@@ -111,7 +112,7 @@ class Executor:
             self._check_unique(session, definition.key, business_key)
         compiled = self.definitions.compiled(session, definition.id)
         now = self.clock.now()
-        instance_id = str(uuid.uuid4())
+        instance_id = new_id()
         row = InstanceRow(id=instance_id, definition_id=definition.id, definition_key=definition.key,
                                 business_key=business_key, state=ACTIVE, version=0,
                                 serializer_version=SERIALIZER_VERSION, runtime=None, started_at=now,
@@ -234,7 +235,7 @@ class Executor:
                 if same is not None:  # the same failure again (a second try): one incident, at its latest time
                     same.created_at = now
                     return
-                session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedScript", instance_id=instance_id,
+                session.add(m.Incident(id=new_id(), incident_type="failedScript", instance_id=instance_id,
                                        definition_id=definition_id, element_id=err.element_id, message=message,
                                        created_at=now))
 
@@ -321,7 +322,7 @@ class Executor:
         """The letters of the run's mail tasks, into the outbox with this step (the mailer sends them)."""
         for letter in letters:
             rows.add(m.OutboxMessage, dict(
-                id=str(uuid.uuid4()), instance_id=row.id, definition_key=row.definition_key,
+                id=new_id(), instance_id=row.id, definition_key=row.definition_key,
                 business_key=row.business_key, element_id=letter["element_id"], topic="mail",
                 recipient=letter["to"], subject=letter["subject"][:500],
                 body=letter["text"] if letter["text"] is not None else letter["html"] or "", created_at=now,
@@ -450,7 +451,7 @@ class Executor:
                                                         m.Job.instance_id == loaded.row.id)
                                     .values(due_at=timer.due_at).execution_options(synchronize_session=False))
                 continue
-            rows.add(m.Job, dict(id=str(uuid.uuid4()), job_type="async" if timer.kind == "async" else "timer",
+            rows.add(m.Job, dict(id=new_id(), job_type="async" if timer.kind == "async" else "timer",
                                  instance_id=loaded.row.id,
                                  definition_id=loaded.row.definition_id, element_id=timer.element_id,
                                  task_id=timer.task_id, due_at=timer.due_at, timer_kind=timer.kind, repeat=None,

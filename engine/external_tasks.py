@@ -9,7 +9,6 @@ complete it, fail it or raise a BPMN error on it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .errors import BadRequest, NotFound
+from .ids import new_id
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .variables import project_variable, stored_value, to_typed
@@ -170,7 +170,7 @@ class ExternalTasks:
             row.error_details = error_details
             row.lock_expires_at = now + timedelta(milliseconds=retry_timeout_ms)
             if retries == 0:
-                session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedExternalTask",
+                session.add(m.Incident(id=new_id(), incident_type="failedExternalTask",
                                        instance_id=row.instance_id, definition_id=row.definition_id,
                                        element_id=row.element_id, job_id=row.id,
                                        message=error_message or "external task failed", created_at=now))

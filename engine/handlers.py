@@ -21,7 +21,6 @@ an incident, like any external worker's.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from .errors import BadRequest, StageflowError
 from .external_tasks import TopicRequest
+from .ids import new_id
 from .placeholders import fill
 from .store import models as m
 from .views import iso
@@ -98,7 +98,7 @@ class BuiltinHandlers:
         now = self.engine.clock.now()
 
         def record(session: Session) -> None:  # written with the completion: one notification per completion
-            session.add(m.OutboxMessage(id=str(uuid.uuid4()), instance_id=task["processInstanceId"],
+            session.add(m.OutboxMessage(id=new_id(), instance_id=task["processInstanceId"],
                                         definition_key=task["processDefinitionKey"],
                                         business_key=task["businessKey"], element_id=task["activityId"],
                                         topic=task["topicName"], recipient=str(recipient) if recipient else None,
@@ -126,7 +126,7 @@ class BuiltinHandlers:
         with self.engine.db.write() as session:
             client = session.scalars(select(m.Client).where(m.Client.email == email)).first()
             if client is None:
-                client = m.Client(id=str(uuid.uuid4()), email=email, name=values.get("customer"),
+                client = m.Client(id=new_id(), email=email, name=values.get("customer"),
                                   region=values.get("region"), purchases=0, last_purchase_at=None, created_at=now)
                 session.add(client)
                 log.info("registered client %s (%s) for instance %s", client.id, email, task["processInstanceId"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from .errors import BadRequest, Conflict, NotFound, ScriptError
 from .executor import SUSPENDED, StaleInstance
+from .ids import new_id
 from .store import models as m
 from .views import iso
 
@@ -283,7 +283,7 @@ class Jobs:
             job.lock_owner = job.lock_expires_at = None
             job.retries = 0
             job.exception = message
-            session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedJob", instance_id=job.instance_id,
+            session.add(m.Incident(id=new_id(), incident_type="failedJob", instance_id=job.instance_id,
                                    definition_id=job.definition_id, element_id=job.element_id, job_id=job.id,
                                    message=message, created_at=now))
             log.error("%s job %s of instance %s at element %s cannot run (now an incident): %s", job.job_type,
@@ -306,7 +306,7 @@ class Jobs:
             already = session.scalar(select(m.Incident.id).where(m.Incident.job_id == job_id,
                                                                  m.Incident.resolved_at.is_(None)))
             if job.retries == 0 and already is None:
-                session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedJob", instance_id=job.instance_id,
+                session.add(m.Incident(id=new_id(), incident_type="failedJob", instance_id=job.instance_id,
                                        definition_id=job.definition_id, element_id=job.element_id, job_id=job.id,
                                        message=err.message, created_at=now))
                 log.error("job %s of instance %s at element %s failed with no retries left: %s", job.id,
@@ -342,7 +342,7 @@ class Jobs:
                 open_one = session.scalar(select(m.Incident.id).where(m.Incident.job_id == job_id,
                                                                       m.Incident.resolved_at.is_(None)))
                 if open_one is None:
-                    session.add(m.Incident(id=str(uuid.uuid4()), incident_type="failedJob",
+                    session.add(m.Incident(id=new_id(), incident_type="failedJob",
                                            instance_id=job.instance_id, definition_id=job.definition_id,
                                            element_id=job.element_id, job_id=job.id,
                                            message=job.exception or "the job's retries were set to 0",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ from sqlalchemy.sql import ClauseElement
 
 from .errors import BadRequest, Conflict, NotFound, Suspended
 from .forms import FormField, validate_submission
+from .ids import new_id
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .store.fastpath import FastStatement, fetch_all
@@ -278,7 +278,7 @@ class Tasks:
             row = session.get(m.HumanTask, task_id)
             if row is None:
                 raise NotFound(f"task '{task_id}' not found")
-            comment = m.TaskComment(id=str(uuid.uuid4()), task_id=task_id, instance_id=row.instance_id,
+            comment = m.TaskComment(id=new_id(), task_id=task_id, instance_id=row.instance_id,
                                     user_id=user, message=message, created_at=now)
             session.add(comment)
             return _comment_json(comment)
