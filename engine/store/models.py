@@ -158,16 +158,15 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        # the inbox: open (unclaimed) tasks newest first, read in index order until a page is full. SQLite walks
-        # the composite index in that order; PostgreSQL does not read `IS NULL` columns of an index as fixing the
-        # order, so it gets partial indexes on created_at.
-        Index("ix_task_active_assignee_created", "ended_at", "assignee", "created_at"),
+        # the inbox: open (unclaimed) tasks newest first, read in index order until a page is full, from partial
+        # indexes of the open tasks (a composite index on ended_at, assignee, created_at served SQLite alone, as
+        # PostgreSQL does not read its `IS NULL` columns as fixing the order; dropped in migration 0009)
         Index("ix_task_open_unassigned_created", "created_at",
               postgresql_where=text("ended_at IS NULL AND assignee IS NULL"),
               sqlite_where=text("ended_at IS NULL AND assignee IS NULL")),
         Index("ix_task_open_created", "created_at", postgresql_where=text("ended_at IS NULL"),
               sqlite_where=text("ended_at IS NULL")),
-        # "My tasks": SQLite's statistics of the composite index count the many unassigned tasks (migration 0005)
+        # "My tasks": an index of the assigned open tasks only, so that SQLite's statistics are about them (0005)
         Index("ix_task_open_assigned", "assignee", "created_at",
               postgresql_where=text("ended_at IS NULL AND assignee IS NOT NULL"),
               sqlite_where=text("ended_at IS NULL AND assignee IS NOT NULL")),
