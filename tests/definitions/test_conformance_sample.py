@@ -88,12 +88,14 @@ SAMPLE = [
     "usertask/UserTaskBpmnModelExecutionContextTest.shouldGetBpmnModelElementInstanceOnTimeout.bpmn20.xml",
 ]
 
-# Measured: 21 of the sample's 27 no-Java files end or wait for a message/signal, run as their Camunda tests run
-# them (20 with start variables only; 17 before cron timer cycles, message/signal start events counted as waits
-# and start variables; 14 before uncontrolled flow, implicit ends and errorRefs naming no <error>; 10 before
-# sequence flows without an id were followed), and 2 more are refused as Camunda's own test expects. Raise them
-# when the engine passes more; the test fails if one falls.
-MEASURED_NO_JAVA_SHARE = 21 / 27
+# Measured: 20 of the sample's 27 no-Java files end or wait for a message/signal, run as their Camunda tests run
+# them, and 3 more are refused as Camunda's own test expects (21 and 2 before two signal start events of the same
+# name were refused, as Camunda refuses them: InvalidProcessWithMultipleSignalStartEvents moved from the first
+# count to the second; 20 with start variables only; 17 before cron timer cycles, message/signal start events
+# counted as waits and start variables; 14 before uncontrolled flow, implicit ends and errorRefs naming no
+# <error>; 10 before sequence flows without an id were followed). Raise them when the engine passes more; the
+# test fails if one falls.
+MEASURED_NO_JAVA_SHARE = 20 / 27
 MEASURED_WITH_AS_CAMUNDA = 23 / 27
 MARGIN = 0.05
 
