@@ -196,6 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", action="append", metavar="NAME=VALUE")
     p.add_argument("--user", help="who completes it")
 
+    p = cmd("delegate", "hand a task to a user who gives it back with `resolve` (its assignee becomes its owner)")
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("--user", required=True, help="the user to delegate it to")
+    p.add_argument("--by", help="who delegates it (default: its assignee)")
+
+    p = cmd("resolve", "give a delegated task back to its owner, with variables; the task stays open")
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("--var", action="append", metavar="NAME=VALUE")
+    p.add_argument("--user", help="who resolves it (default: its assignee, the delegate)")
+
     p = cmd("correlate", "deliver a message to the instance that waits for it (or start one)")
     p.add_argument("message", metavar="MESSAGE")
     p.add_argument("--business-key")
@@ -447,6 +457,22 @@ def c_complete(engine: Any, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def c_delegate(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    by = args.by or engine.tasks.get(args.task).assignee  # who hands it on: its assignee, when no one is named
+    task = engine.tasks.delegate(args.task, args.user, by)
+    out.record(task, f"task {args.task} delegated to {args.user}" + (f" by {task.owner}" if task.owner else ""))
+    return 0
+
+
+def c_resolve(engine: Any, args: argparse.Namespace, out: Output) -> int:
+    variables = _vars(args.var)
+    user = args.user or engine.tasks.get(args.task).assignee  # as `complete`: the delegate, when no one is named
+    task = engine.tasks.resolve(args.task, variables, user=user)
+    out.record(task, f"task {args.task} resolved: back with {task.owner}" if task.owner
+               else f"task {args.task} resolved: back with its candidates (it had no owner)")
+    return 0
+
+
 def c_correlate(engine: Any, args: argparse.Namespace, out: Output) -> int:
     results = engine.messages.correlate(args.message, business_key=args.business_key, instance_id=args.instance,
                                         correlation_keys=_vars(args.key) or None, variables=_vars(args.var),
@@ -642,7 +668,7 @@ def c_worker(engine: Any, args: argparse.Namespace, out: Output) -> int:
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {
     "deploy": c_deploy, "definitions": c_definitions, "start": c_start, "instances": c_instances,
     "show": c_show, "variables": c_variables, "tasks": c_tasks, "claim": c_claim, "unclaim": c_unclaim,
-    "assign": c_assign,
+    "assign": c_assign, "delegate": c_delegate, "resolve": c_resolve,
     "complete": c_complete, "correlate": c_correlate, "signal": c_signal, "cancel": c_cancel,
     "suspend": c_suspend, "resume": c_resume, "timers": c_timers, "fire-timers": c_fire_timers, "db": c_db,
     "incidents": c_incidents, "retry": c_retry, "job": c_job, "simulate": c_simulate,

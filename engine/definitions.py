@@ -24,7 +24,7 @@ from .spiff import CompiledProcess, Document, compile_process
 from .store import Database
 from .store import models as m
 from .store.fastpath import FastStatement
-from .views import DecisionView, DefinitionView, DeploymentView
+from .views import DecisionView, DefinitionView, DeploymentView, ResourceView
 from .xmlsafe import parse_xml
 
 DMN_NAMESPACES = (
@@ -455,6 +455,37 @@ class Definitions:
                                         .where(m.DecisionDefinition.deployment_id == row.id)).all()
             return DeploymentView(row.id, row.name, row.source, row.deployed_at, True,
                                   [DefinitionView.of(d) for d in defs], [DecisionView.of(d) for d in decisions])
+
+    def resources(self, deployment_id: str) -> list[ResourceView]:
+        """The files of a deployment, by name (Camunda's getDeploymentResources). `NotFound` in Camunda's words
+        when the deployment has none, that is when it does not exist."""
+        with self.db.read() as session:
+            rows = session.execute(select(m.Resource.id, m.Resource.name, m.Resource.deployment_id)
+                                   .where(m.Resource.deployment_id == deployment_id)
+                                   .order_by(m.Resource.name, m.Resource.id)).all()
+        if not rows:
+            raise NotFound(f"Deployment resources for deployment id '{deployment_id}' do not exist.")
+        return [ResourceView(*row) for row in rows]
+
+    def resource(self, deployment_id: str, resource_id: str) -> ResourceView:
+        """One file of a deployment; `NotFound` in Camunda's words for an unknown deployment or resource."""
+        found = next((r for r in self.resources(deployment_id) if r.id == resource_id), None)
+        if found is None:
+            raise NotFound(f"Deployment resource with resource id '{resource_id}' for deployment id "
+                           f"'{deployment_id}' does not exist.")
+        return found
+
+    def resource_data(self, deployment_id: str, resource_id: str) -> tuple[ResourceView, bytes]:
+        """One file of a deployment and its bytes as uploaded."""
+        with self.db.read() as session:
+            row = session.execute(select(m.Resource.id, m.Resource.name, m.Resource.deployment_id,
+                                         m.Resource.content)
+                                  .where(m.Resource.deployment_id == deployment_id,
+                                         m.Resource.id == resource_id)).first()
+        if row is None:
+            raise NotFound(f"Deployment resource '{resource_id}' for deployment id '{deployment_id}' does not "
+                           "exist.")
+        return ResourceView(row.id, row.name, row.deployment_id), bytes(row.content)
 
     def delete_deployment(self, deployment_id: str, *, cascade: bool = False) -> None:
         """Remove a deployment, its definitions and their timer-start jobs; with `cascade`, also the

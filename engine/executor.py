@@ -402,6 +402,7 @@ class Executor:
         return {
             "assignee": str(assignee) if assignee else None,
             "owner": None,
+            "delegation_state": None,
             "candidate_users": users,
             "candidate_groups": groups,
             "due": _moment(value(info.due_date, "dueDate"), now, "dueDate", task.element_id),

@@ -184,20 +184,17 @@ class History:
         return out[first:first + min(max_results, 1000)]
 
     def _open_activities(self, session, instance: m.ProcessInstance, types: dict[str, tuple[str, str | None]],  # type: ignore[no-untyped-def]
-                         tasks: dict[str, m.HumanTask]) -> list[dict[str, Any]]:
+                         tasks: dict[str, m.HumanTask],
+                         waits: list[tuple[datetime, str, str]] | None = None) -> list[dict[str, Any]]:
+        """The open activities of a running instance, as its activity tree lists them: its open `tasks`, and the
+        external tasks, timers and subscriptions it waits on (`waits`, from `waits_of`; read here when None)."""
         out = []
         for task in sorted(tasks.values(), key=lambda t: (t.created_at, t.id)):
             if task.ended_at is None:
                 out.append(self._activity(instance, types, task.element_id, task.name, f"{task.element_id}:{task.id}",
                                           task.id, task.assignee, task.created_at, None, False))
-        waits: list[tuple[datetime, str, str]] = []
-        for row in session.scalars(select(m.ExternalTask).where(m.ExternalTask.instance_id == instance.id)):
-            waits.append((row.created_at, row.element_id, row.id))
-        # an async continuation not yet run has not started its element (Camunda: a transition instance)
-        for row in session.scalars(select(m.Job).where(m.Job.instance_id == instance.id, m.Job.job_type == "timer")):
-            waits.append((row.created_at, row.element_id, row.id))
-        for row in session.scalars(select(m.EventSubscription).where(m.EventSubscription.instance_id == instance.id)):
-            waits.append((row.created_at, row.element_id, row.id))
+        if waits is None:
+            waits = self.waits_of(session, [instance.id]).get(instance.id, [])
         at_gateway = self._gateways_of_events(session, instance.definition_id)
         seen: set[str] = set()
         for created, element_id, row_id in sorted(waits, key=lambda w: (iso(w[0]) or "", w[1], w[2])):
@@ -211,6 +208,19 @@ class History:
             out.append(self._activity(instance, types, element_id, types.get(element_id, ("", None))[1],
                                       f"{element_id}:{row_id}", None, None, created, None, False))
         return out
+
+    @staticmethod
+    def waits_of(session, instances: Any) -> dict[str, list[tuple[datetime, str, str]]]:  # type: ignore[no-untyped-def]
+        """Per instance id of `instances` (ids, or a SELECT of ids): (created, element id, row id) of each
+        external task, timer and event subscription it waits on, in three queries whatever their number. An async
+        continuation not yet run has not started its element (Camunda: a transition instance): not among them."""
+        found: dict[str, list[tuple[datetime, str, str]]] = {}
+        for model, more in ((m.ExternalTask, ()), (m.Job, (m.Job.job_type == "timer",)), (m.EventSubscription, ())):
+            rows = session.execute(select(model.instance_id, model.created_at, model.element_id, model.id)
+                                   .where(model.instance_id.in_(instances), *more))
+            for instance_id, created, element_id, row_id in rows:
+                found.setdefault(instance_id, []).append((created, element_id, row_id))
+        return found
 
     def _gateways_of_events(self, session, definition_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
         """Per event after an event-based gateway of a definition: the gateway's id."""

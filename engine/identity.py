@@ -49,8 +49,9 @@ class Principal:
         return ADMINS in self.groups
 
     def sees(self, task: TaskView) -> bool:
-        """Admins see every task; others the tasks they are assignee or candidate of, directly or via a group."""
-        return (self.is_admin or task.assignee == self.user_id or self.user_id in task.candidate_users
+        """Admins see every task; others the tasks they are assignee, owner (they delegated it) or candidate of,
+        directly or via a group."""
+        return (self.is_admin or self.user_id in (task.assignee, task.owner) or self.user_id in task.candidate_users
                 or bool(set(self.groups) & set(task.candidate_groups)))
 
     def may_change(self, task: TaskView) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("stageflow.instances")
 
 VARIABLES_EVENT = "variables"  # the history event of a change of variables from outside (inbox, REST, CLI)
+
+
+@dataclass(frozen=True)
+class DefinitionCounts:
+    """What runs of one process definition: instances, failed jobs, open incidents by type."""
+
+    running: int = 0
+    failed_jobs: int = 0
+    incidents: dict[str, int] = field(default_factory=dict)
 
 
 class Instances:
@@ -131,16 +141,25 @@ class Instances:
                                 filters.get("variable_equals"), filters.get("visible_to"), filters)
             return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
-    def counts_by_definition(self) -> dict[str, tuple[int, int]]:
-        """Per definition id: (running instances, open incidents)."""
+    def counts_by_definition(self, incident_type: str | None = None) -> dict[str, DefinitionCounts]:
+        """Per definition id: running instances, failed jobs (no retries left) and open incidents by type (only
+        `incident_type` when given), as Camunda's process definition statistics count them."""
+        pi, job, inc = m.ProcessInstance, m.Job, m.Incident
         with self.engine.db.read() as session:
             running = dict(session.execute(
-                select(m.ProcessInstance.definition_id, func.count()).where(m.ProcessInstance.ended_at.is_(None))
-                .group_by(m.ProcessInstance.definition_id)).all())
-            incidents = dict(session.execute(
-                select(m.Incident.definition_id, func.count()).where(open_incident())
-                .group_by(m.Incident.definition_id)).all())
-        return {d: (running.get(d, 0), incidents.get(d, 0)) for d in set(running) | set(incidents) if d}
+                select(pi.definition_id, func.count()).where(pi.ended_at.is_(None)).group_by(pi.definition_id)).all())
+            of_job = func.coalesce(job.definition_id, pi.definition_id)
+            failed = dict(session.execute(
+                select(of_job, func.count()).select_from(job).outerjoin(pi, pi.id == job.instance_id)
+                .where(job.retries == 0).group_by(of_job)).all())
+            incidents: dict[str, dict[str, int]] = {}
+            query = select(inc.definition_id, inc.incident_type, func.count()).where(open_incident())
+            if incident_type is not None:
+                query = query.where(inc.incident_type == incident_type)
+            for definition_id, kind, count in session.execute(query.group_by(inc.definition_id, inc.incident_type)):
+                incidents.setdefault(definition_id, {})[kind] = count
+        return {d: DefinitionCounts(running.get(d, 0), failed.get(d, 0), incidents.get(d, {}))
+                for d in set(running) | set(failed) | set(incidents) if d}
 
     def visible(self, person: Principal, instance_id: str) -> bool:
         """Whether `person` may read the instance (see `_involving`); False for an instance that does not exist."""

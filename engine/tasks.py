@@ -1,4 +1,4 @@
-"""The task service: query, claim, unclaim, assign and complete human tasks."""
+"""The task service: query, claim, unclaim, assign, delegate, resolve and complete human tasks."""
 
 from __future__ import annotations
 
@@ -38,10 +38,14 @@ _TASK_STATE = FastStatement(select(_T.c.instance_id, _T.c.ended_at, _T.c.outcome
 # filters, sort, order), with placeholders for the values, and run as a `FastStatement`. Building a SELECT and its
 # cache key costs more than running it.
 _BOUND = frozenset({"assignee", "candidate_user", "candidate_group", "instance_id", "business_key", "process_key",
-                    "definition_id", "task_definition_key", "due_before", "due_after", "involved_user"})
+                    "definition_id", "task_definition_key", "due_before", "due_after", "involved_user", "owner",
+                    "delegation_state"})
 _FLAGS = frozenset({"unassigned", "without_due", "include_assigned"})  # their truth changes the shape only
 _LISTS: dict[tuple[Any, ...], FastStatement] = {}
 _LISTS_MAX = 256
+
+PENDING, RESOLVED = "PENDING", "RESOLVED"  # Camunda's delegation states (None: not delegated)
+_NAME_LIMIT = 255  # a user id's column
 
 
 class Tasks:
@@ -81,12 +85,16 @@ class Tasks:
             link_cond = [m.IdentityLink.user_id == involved]
             if involved_groups:
                 link_cond.append(m.IdentityLink.group_id.in_(involved_groups))
-            q = q.where(or_(m.HumanTask.assignee == involved, _linked(or_(*link_cond), correlated)))
+            # Camunda's involvedUser: assignee, owner (a task they delegated) or candidate
+            q = q.where(or_(m.HumanTask.assignee == involved, m.HumanTask.owner == involved,
+                            _linked(or_(*link_cond), correlated)))
         for name, column in (("instance_id", m.HumanTask.instance_id),
                              ("business_key", m.HumanTask.business_key),
                              ("process_key", m.HumanTask.definition_key),
                              ("definition_id", m.HumanTask.definition_id),
-                             ("task_definition_key", m.HumanTask.element_id)):
+                             ("task_definition_key", m.HumanTask.element_id),
+                             ("owner", m.HumanTask.owner),
+                             ("delegation_state", m.HumanTask.delegation_state)):
             if _given(filters.get(name)):
                 q = q.where(column == filters[name])
         if _given(filters.get("task_id")):
@@ -115,7 +123,8 @@ class Tasks:
              nulls_last: bool = False, then_by: list[tuple[str, str]] | None = None,
              **filters: Any) -> list[TaskView]:
         """Active tasks filtered by assignee, candidate user or groups, instance, business key, process key,
-        element id, due date, priority and a search text; sorted and paginated (at most 1,000 a page).
+        element id, owner, delegation state, due date, priority and a search text; sorted and paginated (at most
+        1,000 a page).
 
         `nulls_last` puts tasks without a value of the sort column (no due date) after the others on every
         database (SQLite and PostgreSQL disagree about where NULLs go otherwise). `then_by`: more (sort_by,
@@ -220,6 +229,58 @@ class Tasks:
             self._note(session, row, "assigned", user, {"assignee": assignee})
             return TaskView.of(row)
 
+    def delegate(self, task_id: str, user_id: str, user: str | None = None) -> TaskView:
+        """Hand a task to `user_id` to work on and give back (Camunda's delegate): a task with no owner yet gets
+        its current assignee as owner, `user_id` becomes the assignee and the delegation state PENDING."""
+        if not isinstance(user_id, str) or not user_id.strip():
+            raise BadRequest("delegating a task needs the id of the user to delegate it to ('userId')")
+        if len(user_id) > _NAME_LIMIT:
+            raise BadRequest(f"'userId' is too long ({len(user_id)} characters): at most {_NAME_LIMIT}")
+        with self.engine.db.write() as session:
+            row = self._active(session, task_id)
+            if row.owner is None:
+                row.owner = row.assignee
+            row.assignee = user_id
+            row.delegation_state = PENDING
+            self._note(session, row, "delegated", user, {"assignee": user_id, "owner": row.owner})
+            return TaskView.of(row)
+
+    def resolve(self, task_id: str, variables: dict[str, Any] | None = None, *, user: str | None = None,
+                check_form: bool = False) -> TaskView:
+        """Give a delegated task back to its owner (Camunda's resolve): the owner is its assignee again (nobody,
+        when it had none) and the delegation state RESOLVED; the task stays open for the owner to complete.
+
+        `variables` are set as a completion sets them, checked against the task's form with `check_form` (the
+        inbox's form). Only a PENDING task is resolved, as Camunda's reference says (a `BadRequest` otherwise).
+        """
+        variables = dict(variables or {})
+        check_variables_serializable(variables)
+        eng = self.engine
+        with eng.transaction() as session:
+            loaded = None
+            if variables or check_form:  # the instance first, then the task: the order a completion locks them in
+                state = _TASK_STATE.first(session, {"task_id": task_id})
+                if state is None:
+                    raise NotFound(f"task '{task_id}' not found")
+                if state.ended_at is None:
+                    loaded = eng.executor.load(session, state.instance_id)
+            row = self._active(session, task_id)
+            if row.delegation_state != PENDING:
+                raise BadRequest(f"task '{task_id}' cannot be resolved: it is not delegated (delegationState "
+                                 f"{row.delegation_state or 'null'}, only PENDING can be resolved)")
+            if loaded is not None:
+                variables = self._submission(loaded, task_id, variables, check_form)
+                if variables:
+                    eng.executor.apply(loaded, lambda run: run.set_variables(variables))
+                    eng.executor.save(session, loaded, user=user)
+            row.assignee = row.owner
+            row.delegation_state = RESOLVED
+            details: dict[str, Any] = {"assignee": row.owner}
+            if variables:
+                details["variables"] = sorted(variables)
+            self._note(session, row, "resolved", user, details)
+            return TaskView.of(row)
+
     def variables(self, task_id: str) -> dict[str, Any]:
         """The variables a task sees: its scope's data (in a called process, that process's variables)."""
         with self.engine.db.read() as session:
@@ -258,16 +319,22 @@ class Tasks:
                 raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}{who}")
             if row.suspended:
                 raise Suspended(f"task '{task_id}' is suspended")
-            if loaded.row.state == "SUSPENDED":
-                raise Suspended(f"process instance '{loaded.row.id}' is suspended")
-            if check_form:
-                task = loaded.run.task(task_id)
-                variables = validate_submission(self._fields(loaded, task_id), variables,
-                                                existing=task.data if task is not None else None)
+            variables = self._submission(loaded, task_id, variables, check_form)
             user = user or row.assignee  # who completes a claimed task when no one is named: its assignee
             eng.executor.apply(loaded, lambda run: run.complete(task_id, variables))
             eng.executor.save(session, loaded, user=user)
             return loaded.run.variables()
+
+    def _submission(self, loaded: Any, task_id: str, variables: dict[str, Any], check_form: bool) -> dict[str, Any]:
+        """The variables a task's completion or resolution sets, checked against its form with `check_form`; a
+        suspended instance takes none."""
+        if loaded.row.state == "SUSPENDED":
+            raise Suspended(f"process instance '{loaded.row.id}' is suspended")
+        if not check_form:
+            return variables
+        task = loaded.run.task(task_id)
+        return validate_submission(self._fields(loaded, task_id), variables,
+                                   existing=task.data if task is not None else None)
 
     def add_comment(self, task_id: str, message: str, *, user: str | None = None) -> dict[str, Any]:
         """Comment on a task (open or ended); returns the comment in Camunda's shape."""

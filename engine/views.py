@@ -111,6 +111,42 @@ class DeploymentView:
 
 
 @dataclass
+class ResourceView:
+    """A file of a deployment, as Camunda's `DeploymentResourceDto`."""
+
+    id: str
+    name: str
+    deployment_id: str
+
+    @classmethod
+    def of(cls, row: m.Resource) -> ResourceView:
+        return cls(row.id, row.name, row.deployment_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "deploymentId": self.deployment_id}
+
+
+ACTIVITY_STATISTICS_CLASS = "org.camunda.bpm.engine.rest.dto.repository.ActivityStatisticsResultDto"
+
+
+@dataclass
+class ActivityStatisticsView:
+    """One activity of a definition at run time, as Camunda's `ActivityStatisticsResultDto`: the running
+    instances waiting there, its failed jobs and open incidents (per type)."""
+
+    id: str
+    instances: int = 0
+    failed_jobs: int = 0
+    incidents: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"@class": ACTIVITY_STATISTICS_CLASS, "id": self.id, "instances": self.instances,
+                "failedJobs": self.failed_jobs,
+                "incidents": [{"incidentType": kind, "incidentCount": count}
+                              for kind, count in sorted(self.incidents.items())]}
+
+
+@dataclass
 class InstanceView:
     id: str
     definition_id: str
@@ -177,6 +213,7 @@ class TaskView:
     outcome: str | None
     suspended: bool
     form_key: str | None = None
+    delegation_state: str | None = None  # PENDING once delegated, RESOLVED once handed back to the owner
 
     @classmethod
     def of(cls, row: m.HumanTask) -> TaskView:
@@ -184,7 +221,7 @@ class TaskView:
                    row.business_key, row.assignee, row.owner, list(row.candidate_users or []),
                    list(row.candidate_groups or []), row.created_at, row.due, row.follow_up, row.priority,
                    row.description, list(row.form or []), row.ended_at, row.outcome, row.suspended,
-                   row.form_key)
+                   row.form_key, row.delegation_state)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -195,7 +232,7 @@ class TaskView:
             "created": iso(self.created),
             "due": iso(self.due),
             "followUp": iso(self.follow_up),
-            "delegationState": None,
+            "delegationState": self.delegation_state,
             "description": self.description,
             "executionId": self.process_instance_id,
             "parentTaskId": None,

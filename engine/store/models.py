@@ -182,7 +182,8 @@ class HumanTask(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     assignee: Mapped[str | None] = mapped_column(String(255))
-    owner: Mapped[str | None] = mapped_column(String(255))
+    owner: Mapped[str | None] = mapped_column(String(255))  # who delegated it (Camunda's owner)
+    delegation_state: Mapped[str | None] = mapped_column(String(16))  # None, PENDING, RESOLVED (as Camunda's)
     candidate_users: Mapped[list] = mapped_column(JSON, default=list)
     candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
     due: Mapped[datetime | None]

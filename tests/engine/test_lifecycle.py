@@ -301,7 +301,7 @@ def test_a_step_that_fails_leaves_the_instance_as_it_was_for_the_next_try(engine
     # the step went through: the failure is history, no longer an open incident anywhere
     assert engine.jobs.incidents(instance_id=instance.id) == [] and engine.jobs.incidents() == []
     assert engine.instances.markers(instance.id).incidents == []
-    assert engine.instances.counts_by_definition().get(instance.definition_id, (1, 0))[1] == 0
+    assert engine.instances.counts_by_definition()[instance.definition_id].incidents == {}
 
 
 def test_a_tuple_a_script_stored_is_a_list_at_the_next_step_as_after_a_restart(engine: Engine, deploy) -> None:

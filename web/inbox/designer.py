@@ -98,7 +98,7 @@ def process_rows() -> list[ProcessRow]:
     rows: dict[str, ProcessRow] = {}
     for d in eng.definitions.list(max_results=1000):  # by key, newest version first
         rows.setdefault(d.key, ProcessRow(d.key, [])).versions.append(d)
-    running = {d: counts[0] for d, counts in eng.instances.counts_by_definition().items()}
+    running = {d: counts.running for d, counts in eng.instances.counts_by_definition().items()}
     for row in rows.values():
         for d in row.versions:
             row.running[d.id] = running.get(d.id, 0)
@@ -200,7 +200,8 @@ def definition_page(definition_id: str):  # type: ignore[no-untyped-def]
     definition = eng.definitions.get(definition_id)
     xml = eng.definitions.xml(definition.id).decode("utf-8", "replace")
     versions = eng.definitions.list(key=definition.key, max_results=1000)
-    running = eng.instances.counts_by_definition().get(definition.id, (0, 0))[0]
+    found = eng.instances.counts_by_definition().get(definition.id)
+    running = found.running if found else 0
     total = eng.instances.count(definition_id=definition.id)
     return render_template("designer_definition.html", definition=definition, xml=xml, versions=versions,
                            running=running, ended=total - running)

@@ -1,4 +1,5 @@
-"""The inbox lists and the task page: claim, unclaim, the generated form, complete, comments.
+"""The inbox lists and the task page: claim, unclaim, the generated form, complete (resolve, for a task delegated
+to me), comments.
 
 Lists: "My tasks" (assigned to me), "My groups' tasks" (offered to me or my groups, not yet claimed) and, for
 `admins`, "All". The filters narrow the list and its count alike; counts stop at 1,000 ("1,000+") so that a
@@ -200,12 +201,13 @@ def render_task(task: TaskView, *, submitted: Any = None, error: tuple[str, str]
     except NotFound:
         process_name = task.process_definition_key
     mine = task.assignee == person.user_id
+    delegated = mine and task.delegation_state == "PENDING"  # as Camunda's tasklist: resolved, not completed
     state, due_text = due_state(task.due, now())
     form_fields = {f["id"] for f in task.form}
     return render_template(
         "task.html", task=task, process_name=process_name, fields=inputs(task.form, variables, submitted,
                                                                            field_error),
-        form_error=form_error, open=task.ended_at is None, mine=mine,
+        form_error=form_error, open=task.ended_at is None, mine=mine, delegated=delegated,
         can_unclaim=task.ended_at is None and task.assignee is not None and (mine or person.is_admin),
         can_assign=task.ended_at is None and (task.assignee in (None, person.user_id) or person.is_admin),
         colleagues=colleagues(task) if task.ended_at is None else [],
@@ -299,8 +301,13 @@ def complete(task_id: str):  # type: ignore[no-untyped-def]
         flash("Claim the task before completing it." if task.assignee is None
               else f"This task is claimed by {task.assignee}.", "error")
         return redirect(_task_url(task.id))
+    delegated = task.delegation_state == "PENDING"
     try:
-        engine().tasks.complete(task.id, submission(task.form, request.form), user=person.user_id)
+        if delegated:  # a task delegated to me goes back to its owner, who completes it
+            engine().tasks.resolve(task.id, submission(task.form, request.form), user=person.user_id,
+                                   check_form=True)
+        else:
+            engine().tasks.complete(task.id, submission(task.form, request.form), user=person.user_id)
     except InvalidVariables as err:
         return render_task(task, submitted=request.form, error=(err.field, err.reason), status=422)
     except Conflict as err:
@@ -313,6 +320,10 @@ def complete(task_id: str):  # type: ignore[no-untyped-def]
     except StageflowError as err:
         return render_task(task, submitted=request.form, form_error=err.message, status=err.status)
     name = task.name or task.task_definition_key
+    if delegated:
+        flash(f"Resolved “{name}”: it is back with {task.owner}." if task.owner
+              else f"Resolved “{name}”: it is back with its candidates.", "success")
+        return redirect(safe_next(request.values.get("back")))
     following = engine().tasks.list(instance_id=task.process_instance_id, assignee=person.user_id, max_results=1)
     if following:
         flash(f"Completed “{name}”. Next for you in this process: “{following[0].name}”.", "success")

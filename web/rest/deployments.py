@@ -1,10 +1,12 @@
-"""Deployments: `POST /deployment/create` (multipart, as Camunda Modeler sends it), list, get, delete."""
+"""Deployments: `POST /deployment/create` (multipart, as Camunda Modeler sends it), list, get, delete, and the
+deployed files (`/deployment/{id}/resources`)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from engine.errors import BadRequest
 
@@ -64,3 +66,44 @@ def delete_deployment(deployment_id: str):  # type: ignore[no-untyped-def]
     require_admin()
     engine().definitions.delete_deployment(deployment_id, cascade=bool(arg_bool("cascade")))
     return "", 204
+
+
+@bp.get("/deployment/<deployment_id>/resources")
+def deployment_resources(deployment_id: str):  # type: ignore[no-untyped-def]
+    return jsonify([r.to_json() for r in engine().definitions.resources(deployment_id)])
+
+
+@bp.get("/deployment/<deployment_id>/resources/<resource_id>")
+def deployment_resource(deployment_id: str, resource_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(engine().definitions.resource(deployment_id, resource_id).to_json())
+
+
+# Camunda's media types by file extension (DeploymentResourcesResourceImpl); any other is application/octet-stream
+MEDIA_TYPES = {"bpmn": "application/xml", "cmmn": "application/xml", "dmn": "application/xml",
+               "json": "application/json", "xml": "application/xml", "gif": "image/gif", "jpeg": "image/jpeg",
+               "jpe": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "svg": "image/svg+xml",
+               "tiff": "image/tiff", "tif": "image/tiff", "groovy": "text/plain", "java": "text/plain",
+               "js": "text/plain", "php": "text/plain", "py": "text/plain", "rb": "text/plain",
+               "html": "text/html", "txt": "text/plain"}
+
+
+def attachment(name: str) -> str:
+    """Camunda's `Content-Disposition` of a file: `attachment; filename="a.bpmn"; filename*=UTF-8''a.bpmn`.
+
+    The quoted name keeps printable ASCII (quotes and backslashes escaped, anything else `_`: a header is
+    Latin-1); `filename*` has the whole name, percent-encoded as Java's URLEncoder does."""
+    plain = "".join(c if " " <= c <= "~" else "_" for c in name).replace("\\", "\\\\").replace('"', '\\"')
+    encoded = quote(name, safe="*").replace("~", "%7E")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}"
+
+
+@bp.get("/deployment/<deployment_id>/resources/<resource_id>/data")
+def deployment_resource_data(deployment_id: str, resource_id: str):  # type: ignore[no-untyped-def]
+    """The file as deployed, byte for byte, typed by its extension (`.bpmn` and `.dmn`: application/xml)."""
+    resource, content = engine().definitions.resource_data(deployment_id, resource_id)
+    name = resource.name.replace("\\", "/")  # the last part of the path; Java's split drops trailing empties
+    filename = name.rstrip("/").split("/")[-1] or "data"
+    media_type = MEDIA_TYPES.get(name.rstrip(".").split(".")[-1], "application/octet-stream")
+    response = Response(content, status=200, content_type=media_type)  # no charset added, as Camunda
+    response.headers["Content-Disposition"] = attachment(filename)
+    return response

@@ -89,7 +89,7 @@ SCHEMAS: dict[str, Any] = {
         **{name: STR for name in ("assignee", "candidateUser", "candidateGroup", "processInstanceId",
                                   "processInstanceBusinessKey", "processDefinitionKey", "processDefinitionId",
                                   "taskDefinitionKey", "nameLike", "dueBefore", "dueAfter", "sortBy", "sortOrder",
-                                  "taskId", "involvedUser")},
+                                  "taskId", "involvedUser", "owner", "delegationState")},
         "taskIdIn": _list(STR),
         **{name: BOOL for name in ("includeAssignedTasks", "unassigned", "withoutDueDate")},
         "candidateGroups": _list(STR),
@@ -174,9 +174,15 @@ SCHEMAS: dict[str, Any] = {
     "Statistics": _obj({"@class": STR, "id": STR, "instances": INT, "failedJobs": INT,
                         "definition": _ref("ProcessDefinition"), "tenantId": NSTR,
                         "incidents": _list(_s("object"))}, ["id", "instances"]),
+    "ActivityStatistics": _obj({"@class": STR, "id": STR, "instances": INT, "failedJobs": INT,
+                                "incidents": _list(_obj({"incidentType": STR, "incidentCount": INT},
+                                                        ["incidentType", "incidentCount"]))},
+                               ["id", "instances", "failedJobs", "incidents"]),
+    "DeploymentResource": _obj({"id": STR, "name": STR, "deploymentId": STR}, ["id", "name", "deploymentId"]),
     "StartRequest": _obj({"businessKey": NSTR, "variables": _ref("Variables"), "withVariablesInReturn": BOOL}),
     "CompleteRequest": _obj({"variables": _ref("Variables"), "withVariablesInReturn": BOOL}),
     "UserIdRequest": _obj({"userId": NSTR}),
+    "ResolveRequest": _obj({"variables": _ref("Variables")}),
     "MessageRequest": _obj({"messageName": STR, "businessKey": NSTR, "processInstanceId": NSTR,
                             "correlationKeys": _ref("Variables"), "processVariables": _ref("Variables"),
                             "all": BOOL, "resultEnabled": BOOL, "variablesInResultEnabled": BOOL},
@@ -280,6 +286,8 @@ VAR_FILTERS = [_q("variableName"), _q("variableNameLike"), _q("processInstanceId
 USER_FILTERS = [_q("id"), _q("idIn"), _q("firstName"), _q("lastName"), _q("email"), _q("memberOfGroup")]
 GROUP_FILTERS = [_q("id"), _q("idIn"), _q("member"), _q("userMember")]
 SORT_ORDER = _q("sortOrder", _s("string", enum=["asc", "desc"]))
+# activity statistics: `incidents` and `incidentsForType` exclude each other
+STATS = [_q("failedJobs", BOOL), _q("incidents", BOOL), _q("incidentsForType")]
 
 
 def _sort_by(*names: str) -> list[dict[str, Any]]:
@@ -294,7 +302,8 @@ TASK_FILTERS = [_q("taskId"), _q("taskIdIn"), _q("involvedUser"), _q("assignee")
                 _q("candidateGroup"), _q("candidateGroups"),
                 _q("includeAssignedTasks", BOOL), _q("unassigned", BOOL), _q("processInstanceId"),
                 _q("processInstanceBusinessKey"), _q("processDefinitionKey"), _q("processDefinitionId"),
-                _q("taskDefinitionKey"), _q("nameLike"), _q("dueBefore"), _q("dueAfter"),
+                _q("taskDefinitionKey"), _q("owner"), _q("delegationState"), _q("nameLike"), _q("dueBefore"),
+                _q("dueAfter"),
                 _q("withoutDueDate", BOOL), _q("sortBy", _s("string", enum=["created", "dueDate", "followUpDate",
                                                                             "priority", "name", "assignee",
                                                                             "id", "nameCaseInsensitive"])),
@@ -333,12 +342,20 @@ PATHS: dict[str, dict[str, Any]] = {
     "/deployment/count": {"get": _op("how many deployments", _ref("Count"), params=DEPLOYMENT_FILTERS)},
     "/deployment/{id}": {"get": _op("a deployment", _ref("Deployment"), params=[ID]),
                          "delete": _op("delete a deployment (admins)", None, params=[ID, _q("cascade", BOOL)])},
+    "/deployment/{id}/resources": {"get": _op("the deployment's files", L(_ref("DeploymentResource")),
+                                              params=[ID])},
+    "/deployment/{id}/resources/{resource_id}": {"get": _op("one file of the deployment",
+                                                            _ref("DeploymentResource"),
+                                                            params=[ID, _p("resource_id")])},
+    "/deployment/{id}/resources/{resource_id}/data": {"get": _op("the file's bytes as deployed", None,
+                                                                 params=[ID, _p("resource_id")],
+                                                                 text="application/octet-stream")},
     "/process-definition": {"get": _op("process definitions", L(_ref("ProcessDefinition")),
                                        params=DEF_FILTERS + _sort_by("id", "key", "name", "version", "deploymentId",
                                                                      "versionTag") + PAGE)},
     "/process-definition/count": {"get": _op("how many", _ref("Count"), params=DEF_FILTERS)},
     "/process-definition/statistics": {"get": _op("running instances per definition", L(_ref("Statistics")),
-                                                  params=[_q("incidents", BOOL)])},
+                                                  params=STATS)},
     "/process-definition/{id}": {"get": _op("a definition", _ref("ProcessDefinition"), params=[ID])},
     "/process-definition/key/{key}": {"get": _op("the latest version of a key", _ref("ProcessDefinition"),
                                                  params=[KEY])},
@@ -362,6 +379,10 @@ PATHS: dict[str, dict[str, Any]] = {
                                                            params=[ID, _q("variableNames")])},
     "/process-definition/key/{key}/form-variables": {"get": _op("start form fields", _ref("Variables"),
                                                                 params=[KEY, _q("variableNames")])},
+    "/process-definition/{id}/statistics": {"get": _op("running instances, failed jobs and incidents per activity",
+                                                       L(_ref("ActivityStatistics")), params=[ID, *STATS])},
+    "/process-definition/key/{key}/statistics": {"get": _op("the same, of the latest version of a key",
+                                                            L(_ref("ActivityStatistics")), params=[KEY, *STATS])},
     "/decision-definition": {"get": _op("decision definitions", L(_ref("DecisionDefinition")),
                                         params=DEC_FILTERS + PAGE)},
     "/decision-definition/count": {"get": _op("how many", _ref("Count"), params=DEC_FILTERS)},
@@ -428,6 +449,10 @@ PATHS: dict[str, dict[str, Any]] = {
     "/task/{id}/claim": {"post": _op("claim", None, params=[ID], body="UserIdRequest")},
     "/task/{id}/unclaim": {"post": _op("unclaim", None, params=[ID])},
     "/task/{id}/assignee": {"post": _op("set the assignee", None, params=[ID], body="UserIdRequest")},
+    "/task/{id}/delegate": {"post": _op("delegate to userId (the assignee becomes the owner)", None, params=[ID],
+                                        body="UserIdRequest")},
+    "/task/{id}/resolve": {"post": _op("hand a delegated task back to its owner, setting variables", None,
+                                       params=[ID], body="ResolveRequest")},
     "/task/{id}/complete": {"post": _op("complete (200 with variables when asked)", _ref("Variables"),
                                         params=[ID], body="CompleteRequest")},
     "/task/{id}/submit-form": {"post": _op("complete through its form", _ref("Variables"), params=[ID],
@@ -494,6 +519,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "/history/task": {"get": _op("tasks, open and ended", L(_ref("HistoricTask")), params=HIST_TASK_FILTERS + PAGE)},
     "/history/task/count": {"get": _op("how many", _ref("Count"), params=HIST_TASK_FILTERS)},
 }
+
+# a file's media type follows its name, as Camunda's (.bpmn and .dmn: application/xml)
+PATHS["/deployment/{id}/resources/{resource_id}/data"]["get"]["responses"]["200"]["content"] = {
+    media: {"schema": _s("string", format="binary")}
+    for media in ("application/xml", "application/json", "application/octet-stream", "text/plain", "text/html",
+                  "image/gif", "image/jpeg", "image/png", "image/svg+xml", "image/tiff")}
 
 # answered 204 unless the caller asks for the result (`withVariablesInReturn`, `resultEnabled`)
 for _path in ("/task/{id}/complete", "/task/{id}/submit-form", "/message"):

@@ -1,5 +1,6 @@
-"""Tasks: list and count with Camunda's filters, get, claim, unclaim, assignee, complete, forms, identity links,
-comments. A user who is not in `admins` sees and works only the tasks they are assignee or candidate of."""
+"""Tasks: list and count with Camunda's filters, get, claim, unclaim, assignee, delegate, resolve, complete, forms,
+identity links, comments. A user who is not in `admins` sees and works only the tasks they are assignee or
+candidate of."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ def _candidate_groups(source: Any) -> list[str]:
     return groups
 
 
+def _delegation_state(source: Any) -> str | None:
+    """Camunda's `delegationState` filter: PENDING or RESOLVED, in any case."""
+    raw = source.get("delegationState")
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str) or raw.upper() not in ("PENDING", "RESOLVED"):
+        raise BadRequest(f"Valid values for property 'delegationState' are 'PENDING' or 'RESOLVED', but was '{raw}'")
+    return raw.upper()
+
+
 def _filters(source: Any) -> dict[str, Any]:
     user = source.get("candidateUser")
     groups = _candidate_groups(source)
@@ -47,6 +58,8 @@ def _filters(source: Any) -> dict[str, Any]:
         "process_key": source.get("processDefinitionKey"),
         "definition_id": source.get("processDefinitionId"),
         "task_definition_key": source.get("taskDefinitionKey"),
+        "owner": source.get("owner"),
+        "delegation_state": _delegation_state(source),
         "name_like": source.get("nameLike") or None,
         "due_before": arg_date("dueBefore", source),
         "due_after": arg_date("dueAfter", source),
@@ -170,6 +183,27 @@ def assign_task(task_id: str):  # type: ignore[no-untyped-def]
     return "", 204
 
 
+@bp.post("/task/<task_id>/delegate")
+def delegate_task(task_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's delegate: the assignee (or, unclaimed, a candidate; an admin) hands the task to `userId`, who
+    gives it back with `resolve`."""
+    changeable_task(task_id)
+    user_id = body().get("userId")
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise BadRequest("the body needs 'userId': the user to delegate the task to")
+    engine().tasks.delegate(task_id, user_id, principal().user_id)
+    return "", 204
+
+
+@bp.post("/task/<task_id>/resolve")
+def resolve_task(task_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's resolve: the delegate hands a PENDING task back to its owner, setting `variables` as a
+    completion would; the task stays open."""
+    changeable_task(task_id)
+    engine().tasks.resolve(task_id, typed_variables(body()), user=principal().user_id)
+    return "", 204
+
+
 def _complete(task_id: str, *, form: bool):  # type: ignore[no-untyped-def]
     changeable_task(task_id)
     data = body()
@@ -270,6 +304,7 @@ def delete_task_variable(task_id: str, name: str):  # type: ignore[no-untyped-de
 def identity_links(task_id: str):  # type: ignore[no-untyped-def]
     task = visible_task(task_id)
     links = [{"userId": task.assignee, "groupId": None, "type": "assignee"}] if task.assignee else []
+    links += [{"userId": task.owner, "groupId": None, "type": "owner"}] if task.owner else []  # as Camunda's
     links += [{"userId": u, "groupId": None, "type": "candidate"} for u in task.candidate_users]
     links += [{"userId": None, "groupId": grp, "type": "candidate"} for grp in task.candidate_groups]
     wanted = request.args.get("type")

@@ -1,0 +1,100 @@
+"""A deployment's files over real HTTP, as Camunda's `/deployment/{id}/resources` answers them: the list, one file,
+and its bytes as deployed with the media type and file name Camunda gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.api import Engine
+from tests.rest.conftest import Client
+from tests.rest.test_rest_api import ORDER
+
+RULES = (Path(__file__).parents[2] / "processes" / "card_rules.dmn").read_bytes()
+
+
+def _deploy_two(admin: Client) -> dict:  # type: ignore[type-arg]
+    response = admin.post("/deployment/create", data={"deployment-name": "cards"},
+                          files=[("upload", ("order.bpmn", ORDER)), ("rules", ("card_rules.dmn", RULES))])
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_resources_of_a_deployment_are_its_files(admin: Client) -> None:
+    deployment = _deploy_two(admin)
+    response = admin.get(f"/deployment/{deployment['id']}/resources")
+    assert response.status_code == 200
+    resources = response.json()
+    assert [(r["name"], r["deploymentId"]) for r in resources] == [
+        ("card_rules.dmn", deployment["id"]), ("order.bpmn", deployment["id"])]
+    assert all(set(r) == {"id", "name", "deploymentId"} for r in resources)
+    [definition] = deployment["deployedProcessDefinitions"].values()
+    assert definition["resource"] == "order.bpmn"
+    for resource in resources:
+        one = admin.get(f"/deployment/{deployment['id']}/resources/{resource['id']}")
+        assert (one.status_code, one.json()) == (200, resource)
+
+
+def test_the_data_is_the_file_byte_for_byte_with_camundas_media_type_and_name(admin: Client) -> None:
+    deployment = _deploy_two(admin)
+    by_name = {r["name"]: r["id"] for r in admin.get(f"/deployment/{deployment['id']}/resources").json()}
+    for name, content in (("order.bpmn", ORDER), ("card_rules.dmn", RULES)):
+        data = admin.get(f"/deployment/{deployment['id']}/resources/{by_name[name]}/data")
+        assert data.status_code == 200
+        assert data.content == content
+        assert data.headers["Content-Type"] == "application/xml"  # as Camunda: no charset
+        assert data.headers["Content-Disposition"] == f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+
+
+def test_a_bpmn20_xml_file_is_xml_too(admin: Client) -> None:
+    deployment = admin.post("/deployment/create", files={"upload": ("order.bpmn20.xml", ORDER)}).json()
+    [resource] = admin.get(f"/deployment/{deployment['id']}/resources").json()
+    data = admin.get(f"/deployment/{deployment['id']}/resources/{resource['id']}/data")
+    assert (data.status_code, data.headers["Content-Type"], data.content) == (200, "application/xml", ORDER)
+
+
+def test_a_file_name_outside_ascii_is_percent_encoded_in_filename_star(engine: Engine, admin: Client) -> None:
+    deployment = engine.definitions.deploy([("Bestellung für Kunden.bpmn", ORDER)])
+    [resource] = admin.get(f"/deployment/{deployment.id}/resources").json()
+    assert resource["name"] == "Bestellung für Kunden.bpmn"
+    data = admin.get(f"/deployment/{deployment.id}/resources/{resource['id']}/data")
+    assert data.status_code == 200 and data.content == ORDER
+    assert data.headers["Content-Disposition"] == (
+        "attachment; filename=\"Bestellung f_r Kunden.bpmn\"; filename*=UTF-8''Bestellung%20f%C3%BCr%20Kunden.bpmn")
+
+
+def test_an_unknown_deployment_or_resource_is_404_in_camundas_words(admin: Client) -> None:
+    deployment = _deploy_two(admin)
+    dep = deployment["id"]
+    for path, message in (
+            ("/deployment/nope/resources", "Deployment resources for deployment id 'nope' do not exist."),
+            ("/deployment/nope/resources/r1", "Deployment resources for deployment id 'nope' do not exist."),
+            (f"/deployment/{dep}/resources/r1",
+             f"Deployment resource with resource id 'r1' for deployment id '{dep}' does not exist."),
+            (f"/deployment/{dep}/resources/r1/data",
+             f"Deployment resource 'r1' for deployment id '{dep}' does not exist."),
+            ("/deployment/nope/resources/r1/data", "Deployment resource 'r1' for deployment id 'nope' does not exist.")):
+        response = admin.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert response.json() == {"type": "InvalidRequestException", "message": message}
+
+
+def test_a_resource_of_another_deployment_is_not_found(admin: Client) -> None:
+    first, second = _deploy_two(admin), admin.post("/deployment/create", files={"upload": ("order.bpmn", ORDER)})
+    [other] = admin.get(f"/deployment/{second.json()['id']}/resources").json()
+    assert admin.get(f"/deployment/{first['id']}/resources/{other['id']}").status_code == 404
+    assert admin.get(f"/deployment/{first['id']}/resources/{other['id']}/data").status_code == 404
+
+
+def test_a_deleted_deployment_has_no_resources(admin: Client) -> None:
+    deployment = _deploy_two(admin)
+    [resource, _] = admin.get(f"/deployment/{deployment['id']}/resources").json()
+    assert admin.delete(f"/deployment/{deployment['id']}").status_code == 204
+    assert admin.get(f"/deployment/{deployment['id']}/resources").status_code == 404
+    assert admin.get(f"/deployment/{deployment['id']}/resources/{resource['id']}/data").status_code == 404
+
+
+def test_resources_need_credentials(anonymous: Client, admin: Client) -> None:
+    deployment = _deploy_two(admin)
+    response = anonymous.get(f"/deployment/{deployment['id']}/resources")
+    assert response.status_code == 401 and response.json()["type"] == "AuthenticationException"
