@@ -93,9 +93,9 @@ def _engine_seconds(engine: Engine, n: int) -> float:
     return seconds
 
 
-def throughput(engine: Engine, n: int) -> tuple[float, float, float]:
+def throughput(engine: Engine, n: int) -> tuple[float, float, float, list[float]]:
     """(plain SpiffWorkflow, SpiffWorkflow as Stageflow runs it, engine) instances/s, measured in alternating rounds
-    of `ROUND` instances (see the module docstring).
+    of `ROUND` instances (see the module docstring), and the engine's ratio to plain SpiffWorkflow in each round.
 
     Each database is paired with in-memory rounds of its own: PostgreSQL's server goes on working after a commit
     returns (on a 2-core machine it was seen to halve the in-memory rate of the rounds that followed its own).
@@ -108,16 +108,28 @@ def throughput(engine: Engine, n: int) -> tuple[float, float, float]:
     spiff_baseline.seconds(patched, 20)
     memory = inside = persisted = 0.0
     done = 0
+    rounds: list[float] = []
     try:
         while done < n:
             k = min(ROUND, n - done)
-            memory += reference.seconds(k)
+            plain = reference.seconds(k)
+            memory += plain
             inside += spiff_baseline.seconds(patched, k)
-            persisted += _engine_seconds(engine, k)
+            stored = _engine_seconds(engine, k)
+            persisted += stored
+            rounds.append(plain / stored)
             done += k
     finally:
         reference.close()
-    return n / memory, n / inside, n / persisted
+    return n / memory, n / inside, n / persisted, rounds
+
+
+def _spread(rounds: list[float]) -> str:
+    """The per-round ratios' median and middle half: on a noisy machine they say more than one total."""
+    if len(rounds) < 4:
+        return ""
+    low, mid, high = statistics.quantiles(rounds, n=4)
+    return f"   (per round of {ROUND}: median {mid:.2f}, middle half {low:.2f}-{high:.2f})"
 
 
 def step_cost(engine: Engine, rounds_before: list[int], samples: int = 50) -> dict[int, float]:
@@ -152,15 +164,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = Engine(Settings(database_url=f"sqlite:///{tmp}/bench.db"), clock=VirtualClock())
         sqlite.upgrade()
-        memory, inside, sqlite_rate = throughput(sqlite, n)
+        memory, inside, sqlite_rate, rounds = throughput(sqlite, n)
         print(f"in-memory SpiffWorkflow      {memory:8.0f} instances/s   (plain, in a process of its own)")
         print(f"  as Stageflow runs it       {inside:8.0f} instances/s   (with engine/spiff's hooks and speedups)")
-        print(f"Stageflow on SQLite          {sqlite_rate:8.0f} instances/s   ratio {sqlite_rate / memory:.2f}")
+        print(f"Stageflow on SQLite          {sqlite_rate:8.0f} instances/s   ratio {sqlite_rate / memory:.2f}"
+              + _spread(rounds))
         with _postgres(args.postgres) as pg:
             if pg is not None:
-                memory, _, pg_rate = throughput(pg, n)
+                memory, _, pg_rate, rounds = throughput(pg, n)
                 print(f"Stageflow on PostgreSQL      {pg_rate:8.0f} instances/s   ratio {pg_rate / memory:.2f}"
-                      f"   (in-memory beside it {memory:.0f} instances/s)")
+                      f"   (in-memory beside it {memory:.0f} instances/s)" + _spread(rounds))
         costs = step_cost(sqlite, [10, args.loop])
         sqlite.close()
     short, long = costs[10], costs[args.loop]
