@@ -460,7 +460,7 @@ def c_complete(engine: Any, args: argparse.Namespace, out: Output) -> int:
 def c_delegate(engine: Any, args: argparse.Namespace, out: Output) -> int:
     by = args.by or engine.tasks.get(args.task).assignee  # who hands it on: its assignee, when no one is named
     task = engine.tasks.delegate(args.task, args.user, by)
-    out.record(task, f"task {args.task} delegated to {args.user}" + (f" by {task.owner}" if task.owner else ""))
+    out.record(task, f"task {args.task} delegated to {args.user}" + (f" by {by}" if by else ""))
     return 0
 
 

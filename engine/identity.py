@@ -55,9 +55,9 @@ class Principal:
                 or bool(set(self.groups) & set(task.candidate_groups)))
 
     def may_change(self, task: TaskView) -> bool:
-        """Whether this person may unclaim, hand on or complete a task they see: it is theirs, nobody's, or they
-        are an admin."""
-        return self.is_admin or task.assignee in (None, self.user_id)
+        """Whether this person may unclaim, hand on or complete a task they see: it is theirs, nobody's, theirs
+        as its owner (they delegated it: Camunda gives the owner the assignee's rights), or they are an admin."""
+        return self.is_admin or task.assignee in (None, self.user_id) or task.owner == self.user_id
 
 
 def hash_password(password: str) -> str:

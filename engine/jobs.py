@@ -470,13 +470,14 @@ def _job_json(row: m.Job) -> dict[str, Any]:
 
 
 def open_incident() -> Any:
-    """The incidents still open. A failed script (an incident without a job: a task completion or a message
-    whose script raised, undone with its change) stops being open once its element has since completed or its
-    instance has ended: the step was made again and went through."""
+    """The incidents still open. None is once its instance has ended (completed or cancelled: Camunda removes an
+    instance's incidents with it). A failed script (an incident without a job: a task completion or a message
+    whose script raised, undone with its change) also stops being open once its element has since completed: the
+    step was made again and went through."""
     inc = m.Incident
     done_since = select(m.HistoryEvent.seq).where(
         m.HistoryEvent.instance_id == inc.instance_id, m.HistoryEvent.element_id == inc.element_id,
         m.HistoryEvent.event == "completed", m.HistoryEvent.at >= inc.created_at).exists()
     ended = select(m.ProcessInstance.id).where(m.ProcessInstance.id == inc.instance_id,
                                                m.ProcessInstance.ended_at.isnot(None)).exists()
-    return and_(inc.resolved_at.is_(None), or_(inc.job_id.isnot(None), ~or_(done_since, ended)))
+    return and_(inc.resolved_at.is_(None), ~ended, or_(inc.job_id.isnot(None), ~done_since))

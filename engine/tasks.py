@@ -246,12 +246,14 @@ class Tasks:
             return TaskView.of(row)
 
     def resolve(self, task_id: str, variables: dict[str, Any] | None = None, *, user: str | None = None,
-                check_form: bool = False) -> TaskView:
+                check_form: bool = True) -> TaskView:
         """Give a delegated task back to its owner (Camunda's resolve): the owner is its assignee again (nobody,
         when it had none) and the delegation state RESOLVED; the task stays open for the owner to complete.
 
         `variables` are set as a completion sets them, checked against the task's form with `check_form` (the
-        inbox's form). Only a PENDING task is resolved, as Camunda's reference says (a `BadRequest` otherwise).
+        fields given, as `complete` checks them; none is required yet: the owner completes the task; Camunda's
+        REST `/resolve`, like its `/complete`, does not check). Only a PENDING task
+        is resolved, as Camunda's reference says (a `BadRequest` otherwise).
         """
         variables = dict(variables or {})
         check_variables_serializable(variables)
@@ -269,7 +271,7 @@ class Tasks:
                 raise BadRequest(f"task '{task_id}' cannot be resolved: it is not delegated (delegationState "
                                  f"{row.delegation_state or 'null'}, only PENDING can be resolved)")
             if loaded is not None:
-                variables = self._submission(loaded, task_id, variables, check_form)
+                variables = self._submission(loaded, task_id, variables, check_form, partial=True)
                 if variables:
                     eng.executor.apply(loaded, lambda run: run.set_variables(variables))
                     eng.executor.save(session, loaded, user=user)
@@ -325,15 +327,16 @@ class Tasks:
             eng.executor.save(session, loaded, user=user)
             return loaded.run.variables()
 
-    def _submission(self, loaded: Any, task_id: str, variables: dict[str, Any], check_form: bool) -> dict[str, Any]:
-        """The variables a task's completion or resolution sets, checked against its form with `check_form`; a
-        suspended instance takes none."""
+    def _submission(self, loaded: Any, task_id: str, variables: dict[str, Any], check_form: bool,
+                    partial: bool = False) -> dict[str, Any]:
+        """The variables a task's completion or resolution sets, checked against its form with `check_form`
+        (`partial`: only the fields given, none required); a suspended instance takes none."""
         if loaded.row.state == "SUSPENDED":
             raise Suspended(f"process instance '{loaded.row.id}' is suspended")
         if not check_form:
             return variables
         task = loaded.run.task(task_id)
-        return validate_submission(self._fields(loaded, task_id), variables,
+        return validate_submission(self._fields(loaded, task_id), variables, partial=partial,
                                    existing=task.data if task is not None else None)
 
     def add_comment(self, task_id: str, message: str, *, user: str | None = None) -> dict[str, Any]:

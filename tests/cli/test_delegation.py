@@ -69,3 +69,13 @@ def test_delegation_mistakes_are_one_error_line(sf: Stageflow) -> None:
     sf.ok("delegate", task, "--user", "john")
     sf.ok("resolve", task)
     assert "RESOLVED" in sf.fails("resolve", task)
+
+
+def test_resolve_checks_the_form_as_complete_does_and_delegate_names_who_delegated(sf: Stageflow) -> None:
+    _, task = _claimed_review(sf)
+    sf.ok("delegate", task, "--user", "john")
+    assert sf.ok("delegate", task, "--user", "sam").out.strip() == f"task {task} delegated to sam by john"
+    assert "approved" in sf.fails("resolve", task, "--var", "approved=notabool")
+    [still] = sf.json("tasks", "--assignee", "sam")  # refused: nothing changed
+    assert (still["id"], still["delegationState"]) == (task, "PENDING")
+    assert sf.json("resolve", task, "--var", "approved=true")["assignee"] == "mary"

@@ -186,7 +186,10 @@ def test_bad_input_and_unknown_definitions(admin: Client, mary: Client) -> None:
     unknown_key = admin.get("/process-definition/key/nope/statistics")
     assert unknown_key.status_code == 404 and unknown_key.json()["type"] == "InvalidRequestException"
     assert stats(admin, "no-such-definition") == []  # Camunda's query by id: nothing runs there
-    assert counts(stats(mary, "key/order")) == {"review": 1}  # as /process-definition/statistics: any user
+    # counts over every instance, with failed jobs and incidents: admins only, as /incident and /job
+    for path in ("/process-definition/key/order/statistics", "/process-definition/statistics"):
+        refused = mary.get(path)
+        assert refused.status_code == 403 and "admins" in refused.json()["message"], path
 
 
 def test_field_names_agree_with_the_definition_statistics(admin: Client, mary: Client) -> None:
@@ -224,3 +227,19 @@ def test_the_definition_statistics_count_failed_jobs_and_incidents_by_their_type
     assert by_key(incidentsForType="failedScript") == {"billing": (1, 0, []), "calculation": (1, 0, failed_script)}
     both = admin.get("/process-definition/statistics", params={"incidents": "true", "incidentsForType": "x"})
     assert both.status_code == 400 and "includeIncidentsForType" in both.json()["message"]
+
+
+def test_a_cancelled_instances_incidents_go_with_it(admin: Client, engine: Engine) -> None:
+    """Camunda removes an instance's incidents with it: neither `/incident` nor any statistics count them."""
+    engine.definitions.deploy([("risky.bpmn", RISKY)])
+    doomed = engine.instances.start("async_step", variables={"zero": 0}).id
+    kept = engine.instances.start("async_step", variables={"zero": 0}).id
+    engine.jobs.execute_due()  # both fail their only try: two failedJob incidents
+    assert len(admin.get("/incident").json()) == 2
+    assert admin.delete(f"/process-instance/{doomed}").status_code == 204
+    [left] = admin.get("/incident").json()
+    assert left["processInstanceId"] == kept
+    one = [{"incidentType": "failedJob", "incidentCount": 1}]
+    assert stats(admin, "key/async_step", incidents="true")[0]["incidents"] == one
+    [by_definition] = admin.get("/process-definition/statistics", params={"incidents": "true"}).json()
+    assert by_definition["incidents"] == one

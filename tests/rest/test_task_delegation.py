@@ -115,9 +115,9 @@ def test_bad_delegations_and_resolutions_are_4xx_naming_the_problem(admin: Clien
     assert bad_value.status_code == 400 and "discount" in bad_value.json()["message"]
     assert john.get(f"/task/{task}").json()["delegationState"] == "PENDING"  # nothing changed
 
-    # only the assignee (or an admin) hands a task on or back
-    assert mary.post(f"/task/{task}/resolve", json={}).status_code == 403
-    assert mary.post(f"/task/{task}/delegate", json={"userId": "mary"}).status_code == 403
+    # the owner keeps the assignee's rights (Camunda's owner): she may hand it back herself; an admin may too
+    assert mary.post(f"/task/{task}/resolve", json={}).status_code == 204
+    assert mary.post(f"/task/{task}/delegate", json={"userId": "john"}).status_code == 204
     assert admin.post(f"/task/{task}/resolve", json={}).status_code == 204
 
 
@@ -225,3 +225,12 @@ def test_in_the_inbox_the_delegate_sees_who_delegated_and_resolves_instead_of_co
     own_page = owner_browser.get(f"{site}/tasks/{task}", timeout=30).text
     assert "Delegated by" not in own_page
     assert re.findall(r'<button type="submit" class="primary">([^<]+)</button>', own_page)[-1] == "Complete"
+
+
+def test_the_owner_keeps_the_rights_on_a_task_she_delegated(admin: Client, mary: Client, john: Client) -> None:
+    """Camunda gives the owner the assignee's rights: if the delegate never acts, she takes the task back."""
+    _, task = _claimed_by_mary(admin, mary)
+    assert mary.post(f"/task/{task}/delegate", json={"userId": "john"}).status_code == 204
+    back = mary.post(f"/task/{task}/assignee", json={"userId": "mary"})
+    assert back.status_code == 204, back.text
+    assert mary.post(f"/task/{task}/complete", json={}).status_code == 204

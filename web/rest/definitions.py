@@ -10,7 +10,19 @@ from engine.errors import BadRequest
 from engine.instances import DefinitionCounts
 from engine.variables import to_typed_map
 
-from . import arg_bool, arg_int, arg_list, body, bp, engine, paging, principal, sorting, typed_variables
+from . import (
+    arg_bool,
+    arg_int,
+    arg_list,
+    body,
+    bp,
+    engine,
+    paging,
+    principal,
+    require_admin,
+    sorting,
+    typed_variables,
+)
 
 
 def _by_key(key: str) -> str:
@@ -146,6 +158,7 @@ _STATISTICS_CLASS = "org.camunda.bpm.engine.rest.dto.repository.ProcessDefinitio
 def statistics():  # type: ignore[no-untyped-def]
     """Per definition: running instances, and on request failed jobs (`failedJobs`) and open incidents
     (`incidents` for every type or `incidentsForType` for one, not both), as Camunda's."""
+    require_admin()  # counts over every instance, failed jobs and incidents: as /incident and /job, admins only
     incident_type = _one_incident_filter()
     counts = engine().instances.counts_by_definition(incident_type)
     failed_jobs, with_incidents = bool(arg_bool("failedJobs")), bool(arg_bool("incidents")) or incident_type is not None
@@ -172,6 +185,7 @@ def _activity_statistics(definition_id: str):  # type: ignore[no-untyped-def]
     """Camunda's activity statistics: `failedJobs`, and `incidents` or `incidentsForType` (not both)."""
     from engine.statistics import activity_statistics
 
+    require_admin()  # counts over every instance, failed jobs and incidents: as /incident and /job, admins only
     incident_type = _one_incident_filter()
     rows = activity_statistics(engine(), definition_id, failed_jobs=bool(arg_bool("failedJobs")),
                                incidents=bool(arg_bool("incidents")), incident_type=incident_type)

@@ -143,7 +143,8 @@ def changeable_task(task_id: str) -> TaskView:
     """The task, when this person sees it and it is theirs, nobody's, or they are an admin."""
     task = visible_task(task_id)
     if not principal().may_change(task):
-        raise Forbidden(f"task '{task_id}' is claimed by {task.assignee}")
+        how = "delegated to" if task.delegation_state == "PENDING" else "claimed by"
+        raise Forbidden(f"task '{task_id}' is {how} {task.assignee}")
     return task
 
 
@@ -200,7 +201,7 @@ def resolve_task(task_id: str):  # type: ignore[no-untyped-def]
     """Camunda's resolve: the delegate hands a PENDING task back to its owner, setting `variables` as a
     completion would; the task stays open."""
     changeable_task(task_id)
-    engine().tasks.resolve(task_id, typed_variables(body()), user=principal().user_id)
+    engine().tasks.resolve(task_id, typed_variables(body()), user=principal().user_id, check_form=False)
     return "", 204
 
 
