@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select, text
 from sqlalchemy.sql import ClauseElement
 
 from .errors import BadRequest, Conflict, NotFound, Suspended
@@ -136,6 +136,7 @@ class Tasks:
         correlated = sort_by == "created" and not filters.get("search")
         shaped = None if then_by else self._shaped(filters, (sort_by, sort_order, nulls_last, correlated))
         with self.engine.db.read() as session:
+            self._plan_each_search(session, filters)
             if shaped is not None:
                 statement, values, key = shaped
                 if statement is None:
@@ -193,7 +194,16 @@ class Tasks:
         if at_most is not None:
             query = query.limit(at_most)
         with self.engine.db.read() as session:
+            self._plan_each_search(session, filters)
             return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    def _plan_each_search(self, session: Any, filters: dict[str, Any]) -> None:
+        """On PostgreSQL, plan a list searched by text for its own pattern. A statement run often is prepared
+        and then planned once for any pattern; for `ILIKE '%work%'` that generic plan scanned every open task
+        where the pattern's own plan reads the newest in index order (bench/inbox_list.py, 100,000 open tasks,
+        `q=work`: 619 ms against 117 ms a page)."""
+        if (filters.get("search") or filters.get("name_like")) and not self.engine.db.is_sqlite:
+            session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
     def get(self, task_id: str) -> TaskView:
         """A task, active or finished."""
