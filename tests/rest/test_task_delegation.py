@@ -234,3 +234,19 @@ def test_the_owner_keeps_the_rights_on_a_task_she_delegated(admin: Client, mary:
     back = mary.post(f"/task/{task}/assignee", json={"userId": "mary"})
     assert back.status_code == 204, back.text
     assert mary.post(f"/task/{task}/complete", json={}).status_code == 204
+
+
+def test_in_the_inbox_the_owner_sees_who_has_her_task_and_takes_it_back(server: str, admin: Client, mary: Client,
+                                                                        john: Client) -> None:
+    _, task = _claimed_by_mary(admin, mary)
+    assert mary.post(f"/task/{task}/delegate", json={"userId": "john"}).status_code == 204
+    browser, site = _signed_in(server, "mary")
+    page = browser.get(f"{site}/tasks/{task}", timeout=30)
+    assert page.status_code == 200
+    assert "You delegated this task to john" in page.text and "Claim the task" not in page.text
+    taken = browser.post(f"{site}/tasks/{task}/take-back", data={"csrf_token": csrf_token(page.text)}, timeout=30)
+    assert taken.status_code == 200 and "took" in taken.text and "back from john" in taken.text
+    back = mary.get(f"/task/{task}").json()
+    assert (back["assignee"], back["delegationState"]) == ("mary", "RESOLVED")
+    again = browser.post(f"{site}/tasks/{task}/take-back", data={"csrf_token": csrf_token(taken.text)}, timeout=30)
+    assert "Only who delegated a task can take it back" in again.text

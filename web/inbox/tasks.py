@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from engine.errors import BadRequest, Conflict, InvalidVariables, NotFound, ScriptError, StageflowError
+from engine.errors import BadRequest, Conflict, InvalidVariables, NotFound, ScriptError, StageflowError, Suspended
 from engine.identity import Principal
 from engine.views import TaskView
 
@@ -202,12 +202,13 @@ def render_task(task: TaskView, *, submitted: Any = None, error: tuple[str, str]
         process_name = task.process_definition_key
     mine = task.assignee == person.user_id
     delegated = mine and task.delegation_state == "PENDING"  # as Camunda's tasklist: resolved, not completed
+    lent = not mine and task.owner == person.user_id and task.delegation_state == "PENDING"  # she delegated it
     state, due_text = due_state(task.due, now())
     form_fields = {f["id"] for f in task.form}
     return render_template(
         "task.html", task=task, process_name=process_name, fields=inputs(task.form, variables, submitted,
                                                                            field_error),
-        form_error=form_error, open=task.ended_at is None, mine=mine, delegated=delegated,
+        form_error=form_error, open=task.ended_at is None, mine=mine, delegated=delegated, lent=lent,
         can_unclaim=task.ended_at is None and task.assignee is not None and (mine or person.is_admin),
         can_assign=task.ended_at is None and (task.assignee in (None, person.user_id) or person.is_admin),
         colleagues=colleagues(task) if task.ended_at is None else [],
@@ -254,6 +255,23 @@ def unclaim(task_id: str):  # type: ignore[no-untyped-def]
         engine().tasks.unclaim(task.id, person.user_id)
         flash("The task is back in its group's list.", "success")
     except Conflict as err:
+        flash(err.message, "error")
+    return redirect(_task_url(task.id))
+
+
+@bp.post("/tasks/<task_id>/take-back")
+@login_required
+def take_back(task_id: str):  # type: ignore[no-untyped-def]
+    """The owner of a delegated task takes it back before the delegate resolves it (a resolution by the owner)."""
+    task = visible_task(task_id)
+    person = me()
+    if task.ended_at is not None or task.owner != person.user_id or task.delegation_state != "PENDING":
+        flash("Only who delegated a task can take it back, while it is delegated.", "error")
+        return redirect(_task_url(task.id))
+    try:
+        engine().tasks.resolve(task.id, {}, user=person.user_id, check_form=False)
+        flash(f"You took “{task.name or task.task_definition_key}” back from {task.assignee}.", "success")
+    except (Conflict, Suspended, BadRequest) as err:
         flash(err.message, "error")
     return redirect(_task_url(task.id))
 
