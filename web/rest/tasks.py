@@ -1,6 +1,6 @@
 """Tasks: list and count with Camunda's filters, get, claim, unclaim, assignee, delegate, resolve, complete, forms,
-identity links, comments. A user who is not in `admins` sees and works only the tasks they are assignee or
-candidate of."""
+identity links, comments. A user who is not in `admins` sees and works only the tasks they are assignee, owner
+(they delegated it) or candidate of."""
 
 from __future__ import annotations
 
