@@ -112,3 +112,20 @@ def test_wal_is_checkpointed_by_its_own_thread(tmp_path: Path, sqlite_template: 
     finally:
         eng.close()
     assert checkpoints._thread is None  # closing the engine stops it
+
+
+def test_a_step_is_one_commit_and_the_page_count_bench_reads_the_wal() -> None:
+    """`bench/wal_pages.py` (the pages a step writes, by table and index) on a few instances: each instance of the
+    flow is two writing transactions (its start, its completion), and the pages are named by their tables."""
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[2] / "bench" / "wal_pages.py"
+    done = subprocess.run([sys.executable, str(bench), "--instances", "20", "--warm", "20"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    first, *rows = done.stdout.splitlines()
+    assert first.endswith("pages written per instance in 2.0 commits (20 instances after 20)"), first
+    pages = {line.split()[1]: float(line.split()[0]) for line in rows}
+    assert {"process_instance", "human_task", "history_event", "variable"} <= set(pages)
+    assert float(first.split()[0]) == pytest.approx(sum(pages.values()), abs=0.1)
