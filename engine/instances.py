@@ -148,10 +148,8 @@ class Instances:
         with self.engine.db.read() as session:
             running = dict(session.execute(
                 select(pi.definition_id, func.count()).where(pi.ended_at.is_(None)).group_by(pi.definition_id)).all())
-            of_job = func.coalesce(job.definition_id, pi.definition_id)
-            failed = dict(session.execute(
-                select(of_job, func.count()).select_from(job).outerjoin(pi, pi.id == job.instance_id)
-                .where(job.retries == 0).group_by(of_job)).all())
+            failed = dict(session.execute(select(job.definition_id, func.count()).where(job.retries == 0)
+                                          .group_by(job.definition_id)).all())
             incidents: dict[str, dict[str, int]] = {}
             query = select(inc.definition_id, inc.incident_type, func.count()).where(open_incident())
             if incident_type is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from .jobs import open_incident
 from .store import models as m
@@ -52,9 +52,8 @@ def activity_statistics(engine: Engine, definition_id: str, *, failed_jobs: bool
                 pi.definition_id == definition_id, pi.ended_at.is_(None), job.job_type == "async")
             instances.update(dict(session.execute(waiting.group_by(job.element_id)).all()))
         if failed_jobs:  # Camunda: the definition's jobs with no retries left, by the job's activity
-            of_definition = or_(job.definition_id == definition_id,
-                                job.instance_id.in_(select(pi.id).where(pi.definition_id == definition_id)))
-            failed = dict(session.execute(select(job.element_id, func.count()).where(of_definition, job.retries == 0)
+            failed = dict(session.execute(select(job.element_id, func.count())
+                                          .where(job.definition_id == definition_id, job.retries == 0)
                                           .group_by(job.element_id)).all())
         if incidents or incident_type is not None:
             inc = m.Incident

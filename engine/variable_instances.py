@@ -54,8 +54,8 @@ class VariableInstances:
         with self.engine.db.read() as session:
             rows = session.execute(query.offset(first).limit(min(max_results, 1000))).all()
         if where.ended_too:
-            return [_historic_dto(variable, instance) for variable, _, instance in rows]
-        return [_dto(variable, definition_id) for variable, definition_id, _ in rows]
+            return [_historic_dto(variable, instance) for variable, instance in rows]
+        return [_dto(variable, instance.definition_id) for variable, instance in rows]
 
     def count(self, person: Principal, where: VariableFilter) -> int:
         with self.engine.db.read() as session:
@@ -71,7 +71,7 @@ class VariableInstances:
 
     @staticmethod
     def _query(person: Principal, where: VariableFilter) -> Select:  # type: ignore[type-arg]
-        query = (select(m.Variable, m.ProcessInstance.definition_id, m.ProcessInstance)
+        query = (select(m.Variable, m.ProcessInstance)
                  .join(m.ProcessInstance, m.ProcessInstance.id == m.Variable.instance_id))
         if not where.ended_too:
             query = query.where(m.ProcessInstance.ended_at.is_(None))

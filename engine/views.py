@@ -141,9 +141,12 @@ class ActivityStatisticsView:
 
     def to_json(self) -> dict[str, Any]:
         return {"@class": ACTIVITY_STATISTICS_CLASS, "id": self.id, "instances": self.instances,
-                "failedJobs": self.failed_jobs,
-                "incidents": [{"incidentType": kind, "incidentCount": count}
-                              for kind, count in sorted(self.incidents.items())]}
+                "failedJobs": self.failed_jobs, "incidents": incident_counts_json(self.incidents)}
+
+
+def incident_counts_json(incidents: dict[str, int]) -> list[dict[str, Any]]:
+    """Open incidents per type, as Camunda's statistics list them (`IncidentStatisticsResultDto`)."""
+    return [{"incidentType": kind, "incidentCount": count} for kind, count in sorted(incidents.items())]
 
 
 @dataclass

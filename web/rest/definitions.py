@@ -9,6 +9,7 @@ from flask import Response, jsonify, request
 from engine.errors import BadRequest
 from engine.instances import DefinitionCounts
 from engine.variables import to_typed_map
+from engine.views import incident_counts_json
 
 from . import (
     arg_bool,
@@ -167,8 +168,7 @@ def statistics():  # type: ignore[no-untyped-def]
         found = counts.get(definition.id) or DefinitionCounts()
         out.append({"@class": _STATISTICS_CLASS, "id": definition.id, "instances": found.running,
                     "failedJobs": found.failed_jobs if failed_jobs else 0,
-                    "incidents": [{"incidentType": kind, "incidentCount": n} for kind, n in sorted(
-                        found.incidents.items())] if with_incidents else [],
+                    "incidents": incident_counts_json(found.incidents) if with_incidents else [],
                     "definition": definition.to_json(), "tenantId": None})
     return jsonify(out)
 
