@@ -57,6 +57,29 @@ def _id_int() -> int:
             | bits & _RAND_B)
 
 
+class TaskId(UUID):
+    """A `UUID` that keeps its text once made: SpiffWorkflow's task ids, each written as text several times a save
+    (the runtime's task, parent and children, the history, the task rows) where `UUID.__str__` formats it anew."""
+
+    __slots__ = ("_text",)
+
+    def __str__(self) -> str:
+        try:
+            return self._text
+        except AttributeError:
+            text = UUID.__str__(self)
+            object.__setattr__(self, "_text", text)
+            return text
+
+
+def task_id(text: str) -> TaskId:
+    """A task id read back as text (a saved runtime, a request), keeping that text."""
+    made = TaskId(text)
+    canonical = UUID.__str__(made)
+    object.__setattr__(made, "_text", text if text == canonical else canonical)
+    return made
+
+
 def new_uuid() -> UUID:
     """A new time-ordered id as a `UUID` (SpiffWorkflow's task ids)."""
     return _uuid_of(_id_int())
@@ -69,16 +92,16 @@ def new_id() -> str:
 
 
 def _fast_uuid_of(value: int) -> UUID:
-    made = object.__new__(UUID)
+    made = object.__new__(TaskId)
     object.__setattr__(made, "int", value)
     object.__setattr__(made, "is_safe", SafeUUID.unknown)
     return made
 
 
 def _checked_uuid_of(value: int) -> UUID:
-    return UUID(int=value)
+    return TaskId(int=value)
 
 
 # UUID(int=...) checks its argument and costs about as much as the rest of a new id; the fast path sets the two
 # slots it would set, where this Python's UUID has them (checked once, here)
-_uuid_of = _fast_uuid_of if _fast_uuid_of(1 << 100) == UUID(int=1 << 100) else _checked_uuid_of
+_uuid_of = _fast_uuid_of if _fast_uuid_of(1 << 100) == TaskId(int=1 << 100) else _checked_uuid_of

@@ -55,6 +55,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..clock import current_clock, using_clock
 from ..dialect import HIDDEN_PREFIX, ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError, StageflowError
+from ..ids import task_id as read_task_id
 from ..sandbox import ScriptSandbox
 from ..variables import Long, Short, changed_values
 from . import clockpatch, inclusive
@@ -103,8 +104,8 @@ class _RuntimeConverter(BpmnWorkflowConverter):
 
     def restore(self, dct: dict[str, Any], spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], _task_uuid, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(_task_uuid(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
@@ -131,31 +132,74 @@ class _TaskConverter(TaskConverter):
             data, delta = {}, {"updates": DeepMerge.get_updated_keys(before, after),
                                "deletions": DeepMerge.get_deleted_keys(before, after)}
         internal = task.internal_data
-        return {"id": _id_text(task.id), "parent": _id_text(parent_id) if parent is not None else None,
-                "children": [_id_text(child) for child in task._children], "last_state_change": task.last_state_change,
+        return {"id": str(task.id), "parent": str(parent_id) if parent is not None else None,
+                "children": [str(child) for child in task._children], "last_state_change": task.last_state_change,
                 "state": task._state, "task_spec": task.task_spec.name, "triggered": task.triggered,
                 "internal_data": self.registry.convert(internal) if internal else {}, "data": data,
                 "delta": delta}
 
+    def from_dict(self, dct: dict[str, Any], workflow: Any) -> SpiffTask:
+        """SpiffWorkflow's, with ids that keep their text (`engine.ids.TaskId`), one object per id."""
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=_task_uuid(dct["id"]))
+        task._parent = _task_uuid(dct["parent"]) if dct["parent"] is not None else None
+        task._children = [_task_uuid(child) for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        task.internal_data = self.registry.restore(dct["internal_data"])
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            task.workflow.top_workflow.event_manager.add_task(task)
+        delta = dct.get("delta")
+        if delta and task.parent is not None:
+            data = DeepMerge.merge({}, task.parent.data)
+            data.update(self.registry.restore(delta.get("updates", {})))
+            for key in delta.get("deletions", {}):
+                data.pop(key, None)
+        else:
+            data = self.registry.restore(dct["data"])
+        task.data = data
+        return task
+
 
 _TaskConverter(SpiffTask, _REGISTRY, "Task")  # replaces SpiffWorkflow's in the registry
-_ID_TEXT: dict[int, str] = {}  # task ids as text: each is written three times a save (id, parent, child)
 
 
 @lru_cache(maxsize=4096)
 def _task_uuid(task_id: str) -> UUID:
-    """A task id's UUID (a change looks the same few ids up several times)."""
-    return UUID(task_id)
+    """A task id read as text, keeping it (a restore reads each id three times: task, parent, child)."""
+    return read_task_id(task_id)
 
 
-def _id_text(value: UUID) -> str:
-    key = value.int
-    text = _ID_TEXT.get(key)
-    if text is None:
-        if len(_ID_TEXT) >= 8192:  # about 1.5 MB at most
-            _ID_TEXT.clear()
-        text = _ID_TEXT[key] = str(value)
-    return text
+def _plain_runtime(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """What `_CONVERTER.to_dict` gives of a workflow whose values are all plain (`Run.reusable`), built in one pass.
+
+    The registry's walk (clean, convert, a typename looked up for every value) changes nothing in plain values:
+    only the tasks themselves become typed dicts. A workflow with subprocesses or pending events takes the
+    registry's way.
+    """
+    if workflow.subprocesses or workflow.bpmn_events:
+        return _typed_declared(_CONVERTER.to_dict(workflow))
+    tasks = workflow.tasks
+    out = {}
+    for key, task in tasks.items():
+        parent_id = task._parent
+        parent = tasks.get(parent_id)
+        if parent is None:
+            data, delta = task.data, {}
+        else:
+            before, after = parent.data, task.data
+            data, delta = {}, {"updates": DeepMerge.get_updated_keys(before, after),
+                               "deletions": DeepMerge.get_deleted_keys(before, after)}
+        out[str(key)] = {
+            "id": str(task.id), "parent": str(parent_id) if parent is not None else None,
+            "children": [str(child) for child in task._children], "last_state_change": task.last_state_change,
+            "state": task._state, "task_spec": task.task_spec.name, "triggered": task.triggered,
+            "internal_data": task.internal_data, "data": data, "delta": delta, "typename": "Task"}
+    last = workflow.last_task
+    return {"data": workflow.data, "correlations": workflow.correlations,
+            "last_task": str(last.id) if last is not None else None, "success": workflow.success,
+            "completed": workflow.completed, "tasks": out, "root": str(workflow.task_tree.id), "subprocesses": {},
+            "bpmn_events": []}
 
 
 def _typed_declared(dct: dict[str, Any]) -> dict[str, Any]:
@@ -309,12 +353,13 @@ class Run:
             # serializer cannot write) after it has run: they mean nothing once it has finished.
             if "seen_events" in task.internal_data and task.has_state(TaskState.FINISHED_MASK):
                 del task.internal_data["seen_events"]
-        dct = _typed_declared(_CONVERTER.to_dict(self.workflow))
         if plain:
+            dct = _plain_runtime(self.workflow)
             try:
                 return orjson.dumps(dct, default=_Encoder().default, option=_ORJSON_STRICT).decode()
             except orjson.JSONEncodeError:  # a whole number beyond 64 bits
                 pass
+        dct = _typed_declared(_CONVERTER.to_dict(self.workflow))
         return json.dumps(dct, cls=_Encoder, separators=(",", ":"))
 
     def reusable(self) -> bool:

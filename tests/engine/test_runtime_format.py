@@ -3,6 +3,8 @@ converter)."""
 
 from __future__ import annotations
 
+import json
+
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
@@ -35,3 +37,27 @@ def test_every_saved_task_is_what_spiffworkflows_converter_writes(engine: Engine
     assert len(workflows) == 2 and any(t.internal_data for t in tasks)  # a subprocess, a timer's value
     for t in tasks:
         assert runtime._REGISTRY.convert(t) == spiffs.convert(t), t.task_spec.name
+
+
+def test_a_plain_workflows_runtime_is_what_the_registrys_walk_writes(engine: Engine, deploy) -> None:
+    """`Run.dump(plain=True)` builds the runtime in one pass; the JSON must be the registry's, value for value."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:parallelGateway id="fork"/>
+        <bpmn:userTask id="a"/><bpmn:userTask id="b"/>
+        <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>
+          <bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:parallelGateway id="join"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "fork") + flow("fork", "a") + flow("fork", "b") + flow("fork", "wait")
+        + flow("a", "join") + flow("b", "join") + flow("wait", "join") + chain("join", "e")))
+    instance = engine.instances.start("p", variables={"order": {"lines": [1, 2], "note": None}, "n": 3, "x": 1.5})
+    [task] = [t for t in engine.tasks.list(instance_id=instance.id) if t.task_definition_key == "a"]
+    engine.tasks.complete(task.id, {"approved": True, "removed": None})
+    with engine.db.read() as session:
+        run = engine.executor.load(session, instance.id, for_change=False).run
+    assert run.reusable() and not run.workflow.subprocesses
+    tasks = run.workflow.tasks.values()
+    assert any(t.internal_data for t in tasks) and any(t.data for t in tasks)  # a timer's value, the variables
+    one_pass = json.loads(run.dump(plain=True))
+    walked = json.loads(run.dump(plain=False))
+    assert one_pass == walked
+    assert list(one_pass) == list(walked)  # and the same fields in the same order
