@@ -122,7 +122,8 @@ class Database:
         if self._kept_engine is None:
             return None
         kept: _Kept | None = getattr(self._local, "kept", None)
-        if kept is None or kept.pid != os.getpid() or kept.conn.invalidated or kept.conn.closed:
+        if (kept is None or kept.pid != os.getpid() or kept.closing or kept.conn.invalidated
+                or kept.conn.closed):
             conn = self._kept_engine.connect()
             kept = self._local.kept = _Kept(conn)
             self._kept.add(kept)
@@ -130,7 +131,8 @@ class Database:
 
     @contextmanager
     def _kept_transaction(self, kept: _Kept, begin: str) -> Iterator[Session]:
-        kept.busy = True
+        with kept.guard:  # `dispose` reads `busy` under the same lock
+            kept.busy = True
         raw = kept.raw
         session = kept.session
         session.info.clear()
@@ -157,7 +159,10 @@ class Database:
             if session.in_transaction() or session.identity_map or session.new:  # else there is nothing to release
                 session.close()
             jobs = session.info.pop(_AFTER_COMMIT, ())
-            kept.busy = False
+            with kept.guard:
+                kept.busy = False
+                if kept.closing:  # `dispose` ran meanwhile and left this connection to its thread
+                    kept.conn.close()
         for job in jobs:  # a job may run a transaction of its own on this connection (and session) again
             job()
 
@@ -206,7 +211,13 @@ class Database:
         if self._checkpoints is not None:
             self._checkpoints.stop()
         for kept in list(self._kept):
-            kept.conn.close()
+            # A connection in use by another thread is closed by that thread when its transaction ends: closing it
+            # under a running statement frees what SQLite is working on (seen: a crash of the process, a
+            # MemoryError at the next COMMIT).
+            with kept.guard:
+                kept.closing = True
+                if not kept.busy:
+                    kept.conn.close()
         self._kept = weakref.WeakSet()
         self._local = threading.local()
         self.engine.dispose()
@@ -228,6 +239,8 @@ class _Kept:
         # creating a session per transaction cost more than a read transaction itself
         self.session = Session(bind=conn, expire_on_commit=False, autoflush=False)
         self.busy = False
+        self.closing = False  # `Database.dispose` ran: closed now, or by its thread when the transaction ends
+        self.guard = threading.Lock()
         self.pid = os.getpid()  # a forked process opens its own
 
 

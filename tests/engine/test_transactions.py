@@ -123,3 +123,37 @@ def test_task_lists_of_every_filter_shape(engine: Engine, clock: VirtualClock) -
         assert keys(search="b") == ["B"]  # a search text (here a business key): built per call
     engine.tasks.complete(engine.tasks.list(instance_id=c.id)[0].id, {})
     assert keys(candidate_group="sales") == []
+
+
+def test_closing_the_engine_lets_another_threads_transaction_finish(sqlite_engine: Engine) -> None:
+    """A server stopping (the engine closed) while a request thread is inside a transaction: the transaction goes on
+    to its end on its connection, which its thread then closes. Closing it under the thread, its next statement
+    failed, and a statement running at that moment saw SQLite's memory freed (seen: a crashed test worker, a
+    MemoryError at the COMMIT)."""
+    sqlite_engine.definitions.deploy([("review.bpmn", TASK)])
+    inside, release = threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def reader() -> None:
+        try:
+            with sqlite_engine.db.read() as session:
+                raw = session.info["stageflow_dbapi"][1]
+                seen["raw"] = raw
+                seen["rows"] = raw.execute("SELECT key FROM process_definition").fetchall()
+                inside.set()
+                release.wait(10)
+                seen["more"] = raw.execute("SELECT count(*) FROM process_definition").fetchall()
+        except Exception as err:  # noqa: BLE001  (the assertion below names it)
+            seen["error"] = err
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert inside.wait(10)
+    sqlite_engine.close()
+    release.set()
+    thread.join(10)
+    assert "error" not in seen, seen.get("error")
+    assert seen["rows"] == [("review",)] and seen["more"] == [(1,)]
+    with pytest.raises(Exception, match="closed"):  # and then its thread closed it
+        seen["raw"].execute("SELECT 1")  # type: ignore[attr-defined]
+    assert sqlite_engine.definitions.latest("review").version == 1  # a closed engine opens anew when used
