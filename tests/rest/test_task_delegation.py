@@ -220,6 +220,12 @@ def test_in_the_inbox_the_delegate_sees_who_delegated_and_resolves_instead_of_co
     back = mary.get(f"/task/{task}").json()
     assert (back["assignee"], back["delegationState"]) == ("mary", "RESOLVED")  # open, not completed
     assert mary.get(f"/task/{task}/variables/discount").json()["value"] == 4
+    # a second click on Resolve (the form still on screen) says it is done, not that the task is someone else's
+    twice = browser.post(f"{site}/tasks/{task}/complete",
+                         data={"csrf_token": csrf_token(page.text), "var.discount": "5"}, timeout=30)
+    assert twice.status_code == 200 and "back to mary already" in twice.text, twice.text
+    assert mary.get(f"/task/{task}/variables/discount").json()["value"] == 4  # and changed nothing
+    assert browser.get(f"{site}/tasks/{task}", timeout=30).status_code == 200  # the page again: the same note
 
     owner_browser, _ = _signed_in(server, "mary")
     own_page = owner_browser.get(f"{site}/tasks/{task}", timeout=30).text

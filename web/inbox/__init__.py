@@ -13,7 +13,7 @@ import os
 import threading
 from datetime import timedelta
 
-from flask import Blueprint, Flask, Request, abort, current_app
+from flask import Blueprint, Flask, Request, abort, current_app, flash, redirect, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -118,9 +118,23 @@ def me() -> Principal:
 def visible_task(task_id: str) -> TaskView:
     """The task, or a 403 page when this person may not see it (404 when there is none)."""
     task = engine().tasks.get(task_id)
-    if not me().sees(task):
+    person = me()
+    if not person.sees(task):
+        if _gave_back(task, person.user_id):  # a second click on Resolve, or the page again after it
+            flash(f"You gave “{task.name or task.task_definition_key}” back to {task.assignee or 'its candidates'}"
+                  " already.", "success")
+            abort(redirect(url_for("inbox.index")))
         abort(403, "This task is someone else's: you are neither its assignee nor one of its candidates.")
     return task
+
+
+def _gave_back(task: TaskView, user_id: str) -> bool:
+    """Whether `user_id` was the task's delegate and resolved it (the last delegation event is their resolution)."""
+    if task.delegation_state != "RESOLVED":
+        return False
+    events = [h for h in engine().instances.history(task.process_instance_id, max_results=5000)
+              if h.task_id == task.id and h.event in ("delegated", "resolved")]
+    return bool(events) and events[-1].event == "resolved" and events[-1].user_id == user_id
 
 
 from . import auth, designer, instances, pages, reports, start, tasks  # noqa: E402,F401 - the routes register themselves on `bp`
