@@ -41,6 +41,7 @@ class TopicRequest:
     process_definition_ids: list[str] = field(default_factory=list)
     process_variables: dict[str, Any] = field(default_factory=dict)  # only instances with these variable values
     tenant_ids: list[str] | None = None  # `tenantIdIn`: Stageflow has no tenants, so a list matches no task
+    version_tag: str | None = None  # `processDefinitionVersionTag`: only tasks of definitions with this tag
 
 
 class ExternalTasks:
@@ -77,6 +78,9 @@ class ExternalTasks:
                     query = query.where(m.ExternalTask.definition_id.in_(topic.process_definition_ids))
                 if topic.tenant_ids:
                     continue  # every task is without a tenant
+                if topic.version_tag is not None:
+                    query = query.where(m.ExternalTask.definition_id.in_(
+                        select(m.ProcessDefinition.id).where(m.ProcessDefinition.version_tag == topic.version_tag)))
                 for name, value in topic.process_variables.items():
                     query = query.where(select(m.Variable.instance_id).where(
                         m.Variable.instance_id == m.ExternalTask.instance_id, m.Variable.name == name,
@@ -92,8 +96,9 @@ class ExternalTasks:
                     locked.append((row, topic))
             session.flush()
             out = []
+            tags = _version_tags(session, [row for row, _ in locked])
             for row, topic in locked:
-                body = _task_json(row, eng.clock.now())
+                body = _task_json(row, eng.clock.now(), tags)
                 body["variables"] = (self._local_variables(session, row, topic.variables) if topic.local_variables
                                      else self._variables(session, row.instance_id, topic.variables))
                 out.append(body)
@@ -110,8 +115,7 @@ class ExternalTasks:
         """The task's local variables, as Camunda's `localVariables: true`: its input parameters (none when the
         service task has no camunda:inputOutput)."""
         loaded = self.engine.executor.load(session, row.instance_id, for_change=False)
-        task = loaded.run.task(row.id)
-        local = dict(getattr(task, "internal_data", {}).get("sf_io_locals") or {}) if task is not None else {}
+        local = loaded.run.local_variables(row.id)
         return {name: to_typed(value) for name, value in local.items() if names is None or name in names}
 
     def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None, *,
@@ -153,21 +157,34 @@ class ExternalTasks:
                             .values(resolved_at=eng.clock.now()))
 
     def failure(self, task_id: str, worker_id: str, error_message: str | None, *, error_details: str | None = None,
-                retries: int = 0, retry_timeout_ms: int = 0) -> None:
+                retries: int = 0, retry_timeout_ms: int = 0, variables: dict[str, Any] | None = None,
+                local_variables: dict[str, Any] | None = None) -> None:
         """The worker failed: the task is fetchable again after `retry_timeout_ms` while `retries` are left;
-        with no retries left it becomes an incident naming the instance, the element and the error."""
+        with no retries left it becomes an incident naming the instance, the element and the error.
+
+        `variables` are set as process variables and `local_variables` in the task's own scope, as Camunda's
+        `handleFailure` sets them; the error details of an earlier failure stay when none are given.
+        """
         if retries < 0:
             raise BadRequest("retries must not be negative")
         if retry_timeout_ms < 0:
             raise BadRequest("retryTimeout must not be negative")
+        values = dict(variables or {})
+        local = dict(local_variables or {})
+        check_variables_serializable(values)
+        check_variables_serializable(local)
         eng = self.engine
         now = eng.clock.now()
-        with eng.db.write() as session:
+        with eng.transaction() as session:
             row = self._locked_by(session, task_id, worker_id,
                                   f"Failure of External Task {task_id} cannot be reported")
+            if values or local:
+                eng.executor.change(session, row.instance_id,
+                                    lambda run: run.set_task_variables(task_id, values, local), user=None)
             row.retries = retries
             row.error_message = error_message
-            row.error_details = error_details
+            if error_details is not None:  # as Camunda's ExternalTaskEntity.failed: earlier details stay
+                row.error_details = error_details
             row.lock_expires_at = now + timedelta(milliseconds=retry_timeout_ms)
             if retries == 0:
                 session.add(m.Incident(id=new_id(), incident_type="failedExternalTask",
@@ -208,7 +225,8 @@ class ExternalTasks:
 
     def get(self, task_id: str) -> dict[str, Any]:
         with self.engine.db.read() as session:
-            return _task_json(self._get(session, task_id), self.engine.clock.now())
+            row = self._get(session, task_id)
+            return _task_json(row, self.engine.clock.now(), _version_tags(session, [row]))
 
     def list(self, *, first: int = 0, max_results: int = 100, **filters: Any) -> list[dict[str, Any]]:
         """External tasks, oldest first; filters as Camunda's external task query (see `_query`)."""
@@ -216,7 +234,8 @@ class ExternalTasks:
         with self.engine.db.read() as session:
             query = self._query(now, **filters).order_by(m.ExternalTask.created_at, m.ExternalTask.id)
             rows = session.scalars(query.offset(first).limit(min(max_results, 1000))).all()
-            return [_task_json(r, now) for r in rows]
+            tags = _version_tags(session, list(rows))
+            return [_task_json(r, now, tags) for r in rows]
 
     def count(self, **filters: Any) -> int:
         now = self.engine.clock.now()
@@ -269,8 +288,17 @@ class ExternalTasks:
         return row
 
 
-def _task_json(row: m.ExternalTask, now: datetime) -> dict[str, Any]:
-    """An external task in Camunda's shape."""
+def _version_tags(session: Session, rows: list[m.ExternalTask]) -> dict[str, str | None]:
+    """The `camunda:versionTag` of each task's process definition, by definition id (one query)."""
+    ids = {r.definition_id for r in rows}
+    if not ids:
+        return {}
+    return dict(session.execute(select(m.ProcessDefinition.id, m.ProcessDefinition.version_tag)
+                                .where(m.ProcessDefinition.id.in_(ids))).all())
+
+
+def _task_json(row: m.ExternalTask, now: datetime, tags: dict[str, str | None]) -> dict[str, Any]:
+    """An external task in Camunda's shape (`tags`: see `_version_tags`)."""
     return {
         "activityId": row.element_id,
         "activityInstanceId": f"{row.element_id}:{row.id}",
@@ -281,7 +309,7 @@ def _task_json(row: m.ExternalTask, now: datetime) -> dict[str, Any]:
         "lockExpirationTime": iso(row.lock_expires_at),
         "processDefinitionId": row.definition_id,
         "processDefinitionKey": row.definition_key,
-        "processDefinitionVersionTag": None,
+        "processDefinitionVersionTag": tags.get(row.definition_id),
         "processInstanceId": row.instance_id,
         "retries": row.retries,
         "suspended": row.suspended,

@@ -508,18 +508,33 @@ class Run:
             raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
         task.data.update(variables)
         if local:
-            dropped = task.internal_data.setdefault(OUT_LOCALS, {"names": [], "hidden": {}})
-            for name, value in local.items():
-                if name not in dropped["names"]:
-                    dropped["names"].append(name)
-                    if name in task.data:
-                        dropped["hidden"][name] = task.data[name]
-                task.data[name] = value
+            _set_locals(task, local)
         hand_to_multi_instance(task, variables)  # as a process variable of a multi-instance activity's instance
         _share_with_other_paths(task, variables)
         with _spiff_errors():
             task.run()
         self.advance()
+
+    def set_task_variables(self, task_id: str, variables: dict[str, Any], local: dict[str, Any]) -> None:
+        """Variables a worker reports with a failure (Camunda's `handleFailure`): `variables` as process variables,
+        `local` in the waiting task's own scope (its output parameters read them; gone once it completes)."""
+        task = self.task(task_id)
+        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
+        if variables:
+            self.set_variables(variables)
+        if local:
+            _set_locals(task, local)
+
+    def local_variables(self, task_id: str) -> dict[str, Any]:
+        """A waiting task's own variables: its input parameters, and what a worker set in its scope."""
+        task = self.task(task_id)
+        if task is None:
+            return {}
+        local = dict(task.internal_data.get("sf_io_locals") or {})
+        for name in (task.internal_data.get(OUT_LOCALS) or {}).get("names") or ():
+            local[name] = task.data.get(name)
+        return local
 
     def throw_error(self, task_id: str, code: str, message: str | None, variables: dict[str, Any]) -> None:
         """A worker reports a business error at waiting task `task_id`: the error boundary event or event
@@ -889,7 +904,18 @@ class Run:
         As in Camunda, a conditional event waiting for them fires (and the instance moves on from it).
         """
         for task in self._scopes():
-            task.data.update(values)
+            shadowed = task.internal_data.get("sf_io_locals")
+            if shadowed and not shadowed.keys().isdisjoint(values):
+                # an input parameter of the same name is the task's own (local) variable: the process variable is
+                # what it hides, given back when the task completes
+                hidden = task.internal_data.setdefault("sf_io_hidden", {})
+                for name, value in values.items():
+                    if name in shadowed:
+                        hidden[name] = value
+                    else:
+                        task.data[name] = value
+            else:
+                task.data.update(values)
         self._check_conditions()
 
     def _check_conditions(self) -> None:
@@ -906,8 +932,12 @@ class Run:
 
     def remove_variables(self, names: list[str]) -> None:
         for task in self._scopes():
+            shadowed = task.internal_data.get("sf_io_locals") or {}
             for name in names:
-                task.data.pop(name, None)
+                if name in shadowed:  # the process variable the input parameter hides (see `set_variables`)
+                    task.internal_data.get("sf_io_hidden", {}).pop(name, None)
+                else:
+                    task.data.pop(name, None)
 
     # -- history --------------------------------------------------------------------------------------------
     def _snapshot(self) -> Snapshot:
@@ -1238,6 +1268,17 @@ def _parse_date_value(value: str) -> datetime | None:
         return TimerEventDefinition.get_datetime(value)
     except (ValueError, TypeError):
         return None
+
+
+def _set_locals(task: SpiffTask, local: dict[str, Any]) -> None:
+    """Variables of a waiting task's own scope, remembering what they hide (given back when it completes)."""
+    dropped = task.internal_data.setdefault(OUT_LOCALS, {"names": [], "hidden": {}})
+    for name, value in local.items():
+        if name not in dropped["names"]:
+            dropped["names"].append(name)
+            if name in task.data:
+                dropped["hidden"][name] = task.data[name]
+        task.data[name] = value
 
 
 def _carried(task: SpiffTask) -> dict[str, Any]:

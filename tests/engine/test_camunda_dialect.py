@@ -513,6 +513,25 @@ def test_an_input_parameter_hides_the_outer_variable_only_inside_the_task(engine
     assert engine.instances.variables(i.id) == {"reviewer": "mary"}
 
 
+def test_a_process_variable_written_while_an_input_parameter_hides_it_is_kept(engine: Engine, deploy) -> None:
+    """A client sets (or deletes) the instance's variable while the task's input parameter of that name is open:
+    the write is to the process variable, which the task gives back when it completes (Camunda keeps input
+    parameters in the activity's own scope). The client's value was lost: the task gave back the old one."""
+    deploy(io_task('<camunda:inputParameter name="reviewer">john</camunda:inputParameter>'))
+    i = engine.instances.start("p", variables={"reviewer": "mary", "note": "first"})
+    engine.instances.set_variables(i.id, {"reviewer": "sam", "note": "second"})
+    [task] = engine.tasks.list(instance_id=i.id)
+    assert task.assignee == "john" and engine.tasks.variables(task.id)["reviewer"] == "john"  # still the local
+    complete(engine, i.id, "review")
+    assert engine.instances.variables(i.id) == {"reviewer": "sam", "note": "second"}
+
+    j = engine.instances.start("p", variables={"reviewer": "mary"})
+    engine.instances.set_variables(j.id, {}, remove=["reviewer"])
+    assert engine.tasks.variables(engine.tasks.list(instance_id=j.id)[0].id)["reviewer"] == "john"
+    complete(engine, j.id, "review")
+    assert "reviewer" not in engine.instances.variables(j.id)
+
+
 @pytest.mark.parametrize(("body", "problem"), [
     ('<bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="g"><bpmn:extensionElements><camunda:inputOutput>'
      '<camunda:inputParameter name="x">1</camunda:inputParameter></camunda:inputOutput></bpmn:extensionElements>'

@@ -84,3 +84,50 @@ def test_fetch_and_lock_with_variable_names_gives_only_those(admin: Client) -> N
     assert admin.post(f"/external-task/{task['id']}/unlock").status_code == 204
     every = _fetch(admin, "payments")
     assert {"amount", "customer"} <= set(every["variables"])
+
+
+def test_a_failure_sets_the_workers_variables_and_keeps_earlier_error_details(admin: Client) -> None:
+    """Camunda's `handleFailure(task, message, details, retries, timeout, variables, localVariables)`: the variables
+    become process variables, the local ones the task's own (the next fetch with `localVariables` sees them, and
+    they are gone once it completes); a failure without details keeps those of the one before. Both were dropped."""
+    _setup(admin)
+    task = _fetch(admin, "payments")
+    tid = task["id"]
+    failed = admin.post(f"/external-task/{tid}/failure", json={
+        "workerId": "w1", "errorMessage": "gateway down", "errorDetails": "trace 1", "retries": 2, "retryTimeout": 0,
+        "variables": {"attempts": {"value": 1, "type": "Integer"}},
+        "localVariables": {"lastError": {"value": "timeout", "type": "String"}}})
+    assert failed.status_code == 204, failed.text
+    instance = task["processInstanceId"]
+    assert admin.get(f"/process-instance/{instance}/variables/attempts").json()["value"] == 1
+
+    again = _fetch(admin, "payments", worker="w2", localVariables=True)
+    assert again["id"] == tid
+    assert again["variables"]["lastError"] == {"value": "timeout", "type": "String", "valueInfo": {}}
+    assert again["variables"]["currency"]["value"] == "EUR"  # the input parameters are still its own
+    second = admin.post(f"/external-task/{tid}/failure", json={"workerId": "w2", "errorMessage": "still down",
+                                                               "retries": 1, "retryTimeout": 0})
+    assert second.status_code == 204
+    listed = admin.get(f"/external-task/{tid}").json()
+    assert (listed["errorMessage"], listed["errorDetails"]) == ("still down", "trace 1")
+
+    _fetch(admin, "payments", worker="w3")
+    assert admin.post(f"/external-task/{tid}/complete", json={"workerId": "w3"}).status_code == 204
+    names = admin.get(f"/process-instance/{instance}/variables").json()
+    assert "attempts" in names and "lastError" not in names and "currency" not in names
+
+
+def test_fetch_and_lock_by_version_tag_and_the_tag_in_each_task(admin: Client) -> None:
+    tagged = CHARGE.replace(b'<bpmn:process id="billing"', b'<bpmn:process id="billing" camunda:versionTag="v2"')
+    assert tagged != CHARGE
+    assert admin.post("/deployment/create", files={"upload": ("charge.bpmn", tagged)},
+                      data={"deployment-name": "charge"}).status_code == 200
+    assert admin.post("/process-definition/key/billing/start", json={"variables": {
+        "amount": {"value": 1, "type": "Integer"}}}).status_code == 200
+    none = admin.post("/external-task/fetchAndLock", json={"workerId": "w1", "maxTasks": 5, "topics": [
+        {"topicName": "payments", "lockDuration": 1000, "processDefinitionVersionTag": "v1"}]})
+    assert none.status_code == 200 and none.json() == []  # it was ignored: the v2 task came back, locked
+    task = _fetch(admin, "payments", processDefinitionVersionTag="v2")
+    assert task["processDefinitionVersionTag"] == "v2"
+    assert admin.get(f"/external-task/{task['id']}").json()["processDefinitionVersionTag"] == "v2"
+    assert [t["processDefinitionVersionTag"] for t in admin.get("/external-task").json()] == ["v2"]

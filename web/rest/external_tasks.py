@@ -39,8 +39,15 @@ def _topics(data: dict[str, Any]) -> list[TopicRequest]:
                                    business_key=item.get("businessKey"),
                                    process_definition_keys=list(keys), process_definition_ids=list(ids),
                                    process_variables=_plain_values(item.get("processVariables")),
-                                   tenant_ids=tenants))
+                                   tenant_ids=tenants, version_tag=_text_or_none(item, "processDefinitionVersionTag")))
     return topics
+
+
+def _text_or_none(item: dict[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"a topic's '{name}' must be text")
+    return value
 
 
 def _plain_values(raw: Any) -> dict[str, Any]:
@@ -92,7 +99,9 @@ def fail_external(task_id: str):  # type: ignore[no-untyped-def]
     data = body()
     engine().external_tasks.failure(task_id, _worker(data), data.get("errorMessage"),
                                     error_details=data.get("errorDetails"), retries=body_int(data, "retries", 0),
-                                    retry_timeout_ms=body_int(data, "retryTimeout", 0))
+                                    retry_timeout_ms=body_int(data, "retryTimeout", 0),
+                                    variables=typed_variables(data),
+                                    local_variables=typed_variables(data, "localVariables"))
     return "", 204
 
 
