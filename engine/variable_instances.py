@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from .errors import BadRequest, NotFound
 from .identity import Principal
@@ -132,6 +132,11 @@ def _condition(operator: str, value: Any) -> Any:
         raise BadRequest("a variable value to compare with must be a string, a number, a boolean or null")
     if operator == "like":
         return column.like(str(value))
+    if operator in ("eq", "neq") and type(value) is int:
+        # whole numbers are stored as doubles too, which hold them exactly only up to 2^53 (a 64-bit id is
+        # beyond): a whole-number variable's text says which it is
+        same = and_(column == float(value), or_(m.Variable.type == "Double", m.Variable.text_value == str(value)))
+        return same if operator == "eq" else ~same
     compare = {"eq": column.__eq__, "neq": column.__ne__, "gt": column.__gt__, "gteq": column.__ge__,
                "lt": column.__lt__, "lteq": column.__le__}[operator]
     return compare(value)

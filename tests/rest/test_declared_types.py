@@ -70,3 +70,24 @@ odd = ratio - ratio</bpmn:script></bpmn:scriptTask>
     body = json.loads(response.text, parse_constant=refuse)
     assert {name: value["value"] for name, value in body.items()} == {
         "ratio": "Infinity", "gap": "-Infinity", "odd": "NaN"}
+
+
+def test_a_long_beyond_what_a_double_holds_is_found_by_its_exact_value(admin: Client) -> None:
+    """Variable queries compared a Long as a double: 2^53 + 1 matched 2^53 and not itself."""
+    assert admin.post("/deployment/create", files={"upload": ("typed.bpmn", FLOW)}).status_code == 200
+    ids = {}
+    for big in (2**53, 2**53 + 1):
+        started = admin.post("/process-definition/key/typed/start", json={"variables": {
+            "amount": {"value": big, "type": "Long"}}})
+        assert started.status_code == 200, started.text
+        ids[big] = started.json()["id"]
+
+    def found(path: str, condition: str) -> list[str]:
+        return sorted(v["processInstanceId"] for v in admin.get(path, params={"variableValues": condition}).json())
+
+    for path in ("/variable-instance", "/history/variable-instance"):
+        assert found(path, f"amount_eq_{2**53 + 1}") == [ids[2**53 + 1]], path
+        assert found(path, f"amount_eq_{2**53}") == [ids[2**53]], path
+        assert found(path, f"amount_neq_{2**53 + 1}") == [ids[2**53]], path
+    count = admin.get("/variable-instance/count", params={"variableValues": f"amount_eq_{2**53 + 1}"}).json()
+    assert count == {"count": 1}
