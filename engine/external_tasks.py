@@ -211,6 +211,30 @@ class ExternalTasks:
             row.worker_id = None
             row.lock_expires_at = None
 
+    def set_priority(self, task_id: str, priority: int) -> None:
+        """Set the priority a fetch with `usePriority` orders by (Camunda's `PUT /external-task/{id}/priority`)."""
+        with self.engine.db.write() as session:
+            self._get(session, task_id).priority = priority
+
+    def error_details(self, task_id: str) -> str | None:
+        """The details the last failure reported (a worker's stack trace), or None."""
+        with self.engine.db.read() as session:
+            return self._get(session, task_id).error_details
+
+    def topic_names(self, *, locked: bool | None = None, with_retries_left: bool = False) -> list[str]:
+        """The topics of the open external tasks, sorted (`locked`: only those with locked, or unlocked, tasks;
+        `with_retries_left`: only those with tasks that have retries left)."""
+        query = select(m.ExternalTask.topic).distinct().order_by(m.ExternalTask.topic)
+        now = self.engine.clock.now()
+        if locked is True:
+            query = query.where(m.ExternalTask.lock_expires_at > now)
+        elif locked is False:
+            query = query.where(or_(m.ExternalTask.lock_expires_at.is_(None), m.ExternalTask.lock_expires_at <= now))
+        if with_retries_left:
+            query = query.where(or_(m.ExternalTask.retries.is_(None), m.ExternalTask.retries > 0))
+        with self.engine.db.read() as session:
+            return list(session.scalars(query).all())
+
     def set_retries(self, task_id: str, retries: int) -> None:
         """Set the retries left; more than zero resolves the task's incident (after a fix)."""
         if retries < 0:

@@ -59,6 +59,12 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     app.register_blueprint(rest_bp)
     inbox.init_app(app, engine, apis=(rest_bp,))  # pages with sessions and CSRF tokens; the REST API has neither
 
+    @app.after_request
+    def _no_content_no_type(response):  # type: ignore[no-untyped-def]
+        if response.status_code == 204:  # an empty answer has no media type (Flask's default said text/html)
+            response.headers.pop("Content-Type", None)
+        return response
+
     @app.errorhandler(StageflowError)
     def _engine_error(err: StageflowError):  # type: ignore[no-untyped-def]
         err = unavailable(err) or err

@@ -131,3 +131,27 @@ def test_fetch_and_lock_by_version_tag_and_the_tag_in_each_task(admin: Client) -
     assert task["processDefinitionVersionTag"] == "v2"
     assert admin.get(f"/external-task/{task['id']}").json()["processDefinitionVersionTag"] == "v2"
     assert [t["processDefinitionVersionTag"] for t in admin.get("/external-task").json()] == ["v2"]
+
+
+def test_error_details_topic_names_and_priority_as_camundas_endpoints(admin: Client) -> None:
+    _setup(admin)
+    names = admin.get("/external-task/topic-names")
+    assert names.status_code == 200 and names.json() == ["payments"]
+    task = _fetch(admin, "payments")
+    tid = task["id"]
+    none = admin.get(f"/external-task/{tid}/errorDetails")
+    assert none.status_code == 204 and none.text == ""  # no failure yet
+    assert admin.get("/external-task/topic-names", params={"withUnlockedTasks": "true"}).json() == []
+    assert admin.get("/external-task/topic-names", params={"withLockedTasks": "true"}).json() == ["payments"]
+    trace = "java.lang.RuntimeException: gateway down\n\tat Charge.run(Charge.java:12)"
+    assert admin.post(f"/external-task/{tid}/failure", json={
+        "workerId": "w1", "errorMessage": "gateway down", "errorDetails": trace, "retries": 0}).status_code == 204
+    details = admin.get(f"/external-task/{tid}/errorDetails")
+    assert details.status_code == 200 and details.text == trace
+    assert details.headers["Content-Type"].startswith("text/plain")
+    assert admin.get("/external-task/topic-names", params={"withRetriesLeft": "true"}).json() == []
+    assert admin.get("/external-task/nope/errorDetails").status_code == 404
+
+    assert admin.put(f"/external-task/{tid}/priority", json={"priority": 7}).status_code == 204
+    assert admin.get(f"/external-task/{tid}").json()["priority"] == 7
+    assert admin.put(f"/external-task/{tid}/priority", json={"priority": "high"}).status_code == 400

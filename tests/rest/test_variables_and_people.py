@@ -117,3 +117,16 @@ def test_variables_are_queried_across_the_instances_one_may_read(admin: Client, 
 
     assert admin.delete(f"/process-instance/{second}").status_code == 204  # ended instances have no runtime variables
     assert mary.get("/variable-instance/count", params={"variableName": "amount"}).json() == {"count": 2}
+
+
+def test_a_form_encoded_variable_is_refused_and_no_content_has_no_media_type(admin: Client, mary: Client) -> None:
+    """A client that sends form fields where JSON is expected gets 415 (Camunda's answer), and nothing is stored:
+    the fields were read off as an empty body, which stored a Null variable."""
+    instance_id, _ = started(admin, mary)
+    refused = admin.put(f"/process-instance/{instance_id}/variables/fx", data={"value": "1"})
+    assert refused.status_code == 415, refused.text
+    assert refused.json()["type"] and "application/json" in refused.json()["message"]
+    assert admin.get(f"/process-instance/{instance_id}/variables/fx").status_code == 404
+    done = admin.put(f"/process-instance/{instance_id}/variables/fx", json={"value": 1, "type": "Integer"})
+    assert done.status_code == 204 and "Content-Type" not in done.headers
+    assert admin.get(f"/process-instance/{instance_id}/variables/fx").json()["value"] == 1

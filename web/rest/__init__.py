@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMediaType
 
 from engine.api import Engine
 from engine.errors import BadRequest, Forbidden, InvalidVariables, NotFound, Unauthorized
@@ -106,6 +106,9 @@ def body() -> dict[str, Any]:
     """The JSON object of the request (an empty one when there is no body), checked against the OpenAPI
     document on first use: a route reads its body after it has checked who may call it."""
     if not request.data:
+        if request.form or request.files:  # a form's fields, read off by Flask: not what this route takes
+            raise UnsupportedMediaType(f"the request body must be JSON (Content-Type: application/json), not "
+                                       f"{request.mimetype}")
         return {}
     if not g.get("body_checked"):
         from .validation import check_body

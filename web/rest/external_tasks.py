@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from engine.errors import BadRequest
 from engine.external_tasks import TopicRequest
@@ -134,6 +134,29 @@ def external_retries(task_id: str):  # type: ignore[no-untyped-def]
     require_admin()
     engine().external_tasks.set_retries(task_id, body_int(body(), "retries"))
     return "", 204
+
+
+@bp.put("/external-task/<task_id>/priority")
+def external_priority(task_id: str):  # type: ignore[no-untyped-def]
+    require_admin()
+    engine().external_tasks.set_priority(task_id, body_int(body(), "priority"))
+    return "", 204
+
+
+@bp.get("/external-task/<task_id>/errorDetails")
+def external_error_details(task_id: str):  # type: ignore[no-untyped-def]
+    """The last failure's details as plain text (Camunda: 204 when there are none)."""
+    details = engine().external_tasks.error_details(task_id)
+    if details is None:
+        return "", 204
+    return Response(details, mimetype="text/plain")
+
+
+@bp.get("/external-task/topic-names")
+def topic_names():  # type: ignore[no-untyped-def]
+    locked, unlocked = bool(arg_bool("withLockedTasks")), bool(arg_bool("withUnlockedTasks"))
+    return jsonify(engine().external_tasks.topic_names(
+        locked=None if locked == unlocked else locked, with_retries_left=bool(arg_bool("withRetriesLeft"))))
 
 
 def _filters() -> dict[str, Any]:
