@@ -108,6 +108,7 @@ class ElementInfo:
     compensates: str | None = None  # a compensation handler: the id of the activity it undoes
     compensating: str | None = None  # a hidden subprocess compensating, per instance, the runs of this subprocess
     outputs: list[tuple[str, str]] = field(default_factory=list)  # camunda:outputParameter (name, Python source)
+    properties: dict[str, str] = field(default_factory=dict)  # camunda:properties (Modeler's Extensions tab)
     hidden_for: str | None = None  # a hidden element the dialect added after this diagram element
     event_gateway: str | None = None  # an event after an event-based gateway: the gateway's id (it waits there)
     mail: dict[str, str] | None = None  # a mail task (camunda:type="mail"): field name -> Python source
@@ -699,6 +700,9 @@ class Dialect:
                 raise self.fail(el, 'an external task (camunda:type="external") needs a camunda:topic')
             info.external_topic = topic
             info.task_priority = self._text_attr(el, "taskPriority")
+            info.properties = {prop.get("name"): prop.get("value") or ""
+                               for prop in el.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS)
+                               if prop.get("name")}
         if tag == "callActivity":
             self._call_activity(el, info)
         if el.get(_c("type")) == "mail" and tag in ("serviceTask", "sendTask"):

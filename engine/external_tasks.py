@@ -42,6 +42,7 @@ class TopicRequest:
     process_variables: dict[str, Any] = field(default_factory=dict)  # only instances with these variable values
     tenant_ids: list[str] | None = None  # `tenantIdIn`: Stageflow has no tenants, so a list matches no task
     version_tag: str | None = None  # `processDefinitionVersionTag`: only tasks of definitions with this tag
+    include_extension_properties: bool = False  # each task with its activity's camunda:properties
 
 
 class ExternalTasks:
@@ -101,6 +102,9 @@ class ExternalTasks:
                 body = _task_json(row, eng.clock.now(), tags)
                 body["variables"] = (self._local_variables(session, row, topic.variables) if topic.local_variables
                                      else self._variables(session, row.instance_id, topic.variables))
+                if topic.include_extension_properties:
+                    info = eng.definitions.compiled(session, row.definition_id).element_by_id(row.element_id)
+                    body["extensionProperties"] = dict(info.properties) if info is not None else {}
                 out.append(body)
             return out
 

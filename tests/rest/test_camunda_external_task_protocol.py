@@ -155,3 +155,21 @@ def test_error_details_topic_names_and_priority_as_camundas_endpoints(admin: Cli
     assert admin.put(f"/external-task/{tid}/priority", json={"priority": 7}).status_code == 204
     assert admin.get(f"/external-task/{tid}").json()["priority"] == 7
     assert admin.put(f"/external-task/{tid}/priority", json={"priority": "high"}).status_code == 400
+
+
+def test_fetch_and_lock_includes_the_activitys_extension_properties_when_asked(admin: Client) -> None:
+    """Camunda Modeler's Extensions tab writes camunda:properties; a worker asking `includeExtensionProperties`
+    gets them with each task (it got {})."""
+    with_properties = CHARGE.replace(
+        b'<bpmn:extensionElements><camunda:inputOutput>',
+        b'<bpmn:extensionElements><camunda:properties><camunda:property name="queue" value="eu-1"/>'
+        b'<camunda:property name="sla" value="PT5M"/></camunda:properties><camunda:inputOutput>')
+    assert with_properties != CHARGE
+    assert admin.post("/deployment/create", files={"upload": ("charge.bpmn", with_properties)},
+                      data={"deployment-name": "charge"}).status_code == 200
+    assert admin.post("/process-definition/key/billing/start", json={"variables": {
+        "amount": {"value": 1, "type": "Integer"}}}).status_code == 200
+    task = _fetch(admin, "payments", includeExtensionProperties=True)
+    assert task["extensionProperties"] == {"queue": "eu-1", "sla": "PT5M"}
+    assert admin.post(f"/external-task/{task['id']}/unlock").status_code == 204
+    assert _fetch(admin, "payments")["extensionProperties"] == {}  # only when asked, as Camunda's

@@ -39,7 +39,8 @@ def _topics(data: dict[str, Any]) -> list[TopicRequest]:
                                    business_key=item.get("businessKey"),
                                    process_definition_keys=list(keys), process_definition_ids=list(ids),
                                    process_variables=_plain_values(item.get("processVariables")),
-                                   tenant_ids=tenants, version_tag=_text_or_none(item, "processDefinitionVersionTag")))
+                                   tenant_ids=tenants, version_tag=_text_or_none(item, "processDefinitionVersionTag"),
+                                   include_extension_properties=bool(arg_bool("includeExtensionProperties", item))))
     return topics
 
 

@@ -197,7 +197,7 @@ SCHEMAS: dict[str, Any] = {
                               "processDefinitionKeyIn": _list(STR), "processDefinitionId": NSTR,
                               "processDefinitionIdIn": _list(STR), "processVariables": _s("object"),
                               "tenantIdIn": _list(STR), "withoutTenantId": BOOL,
-                              "processDefinitionVersionTag": NSTR},
+                              "processDefinitionVersionTag": NSTR, "includeExtensionProperties": BOOL},
                              ["topicName", "lockDuration"]))},
         ["workerId", "topics"]),
     "ExternalCompleteRequest": _obj({"workerId": STR, "variables": _ref("Variables"),
