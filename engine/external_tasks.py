@@ -141,7 +141,8 @@ class ExternalTasks:
     def bpmn_error(self, task_id: str, worker_id: str, error_code: str, error_message: str | None = None,
                    variables: dict[str, Any] | None = None) -> None:
         """The worker reports a business error: the error boundary event or event subprocess catching
-        `error_code` takes over; when none catches it, `BadRequest` and the task stays locked."""
+        `error_code` takes over; when none catches it the task's path ends there, as at a none end event
+        (Camunda's default: its scope, or the instance, ends once its other paths have)."""
         if not error_code:
             raise BadRequest("errorCode is required")
         values = dict(variables or {})

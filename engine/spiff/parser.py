@@ -656,6 +656,12 @@ def _apply_inputs(my_task: Any, inputs: list[tuple[str, str]]) -> None:
     my_task.data.update(deepcopy(local))
 
 
+def drop_io_locals(my_task: Any) -> None:
+    """Drop a task's input parameters and what a worker set in its scope, giving back what they hid, without
+    computing its output parameters (its path ends without it completing normally)."""
+    _apply_outputs(my_task, getattr(my_task.task_spec, "sf_inputs", None) or [], [])
+
+
 def _apply_outputs(my_task: Any, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> None:
     """When the task completes: compute the output parameters from its variables, drop its locals (what they
     hid comes back) and set the outputs outside."""

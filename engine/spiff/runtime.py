@@ -61,7 +61,15 @@ from ..variables import Long, Short, changed_values
 from . import clockpatch, inclusive
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
-from .parser import OUT_LOCALS, CompiledProcess, ExternalTaskSpec, called_specs, hand_to_multi_instance, take_mails
+from .parser import (
+    OUT_LOCALS,
+    CompiledProcess,
+    ExternalTaskSpec,
+    called_specs,
+    drop_io_locals,
+    hand_to_multi_instance,
+    take_mails,
+)
 from .scripting import StageflowScriptEngine, multi_instance_variables
 from .starts import START_AT, start_event_for, trigger_definition
 from .timers import install_cron_cycles, is_cron, next_cron
@@ -555,9 +563,12 @@ class Run:
                    for t in self.workflow.subprocesses[sid].tasks.values()
                    if isinstance(t.task_spec, CatchingEvent) and t.task_spec.event_definition.has_fired(t)]
         if not caught:
-            element = _element_id(task.task_spec)
-            raise BadRequest(f"no error boundary event or event subprocess catches BPMN error '{code}' thrown at "
-                             f"element '{element}'")
+            if not self._end_path(task, variables):
+                element = _element_id(task.task_spec)
+                raise BadRequest(f"no error boundary event or event subprocess catches BPMN error '{code}' thrown "
+                                 f"at element '{element}'")
+            self.advance()
+            return
         for catcher in caught:
             info = self.compiled.element(catcher.task_spec)
             payload = catcher.internal_data.get(catcher.task_spec.event_definition.name)
@@ -570,6 +581,30 @@ class Run:
         for sub_id in [sid for sid in self.workflow.subprocesses if sid not in before]:
             self._interrupt_for(sub_id, event.event_definition)
         self.advance()
+
+    def _end_path(self, task: SpiffTask, variables: dict[str, Any]) -> bool:
+        """End the path at waiting `task` as a none end event would: Camunda's default for a BPMN error nothing
+        catches (its BpmnExceptionHandler ends the execution). The task's boundary events go with it, its input
+        parameters are dropped, and its scope ends once its other paths have (a subprocess's flow then goes on
+        after it). False, with nothing changed, where that is not possible here (a multi-instance activity)."""
+        end_spec = task.workflow.spec.task_specs.get("End")
+        parent = task.parent
+        if end_spec is None or isinstance(task.task_spec, MultiInstanceTask) or (
+                parent is not None and isinstance(parent.task_spec, MultiInstanceTask)):
+            return False
+        if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
+            for sibling in parent.children:
+                if sibling is not task and not sibling.has_state(TaskState.FINISHED_MASK):
+                    sibling.cancel()
+        task.data.update(variables)
+        drop_io_locals(task)
+        task._drop_children(force=True)
+        end = task._add_child(end_spec, TaskState.FUTURE)
+        end.data = dict(task.data)
+        task._set_state(TaskState.COMPLETED)
+        task.workflow._task_completed_notify(task)
+        end.task_spec._update(end)
+        return True
 
     def fire_timers(self) -> None:
         """Let every due timer fire (those not yet due stay), then advance.

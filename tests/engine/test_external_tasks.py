@@ -85,11 +85,44 @@ def test_a_bpmn_error_is_caught_by_the_boundary_event_with_code_and_message(engi
     assert engine.external_tasks.list(instance_id=charging.id) == []
 
 
-def test_a_bpmn_error_nothing_catches_is_refused_and_the_task_stays(engine: Engine, charging) -> None:
+def test_a_bpmn_error_nothing_catches_ends_that_path_as_camunda_does(engine: Engine, charging) -> None:
+    """Camunda's default for a BPMN error nothing catches: the execution ends as at a none end event (it was
+    refused, and the task stayed locked for a worker that would only report the same error again)."""
     [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
-    with pytest.raises(BadRequest, match="no error boundary event or event subprocess catches BPMN error 'FRAUD'"):
-        engine.external_tasks.bpmn_error(task["id"], "w1", "FRAUD")
-    assert [t["id"] for t in engine.external_tasks.list(instance_id=charging.id, locked=True)] == [task["id"]]
+    engine.external_tasks.bpmn_error(task["id"], "w1", "FRAUD", "stolen card", {"flagged": True})
+    instance = engine.instances.get(charging.id)
+    assert instance.state == "COMPLETED"  # its one path ended: the boundary event went with the task
+    assert engine.external_tasks.list(instance_id=charging.id) == [] and open_tasks(engine, charging.id) == []
+    assert engine.instances.variables(charging.id)["flagged"] is True
+    events = [(h.element_id, h.event) for h in engine.instances.history(charging.id)]
+    assert ("charge", "completed") in events and ("declined", "completed") not in events
+    assert ("ship", "completed") not in events
+
+
+def test_an_uncaught_bpmn_error_ends_only_its_own_path(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:parallelGateway id="fork"/>
+        <bpmn:subProcess id="checks">
+          <bpmn:startEvent id="cs"/>
+          <bpmn:serviceTask id="check" camunda:type="external" camunda:topic="checks">
+            <bpmn:extensionElements><camunda:inputOutput>
+              <camunda:inputParameter name="scratch">1</camunda:inputParameter>
+            </camunda:inputOutput></bpmn:extensionElements>
+          </bpmn:serviceTask>
+          <bpmn:userTask id="after_check"/><bpmn:endEvent id="ce"/>
+          """ + chain("cs", "check", "after_check", "ce") + """
+        </bpmn:subProcess>
+        <bpmn:userTask id="pack"/><bpmn:parallelGateway id="join"/><bpmn:userTask id="ship"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "fork", "checks", "join", "ship", "e") + chain("fork", "pack", "join"), "parallel"))
+    instance = engine.instances.start("parallel", variables={})
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic("checks")])
+    engine.external_tasks.bpmn_error(task["id"], "w1", "NOT_HANDLED")
+    # the subprocess's only path ended there: the subprocess is done and the flow waits at the join for "pack"
+    assert open_tasks(engine, instance.id) == ["pack"]
+    assert "scratch" not in engine.instances.variables(instance.id)  # the input parameter went with the task
+    [pack] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(pack.id, {})
+    assert open_tasks(engine, instance.id) == ["ship"]
 
 
 def test_extend_lock_and_unlock(engine: Engine, charging, clock) -> None:
