@@ -116,7 +116,8 @@ def me() -> Principal:
 
 
 def visible_task(task_id: str) -> TaskView:
-    """The task, or a 403 page when this person may not see it (404 when there is none)."""
+    """The task, or a 403 page when this person may not see it (404 when there is none); the delegate who has just
+    given it back is sent to the task list with a note instead."""
     task = engine().tasks.get(task_id)
     person = me()
     if not person.sees(task):
