@@ -229,14 +229,8 @@ class ExternalTasks:
     def topic_names(self, *, locked: bool | None = None, with_retries_left: bool = False) -> list[str]:
         """The topics of the open external tasks, sorted (`locked`: only those with locked, or unlocked, tasks;
         `with_retries_left`: only those with tasks that have retries left)."""
-        query = select(m.ExternalTask.topic).distinct().order_by(m.ExternalTask.topic)
-        now = self.engine.clock.now()
-        if locked is True:
-            query = query.where(m.ExternalTask.lock_expires_at > now)
-        elif locked is False:
-            query = query.where(or_(m.ExternalTask.lock_expires_at.is_(None), m.ExternalTask.lock_expires_at <= now))
-        if with_retries_left:
-            query = query.where(or_(m.ExternalTask.retries.is_(None), m.ExternalTask.retries > 0))
+        query = (self._query(self.engine.clock.now(), locked=locked, with_retries_left=with_retries_left)
+                 .with_only_columns(m.ExternalTask.topic).distinct().order_by(m.ExternalTask.topic))
         with self.engine.db.read() as session:
             return list(session.scalars(query).all())
 

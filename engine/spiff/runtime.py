@@ -131,20 +131,8 @@ class _TaskConverter(TaskConverter):
     """SpiffWorkflow's task converter, writing the same dict in one step (a task is the bulk of every save)."""
 
     def to_dict(self, task: SpiffTask) -> dict[str, Any]:
-        parent_id = task._parent
-        parent = task.workflow.tasks.get(parent_id)
-        if parent is None:
-            data, delta = task.data, {}
-        else:
-            before, after = parent.data, task.data
-            data, delta = {}, {"updates": DeepMerge.get_updated_keys(before, after),
-                               "deletions": DeepMerge.get_deleted_keys(before, after)}
         internal = task.internal_data
-        return {"id": str(task.id), "parent": str(parent_id) if parent is not None else None,
-                "children": [str(child) for child in task._children], "last_state_change": task.last_state_change,
-                "state": task._state, "task_spec": task.task_spec.name, "triggered": task.triggered,
-                "internal_data": self.registry.convert(internal) if internal else {}, "data": data,
-                "delta": delta}
+        return _task_fields(task, self.registry.convert(internal) if internal else {})
 
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> SpiffTask:
         """SpiffWorkflow's, with ids that keep their text (`engine.ids.TaskId`), one object per id."""
@@ -172,6 +160,22 @@ class _TaskConverter(TaskConverter):
 _TaskConverter(SpiffTask, _REGISTRY, "Task")  # replaces SpiffWorkflow's in the registry
 
 
+def _task_fields(task: SpiffTask, internal_data: Any) -> dict[str, Any]:
+    """A task's dict in SpiffWorkflow's format (its data as the change from its parent's), without the typename."""
+    parent_id = task._parent
+    parent = task.workflow.tasks.get(parent_id)
+    if parent is None:
+        data, delta = task.data, {}
+    else:
+        before, after = parent.data, task.data
+        data, delta = {}, {"updates": DeepMerge.get_updated_keys(before, after),
+                           "deletions": DeepMerge.get_deleted_keys(before, after)}
+    return {"id": str(task.id), "parent": str(parent_id) if parent is not None else None,
+            "children": [str(child) for child in task._children], "last_state_change": task.last_state_change,
+            "state": task._state, "task_spec": task.task_spec.name, "triggered": task.triggered,
+            "internal_data": internal_data, "data": data, "delta": delta}
+
+
 @lru_cache(maxsize=4096)
 def _task_uuid(task_id: str) -> UUID:
     """A task id read as text, keeping it (a restore reads each id three times: task, parent, child)."""
@@ -187,22 +191,10 @@ def _plain_runtime(workflow: BpmnWorkflow) -> dict[str, Any]:
     """
     if workflow.subprocesses or workflow.bpmn_events:
         return _typed_declared(_CONVERTER.to_dict(workflow))
-    tasks = workflow.tasks
     out = {}
-    for key, task in tasks.items():
-        parent_id = task._parent
-        parent = tasks.get(parent_id)
-        if parent is None:
-            data, delta = task.data, {}
-        else:
-            before, after = parent.data, task.data
-            data, delta = {}, {"updates": DeepMerge.get_updated_keys(before, after),
-                               "deletions": DeepMerge.get_deleted_keys(before, after)}
-        out[str(key)] = {
-            "id": str(task.id), "parent": str(parent_id) if parent is not None else None,
-            "children": [str(child) for child in task._children], "last_state_change": task.last_state_change,
-            "state": task._state, "task_spec": task.task_spec.name, "triggered": task.triggered,
-            "internal_data": task.internal_data, "data": data, "delta": delta, "typename": "Task"}
+    for key, task in workflow.tasks.items():
+        fields = out[str(key)] = _task_fields(task, task.internal_data)
+        fields["typename"] = "Task"
     last = workflow.last_task
     return {"data": workflow.data, "correlations": workflow.correlations,
             "last_task": str(last.id) if last is not None else None, "success": workflow.success,
