@@ -101,7 +101,7 @@ class ExternalTasks:
             for row, topic in locked:
                 body = _task_json(row, eng.clock.now(), tags)
                 body["variables"] = (self._local_variables(session, row, topic.variables) if topic.local_variables
-                                     else self._variables(session, row.instance_id, topic.variables))
+                                     else self._visible_variables(session, row, topic.variables))
                 if topic.include_extension_properties:
                     info = eng.definitions.compiled(session, row.definition_id).element_by_id(row.element_id)
                     body["extensionProperties"] = dict(info.properties) if info is not None else {}
@@ -113,6 +113,16 @@ class ExternalTasks:
         if names is not None:
             query = query.where(m.Variable.name.in_(names))
         return {row.name: to_typed(stored_value(row.type, row.value)) for row in session.scalars(query).all()}
+
+    def _visible_variables(self, session, row: m.ExternalTask,  # type: ignore[no-untyped-def]
+                           names: list[str] | None) -> dict[str, Any]:
+        """The variables the task's execution sees (Camunda's fetch without `localVariables`): the instance's,
+        with the task's own (its input parameters) over them."""
+        values = self._variables(session, row.instance_id, names)
+        info = self.engine.definitions.compiled(session, row.definition_id).element_by_id(row.element_id)
+        if info is not None and info.inputs:
+            values.update(self._local_variables(session, row, names))
+        return values
 
     def _local_variables(self, session, row: m.ExternalTask,  # type: ignore[no-untyped-def]
                          names: list[str] | None) -> dict[str, Any]:

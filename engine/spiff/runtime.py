@@ -907,7 +907,7 @@ class Run:
         if not open_tasks:
             return dict(_last_data(workflow))
         for task in sorted(open_tasks, key=lambda t: t.last_state_change):
-            merged.update(_carried(task))
+            merged.update(_outer_view(_carried(task), task))
         return merged
 
     def _scopes(self) -> list[Any]:
@@ -1306,6 +1306,25 @@ def _set_locals(task: SpiffTask, local: dict[str, Any]) -> None:
             if name in task.data:
                 dropped["hidden"][name] = task.data[name]
         task.data[name] = value
+
+
+def _outer_view(data: dict[str, Any], task: SpiffTask) -> dict[str, Any]:
+    """`data` of an open task as the instance sees it: without the task's own variables (its input parameters and
+    what a worker set in its scope), with the process variables they hide."""
+    internal = task.internal_data
+    io_locals = internal.get("sf_io_locals")
+    out_locals = internal.get(OUT_LOCALS)
+    if not io_locals and not out_locals:
+        return data
+    view = dict(data)
+    for names, hidden in ((io_locals or (), internal.get("sf_io_hidden") or {}),
+                          ((out_locals or {}).get("names") or (), (out_locals or {}).get("hidden") or {})):
+        for name in names:
+            if name in hidden:
+                view[name] = hidden[name]
+            else:
+                view.pop(name, None)
+    return view
 
 
 def _carried(task: SpiffTask) -> dict[str, Any]:

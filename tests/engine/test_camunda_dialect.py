@@ -522,6 +522,7 @@ def test_a_process_variable_written_while_an_input_parameter_hides_it_is_kept(en
     engine.instances.set_variables(i.id, {"reviewer": "sam", "note": "second"})
     [task] = engine.tasks.list(instance_id=i.id)
     assert task.assignee == "john" and engine.tasks.variables(task.id)["reviewer"] == "john"  # still the local
+    assert engine.instances.variables(i.id)["reviewer"] == "sam"  # the instance's own, which the local hides
     complete(engine, i.id, "review")
     assert engine.instances.variables(i.id) == {"reviewer": "sam", "note": "second"}
 

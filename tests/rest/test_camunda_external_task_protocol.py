@@ -84,6 +84,25 @@ def test_fetch_and_lock_with_variable_names_gives_only_those(admin: Client) -> N
     assert admin.post(f"/external-task/{task['id']}/unlock").status_code == 204
     every = _fetch(admin, "payments")
     assert {"amount", "customer"} <= set(every["variables"])
+    assert every["variables"]["cents"]["value"] == 1200  # the task's input parameters too: its execution sees them
+
+
+def test_input_parameters_are_the_tasks_not_the_instances_variables(admin: Client) -> None:
+    """While the task is open its input parameters are its own: the instance's variables show what they hide (or
+    nothing), as Camunda keeps them in the activity's scope; they were listed as the instance's."""
+    _setup(admin)
+    task = _fetch(admin, "payments")
+    instance = task["processInstanceId"]
+    names = set(admin.get(f"/process-instance/{instance}/variables").json())
+    assert names == {"amount", "customer"}
+    listed = {v["name"] for v in admin.get("/variable-instance", params={"processInstanceIdIn": instance}).json()}
+    assert listed == {"amount", "customer"}
+    assert _fetch_again(admin, task)["variables"]["currency"]["value"] == "EUR"
+
+
+def _fetch_again(admin: Client, task: dict[str, Any]) -> dict[str, Any]:
+    assert admin.post(f"/external-task/{task['id']}/unlock").status_code == 204
+    return _fetch(admin, "payments", localVariables=True)
 
 
 def test_a_failure_sets_the_workers_variables_and_keeps_earlier_error_details(admin: Client) -> None:
