@@ -931,18 +931,14 @@ class Run:
         As in Camunda, a conditional event waiting for them fires (and the instance moves on from it).
         """
         for task in self._scopes():
-            shadowed = task.internal_data.get("sf_io_locals")
-            if shadowed and not shadowed.keys().isdisjoint(values):
-                # an input parameter of the same name is the task's own (local) variable: the process variable is
-                # what it hides, given back when the task completes
-                hidden = task.internal_data.setdefault("sf_io_hidden", {})
-                for name, value in values.items():
-                    if name in shadowed:
-                        hidden[name] = value
-                    else:
-                        task.data[name] = value
-            else:
+            shadows = _shadows(task)
+            if not shadows:
                 task.data.update(values)
+                continue
+            # a task's own (local) variable of the same name hides the process variable: that is what is set,
+            # and the task gives it back when it completes
+            for name, value in values.items():
+                _hider(shadows, name, task.data)[name] = value
         self._check_conditions()
 
     def _check_conditions(self) -> None:
@@ -959,12 +955,9 @@ class Run:
 
     def remove_variables(self, names: list[str]) -> None:
         for task in self._scopes():
-            shadowed = task.internal_data.get("sf_io_locals") or {}
+            shadows = _shadows(task)
             for name in names:
-                if name in shadowed:  # the process variable the input parameter hides (see `set_variables`)
-                    task.internal_data.get("sf_io_hidden", {}).pop(name, None)
-                else:
-                    task.data.pop(name, None)
+                _hider(shadows, name, task.data).pop(name, None)  # see `set_variables`
 
     # -- history --------------------------------------------------------------------------------------------
     def _snapshot(self) -> Snapshot:
@@ -1308,17 +1301,33 @@ def _set_locals(task: SpiffTask, local: dict[str, Any]) -> None:
         task.data[name] = value
 
 
+def _shadows(task: SpiffTask) -> list[tuple[Any, dict[str, Any]]]:
+    """A task's own variables, each group with the process values they hide (given back when it completes): what
+    a worker set in its scope, then its input parameters, which an earlier value of the former may be."""
+    internal = task.internal_data
+    found = []
+    out_locals = internal.get(OUT_LOCALS)
+    if out_locals and out_locals.get("names"):
+        found.append((out_locals["names"], out_locals["hidden"]))
+    io_locals = internal.get("sf_io_locals")
+    if io_locals:
+        found.append((io_locals, internal.setdefault("sf_io_hidden", {})))
+    return found
+
+
+def _hider(shadows: list[tuple[Any, dict[str, Any]]], name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Where the process variable `name` of a task is kept: what hides it outermost, or the task's data."""
+    return next((hidden for names, hidden in reversed(shadows) if name in names), data)
+
+
 def _outer_view(data: dict[str, Any], task: SpiffTask) -> dict[str, Any]:
     """`data` of an open task as the instance sees it: without the task's own variables (its input parameters and
     what a worker set in its scope), with the process variables they hide."""
-    internal = task.internal_data
-    io_locals = internal.get("sf_io_locals")
-    out_locals = internal.get(OUT_LOCALS)
-    if not io_locals and not out_locals:
+    shadows = _shadows(task)
+    if not shadows:
         return data
     view = dict(data)
-    for names, hidden in ((io_locals or (), internal.get("sf_io_hidden") or {}),
-                          ((out_locals or {}).get("names") or (), (out_locals or {}).get("hidden") or {})):
+    for names, hidden in shadows:  # the outermost last
         for name in names:
             if name in hidden:
                 view[name] = hidden[name]

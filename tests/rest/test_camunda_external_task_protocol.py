@@ -136,6 +136,25 @@ def test_a_failure_sets_the_workers_variables_and_keeps_earlier_error_details(ad
     assert "attempts" in names and "lastError" not in names and "currency" not in names
 
 
+def test_a_process_variable_set_under_a_workers_local_one_is_kept(admin: Client) -> None:
+    """A failure's local variable hides the process variable of its name while the task is open, as an input
+    parameter does: a client's write goes to the process variable, which is there once the task completes."""
+    _setup(admin)
+    task = _fetch(admin, "payments")
+    tid, instance = task["id"], task["processInstanceId"]
+    assert admin.post(f"/external-task/{tid}/failure", json={
+        "workerId": "w1", "errorMessage": "down", "retries": 1, "retryTimeout": 0,
+        "localVariables": {"note": {"value": "worker's", "type": "String"}}}).status_code == 204
+    assert admin.get(f"/process-instance/{instance}/variables/note").status_code == 404  # the task's own
+    assert admin.put(f"/process-instance/{instance}/variables/note",
+                     json={"value": "client's", "type": "String"}).status_code == 204
+    assert admin.get(f"/process-instance/{instance}/variables/note").json()["value"] == "client's"
+    again = _fetch(admin, "payments", worker="w2", localVariables=True)
+    assert again["variables"]["note"]["value"] == "worker's"
+    assert admin.post(f"/external-task/{tid}/complete", json={"workerId": "w2"}).status_code == 204
+    assert admin.get(f"/process-instance/{instance}/variables/note").json()["value"] == "client's"
+
+
 def test_fetch_and_lock_by_version_tag_and_the_tag_in_each_task(admin: Client) -> None:
     tagged = CHARGE.replace(b'<bpmn:process id="billing"', b'<bpmn:process id="billing" camunda:versionTag="v2"')
     assert tagged != CHARGE
