@@ -289,9 +289,7 @@ class Instances:
             self.engine.executor.save(session, loaded, user=user)
             session.execute(update(m.ProcessInstance).where(m.ProcessInstance.id == instance_id)
                             .values(state=CANCELED, delete_reason=reason))
-            session.execute(update(m.Incident).where(m.Incident.instance_id == instance_id,  # they go with it
-                                                     m.Incident.resolved_at.is_(None))
-                            .values(resolved_at=self.engine.clock.now()))
+            # its open incidents are closed by its end (`jobs.open_incident`): deleted, not resolved, as in Camunda
             loaded.row.state = CANCELED
             return InstanceView.of(loaded.row)
 

@@ -356,24 +356,47 @@ class Jobs:
                             .values(resolved_at=now))
             return _job_json(job)
 
-    def count_incidents(self, *, instance_id: str | None = None) -> int:
-        """How many incidents are open, counted in SQL."""
+    def count_incidents(self, **filters: Any) -> int:
+        """How many open incidents match `filters` (see `incident_conditions`), counted in SQL."""
         with self.engine.db.read() as session:
-            query = select(func.count()).select_from(m.Incident).where(open_incident())
-            if instance_id:
-                query = query.where(m.Incident.instance_id == instance_id)
-            return session.scalar(query) or 0
+            return session.scalar(select(func.count()).select_from(m.Incident)
+                                  .where(open_incident(), *incident_conditions(filters))) or 0
 
-    def incidents(self, *, instance_id: str | None = None, first: int = 0,
-                  max_results: int = 100) -> list[dict[str, Any]]:
-        """Open incidents, oldest first."""
+    def incidents(self, *, sorting: list[tuple[str, str]] | None = None, first: int = 0, max_results: int = 100,
+                  **filters: Any) -> list[dict[str, Any]]:
+        """Open incidents matching `filters` (see `incident_conditions`), oldest first unless `sorting` (Camunda's
+        `[(sortBy, sortOrder)]`) says otherwise."""
+        from .queries import order_by
+
+        order = order_by(sorting, INCIDENT_SORT, "incidents")
         with self.engine.db.read() as session:
-            query = select(m.Incident).where(open_incident())
-            if instance_id:
-                query = query.where(m.Incident.instance_id == instance_id)
-            rows = session.scalars(query.order_by(m.Incident.created_at).offset(first)
+            query = select(m.Incident).where(open_incident(), *incident_conditions(filters))
+            rows = session.scalars(query.order_by(*order, m.Incident.created_at, m.Incident.id).offset(first)
                                    .limit(min(max_results, 1000))).all()
             return [_incident_json(r) for r in rows]
+
+    def historic_incidents(self, *, sorting: list[tuple[str, str]] | None = None, first: int = 0,
+                           max_results: int = 100, state: str | None = None,
+                           **filters: Any) -> list[dict[str, Any]]:
+        """Every incident, open or not (Camunda's historic incidents), each with its state: `open`, `resolved`
+        (its job was retried or its element has since completed) or `deleted` (its instance ended while it was
+        open). `state` keeps one of them; `filters` as `incident_conditions`."""
+        from .queries import order_by
+
+        order = order_by(sorting, {**INCIDENT_SORT, "createTime": m.Incident.created_at}, "historic incidents")
+        resolved = _resolved().label("resolved")
+        ended = (select(m.ProcessInstance.ended_at).where(m.ProcessInstance.id == m.Incident.instance_id)
+                 .scalar_subquery().label("instance_ended"))
+        with self.engine.db.read() as session:
+            query = select(m.Incident, resolved, ended).where(*incident_conditions(filters), *_state_condition(state))
+            rows = session.execute(query.order_by(*order, m.Incident.created_at, m.Incident.id).offset(first)
+                                   .limit(min(max_results, 1000))).all()
+            return [_historic_incident_json(r, bool(done), end) for r, done, end in rows]
+
+    def count_historic_incidents(self, *, state: str | None = None, **filters: Any) -> int:
+        with self.engine.db.read() as session:
+            return session.scalar(select(func.count()).select_from(m.Incident)
+                                  .where(*incident_conditions(filters), *_state_condition(state))) or 0
 
     def incident(self, incident_id: str) -> dict[str, Any]:
         """One open incident by id (a resolved one is gone, as in Camunda's runtime API)."""
@@ -469,15 +492,97 @@ def _job_json(row: m.Job) -> dict[str, Any]:
     }
 
 
+INCIDENT_SORT = {"incidentId": m.Incident.id, "incidentMessage": m.Incident.message,
+                 "incidentTimestamp": m.Incident.created_at, "incidentType": m.Incident.incident_type,
+                 "activityId": m.Incident.element_id, "failedActivityId": m.Incident.element_id,
+                 "processInstanceId": m.Incident.instance_id, "processDefinitionId": m.Incident.definition_id,
+                 "executionId": m.Incident.instance_id, "causeIncidentId": m.Incident.id,
+                 "rootCauseIncidentId": m.Incident.id, "configuration": m.Incident.job_id}
+
+
+def incident_conditions(filters: dict[str, Any]) -> list[Any]:
+    """Camunda's incident filters: `incident_id`, `incident_type`, `incident_message`, `incident_message_like` (a
+    LIKE pattern with `%`), `instance_id`, `instance_ids`, `definition_id`, `definition_key`, `definition_keys`,
+    `activity_id` (also `failed_activity_id`), `job_id` (Camunda's `configuration`), `created_before`,
+    `created_after`. A value of None is no filter."""
+    inc = m.Incident
+    out: list[Any] = []
+    for name, column in (("incident_id", inc.id), ("incident_type", inc.incident_type),
+                         ("incident_message", inc.message), ("instance_id", inc.instance_id),
+                         ("definition_id", inc.definition_id), ("activity_id", inc.element_id),
+                         ("failed_activity_id", inc.element_id), ("job_id", inc.job_id)):
+        if filters.get(name) is not None:
+            out.append(column == filters[name])
+    if filters.get("incident_message_like") is not None:
+        out.append(inc.message.like(filters["incident_message_like"]))
+    if filters.get("instance_ids"):
+        out.append(inc.instance_id.in_(list(filters["instance_ids"])))
+    keys = list(filters.get("definition_keys") or []) + ([filters["definition_key"]]
+                                                         if filters.get("definition_key") else [])
+    if keys:  # definition ids are `key:version:uuid`
+        out.append(inc.definition_id.in_(select(m.ProcessDefinition.id).where(m.ProcessDefinition.key.in_(keys))))
+    if filters.get("created_before") is not None:
+        out.append(inc.created_at < filters["created_before"])
+    if filters.get("created_after") is not None:
+        out.append(inc.created_at > filters["created_after"])
+    unknown = set(filters) - _INCIDENT_FILTERS
+    if unknown:
+        raise BadRequest(f"unknown incident filter(s): {', '.join(sorted(unknown))}")
+    return out
+
+
+_INCIDENT_FILTERS = {"incident_id", "incident_type", "incident_message", "incident_message_like", "instance_id",
+                     "instance_ids", "definition_id", "definition_key", "definition_keys", "activity_id",
+                     "failed_activity_id", "job_id", "created_before", "created_after"}
+
+
+def _state_condition(state: str | None) -> list[Any]:
+    """Historic incidents in one state (`open`, `resolved`, `deleted`; None: all)."""
+    if state is None:
+        return []
+    conditions = {"open": open_incident(), "resolved": _resolved(), "deleted": and_(~_resolved(), _ended())}
+    if state not in conditions:
+        raise BadRequest(f"unknown incident state '{state}' (use open, resolved or deleted)")
+    return [conditions[state]]
+
+
+def _historic_incident_json(row: m.Incident, resolved: bool, instance_ended: datetime | None) -> dict[str, Any]:
+    """Camunda's HistoricIncident: the incident and its state. One whose job was retried or whose element has since
+    completed is `resolved`; one still open when its instance ended is `deleted`, at that end."""
+    deleted = not resolved and instance_ended is not None
+    end = row.resolved_at if row.resolved_at is not None else (instance_ended if deleted else None)
+    if resolved and end is None:  # resolved by its element's completion: when is not kept, the instance's end if any
+        end = instance_ended
+    return {
+        "id": row.id, "processDefinitionKey": row.definition_id.split(":", 1)[0] if row.definition_id else None,
+        "processDefinitionId": row.definition_id, "processInstanceId": row.instance_id,
+        "executionId": row.instance_id, "rootProcessInstanceId": row.instance_id,
+        "createTime": iso(row.created_at), "endTime": iso(end), "removalTime": None,
+        "incidentType": row.incident_type, "activityId": row.element_id, "failedActivityId": row.element_id,
+        "causeIncidentId": row.id, "rootCauseIncidentId": row.id, "configuration": row.job_id,
+        "historyConfiguration": None, "incidentMessage": row.message, "tenantId": None, "jobDefinitionId": None,
+        "open": not resolved and not deleted, "deleted": deleted, "resolved": resolved, "annotation": None,
+    }
+
+
 def open_incident() -> Any:
-    """The incidents still open. None is once its instance has ended (completed or cancelled: Camunda removes an
-    instance's incidents with it). A failed script (an incident without a job: a task completion or a message
-    whose script raised, undone with its change) also stops being open once its element has since completed: the
-    step was made again and went through."""
+    """The incidents still open: neither resolved (`_resolved`) nor closed by the end of their instance (completed
+    or cancelled: Camunda removes an instance's incidents with it)."""
+    return and_(~_resolved(), ~_ended())
+
+
+def _resolved() -> Any:
+    """Incidents resolved: a job's once it was given retries again; a failed script's (an incident without a job: a
+    task completion or a message whose script raised, undone with its change) once its element has since
+    completed, as the step was made again and went through."""
     inc = m.Incident
     done_since = select(m.HistoryEvent.seq).where(
         m.HistoryEvent.instance_id == inc.instance_id, m.HistoryEvent.element_id == inc.element_id,
         m.HistoryEvent.event == "completed", m.HistoryEvent.at >= inc.created_at).exists()
-    ended = select(m.ProcessInstance.id).where(m.ProcessInstance.id == inc.instance_id,
-                                               m.ProcessInstance.ended_at.isnot(None)).exists()
-    return and_(inc.resolved_at.is_(None), ~ended, or_(inc.job_id.isnot(None), ~done_since))
+    return or_(inc.resolved_at.isnot(None), and_(inc.job_id.is_(None), done_since))
+
+
+def _ended() -> Any:
+    """Incidents whose instance has ended."""
+    return select(m.ProcessInstance.id).where(m.ProcessInstance.id == m.Incident.instance_id,
+                                              m.ProcessInstance.ended_at.isnot(None)).exists()

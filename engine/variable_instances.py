@@ -61,12 +61,14 @@ class VariableInstances:
         with self.engine.db.read() as session:
             return int(session.scalar(select(func.count()).select_from(self._query(person, where).subquery())) or 0)
 
-    def get(self, person: Principal, variable_id: str) -> dict[str, Any]:
-        """One variable by the id `list` gives it (`instance id:name`)."""
+    def get(self, person: Principal, variable_id: str, *, history: bool = False) -> dict[str, Any]:
+        """One variable by the id `list` gives it (`instance id:name`); with `history`, of an ended instance too
+        (Camunda's historic variable instance)."""
         instance_id, sep, name = variable_id.partition(":")
-        found = self.list(person, VariableFilter(names=(name,), instance_ids=(instance_id,))) if sep else []
+        where = VariableFilter(names=(name,), instance_ids=(instance_id,), ended_too=history)
+        found = self.list(person, where) if sep else []
         if not found:
-            raise NotFound(f"variable instance with id {variable_id} does not exist")
+            raise NotFound(f"{'historic ' if history else ''}variable instance with id {variable_id} does not exist")
         return found[0]
 
     @staticmethod

@@ -20,7 +20,7 @@ from tests.rest.test_rest_api import deploy, start
     ("/process-definition", {"startableBy": "mary"}),
     ("/variable-instance", {"processDefinitionIdIn": "x"}),
     ("/job", {"jobDefinitionId": "x"}),
-    ("/incident", {"incidentType": "failedJob"}),
+    ("/incident", {"jobDefinitionIdIn": "x"}),
     ("/external-task", {"priorityHigherThanOrEquals": "3"}),
     ("/user", {"firstNameLike": "M%"}),
 ])

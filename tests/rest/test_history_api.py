@@ -125,3 +125,16 @@ def test_historic_variable_instances_keep_an_ended_instances_last_values(admin: 
     assert admin.get("/history/variable-instance/count", params={"variableName": "note",
                                                                  "processInstanceId": instance_id}).json() == {
         "count": 1}
+    # one by id, and the query as a POST body, as Camunda's clients send them
+    note = next(v for v in historic if v["name"] == "note")
+    assert admin.get(f"/history/variable-instance/{note['id']}").json() == note
+    assert admin.get(f"/variable-instance/{note['id']}").status_code == 404  # its instance has ended
+    assert admin.get(f"/history/variable-instance/{instance_id}:nothing").status_code == 404
+    posted = admin.post("/history/variable-instance", json={"processInstanceId": instance_id,
+                                                            "variableValues": [{"name": "amount", "operator": "gt",
+                                                                                "value": 6}]}).json()
+    assert [v["name"] for v in posted] == ["amount"]
+    assert admin.post("/history/variable-instance/count", json={"processInstanceIdIn": [instance_id]}).json() == {
+        "count": 2}
+    refused = admin.post("/history/variable-instance", json={"tenantIdIn": ["t"]})
+    assert refused.status_code == 400 and "tenantIdIn" in refused.json()["message"]

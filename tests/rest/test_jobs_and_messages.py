@@ -223,3 +223,67 @@ def test_work_on_a_suspended_instance_is_not_an_optimistic_locking_conflict(admi
     assert admin.put(f"/process-instance/{instance_id}/suspended", json={"suspended": True}).status_code == 204
     refused = admin.post(f"/task/{task['id']}/complete", json={})
     assert (refused.status_code, refused.json()["type"]) == (409, "SuspendedEntityInteractionException")
+
+
+def _incident_of(admin: Client, divisor: int) -> tuple[str, str]:
+    """(instance id, job id) of an instance whose timer job failed and has no retries left: an open incident."""
+    instance_id = _start(admin, divisor=divisor)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 0}).status_code == 204
+    return instance_id, job["id"]
+
+
+def test_incidents_are_filtered_and_sorted_with_camundas_parameters(admin: Client, mary: Client) -> None:
+    first, first_job = _incident_of(admin, 0)
+    second, _ = _incident_of(admin, 0)
+    assert admin.get("/incident/count").json() == {"count": 2}
+    [only] = admin.get("/incident", params={"processInstanceId": second}).json()
+    assert only["processInstanceId"] == second
+    assert admin.get("/incident/count", params={"executionId": first}).json() == {"count": 1}
+    assert admin.get("/incident/count", params={"configuration": first_job}).json() == {"count": 1}
+    assert admin.get("/incident/count", params={"incidentType": "failedJob"}).json() == {"count": 2}
+    assert admin.get("/incident/count", params={"incidentType": "failedExternalTask"}).json() == {"count": 0}
+    assert admin.get("/incident/count", params={"activityId": "wait_a_day"}).json() == {"count": 2}
+    assert admin.get("/incident/count", params={"failedActivityId": "charge"}).json() == {"count": 0}
+    assert admin.get("/incident/count", params={"processDefinitionKeyIn": "billing,other"}).json() == {"count": 2}
+    assert admin.get("/incident/count", params={"processDefinitionKeyIn": "other"}).json() == {"count": 0}
+    message = only["incidentMessage"]
+    assert admin.get("/incident/count", params={"incidentMessage": message}).json() == {"count": 2}
+    assert admin.get("/incident/count", params={"incidentMessageLike": "%no such text%"}).json() == {"count": 0}
+    [by_id] = admin.get("/incident", params={"incidentId": only["id"]}).json()
+    assert by_id == only
+    assert admin.get("/incident", params={"rootCauseIncidentId": only["id"]}).json() == [only]
+    newest_first = admin.get("/incident", params={"sortBy": "processInstanceId", "sortOrder": "desc"}).json()
+    assert [i["processInstanceId"] for i in newest_first] == sorted([first, second], reverse=True)
+    refused = admin.get("/incident", params={"sortBy": "nonsense", "sortOrder": "asc"})
+    assert refused.status_code == 400 and "nonsense" in refused.json()["message"]
+    assert admin.get("/incident", params={"tenantIdIn": "t1"}).status_code == 400  # never silently ignored
+    # incidents are for operations: a person who is not an admin is refused
+    assert (mary.get("/incident").status_code, mary.get("/history/incident").status_code) == (403, 403)
+
+
+def test_historic_incidents_are_open_resolved_or_deleted_with_their_instance(admin: Client) -> None:
+    resolved, resolved_job = _incident_of(admin, 0)
+    deleted, _ = _incident_of(admin, 0)
+    still_open, _ = _incident_of(admin, 0)
+    assert admin.put(f"/job/{resolved_job}/retries", json={"retries": 1}).status_code == 204
+    assert admin.delete(f"/process-instance/{deleted}").status_code == 204
+    every = {i["processInstanceId"]: i for i in admin.get("/history/incident").json()}
+    assert set(every) == {resolved, deleted, still_open}
+    states = {instance: (i["open"], i["resolved"], i["deleted"]) for instance, i in every.items()}
+    assert states == {resolved: (False, True, False), deleted: (False, False, True),
+                      still_open: (True, False, False)}
+    assert every[still_open]["endTime"] is None
+    assert every[resolved]["endTime"] is not None and every[deleted]["endTime"] is not None
+    assert every[resolved]["processDefinitionKey"] == "billing"
+    assert every[resolved]["createTime"].endswith("+0000")
+    for state, instance in (("open", still_open), ("resolved", resolved), ("deleted", deleted)):
+        [one] = admin.get("/history/incident", params={state: "true"}).json()
+        assert one["processInstanceId"] == instance
+        assert admin.get("/history/incident/count", params={state: "true"}).json() == {"count": 1}
+    assert admin.get("/history/incident/count", params={"processDefinitionKey": "billing"}).json() == {"count": 3}
+    assert admin.get("/history/incident/count", params={"processInstanceId": deleted}).json() == {"count": 1}
+    both = admin.get("/history/incident", params={"open": "true", "deleted": "true"})
+    assert both.status_code == 400
+    # the runtime API keeps only the open one
+    assert [i["processInstanceId"] for i in admin.get("/incident").json()] == [still_open]

@@ -8,7 +8,7 @@ from flask import Response, jsonify, request
 
 from engine.errors import BadRequest
 
-from . import arg_bool, arg_date, body, body_int, bp, engine, paging, require_admin, sorting
+from . import arg_bool, arg_date, arg_list, body, body_int, bp, engine, paging, require_admin, sorting
 
 
 def _job_filters() -> dict[str, Any]:
@@ -78,21 +78,73 @@ def execute_job(job_id: str):  # type: ignore[no-untyped-def]
     return "", 204
 
 
+def _incident_filters(*, history: bool = False) -> dict[str, Any]:
+    """Camunda's incident query parameters as `engine.jobs.incident_conditions` filters. An incident is its own
+    cause, and its execution is its instance."""
+    args = request.args
+    incident_id = args.get("incidentId")
+    for same in ("causeIncidentId", "rootCauseIncidentId"):
+        if args.get(same):
+            if incident_id is not None and incident_id != args[same]:
+                raise BadRequest(f"no incident matches: '{same}' and 'incidentId' differ (an incident is its own "
+                                 "cause in Stageflow)")
+            incident_id = args[same]
+    instance_id = args.get("processInstanceId")
+    if args.get("executionId"):
+        if instance_id is not None and instance_id != args["executionId"]:
+            raise BadRequest("no incident matches: 'executionId' and 'processInstanceId' differ (an incident's "
+                             "execution is its instance in Stageflow)")
+        instance_id = args["executionId"]
+    created = ("createTimeBefore", "createTimeAfter") if history else ("incidentTimestampBefore",
+                                                                       "incidentTimestampAfter")
+    return {"incident_id": incident_id, "incident_type": args.get("incidentType"),
+            "incident_message": args.get("incidentMessage"), "incident_message_like": args.get("incidentMessageLike"),
+            "instance_id": instance_id, "definition_id": args.get("processDefinitionId"),
+            "definition_key": args.get("processDefinitionKey") if history else None,
+            "definition_keys": arg_list("processDefinitionKeyIn"), "activity_id": args.get("activityId"),
+            "failed_activity_id": args.get("failedActivityId"), "job_id": args.get("configuration"),
+            "created_before": arg_date(created[0]), "created_after": arg_date(created[1])}
+
+
+def _incident_state() -> str | None:
+    """`open`, `resolved` or `deleted` of a historic incident query (at most one of them true)."""
+    wanted = [name for name in ("open", "resolved", "deleted") if arg_bool(name)]
+    if len(wanted) > 1:
+        raise BadRequest(f"an incident is in one state only: {' and '.join(wanted)} cannot both be true")
+    return wanted[0] if wanted else None
+
+
 @bp.get("/incident")
 def list_incidents():  # type: ignore[no-untyped-def]
     require_admin()
     first, count = paging()
-    return jsonify(engine().jobs.incidents(instance_id=request.args.get("processInstanceId"), first=first,
+    return jsonify(engine().jobs.incidents(**_incident_filters(), sorting=sorting(), first=first,
                                            max_results=count))
+
+
+@bp.get("/incident/count")
+def count_incidents():  # type: ignore[no-untyped-def]
+    require_admin()
+    return jsonify({"count": engine().jobs.count_incidents(**_incident_filters())})
+
+
+@bp.get("/history/incident")
+def list_historic_incidents():  # type: ignore[no-untyped-def]
+    """Camunda's historic incidents: open ones, those resolved, and those deleted with their instance."""
+    require_admin()
+    first, count = paging()
+    return jsonify(engine().jobs.historic_incidents(**_incident_filters(history=True), state=_incident_state(),
+                                                    sorting=sorting(), first=first, max_results=count))
+
+
+@bp.get("/history/incident/count")
+def count_historic_incidents():  # type: ignore[no-untyped-def]
+    require_admin()
+    return jsonify({"count": engine().jobs.count_historic_incidents(**_incident_filters(history=True),
+                                                                    state=_incident_state())})
 
 
 @bp.get("/incident/<incident_id>")
 def get_incident(incident_id: str):  # type: ignore[no-untyped-def]
     require_admin()
     return jsonify(engine().jobs.incident(incident_id))
-
-
-@bp.get("/incident/count")
-def count_incidents():  # type: ignore[no-untyped-def]
-    require_admin()
-    return jsonify({"count": engine().jobs.count_incidents(instance_id=request.args.get("processInstanceId"))})

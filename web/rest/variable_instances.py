@@ -72,6 +72,22 @@ def count_historic_variable_instances():  # type: ignore[no-untyped-def]
     return jsonify({"count": engine().variable_instances.count(principal(), _filter(request.args, history=True))})
 
 
+@bp.post("/history/variable-instance")
+def query_historic_variable_instances():  # type: ignore[no-untyped-def]
+    return _list(body(), history=True)
+
+
+@bp.post("/history/variable-instance/count")
+def query_count_historic_variable_instances():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().variable_instances.count(principal(), _filter(body(), history=True))})
+
+
+@bp.get("/history/variable-instance/<variable_id>")
+def get_historic_variable_instance(variable_id: str):  # type: ignore[no-untyped-def]
+    """One historic variable instance by id: a variable's last value, of a running or an ended instance."""
+    return jsonify(engine().variable_instances.get(principal(), variable_id, history=True))
+
+
 @bp.get("/variable-instance")
 def list_variable_instances():  # type: ignore[no-untyped-def]
     return _list(request.args)
