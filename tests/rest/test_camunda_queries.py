@@ -100,3 +100,34 @@ def test_a_definition_version_outside_a_java_int_or_not_a_number_is_a_400(admin:
         assert answer.status_code == 400, (version, answer.text)
         assert "'version'" in answer.json()["message"]
     assert admin.get("/process-definition", params={"version": "1"}).status_code == 200
+
+
+@pytest.mark.parametrize("path, name", [
+    ("/task", "processInstanceId"), ("/task/count", "processInstanceBusinessKey"), ("/task", "assignee"),
+    ("/process-instance", "processInstanceIds"), ("/process-instance/count", "businessKey"),
+    ("/history/process-instance/count", "processInstanceId"), ("/history/task", "processInstanceId"),
+    ("/variable-instance/count", "processInstanceIdIn"), ("/history/variable-instance", "processInstanceId"),
+    ("/history/process-instance", "startedAfter"),
+])
+def test_a_text_filter_given_empty_matches_nothing(admin: Client, path: str, name: str) -> None:
+    """A script whose id came out empty (`?processInstanceId=$ID`) must not get, and act on, every task."""
+    deploy(admin)
+    start(admin, "B-1", amount=1)
+    start(admin, "B-2", amount=2)
+    assert admin.get(path.removesuffix("/count") + "/count").json()["count"] > 0  # there is something to find
+    answer = admin.get(path, params={name: ""})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == ({"count": 0} if path.endswith("/count") else [])
+
+
+def test_a_query_body_with_an_empty_text_filter_matches_nothing(admin: Client, mary: Client) -> None:
+    deploy(admin)
+    start(admin, "B-1")
+    assert admin.post("/task/count", json={}).json()["count"] == 1
+    assert admin.post("/task/count", json={"processInstanceId": ""}).json() == {"count": 0}
+    assert admin.post("/task", json={"processInstanceBusinessKey": ""}).json() == []
+    assert admin.post("/variable-instance", json={"variableName": ""}).json() == []
+    # a flag or a number given empty is refused, and who may call a list is checked as always
+    refused = admin.get("/task", params={"unassigned": ""})
+    assert refused.status_code == 400 and "'unassigned' has no value" in refused.json()["message"]
+    assert mary.get("/incident", params={"processInstanceId": ""}).status_code == 403

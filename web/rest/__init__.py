@@ -13,7 +13,7 @@ import binascii
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMediaType
 
 from engine.api import Engine
@@ -94,12 +94,21 @@ class NotFoundEndpoint(NotFound):
 
 
 def check_sorting_of_query_body() -> None:
-    """A POST query (a list or count with the query in the body) takes `sortBy` and `sortOrder` together."""
-    from .validation import check_sorting, openapi_path, query_parameters
+    """A POST query (a list or count with the query in the body) takes `sortBy` and `sortOrder` together, and a
+    text filter sent as "" matches nothing (`validation.check_query_body`)."""
+    from .validation import check_query_body, check_sorting, openapi_path, query_parameters
 
     if request.url_rule is not None and query_parameters(openapi_path(request.url_rule.rule), request.method) \
             is not None and isinstance(data := request.get_json(silent=True), dict):
         check_sorting(data)
+        check_query_body(data)
+
+
+@bp.after_request
+def _answer_empty_filter(response: Response) -> Response:
+    from .validation import answer_empty_filter
+
+    return answer_empty_filter(response)
 
 
 def body() -> dict[str, Any]:

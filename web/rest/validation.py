@@ -8,7 +8,7 @@ from copy import deepcopy
 from functools import cache
 from typing import Any
 
-from flask import current_app, request
+from flask import Response, current_app, g, request
 from jsonschema import Draft7Validator
 
 from engine.errors import BadRequest
@@ -120,6 +120,8 @@ def check_query() -> None:
     if documented is None:
         return
     for name in request.args:
+        if name in documented and name not in ALWAYS_ALLOWED and "" in request.args.getlist(name):
+            _empty_filter(name, documented[name])
         if name not in documented and name not in ALWAYS_ALLOWED:
             supported = ", ".join(sorted(set(documented) | ALWAYS_ALLOWED))
             raise BadRequest(f"Stageflow does not support the query parameter '{name}' of {path} "
@@ -131,6 +133,44 @@ def check_query() -> None:
                     raise BadRequest(f"query parameter '{name}' of {path} cannot be '{value}' "
                                      f"(use one of {', '.join(allowed)})")
     check_sorting(request.args)
+
+
+def _empty_filter(name: str, schema: dict[str, Any]) -> None:
+    """A filter given with no value (`?processInstanceId=`): for a text filter, a list that matches nothing, as
+    Camunda reads it (the empty text is the value looked for; see `answer_empty_filter`); for a boolean, a number
+    or one of a set of values, a 400. Never the unfiltered list: a script whose id variable came out empty would
+    act on everything."""
+    if schema.get("type", "string") != "string" or "enum" in schema:
+        raise BadRequest(f"query parameter '{name}' has no value")
+    g.empty_filter = name
+
+
+def check_query_body(data: Any) -> None:
+    """The same for a POST query (a list or count with the query in the body, beside its GET form): a text field
+    of the query sent as "" matches nothing."""
+    if request.url_rule is None or not isinstance(data, dict):
+        return
+    path = openapi_path(request.url_rule.rule)
+    if query_parameters(path, request.method) is None or "get" not in PATHS.get(path, {}):
+        return  # not a query (`/external-task/fetchAndLock` answers a list, and acts)
+    for name, value in data.items():
+        if value == "" and name not in ("sortBy", "sortOrder"):
+            g.empty_filter = name
+            return
+
+
+def answer_empty_filter(response: Response) -> Response:
+    """A list or count whose text filter was given empty (`_empty_filter`) answers what matches it: nothing.
+
+    The route ran as usual (who may call it, the other parameters checked) and its answer is replaced."""
+    if g.get("empty_filter") is None or response.status_code != 200 or not response.is_json:
+        return response
+    answer = response.get_json()
+    if isinstance(answer, list):
+        response.set_data(current_app.json.dumps([]))
+    elif isinstance(answer, dict) and set(answer) == {"count"}:
+        response.set_data(current_app.json.dumps({"count": 0}))
+    return response
 
 
 def check_sorting(source: Any) -> None:
