@@ -139,6 +139,13 @@ class BadRequest(StageflowError):
     rest_type = "InvalidRequestException"
 
 
+class MismatchingCorrelation(BadRequest):
+    """A message that reaches no execution and starts no process, or several where one is expected (Camunda's
+    MismatchingMessageCorrelationException, which clients tell from other bad requests)."""
+
+    rest_type = "MismatchingMessageCorrelationException"
+
+
 class ScriptError(StageflowError):
     """A script or expression failed while an instance ran; names the instance and element.
 

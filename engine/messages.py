@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, MismatchingCorrelation, NotFound
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .variables import project_variable
@@ -69,7 +69,7 @@ class Messages:
         with eng.transaction() as session:
             targets = self._waiting(session, name, business_key, instance_id, correlation_keys)
             if len(targets) > 1 and not all:
-                raise BadRequest(f"message '{name}' matches {len(targets)} process instances "
+                raise MismatchingCorrelation(f"message '{name}' matches {len(targets)} process instances "
                                  f"({', '.join(targets[:5])}); give a business key, an instance id or "
                                  "correlation keys, or correlate to all")
             for target in targets:
@@ -80,7 +80,7 @@ class Messages:
             if not results and instance_id is None and not correlation_keys:
                 results.extend(self._start(session, name, business_key, variables, all, user))
             if not results and not all:  # Camunda's correlateAll with nothing waiting: an empty result
-                raise BadRequest(f"no process instance waits for message '{name}'"
+                raise MismatchingCorrelation(f"no process instance waits for message '{name}'"
                                  + (f" with business key '{business_key}'" if business_key else "")
                                  + (f" in instance '{instance_id}'" if instance_id else "")
                                  + (" with the given correlation keys" if correlation_keys else "")
@@ -108,7 +108,8 @@ class Messages:
             m.EventSubscription.event_type == "message", m.EventSubscription.name == name,
             m.EventSubscription.instance_id.is_(None))).all()
         if len(starts) > 1 and not all:
-            raise BadRequest(f"message '{name}' starts {len(starts)} processes; correlate to all or rename one")
+            raise MismatchingCorrelation(f"message '{name}' starts {len(starts)} processes; correlate to all or "
+                                         "rename one")
         results = []
         for start in starts:
             definition = session.get(m.ProcessDefinition, start.definition_id)

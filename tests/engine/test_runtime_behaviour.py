@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.api import Engine
-from engine.errors import BadRequest, ScriptError
+from engine.errors import BadRequest, MismatchingCorrelation, ScriptError
 from engine.store import models as m
 from tests.helpers import bpmn, chain, flow
 
@@ -129,14 +129,14 @@ def test_correlation_keys_match_process_variables(engine: Engine, deploy) -> Non
     engine.instances.start("order", variables={"orderNo": 18, "region": "north"})
     [result] = engine.messages.correlate("payment-received", correlation_keys={"orderNo": 17})
     assert result.instance.id == a.id
-    with pytest.raises(BadRequest, match="correlation keys"):
+    with pytest.raises(MismatchingCorrelation, match="correlation keys"):
         engine.messages.correlate("payment-received", correlation_keys={"orderNo": 99})
 
 
 def test_an_ambiguous_message_is_refused_unless_sent_to_all(engine: Engine, deploy) -> None:
     deploy(WAIT_FOR_PAYMENT)
     ids = {engine.instances.start("order", business_key="same").id for _ in range(2)}
-    with pytest.raises(BadRequest, match="matches 2 process instances"):
+    with pytest.raises(MismatchingCorrelation, match="matches 2 process instances"):
         engine.messages.correlate("payment-received", business_key="same")
     results = engine.messages.correlate("payment-received", business_key="same", all=True)
     assert {r.instance.id for r in results} == ids
