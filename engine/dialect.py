@@ -83,6 +83,7 @@ class ElementInfo:
     interrupting: bool = True
     triggered_by_event: bool = False
     external_topic: str | None = None
+    topic_source: str | None = None  # Python source of a `camunda:topic` written as an expression (`${topicName}`)
     task_priority: str | None = None
     async_before: bool = False
     async_after: bool = False
@@ -699,6 +700,8 @@ class Dialect:
             if not topic:
                 raise self.fail(el, 'an external task (camunda:type="external") needs a camunda:topic')
             info.external_topic = topic
+            if is_expression(topic):  # evaluated when the task is created, as Camunda's
+                info.topic_source = self._expr(el, topic.strip(), "camunda:topic")
             info.task_priority = self._text_attr(el, "taskPriority")
             info.properties = {prop.get("name"): prop.get("value") or ""
                                for prop in el.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS)

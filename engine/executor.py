@@ -435,9 +435,23 @@ class Executor:
             rows.add(m.ExternalTask, dict(
                 id=task.task_id, instance_id=row.id, definition_id=row.definition_id,
                 definition_key=row.definition_key, business_key=row.business_key, element_id=task.element_id,
-                topic=info.external_topic if info else task.element_id, priority=priority, retries=None,
+                topic=self._topic(info, task, row) if info else task.element_id, priority=priority, retries=None,
                 worker_id=None, lock_expires_at=None, error_message=None, error_details=None,
                 created_at=now, suspended=row.state == SUSPENDED))
+
+    def _topic(self, info: ElementInfo, task: WaitingTask, row: InstanceRow) -> str:
+        """An external task's topic: `camunda:topic` as written, or the value of its expression (`${topicName}`)."""
+        if info.topic_source is None:
+            return info.external_topic or task.element_id
+        try:
+            topic = self.sandbox.evaluate(info.topic_source, {**HELPERS, "_sf_business_key": row.business_key,
+                                                              **task.builtins, **task.data})
+        except ScriptFailure as err:
+            raise ScriptError(f"camunda:topic: {err.message}", element_id=task.element_id, instance_id=row.id)
+        if topic is None or str(topic) == "":
+            raise ScriptError(f"camunda:topic '{info.external_topic}' gives no topic name", element_id=task.element_id,
+                              instance_id=row.id)
+        return str(topic)
 
     def _timers(self, session: Session, rows: _Rows, loaded: Loaded, timers: list, now: datetime) -> None:
         current = {t.task_id: t for t in timers}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.api import Engine
-from engine.errors import BadRequest
+from engine.errors import BadRequest, ScriptError
 from engine.external_tasks import TopicRequest
 from tests.helpers import bpmn, chain
 
@@ -173,3 +173,17 @@ def test_a_topic_with_process_variables_or_tenants_fetches_only_the_matching_tas
     [task] = engine.external_tasks.fetch_and_lock("w1", 5, [topic(process_variables={"region": "north"})])
     assert task["processInstanceId"] == north.id
     assert engine.external_tasks.fetch_and_lock("w1", 5, [topic(process_variables={"region": "north"})]) == []
+
+
+def test_a_topic_written_as_an_expression_is_its_value_when_the_task_is_created(engine: Engine, deploy) -> None:
+    """Camunda's ExternalTaskParseTest.testParseExternalTaskWithExpressionTopic: `camunda:topic="${topicName}"`."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:serviceTask id="work" camunda:type="external" camunda:topic="${topicName}"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "work", "e"), process_id="dyn"))
+    instance = engine.instances.start("dyn", variables={"topicName": "dynTopic"})
+    assert engine.external_tasks.fetch_and_lock("w1", 5, [topic("${topicName}")]) == []
+    [task] = engine.external_tasks.fetch_and_lock("w1", 5, [topic("dynTopic")])
+    assert (task["topicName"], task["processInstanceId"]) == ("dynTopic", instance.id)
+    with pytest.raises(ScriptError, match="camunda:topic"):  # no such variable: the start is refused, naming it
+        engine.instances.start("dyn")
