@@ -695,6 +695,7 @@ class Dialect:
             info.due_date = self._text_attr(el, "dueDate")
             info.follow_up_date = self._text_attr(el, "followUpDate")
             info.priority = self._text_attr(el, "priority")
+            self._people(el, info)
         if el.get(_c("type")) == "external":
             topic = el.get(_c("topic"))
             if not topic:
@@ -723,6 +724,39 @@ class Dialect:
 
     def _original_id(self, element_id: str) -> str:
         return self.renamed.get(element_id, element_id)
+
+    def _people(self, el: etree._Element, info: ElementInfo) -> None:
+        """BPMN's own `humanPerformer` (the assignee) and `potentialOwner` (`user(kermit), group(sales)`; a bare name
+        is a group), read as Camunda reads them, beside its `camunda:` attributes."""
+        performers = el.findall("bpmn:humanPerformer", NS)
+        if len(performers) > 1:
+            raise self.fail(el, "a user task has at most one humanPerformer")
+        for performer in performers:
+            text = _formal_expression(performer)
+            if text is None:
+                raise self.fail(performer, "a humanPerformer needs a resourceAssignmentExpression with a "
+                                           "formalExpression naming the assignee")
+            if info.assignee is not None:
+                raise self.fail(el, "a user task has either a humanPerformer or a camunda:assignee, not both")
+            info.assignee = self._expr(el, text, "humanPerformer")
+        users, groups = [], []
+        for owner in el.findall("bpmn:potentialOwner", NS):
+            text = _formal_expression(owner)
+            if text is None:
+                raise self.fail(owner, "a potentialOwner needs a resourceAssignmentExpression with a "
+                                       "formalExpression (user(name), group(name) or a group's name)")
+            for part in (p.strip() for p in text.split(",")):
+                if not part:
+                    continue
+                kind, name = "group", part
+                for prefix in ("user", "group"):
+                    if part.startswith(f"{prefix}(") and part.endswith(")"):
+                        kind, name = prefix, part[len(prefix) + 1:-1].strip()
+                (users if kind == "user" else groups).append(self._expr(el, name, "potentialOwner"))
+        if users:
+            info.candidate_users = _all_of(info.candidate_users, users)
+        if groups:
+            info.candidate_groups = _all_of(info.candidate_groups, groups)
 
     def _text_attr(self, el: etree._Element, name: str) -> str | None:
         raw = el.get(_c(name))
@@ -1330,3 +1364,16 @@ def _owner_id(el: etree._Element) -> str | None:
             return el.get("id")
         el = el.getparent()
     return None
+
+
+def _formal_expression(element: etree._Element) -> str | None:
+    """The text of a `humanPerformer`'s or `potentialOwner`'s `resourceAssignmentExpression/formalExpression`."""
+    found = element.find("bpmn:resourceAssignmentExpression/bpmn:formalExpression", NS)
+    text = (found.text or "").strip() if found is not None else ""
+    return text or None
+
+
+def _all_of(source: str | None, more: list[str]) -> str:
+    """Python source of a list of the names `source` (a `camunda:` attribute's expression, if any) and each of
+    `more` give (see `executor._names`, which flattens it)."""
+    return "[" + ", ".join(([source] if source else []) + more) + "]"

@@ -614,12 +614,14 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def _names(value: Any) -> list[str]:
+    """Candidate users or groups from an expression's value: a comma-separated text, a list (of such texts or lists:
+    a `camunda:` attribute and BPMN's `potentialOwner` together), or one name."""
     if value is None or value == "":
         return []
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, (list, tuple, set)):
-        return [str(v).strip() for v in value if str(v).strip()]
+        return [name for v in value for name in _names(v)]
     return [str(value)]
 
 

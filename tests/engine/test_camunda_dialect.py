@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -623,3 +624,51 @@ def test_link_events_without_exactly_one_target_are_refused(engine: Engine, depl
         deploy(bpmn('<bpmn:startEvent id="s"/>' + events + '<bpmn:endEvent id="e"/>' + chain("s", "go")
                     + chain("c1", "e")))
     assert problem in err.value.reason
+
+
+CAMUNDA = Path(__file__).resolve().parents[2].parent / "shared" / "bpmn" / "camunda7-engine" / "usertask"
+
+
+@pytest.mark.parametrize("model, key, assignee, users, groups", [
+    ("UserTaskTest.testSimpleProcess.bpmn20.xml", "financialReport", None, [], ["accountancy"]),
+    ("TaskAssigneeTest.testTaskAssignee.bpmn20.xml", "taskAssigneeExampleProcess", "kermit", [], []),
+    ("TaskCandidateTest.testMixedCandidateUserAndGroup.bpmn20.xml", "mixedCandidateUserAndGroupExample", None,
+     ["kermit"], ["sales"]),
+])
+def test_bpmn_human_performer_and_potential_owner_give_the_people_camunda_gives(
+        engine: Engine, deploy, model: str, key: str, assignee: str | None, users: list[str],
+        groups: list[str]) -> None:
+    """Camunda's own user task models: `humanPerformer` is the assignee, `potentialOwner`'s `user(...)` and
+    `group(...)` (a bare name: a group) the candidates."""
+    deploy((CAMUNDA / model).read_bytes(), model)
+    instance = engine.instances.start(key)
+    [task] = engine.tasks.list(instance_id=instance.id)
+    assert (task.assignee, task.candidate_users, task.candidate_groups) == (assignee, users, groups)
+    offered = users + groups
+    if offered:  # and the inbox offers it to them
+        person = users[0] if users else "someone"
+        found = engine.tasks.list(candidate_user=person) if users else engine.tasks.list(candidate_groups=groups)
+        assert [t.id for t in found] == [task.id]
+
+
+def test_potential_owner_adds_to_camunda_candidates_and_takes_expressions(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="t" camunda:candidateUsers="mary" camunda:candidateGroups="${team}">
+          <bpmn:potentialOwner><bpmn:resourceAssignmentExpression>
+            <bpmn:formalExpression>user(${boss}), group(ops)</bpmn:formalExpression>
+          </bpmn:resourceAssignmentExpression></bpmn:potentialOwner>
+        </bpmn:userTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "t", "e"), process_id="owners"))
+    instance = engine.instances.start("owners", variables={"boss": "sam", "team": "sales"})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    assert (task.candidate_users, task.candidate_groups) == (["mary", "sam"], ["sales", "ops"])
+
+
+def test_a_human_performer_without_an_expression_is_refused_naming_the_task(deploy) -> None:
+    with pytest.raises(DefinitionError, match="humanPerformer") as err:
+        deploy(bpmn("""
+            <bpmn:startEvent id="s"/>
+            <bpmn:userTask id="review"><bpmn:humanPerformer/></bpmn:userTask>
+            <bpmn:endEvent id="e"/>""" + chain("s", "review", "e"), process_id="p"))
+    assert "review" in str(err.value)
