@@ -709,7 +709,13 @@ class Run:
         event = BpmnEvent(definition, dict(payload or {}))
         with _spiff_errors():
             self._trigger_nested(definition)
-            caught = self.workflow.event_manager.catch(event, internal=False)
+            manager = self.workflow.event_manager
+            if _interrupted(self.workflow):  # its event subprocesses no longer listen: only waiting events catch
+                manager.update_collaboration = lambda event: None
+            try:
+                caught = manager.catch(event, internal=False)
+            finally:
+                manager.__dict__.pop("update_collaboration", None)
         started = [sid for sid in self.workflow.subprocesses if sid not in before]
         if caught == 0 and not started:
             return False
@@ -725,7 +731,7 @@ class Run:
         return [sub for sub in self.workflow.subprocesses.values()
                 if not sub.completed and sub.spec.start.trigger_specs
                 and (task := find_task(self.workflow, sub.parent_task_id)) is not None
-                and task.has_state(ACTIVE)]
+                and task.has_state(ACTIVE) and not _interrupted(sub)]
 
     def _trigger_nested(self, definition: Any) -> None:
         """Start, in every running embedded subprocess, the event subprocesses whose start catches `definition`:
@@ -869,7 +875,8 @@ class Run:
         """Message and signal starts of the event subprocesses of the process and of its running embedded
         subprocesses (SpiffWorkflow does not list them)."""
         waiting = []
-        names = [*self.workflow.spec.start.trigger_specs,
+        top = self.workflow.spec.start.trigger_specs
+        names = [*(top if top and not _interrupted(self.workflow) else ()),
                  *(name for scope in self._live_scopes() for name in scope.spec.start.trigger_specs)]
         for name in dict.fromkeys(names):
             spec = self.workflow.subprocess_specs.get(name)
@@ -1043,6 +1050,12 @@ class StepBudget:
         raise ScriptError(f"no wait state reached after {spent} in one change: the process loops without a "
                           f"wait state (most run: {', '.join(looping) or 'none'}); the change is undone",
                           element_id=where)
+
+
+def _interrupted(scope: Any) -> bool:
+    """Whether an interrupting event subprocess of `scope` (the process or an embedded subprocess) has started: then,
+    as in Camunda, the scope's event subprocesses no longer listen for their messages and signals."""
+    return any(task.internal_data.get("sf_interrupted") for task in scope.tasks.values())
 
 
 def _share_writes(task: SpiffTask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.api import Engine
+from engine.errors import MismatchingCorrelation
 from tests.helpers import bpmn, chain, flow
 
 
@@ -248,6 +249,12 @@ def test_message_event_subprocess_interrupts_the_main_flow(engine: Engine, deplo
     engine.messages.correlate("order-cancelled", business_key="O-1")
     assert open_tasks(engine, i.id) == ["refund"]
     [refund] = engine.tasks.list(instance_id=i.id)
+    # the interrupted process no longer listens (Camunda: MismatchingMessageCorrelationException); a second message
+    # must not throw the refund under way away and start it again
+    assert engine.instances.state(i.id).subscriptions == []
+    with pytest.raises(MismatchingCorrelation):
+        engine.messages.correlate("order-cancelled", business_key="O-1")
+    assert [t.id for t in engine.tasks.list(instance_id=i.id)] == [refund.id]
     engine.tasks.complete(refund.id, {})
     assert state(engine, i.id) == "COMPLETED"  # the interrupted process ends with its event subprocess
 
@@ -426,6 +433,10 @@ def test_a_message_event_subprocess_inside_a_subprocess_interrupts_it(engine: En
     assert [s["eventName"] for s in engine.instances.state(i.id).subscriptions] == ["order-cancelled"]
     engine.messages.correlate("order-cancelled", business_key="O-2", variables={"reason": "late"})
     assert open_tasks(engine, i.id) == ["refund"]  # the packing is cancelled
+    assert engine.instances.state(i.id).subscriptions == []  # and the interrupted subprocess listens no more
+    with pytest.raises(MismatchingCorrelation):
+        engine.messages.correlate("order-cancelled", business_key="O-2")
+    assert open_tasks(engine, i.id) == ["refund"]
     complete(engine, i.id, "refund")
     assert open_tasks(engine, i.id) == ["close"]  # the subprocess ends; the process goes on after it
     assert engine.instances.state(i.id).subscriptions == []
