@@ -151,7 +151,10 @@ class Definitions:
                     startable=not (proc.message_starts or proc.signal_starts or proc.timer_starts)
                     or bool(_none_starts(item, proc)),
                     has_start_form=bool(proc.start_form),
-                    description={"resources": needed, "messageStarts": _start_names(item, proc, "message"),
+                    description={"resources": needed, "category": proc.category,
+                                 "historyTimeToLive": proc.history_time_to_live,
+                                 "startableInTasklist": proc.startable_in_tasklist,
+                                 "messageStarts": _start_names(item, proc, "message"),
                                  "signalStarts": _start_names(item, proc, "signal"),
                                  "timerStarts": [list(spec) for spec in proc.timer_start_specs]},
                 )

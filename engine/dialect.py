@@ -136,6 +136,9 @@ class ProcessInfo:
     timer_starts: list[str]
     timer_start_specs: list[tuple[str, str, str]] = field(default_factory=list)  # (element id, kind, literal)
     dynamic_calls: bool = False  # a call activity's calledElement is an expression (any process deployed with it)
+    category: str | None = None  # the document's targetNamespace, Camunda's definition category
+    history_time_to_live: int | None = None  # camunda:historyTimeToLive, in days
+    startable_in_tasklist: bool = True  # camunda:isStartableInTasklist
 
 
 class Dialect:
@@ -584,6 +587,9 @@ class Dialect:
             message_starts=[],
             signal_starts=[],
             timer_starts=[],
+            category=proc.getroottree().getroot().get("targetNamespace"),
+            history_time_to_live=self._history_time_to_live(proc),
+            startable_in_tasklist=(proc.get(_c("isStartableInTasklist")) or "true").strip().lower() != "false",
         )
         self._refuse_listeners(proc)
         for el in proc.iter(etree.Element):
@@ -724,6 +730,19 @@ class Dialect:
 
     def _original_id(self, element_id: str) -> str:
         return self.renamed.get(element_id, element_id)
+
+    def _history_time_to_live(self, proc: etree._Element) -> int | None:
+        """`camunda:historyTimeToLive` in days: a whole number or `P<days>D`, as Camunda reads it (empty: none)."""
+        raw = (proc.get(_c("historyTimeToLive")) or "").strip()
+        if not raw:
+            return None
+        found = re.fullmatch(r"(-?\d+)|P(\d+)D", raw)
+        if found is None:
+            raise self.fail(proc, f"camunda:historyTimeToLive '{raw}' is not a number of days (such as 180 or P180D)")
+        days = int(found.group(1) or found.group(2))
+        if days < 0:
+            raise self.fail(proc, f"camunda:historyTimeToLive '{raw}' is negative")
+        return days
 
     def _people(self, el: etree._Element, info: ElementInfo) -> None:
         """BPMN's own `humanPerformer` (the assignee) and `potentialOwner` (`user(kermit), group(sales)`; a bare name

@@ -29,17 +29,24 @@ class DefinitionView:
     suspended: bool
     startable: bool
     has_start_form: bool
+    details: dict[str, Any] = field(default_factory=dict)  # the row's description: category, history time to live
 
     @classmethod
     def of(cls, row: m.ProcessDefinition) -> DefinitionView:
         return cls(row.id, row.key, row.version, row.name, row.version_tag, row.deployment_id,
-                   row.resource_name, row.suspended, row.startable, row.has_start_form)
+                   row.resource_name, row.suspended, row.startable, row.has_start_form, row.description or {})
+
+    @property
+    def in_tasklist(self) -> bool:
+        """Whether people start it from the inbox: not when `camunda:isStartableInTasklist="false"`, nor when only a
+        message, signal or timer starts it."""
+        return self.startable and self.details.get("startableInTasklist", True) is not False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "key": self.key,
-            "category": "http://bpmn.io/schema/bpmn",
+            "category": self.details.get("category", "http://bpmn.io/schema/bpmn"),
             "description": None,
             "name": self.name,
             "version": self.version,
@@ -49,8 +56,8 @@ class DefinitionView:
             "suspended": self.suspended,
             "tenantId": None,
             "versionTag": self.version_tag,
-            "historyTimeToLive": None,
-            "startableInTasklist": self.startable,
+            "historyTimeToLive": self.details.get("historyTimeToLive"),
+            "startableInTasklist": self.in_tasklist,
         }
 
 

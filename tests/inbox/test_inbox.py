@@ -8,6 +8,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from tests.helpers import bpmn
+
 from .conftest import Site, open_list, screenshot, sign_in, sign_out
 
 
@@ -152,8 +154,13 @@ def test_a_task_is_given_back_or_handed_to_a_colleague(page: Any, site: Site) ->
 
 
 def test_an_employee_starts_a_process_from_the_start_page(page: Any, site: Site) -> None:
+    hidden = bpmn('<bpmn:startEvent id="s"/>', process_id="internal", name="Internal cleanup").replace(
+        b'isExecutable="true"', b'isExecutable="true" camunda:isStartableInTasklist="false"')
+    site.engine.definitions.deploy([("internal.bpmn", hidden)])
     sign_in(page, "mary")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Start a process").click()
+    expect(page.get_by_role("link", name="Expense claim")).to_be_visible()
+    expect(page.get_by_role("link", name="Internal cleanup")).to_have_count(0)  # not startable in a tasklist
     page.get_by_role("link", name="Expense claim").click()
     expect(page.get_by_role("heading", name="Start “Expense claim”")).to_be_visible()
     expect(page.get_by_label("Amount (EUR)")).to_have_attribute("min", "1")

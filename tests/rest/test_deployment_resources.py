@@ -98,3 +98,29 @@ def test_resources_need_credentials(anonymous: Client, admin: Client) -> None:
     deployment = _deploy_two(admin)
     response = anonymous.get(f"/deployment/{deployment['id']}/resources")
     assert response.status_code == 401 and response.json()["type"] == "AuthenticationException"
+
+
+def test_a_definition_shows_its_namespace_history_time_to_live_and_tasklist_flag(admin: Client) -> None:
+    """Camunda's definition fields from the BPMN: `category` is the targetNamespace, `historyTimeToLive` in days
+    (a number or P<days>D), `startableInTasklist` from camunda:isStartableInTasklist."""
+    process = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
+               'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+               'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="http://example.com/sales">'
+               '<bpmn:process id="{key}" isExecutable="true" {attrs}><bpmn:startEvent id="s"/></bpmn:process>'
+               '</bpmn:definitions>')
+    cases = {"ttl_days": 'camunda:historyTimeToLive="30"',
+             "ttl_duration": 'camunda:historyTimeToLive="P180D" camunda:isStartableInTasklist="false"',
+             "plain": ""}
+    for key, attrs in cases.items():
+        body = process.format(key=key, attrs=attrs).encode()
+        assert admin.post("/deployment/create", files={"f": (f"{key}.bpmn", body)}).status_code == 200
+    shown = {key: admin.get(f"/process-definition/key/{key}").json() for key in cases}
+    assert {key: (d["category"], d["historyTimeToLive"], d["startableInTasklist"]) for key, d in shown.items()} == {
+        "ttl_days": ("http://example.com/sales", 30, True), "ttl_duration": ("http://example.com/sales", 180, False),
+        "plain": ("http://example.com/sales", None, True)}
+    for bad in ("-5", "PP555DDD", "invalidValue"):  # as Camunda's BpmnParseTest: refused, naming the process
+        body = process.format(key="bad", attrs=f'camunda:historyTimeToLive="{bad}"').encode()
+        refused = admin.post("/deployment/create", files={"f": ("bad.bpmn", body)})
+        assert refused.status_code == 400 and "historyTimeToLive" in refused.text and "bad" in refused.text
+    tenant = admin.post("/deployment/create", data={"tenant-id": "t1"}, files={"f": ("order.bpmn", ORDER)})
+    assert tenant.status_code == 400 and "tenant" in tenant.json()["message"]  # never dropped without a word

@@ -20,7 +20,7 @@ _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 def startable() -> list[DefinitionView]:
     return [d for d in engine().definitions.list(latest_only=True, max_results=1000)
-            if d.startable and not d.suspended]
+            if d.in_tasklist and not d.suspended]
 
 
 @bp.get("/start")

@@ -28,6 +28,11 @@ def create_deployment():  # type: ignore[no-untyped-def]
     if not files:
         raise BadRequest("a deployment needs at least one .bpmn or .dmn file part")
     form = request.form
+    if form.get("tenant-id"):  # never ignored: the definitions would not be the tenant's
+        raise BadRequest("'tenant-id' is not supported: Stageflow has no tenants (deploy without it)")
+    if form.get("deployment-activation-time"):
+        raise BadRequest("'deployment-activation-time' is not supported: a deployment's definitions are active at "
+                         "once (suspend them with PUT /process-definition/{id}/suspended)")
     changed_only = bool(arg_bool("deploy-changed-only", form)) or bool(arg_bool("enable-duplicate-filtering", form))
     view = engine().definitions.deploy(files, name=form.get("deployment-name"),
                                        source=form.get("deployment-source"), changed_only=changed_only)
