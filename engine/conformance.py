@@ -409,9 +409,10 @@ def read_expected_failures(path: Path) -> dict[str, ExpectedFailure]:
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _NUMBER = re.compile(r"\b\d+\b")
-_EVALUATING = re.compile(r"Error evaluating expression '.*?': (?=\w+(Error|Exception)\b)")
-_MI_NAME = re.compile(r"name '(nrOfInstances|nrOfCompletedInstances|nrOfActiveInstances|loopCounter)' "
-                      r"is not defined")
+_EVALUATING = re.compile(r"Error evaluating expression '.*?': (?=\w+(Error|Exception)\b)"
+                         r"|Unknown property used in expression: .*?\. Cause: ")
+_MI_NAME = re.compile(r"(?:name|identifier) '(nrOfInstances|nrOfCompletedInstances|nrOfActiveInstances|"
+                      r"loopCounter)'")
 
 _REFUSAL_CATEGORIES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r"camunda:class \(Java", "java delegate (camunda:class)"),

@@ -359,6 +359,20 @@ def _sf_ge(a: Any, b: Any) -> bool:
     return _sf_le(b, a)
 
 
+def _sf_name(name: str) -> Any:
+    """A variable named in an expression whose name is also a Python builtin or keyword (`input`, `type`): its
+    value, and, as for any other name, an error when it is not set (JUEL's "Cannot resolve identifier")."""
+    frame = sys._getframe(1)
+    try:
+        if name in frame.f_locals:
+            return frame.f_locals[name]
+        if name in frame.f_globals:
+            return frame.f_globals[name]
+    finally:
+        del frame
+    raise NameError(f"name '{name}' is not defined")
+
+
 RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_empty": _sf_empty,
     "_sf_get": _sf_get,
@@ -366,6 +380,7 @@ RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_call": _sf_call,
     "_sf_str": _sf_str,
     "_sf_var": _sf_var,
+    "_sf_name": _sf_name,
     "_sf_eq": _sf_eq,
     "_sf_lt": _sf_lt,
     "_sf_gt": _sf_gt,
@@ -707,7 +722,7 @@ class _Parser(TokenCursor):
                 keyword.iskeyword(name) or name in _PY_BUILTINS):
             # A process variable called `input`, `type` or `class` is fine in JUEL: read it by name, so it is
             # never mistaken for (or blocked as) the Python builtin or keyword of that name.
-            return _Py(f"_sf_var({name!r})", _P_ATOM)
+            return _Py(f"_sf_name({name!r})", _P_ATOM)
         _check_variable_name(name)
         return _Py(name, _P_ATOM)
 
@@ -798,6 +813,28 @@ def is_expression(text: str | None) -> bool:
     return text is not None and _EXPRESSION_START.search(text) is not None
 
 
+_ORIGINALS: dict[str, str] = {}  # translated source -> the expression as written, for error messages
+_ORIGINALS_MAX = 20_000
+
+
+def _remember(src: str, written: str) -> str:
+    if len(_ORIGINALS) >= _ORIGINALS_MAX:
+        _ORIGINALS.clear()
+    _ORIGINALS[src] = written
+    return src
+
+
+def expression_failure(source: str, error: object) -> str:
+    """Why evaluating `source` failed, in the designer's words: the expression as written in the diagram (not its
+    translation), and for a variable that is not set Camunda's message ("Unknown property used in expression:
+    ${amount > 1}. Cause: Cannot resolve identifier 'amount'")."""
+    written = _ORIGINALS.get(source, source)
+    missing = re.search(r"NameError: name '([^']+)' is not defined", str(error))
+    if missing is not None:
+        return f"Unknown property used in expression: {written}. Cause: Cannot resolve identifier '{missing.group(1)}'"
+    return f"Error evaluating expression '{written}': {error}"
+
+
 def juel_to_python(expr: str, *, element_id: str | None = None) -> str:
     """Translate one JUEL expression, either a body (``a > 1``) or a whole ``${a > 1}``, to Python source.
 
@@ -811,9 +848,9 @@ def juel_to_python(expr: str, *, element_id: str | None = None) -> str:
             parts = _split(text)
             if len(parts) != 1 or isinstance(parts[0], str):
                 raise _Fail("expected exactly one ${...} expression with no text around it")
-            return _verified(parts[0].src)
+            return _remember(_verified(parts[0].src), text)
         tokens, _ = _lex(text, 0, braced=False)
-        return _verified(_Parser(tokens).parse().src)
+        return _remember(_verified(_Parser(tokens).parse().src), "${" + text + "}")
     except _Fail as fail:
         raise _error(element_id, "expression", text, fail.reason) from None
 
@@ -855,9 +892,9 @@ def text_to_python(text: str, *, element_id: str | None = None) -> str:
         stripped = text.strip()
         parts = _split(stripped)
         if len(parts) == 1 and isinstance(parts[0], _Py):
-            return _verified(parts[0].src)
+            return _remember(_verified(parts[0].src), stripped)
         parts = _split(text)
         pieces = [repr(part) if isinstance(part, str) else f"_sf_str({part.src})" for part in parts]
-        return _verified(" + ".join(pieces))
+        return _remember(_verified(" + ".join(pieces)), stripped)
     except _Fail as fail:
         raise _error(element_id, "expression", text.strip(), fail.reason) from None

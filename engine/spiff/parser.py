@@ -36,7 +36,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from ..dialect import CAMUNDA_NS, DYNAMIC_CALL_PREFIX, ElementInfo, Mapping
 from ..dmn import Decision, DecisionError
 from ..errors import DefinitionError, ScriptRejected
-from ..expressions import BUSINESS_KEY_VARIABLE
+from ..expressions import BUSINESS_KEY_VARIABLE, expression_failure
 from ..sandbox import ScriptFailure
 from . import compensation
 from .scripting import HELPERS, instance_positions
@@ -157,7 +157,7 @@ def _evaluate_over(my_task: Any, source: str, variables: dict[str, Any]) -> Any:
     try:
         return engine.sandbox.evaluate(source, {**HELPERS, BUSINESS_KEY_VARIABLE: engine.business_key, **variables})
     except (ScriptFailure, ScriptRejected) as err:
-        raise WorkflowTaskException(f"Error evaluating expression '{source}': {err}", task=my_task, exception=err)
+        raise WorkflowTaskException(expression_failure(source, err), task=my_task, exception=err)
 
 
 class ExternalTaskSpec(ServiceTask):

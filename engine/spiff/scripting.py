@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 
 from ..errors import ScriptRejected
-from ..expressions import RUNTIME_HELPERS
+from ..expressions import RUNTIME_HELPERS, expression_failure
 from ..sandbox import ScriptFailure, ScriptSandbox
 from .compensation import compensations
 
@@ -152,9 +152,7 @@ class StageflowScriptEngine(PythonScriptEngine):
         try:
             return self.sandbox.evaluate(expression, self._context(task, external_context))
         except (ScriptFailure, ScriptRejected) as err:
-            raise WorkflowTaskException(
-                f"Error evaluating expression '{expression}': {err}", task=task, exception=err
-            )
+            raise WorkflowTaskException(expression_failure(expression, err), task=task, exception=err)
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
         builtins = multi_instance_variables(task)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.api import Engine
+from engine.errors import ScriptError
 from tests.helpers import bpmn, chain, flow
 
 GATEWAY = bpmn("""
@@ -31,3 +34,33 @@ def test_a_number_compares_with_a_numeric_string(engine: Engine, deploy) -> None
     small = engine.instances.start("p", variables={"amount": "999"})
     assert [t.task_definition_key for t in engine.tasks.list(instance_id=big.id)] == ["big"]
     assert [t.task_definition_key for t in engine.tasks.list(instance_id=small.id)] == ["small"]
+
+
+CAMUNDA_GATEWAY = (Path(__file__).resolve().parents[2].parent / "shared" / "bpmn" / "camunda7-engine" / "gateway"
+                   / "ExclusiveGatewayTest.testDivergingExclusiveGateway.bpmn20.xml")
+
+
+def test_a_failing_condition_is_reported_as_written_in_the_diagram(engine: Engine, deploy) -> None:
+    """Camunda's own model, `${input == 1}`: the error shows that expression, never the engine's translation of it,
+    and a variable that is not set is Camunda's "Unknown property" error (whatever its name: `input` is a Python
+    builtin, `amount` is not)."""
+    deploy(CAMUNDA_GATEWAY.read_bytes(), CAMUNDA_GATEWAY.name)
+    with pytest.raises(ScriptError) as missing:
+        engine.instances.start("exclusiveGwDiverging")
+    assert missing.value.reason == ("Unknown property used in expression: ${input == 1}. "
+                                    "Cause: Cannot resolve identifier 'input'")
+    assert missing.value.element_id == "exclusiveGw"
+    with pytest.raises(ScriptError) as text:
+        engine.instances.start("exclusiveGwDiverging", variables={"input": "abc"})
+    assert text.value.reason.startswith("Error evaluating expression '${input == 1}': ")
+    assert "_sf_" not in text.value.reason
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="size" default="f_small"/>
+        <bpmn:userTask id="big"/><bpmn:userTask id="small"/>
+        """ + chain("s", "size") + flow("size", "big", "${amount > 1000}")
+        + flow("size", "small", flow_id="f_small")))
+    with pytest.raises(ScriptError, match=r"Unknown property used in expression: \$\{amount > 1000\}\. "
+                                          r"Cause: Cannot resolve identifier 'amount'"):
+        engine.instances.start("p")
+    assert [t.task_definition_key for t in engine.tasks.list(
+        instance_id=engine.instances.start("exclusiveGwDiverging", variables={"input": 2}).id)] == ["theTask2"]

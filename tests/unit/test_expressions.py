@@ -540,7 +540,8 @@ def test_variables_named_like_python_builtins_or_keywords_are_read_by_name(name:
     src = juel_to_python(f"${{{name} == 1}}")
     assert eval(src, {**RUNTIME_HELPERS, name: 1}) is True
     assert eval(src, {**RUNTIME_HELPERS, name: 2}) is False
-    assert eval(src, dict(RUNTIME_HELPERS)) is False  # unset: null, never the builtin
+    with pytest.raises(NameError, match=f"name '{name}' is not defined"):  # unset: as any other name, never
+        eval(src, dict(RUNTIME_HELPERS))                                  # the builtin
 
 
 # ------------------------------------------------------------------------------------------ method calls
