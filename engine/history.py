@@ -14,6 +14,7 @@ from .errors import BadRequest, NotFound
 from .identity import Principal
 from .instances import involving
 from .queries import INSTANCE_SORT, order_by
+from .spiff.runtime import MULTI_INSTANCE_BODY
 from .store import models as m
 from .views import iso
 from .xmlsafe import parse_xml
@@ -161,6 +162,9 @@ class History:
             for e in events:
                 if e.element_type == "process":
                     continue
+                if e.element_type == MULTI_INSTANCE_BODY:  # `miTasks#multiInstanceBody`, around its instances
+                    out.append(self._body(instance, types, e, out))
+                    continue
                 task = tasks.get(e.task_id) if e.element_type == "userTask" else None
                 started = task.created_at if task is not None else e.at
                 out.append(self._activity(instance, types, e.element_id, e.element_name or None,
@@ -229,6 +233,17 @@ class History:
         except NotFound:  # its deployment was deleted
             return {}
         return {info.element_id: info.event_gateway for info in compiled.elements.values() if info.event_gateway}
+
+    def _body(self, instance: m.ProcessInstance, types: dict[str, tuple[str, str | None]], event: m.HistoryEvent,
+              before: list[dict[str, Any]]) -> dict[str, Any]:
+        """Camunda's multi-instance body: `<activity>#multiInstanceBody`, of type `multiInstanceBody`, from its first
+        instance's start to its end, with no task or assignee of its own."""
+        starts = [a["startTime"] for a in before if a["activityId"] == event.element_id and a["startTime"]]
+        body_id = f"{event.element_id}#{MULTI_INSTANCE_BODY}"
+        name = event.element_name or types.get(event.element_id, ("", None))[1]
+        started = min(datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%f%z") for s in starts) if starts else event.at
+        return self._activity(instance, {body_id: (MULTI_INSTANCE_BODY, name)}, body_id, name, f"{body_id}:{event.seq}",
+                              None, None, started, event.at, event.event == "cancelled")
 
     @staticmethod
     def _activity(instance: m.ProcessInstance, types: dict[str, tuple[str, str | None]], element_id: str,

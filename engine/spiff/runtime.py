@@ -990,7 +990,10 @@ class Run:
             else:
                 continue
             info = self.compiled.element(spec)
-            kind = info.tag if info is not None else spec.__class__.__name__
+            if isinstance(spec, MultiInstanceTask):  # the activity as a whole, around its instances (Camunda's body)
+                kind = MULTI_INSTANCE_BODY
+            else:
+                kind = info.tag if info is not None else spec.__class__.__name__
             steps.append(Step(str(task.id), spec.bpmn_id, kind, spec.bpmn_name, event, now))
         steps.sort(key=lambda s: s.at)
         return steps
@@ -1050,6 +1053,9 @@ class StepBudget:
         raise ScriptError(f"no wait state reached after {spent} in one change: the process loops without a "
                           f"wait state (most run: {', '.join(looping) or 'none'}); the change is undone",
                           element_id=where)
+
+
+MULTI_INSTANCE_BODY = "multiInstanceBody"  # the history's element type of a multi-instance activity as a whole
 
 
 def _interrupted(scope: Any) -> bool:

@@ -138,3 +138,32 @@ def test_historic_variable_instances_keep_an_ended_instances_last_values(admin: 
         "count": 2}
     refused = admin.post("/history/variable-instance", json={"tenantIdIn": ["t"]})
     assert refused.status_code == 400 and "tenantIdIn" in refused.json()["message"]
+
+
+def test_a_multi_instance_activity_has_its_instances_and_one_body_in_history(admin: Client, mary: Client,
+                                                                             clock) -> None:
+    """Camunda's history of a parallel multi-instance user task: one row per instance, with its task and assignee,
+    and one `miTasks#multiInstanceBody` of type `multiInstanceBody` with none (not a fourth user task credited to
+    whoever completed the last one)."""
+    deploy(admin, bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="miTasks" name="Check" camunda:candidateGroups="sales">
+          <bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>3</bpmn:loopCardinality>
+          </bpmn:multiInstanceLoopCharacteristics>
+        </bpmn:userTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "miTasks", "e"), process_id="mi"), "mi.bpmn")
+    instance_id = admin.post("/process-definition/key/mi/start", json={}).json()["id"]
+    clock.advance(minutes=1)
+    for task in admin.get("/task", params={"processInstanceId": instance_id}).json():
+        assert mary.post(f"/task/{task['id']}/claim", json={"userId": "mary"}).status_code == 204
+        assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204
+    rows = admin.get("/history/activity-instance", params={"processInstanceId": instance_id,
+                                                           "activityId": "miTasks"}).json()
+    assert [(r["activityType"], r["assignee"], r["taskId"] is not None) for r in rows] == [
+        ("userTask", "mary", True)] * 3
+    [body] = admin.get("/history/activity-instance", params={"processInstanceId": instance_id,
+                                                             "activityType": "multiInstanceBody"}).json()
+    assert (body["activityId"], body["activityName"], body["taskId"], body["assignee"]) == (
+        "miTasks#multiInstanceBody", "Check", None, None)
+    assert body["startTime"] == min(r["startTime"] for r in rows)  # from its first instance to its end
+    assert body["endTime"] == max(r["endTime"] for r in rows) and body["durationInMillis"] == 60_000
