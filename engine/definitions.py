@@ -42,9 +42,12 @@ class _Checked:
     name: str
     content: bytes
     digest: str
-    document: Document
+    document: Document | None  # None: a file deployed as a plain resource (a form, a script, an image)
     processes: list[ProcessInfo]
     decisions: list[tuple[str, str | None]]
+
+
+MODEL_SUFFIXES = (".bpmn", ".dmn", ".bpmn20.xml", ".dmn11.xml", ".xml")  # files read as BPMN or DMN
 
 
 def sha256(data: bytes) -> str:
@@ -86,7 +89,7 @@ class Definitions:
         filtering). When nothing changed, no deployment is created and the latest definitions are returned.
         """
         if not files:
-            raise DefinitionError("a deployment needs at least one .bpmn or .dmn file")
+            raise DefinitionError("a deployment needs at least one file")
         names = [n for n, _ in files]
         labelled = [("deployment name", name), ("deployment source", source), *(("file name", n) for n in names)]
         for what, text in labelled:
@@ -125,7 +128,7 @@ class Definitions:
                             id=_definition_id(decision_id, version), key=decision_id, version=version,
                             name=decision_name, deployment_id=deployment_id, resource_name=item.name,
                             content_hash=item.digest))
-            if not plans and not new_decisions:
+            if not plans and not new_decisions and not self._new_resources(session, checked, name, changed_only):
                 latest_dep = unchanged_defs[0].deployment_id if unchanged_defs else (
                     unchanged_decisions[0].deployment_id if unchanged_decisions else None)
                 dep = session.get(m.Deployment, latest_dep) if latest_dep else None
@@ -169,8 +172,11 @@ class Definitions:
                 decisions=[DecisionView.of(d) for d in new_decisions + unchanged_decisions])
 
     def _check(self, name: str, content: bytes) -> _Checked:
-        if not name.lower().endswith((".bpmn", ".dmn", ".bpmn20.xml", ".dmn11.xml", ".xml")):
-            raise DefinitionError("only .bpmn, .bpmn20.xml and .dmn files can be deployed", file=name)
+        if not name.lower().endswith(MODEL_SUFFIXES):
+            # as Camunda: a form (`.form`), a script or an image goes with the diagrams as a resource, unparsed
+            if len(content) > self.max_bytes:
+                raise DefinitionError(f"the file is larger than {self.max_bytes} bytes", file=name)
+            return _Checked(name, content, sha256(content), None, [], [])
         tree = parse_xml(content, name, max_bytes=self.max_bytes)
         root = tree.getroot()
         namespace = etree.QName(root).namespace
@@ -189,6 +195,24 @@ class Definitions:
         for proc in processes:
             elements.update(proc.elements)
         return _Checked(name, content, sha256(content), Document(name, tree, False, elements), processes, [])
+
+    @staticmethod
+    def _new_resources(session: Session, checked: list[_Checked], name: str | None, changed_only: bool) -> bool:
+        """Whether a plain resource of the deployment (a form, ...) is new or changed since the latest file of its
+        name (in a deployment of the same `name`, when one is given), so that it is deployed even beside
+        unchanged diagrams."""
+        for item in checked:
+            if item.document is not None:
+                continue
+            if not changed_only:
+                return True
+            query = (select(m.Resource.content_hash).join(m.Deployment, m.Deployment.id == m.Resource.deployment_id)
+                     .where(m.Resource.name == item.name))
+            if name is not None:
+                query = query.where(m.Deployment.name == name)
+            if session.scalars(query.order_by(m.Deployment.deployed_at.desc()).limit(1)).first() != item.digest:
+                return True
+        return False
 
     def _check_unique_keys(self, checked: list[_Checked]) -> None:
         seen: dict[str, str] = {}

@@ -124,3 +124,24 @@ def test_a_definition_shows_its_namespace_history_time_to_live_and_tasklist_flag
         assert refused.status_code == 400 and "historyTimeToLive" in refused.text and "bad" in refused.text
     tenant = admin.post("/deployment/create", data={"tenant-id": "t1"}, files={"f": ("order.bpmn", ORDER)})
     assert tenant.status_code == 400 and "tenant" in tenant.json()["message"]  # never dropped without a word
+
+
+def test_a_form_deployed_beside_the_diagram_is_kept_as_a_resource(admin: Client) -> None:
+    """Camunda Modeler deploys a diagram with its forms (`.form`): the deployment keeps them, unparsed, and a new
+    version of the form alone is deployed even when the diagram did not change."""
+    form = b'{"components": [{"key": "amount", "type": "number"}], "type": "default", "id": "approve"}'
+    first = admin.post("/deployment/create", data={"deployment-name": "orders"},
+                       files=[("diagram", ("order.bpmn", ORDER)), ("form", ("approve.form", form))])
+    assert first.status_code == 200, first.text
+    by_name = {r["name"]: r["id"] for r in admin.get(f"/deployment/{first.json()['id']}/resources").json()}
+    assert set(by_name) == {"order.bpmn", "approve.form"}
+    data = admin.get(f"/deployment/{first.json()['id']}/resources/{by_name['approve.form']}/data")
+    assert (data.status_code, data.content) == (200, form)
+    again = admin.post("/deployment/create", data={"deployment-name": "orders", "deploy-changed-only": "true"},
+                       files=[("diagram", ("order.bpmn", ORDER)), ("form", ("approve.form", form))])
+    assert again.json()["id"] == first.json()["id"]  # nothing changed: no new deployment
+    changed = admin.post("/deployment/create", data={"deployment-name": "orders", "deploy-changed-only": "true"},
+                         files=[("diagram", ("order.bpmn", ORDER)),
+                                ("form", ("approve.form", form.replace(b"number", b"textfield")))])
+    assert changed.status_code == 200 and changed.json()["id"] != first.json()["id"]
+    assert admin.get("/deployment/count").json() == {"count": 2}

@@ -26,7 +26,7 @@ def create_deployment():  # type: ignore[no-untyped-def]
             continue
         files.append((storage.filename or field, storage.read()))
     if not files:
-        raise BadRequest("a deployment needs at least one .bpmn or .dmn file part")
+        raise BadRequest("a deployment needs at least one file part (.bpmn, .dmn, or a resource such as a .form)")
     form = request.form
     if form.get("tenant-id"):  # never ignored: the definitions would not be the tenant's
         raise BadRequest("'tenant-id' is not supported: Stageflow has no tenants (deploy without it)")
