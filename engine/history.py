@@ -28,6 +28,8 @@ TASK_SORT = {"taskId": _HT.id, "startTime": _HT.created_at, "endTime": _HT.ended
              "assignee": _HT.assignee, "dueDate": _HT.due, "followUpDate": _HT.follow_up, "priority": _HT.priority,
              "taskDefinitionKey": _HT.element_id, "processInstanceId": _HT.instance_id,
              "processDefinitionId": _HT.definition_id, "processDefinitionKey": _HT.definition_key}
+# a task's end as Camunda's historic task names it: a task ended by its instance's end or a boundary event is "deleted"
+_TASK_END = {"cancelled": "deleted"}
 ACTIVITY_SORT = ("activityInstanceId", "activityId", "activityName", "activityType", "startTime", "endTime",
                  "duration")
 _STATE = {"CANCELED": "EXTERNALLY_TERMINATED", "FAILED": "INTERNALLY_TERMINATED"}
@@ -349,7 +351,8 @@ def _historic_task(r: m.HumanTask) -> dict[str, Any]:
     return {"id": r.id, "processDefinitionKey": r.definition_key, "processDefinitionId": r.definition_id,
             "processInstanceId": r.instance_id, "executionId": r.instance_id,
             "activityInstanceId": f"{r.element_id}:{r.id}", "name": r.name, "description": r.description,
-            "deleteReason": r.outcome, "owner": r.owner, "assignee": r.assignee or r.completed_by,
+            "deleteReason": _TASK_END.get(r.outcome, r.outcome), "owner": r.owner,
+            "assignee": r.assignee or r.completed_by,
             "startTime": iso(r.created_at), "endTime": iso(r.ended_at),
             "duration": int((r.ended_at - r.created_at).total_seconds() * 1000) if r.ended_at else None,
             "taskDefinitionKey": r.element_id, "priority": r.priority, "due": iso(r.due),

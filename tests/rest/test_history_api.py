@@ -107,6 +107,10 @@ def test_historic_tasks_filters_sorting_and_count(admin: Client, mary: Client, c
     newest = admin.get("/history/task", params={"sortBy": "startTime", "sortOrder": "desc"}).json()
     assert [t["processInstanceId"] for t in newest] == [ids[1], ids[0]]
     assert admin.get("/history/task", params={"sortBy": "endTime"}).status_code == 400
+    # how each ended: Camunda's deleteReason, "completed", or "deleted" for a task its instance's end took away
+    assert admin.delete(f"/process-instance/{ids[1]}").status_code == 204
+    reasons = {t["processInstanceId"]: t["deleteReason"] for t in admin.get("/history/task").json()}
+    assert reasons == {ids[0]: "completed", ids[1]: "deleted"}
 
 
 def test_historic_variable_instances_keep_an_ended_instances_last_values(admin: Client) -> None:

@@ -127,6 +127,14 @@ def test_a_form_encoded_variable_is_refused_and_no_content_has_no_media_type(adm
     assert refused.status_code == 415, refused.text
     assert refused.json()["type"] and "application/json" in refused.json()["message"]
     assert admin.get(f"/process-instance/{instance_id}/variables/fx").status_code == 404
+    # JSON text sent as text/plain, or with no Content-Type: 415 too, saying so (it read as "not valid JSON")
+    body = '{"value": 1, "type": "Integer"}'
+    for headers in ({"Content-Type": "text/plain"}, {}):
+        refused = admin.put(f"/process-instance/{instance_id}/variables/fx", data=body, headers=headers)
+        assert refused.status_code == 415 and "Content-Type: application/json" in refused.json()["message"]
+    null = admin.put(f"/process-instance/{instance_id}/variables/fx", data="null",
+                     headers={"Content-Type": "application/json"})
+    assert (null.status_code, null.json()["message"]) == (400, "the request body must be a JSON object, not null")
     done = admin.put(f"/process-instance/{instance_id}/variables/fx", json={"value": 1, "type": "Integer"})
     assert done.status_code == 204 and "Content-Type" not in done.headers
     assert admin.get(f"/process-instance/{instance_id}/variables/fx").json()["value"] == 1

@@ -119,6 +119,9 @@ def body() -> dict[str, Any]:
             raise UnsupportedMediaType(f"the request body must be JSON (Content-Type: application/json), not "
                                        f"{request.mimetype}")
         return {}
+    if not request.is_json:  # as Camunda's JAX-RS resources, which consume application/json only
+        raise UnsupportedMediaType("the request body must be JSON (Content-Type: application/json), not "
+                                   f"{request.mimetype or 'a body without a Content-Type'}")
     if not g.get("body_checked"):
         from .validation import check_body
 
@@ -129,7 +132,7 @@ def body() -> dict[str, Any]:
     if data is None:
         from .validation import json_problem
 
-        raise BadRequest(f"the request body is not valid JSON: {json_problem()}")
+        raise BadRequest(json_problem())
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object")
     return data

@@ -56,12 +56,15 @@ VARIABLE_MAPS = {"variables", "modifications", "processVariables", "localVariabl
 
 
 def json_problem() -> str:
-    """Why the request's body does not parse as JSON (the parser's own words, with the line and column)."""
+    """Why the request's body gives no JSON object: the parser's own words, with the line and column, or that it
+    is null."""
     try:
-        current_app.json.loads(request.get_data())
+        parsed = current_app.json.loads(request.get_data())
     except (ValueError, RecursionError) as err:
-        return str(err)[:200] or type(err).__name__
-    return "not a JSON document"
+        return f"the request body is not valid JSON: {str(err)[:200] or type(err).__name__}"
+    if parsed is None:
+        return "the request body must be a JSON object, not null"
+    return "the request body is not valid JSON: not a JSON document"
 
 
 def check_body() -> None:
@@ -73,7 +76,7 @@ def check_body() -> None:
         return
     data = request.get_json(silent=True)
     if data is None:
-        raise BadRequest(f"the request body is not valid JSON: {json_problem()}")
+        raise BadRequest(json_problem())
     error = next(iter(sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))), None)
     if error is not None:
         while error.context:  # no branch of a oneOf/anyOf fits: name the deepest complaint, the likeliest meant
