@@ -36,6 +36,89 @@ class Short(int):
 
 _DECLARED = {"Long": Long, "Short": Short}
 
+JSON_FORMAT = "application/json"
+
+
+class _Serialized:
+    """Camunda's `Object` variable: its Java class (`objectTypeName`) and the format it is serialized in
+    (`serializationDataFormat`) travel with it, so that a Java client reads back the object it wrote."""
+
+    object_type_name: str | None
+    data_format: str
+
+    def value_info(self) -> dict[str, Any]:
+        return {"objectTypeName": self.object_type_name, "serializationDataFormat": self.data_format}
+
+
+class ObjectDict(_Serialized, dict):  # type: ignore[type-arg]
+    """An `Object` serialized as a JSON object: scripts and expressions read it as a dict."""
+
+    def __init__(self, value: Any = (), *, object_type_name: str | None = None, data_format: str = JSON_FORMAT):
+        dict.__init__(self, value)
+        self.object_type_name, self.data_format = object_type_name, data_format
+
+
+class ObjectList(_Serialized, list):  # type: ignore[type-arg]
+    """An `Object` serialized as a JSON array (a Java list): scripts read it as a list."""
+
+    def __init__(self, value: Any = (), *, object_type_name: str | None = None, data_format: str = JSON_FORMAT):
+        list.__init__(self, value)
+        self.object_type_name, self.data_format = object_type_name, data_format
+
+
+class SerializedObject(_Serialized, str):
+    """An `Object` kept as the text it was sent as: a JSON scalar, or another format (Java serialization in base64,
+    XML) that Stageflow does not read, handed back unchanged."""
+
+    def __new__(cls, text: str, *, object_type_name: str | None = None, data_format: str = JSON_FORMAT) -> Any:
+        made = str.__new__(cls, text)
+        made.object_type_name, made.data_format = object_type_name, data_format
+        return made
+
+    def __reduce__(self) -> Any:  # copies and pickles keep the class and its valueInfo
+        return (_serialized_object, (str(self), self.object_type_name, self.data_format))
+
+
+def _serialized_object(text: str, object_type_name: str | None, data_format: str) -> SerializedObject:
+    return SerializedObject(text, object_type_name=object_type_name, data_format=data_format)
+
+
+OBJECT_TYPES = (ObjectDict, ObjectList, SerializedObject)
+
+
+def make_object(value: Any, value_info: dict[str, Any] | None) -> Any:
+    """An `Object` variable from its serialized value and valueInfo (see `_Serialized`)."""
+    info = value_info or {}
+    type_name = info.get("objectTypeName")
+    data_format = info.get("serializationDataFormat") or JSON_FORMAT
+    options = {"object_type_name": str(type_name) if type_name is not None else None, "data_format": data_format}
+    if data_format == JSON_FORMAT and isinstance(value, str):
+        parsed = json.loads(value)  # the caller reports a JSONDecodeError
+        if isinstance(parsed, dict):
+            return ObjectDict(parsed, **options)
+        if isinstance(parsed, list):
+            return ObjectList(parsed, **options)
+        return SerializedObject(value, **options)
+    if isinstance(value, dict):
+        return ObjectDict(value, **options)
+    if isinstance(value, list):
+        return ObjectList(value, **options)
+    return SerializedObject(value if isinstance(value, str) else json.dumps(value), **options)
+
+
+def object_json(value: Any) -> dict[str, Any]:
+    """An `Object` as plain JSON (the runtime's and the variable table's form), read back by `object_from_json`."""
+    plain = dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else str(value)
+    return {"value": plain, "objectTypeName": value.object_type_name, "serializationDataFormat": value.data_format,
+            "kind": type(value).__name__}
+
+
+def object_from_json(stored: dict[str, Any]) -> Any:
+    kinds = {"ObjectDict": ObjectDict, "ObjectList": ObjectList, "SerializedObject": SerializedObject}
+    kind = kinds.get(stored.get("kind", ""), SerializedObject)
+    return kind(stored.get("value"), object_type_name=stored.get("objectTypeName"),
+                data_format=stored.get("serializationDataFormat") or JSON_FORMAT)
+
 
 def type_of(value: Any) -> str:
     """The Camunda type name of a Python value."""
@@ -45,6 +128,8 @@ def type_of(value: Any) -> str:
         return "Boolean"
     if isinstance(value, (Long, Short)):
         return type(value).__name__
+    if isinstance(value, OBJECT_TYPES):
+        return "Object"
     if isinstance(value, int):
         return "Integer" if _INT_RANGES["Integer"][0] <= value <= _INT_RANGES["Integer"][1] else "Long"
     if isinstance(value, float):
@@ -65,6 +150,10 @@ def to_typed(value: Any) -> dict[str, Any]:
         return {"value": text + (moment.strftime("%z") or "+0000"), "type": "Date", "valueInfo": {}}
     if kind == "Json":  # compact, as Camunda's JSON serializer writes it
         return {"value": json.dumps(value, default=str, separators=(",", ":")), "type": "Json", "valueInfo": {}}
+    if kind == "Object":  # serialized as it came, with its class and format
+        text = str(value) if isinstance(value, SerializedObject) else json.dumps(value, default=str,
+                                                                                 separators=(",", ":"))
+        return {"value": text, "type": "Object", "valueInfo": value.value_info()}
     return {"value": value, "type": kind, "valueInfo": {}}
 
 
@@ -111,7 +200,16 @@ def from_typed(name: str, typed: Any) -> Any:
         return number
     if kind == "Date":
         return parse_date(name, value)
-    if kind in ("Json", "Object"):
+    if kind == "Object":
+        info = typed.get("valueInfo")
+        if info is not None and not isinstance(info, dict):
+            raise InvalidVariables(name, "valueInfo must be an object")
+        try:
+            return make_object(value, info)
+        except json.JSONDecodeError as err:
+            raise InvalidVariables(name, f"value is not valid JSON ({JSON_FORMAT}, the serializationDataFormat "
+                                         f"given or assumed): {err.msg}")
+    if kind == "Json":
         if isinstance(value, str):
             try:
                 return json.loads(value)
@@ -177,6 +275,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 def stored_value(kind: str, encoded: str) -> Any:
     """A variable's value from its projected row: the JSON encoding, a Date back as a datetime."""
     value = json.loads(encoded)
+    if kind == "Object" and isinstance(value, dict):
+        return object_from_json(value)
     if kind == "Date" and isinstance(value, str):
         value = datetime.fromisoformat(value)
     elif kind in _DECLARED and isinstance(value, int) and not isinstance(value, bool):
@@ -205,6 +305,8 @@ def project_variable(value: Any) -> dict[str, Any]:
         text_value = str(value)
     elif kind == "Date":
         text_value = value.isoformat()
+    elif kind == "Object":
+        value = object_json(value)
     return {"type": kind, "text_value": text_value, "number_value": number_value,
             "value": json.dumps(value, default=_default)}
 

@@ -57,7 +57,7 @@ from ..dialect import HIDDEN_PREFIX, ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..ids import task_id as read_task_id
 from ..sandbox import ScriptSandbox
-from ..variables import Long, Short, changed_values
+from ..variables import OBJECT_TYPES, Long, Short, changed_values, object_from_json, object_json
 from . import clockpatch, inclusive
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
@@ -124,6 +124,8 @@ _REGISTRY = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
 for _declared in (Long, Short):  # whole numbers declared Long or Short stay so when the instance is reloaded
     _REGISTRY.register(_declared, lambda v: {"value": int(v)}, lambda d, cls=_declared: cls(d["value"]),
                        _declared.__name__)
+for _object in OBJECT_TYPES:  # and Object variables stay Objects, with their class and format
+    _REGISTRY.register(_object, object_json, object_from_json, _object.__name__)
 _CONVERTER = _RuntimeConverter(BpmnWorkflow, _REGISTRY)
 
 
@@ -220,13 +222,19 @@ def _typed_declared(dct: dict[str, Any]) -> dict[str, Any]:
 
 
 def _typed_top(data: Any) -> Any:
-    if not data or not isinstance(data, dict) or not any(type(v) in _DECLARED_INTS for v in data.values()):
+    if not data or not isinstance(data, dict) or not any(type(v) in _DECLARED_TYPES for v in data.values()):
         return data
-    return {k: {"typename": type(v).__name__, "value": int(v)} if type(v) in _DECLARED_INTS else v
-            for k, v in data.items()}
+    return {k: _typed_value(v) if type(v) in _DECLARED_TYPES else v for k, v in data.items()}
 
 
-_DECLARED_INTS = (Long, Short)
+def _typed_value(value: Any) -> dict[str, Any]:
+    """A Long, Short or Object variable as the registry's typed dict (which `load` restores)."""
+    if isinstance(value, int):
+        return {"typename": type(value).__name__, "value": int(value)}
+    return {"typename": type(value).__name__, **object_json(value)}
+
+
+_DECLARED_TYPES = frozenset((Long, Short, *OBJECT_TYPES))  # JSON would write them as plain numbers, dicts, ...
 
 
 # orjson hands dates and dataclasses to `default` (the registry), as the standard library does, instead of writing

@@ -91,3 +91,37 @@ def test_a_long_beyond_what_a_double_holds_is_found_by_its_exact_value(admin: Cl
         assert found(path, f"amount_neq_{2**53 + 1}") == [ids[2**53]], path
     count = admin.get("/variable-instance/count", params={"variableValues": f"amount_eq_{2**53 + 1}"}).json()
     assert count == {"count": 1}
+
+
+def test_an_object_variable_keeps_its_class_and_format(engine: Engine, admin: Client, mary: Client) -> None:
+    """Camunda's `Object`: a Java client reads back the class (`objectTypeName`) and the format it wrote, through
+    storage and reload; a JSON object is a dict to scripts; another format (Java serialization) is kept as sent."""
+    flow = bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="check" name="Check" camunda:candidateGroups="sales"/>
+        <bpmn:scriptTask id="count" scriptFormat="python"><bpmn:script>size = len(order["lines"])</bpmn:script>
+        </bpmn:scriptTask>
+        <bpmn:userTask id="confirm" name="Confirm" camunda:candidateGroups="sales"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "check", "count", "confirm", "e"), process_id="objects")
+    assert admin.post("/deployment/create", files={"upload": ("objects.bpmn", flow)}).status_code == 200
+    order = {"value": '{"id":7,"lines":[1,2,3]}', "type": "Object",
+             "valueInfo": {"objectTypeName": "com.example.Order", "serializationDataFormat": "application/json"}}
+    blob = {"value": "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA==", "type": "Object",
+            "valueInfo": {"objectTypeName": "java.util.HashMap",
+                          "serializationDataFormat": "application/x-java-serialized-object"}}
+    started = mary.post("/process-definition/key/objects/start", json={"variables": {"order": order, "blob": blob}})
+    assert started.status_code == 200, started.text
+    instance_id = started.json()["id"]
+    expected = {"order": order, "blob": blob}
+    assert mary.get(f"/process-instance/{instance_id}/variables").json() == expected
+    [task] = mary.get("/task", params={"processInstanceId": instance_id}).json()
+    assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204  # saved, reloaded, script run
+    after = mary.get(f"/process-instance/{instance_id}/variables").json()
+    assert {name: after[name] for name in expected} == expected
+    assert (after["size"]["type"], after["size"]["value"]) == ("Integer", 3)
+    listed = mary.get("/variable-instance", params={"processInstanceIdIn": instance_id,
+                                                    "variableName": "order"}).json()
+    assert [(v["type"], v["value"], v["valueInfo"]) for v in listed] == [
+        ("Object", order["value"], order["valueInfo"])]
+    bad = mary.post("/process-definition/key/objects/start", json={"variables": {"order": {**order, "value": "{x"}}})
+    assert bad.status_code == 400 and "order" in bad.json()["message"]
