@@ -421,6 +421,39 @@ def _install_multi_instance_checks() -> None:
 
 _install_multi_instance_checks()
 
+MI_HIDDEN = "sf_mi_hidden"  # an instance's element variable: {"names": [...], "hidden": {name: outer value}}
+
+
+def _install_local_element_variable() -> None:
+    """A multi-instance activity's element variable (`inputDataItem`, `camunda:elementVariable`) is each instance's
+    own, as in Camunda: a process variable of the same name no longer stops the activity ("Multiinstance input item
+    ... already exists"), the instance sees its own item, and the process variable is the instance's again once
+    the activity is done. The instance keeps what the element variable hides (`MI_HIDDEN`), so that the instance's
+    variables (`runtime._outer_view`) show the process variable, not the item."""
+    create_child = MultiInstanceTask.create_child
+    if getattr(create_child, "sf_local", False):
+        return
+
+    def local_create_child(self, my_task, item, key_or_index=None):  # type: ignore[no-untyped-def]
+        names = list(dict.fromkeys(ref.bpmn_id for ref in (self.input_item, self.output_item) if ref is not None))
+        outer = {name: my_task.data.pop(name) for name in names if name in my_task.data}
+        before = set(my_task._children)
+        try:
+            create_child(self, my_task, item, key_or_index)
+        finally:
+            my_task.data.update(outer)
+        for child_id in my_task._children:
+            if child_id not in before:
+                child = my_task.workflow.tasks.get(child_id)
+                if child is not None:
+                    child.internal_data[MI_HIDDEN] = {"names": names, "hidden": deepcopy(outer)}
+
+    local_create_child.sf_local = True  # type: ignore[attr-defined]
+    MultiInstanceTask.create_child = local_create_child  # type: ignore[method-assign]
+
+
+_install_local_element_variable()
+
 
 def _install_subprocess_hand_over() -> None:
     """Hand what an instance of a multi-instance subprocess or call activity changed (its `camunda:out` variables,

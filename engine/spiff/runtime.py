@@ -62,6 +62,7 @@ from . import clockpatch, inclusive
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
 from .parser import (
+    MI_HIDDEN,
     OUT_LOCALS,
     CompiledProcess,
     ExternalTaskSpec,
@@ -1330,7 +1331,8 @@ def _set_locals(task: SpiffTask, local: dict[str, Any]) -> None:
 
 def _shadows(task: SpiffTask) -> list[tuple[Any, dict[str, Any]]]:
     """A task's own variables, each group with the process values they hide (given back when it completes): what
-    a worker set in its scope, then its input parameters, which an earlier value of the former may be."""
+    a worker set in its scope, then its input parameters, which an earlier value of the former may be, then, for an
+    instance of a multi-instance activity, its element variable (`parser.MI_HIDDEN`)."""
     internal = task.internal_data
     found = []
     out_locals = internal.get(OUT_LOCALS)
@@ -1339,6 +1341,9 @@ def _shadows(task: SpiffTask) -> list[tuple[Any, dict[str, Any]]]:
     io_locals = internal.get("sf_io_locals")
     if io_locals:
         found.append((io_locals, internal.setdefault("sf_io_hidden", {})))
+    element = internal.get(MI_HIDDEN)  # outermost: a multi-instance activity's element variable, set first
+    if element:
+        found.append((element["names"], element["hidden"]))
     return found
 
 

@@ -4,6 +4,8 @@ instance's output item and dropped the rest."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.api import Engine
@@ -31,3 +33,40 @@ def test_what_each_approver_enters_reaches_the_process(engine: Engine, deploy, s
     assert sorted(completed) == ["ann", "bob"]
     assert engine.instances.variables(instance.id) == {
         "approvers": ["ann", "bob"], "budget": 100, "lastApprover": completed[-1], "ok_ann": True, "ok_bob": True}
+
+
+CAMUNDA_MI = (Path(__file__).resolve().parents[2].parent / "shared" / "bpmn" / "camunda7-engine" / "multiinstance"
+              / "MultiInstanceTest.testParallelUserTasksBasedOnCollection.bpmn20.xml")
+
+
+@pytest.mark.parametrize("sequential", ["false", "true"])
+def test_the_element_variable_is_each_instances_own(engine: Engine, deploy, sequential: str) -> None:
+    """A process variable named like the element variable (`assignee`) neither stops the activity (SpiffWorkflow:
+    "Multiinstance input item assignee already exists") nor shows the item as the instance's variable, and it is
+    the process's value again after the activity, as in Camunda."""
+    deploy(bpmn(f"""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="review" camunda:assignee="${{assignee}}">
+          <bpmn:multiInstanceLoopCharacteristics isSequential="{sequential}">
+            <bpmn:loopDataInputRef>people</bpmn:loopDataInputRef><bpmn:inputDataItem name="assignee"/>
+          </bpmn:multiInstanceLoopCharacteristics>
+        </bpmn:userTask>
+        <bpmn:userTask id="sign" camunda:assignee="${{assignee}}"/><bpmn:endEvent id="e"/>"""
+                + chain("s", "review", "sign", "e"), process_id="mi"))
+    instance = engine.instances.start("mi", variables={"assignee": "boss", "people": ["ann", "bob"]})
+    reviewers = []
+    while (tasks := engine.tasks.list(instance_id=instance.id))[0].task_definition_key == "review":
+        assert engine.instances.variables(instance.id)["assignee"] == "boss"  # not the item of a running instance
+        reviewers.append(tasks[0].assignee)
+        engine.tasks.complete(tasks[0].id, {})
+    assert sorted(reviewers) == ["ann", "bob"]
+    [sign] = tasks
+    assert sign.assignee == "boss"
+    assert engine.instances.variables(instance.id)["assignee"] == "boss"
+
+
+def test_camundas_collection_model_starts_beside_a_variable_of_the_items_name(engine: Engine, deploy) -> None:
+    deploy(CAMUNDA_MI.read_bytes(), CAMUNDA_MI.name)
+    instance = engine.instances.start("miParallelUserTasksBasedOnCollection",
+                                      variables={"assignee": "boss", "assigneeList": ["kermit", "gonzo", "fozzie"]})
+    assert sorted(t.assignee for t in engine.tasks.list(instance_id=instance.id)) == ["fozzie", "gonzo", "kermit"]
