@@ -125,13 +125,18 @@ def _condition(operator: str, value: Any) -> Any:
             raise BadRequest(f"a null value compares only with eq or neq, not {operator}")
         return m.Variable.type == "Null" if operator == "eq" else m.Variable.type != "Null"
     if isinstance(value, bool):
-        column, value = m.Variable.text_value, "true" if value else "false"
+        column, value, kinds = m.Variable.text_value, "true" if value else "false", ("Boolean",)
     elif isinstance(value, (int, float)):
-        column = m.Variable.number_value
+        column, kinds = m.Variable.number_value, ("Integer", "Short", "Long", "Double")
     elif isinstance(value, str):
-        column = m.Variable.text_value
+        column, kinds = m.Variable.text_value, ("String",)
     else:
         raise BadRequest("a variable value to compare with must be a string, a number, a boolean or null")
+    # a value compares with variables of its own kind only: 'abc' is neither less nor more than a Boolean's true
+    return and_(m.Variable.type.in_(kinds), _compare(column, operator, value))
+
+
+def _compare(column: Any, operator: str, value: Any) -> Any:
     if operator == "like":
         return column.like(str(value))
     if operator in ("eq", "neq") and type(value) is int:

@@ -93,6 +93,27 @@ def test_a_long_beyond_what_a_double_holds_is_found_by_its_exact_value(admin: Cl
     assert count == {"count": 1}
 
 
+def test_a_value_compares_only_with_variables_of_its_kind(admin: Client) -> None:
+    """`x_gt_abc` compared the text 'abc' with a Boolean's stored 'true' (and matched); as in Camunda, a text
+    compares with String variables, a number with number variables, true/false with Booleans."""
+    assert admin.post("/deployment/create", files={"upload": ("typed.bpmn", FLOW)}).status_code == 200
+    ids = {}
+    for name, typed in (("flag", {"value": True, "type": "Boolean"}), ("text", {"value": "zebra", "type": "String"}),
+                        ("number", {"value": 7, "type": "Integer"})):
+        started = admin.post("/process-definition/key/typed/start", json={"variables": {"x": typed}})
+        ids[name] = started.json()["id"]
+
+    def found(condition: str) -> list[str]:
+        rows = admin.get("/variable-instance", params={"variableValues": condition}).json()
+        return sorted(name for name, i in ids.items() if i in {v["processInstanceId"] for v in rows})
+
+    assert found("x_gt_abc") == ["text"]
+    assert found("x_eq_true") == ["flag"]
+    assert found("x_gt_5") == ["number"]
+    assert found("x_neq_5") == ["number"]
+    assert found("x_like_z%") == ["text"]
+
+
 def test_an_object_variable_keeps_its_class_and_format(engine: Engine, admin: Client, mary: Client) -> None:
     """Camunda's `Object`: a Java client reads back the class (`objectTypeName`) and the format it wrote, through
     storage and reload; a JSON object is a dict to scripts; another format (Java serialization) is kept as sent."""
