@@ -278,7 +278,7 @@ class Executor:
         self._external_tasks(session, rows, loaded, externals, now)
         self._timers(session, rows, loaded, timers, now)
         self._subscriptions(session, rows, loaded, events, now)
-        self._variables(session, rows, row.id, loaded.before.variables, variables)
+        self._variables(session, rows, row.id, loaded.before.variables, variables, now)
         state = row.state
         if ended:
             state = COMPLETED if state != CANCELED else CANCELED
@@ -489,7 +489,7 @@ class Executor:
                 business_key=loaded.row.business_key, created_at=now))
 
     def _variables(self, session: Session, rows: _Rows, instance_id: str, before: dict[str, Any],
-                   after: dict[str, Any]) -> None:
+                   after: dict[str, Any], now: datetime) -> None:
         removed = [name for name in before if name not in after]
         if removed:
             session.execute(m.Variable.__table__.delete().where(m.Variable.instance_id == instance_id,
@@ -501,7 +501,7 @@ class Executor:
                                                          m.Variable.name == name)
                                 .values(**columns).execution_options(synchronize_session=False))
             else:
-                rows.add(m.Variable, dict(instance_id=instance_id, name=name, **columns))
+                rows.add(m.Variable, dict(instance_id=instance_id, name=name, created_at=now, **columns))
 
 
 

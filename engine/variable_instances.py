@@ -162,6 +162,7 @@ def _historic_dto(row: m.Variable, instance: m.ProcessInstance) -> dict[str, Any
     """Camunda's HistoricVariableInstance: a variable's last value, of a running or an ended instance."""
     body = _dto(row, instance.definition_id)
     body.update({"processDefinitionKey": instance.definition_key, "state": "CREATED",
-                 "createTime": iso(instance.started_at), "removalTime": None, "rootProcessInstanceId": instance.id,
+                 "createTime": iso(row.created_at or instance.started_at), "removalTime": None,
+                 "rootProcessInstanceId": instance.id,
                  "errorMessage": None})
     return body

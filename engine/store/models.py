@@ -151,6 +151,7 @@ class Variable(Base):
     text_value: Mapped[str | None] = mapped_column(String(4000))
     number_value: Mapped[float | None] = mapped_column(Float)
     value: Mapped[str] = mapped_column(Text)  # the JSON encoding, as stored in the runtime
+    created_at: Mapped[datetime | None]  # first set (Camunda's historic createTime); null: set before 0011
 
 
 class HumanTask(Base):

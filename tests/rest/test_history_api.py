@@ -3,6 +3,8 @@ migrating Camunda client reads them (filters in the query, counts, what each row
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from engine.api import Engine
 from tests.helpers import bpmn, chain
 from tests.rest.conftest import Client
@@ -113,13 +115,15 @@ def test_historic_tasks_filters_sorting_and_count(admin: Client, mary: Client, c
     assert reasons == {ids[0]: "completed", ids[1]: "deleted"}
 
 
-def test_historic_variable_instances_keep_an_ended_instances_last_values(admin: Client) -> None:
+def test_historic_variable_instances_keep_an_ended_instances_last_values(admin: Client, clock) -> None:
     flow = bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>' + chain("s", "t", "e"),
                 process_id="kept")
     deploy(admin, flow, "kept.bpmn")
     instance_id = admin.post("/process-definition/key/kept/start", json={
         "variables": {"amount": {"value": 5, "type": "Integer"}}}).json()["id"]
     [task] = admin.get("/task", params={"processInstanceId": instance_id}).json()
+    started = admin.get(f"/history/process-instance/{instance_id}").json()["startTime"]
+    clock.advance(minutes=5)
     admin.post(f"/task/{task['id']}/complete", json={"variables": {"amount": {"value": 7, "type": "Integer"},
                                                                    "note": {"value": "ok", "type": "String"}}})
     assert admin.get("/variable-instance", params={"processInstanceIdIn": instance_id}).json() == []
@@ -129,6 +133,9 @@ def test_historic_variable_instances_keep_an_ended_instances_last_values(admin: 
     assert admin.get("/history/variable-instance/count", params={"variableName": "note",
                                                                  "processInstanceId": instance_id}).json() == {
         "count": 1}
+    # when each was first set: amount at the start (changed since), note by the completion five minutes later
+    created = {v["name"]: _moment(v["createTime"]) for v in historic}
+    assert created == {"amount": _moment(started), "note": _moment(started) + timedelta(minutes=5)}
     # one by id, and the query as a POST body, as Camunda's clients send them
     note = next(v for v in historic if v["name"] == "note")
     assert admin.get(f"/history/variable-instance/{note['id']}").json() == note
@@ -171,3 +178,8 @@ def test_a_multi_instance_activity_has_its_instances_and_one_body_in_history(adm
         "miTasks#multiInstanceBody", "Check", None, None)
     assert body["startTime"] == min(r["startTime"] for r in rows)  # from its first instance to its end
     assert body["endTime"] == max(r["endTime"] for r in rows) and body["durationInMillis"] == 60_000
+
+
+def _moment(text: str) -> datetime:
+    """A date in Camunda's format (2026-01-05T09:00:00.000+0000)."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
