@@ -380,7 +380,8 @@ def c_show(engine: Any, args: argparse.Namespace, out: Output) -> int:
     if state.tasks:
         print("tasks")
         for t in state.tasks:
-            print(f"  {t.id}  {t.name}  assignee={t.assignee or '-'}  groups={','.join(t.candidate_groups) or '-'}")
+            print(f"  {t.id}  {t.name or t.task_definition_key}  assignee={t.assignee or '-'}  "
+                  f"groups={','.join(t.candidate_groups) or '-'}")
     for title, rows in (("timers", state.timers), ("waiting for", state.subscriptions),
                         ("external tasks", state.external_tasks), ("incidents", state.incidents)):
         if rows:

@@ -411,7 +411,7 @@ class Executor:
             "form": json.loads(json.dumps(form, default=str)),
             # Stageflow's own `{variable}` placeholders are filled after Camunda's `${...}` expressions
             "description": fill(text(info.documentation, "documentation"), task.data) if info.documentation else None,
-            "name": text(task.name, "name") or task.element_id,
+            "name": text(task.name, "name") or None,  # none without a name, as Camunda's (the inbox shows the id)
             "form_key": _text_or_none(text(info.form_key, "formKey")),
         }
 

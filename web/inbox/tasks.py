@@ -344,7 +344,8 @@ def complete(task_id: str):  # type: ignore[no-untyped-def]
         return redirect(safe_next(request.values.get("back")))
     following = engine().tasks.list(instance_id=task.process_instance_id, assignee=person.user_id, max_results=1)
     if following:
-        flash(f"Completed “{name}”. Next for you in this process: “{following[0].name}”.", "success")
+        following_name = following[0].name or following[0].task_definition_key
+        flash(f"Completed “{name}”. Next for you in this process: “{following_name}”.", "success")
         return redirect(url_for("inbox.task_page", task_id=following[0].id, back=request.values.get("back")))
     flash(f"Completed “{name}”.", "success")
     return redirect(safe_next(request.values.get("back")))
