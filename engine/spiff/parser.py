@@ -421,7 +421,14 @@ def _install_multi_instance_checks() -> None:
 
 _install_multi_instance_checks()
 
-MI_HIDDEN = "sf_mi_hidden"  # an instance's element variable: {"names": [...], "hidden": {name: outer value}}
+MI_HIDDEN = "sf_mi_hidden"  # an instance's process values its element variable hides: {name: value}
+
+
+def element_variables(mi_task: Any) -> list[str]:
+    """The names a multi-instance activity gives each instance as its own item (`inputDataItem`,
+    `camunda:elementVariable`)."""
+    spec = mi_task.task_spec
+    return list(dict.fromkeys(ref.bpmn_id for ref in (spec.input_item, spec.output_item) if ref is not None))
 
 
 def _install_local_element_variable() -> None:
@@ -435,18 +442,16 @@ def _install_local_element_variable() -> None:
         return
 
     def local_create_child(self, my_task, item, key_or_index=None):  # type: ignore[no-untyped-def]
-        names = list(dict.fromkeys(ref.bpmn_id for ref in (self.input_item, self.output_item) if ref is not None))
-        outer = {name: my_task.data.pop(name) for name in names if name in my_task.data}
-        before = set(my_task._children)
+        outer = {name: my_task.data.pop(name) for name in element_variables(my_task) if name in my_task.data}
+        known = len(my_task._children)
         try:
             create_child(self, my_task, item, key_or_index)
         finally:
             my_task.data.update(outer)
-        for child_id in my_task._children:
-            if child_id not in before:
-                child = my_task.workflow.tasks.get(child_id)
-                if child is not None:
-                    child.internal_data[MI_HIDDEN] = {"names": names, "hidden": deepcopy(outer)}
+        for child_id in my_task._children[known:]:  # the one just added (SpiffWorkflow appends it)
+            child = my_task.workflow.tasks.get(child_id)
+            if child is not None:
+                child.internal_data[MI_HIDDEN] = deepcopy(outer)
 
     local_create_child.sf_local = True  # type: ignore[attr-defined]
     MultiInstanceTask.create_child = local_create_child  # type: ignore[method-assign]

@@ -68,7 +68,9 @@ from .parser import (
     ExternalTaskSpec,
     called_specs,
     drop_io_locals,
+    element_variables,
     hand_to_multi_instance,
+    multi_instance_parent,
     take_mails,
 )
 from .scripting import StageflowScriptEngine, multi_instance_variables
@@ -1341,9 +1343,9 @@ def _shadows(task: SpiffTask) -> list[tuple[Any, dict[str, Any]]]:
     io_locals = internal.get("sf_io_locals")
     if io_locals:
         found.append((io_locals, internal.setdefault("sf_io_hidden", {})))
-    element = internal.get(MI_HIDDEN)  # outermost: a multi-instance activity's element variable, set first
-    if element:
-        found.append((element["names"], element["hidden"]))
+    hidden = internal.get(MI_HIDDEN)  # outermost: a multi-instance activity's element variable, set first
+    if hidden is not None and (parent := multi_instance_parent(task)) is not None:
+        found.append((element_variables(parent), hidden))
     return found
 
 
