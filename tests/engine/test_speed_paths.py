@@ -129,3 +129,21 @@ def test_a_step_is_one_commit_and_the_page_count_bench_reads_the_wal() -> None:
     pages = {line.split()[1]: float(line.split()[0]) for line in rows}
     assert {"process_instance", "human_task", "history_event", "variable"} <= set(pages)
     assert float(first.split()[0]) == pytest.approx(sum(pages.values()), abs=0.1)
+
+
+def test_the_sqlite_share_bench_replays_every_write_of_the_flow() -> None:
+    """`bench/sqlite_share.py` (SQLite's own time in the flow, by replaying the engine's driver calls) on a few
+    instances: the replay writes what the engine wrote (every instance completed on each copy), and the engine's
+    flow is three transactions an instance, two of them writing."""
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[2] / "bench" / "sqlite_share.py"
+    done = subprocess.run([sys.executable, str(bench), "--instances", "30", "--warm", "10",
+                           "--page-sizes", "4096,1024"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    whole, *replays = done.stdout.splitlines()
+    assert "(30 instances, 4 KB pages, " in whole and whole.endswith(" driver calls and 3.0 commits an instance)"), whole
+    assert [line.split()[2] for line in replays] == ["4096", "1024"]
+    for line in replays:
+        assert line.endswith("40 instances completed)"), line  # 10 before the recording, 30 replayed
