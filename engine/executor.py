@@ -359,17 +359,28 @@ class Executor:
             for group_id in attrs["candidate_groups"]:
                 rows.add(m.IdentityLink, dict(task_id=task.task_id, user_id=None, group_id=group_id))
 
-    def _task_attributes(self, task: WaitingTask, row: InstanceRow, now: datetime) -> dict[str, Any]:
-        info = task.info or ElementInfo(element_id=task.element_id, tag="userTask")
-        context = {**HELPERS, "_sf_business_key": row.business_key, **task.builtins, **task.data}
+    def _evaluator(self, task: WaitingTask, row: InstanceRow) -> Callable[[str | None, str], Any]:
+        """Evaluates an attribute's expression (`value(source, what)`, None for none) with the task's variables, its
+        multi-instance variables and the business key; a failure is a `ScriptError` that names the attribute.
+        The variables are gathered at the first expression: most tasks have none."""
+        context: dict[str, Any] | None = None
 
         def value(src: str | None, what: str) -> Any:
+            nonlocal context
             if src is None:
                 return None
+            if context is None:
+                context = {**HELPERS, "_sf_business_key": row.business_key, **task.builtins, **task.data}
             try:
                 return self.sandbox.evaluate(src, context)
             except ScriptFailure as err:
                 raise ScriptError(f"{what}: {err.message}", element_id=task.element_id, instance_id=row.id)
+
+        return value
+
+    def _task_attributes(self, task: WaitingTask, row: InstanceRow, now: datetime) -> dict[str, Any]:
+        info = task.info or ElementInfo(element_id=task.element_id, tag="userTask")
+        value = self._evaluator(task, row)
 
         def text(template: str | None, what: str) -> str | None:
             """A name or documentation as Camunda shows it: its `${...}` expressions evaluated."""
@@ -408,7 +419,7 @@ class Executor:
             "due": _moment(value(info.due_date, "dueDate"), now, "dueDate", task.element_id),
             "follow_up": _moment(value(info.follow_up_date, "followUpDate"), now, "followUpDate", task.element_id),
             "priority": priority,
-            "form": json.loads(json.dumps(form, default=str)),
+            "form": json.loads(json.dumps(form, default=str)) if form else form,
             # Stageflow's own `{variable}` placeholders are filled after Camunda's `${...}` expressions
             "description": fill(text(info.documentation, "documentation"), task.data) if info.documentation else None,
             "name": text(task.name, "name") or None,  # none without a name, as Camunda's (the inbox shows the id)
@@ -443,11 +454,7 @@ class Executor:
         """An external task's topic: `camunda:topic` as written, or the value of its expression (`${topicName}`)."""
         if info.topic_source is None:
             return info.external_topic or task.element_id
-        try:
-            topic = self.sandbox.evaluate(info.topic_source, {**HELPERS, "_sf_business_key": row.business_key,
-                                                              **task.builtins, **task.data})
-        except ScriptFailure as err:
-            raise ScriptError(f"camunda:topic: {err.message}", element_id=task.element_id, instance_id=row.id)
+        topic = self._evaluator(task, row)(info.topic_source, "camunda:topic")
         if topic is None or str(topic) == "":
             raise ScriptError(f"camunda:topic '{info.external_topic}' gives no topic name", element_id=task.element_id,
                               instance_id=row.id)
