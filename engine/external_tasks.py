@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from .errors import BadRequest, NotFound
 from .ids import new_id
+from .queries import EXTERNAL_TASK_SORT, order_by
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .variables import project_variable, stored_value, to_typed
@@ -261,11 +262,14 @@ class ExternalTasks:
             row = self._get(session, task_id)
             return _task_json(row, self.engine.clock.now(), _version_tags(session, [row]))
 
-    def list(self, *, first: int = 0, max_results: int = 100, **filters: Any) -> list[dict[str, Any]]:
-        """External tasks, oldest first; filters as Camunda's external task query (see `_query`)."""
+    def list(self, *, first: int = 0, max_results: int = 100, sorting: list[tuple[str, str]] | None = None,
+             **filters: Any) -> list[dict[str, Any]]:
+        """External tasks, oldest first (or by Camunda's `sorting`, see `EXTERNAL_TASK_SORT`); filters as Camunda's
+        external task query (see `_query`)."""
         now = self.engine.clock.now()
+        order = order_by(sorting, EXTERNAL_TASK_SORT, "external tasks")
         with self.engine.db.read() as session:
-            query = self._query(now, **filters).order_by(m.ExternalTask.created_at, m.ExternalTask.id)
+            query = self._query(now, **filters).order_by(*order, m.ExternalTask.created_at, m.ExternalTask.id)
             rows = session.scalars(query.offset(first).limit(min(max_results, 1000))).all()
             tags = _version_tags(session, list(rows))
             return [_task_json(r, now, tags) for r in rows]
@@ -276,29 +280,46 @@ class ExternalTasks:
             return session.scalar(select(func.count()).select_from(self._query(now, **filters).subquery())) or 0
 
     @staticmethod
-    def _query(now: datetime, *, topic: str | None = None, worker_id: str | None = None,
-               instance_id: str | None = None, activity_id: str | None = None, locked: bool | None = None,
+    def _query(now: datetime, *, ids: list[str] | None = None, topic: str | None = None,
+               worker_id: str | None = None, instance_id: str | None = None, instance_ids: list[str] | None = None,
+               activity_id: str | None = None, activity_ids: list[str] | None = None,
+               execution_id: str | None = None, definition_id: str | None = None,
+               definition_key: str | None = None, locked: bool | None = None,
                with_retries_left: bool | None = None, no_retries_left: bool | None = None,
-               definition_key: str | None = None):  # type: ignore[no-untyped-def]
-        q = select(m.ExternalTask)
-        if topic:
-            q = q.where(m.ExternalTask.topic == topic)
-        if worker_id:
-            q = q.where(m.ExternalTask.worker_id == worker_id)
-        if instance_id:
-            q = q.where(m.ExternalTask.instance_id == instance_id)
-        if activity_id:
-            q = q.where(m.ExternalTask.element_id == activity_id)
-        if definition_key:
-            q = q.where(m.ExternalTask.definition_key == definition_key)
+               lock_expiration_after: datetime | None = None, lock_expiration_before: datetime | None = None,
+               suspended: bool | None = None, min_priority: int | None = None,
+               max_priority: int | None = None):  # type: ignore[no-untyped-def]
+        """The query of Camunda's `GET /external-task`: every filter given must hold. A task's execution is the
+        task itself here (its `executionId` is its id); `locked` False means "not locked" (no lock, or an expired
+        one), as `notLocked`."""
+        et = m.ExternalTask
+        q = select(et)
+        for column, value in ((et.topic, topic), (et.worker_id, worker_id), (et.instance_id, instance_id),
+                              (et.element_id, activity_id), (et.id, execution_id),
+                              (et.definition_id, definition_id), (et.definition_key, definition_key)):
+            if value:
+                q = q.where(column == value)
+        for column, values in ((et.id, ids), (et.instance_id, instance_ids), (et.element_id, activity_ids)):
+            if values is not None:
+                q = q.where(column.in_(values))
         if locked is True:
-            q = q.where(m.ExternalTask.lock_expires_at > now)
+            q = q.where(et.lock_expires_at > now)
         elif locked is False:
-            q = q.where(or_(m.ExternalTask.lock_expires_at.is_(None), m.ExternalTask.lock_expires_at <= now))
+            q = q.where(or_(et.lock_expires_at.is_(None), et.lock_expires_at <= now))
+        if lock_expiration_after is not None:
+            q = q.where(et.lock_expires_at > lock_expiration_after)
+        if lock_expiration_before is not None:
+            q = q.where(et.lock_expires_at < lock_expiration_before)
         if with_retries_left:
-            q = q.where(or_(m.ExternalTask.retries.is_(None), m.ExternalTask.retries > 0))
+            q = q.where(or_(et.retries.is_(None), et.retries > 0))
         if no_retries_left:
-            q = q.where(m.ExternalTask.retries == 0)
+            q = q.where(et.retries == 0)
+        if suspended is not None:
+            q = q.where(et.suspended == suspended)
+        if min_priority is not None:
+            q = q.where(et.priority >= min_priority)
+        if max_priority is not None:
+            q = q.where(et.priority <= max_priority)
         return q
 
     def _get(self, session, task_id: str) -> m.ExternalTask:  # type: ignore[no-untyped-def]

@@ -52,6 +52,12 @@ def order_by(sorting: list[tuple[str, str]] | None, columns: dict[str, Any], wha
     return out
 
 
+_ET = m.ExternalTask
+# Camunda's sort keys of the external task query (but tenantId: there are no tenants here)
+EXTERNAL_TASK_SORT = {"id": _ET.id, "lockExpirationTime": _ET.lock_expires_at, "processInstanceId": _ET.instance_id,
+                      "processDefinitionId": _ET.definition_id, "processDefinitionKey": _ET.definition_key,
+                      "taskPriority": _ET.priority, "createTime": _ET.created_at}
+
 _PD, _DEP = m.ProcessDefinition, m.Deployment
 DEFINITION_SORT = {"id": _PD.id, "key": _PD.key, "name": _PD.name, "version": _PD.version,
                    "deploymentId": _PD.deployment_id, "versionTag": _PD.version_tag}

@@ -211,3 +211,60 @@ def test_fetch_and_lock_includes_the_activitys_extension_properties_when_asked(a
     assert task["extensionProperties"] == {"queue": "eu-1", "sla": "PT5M"}
     assert admin.post(f"/external-task/{task['id']}/unlock").status_code == 204
     assert _fetch(admin, "payments")["extensionProperties"] == {}  # only when asked, as Camunda's
+
+
+RANKED = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:serviceTask id="rank" camunda:type="external" camunda:topic="ranking" camunda:taskPriority="${prio}"/>
+    <bpmn:endEvent id="e"/>
+    """ + chain("s", "rank", "e"), process_id="ranked")
+
+
+def test_the_external_task_query_by_ids_priority_lock_and_suspension_get_and_post(admin: Client) -> None:
+    """Camunda's `GET`/`POST /external-task` (and `/count`) filters an operator's script uses: several ids,
+    instances or activities, a priority range, a lock's expiry, active or suspended; sorted by priority."""
+    assert admin.post("/deployment/create", files={"upload": ("ranked.bpmn", RANKED)}).status_code == 200
+    instances = [admin.post("/process-definition/key/ranked/start",
+                            json={"variables": {"prio": {"value": p, "type": "Integer"}}}).json()["id"]
+                 for p in (5, 20, 50)]
+    tasks = {t["processInstanceId"]: t for t in admin.get("/external-task").json()}
+    ids = [tasks[i]["id"] for i in instances]  # priorities 5, 20, 50
+    assert [tasks[i]["priority"] for i in instances] == [5, 20, 50]
+    locked = admin.post("/external-task/fetchAndLock", json={
+        "workerId": "w1", "maxTasks": 1, "usePriority": True,
+        "topics": [{"topicName": "ranking", "lockDuration": 60000}]}).json()
+    assert [t["id"] for t in locked] == [ids[2]]  # the highest priority first
+    assert admin.put(f"/process-instance/{instances[0]}/suspended", json={"suspended": True}).status_code == 204
+
+    def listed(**params: Any) -> list[str]:
+        response = admin.get("/external-task", params=params)
+        assert response.status_code == 200, response.text
+        return [t["id"] for t in response.json()]
+
+    assert sorted(listed(externalTaskIdIn=f"{ids[0]},{ids[2]}")) == sorted([ids[0], ids[2]])
+    assert listed(externalTaskId=ids[1]) == [ids[1]]
+    assert sorted(listed(processInstanceIdIn=",".join(instances[:2]))) == sorted(ids[:2])
+    assert len(listed(activityIdIn="rank,other")) == 3 and listed(activityIdIn="other") == []
+    assert listed(executionId=ids[1]) == [ids[1]]
+    assert listed(priorityHigherThanOrEquals="20", sortBy="taskPriority", sortOrder="desc") == [ids[2], ids[1]]
+    assert listed(priorityLowerThanOrEquals="20", sortBy="taskPriority", sortOrder="asc") == [ids[0], ids[1]]
+    assert listed(lockExpirationAfter="2020-01-01T00:00:00.000+0000") == [ids[2]]
+    assert listed(lockExpirationBefore="2020-01-01T00:00:00.000+0000") == []
+    assert listed(suspended="true") == [ids[0]]
+    assert sorted(listed(active="true")) == sorted(ids[1:])
+
+    response = admin.post("/external-task", json={
+        "processInstanceIdIn": instances, "priorityHigherThanOrEquals": 10, "active": True,
+        "sorting": [{"sortBy": "taskPriority", "sortOrder": "asc"}]})
+    assert response.status_code == 200, response.text
+    assert [t["id"] for t in response.json()] == [ids[1], ids[2]]
+    assert admin.post("/external-task/count", json={"externalTaskIdIn": ids[:2], "notLocked": True}).json() == {
+        "count": 2}
+    assert admin.get("/external-task/count", params={"locked": "true"}).json() == {"count": 1}
+
+    for bad in (admin.get("/external-task", params={"priorityHigherThanOrEquals": "high"}),
+                admin.post("/external-task", json={"priorityHigherThanOrEquals": "high"}),
+                admin.post("/external-task", json={"tenantIdIn": ["t1"]}),
+                admin.get("/external-task", params={"sortBy": "tenantId", "sortOrder": "asc"})):
+        assert bad.status_code == 400, bad.text
+        assert bad.json()["type"] == "InvalidRequestException"

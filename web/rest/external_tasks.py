@@ -10,7 +10,7 @@ from flask import Response, jsonify, request
 from engine.errors import BadRequest
 from engine.external_tasks import TopicRequest
 
-from . import arg_bool, body, body_int, bp, engine, paging, require_admin, typed_variables
+from . import arg_bool, arg_date, arg_list, body, body_int, bp, engine, paging, require_admin, sorting, typed_variables
 
 LONG_POLL_LIMIT_MS = 30 * 60 * 1000  # Camunda's upper bound for asyncResponseTimeout
 POLL_INTERVAL_S = 0.2  # how often a long poll looks again (the worker's request is held meanwhile)
@@ -160,24 +160,62 @@ def topic_names():  # type: ignore[no-untyped-def]
         locked=None if locked == unlocked else locked, with_retries_left=bool(arg_bool("withRetriesLeft"))))
 
 
-def _filters() -> dict[str, Any]:
-    args = request.args
-    return {"topic": args.get("topicName"), "worker_id": args.get("workerId"),
-            "instance_id": args.get("processInstanceId"), "activity_id": args.get("activityId"),
-            "locked": True if arg_bool("locked") else (False if arg_bool("notLocked") else None),
-            "with_retries_left": arg_bool("withRetriesLeft"), "no_retries_left": arg_bool("noRetriesLeft"),
-            "definition_key": args.get("processDefinitionKey")}
+def _filters(source: Any) -> dict[str, Any]:
+    """Camunda's external task query, from the query string (`GET`) or a JSON body (`POST`): lists are
+    comma-separated in the one and arrays in the other, as Camunda's."""
+    locked = True if arg_bool("locked", source) else (False if arg_bool("notLocked", source) else None)
+    suspended = True if arg_bool("suspended", source) else (False if arg_bool("active", source) else None)
+    ids = arg_list("externalTaskIdIn", source)
+    if source.get("externalTaskId"):
+        ids = [str(source["externalTaskId"])] if ids is None else [i for i in ids if i == source["externalTaskId"]]
+    return {"ids": ids, "topic": source.get("topicName"), "worker_id": source.get("workerId"),
+            "instance_id": source.get("processInstanceId"), "instance_ids": arg_list("processInstanceIdIn", source),
+            "activity_id": source.get("activityId"), "activity_ids": arg_list("activityIdIn", source),
+            "execution_id": source.get("executionId"), "definition_id": source.get("processDefinitionId"),
+            "definition_key": source.get("processDefinitionKey"), "locked": locked, "suspended": suspended,
+            "with_retries_left": arg_bool("withRetriesLeft", source),
+            "no_retries_left": arg_bool("noRetriesLeft", source),
+            "lock_expiration_after": arg_date("lockExpirationAfter", source),
+            "lock_expiration_before": arg_date("lockExpirationBefore", source),
+            "min_priority": _long("priorityHigherThanOrEquals", source),
+            "max_priority": _long("priorityLowerThanOrEquals", source)}
+
+
+def _long(name: str, source: Any) -> int | None:
+    """A whole-number filter: a number in a body, its digits in a query string."""
+    raw = source.get(name)
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lstrip("-").isdigit():
+        return int(raw)
+    raise BadRequest(f"Cannot set query parameter '{name}' to value '{raw}': not a whole number")
 
 
 @bp.get("/external-task")
 def list_external():  # type: ignore[no-untyped-def]
     first, count = paging()
-    return jsonify(engine().external_tasks.list(first=first, max_results=count, **_filters()))
+    return jsonify(engine().external_tasks.list(first=first, max_results=count, sorting=sorting(),
+                                                **_filters(request.args)))
+
+
+@bp.post("/external-task")
+def query_external():  # type: ignore[no-untyped-def]
+    first, count = paging()
+    data = body()
+    return jsonify(engine().external_tasks.list(first=first, max_results=count, sorting=sorting(data),
+                                                **_filters(data)))
 
 
 @bp.get("/external-task/count")
 def count_external():  # type: ignore[no-untyped-def]
-    return jsonify({"count": engine().external_tasks.count(**_filters())})
+    return jsonify({"count": engine().external_tasks.count(**_filters(request.args))})
+
+
+@bp.post("/external-task/count")
+def query_count_external():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().external_tasks.count(**_filters(body()))})
 
 
 @bp.get("/external-task/<task_id>")

@@ -44,6 +44,15 @@ def _list(item: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": item}
 
 
+# the filters of Camunda's external task query, by kind (query string and POST body alike)
+_EXT_TEXT = ("externalTaskId", "topicName", "workerId", "processInstanceId", "activityId", "executionId",
+             "processDefinitionId", "processDefinitionKey", "lockExpirationAfter", "lockExpirationBefore")
+_EXT_FLAGS = ("locked", "notLocked", "withRetriesLeft", "noRetriesLeft", "active", "suspended")
+_EXT_LONG = ("priorityHigherThanOrEquals", "priorityLowerThanOrEquals")
+_EXT_LISTS = ("externalTaskIdIn", "processInstanceIdIn", "activityIdIn")
+EXT_SORT = ("id", "lockExpirationTime", "processInstanceId", "processDefinitionId", "processDefinitionKey",
+            "taskPriority", "createTime")
+
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"type": STR, "message": STR, "details": _s("object", True)}, ["type", "message"]),
     "Count": _obj({"count": INT}, ["count"]),
@@ -90,6 +99,11 @@ SCHEMAS: dict[str, Any] = {
         "active": BOOL, "suspended": BOOL, "processInstanceIds": _list(STR),
         "variables": _list(_obj({"name": STR, "operator": _s("string", enum=["eq"]), "value": {"nullable": True}},
                                 ["name"])),
+        "sorting": _list(_obj({"sortBy": STR, "sortOrder": STR}, ["sortBy", "sortOrder"]))},
+        additionalProperties=False),
+    "ExternalTaskQuery": _obj({
+        **{name: STR for name in _EXT_TEXT}, **{name: BOOL for name in _EXT_FLAGS},
+        **{name: INT for name in _EXT_LONG}, **{name: _list(STR) for name in _EXT_LISTS},
         "sorting": _list(_obj({"sortBy": STR, "sortOrder": STR}, ["sortBy", "sortOrder"]))},
         additionalProperties=False),
     "TaskQuery": _obj({
@@ -357,9 +371,9 @@ HIST_INCIDENT_FILTERS = [*_INCIDENT_COMMON, _q("processDefinitionKey"), _q("crea
                          _q("createTimeAfter"), _q("open", BOOL), _q("resolved", BOOL), _q("deleted", BOOL),
                          *_sort_by("createTime", *_INCIDENT_SORTS)]
 DEPLOYMENT_FILTERS = [_q("id"), _q("name"), _q("nameLike"), _q("source"), _q("after"), _q("before")]
-EXT_FILTERS = [_q("topicName"), _q("workerId"), _q("processInstanceId"), _q("activityId"), _q("locked", BOOL),
-               _q("notLocked", BOOL), _q("withRetriesLeft", BOOL), _q("noRetriesLeft", BOOL),
-               _q("processDefinitionKey")]
+EXT_FILTERS = [*(_q(name) for name in _EXT_TEXT), *(_q(name, BOOL) for name in _EXT_FLAGS),
+               *(_q(name, _s("integer")) for name in _EXT_LONG), *(_q(name) for name in _EXT_LISTS),
+               *_sort_by(*EXT_SORT)]
 L = _list
 
 PATHS: dict[str, dict[str, Any]] = {
@@ -510,8 +524,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "/message": {"post": _op("correlate a message (200 with results when resultEnabled)",
                              L(_ref("CorrelationResult")), body="MessageRequest")},
     "/signal": {"post": _op("broadcast a signal", None, body="SignalRequest")},
-    "/external-task": {"get": _op("external tasks", L(_ref("ExternalTask")), params=EXT_FILTERS + PAGE)},
-    "/external-task/count": {"get": _op("how many", _ref("Count"), params=EXT_FILTERS)},
+    "/external-task": {"get": _op("external tasks", L(_ref("ExternalTask")), params=EXT_FILTERS + PAGE),
+                       "post": _op("external tasks (query in the body)", L(_ref("ExternalTask")), params=PAGE,
+                                   body="ExternalTaskQuery")},
+    "/external-task/count": {"get": _op("how many", _ref("Count"), params=EXT_FILTERS),
+                             "post": _op("how many (query in the body)", _ref("Count"),
+                                         body="ExternalTaskQuery")},
     "/external-task/fetchAndLock": {"post": _op("fetch and lock (long polling)", L(_ref("ExternalTask")),
                                                 body="FetchAndLockRequest")},
     "/external-task/{id}": {"get": _op("an external task", _ref("ExternalTask"), params=[ID])},
