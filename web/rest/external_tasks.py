@@ -182,15 +182,17 @@ def _filters(source: Any) -> dict[str, Any]:
 
 
 def _long(name: str, source: Any) -> int | None:
-    """A whole-number filter: a number in a body, its digits in a query string."""
+    """A whole-number filter (a Java long, as Camunda's priorities): a number in a body, its digits in a query
+    string."""
     raw = source.get(name)
     if raw is None or raw == "":
         return None
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.lstrip("-").isdigit():
-        return int(raw)
-    raise BadRequest(f"Cannot set query parameter '{name}' to value '{raw}': not a whole number")
+    value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+    if isinstance(raw, str) and raw.removeprefix("-").isdigit():
+        value = int(raw)
+    if value is None or not -(2 ** 63) <= value < 2 ** 63:
+        raise BadRequest(f"Cannot set query parameter '{name}' to value '{raw}': not a whole number of 64 bits")
+    return value
 
 
 @bp.get("/external-task")
