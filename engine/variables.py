@@ -173,9 +173,11 @@ def from_typed(name: str, typed: Any) -> Any:
     if value is None or kind == "Null":
         return None
     if kind == "String":
-        if not isinstance(value, str):
-            raise InvalidVariables(name, f"value {value!r} is not a String")
-        return value
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (bool, int, float)):  # Camunda's REST maps a number or a boolean to its text
+            return java_text(value)
+        raise InvalidVariables(name, f"value {value!r} is not a String")
     if kind == "Boolean":
         if isinstance(value, bool):
             return value
@@ -217,6 +219,27 @@ def from_typed(name: str, typed: Any) -> Any:
                 raise InvalidVariables(name, f"value is not valid JSON: {err.msg}")
         return value
     return value  # pragma: no cover - every type is handled above
+
+
+def java_text(value: bool | int | float) -> str:
+    """A JSON number or boolean as Java writes it (`String.valueOf`): what Camunda stores when a String variable
+    comes as `{"value": 12345, "type": "String"}`. `true`, `12345`, `1.5`, `1.0E20`, `1.0E-4`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        return repr(float(value))
+    for precision in range(17):  # the fewest digits that read back as the same double, in scientific form
+        text = f"{value:.{precision}e}"
+        if float(text) == value:
+            break
+    digits, exponent = text.split("e")
+    if "." not in digits:
+        digits += ".0"
+    return f"{digits}E{int(exponent)}"
 
 
 def _whole(name: str, kind: str, value: Any) -> int:

@@ -146,3 +146,22 @@ def test_an_object_variable_keeps_its_class_and_format(engine: Engine, admin: Cl
         ("Object", order["value"], order["valueInfo"])]
     bad = mary.post("/process-definition/key/objects/start", json={"variables": {"order": {**order, "value": "{x"}}})
     assert bad.status_code == 400 and "order" in bad.json()["message"]
+
+
+def test_a_string_variable_sent_as_a_number_or_boolean_is_its_java_text(admin: Client, mary: Client) -> None:
+    """Camunda's REST maps `{"value": 12345, "type": "String"}` to the String "12345" (Jackson reads the value's
+    text as the declared Java type) instead of refusing it; a value of another kind is still refused, naming it."""
+    assert admin.post("/deployment/create", files={"upload": ("typed.bpmn", FLOW)}).status_code == 200
+    started = mary.post("/process-definition/key/typed/start", json={"withVariablesInReturn": True, "variables": {
+        "amount": {"value": 1, "type": "Integer"}, "orderNo": {"value": 12345, "type": "String"},
+        "flag": {"value": True, "type": "String"}, "rate": {"value": 1.5e20, "type": "String"},
+        "small": {"value": 0.25, "type": "String"}, "count": {"value": "7", "type": "Integer"}}})
+    assert started.status_code == 200, started.text
+    got = {n: (v["type"], v["value"]) for n, v in started.json()["variables"].items()}
+    assert got == {"amount": ("Integer", 1), "orderNo": ("String", "12345"), "flag": ("String", "true"),
+                   "rate": ("String", "1.5E20"), "small": ("String", "0.25"), "count": ("Integer", 7)}
+    stored = mary.get(f"/process-instance/{started.json()['id']}/variables/orderNo").json()
+    assert (stored["type"], stored["value"]) == ("String", "12345")
+    refused = mary.post("/process-definition/key/typed/start", json={"variables": {
+        "amount": {"value": 1, "type": "Integer"}, "tags": {"value": ["a"], "type": "String"}}})
+    assert refused.status_code == 400 and "tags" in refused.json()["message"], refused.text
