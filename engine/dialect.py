@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from .errors import DefinitionError, ExpressionError, ScriptRejected
-from .expressions import condition_to_python, is_expression, juel_to_python, text_to_python
+from .expressions import condition_to_python, is_expression, juel_to_python, text_to_python, written_as
 from .forms import FormField, parse_form
 from .sandbox import ScriptSandbox
 
@@ -1255,7 +1255,7 @@ class Dialect:
             raise self.fail(el, f"empty timer {kind}")
         if is_expression(text):
             source = self._expr(el, text, f'timer {kind}')
-            el.text = f"_sf_timer({source}, {kind!r})"
+            el.text = written_as(f"_sf_timer({source}, {kind!r})", text)
             try:  # an expression naming no variable (`${'2036-11-14T11:12:22'}`) is known at deploy, as in Camunda
                 text = ast.literal_eval(source)
             except (ValueError, SyntaxError):

@@ -824,6 +824,12 @@ def _remember(src: str, written: str) -> str:
     return src
 
 
+def written_as(source: str, written: str) -> str:
+    """Remember that Python `source` (a wrapper the dialect built around a translated expression) was written as
+    `written` in the diagram, for `expression_failure`'s messages; returns `source`."""
+    return _remember(source, written)
+
+
 def expression_failure(source: str, error: object) -> str:
     """Why evaluating `source` failed, in the designer's words: the expression as written in the diagram (not its
     translation), and for a variable that is not set Camunda's message ("Unknown property used in expression:

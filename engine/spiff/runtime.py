@@ -75,7 +75,7 @@ from .parser import (
 )
 from .scripting import StageflowScriptEngine, multi_instance_variables
 from .starts import START_AT, start_event_for, trigger_definition
-from .timers import install_cron_cycles, is_cron, next_cron
+from .timers import TimerValueError, install_cron_cycles, is_cron, next_cron
 from .tree import ACTIVE, drop_subprocess, earlier_join_arrivals, find_task
 
 SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
@@ -1223,6 +1223,8 @@ def _internal_error(err: Exception) -> ScriptError:
     task = _task_in_traceback(err)
     spec = getattr(task, "task_spec", None)
     element_id = _element_id(spec) if spec is not None else None
+    if isinstance(err, TimerValueError):  # a timer value that does not parse: its own message says it all
+        return ScriptError(str(err), element_id=element_id)
     detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     problem = _collection_problem(task) if isinstance(err, TypeError) else None
     if problem is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, SequentialMultiInstanceTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 
@@ -34,8 +35,32 @@ def _timer_value(value: Any, kind: str = "") -> str:
     if isinstance(value, timedelta):
         return f"PT{value.total_seconds():g}S"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"PT{value:g}S"
-    return str(value).strip()
+        if kind in ("cycle", "date"):
+            from .timers import TimerValueError
+
+            form = "a repeating interval (R3/PT10M) or a cron expression" if kind == "cycle" else \
+                "an ISO 8601 date-time or duration"
+            raise TimerValueError(f"timer {kind} {value!r} is a number, not {form}")
+        return f"PT{value:g}S"  # a duration in seconds
+    text = str(value).strip()
+    _check_timer_text(text, kind)
+    return text
+
+
+def _check_timer_text(text: str, kind: str) -> None:
+    """A `TimerValueError` naming the value when an expression gave a date or duration SpiffWorkflow cannot read
+    (a cycle is checked where SpiffWorkflow reads it, see `timers.install_cron_cycles`)."""
+    from .timers import TimerValueError
+
+    try:
+        if kind == "duration":
+            TimerEventDefinition.parse_iso_duration(text)
+        elif kind == "date":
+            TimerEventDefinition.get_datetime(text)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises a bare Exception for a duration
+        form = "an ISO 8601 duration (PT10M, P2D)" if kind == "duration" else \
+            "an ISO 8601 date-time (2026-01-05T09:00:00Z) or duration (P2D)"
+        raise TimerValueError(f"timer {kind} '{text}' is not {form}") from None
 
 
 HELPERS: dict[str, Any] = {**RUNTIME_HELPERS, "_sf_timer": _timer_value}

@@ -11,6 +11,11 @@ from apscheduler.triggers.cron import CronTrigger
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 
+class TimerValueError(ValueError):
+    """A timer's date, duration or cycle (as written or as its expression gave it) that does not parse: its message
+    names the value and the forms that would."""
+
+
 def parse_moment(value: Any, now: datetime) -> datetime:
     """A datetime, an ISO date-time string, or an ISO duration (`P2D`, meaning now plus two days)."""
     if isinstance(value, datetime):
@@ -24,12 +29,12 @@ def parse_moment(value: Any, now: datetime) -> datetime:
         try:
             parsed = TimerEventDefinition.parse_iso_duration(text)
         except Exception:  # noqa: BLE001 - SpiffWorkflow raises a bare Exception
-            raise ValueError(f"'{text}' is not an ISO 8601 duration")
+            raise TimerValueError(f"'{text}' is not an ISO 8601 duration")
         return now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"'{text}' is neither an ISO 8601 date-time nor a duration")
+        raise TimerValueError(f"'{text}' is neither an ISO 8601 date-time nor a duration")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -92,12 +97,16 @@ def install_cron_cycles() -> None:
 
     def parse(expression: str) -> tuple[int, datetime, timedelta]:
         if not is_cron(expression):
-            return original.__func__(expression)
+            try:
+                return original.__func__(expression)
+            except Exception:  # noqa: BLE001 - SpiffWorkflow's parse fails with whatever int() or its own raise
+                raise TimerValueError(f"timer cycle '{expression}' is neither an ISO 8601 repeating interval "
+                                      "(R3/PT10M, R/2026-01-05T09:00:00Z/P1D) nor a cron expression (0 0 9 * * ?)")
         from ..clock import current_clock
 
         start = next_cron(expression, current_clock().now())
         if start is None:
-            raise ValueError(f"cron expression '{expression}' never fires")
+            raise TimerValueError(f"cron expression '{expression}' never fires")
         following = next_cron(expression, start) or start
         return -1, start, following - start
 

@@ -340,3 +340,53 @@ def test_new_retries_for_a_healthy_timer_keep_its_due_date_and_execute_still_fir
     engine.jobs.execute(job["id"], now_anyway=True)
     assert engine.jobs.list(instance_id=instance.id) == []
     assert engine.instances.variables(instance.id)["fee"] == 5
+
+
+def test_a_timer_value_that_does_not_parse_names_the_element_the_value_and_the_forms(engine: Engine, deploy,
+                                                                                     clock) -> None:
+    """A cycle from an expression: an unset variable is Camunda's message about the expression as written (not
+    Stageflow's translation of it); a value that is no cycle says which forms are; a number is refused as a cycle.
+    Each leaves no instance behind."""
+    import pytest
+
+    from engine.errors import ScriptError
+
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>
+        <bpmn:boundaryEvent id="remind" attachedToRef="t" cancelActivity="false">
+          <bpmn:timerEventDefinition><bpmn:timeCycle>${cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>
+        </bpmn:boundaryEvent>
+        <bpmn:endEvent id="e2"/><bpmn:sequenceFlow id="fb" sourceRef="remind" targetRef="e2"/>
+        """ + chain("s", "t", "e"), process_id="cycles"))
+    cases = [({}, "Unknown property used in expression: ${cycle}. Cause: Cannot resolve identifier 'cycle'"),
+             ({"cycle": "every day"}, "timer cycle 'every day' is neither an ISO 8601 repeating interval "
+                                      "(R3/PT10M, R/2026-01-05T09:00:00Z/P1D) nor a cron expression (0 0 9 * * ?)"),
+             ({"cycle": 5}, "timer cycle 5 is a number, not a repeating interval (R3/PT10M) or a cron expression")]
+    for variables, message in cases:
+        with pytest.raises(ScriptError) as failed:
+            engine.instances.start("cycles", variables=variables)
+        assert failed.value.element_id == "remind"
+        assert message in str(failed.value), str(failed.value)
+        assert "_sf_" not in str(failed.value) and "could not run" not in str(failed.value)
+    assert engine.instances.list(definition_key="cycles") == []
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:intermediateCatchEvent id="pause"><bpmn:timerEventDefinition>
+          <bpmn:timeDuration>${wait}</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:intermediateCatchEvent id="until"><bpmn:timerEventDefinition>
+          <bpmn:timeDate>${when}</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:endEvent id="e"/>""" + chain("s", "pause", "until", "e"), process_id="pauses"))
+    with pytest.raises(ScriptError) as failed:  # the first timer is set at the start
+        engine.instances.start("pauses", variables={"wait": "soon"})
+    assert failed.value.element_id == "pause"
+    assert "timer duration 'soon' is not an ISO 8601 duration (PT10M, P2D)" in str(failed.value)
+    for when, message in [("tomorrow", "timer date 'tomorrow' is not an ISO 8601 date-time (2026-01-05T09:00:00Z) "
+                                       "or duration (P2D)"),
+                          (5, "timer date 5 is a number, not an ISO 8601 date-time or duration")]:
+        paused = engine.instances.start("pauses", variables={"wait": "PT1M", "when": when})
+        clock.advance(minutes=1)
+        assert engine.jobs.execute_due() == 0  # the second timer is set once the first fired: that step fails
+        [job] = engine.jobs.list(instance_id=paused.id)
+        assert job["activityId"] == "pause" and message in job["exceptionMessage"], job["exceptionMessage"]
+    started = engine.instances.start("cycles", variables={"cycle": "R2/PT1H"})
+    assert [j["activityId"] for j in engine.jobs.list(instance_id=started.id)] == ["remind"]
