@@ -249,11 +249,21 @@ def _sf_var(name: str) -> Any:
     """
     if name.startswith("__") or (name.startswith(RESERVED_PREFIX) and name != BUSINESS_KEY_VARIABLE):
         raise NameError(f"variable name '{name}' is reserved")
-    frame = sys._getframe(1)
+    value = _evaluating_value(name)
+    return None if value is _UNSET else value
+
+
+_UNSET = object()
+
+
+def _evaluating_value(name: str) -> Any:
+    """The value of `name` in the frame evaluating an expression (two frames up: the helper the expression called
+    is between): its locals, then its globals, where SpiffWorkflow puts task data; `_UNSET` when neither has it."""
+    frame = sys._getframe(2)
     try:
         if name in frame.f_locals:
             return frame.f_locals[name]
-        return frame.f_globals.get(name)
+        return frame.f_globals.get(name, _UNSET)
     finally:
         del frame
 
@@ -362,15 +372,10 @@ def _sf_ge(a: Any, b: Any) -> bool:
 def _sf_name(name: str) -> Any:
     """A variable named in an expression whose name is also a Python builtin or keyword (`input`, `type`): its
     value, and, as for any other name, an error when it is not set (JUEL's "Cannot resolve identifier")."""
-    frame = sys._getframe(1)
-    try:
-        if name in frame.f_locals:
-            return frame.f_locals[name]
-        if name in frame.f_globals:
-            return frame.f_globals[name]
-    finally:
-        del frame
-    raise NameError(f"name '{name}' is not defined")
+    value = _evaluating_value(name)
+    if value is _UNSET:
+        raise NameError(f"name '{name}' is not defined")
+    return value
 
 
 RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
