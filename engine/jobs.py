@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from .errors import BadRequest, Conflict, NotFound, ScriptError
 from .executor import SUSPENDED, StaleInstance
@@ -81,7 +82,7 @@ class Jobs:
         with self.engine.db.read() as session:
             rows = session.scalars(self._query(**filters).order_by(*order, m.Job.id).offset(first)
                                    .limit(min(max_results, 1000))).all()
-            return [_job_json(r) for r in rows]
+            return [_job_json(r, session) for r in rows]
 
     def count(self, **filters: Any) -> int:
         """How many jobs match (the filters of `list`), counted in SQL."""
@@ -94,7 +95,7 @@ class Jobs:
             row = session.get(m.Job, job_id)
             if row is None:
                 raise NotFound(f"job '{job_id}' not found")
-            return _job_json(row)
+            return _job_json(row, session)
 
     def next_due(self) -> datetime | None:
         """When the earliest pending job falls due."""
@@ -347,14 +348,14 @@ class Jobs:
                                            element_id=job.element_id, job_id=job.id,
                                            message=job.exception or "the job's retries were set to 0",
                                            created_at=now))
-                return _job_json(job)
+                return _job_json(job, session)
             if job.exception is not None or not job.retries:  # a failed job runs again now
                 job.due_at = now  # (a healthy one keeps its due date, as Camunda's setJobRetries)
             job.retries = retries
             job.lock_owner = job.lock_expires_at = None
             session.execute(update(m.Incident).where(m.Incident.job_id == job_id, m.Incident.resolved_at.is_(None))
                             .values(resolved_at=now))
-            return _job_json(job)
+            return _job_json(job, session)
 
     def count_incidents(self, **filters: Any) -> int:
         """How many open incidents match `filters` (see `incident_conditions`), counted in SQL."""
@@ -391,7 +392,7 @@ class Jobs:
             query = select(m.Incident, resolved, ended).where(*incident_conditions(filters), *_state_condition(state))
             rows = session.execute(query.order_by(*order, m.Incident.created_at, m.Incident.id).offset(first)
                                    .limit(min(max_results, 1000))).all()
-            return [_historic_incident_json(r, bool(done), end) for r, done, end in rows]
+            return [_historic_incident_json(r, bool(done), end, session) for r, done, end in rows]
 
     def count_historic_incidents(self, *, state: str | None = None, **filters: Any) -> int:
         with self.engine.db.read() as session:
@@ -417,7 +418,7 @@ class Jobs:
                 raise NotFound(f"job '{job_id}' not found")
             if job.instance_id is None or job.task_id is None:
                 job.due_at = due
-                return _job_json(job)
+                return _job_json(job, session)
             task_id = job.task_id
             eng.executor.change(session, job.instance_id, lambda run: run.set_timer_due(task_id, due),
                                 allow_suspended=True)
@@ -425,7 +426,7 @@ class Jobs:
             row = session.scalars(select(m.Job).where(m.Job.task_id == task_id)).first()
             if row is None:
                 raise NotFound(f"job '{job_id}' not found")
-            return _job_json(row)
+            return _job_json(row, session)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -446,6 +447,27 @@ def parse_retry_cycle(cycle: str) -> tuple[int, timedelta]:
         return len(parts), parse_moment(parts[0], epoch) - epoch
     except (ValueError, IndexError):
         raise BadRequest(f"failedJobRetryTimeCycle '{cycle}' is neither R<n>/<duration> nor a list of durations")
+
+
+_KEYS: dict[str, str] = {}  # definition id -> process key (a definition never changes its key)
+
+
+def _definition_key(session: Session, definition_id: str | None) -> str | None:
+    """The process key of a definition id: Camunda's `key:version:uuid` names it, a bare uuid (a key too long for
+    that form) is looked up once."""
+    if not definition_id:
+        return None
+    if ":" in definition_id:
+        return definition_id.split(":", 1)[0]
+    key = _KEYS.get(definition_id)
+    if key is None:
+        key = session.scalar(select(m.ProcessDefinition.key).where(m.ProcessDefinition.id == definition_id))
+        if key is None:
+            return None
+        if len(_KEYS) > 10_000:
+            _KEYS.clear()
+        _KEYS[definition_id] = key
+    return key
 
 
 def _incident_json(row: m.Incident) -> dict[str, Any]:
@@ -469,14 +491,13 @@ def _incident_json(row: m.Incident) -> dict[str, Any]:
     }
 
 
-def _job_json(row: m.Job) -> dict[str, Any]:
+def _job_json(row: m.Job, session: Session) -> dict[str, Any]:
     return {
         "id": row.id,
         "jobDefinitionId": None,
         "processInstanceId": row.instance_id,
         "processDefinitionId": row.definition_id,
-        # definition ids are `key:version:uuid`, as Camunda's
-        "processDefinitionKey": row.definition_id.split(":", 1)[0] if row.definition_id else None,
+        "processDefinitionKey": _definition_key(session, row.definition_id),
         "executionId": row.instance_id,
         "activityId": row.element_id,
         "dueDate": iso(row.due_at),
@@ -546,7 +567,8 @@ def _state_condition(state: str | None) -> list[Any]:
     return [conditions[state]]
 
 
-def _historic_incident_json(row: m.Incident, resolved: bool, instance_ended: datetime | None) -> dict[str, Any]:
+def _historic_incident_json(row: m.Incident, resolved: bool, instance_ended: datetime | None,
+                            session: Session) -> dict[str, Any]:
     """Camunda's HistoricIncident: the incident and its state. One whose job was retried or whose element has since
     completed is `resolved`; one still open when its instance ended is `deleted`, at that end."""
     deleted = not resolved and instance_ended is not None
@@ -554,7 +576,7 @@ def _historic_incident_json(row: m.Incident, resolved: bool, instance_ended: dat
     if resolved and end is None:  # resolved by its element's completion: when is not kept, the instance's end if any
         end = instance_ended
     return {
-        "id": row.id, "processDefinitionKey": row.definition_id.split(":", 1)[0] if row.definition_id else None,
+        "id": row.id, "processDefinitionKey": _definition_key(session, row.definition_id),
         "processDefinitionId": row.definition_id, "processInstanceId": row.instance_id,
         "executionId": row.instance_id, "rootProcessInstanceId": row.instance_id,
         "createTime": iso(row.created_at), "endTime": iso(end), "removalTime": None,

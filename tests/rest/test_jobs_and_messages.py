@@ -288,3 +288,22 @@ def test_historic_incidents_are_open_resolved_or_deleted_with_their_instance(adm
     assert both.status_code == 400
     # the runtime API keeps only the open one
     assert [i["processInstanceId"] for i in admin.get("/incident").json()] == [still_open]
+
+
+def test_a_process_key_too_long_for_a_key_version_id_is_still_the_key_of_its_jobs_and_incidents(
+        admin: Client) -> None:
+    """Past 64 characters a definition id is a bare uuid (as Camunda's), so the key cannot be read off the id:
+    jobs and historic incidents still name the process key."""
+    key = "invoiceApprovalWithEscalationAndReminderProcess"
+    deploy(admin, BILLING.replace(b'id="billing"', f'id="{key}"'.encode()), "long.bpmn")
+    started = admin.post(f"/process-definition/key/{key}/start", json={"variables": {
+        "amount": {"value": 100, "type": "Integer"}, "divisor": {"value": 0, "type": "Integer"}}})
+    assert started.status_code == 200, started.text
+    definition_id = started.json()["definitionId"]
+    assert ":" not in definition_id  # the bare uuid form
+    [job] = admin.get("/job", params={"processInstanceId": started.json()["id"]}).json()
+    assert (job["processDefinitionId"], job["processDefinitionKey"]) == (definition_id, key)
+    assert admin.get(f"/job/{job['id']}").json()["processDefinitionKey"] == key
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 0}).status_code == 204
+    [incident] = admin.get("/history/incident", params={"processInstanceId": started.json()["id"]}).json()
+    assert incident["processDefinitionKey"] == key
