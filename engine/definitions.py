@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from .clock import Clock
 from .dialect import BPMN_NS, Dialect, ProcessInfo
 from .dmn import parse_dmn
-from .errors import Conflict, DefinitionError, NotFound
+from .errors import DefinitionError, InUse, NotFound
 from .ids import new_id
 from .sandbox import ScriptSandbox
 from .spiff import CompiledProcess, Document, compile_process
@@ -529,8 +529,9 @@ class Definitions:
                 running = session.scalar(select(func.count()).select_from(
                     instances.where(m.ProcessInstance.ended_at.is_(None)).subquery()))
                 if running:
-                    raise Conflict(f"deployment '{deployment_id}' has {running} running instance(s): delete "
-                                   "them first or use cascade")
+                    raise InUse(f"Deletion of process definition without cascading failed: deployment "
+                                f"'{deployment_id}' has {running} running instance(s); delete them first or use "
+                                "cascade")
             session.execute(delete(m.Job).where(m.Job.definition_id.in_(def_ids), m.Job.instance_id.is_(None)))
             session.execute(delete(m.EventSubscription).where(m.EventSubscription.definition_id.in_(def_ids),
                                                               m.EventSubscription.instance_id.is_(None)))

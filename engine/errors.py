@@ -108,6 +108,20 @@ class Conflict(StageflowError):
     rest_type = "OptimisticLockingException"
 
 
+class AlreadyClaimed(Conflict):
+    """A task someone else has claimed: trying again will not help (Camunda's TaskAlreadyClaimedException, where a
+    client retries an optimistic-locking conflict)."""
+
+    rest_type = "TaskAlreadyClaimedException"
+
+
+class InUse(Conflict):
+    """A deployment whose definitions still have running instances, deleted without cascade (Camunda answers a
+    ProcessEngineException: "Deletion of process definition without cascading failed")."""
+
+    rest_type = "ProcessEngineException"
+
+
 class Suspended(Conflict):
     """Work on a suspended instance, task or definition: trying again will not help until it is resumed
     (Camunda's SuspendedEntityInteractionException, where a client retries an optimistic-locking conflict)."""

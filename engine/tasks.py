@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, bindparam, func, or_, select, text
 from sqlalchemy.sql import ClauseElement
 
-from .errors import BadRequest, Conflict, NotFound, Suspended
+from .errors import AlreadyClaimed, BadRequest, Conflict, NotFound, Suspended
 from .forms import FormField, validate_submission
 from .ids import new_id
 from .spiff.runtime import check_variables_serializable
@@ -218,7 +218,7 @@ class Tasks:
         with self.engine.db.write() as session:
             row = self._active(session, task_id)
             if row.assignee and row.assignee != user:
-                raise Conflict(f"task '{task_id}' is already claimed by {row.assignee}")
+                raise AlreadyClaimed(f"task '{task_id}' is already claimed by {row.assignee}")
             row.assignee = user
             self._note(session, row, "claimed", user)
             return TaskView.of(row)

@@ -285,3 +285,22 @@ def test_duplicate_filtering_compares_with_deployments_of_the_same_name(admin: C
     mixed = admin.post("/deployment/create", files=[("a", ("order.bpmn", ORDER)), ("b", ("extra.bpmn", extra))],
                        data={"deployment-name": "test", "deploy-changed-only": "true"}).json()
     assert mixed["created"] and [d["key"] for d in mixed["deployedProcessDefinitions"].values()] == ["extra"]
+
+
+def test_a_claimed_task_and_a_deployment_in_use_answer_camundas_exception_types(admin: Client, mary: Client) -> None:
+    """Errors a client must not retry as an optimistic-locking conflict: a task someone else claimed
+    (TaskAlreadyClaimedException) and a deployment with running instances deleted without cascade
+    (ProcessEngineException, in Camunda's words)."""
+    deployed = deploy(admin).json()
+    instance_id = start(mary, "B-9", amount=10).json()["id"]
+    [task] = mary.get("/task", params={"processInstanceId": instance_id}).json()
+    assert admin.post(f"/task/{task['id']}/claim", json={"userId": "admin"}).status_code == 204
+    taken = mary.post(f"/task/{task['id']}/claim", json={"userId": "mary"})
+    assert taken.status_code == 409
+    assert taken.json() == {"type": "TaskAlreadyClaimedException",
+                            "message": f"task '{task['id']}' is already claimed by admin"}
+    kept = admin.delete(f"/deployment/{deployed['id']}")
+    assert kept.status_code == 409 and kept.json()["type"] == "ProcessEngineException"
+    assert kept.json()["message"].startswith("Deletion of process definition without cascading failed")
+    assert admin.get(f"/process-instance/{instance_id}").status_code == 200  # nothing was deleted
+    assert admin.delete(f"/deployment/{deployed['id']}", params={"cascade": "true"}).status_code == 204
