@@ -111,8 +111,8 @@ class History:
                              ("business_key", _HT.business_key), ("task_definition_key", _HT.element_id)):
             if filters.get(name):
                 query = query.where(column == filters[name])
-        if filters.get("assignee"):  # Camunda's taskAssignee: who has it, or who completed it
-            query = query.where(func.coalesce(_HT.assignee, _HT.completed_by) == filters["assignee"])
+        if filters.get("assignee"):  # Camunda's taskAssignee: who had it (completing a task assigns it to no one)
+            query = query.where(_HT.assignee == filters["assignee"])
         if filters.get("finished") is True:
             query = query.where(_HT.ended_at.isnot(None))
         elif filters.get("finished") is False:
@@ -171,8 +171,8 @@ class History:
                 started = task.created_at if task is not None else e.at
                 out.append(self._activity(instance, types, e.element_id, e.element_name or None,
                                           f"{e.element_id}:{task.id}" if task else f"{e.element_id}:{e.seq}",
-                                          task.id if task else None, (task.assignee or task.completed_by)
-                                          if task else e.user_id, started, e.at, e.event == "cancelled"))
+                                          task.id if task else None, task.assignee if task else None, started,
+                                          e.at, e.event == "cancelled"))
             if instance.ended_at is None:
                 out.extend(self._open_activities(session, instance, types, tasks))
         if activity_id:
@@ -352,7 +352,7 @@ def _historic_task(r: m.HumanTask) -> dict[str, Any]:
             "processInstanceId": r.instance_id, "executionId": r.instance_id,
             "activityInstanceId": f"{r.element_id}:{r.id}", "name": r.name, "description": r.description,
             "deleteReason": _TASK_END.get(r.outcome, r.outcome), "owner": r.owner,
-            "assignee": r.assignee or r.completed_by,
+            "assignee": r.assignee,
             "startTime": iso(r.created_at), "endTime": iso(r.ended_at),
             "duration": int((r.ended_at - r.created_at).total_seconds() * 1000) if r.ended_at else None,
             "taskDefinitionKey": r.element_id, "priority": r.priority, "due": iso(r.due),

@@ -183,3 +183,24 @@ def test_a_multi_instance_activity_has_its_instances_and_one_body_in_history(adm
 def _moment(text: str) -> datetime:
     """A date in Camunda's format (2026-01-05T09:00:00.000+0000)."""
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def test_a_task_completed_without_being_claimed_has_no_assignee_in_history(admin: Client, mary: Client) -> None:
+    """Completing a task does not assign it (Camunda): the historic task and its activity instance have the
+    assignee the task had, none for one completed straight from the group's list."""
+    deploy(admin)
+    unclaimed = start(mary, "ORD-1").json()["id"]
+    claimed = start(mary, "ORD-2").json()["id"]
+    assert mary.post(f"/task/{_task(mary, unclaimed)['id']}/complete", json={}).status_code == 204
+    task = _task(mary, claimed)
+    assert mary.post(f"/task/{task['id']}/claim", json={"userId": "mary"}).status_code == 204
+    assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204
+    for instance_id, assignee in ((unclaimed, None), (claimed, "mary")):
+        [historic] = admin.get("/history/task", params={"processInstanceId": instance_id,
+                                                        "taskDefinitionKey": "review"}).json()
+        assert historic["assignee"] == assignee
+        [activity] = admin.get("/history/activity-instance", params={"processInstanceId": instance_id,
+                                                                     "activityId": "review"}).json()
+        assert activity["assignee"] == assignee
+    assert [t["processInstanceId"] for t in admin.get("/history/task", params={"taskAssignee": "mary"}).json()] \
+        == [claimed]
