@@ -14,6 +14,7 @@ from .ids import new_id
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .store.fastpath import FastStatement, fetch_all
+from .variable_instances import having_variables
 from .views import TaskView, iso
 
 if TYPE_CHECKING:
@@ -97,6 +98,18 @@ class Tasks:
                              ("delegation_state", m.HumanTask.delegation_state)):
             if _given(filters.get(name)):
                 q = q.where(column == filters[name])
+        for name, column in (("process_keys", m.HumanTask.definition_key), ("assignees", m.HumanTask.assignee),
+                             ("business_keys", m.HumanTask.business_key)):
+            if filters.get(name) is not None:
+                q = q.where(column.in_(list(filters[name])))
+        if _given(filters.get("name")):
+            q = q.where(m.HumanTask.name == filters["name"])
+        if _given(filters.get("created_before")):
+            q = q.where(m.HumanTask.created_at < filters["created_before"])
+        if _given(filters.get("created_after")):
+            q = q.where(m.HumanTask.created_at > filters["created_after"])
+        if filters.get("process_variables"):
+            q = q.where(*having_variables(m.HumanTask.instance_id, filters["process_variables"]))
         if _given(filters.get("task_id")):
             q = q.where(m.HumanTask.id == filters["task_id"])
         if filters.get("task_ids") is not None:

@@ -90,9 +90,17 @@ class VariableInstances:
         return query
 
 
-def parse_value_conditions(text: str | None) -> tuple[tuple[str, str, Any], ...]:
-    """Camunda's `variableValues=name_op_value,...` (op: eq, neq, gt, gteq, lt, lteq, like); a number or
-    `true`/`false` compares as such, anything else as text."""
+def having_variables(instance_id: Any, conditions: tuple[tuple[str, str, Any], ...]) -> list[Any]:
+    """SQL conditions that the instance `instance_id` (a column) has a variable matching each of `conditions`
+    (`(name, operator, value)`, as `parse_value_conditions` gives them): Camunda's `processVariables` filter."""
+    return [instance_id.in_(select(m.Variable.instance_id).where(m.Variable.name == name, _condition(op, value)))
+            for name, op, value in conditions]
+
+
+def parse_value_conditions(text: str | None, field: str = "variableValues") -> tuple[tuple[str, str, Any], ...]:
+    """Camunda's `variableValues=name_op_value,...` (op: eq, neq, gt, gteq, lt, lteq, like), or another
+    `field` of that form (`processVariables`); a number or `true`/`false` compares as such, anything else as
+    text."""
     out = []
     for part in (text or "").split(","):
         if not part:
@@ -103,7 +111,7 @@ def parse_value_conditions(text: str | None) -> tuple[tuple[str, str, Any], ...]
                 out.append(("_".join(pieces[:i]), pieces[i], _literal("_".join(pieces[i + 1:]))))
                 break
         else:
-            raise BadRequest(f"variableValues '{part}' is not name_operator_value (operators: "
+            raise BadRequest(f"{field} '{part}' is not name_operator_value (operators: "
                              f"{', '.join(_OPERATORS)})")
     return tuple(out)
 

@@ -110,3 +110,43 @@ def test_a_completed_or_cancelled_task_is_not_found(admin: Client, mary: Client)
     [check] = mary.get("/task", params={"nameLike": "Check%"}).json()
     assert admin.delete(f"/process-instance/{instance}").status_code == 204
     assert mary.get(f"/task/{check['id']}").status_code == 404
+
+
+def test_tasks_by_process_variables_names_keys_assignees_business_keys_and_creation(admin: Client, clock) -> None:
+    """The task query filters a Camunda integration leans on: `processVariables` (GET `name_op_value,...`, POST a
+    list of `{name, operator, value}`), `name`, `processDefinitionKeyIn`, `assigneeIn`,
+    `processInstanceBusinessKeyIn`, `createdBefore`/`createdAfter`."""
+    _setup(admin)  # no business key, no variables
+    first = admin.post("/process-definition/key/offers/start", json={"businessKey": "ORD-7", "variables": {
+        "amount": {"value": 1200, "type": "Integer"}, "region": {"value": "north", "type": "String"}}}).json()["id"]
+    clock.advance(minutes=5)
+    second = admin.post("/process-definition/key/offers/start", json={"businessKey": "ORD-8", "variables": {
+        "amount": {"value": 80, "type": "Integer"}, "region": {"value": "south", "type": "String"}}}).json()["id"]
+
+    def instances(**params: str) -> list[str]:
+        response = admin.get("/task", params={"taskDefinitionKey": "quote", **params})
+        assert response.status_code == 200, response.text
+        return sorted(t["processInstanceId"] for t in response.json())
+
+    assert instances(processVariables="amount_gt_1000") == [first]
+    assert instances(processVariables="amount_lteq_1200,region_eq_south") == [second]
+    assert instances(processVariables="region_like_%th") == sorted([first, second])
+    assert instances(processVariables="region_neq_north") == [second]
+    assert instances(processVariables="missing_eq_1") == []
+    body = {"taskDefinitionKey": "quote", "processVariables": [
+        {"name": "amount", "operator": "gteq", "value": 80}, {"name": "region", "operator": "eq", "value": "north"}]}
+    assert [t["processInstanceId"] for t in admin.post("/task", json=body).json()] == [first]
+    assert admin.post("/task/count", json=body).json() == {"count": 1}
+
+    assert instances(processInstanceBusinessKeyIn="ORD-7,ORD-9") == [first]
+    assert admin.get("/task/count", params={"name": "Write quote"}).json() == {"count": 3}
+    assert admin.get("/task/count", params={"name": "Write"}).json() == {"count": 0}  # exact, not a pattern
+    assert admin.get("/task/count", params={"processDefinitionKeyIn": "offers,other"}).json() == {"count": 12}
+    created = admin.get("/task", params={"processInstanceId": second}).json()[0]["created"]
+    assert instances(createdBefore=created) != [] and second not in instances(createdBefore=created)
+    assert instances(createdAfter=created) == []
+    [task] = admin.get("/task", params={"processInstanceId": first, "taskDefinitionKey": "quote"}).json()
+    assert admin.post(f"/task/{task['id']}/claim", json={"userId": "mary"}).status_code == 204
+    assert [t["id"] for t in admin.get("/task", params={"assigneeIn": "mary,bob"}).json()] == [task["id"]]
+    bad = admin.get("/task", params={"processVariables": "amount_between_1"})
+    assert bad.status_code == 400 and "processVariables 'amount_between_1'" in bad.json()["message"]

@@ -14,6 +14,7 @@ from engine.variables import to_typed, to_typed_map
 from engine.views import TaskView
 
 from . import arg_bool, arg_date, arg_list, body, bp, engine, paging, principal, typed_variables
+from .variable_instances import value_conditions
 
 _SORT = {"created": "created", "dueDate": "dueDate", "followUpDate": "followUpDate", "priority": "priority",
          "name": "name", "assignee": "assignee", "id": "id", "nameCaseInsensitive": "name"}
@@ -66,6 +67,13 @@ def _filters(source: Any) -> dict[str, Any]:
         "without_due": bool(arg_bool("withoutDueDate", source)),
         "task_id": source.get("taskId"),
         "task_ids": arg_list("taskIdIn", source),
+        "name": source.get("name"),
+        "process_keys": arg_list("processDefinitionKeyIn", source),
+        "assignees": arg_list("assigneeIn", source),
+        "business_keys": arg_list("processInstanceBusinessKeyIn", source),
+        "created_before": arg_date("createdBefore", source),
+        "created_after": arg_date("createdAfter", source),
+        "process_variables": value_conditions(source, "processVariables") or None,
     }
     me = principal()
     involved = source.get("involvedUser")

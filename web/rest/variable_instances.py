@@ -23,17 +23,24 @@ def _ids(value: Any, field: str) -> tuple[str, ...]:
     raise BadRequest(f"{field} must be a list of ids (or, in the URL, ids separated by commas)")
 
 
-def _filter(source: Any, *, history: bool = False) -> VariableFilter:
-    values = source.get("variableValues")
-    if isinstance(values, list):  # the JSON form: [{"name": ..., "operator": ..., "value": ...}]
+def value_conditions(source: Any, field: str) -> tuple[tuple[str, str, Any], ...]:
+    """Camunda's variable value filter `field` (`variableValues`, `processVariables`): `name_op_value,...` in a
+    query string, a list of `{name, operator, value}` in a JSON body."""
+    values = source.get(field)
+    if isinstance(values, list):
         conditions = []
         for item in values:
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise BadRequest("variableValues must be a list of {name, operator, value}")
+                raise BadRequest(f"{field} must be a list of {{name, operator, value}}")
             conditions.append((item["name"], str(item.get("operator", "eq")), item.get("value")))
-        parsed = tuple(conditions)
-    else:
-        parsed = parse_value_conditions(values)
+        return tuple(conditions)
+    if values is not None and not isinstance(values, str):
+        raise BadRequest(f"{field} must be a list of {{name, operator, value}}")
+    return parse_value_conditions(values, field)
+
+
+def _filter(source: Any, *, history: bool = False) -> VariableFilter:
+    parsed = value_conditions(source, "variableValues")
     name = source.get("variableName")
     instance_ids = _ids(source.get("processInstanceIdIn"), "processInstanceIdIn")
     if history and source.get("processInstanceId"):
