@@ -204,8 +204,11 @@ class History:
         at_gateway = self._gateways_of_events(session, instance.definition_id)
         seen: set[str] = set()
         for created, element_id, row_id in sorted(waits, key=lambda w: (iso(w[0]) or "", w[1], w[2])):
-            if types.get(element_id, ("", None))[0].startswith("boundary"):
-                continue  # a boundary event waits with its activity; it is an activity instance once it fires
+            kind = types.get(element_id, ("", None))[0] or ""
+            if kind.startswith(("boundary", "start")) or kind.endswith("StartEvent"):
+                # a boundary event waits with its activity, an event subprocess's start event with its scope: each
+                # is an event subscription, an activity instance only once it fires (Camunda)
+                continue
             if element_id in at_gateway:  # the events after an event-based gateway: the gateway is what is open
                 element_id = at_gateway[element_id]
                 if element_id in seen:

@@ -307,3 +307,38 @@ def test_a_process_key_too_long_for_a_key_version_id_is_still_the_key_of_its_job
     assert admin.put(f"/job/{job['id']}/retries", json={"retries": 0}).status_code == 204
     [incident] = admin.get("/history/incident", params={"processInstanceId": started.json()["id"]}).json()
     assert incident["processDefinitionKey"] == key
+
+
+WATCHED = bpmn("""
+    <bpmn:startEvent id="s"/><bpmn:userTask id="work" name="Work"/><bpmn:endEvent id="e"/>
+    <bpmn:subProcess id="onNote" triggeredByEvent="true">
+      <bpmn:startEvent id="noteArrives" isInterrupting="false"><bpmn:messageEventDefinition messageRef="note"/>
+      </bpmn:startEvent>
+      <bpmn:userTask id="readNote" name="Read the note"/><bpmn:endEvent id="noteRead"/>
+      <bpmn:sequenceFlow id="n1" sourceRef="noteArrives" targetRef="readNote"/>
+      <bpmn:sequenceFlow id="n2" sourceRef="readNote" targetRef="noteRead"/>
+    </bpmn:subProcess>
+    """ + chain("s", "work", "e"), process_id="watched",
+    extra='<bpmn:message id="note" name="note"/>')
+
+
+def test_an_event_subprocess_waiting_to_start_is_no_running_activity(admin: Client) -> None:
+    """Its start event is a subscription (Camunda): not in the activity tree, the statistics or the unfinished
+    history; once the message came, what it started is."""
+    deploy(admin, WATCHED, "watched.bpmn")
+    instance_id = admin.post("/process-definition/key/watched/start", json={}).json()["id"]
+
+    def running() -> list[str]:
+        tree = admin.get(f"/process-instance/{instance_id}/activity-instances").json()
+        return sorted(c["activityId"] for c in tree["childActivityInstances"])
+
+    def unfinished() -> list[str]:
+        return sorted(a["activityId"] for a in admin.get("/history/activity-instance", params={
+            "processInstanceId": instance_id, "unfinished": "true"}).json())
+
+    definition_id = admin.get(f"/process-instance/{instance_id}").json()["definitionId"]
+    assert running() == unfinished() == ["work"]
+    assert [(s["id"], s["instances"]) for s in admin.get(f"/process-definition/{definition_id}/statistics").json()] \
+        == [("work", 1)]
+    assert admin.post("/message", json={"messageName": "note", "processInstanceId": instance_id}).status_code == 204
+    assert "readNote" in unfinished() and "noteArrives" not in unfinished()
