@@ -470,6 +470,14 @@ def _definition_key(session: Session, definition_id: str | None) -> str | None:
     return key
 
 
+def _execution_of(incident: m.Incident) -> str | None:
+    """The execution an incident happened in, as its job or external task names it: an external task is its own
+    execution here (its `executionId`), a job runs in its instance's."""
+    if incident.incident_type == "failedExternalTask" and incident.job_id:
+        return incident.job_id
+    return incident.instance_id
+
+
 def _incident_json(row: m.Incident) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -482,7 +490,7 @@ def _incident_json(row: m.Incident) -> dict[str, Any]:
         "configuration": row.job_id,
         "incidentMessage": row.message,
         "incidentTimestamp": iso(row.created_at),
-        "executionId": row.instance_id,
+        "executionId": _execution_of(row),
         "tenantId": None,
         "causeIncidentId": row.id,  # an incident of its own: Stageflow's incidents have no chain of causes
         "rootCauseIncidentId": row.id,
@@ -578,7 +586,7 @@ def _historic_incident_json(row: m.Incident, resolved: bool, instance_ended: dat
     return {
         "id": row.id, "processDefinitionKey": _definition_key(session, row.definition_id),
         "processDefinitionId": row.definition_id, "processInstanceId": row.instance_id,
-        "executionId": row.instance_id, "rootProcessInstanceId": row.instance_id,
+        "executionId": _execution_of(row), "rootProcessInstanceId": row.instance_id,
         "createTime": iso(row.created_at), "endTime": iso(end), "removalTime": None,
         "incidentType": row.incident_type, "activityId": row.element_id, "failedActivityId": row.element_id,
         "causeIncidentId": row.id, "rootCauseIncidentId": row.id, "configuration": row.job_id,

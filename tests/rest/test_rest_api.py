@@ -204,6 +204,10 @@ def test_external_task_failure_incident_retries_and_bpmn_error(admin: Client, ma
     [incident] = admin.get("/incident", params={"processInstanceId": instance["id"]}).json()
     assert (incident["incidentType"], incident["activityId"], incident["incidentMessage"]) == (
         "failedExternalTask", "charge", "psp down")
+    # the incident happened in the external task's execution, as the task names it (and its configuration)
+    assert incident["executionId"] == locked["executionId"] and incident["configuration"] == locked["id"]
+    [historic] = admin.get("/history/incident", params={"processInstanceId": instance["id"]}).json()
+    assert historic["executionId"] == locked["executionId"]
     assert mary.post("/external-task/fetchAndLock", json=fetch).json() == []
     assert admin.put(f"/external-task/{locked['id']}/retries", json={"retries": 1}).status_code == 204
     assert admin.get("/incident").json() == []
