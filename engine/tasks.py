@@ -315,8 +315,7 @@ class Tasks:
             if row.ended_at is not None:
                 raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}")
             loaded = self.engine.executor.load(session, row.instance_id, for_change=False)
-            task = loaded.run.task(task_id)
-            return dict(task.data) if task is not None else {}
+            return loaded.run.task_variables(task_id)
 
     def form(self, task_id: str) -> list[dict[str, Any]]:
         """The task's generated form fields, with defaults evaluated when the task was created."""

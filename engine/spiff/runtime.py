@@ -816,6 +816,15 @@ class Run:
         except (ValueError, TypeError, WorkflowException, KeyError):
             return None
 
+    def task_variables(self, task_id: str) -> dict[str, Any]:
+        """The variables a task sees: its scope's data, and Camunda's variables of the multi-instance activity
+        instance it belongs to (`loopCounter`, `nrOfInstances`, `nrOfActiveInstances`,
+        `nrOfCompletedInstances`), which shadow any of the same name outside, as local variables do."""
+        task = self.task(task_id)
+        if task is None:
+            return {}
+        return {**task.data, **multi_instance_variables(task)}
+
     def _all_tasks(self) -> list[Any]:
         tasks = list(self.workflow.tasks.values())
         for sub in self.workflow.subprocesses.values():

@@ -138,3 +138,34 @@ def test_a_form_encoded_variable_is_refused_and_no_content_has_no_media_type(adm
     done = admin.put(f"/process-instance/{instance_id}/variables/fx", json={"value": 1, "type": "Integer"})
     assert done.status_code == 204 and "Content-Type" not in done.headers
     assert admin.get(f"/process-instance/{instance_id}/variables/fx").json()["value"] == 1
+
+
+def test_a_multi_instance_tasks_variables_include_camundas_loop_variables(admin: Client) -> None:
+    """`/task/{id}/variables` of a parallel multi-instance user task: the element variable and Camunda's
+    `loopCounter` (the instance's position) and `nrOfInstances`/`nrOfActiveInstances`/`nrOfCompletedInstances`
+    of the activity instance, as they stand when read."""
+    from tests.helpers import bpmn, chain
+
+    response = admin.post("/deployment/create", files={"upload": ("mi.bpmn", bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="check" name="Check" camunda:assignee="${reviewer}">
+          <bpmn:multiInstanceLoopCharacteristics camunda:collection="${reviewers}"
+                                                 camunda:elementVariable="reviewer"/>
+        </bpmn:userTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "check", "e"), process_id="mi"))})
+    assert response.status_code == 200, response.text
+    instance_id = admin.post("/process-definition/key/mi/start", json={"variables": {
+        "reviewers": {"value": '["ann","bob","cid"]', "type": "Json"}}}).json()["id"]
+    tasks = sorted(admin.get("/task", params={"processInstanceId": instance_id}).json(), key=lambda t: t["assignee"])
+
+    def loop(task: dict) -> tuple:
+        values = admin.get(f"/task/{task['id']}/variables").json()
+        return tuple(values[n]["value"] for n in ("reviewer", "loopCounter", "nrOfInstances", "nrOfActiveInstances",
+                                                  "nrOfCompletedInstances"))
+
+    assert [loop(t) for t in tasks] == [("ann", 0, 3, 3, 0), ("bob", 1, 3, 3, 0), ("cid", 2, 3, 3, 0)]
+    assert admin.get(f"/task/{tasks[0]['id']}/variables/loopCounter").json() == {
+        "value": 0, "type": "Integer", "valueInfo": {}}
+    assert admin.post(f"/task/{tasks[0]['id']}/complete", json={}).status_code == 204
+    assert loop(tasks[2]) == ("cid", 2, 3, 2, 1)
+    assert "loopCounter" not in admin.get(f"/process-instance/{instance_id}/variables").json()
