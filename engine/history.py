@@ -57,6 +57,11 @@ class History:
                              ("definition_id", _PI.definition_id), ("business_key", _PI.business_key)):
             if filters.get(name):
                 query = query.where(column == filters[name])
+        if filters.get("state"):  # Camunda's name of the state (EXTERNALLY_TERMINATED: cancelled)
+            stored = {v: k for k, v in _STATE.items()}.get(filters["state"], filters["state"])
+            query = query.where(_PI.state == stored)
+            if stored in ("ACTIVE", "SUSPENDED"):
+                query = query.where(_PI.ended_at.is_(None))
         return query
 
     def instances(self, *, visible_to: Principal | None = None, sorting: list[tuple[str, str]] | None = None,

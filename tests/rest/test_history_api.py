@@ -204,3 +204,20 @@ def test_a_task_completed_without_being_claimed_has_no_assignee_in_history(admin
         assert activity["assignee"] == assignee
     assert [t["processInstanceId"] for t in admin.get("/history/task", params={"taskAssignee": "mary"}).json()] \
         == [claimed]
+
+
+def test_historic_instances_by_camundas_state(admin: Client) -> None:
+    """`state`: ACTIVE, SUSPENDED, COMPLETED, EXTERNALLY_TERMINATED (cancelled); another value is a 400."""
+    deploy(admin, bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>'
+                       + chain("s", "t", "e"), process_id="one"), "one.bpmn")
+    running, paused, cancelled, done = (admin.post("/process-definition/key/one/start", json={}).json()["id"]
+                                        for _ in range(4))
+    assert admin.put(f"/process-instance/{paused}/suspended", json={"suspended": True}).status_code == 204
+    assert admin.delete(f"/process-instance/{cancelled}").status_code == 204
+    assert admin.post(f"/task/{_task(admin, done)['id']}/complete", json={}).status_code == 204
+    for state, expected in (("ACTIVE", running), ("SUSPENDED", paused), ("EXTERNALLY_TERMINATED", cancelled),
+                            ("COMPLETED", done)):
+        listed = admin.get("/history/process-instance", params={"state": state}).json()
+        assert [(i["id"], i["state"]) for i in listed] == [(expected, state)]
+        assert admin.get("/history/process-instance/count", params={"state": state}).json() == {"count": 1}
+    assert admin.get("/history/process-instance", params={"state": "RUNNING"}).status_code == 400

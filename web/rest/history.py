@@ -27,7 +27,7 @@ def _instance_filters() -> dict[str, Any]:
             "business_key_like": args.get("processInstanceBusinessKeyLike"), "started_by": args.get("startedBy"),
             "finished": _finished(), "started_after": arg_date("startedAfter"),
             "started_before": arg_date("startedBefore"), "finished_after": arg_date("finishedAfter"),
-            "finished_before": arg_date("finishedBefore"), "visible_to": principal()}
+            "finished_before": arg_date("finishedBefore"), "state": args.get("state"), "visible_to": principal()}
 
 
 @bp.get("/history/process-instance")

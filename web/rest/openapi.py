@@ -351,6 +351,8 @@ HIST_INST_FILTERS = [_q("processInstanceId"), _q("processInstanceIds"), _q("proc
                      _q("processInstanceBusinessKeyLike"), _q("startedBy"), _q("finished", BOOL),
                      _q("unfinished", BOOL), _q("startedAfter"), _q("startedBefore"), _q("finishedAfter"),
                      _q("finishedBefore"),
+                     _q("state", _s("string", enum=["ACTIVE", "SUSPENDED", "COMPLETED", "EXTERNALLY_TERMINATED",
+                                                    "INTERNALLY_TERMINATED"])),
                      *_sort_by("instanceId", "definitionKey", "definitionId", "businessKey", "startTime",
                                "endTime")]
 HIST_TASK_FILTERS = [_q("taskId"), _q("processInstanceId"), _q("processDefinitionKey"), _q("processDefinitionId"),
