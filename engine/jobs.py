@@ -48,6 +48,9 @@ class Jobs:
                              ("activity_id", m.Job.element_id)):
             if filters.get(name):
                 query = query.where(column == filters[name])
+        if filters.get("definition_key"):  # a job keeps its definition's id: the key is the definition's
+            query = query.where(m.Job.definition_id.in_(select(m.ProcessDefinition.id).where(
+                m.ProcessDefinition.key == filters["definition_key"])))
         if filters.get("due_after"):
             query = query.where(m.Job.due_at > filters["due_after"])
         if filters.get("timers") and filters.get("messages"):

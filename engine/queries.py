@@ -19,7 +19,8 @@ INSTANCE_SORT = {"instanceId": _PI.id, "definitionKey": _PI.definition_key, "def
 def instance_conditions(more: dict[str, Any]) -> list[ColumnElement[bool]]:
     """SQL conditions for the instance filters beyond the basic ones: `ids`, `business_key_like` (a LIKE pattern
     with `%`, as Camunda's), `started_after`/`started_before`, `finished_after`/`finished_before`,
-    `started_by`, `finished` (True: ended; False: running)."""
+    `started_by`, `definition_keys`, `with_incident` (an open incident), `finished` (True: ended; False:
+    running)."""
     out: list[ColumnElement[bool]] = []
     if more.get("ids") is not None:
         out.append(_PI.id.in_(list(more["ids"])))
@@ -32,6 +33,12 @@ def instance_conditions(more: dict[str, Any]) -> list[ColumnElement[bool]]:
         moment: datetime | None = more.get(key)
         if moment is not None:
             out.append(column > moment if compare == "gt" else column < moment)
+    if more.get("definition_keys") is not None:
+        out.append(_PI.definition_key.in_(list(more["definition_keys"])))
+    if more.get("with_incident"):  # an open incident in it (Camunda's withIncident)
+        from .jobs import open_incident
+
+        out.append(_PI.id.in_(select(m.Incident.instance_id).where(open_incident())))
     if more.get("finished") is True:
         out.append(_PI.ended_at.isnot(None))
     elif more.get("finished") is False:

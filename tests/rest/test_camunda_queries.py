@@ -10,9 +10,9 @@ from tests.rest.test_rest_api import deploy, start
 
 
 @pytest.mark.parametrize("path, params", [
-    ("/process-instance", {"withIncident": "true"}),
+    ("/process-instance", {"superProcessInstance": "x"}),
     ("/process-instance", {"activityIdIn": "review"}),
-    ("/process-instance/count", {"withIncident": "true"}),
+    ("/process-instance/count", {"rootProcessInstances": "true"}),
     ("/task", {"suspended": "true"}),
     ("/history/process-instance", {"withIncidents": "true"}),
     ("/history/activity-instance", {"canceled": "true"}),
@@ -45,9 +45,9 @@ def test_sorting_needs_both_parameters_and_a_known_field(admin: Client) -> None:
 
 
 def test_a_post_query_refuses_a_field_it_does_not_support(admin: Client) -> None:
-    response = admin.post("/process-instance", json={"withIncident": True})
+    response = admin.post("/process-instance", json={"superProcessInstance": "x"})
     assert response.status_code == 400
-    assert "withIncident" in response.json()["message"]
+    assert "superProcessInstance" in response.json()["message"]
     assert admin.post("/process-instance/count", json={"activityIdIn": ["review"]}).status_code == 400
 
 
@@ -131,3 +131,27 @@ def test_a_query_body_with_an_empty_text_filter_matches_nothing(admin: Client, m
     refused = admin.get("/task", params={"unassigned": ""})
     assert refused.status_code == 400 and "'unassigned' has no value" in refused.json()["message"]
     assert mary.get("/incident", params={"processInstanceId": ""}).status_code == 403
+
+
+def test_instances_by_definition_keys_and_with_an_incident_and_jobs_by_definition_key(admin: Client) -> None:
+    """`processDefinitionKeyIn` and `withIncident` (an open incident) on `/process-instance`, GET and POST;
+    `processDefinitionKey` on `/job`."""
+    from tests.rest.test_jobs_and_messages import BILLING
+
+    deploy(admin)
+    deploy(admin, BILLING, "billing.bpmn")
+    order = start(admin, "ORD-1").json()["id"]
+    billing = admin.post("/process-definition/key/billing/start", json={"variables": {
+        "amount": {"value": 100, "type": "Integer"}, "divisor": {"value": 0, "type": "Integer"}}}).json()["id"]
+    listed = admin.get("/process-instance", params={"processDefinitionKeyIn": "order,billing"}).json()
+    assert sorted(i["id"] for i in listed) == sorted([order, billing])
+    assert [i["id"] for i in admin.get("/process-instance", params={"processDefinitionKeyIn": "billing"}).json()] \
+        == [billing]
+    [job] = admin.get("/job", params={"processDefinitionKey": "billing"}).json()
+    assert job["processInstanceId"] == billing
+    assert admin.get("/job/count", params={"processDefinitionKey": "order"}).json() == {"count": 0}
+    assert admin.get("/process-instance", params={"withIncident": "true"}).json() == []
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 0}).status_code == 204  # an incident
+    assert [i["id"] for i in admin.get("/process-instance", params={"withIncident": "true"}).json()] == [billing]
+    assert admin.post("/process-instance/count", json={"withIncident": True,
+                                                       "processDefinitionKeyIn": ["order"]}).json() == {"count": 0}

@@ -45,7 +45,9 @@ def _filters(source: dict[str, Any]) -> dict[str, Any]:
     return {"definition_key": source.get("processDefinitionKey"), "definition_id": source.get("processDefinitionId"),
             "business_key": source.get("businessKey"), "state": state, "active_only": True,
             "variable_equals": equal or None, "visible_to": principal(),
-            "ids": arg_list("processInstanceIds", source), "business_key_like": source.get("businessKeyLike")}
+            "ids": arg_list("processInstanceIds", source), "business_key_like": source.get("businessKeyLike"),
+            "definition_keys": arg_list("processDefinitionKeyIn", source),
+            "with_incident": bool(arg_bool("withIncident", source))}
 
 
 @bp.get("/process-instance")

@@ -14,7 +14,8 @@ from . import arg_bool, arg_date, arg_list, body, body_int, bp, engine, paging, 
 def _job_filters() -> dict[str, Any]:
     args = request.args
     return {"instance_id": args.get("processInstanceId"), "job_id": args.get("jobId"),
-            "definition_id": args.get("processDefinitionId"), "activity_id": args.get("activityId"),
+            "definition_id": args.get("processDefinitionId"), "definition_key": args.get("processDefinitionKey"),
+            "activity_id": args.get("activityId"),
             "due_before": arg_date("dueDateBefore"), "due_after": arg_date("dueDateAfter"),
             "timers": arg_bool("timers"), "messages": arg_bool("messages"), "executable": arg_bool("executable"),
             "with_exception": arg_bool("withException"), "no_retries_left": arg_bool("noRetriesLeft"),

@@ -96,7 +96,8 @@ SCHEMAS: dict[str, Any] = {
     "ProcessInstanceQuery": _obj({
         **{name: STR for name in ("businessKey", "businessKeyLike", "processDefinitionKey", "processDefinitionId",
                                   "sortBy", "sortOrder")},
-        "active": BOOL, "suspended": BOOL, "processInstanceIds": _list(STR),
+        "active": BOOL, "suspended": BOOL, "processInstanceIds": _list(STR), "processDefinitionKeyIn": _list(STR),
+        "withIncident": BOOL,
         "variables": _list(_obj({"name": STR, "operator": _s("string", enum=["eq"]), "value": {"nullable": True}},
                                 ["name"])),
         "sorting": _list(_obj({"sortBy": STR, "sortOrder": STR}, ["sortBy", "sortOrder"]))},
@@ -334,6 +335,7 @@ def _sort_by(*names: str) -> list[dict[str, Any]]:
 
 INST_FILTERS = [_q("businessKey"), _q("businessKeyLike"), _q("processDefinitionKey"), _q("processDefinitionId"),
                 _q("processInstanceIds"), _q("active", BOOL), _q("suspended", BOOL), _q("variables"),
+                _q("processDefinitionKeyIn"), _q("withIncident", BOOL),
                 *_sort_by("instanceId", "definitionKey", "definitionId", "businessKey")]
 TASK_FILTERS = [_q("taskId"), _q("taskIdIn"), _q("involvedUser"), _q("assignee"), _q("candidateUser"),
                 _q("candidateGroup"), _q("candidateGroups"),
@@ -361,7 +363,8 @@ HIST_TASK_FILTERS = [_q("taskId"), _q("processInstanceId"), _q("processDefinitio
                      *_sort_by("taskId", "startTime", "endTime", "taskName", "assignee", "dueDate",
                                "followUpDate", "priority", "taskDefinitionKey", "processInstanceId",
                                "processDefinitionId", "processDefinitionKey")]
-JOB_FILTERS = [_q("jobId"), _q("processInstanceId"), _q("processDefinitionId"), _q("activityId"),
+JOB_FILTERS = [_q("jobId"), _q("processInstanceId"), _q("processDefinitionId"), _q("processDefinitionKey"),
+               _q("activityId"),
                _q("dueDateBefore"), _q("dueDateAfter"), _q("timers", BOOL), _q("messages", BOOL),
                _q("executable", BOOL), _q("withException", BOOL), _q("noRetriesLeft", BOOL),
                _q("withRetriesLeft", BOOL), _q("suspended", BOOL), _q("active", BOOL),
