@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .errors import BadRequest, MismatchingCorrelation, NotFound
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .variables import project_variable
-from .views import InstanceView
+from .views import InstanceView, iso
 
 if TYPE_CHECKING:
     from .api import Engine
@@ -120,6 +120,22 @@ class Messages:
             results.append(Correlation("ProcessDefinition", InstanceView.of(loaded.row)))
         return results
 
+    def subscriptions(self, *, first: int = 0, max_results: int = 100, sort_order: str = "asc",
+                      **filters: Any) -> list[dict[str, Any]]:
+        """What waits for a message or signal, as Camunda's `GET /event-subscription`: the waits of running
+        instances and the message and signal start events of deployed definitions, oldest first (`sort_order`
+        desc: newest first). Filters: see `_subscription_query`."""
+        es = m.EventSubscription
+        order = es.created_at.desc() if sort_order == "desc" else es.created_at.asc()
+        with self.engine.db.read() as session:
+            rows = session.scalars(_subscription_query(**filters).order_by(order, es.id).offset(first)
+                                   .limit(min(max_results, 1000))).all()
+            return [_subscription_json(r) for r in rows]
+
+    def count_subscriptions(self, **filters: Any) -> int:
+        with self.engine.db.read() as session:
+            return session.scalar(select(func.count()).select_from(_subscription_query(**filters).subquery())) or 0
+
     def signal(self, name: str, *, variables: dict[str, Any] | None = None,
                instance_id: str | None = None, user: str | None = None) -> int:
         """Broadcast signal `name` to every instance waiting for it and start processes with that signal start.
@@ -152,3 +168,23 @@ class Messages:
                                        trigger=("signal", name))
                     count += 1
         return count
+
+
+def _subscription_query(*, subscription_id: str | None = None, event_type: str | None = None,
+                        event_name: str | None = None, instance_id: str | None = None,
+                        execution_id: str | None = None, activity_id: str | None = None) -> Any:
+    """Event subscriptions with Camunda's filters; an instance's waits are in its one execution (its id)."""
+    es = m.EventSubscription
+    query = select(es)
+    for column, value in ((es.id, subscription_id), (es.event_type, event_type), (es.name, event_name),
+                          (es.instance_id, instance_id), (es.instance_id, execution_id), (es.element_id, activity_id)):
+        if value:
+            query = query.where(column == value)
+    return query
+
+
+def _subscription_json(row: m.EventSubscription) -> dict[str, Any]:
+    """Camunda's EventSubscriptionDto (a start event's subscription has no execution or instance)."""
+    return {"id": row.id, "eventType": row.event_type, "eventName": row.name, "executionId": row.instance_id,
+            "processInstanceId": row.instance_id, "activityId": row.element_id,
+            "createdDate": iso(row.created_at), "tenantId": None}

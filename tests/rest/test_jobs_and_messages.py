@@ -342,3 +342,23 @@ def test_an_event_subprocess_waiting_to_start_is_no_running_activity(admin: Clie
         == [("work", 1)]
     assert admin.post("/message", json={"messageName": "note", "processInstanceId": instance_id}).status_code == 204
     assert "readNote" in unfinished() and "noteArrives" not in unfinished()
+
+
+def test_event_subscriptions_list_what_waits_for_a_message(admin: Client, mary: Client) -> None:
+    """Camunda's `GET /event-subscription`: an instance's message wait (in its execution), with filters and
+    count; admins only."""
+    deploy(admin, WATCHED, "watched.bpmn")
+    first = admin.post("/process-definition/key/watched/start", json={}).json()["id"]
+    second = admin.post("/process-definition/key/watched/start", json={}).json()["id"]
+    listed = admin.get("/event-subscription", params={"eventName": "note"}).json()
+    assert sorted(s["processInstanceId"] for s in listed) == sorted([first, second])
+    one = next(s for s in listed if s["processInstanceId"] == first)
+    assert (one["eventType"], one["activityId"], one["executionId"], one["tenantId"]) == (
+        "message", "noteArrives", first, None)
+    assert one["createdDate"]
+    assert admin.get("/event-subscription", params={"processInstanceId": second}).json()[0]["processInstanceId"] \
+        == second
+    assert admin.get("/event-subscription/count", params={"eventType": "signal"}).json() == {"count": 0}
+    assert admin.get("/event-subscription/count", params={"eventName": "note"}).json() == {"count": 2}
+    assert mary.get("/event-subscription").status_code == 403
+    assert admin.get("/event-subscription", params={"eventType": "timer"}).status_code == 400

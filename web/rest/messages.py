@@ -1,13 +1,15 @@
-"""`POST /message` (correlate) and `POST /signal` (broadcast)."""
+"""`POST /message` (correlate), `POST /signal` (broadcast) and `GET /event-subscription` (what waits for them)."""
 
 from __future__ import annotations
 
-from flask import jsonify
+from typing import Any
+
+from flask import jsonify, request
 
 from engine.errors import BadRequest
 from engine.variables import to_typed_map
 
-from . import arg_bool, body, bp, engine, principal, typed_variables
+from . import arg_bool, body, bp, engine, paging, principal, require_admin, typed_variables
 
 
 @bp.post("/message")
@@ -47,3 +49,25 @@ def signal():  # type: ignore[no-untyped-def]
     engine().messages.signal(name, variables=typed_variables(data), instance_id=data.get("executionId"),
                              user=principal().user_id)
     return "", 204
+
+
+def _subscription_filters() -> dict[str, Any]:
+    args = request.args
+    return {"subscription_id": args.get("eventSubscriptionId"), "event_type": args.get("eventType"),
+            "event_name": args.get("eventName"), "instance_id": args.get("processInstanceId"),
+            "execution_id": args.get("executionId"), "activity_id": args.get("activityId")}
+
+
+@bp.get("/event-subscription")
+def event_subscriptions():  # type: ignore[no-untyped-def]
+    require_admin()  # every instance's waits, as /job and /incident: admins only
+    first, count = paging()
+    return jsonify(engine().messages.subscriptions(first=first, max_results=count,
+                                                   sort_order=request.args.get("sortOrder") or "asc",
+                                                   **_subscription_filters()))
+
+
+@bp.get("/event-subscription/count")
+def count_event_subscriptions():  # type: ignore[no-untyped-def]
+    require_admin()
+    return jsonify({"count": engine().messages.count_subscriptions(**_subscription_filters())})
