@@ -424,3 +424,32 @@ def test_a_failed_script_with_nothing_to_retry_is_marked_resolved(client_for: An
     answer = admin.post(f"/instances/{instance.id}/incidents/{incident['id']}/resolve",
                         data={"csrf_token": csrf_token(page)}, follow_redirects=True)
     assert f"incident &#39;{incident['id']}&#39; is resolved already" in answer.text
+
+
+def test_an_object_variable_edited_in_the_inbox_keeps_its_java_class(client_for: Any, sqlite_engine: Engine) -> None:
+    """An `Object` (a Java class, serialized as JSON) is offered for editing as an object of its class and saved as
+    one, so that Camunda clients still read its `objectTypeName`; bad JSON is a message, the value unchanged."""
+    from engine.variables import make_object, to_typed
+
+    orders = Orders(sqlite_engine)
+    instance_id = orders.start("ORD-2005")
+    order = make_object('{"id": 7, "lines": 2}', {"objectTypeName": "com.acme.Order"})
+    sqlite_engine.instances.set_variables(instance_id, {"order": order}, user="admin")
+    admin = client_for("admin")
+    page = admin.get(f"/instances/{instance_id}").text
+    assert '<option value="Object" selected>object (com.acme.Order)</option>' in page
+    token = csrf_token(page)
+    answer = admin.post(f"/instances/{instance_id}/variables", follow_redirects=True, data={
+        "csrf_token": token, "name": "order", "type": "Object", "value": '{"id": 7, "lines": 3}'})
+    assert answer.status_code == 200
+    typed = to_typed(sqlite_engine.instances.variables(instance_id)["order"])
+    assert (typed["type"], typed["valueInfo"]["objectTypeName"]) == ("Object", "com.acme.Order")
+    assert json.loads(typed["value"]) == {"id": 7, "lines": 3}
+    answer = admin.post(f"/instances/{instance_id}/variables", follow_redirects=True, data={
+        "csrf_token": token, "name": "order", "type": "Object", "value": "{broken"})
+    assert "order: the value is not JSON" in answer.text
+    answer = admin.post(f"/instances/{instance_id}/variables", follow_redirects=True, data={
+        "csrf_token": token, "name": "quantity", "type": "Object", "value": "{}"})
+    assert "quantity: only a variable that is an object keeps a Java class" in answer.text
+    assert json.loads(to_typed(sqlite_engine.instances.variables(instance_id)["order"])["value"]) == {
+        "id": 7, "lines": 3}

@@ -20,7 +20,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_login import login_required
 
 from engine.errors import NotFound, StageflowError
-from engine.variables import type_of
+from engine.variables import make_object, object_json, type_of
 from engine.views import HistoryView, InstanceState
 
 from . import bp, engine, me
@@ -65,7 +65,28 @@ def _edit_form_value(value: Any) -> tuple[str, str]:
         return "Number", json.dumps(value)
     if kind == "String":
         return "String", value
+    if kind == "Object":  # edited as its serialized text, and saved as the same Java class and format
+        plain = object_json(value)["value"]
+        return "Object", plain if isinstance(plain, str) else json.dumps(plain, ensure_ascii=False)
     return "Json", json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _value_types(value: Any) -> dict[str, str]:
+    """The types the edit form offers for a variable: an Object also keeps its Java class."""
+    if type_of(value) != "Object":
+        return VALUE_TYPES
+    return {"Object": f"object ({value.object_type_name or 'no class'})", **VALUE_TYPES}
+
+
+def _object_like(existing: Any, name: str, text: str) -> Any:
+    """`text` as an Object of the class and format of the variable it replaces (ValueError when that is none)."""
+    if type_of(existing) != "Object":
+        raise ValueError(f"{name}: only a variable that is an object keeps a Java class; choose JSON")
+    try:
+        return make_object(text, {"objectTypeName": existing.object_type_name,
+                                  "serializationDataFormat": existing.data_format})
+    except ValueError as err:
+        raise ValueError(f"{name}: the value is not JSON ({str(err).split(':')[0]})") from None
 
 
 def parse_value(kind: str, text: str) -> Any:
@@ -133,7 +154,7 @@ def instance_page(instance_id: str):  # type: ignore[no-untyped-def]
                   "can_retry": i["incidentType"] in ("failedJob", "failedExternalTask") and bool(i["jobId"])}
                  for i in eng.jobs.incidents(instance_id=instance_id)]
     changes = _variable_history(eng.instances.variable_changes(instance_id))
-    variables = [{"name": n, "value": v, "type": type_of(v), "edit": _edit_form_value(v),
+    variables = [{"name": n, "value": v, "type": type_of(v), "edit": _edit_form_value(v), "types": _value_types(v),
                   "changes": changes.get(n, [])} for n, v in sorted(state.variables.items())]
     removed = sorted(n for n in changes if n not in state.variables)
     notifications = [{**o, "at": _parse_iso(o.get("time"))} for o in eng.handlers.outbox(instance_id)]
@@ -180,10 +201,13 @@ def set_variable(instance_id: str):  # type: ignore[no-untyped-def]
     def action() -> str:
         if not name or len(name) > 255:
             raise ValueError("Name the variable (at most 255 characters).")
-        try:
-            value = parse_value(kind, text)
-        except ValueError as err:
-            raise ValueError(f"{name}: {err}") from None
+        if kind == "Object":
+            value = _object_like(engine().instances.variables(instance_id).get(name), name, text)
+        else:
+            try:
+                value = parse_value(kind, text)
+            except ValueError as err:
+                raise ValueError(f"{name}: {err}") from None
         engine().instances.set_variables(instance_id, {name: value}, user=me().user_id)
         return f"{name} is now {json.dumps(value, ensure_ascii=False)}."
     return _change(instance_id, action)
