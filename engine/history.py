@@ -275,17 +275,18 @@ class History:
             return self._activity_types(session, definition_id)
 
     def _activity_types(self, session, definition_id: str) -> dict[str, tuple[str, str | None]]:  # type: ignore[no-untyped-def]
-        """Per element id of a definition: (Camunda's activity type, the element's name), read from its BPMN."""
+        """Per element id of a definition: (Camunda's activity type, the element's name), read from its BPMN and
+        from the processes it calls (which run inside its instances), its own elements first where ids meet."""
         with self._types_lock:
             if definition_id in self._types:
                 return self._types[definition_id]
         definition = session.get(m.ProcessDefinition, definition_id)
         types: dict[str, tuple[str, str | None]] = {}
         if definition is not None:
-            for resource_id in (definition.description or {}).get("resources", [])[:1]:
+            for resource_id in reversed((definition.description or {}).get("resources", [])):
                 resource = session.get(m.Resource, resource_id)
                 if resource is not None:
-                    types = activity_types(resource.content, resource.name)
+                    types.update(activity_types(resource.content, resource.name))
         with self._types_lock:
             self._types[definition_id] = types
             while len(self._types) > 64:

@@ -561,3 +561,21 @@ def test_compensation_stageflow_cannot_run_is_refused_naming_the_element(engine:
     with pytest.raises(DefinitionError) as err:
         deploy(bpmn(body))
     assert err.value.element_id == element and problem in err.value.reason
+
+
+def test_the_called_processs_activities_have_their_types_in_the_callers_history(engine: Engine, deploy) -> None:
+    """A called process runs inside its caller's instance here: its activities still carry Camunda's activity
+    types and names in the history and the activity tree (read from the called process's BPMN)."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="cs"/><bpmn:userTask id="register" name="Register the client"/>
+        <bpmn:endEvent id="ce"/>""" + chain("cs", "register", "ce"), process_id="register_client"),
+        "register.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:callActivity id="call" calledElement="register_client"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "call", "e"), process_id="onboarding"), "onboarding.bpmn")
+    instance = engine.instances.start("onboarding")
+    activities = {a["activityId"]: (a["activityType"], a["activityName"])
+                  for a in engine.history.activities(instance.id)}
+    assert activities["cs"] == ("startEvent", None)
+    assert activities["register"] == ("userTask", "Register the client")
+    assert activities["s"] == ("startEvent", None)
