@@ -28,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine_throughput import _engine_seconds  # noqa: E402
 from spiff_baseline import FLOW  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
@@ -80,16 +81,6 @@ class Recorder:
         return Connection
 
 
-def run_flow(engine: Engine, n: int) -> float:
-    """Seconds for `n` instances of the flow through the engine API."""
-    started = time.perf_counter()
-    for _ in range(n):
-        instance = engine.instances.start("bench", variables={"x": 21})
-        [task] = engine.tasks.list(instance_id=instance.id, max_results=1)
-        engine.tasks.complete(task.id, {})
-    return time.perf_counter() - started
-
-
 def record(tmp: Path, n: int, warm: int) -> tuple[Path, list[Call]]:
     """The database file before the recorded instances, and the driver calls of `n` instances."""
     recorder = Recorder()
@@ -100,14 +91,14 @@ def record(tmp: Path, n: int, warm: int) -> tuple[Path, list[Call]]:
         event.listen(sa_engine, "do_connect", lambda _d, _r, _a, cparams: cparams.__setitem__("factory", factory))
     engine.upgrade()
     engine.definitions.deploy([("bench.bpmn", FLOW)])
-    run_flow(engine, warm)
+    _engine_seconds(engine, warm)
     with engine.db.read() as session:  # the thread's own connection, the one the flow runs on
         raw = session.connection().connection.dbapi_connection
     raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before = tmp / "before.db"
     shutil.copy(path, before)
     recorder.on = True
-    run_flow(engine, n)
+    _engine_seconds(engine, n)
     recorder.on = False
     engine.close()
     first = next(i for i, (kind, sql, _) in enumerate(recorder.calls) if kind == "execute" and sql.startswith("BEGIN"))
@@ -173,8 +164,8 @@ def main() -> None:
         timed = Engine(Settings(database_url=f"sqlite:///{tmp}/timed.db"), clock=VirtualClock())
         timed.upgrade()
         timed.definitions.deploy([("bench.bpmn", FLOW)])
-        run_flow(timed, args.warm)
-        whole = run_flow(timed, n) / n
+        _engine_seconds(timed, args.warm)
+        whole = _engine_seconds(timed, n) / n
         timed.close()
         before, calls = record(tmp, n, args.warm)
         commits = sum(1 for kind, _, _ in calls if kind == "commit")
