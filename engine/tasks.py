@@ -42,6 +42,7 @@ _BOUND = frozenset({"assignee", "candidate_user", "candidate_group", "instance_i
                     "definition_id", "task_definition_key", "due_before", "due_after", "involved_user", "owner",
                     "delegation_state"})
 _FLAGS = frozenset({"unassigned", "without_due", "include_assigned"})  # their truth changes the shape only
+_TRI_STATE = frozenset({"suspended", "with_candidate_groups"})  # True, False or None (no filter)
 _LISTS: dict[tuple[Any, ...], FastStatement] = {}
 _LISTS_MAX = 256
 
@@ -110,6 +111,11 @@ class Tasks:
             q = q.where(m.HumanTask.created_at > filters["created_after"])
         if filters.get("process_variables"):
             q = q.where(*having_variables(m.HumanTask.instance_id, filters["process_variables"]))
+        if filters.get("suspended") is not None:  # Camunda's `suspended` (True) or `active` (False)
+            q = q.where(m.HumanTask.suspended == bool(filters["suspended"]))
+        if filters.get("with_candidate_groups") is not None:  # offered to some group (True) or to none (False)
+            offered = _linked(m.IdentityLink.group_id.isnot(None), correlated)
+            q = q.where(offered if filters["with_candidate_groups"] else ~offered)
         if _given(filters.get("task_id")):
             q = q.where(m.HumanTask.id == filters["task_id"])
         if filters.get("task_ids") is not None:
@@ -176,6 +182,9 @@ class Tasks:
                 if type(value) is not int:
                     return None
                 values[f"f_{name}"] = value
+            elif name in _TRI_STATE:
+                if value is not None:  # False filters too: built per call
+                    return None
             elif not value:
                 continue
             elif name in _FLAGS:

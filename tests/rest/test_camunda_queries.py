@@ -13,7 +13,7 @@ from tests.rest.test_rest_api import deploy, start
     ("/process-instance", {"superProcessInstance": "x"}),
     ("/process-instance", {"activityIdIn": "review"}),
     ("/process-instance/count", {"rootProcessInstances": "true"}),
-    ("/task", {"suspended": "true"}),
+    ("/task", {"withoutTenantId": "true"}),
     ("/history/process-instance", {"withIncidents": "true"}),
     ("/history/activity-instance", {"canceled": "true"}),
     ("/deployment", {"tenantIdIn": "x"}),

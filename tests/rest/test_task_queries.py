@@ -150,3 +150,29 @@ def test_tasks_by_process_variables_names_keys_assignees_business_keys_and_creat
     assert [t["id"] for t in admin.get("/task", params={"assigneeIn": "mary,bob"}).json()] == [task["id"]]
     bad = admin.get("/task", params={"processVariables": "amount_between_1"})
     assert bad.status_code == 400 and "processVariables 'amount_between_1'" in bad.json()["message"]
+
+
+def test_tasks_active_or_suspended_and_with_or_without_candidate_groups(admin: Client) -> None:
+    """`active`/`suspended` (the instance's suspension reaches its tasks) and `withCandidateGroups`/
+    `withoutCandidateGroups`, each pair refused together; a flag given as false filters nothing."""
+    running = _setup(admin)
+    paused = admin.post("/process-definition/key/offers/start", json={}).json()["id"]
+    assert admin.put(f"/process-instance/{paused}/suspended", json={"suspended": True}).status_code == 204
+
+    def instances(**params: str) -> set[str]:
+        response = admin.get("/task", params=params)
+        assert response.status_code == 200, response.text
+        return {t["processInstanceId"] for t in response.json()}
+
+    assert instances(active="true") == {running} and instances(suspended="true") == {paused}
+    assert admin.get("/task/count", params={"active": "true"}).json() == {"count": 4}
+    assert admin.get("/task/count", params={"active": "false"}).json() == {"count": 8}
+    assert sorted(_names(admin.get("/task", params={"processInstanceId": running, "withoutCandidateGroups": "true"}))) \
+        == ["Call customer"]  # offered to mary only
+    assert sorted(_names(admin.get("/task", params={"processInstanceId": running, "withCandidateGroups": "true"}))) \
+        == ["Check quote", "Pick goods", "Write quote"]
+    assert admin.post("/task/count", json={"suspended": True, "withCandidateGroups": True}).json() == {"count": 3}
+    for both in ({"active": "true", "suspended": "true"},
+                 {"withCandidateGroups": "true", "withoutCandidateGroups": "true"}):
+        refused = admin.get("/task", params=both)
+        assert refused.status_code == 400 and "cannot set both" in refused.json()["message"]

@@ -74,6 +74,8 @@ def _filters(source: Any) -> dict[str, Any]:
         "created_before": arg_date("createdBefore", source),
         "created_after": arg_date("createdAfter", source),
         "process_variables": value_conditions(source, "processVariables") or None,
+        "suspended": _one_of(source, "suspended", "active"),
+        "with_candidate_groups": _one_of(source, "withCandidateGroups", "withoutCandidateGroups"),
     }
     me = principal()
     involved = source.get("involvedUser")
@@ -85,6 +87,14 @@ def _filters(source: Any) -> dict[str, Any]:
     if involved:  # Camunda's involvedUser: assignee or candidate user, not through a group
         filters["involved_user"], filters["involved_groups"] = involved, []
     return filters
+
+
+def _one_of(source: Any, yes: str, no: str) -> bool | None:
+    """Camunda's pair of flags (`suspended`/`active`): True for the first, False for the second, None for neither;
+    a flag given as false filters nothing, as Camunda's."""
+    if arg_bool(yes, source) and arg_bool(no, source):
+        raise BadRequest(f"Invalid query usage: cannot set both {yes} and {no}")
+    return True if arg_bool(yes, source) else (False if arg_bool(no, source) else None)
 
 
 def _one_sorting(sort_by: Any, order: Any) -> tuple[str, str]:
