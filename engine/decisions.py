@@ -86,7 +86,7 @@ class Decisions:
         with self.engine.db.read() as session:
             query = select(m.DecisionDefinition.id).where(m.DecisionDefinition.key == key)
             if binding == "version":
-                if not str(value).isdigit():
+                if not (str(value).isascii() and str(value).isdigit()):
                     raise DecisionError(f"decisionRefVersion '{value}' of decision '{key}' is not a version number",
                                         decision_id=key)
                 query = query.where(m.DecisionDefinition.version == int(str(value)))

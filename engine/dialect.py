@@ -1207,7 +1207,7 @@ class Dialect:
 
     def _el_loopCardinality(self, el: etree._Element) -> None:
         text = (el.text or "").strip()
-        if text.isdigit() or _owner_id(el) in self.python_loops:
+        if (text.isascii() and text.isdigit()) or _owner_id(el) in self.python_loops:
             return
         if not is_expression(text):
             raise self.fail(el, f"loop cardinality '{text}' is neither a whole number nor an expression")

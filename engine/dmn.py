@@ -87,6 +87,9 @@ _IN = "_sf_dmn_in"  # the value of the input column being tested
 _VARS = "_sf_dmn_vars"  # the variables, for FEEL name lookups
 
 
+_DIGITS = frozenset("0123456789")  # a number starts with an ASCII digit ("²" is a digit to isdigit())
+
+
 class DecisionError(ScriptError):
     """A decision failed while it was evaluated (a cell raised, a hit policy was violated, ...).
 
@@ -427,7 +430,7 @@ def _lex(text: str) -> list[_Tok]:
         elif text.startswith("..", i):
             tokens.append(_Tok("op", "..", i))
             i += 2
-        elif ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+        elif ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
             m = _NUMBER.match(text, i)
             assert m is not None
             literal = m.group(0)

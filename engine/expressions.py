@@ -92,6 +92,9 @@ _ADDITIVE = {"+": "+", "-": "-"}
 _MULTIPLICATIVE = {"*": "*", "/": "/", "div": "/", "%": "%", "mod": "%"}
 
 
+_DIGITS = frozenset("0123456789")  # a number starts with an ASCII digit ("²" is a digit to isdigit())
+
+
 # --------------------------------------------------------------------------------------------------
 # Runtime helpers (called by the generated code)
 # --------------------------------------------------------------------------------------------------
@@ -445,7 +448,7 @@ def _lex(text: str, pos: int, *, braced: bool) -> tuple[list[_Tok], int]:
         elif ch == "}" and braced and depth == 0:
             tokens.append(_Tok("end", "", i))
             return tokens, i + 1
-        elif ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+        elif ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
             i = _lex_number(text, i, tokens)
         elif ch in "'\"":
             i = _lex_string(text, i, tokens)

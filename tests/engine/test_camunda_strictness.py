@@ -127,3 +127,14 @@ def test_a_signal_event_without_signal_ref_is_refused(sqlite_engine: Engine) -> 
 def test_signal_start_events_on_different_signals_deploy(sqlite_engine: Engine) -> None:
     [definition] = sqlite_engine.definitions.deploy([("signals.bpmn", _signal_starts("alert", "abort"))]).definitions
     assert definition.key == "p"
+
+
+def test_a_loop_cardinality_of_a_non_ascii_digit_is_refused_naming_the_element(sqlite_engine: Engine) -> None:
+    """"²" passes `str.isdigit()` but is no number: a deploy error naming the element, not a run-time failure."""
+    content = bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="vote"><bpmn:multiInstanceLoopCharacteristics>
+          <bpmn:loopCardinality>²</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "vote", "e"))
+    with pytest.raises(DefinitionError, match="loop cardinality '²' is neither a whole number nor an expression"):
+        sqlite_engine.definitions.deploy([("votes.bpmn", content)])

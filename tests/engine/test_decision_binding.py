@@ -70,3 +70,13 @@ def test_a_version_binding_without_a_version_is_refused_at_deploy(engine: Engine
     with pytest.raises(DefinitionError, match="decisionRefVersion") as refused:
         deploy(claim('camunda:decisionRefBinding="version"'), "claim.bpmn", ("rating.dmn", rating(1000)))
     assert refused.value.element_id == "rate"
+
+
+def test_a_version_that_is_no_ascii_number_is_an_error_naming_the_element(engine: Engine, deploy) -> None:
+    """"²" passes `str.isdigit()` but `int()` refuses it: the run-time error names the decision and the element."""
+    deploy(rating(1000), "rating.dmn")
+    deploy(claim('camunda:decisionRefBinding="version" camunda:decisionRefVersion="²"'), "claim.bpmn")
+    with pytest.raises(ScriptError, match="decisionRefVersion '²' of decision 'rating' is not a version number") \
+            as failed:
+        rated(engine, 500)
+    assert failed.value.element_id == "rate"

@@ -265,6 +265,7 @@ def test_the_external_task_query_by_ids_priority_lock_and_suspension_get_and_pos
     for bad in (admin.get("/external-task", params={"priorityHigherThanOrEquals": "high"}),
                 admin.post("/external-task", json={"priorityHigherThanOrEquals": "high"}),
                 admin.get("/external-task", params={"priorityLowerThanOrEquals": str(-(2 ** 70))}),
+                admin.get("/external-task", params={"priorityLowerThanOrEquals": "²"}),
                 admin.post("/external-task", json={"tenantIdIn": ["t1"]}),
                 admin.get("/external-task", params={"sortBy": "tenantId", "sortOrder": "asc"})):
         assert bad.status_code == 400, bad.text

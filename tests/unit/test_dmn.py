@@ -836,3 +836,9 @@ def test_explicit_expression_languages(sandbox: ScriptSandbox) -> None:
     assert info.value.element_id == "r1"
     with pytest.raises(DefinitionError, match="javascript"):
         parse(xml.replace('expressionLanguage="juel"><text>cellInput', 'expressionLanguage="javascript"><text>cellInput'))
+
+
+@pytest.mark.parametrize("text", ["> ²", "[1..²]", "²"])
+def test_a_unicode_digit_in_feel_is_an_error_naming_it(text: str) -> None:
+    with pytest.raises(ExpressionError, match="unexpected character '²'"):
+        feel_unary_tests_to_python(text)

@@ -598,3 +598,11 @@ def test_an_unknown_method_is_refused_at_deploy_naming_the_supported_ones() -> N
         juel_to_python("${counter.incrementAndGet()}", element_id="t")
     assert "method calls are not supported ('.incrementAndGet(...)') except " in str(info.value)
     assert "equals" in str(info.value) and "bean getters" in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["${x > ²}", "${x > ½}", "${x == ①}"])
+def test_a_unicode_digit_that_is_no_ascii_number_is_an_error_naming_it(text: str) -> None:
+    """`str.isdigit()` says yes to "²": the lexer reads numbers from ASCII digits only, so that such a character is
+    an `ExpressionError` naming it (it was an AssertionError that escaped the deploy)."""
+    with pytest.raises(ExpressionError, match="unexpected character"):
+        juel_to_python(text)

@@ -188,7 +188,7 @@ def _long(name: str, source: Any) -> int | None:
     if raw is None or raw == "":
         return None
     value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-    if isinstance(raw, str) and raw.removeprefix("-").isdigit():
+    if isinstance(raw, str) and raw.removeprefix("-").isdecimal():  # (isdigit() passes "²", which int() refuses)
         value = int(raw)
     if value is None or not -(2 ** 63) <= value < 2 ** 63:
         raise BadRequest(f"Cannot set query parameter '{name}' to value '{raw}': not a whole number of 64 bits")
