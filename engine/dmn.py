@@ -52,7 +52,7 @@ from typing import Any
 from lxml import etree
 
 from engine.errors import DefinitionError, ExpressionError, ScriptError, ScriptRejected
-from engine.expressions import RUNTIME_HELPERS, is_expression, juel_to_python
+from engine.expressions import ASCII_DIGITS, RUNTIME_HELPERS, is_expression, juel_to_python
 from engine.sandbox import ScriptFailure, ScriptSandbox
 from engine.tokens import Token, TokenCursor
 from engine.xmlsafe import DMN_MODEL_NAMESPACES, element_line
@@ -85,9 +85,6 @@ DEFAULT_INPUT_VARIABLE = "cellInput"
 # Names the generated code reads from its evaluation context (all start with the reserved prefix `_sf_`).
 _IN = "_sf_dmn_in"  # the value of the input column being tested
 _VARS = "_sf_dmn_vars"  # the variables, for FEEL name lookups
-
-
-_DIGITS = frozenset("0123456789")  # a number starts with an ASCII digit ("²" is a digit to isdigit())
 
 
 class DecisionError(ScriptError):
@@ -430,7 +427,7 @@ def _lex(text: str) -> list[_Tok]:
         elif text.startswith("..", i):
             tokens.append(_Tok("op", "..", i))
             i += 2
-        elif ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
+        elif ch in ASCII_DIGITS or (ch == "." and i + 1 < n and text[i + 1] in ASCII_DIGITS):
             m = _NUMBER.match(text, i)
             assert m is not None
             literal = m.group(0)

@@ -92,7 +92,7 @@ _ADDITIVE = {"+": "+", "-": "-"}
 _MULTIPLICATIVE = {"*": "*", "/": "/", "div": "/", "%": "%", "mod": "%"}
 
 
-_DIGITS = frozenset("0123456789")  # a number starts with an ASCII digit ("²" is a digit to isdigit())
+ASCII_DIGITS = frozenset("0123456789")  # a number starts with one (JUEL, FEEL): "²" is a digit to isdigit()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -448,7 +448,7 @@ def _lex(text: str, pos: int, *, braced: bool) -> tuple[list[_Tok], int]:
         elif ch == "}" and braced and depth == 0:
             tokens.append(_Tok("end", "", i))
             return tokens, i + 1
-        elif ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
+        elif ch in ASCII_DIGITS or (ch == "." and i + 1 < n and text[i + 1] in ASCII_DIGITS):
             i = _lex_number(text, i, tokens)
         elif ch in "'\"":
             i = _lex_string(text, i, tokens)

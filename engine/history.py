@@ -33,6 +33,7 @@ _TASK_END = {"cancelled": "deleted"}
 ACTIVITY_SORT = ("activityInstanceId", "activityId", "activityName", "activityType", "startTime", "endTime",
                  "duration")
 _STATE = {"CANCELED": "EXTERNALLY_TERMINATED", "FAILED": "INTERNALLY_TERMINATED"}
+_STORED_STATE = {camunda: stored for stored, camunda in _STATE.items()}
 _BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
@@ -58,7 +59,7 @@ class History:
             if filters.get(name):
                 query = query.where(column == filters[name])
         if filters.get("state"):  # Camunda's name of the state (EXTERNALLY_TERMINATED: cancelled)
-            stored = {v: k for k, v in _STATE.items()}.get(filters["state"], filters["state"])
+            stored = _STORED_STATE.get(filters["state"], filters["state"])
             query = query.where(_PI.state == stored)
             if stored in ("ACTIVE", "SUSPENDED"):
                 query = query.where(_PI.ended_at.is_(None))

@@ -197,6 +197,20 @@ def arg_date(name: str, source: dict[str, Any] | None = None) -> datetime | None
                          "2026-01-05T09:00:00.000+0000")
 
 
+def arg_long(name: str, source: dict[str, Any] | None = None) -> int | None:
+    """A whole-number filter (a Java long, as Camunda's priorities): a number in a body, its digits in a query
+    string."""
+    raw = (source if source is not None else request.args).get(name)
+    if raw is None or raw == "":
+        return None
+    value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+    if isinstance(raw, str) and raw.removeprefix("-").isdecimal():  # (isdigit() passes "²", which int() refuses)
+        value = int(raw)
+    if value is None or not -(2 ** 63) <= value < 2 ** 63:
+        raise BadRequest(f"Cannot set query parameter '{name}' to value '{raw}': not a whole number of 64 bits")
+    return value
+
+
 def arg_list(name: str, source: dict[str, Any] | None = None) -> list[str] | None:
     """A list parameter: comma-separated in a query string (`processInstanceIds=a,b`), a JSON array in a body."""
     raw = (source if source is not None else request.args).get(name)

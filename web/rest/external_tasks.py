@@ -10,7 +10,20 @@ from flask import Response, jsonify, request
 from engine.errors import BadRequest
 from engine.external_tasks import TopicRequest
 
-from . import arg_bool, arg_date, arg_list, body, body_int, bp, engine, paging, require_admin, sorting, typed_variables
+from . import (
+    arg_bool,
+    arg_date,
+    arg_list,
+    arg_long,
+    body,
+    body_int,
+    bp,
+    engine,
+    paging,
+    require_admin,
+    sorting,
+    typed_variables,
+)
 
 LONG_POLL_LIMIT_MS = 30 * 60 * 1000  # Camunda's upper bound for asyncResponseTimeout
 POLL_INTERVAL_S = 0.2  # how often a long poll looks again (the worker's request is held meanwhile)
@@ -177,22 +190,8 @@ def _filters(source: Any) -> dict[str, Any]:
             "no_retries_left": arg_bool("noRetriesLeft", source),
             "lock_expiration_after": arg_date("lockExpirationAfter", source),
             "lock_expiration_before": arg_date("lockExpirationBefore", source),
-            "min_priority": _long("priorityHigherThanOrEquals", source),
-            "max_priority": _long("priorityLowerThanOrEquals", source)}
-
-
-def _long(name: str, source: Any) -> int | None:
-    """A whole-number filter (a Java long, as Camunda's priorities): a number in a body, its digits in a query
-    string."""
-    raw = source.get(name)
-    if raw is None or raw == "":
-        return None
-    value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-    if isinstance(raw, str) and raw.removeprefix("-").isdecimal():  # (isdigit() passes "²", which int() refuses)
-        value = int(raw)
-    if value is None or not -(2 ** 63) <= value < 2 ** 63:
-        raise BadRequest(f"Cannot set query parameter '{name}' to value '{raw}': not a whole number of 64 bits")
-    return value
+            "min_priority": arg_long("priorityHigherThanOrEquals", source),
+            "max_priority": arg_long("priorityLowerThanOrEquals", source)}
 
 
 @bp.get("/external-task")
