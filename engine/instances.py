@@ -127,6 +127,7 @@ class Instances:
         from .queries import INSTANCE_SORT, order_by
 
         with self.engine.db.read() as session:
+            self._resolve_activities(session, more)
             query = self._query(definition_key, definition_id, business_key, state, active_only, variable_equals,
                                 visible_to, more)
             order = order_by(sorting, INSTANCE_SORT, "process instances") or [m.ProcessInstance.started_at.desc()]
@@ -136,6 +137,7 @@ class Instances:
 
     def count(self, **filters: Any) -> int:
         with self.engine.db.read() as session:
+            self._resolve_activities(session, filters)
             query = self._query(filters.get("definition_key"), filters.get("definition_id"),
                                 filters.get("business_key"), filters.get("state"), filters.get("active_only", False),
                                 filters.get("variable_equals"), filters.get("visible_to"), filters)
@@ -158,6 +160,43 @@ class Instances:
                 incidents.setdefault(definition_id, {})[kind] = count
         return {d: DefinitionCounts(running.get(d, 0), failed.get(d, 0), incidents.get(d, {}))
                 for d in set(running) | set(failed) | set(incidents) if d}
+
+    def _resolve_activities(self, session, filters: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+        """Turn an `activity_ids` filter (Camunda's `activityIdIn`: the instance waits in one of these leaf
+        activities) into `activity_waits`: per kind of wait row, what of it counts (see
+        `queries.instance_conditions`).
+
+        An open user task or external task is its activity. A timer or a subscription is one only where its element
+        is an activity: an intermediate catch event or a receive task is; a boundary event waits with the activity it
+        is attached to and an event subprocess's start event with its scope (each an event subscription in Camunda,
+        not an activity instance); an event after an event-based gateway waits as the gateway. Those depend on
+        the definition, so they are matched as (definition id, element id) pairs, read from the definitions that
+        have such waits open."""
+        ids = filters.get("activity_ids")
+        if ids is None:
+            return
+        ids = set(ids)
+        pairs: set[tuple[str, str]] = set()
+        waiting = session.execute(
+            select(m.Job.definition_id, m.Job.element_id).where(m.Job.instance_id.isnot(None)).distinct()
+            .union(select(m.EventSubscription.definition_id, m.EventSubscription.element_id)
+                   .where(m.EventSubscription.instance_id.isnot(None)).distinct())).all()
+        for definition_id, element_id in waiting:
+            if definition_id is None:
+                continue
+            try:
+                compiled = self.engine.definitions.compiled(session, definition_id)
+            except NotFound:  # its deployment was deleted: only the element's own id is known
+                if element_id in ids:
+                    pairs.add((definition_id, element_id))
+                continue
+            info = compiled.element_by_id(element_id)
+            if info is not None and info.event_gateway:
+                if info.event_gateway in ids:
+                    pairs.add((definition_id, element_id))
+            elif element_id in ids and not (info is not None and info.tag in ("boundaryEvent", "startEvent")):
+                pairs.add((definition_id, element_id))
+        filters["activity_waits"] = (sorted(ids), sorted(pairs))
 
     def visible(self, person: Principal, instance_id: str) -> bool:
         """Whether `person` may read the instance (see `_involving`); False for an instance that does not exist."""

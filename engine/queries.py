@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, UnaryExpression, func, select
+from sqlalchemy import ColumnElement, Select, UnaryExpression, func, or_, select, tuple_
 
 from .errors import BadRequest
 from .store import models as m
@@ -19,8 +19,8 @@ INSTANCE_SORT = {"instanceId": _PI.id, "definitionKey": _PI.definition_key, "def
 def instance_conditions(more: dict[str, Any]) -> list[ColumnElement[bool]]:
     """SQL conditions for the instance filters beyond the basic ones: `ids`, `business_key_like` (a LIKE pattern
     with `%`, as Camunda's), `started_after`/`started_before`, `finished_after`/`finished_before`,
-    `started_by`, `definition_keys`, `with_incident` (an open incident), `finished` (True: ended; False:
-    running)."""
+    `started_by`, `definition_keys`, `with_incident` (an open incident), `activity_waits` (see
+    `Instances._resolve_activities`), `finished` (True: ended; False: running)."""
     out: list[ColumnElement[bool]] = []
     if more.get("ids") is not None:
         out.append(_PI.id.in_(list(more["ids"])))
@@ -39,11 +39,27 @@ def instance_conditions(more: dict[str, Any]) -> list[ColumnElement[bool]]:
         from .jobs import open_incident
 
         out.append(_PI.id.in_(select(m.Incident.instance_id).where(open_incident())))
+    if more.get("activity_waits") is not None:  # see `Instances._resolve_activities`
+        out.append(_waiting_in(*more["activity_waits"]))
     if more.get("finished") is True:
         out.append(_PI.ended_at.isnot(None))
     elif more.get("finished") is False:
         out.append(_PI.ended_at.is_(None))
     return out
+
+
+def _waiting_in(ids: list[str], pairs: list[tuple[str, str]]) -> ColumnElement[bool]:
+    """The instance waits in one of the activities `ids`: an open user task or external task of one of them, or a
+    timer, async continuation or subscription at one of the (definition id, element id) `pairs`."""
+    ht, et, job, sub = m.HumanTask, m.ExternalTask, m.Job, m.EventSubscription
+    found = [_PI.id.in_(select(ht.instance_id).where(ht.ended_at.is_(None), ht.element_id.in_(ids))),
+             _PI.id.in_(select(et.instance_id).where(et.element_id.in_(ids)))]
+    if pairs:
+        for model in (job, sub):
+            found.append(_PI.id.in_(select(model.instance_id).where(
+                model.element_id.in_(sorted({e for _, e in pairs})),
+                tuple_(model.definition_id, model.element_id).in_(pairs))))
+    return or_(*found)
 
 
 def order_by(sorting: list[tuple[str, str]] | None, columns: dict[str, Any], what: str) -> list[UnaryExpression[Any]]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import bpmn, chain, flow
 from tests.rest.conftest import Client
 from tests.rest.test_rest_api import deploy, start
 
 
 @pytest.mark.parametrize("path, params", [
     ("/process-instance", {"superProcessInstance": "x"}),
-    ("/process-instance", {"activityIdIn": "review"}),
-    ("/process-instance/count", {"rootProcessInstances": "true"}),
+    ("/process-instance", {"subProcessInstance": "x"}),
+    ("/process-instance/count", {"incidentType": "failedJob"}),
     ("/task", {"withoutTenantId": "true"}),
     ("/history/process-instance", {"withIncidents": "true"}),
     ("/history/activity-instance", {"canceled": "true"}),
@@ -48,7 +49,7 @@ def test_a_post_query_refuses_a_field_it_does_not_support(admin: Client) -> None
     response = admin.post("/process-instance", json={"superProcessInstance": "x"})
     assert response.status_code == 400
     assert "superProcessInstance" in response.json()["message"]
-    assert admin.post("/process-instance/count", json={"activityIdIn": ["review"]}).status_code == 400
+    assert admin.post("/process-instance/count", json={"subProcessInstance": "x"}).status_code == 400
 
 
 def test_process_instances_by_ids_business_key_pattern_and_sorted(admin: Client) -> None:
@@ -155,3 +156,50 @@ def test_instances_by_definition_keys_and_with_an_incident_and_jobs_by_definitio
     assert [i["id"] for i in admin.get("/process-instance", params={"withIncident": "true"}).json()] == [billing]
     assert admin.post("/process-instance/count", json={"withIncident": True,
                                                        "processDefinitionKeyIn": ["order"]}).json() == {"count": 0}
+
+
+WAITS = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:parallelGateway id="fork"/>
+    <bpmn:userTask id="approve" name="Approve"/>
+    <bpmn:boundaryEvent id="too_slow" attachedToRef="approve" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeDuration>P1D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+    <bpmn:eventBasedGateway id="choice"/>
+    <bpmn:intermediateCatchEvent id="paid"><bpmn:messageEventDefinition messageRef="m_paid"/></bpmn:intermediateCatchEvent>
+    <bpmn:intermediateCatchEvent id="late"><bpmn:timerEventDefinition><bpmn:timeDuration>P7D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:serviceTask id="pay" camunda:type="external" camunda:topic="charging"/>
+    <bpmn:intermediateCatchEvent id="settle"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/><bpmn:endEvent id="e3"/><bpmn:endEvent id="e4"/>
+    <bpmn:endEvent id="e5"/><bpmn:endEvent id="e6"/>
+    """ + chain("s", "fork") + "".join(flow("fork", t) for t in ("approve", "choice", "pay", "settle"))
+    + chain("approve", "e1") + chain("too_slow", "e2") + flow("choice", "paid") + flow("choice", "late")
+    + chain("paid", "e3") + chain("late", "e4") + chain("pay", "e5") + chain("settle", "e6"),
+    process_id="waits", extra='<bpmn:message id="m_paid" name="paid"/>')
+
+
+def test_instances_waiting_in_an_activity(admin: Client) -> None:
+    """`activityIdIn`: instances waiting in one of these activities (Camunda: a leaf activity instance). A
+    boundary event's timer is not an activity until it fires, and an event-based gateway is what waits, not the
+    events after it."""
+    assert deploy(admin, WAITS, "waits.bpmn").status_code == 200
+    deploy(admin)
+    waiting = admin.post("/process-definition/key/waits/start", json={}).json()["id"]
+    order = start(admin, "ORD-1").json()["id"]  # waits in its own user task only
+
+    def found(ids: str) -> list[str]:
+        return sorted(i["id"] for i in admin.get("/process-instance", params={"activityIdIn": ids}).json())
+
+    for activity in ("approve", "choice", "pay", "settle"):
+        assert found(activity) == [waiting], activity
+    for not_an_activity in ("too_slow", "paid", "late", "fork", "s", "nope"):
+        assert found(not_an_activity) == [], not_an_activity
+    [order_task] = admin.get("/task", params={"processInstanceId": order}).json()
+    assert found(f"nope,{order_task['taskDefinitionKey']}") == [order]
+    assert found(f"pay,{order_task['taskDefinitionKey']}") == sorted([waiting, order])
+    assert admin.post("/process-instance/count", json={"activityIdIn": ["approve", "late"]}).json() == {"count": 1}
+    # a completed task is no longer a wait; every instance is a root and a leaf (no child instances)
+    [approve] = admin.get("/task", params={"processInstanceId": waiting, "taskDefinitionKey": "approve"}).json()
+    assert admin.post(f"/task/{approve['id']}/complete", json={}).status_code == 204
+    assert found("approve") == []
+    assert found("choice") == [waiting]
+    assert admin.get("/process-instance/count", params={"rootProcessInstances": "true",
+                                                        "leafProcessInstances": "true"}).json() == {"count": 2}

@@ -47,7 +47,9 @@ def _filters(source: dict[str, Any]) -> dict[str, Any]:
             "variable_equals": equal or None, "visible_to": principal(),
             "ids": arg_list("processInstanceIds", source), "business_key_like": source.get("businessKeyLike"),
             "definition_keys": arg_list("processDefinitionKeyIn", source),
-            "with_incident": bool(arg_bool("withIncident", source))}
+            "with_incident": bool(arg_bool("withIncident", source)),
+            # every instance is a root and a leaf: a called process runs inside its caller's instance
+            "activity_ids": arg_list("activityIdIn", source)}
 
 
 @bp.get("/process-instance")

@@ -97,7 +97,8 @@ SCHEMAS: dict[str, Any] = {
         **{name: STR for name in ("businessKey", "businessKeyLike", "processDefinitionKey", "processDefinitionId",
                                   "sortBy", "sortOrder")},
         "active": BOOL, "suspended": BOOL, "processInstanceIds": _list(STR), "processDefinitionKeyIn": _list(STR),
-        "withIncident": BOOL,
+        "withIncident": BOOL, "activityIdIn": _list(STR), "rootProcessInstances": BOOL,
+        "leafProcessInstances": BOOL,
         "variables": _list(_obj({"name": STR, "operator": _s("string", enum=["eq"]), "value": {"nullable": True}},
                                 ["name"])),
         "sorting": _list(_obj({"sortBy": STR, "sortOrder": STR}, ["sortBy", "sortOrder"]))},
@@ -339,7 +340,8 @@ def _sort_by(*names: str) -> list[dict[str, Any]]:
 
 INST_FILTERS = [_q("businessKey"), _q("businessKeyLike"), _q("processDefinitionKey"), _q("processDefinitionId"),
                 _q("processInstanceIds"), _q("active", BOOL), _q("suspended", BOOL), _q("variables"),
-                _q("processDefinitionKeyIn"), _q("withIncident", BOOL),
+                _q("processDefinitionKeyIn"), _q("withIncident", BOOL), _q("activityIdIn"),
+                _q("rootProcessInstances", BOOL), _q("leafProcessInstances", BOOL),
                 *_sort_by("instanceId", "definitionKey", "definitionId", "businessKey")]
 TASK_FILTERS = [_q("taskId"), _q("taskIdIn"), _q("involvedUser"), _q("assignee"), _q("candidateUser"),
                 _q("candidateGroup"), _q("candidateGroups"),
