@@ -277,6 +277,34 @@ class Tasks:
             self._note(session, row, "delegated", user, {"assignee": user_id, "owner": row.owner})
             return TaskView.of(row)
 
+    def update(self, task_id: str, *, name: str | None, description: str | None, assignee: str | None,
+               owner: str | None, delegation_state: str | None, due: datetime | None, follow_up: datetime | None,
+               priority: int, user: str | None = None) -> TaskView:
+        """Replace a task's own fields, every one of them, as Camunda's `PUT /task/{id}` does (a field not given is
+        cleared, the priority 0): a client reads the task, changes what it wants and sends it all back."""
+        for field_name, value in (("name", name), ("assignee", assignee), ("owner", owner)):
+            if value is not None and len(value) > _NAME_LIMIT:
+                raise BadRequest(f"'{field_name}' is too long ({len(value)} characters): at most {_NAME_LIMIT}")
+        if delegation_state is not None and delegation_state.upper() not in (PENDING, RESOLVED):
+            raise BadRequest(f"Valid values for property 'delegationState' are 'PENDING' or 'RESOLVED', but was "
+                             f"'{delegation_state}'")
+        if isinstance(priority, bool) or not isinstance(priority, int) or not -2**31 <= priority < 2**31:
+            raise BadRequest(f"'priority' must be a whole number from {-2**31} to {2**31 - 1}, not {priority!r}")
+        new = {"name": name, "description": description, "assignee": assignee or None, "owner": owner or None,
+               "delegation_state": delegation_state.upper() if delegation_state else None, "due": due,
+               "follow_up": follow_up, "priority": priority}
+        with self.engine.db.write() as session:
+            row = self._active(session, task_id)
+            changed = {}
+            for column, value in new.items():
+                before = getattr(row, column)
+                if before != value:
+                    changed[column] = iso(value) if isinstance(value, datetime) else value
+                    setattr(row, column, value)
+            if changed:
+                self._note(session, row, "updated", user, changed)
+            return TaskView.of(row)
+
     def resolve(self, task_id: str, variables: dict[str, Any] | None = None, *, user: str | None = None,
                 check_form: bool = True) -> TaskView:
         """Give a delegated task back to its owner (Camunda's resolve): the owner is its assignee again (nobody,

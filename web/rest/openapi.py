@@ -152,6 +152,10 @@ SCHEMAS: dict[str, Any] = {
                   "caseDefinitionId": NSTR, "suspended": BOOL, "formKey": NSTR, "tenantId": NSTR,
                   "businessKey": NSTR, "processDefinitionKey": NSTR, "candidateUsers": _list(STR),
                   "candidateGroups": _list(STR)}, ["id", "taskDefinitionKey", "processInstanceId"]),
+    # PUT /task/{id}: the task as GET gave it, changed; fields other than these (id, created, ...) are ignored
+    "TaskUpdateRequest": _obj({"name": NSTR, "description": NSTR, "assignee": NSTR, "owner": NSTR,
+                               "delegationState": NSTR, "due": DATE, "followUp": DATE, "priority": NINT,
+                               "parentTaskId": NSTR, "caseInstanceId": NSTR, "tenantId": NSTR}),
     "IdentityLink": _obj({"userId": NSTR, "groupId": NSTR, "type": STR}, ["type"]),
     "Comment": _obj({"id": STR, "userId": NSTR, "taskId": STR, "processInstanceId": NSTR, "time": DATE,
                      "message": STR, "removalTime": DATE, "rootProcessInstanceId": NSTR}, ["id", "message"]),
@@ -517,7 +521,10 @@ PATHS: dict[str, dict[str, Any]] = {
               "post": _op("open tasks (query in the body)", L(_ref("Task")), params=PAGE, body="TaskQuery")},
     "/task/count": {"get": _op("how many", _ref("Count"), params=TASK_FILTERS),
                     "post": _op("how many (query in the body)", _ref("Count"), body="TaskQuery")},
-    "/task/{id}": {"get": _op("an open task (404 once completed or cancelled)", _ref("Task"), params=[ID])},
+    "/task/{id}": {"get": _op("an open task (404 once completed or cancelled)", _ref("Task"), params=[ID]),
+                   "put": _op("replace its name, description, assignee, owner, delegationState, due, followUp and "
+                              "priority (a field not given is cleared, the priority 0, as Camunda's)", None,
+                              params=[ID], body="TaskUpdateRequest")},
     "/task/{id}/claim": {"post": _op("claim", None, params=[ID], body="UserIdRequest")},
     "/task/{id}/unclaim": {"post": _op("unclaim", None, params=[ID])},
     "/task/{id}/assignee": {"post": _op("set the assignee", None, params=[ID], body="UserIdRequest")},

@@ -4,13 +4,14 @@ identity links, comments. A user who is not in `admins` sees and works only the 
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from flask import jsonify, request
 
 from engine.errors import BadRequest, Forbidden, NotFound
 from engine.forms import form_variables
-from engine.variables import to_typed, to_typed_map
+from engine.variables import parse_date, to_typed, to_typed_map
 from engine.views import TaskView
 
 from . import arg_bool, arg_date, arg_list, body, bp, engine, paging, principal, typed_variables
@@ -172,6 +173,28 @@ def get_task(task_id: str):  # type: ignore[no-untyped-def]
     if engine().tasks.get(task_id).ended_at is not None:
         raise NotFound(f"No matching task with id {task_id}")
     return jsonify(visible_task(task_id).to_json())
+
+
+@bp.put("/task/<task_id>")
+def update_task(task_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's update: every updatable field is set from the body, as a client sends back the task it read."""
+    changeable_task(task_id)
+    data = body()
+    for unsupported, what in (("parentTaskId", "subtasks"), ("caseInstanceId", "cases (CMMN)"),
+                              ("tenantId", "tenants")):
+        if data.get(unsupported) is not None:
+            raise BadRequest(f"'{unsupported}' must be null: Stageflow has no {what}")
+    dates = {}
+    for name in ("due", "followUp"):
+        moment = parse_date(name, data[name]) if data.get(name) not in (None, "") else None
+        dates[name] = moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+    priority = data.get("priority")
+    engine().tasks.update(task_id, name=data.get("name"), description=data.get("description"),
+                          assignee=data.get("assignee"), owner=data.get("owner"),
+                          delegation_state=data.get("delegationState"), due=dates["due"],
+                          follow_up=dates["followUp"], priority=0 if priority is None else priority,
+                          user=principal().user_id)
+    return "", 204
 
 
 @bp.post("/task/<task_id>/claim")

@@ -1,0 +1,57 @@
+"""`PUT /task/{id}` as Camunda 7 answers it: a client reads a task, changes fields and sends it all back; every
+updatable field is replaced (one not sent is cleared), and bad values are a 400 naming them."""
+
+from __future__ import annotations
+
+from tests.rest.conftest import Client
+from tests.rest.test_task_delegation import _claimed_by_mary, _quote, john  # noqa: F401  (john: a fixture)
+
+
+def test_a_task_read_changed_and_sent_back_is_updated(admin: Client, mary: Client) -> None:
+    instance, task_id = _claimed_by_mary(admin, mary)
+    task = mary.get(f"/task/{task_id}").json()
+    task.update(name="Write the quote for ACME", description="Call them first", priority=80,
+                due="2026-12-24T17:00:00.000+0100", followUp="2026-12-20T09:00:00.000+0000")
+    assert mary.put(f"/task/{task_id}", json=task).status_code == 204
+    now = mary.get(f"/task/{task_id}").json()
+    assert (now["name"], now["description"], now["priority"]) == ("Write the quote for ACME", "Call them first", 80)
+    assert (now["due"], now["followUp"]) == ("2026-12-24T16:00:00.000+0000", "2026-12-20T09:00:00.000+0000")
+    assert (now["assignee"], now["owner"], now["delegationState"]) == ("mary", None, None)
+    assert (now["id"], now["created"], now["processInstanceId"]) == (task["id"], task["created"], instance)
+    listed = admin.get("/task", params={"dueBefore": "2026-12-25T00:00:00.000+0000"}).json()
+    assert [t["id"] for t in listed] == [task_id]
+    [row] = admin.get("/history/task", params={"taskId": task_id}).json()
+    assert (row["name"], row["priority"], row["due"]) == ("Write the quote for ACME", 80, now["due"])
+
+
+def test_a_field_not_sent_is_cleared_as_camunda_does(admin: Client, mary: Client) -> None:
+    _, task_id = _claimed_by_mary(admin, mary)
+    assert mary.put(f"/task/{task_id}", json={"name": "Quote", "owner": "boss", "delegationState": "pending"}
+                    ).status_code == 204
+    now = admin.get(f"/task/{task_id}").json()
+    assert (now["name"], now["assignee"], now["owner"], now["delegationState"], now["priority"], now["due"]) == \
+        ("Quote", None, "boss", "PENDING", 0, None)
+
+
+def test_bad_values_are_a_400_naming_them_and_change_nothing(admin: Client, mary: Client) -> None:
+    _, task_id = _claimed_by_mary(admin, mary)
+    before = admin.get(f"/task/{task_id}").json()
+    for bad, words in (({"delegationState": "DONE"}, "'delegationState' are 'PENDING' or 'RESOLVED', but was 'DONE'"),
+                       ({"due": "next friday"}, "'next friday' is not an ISO 8601 date"),
+                       ({"priority": 2**31}, "'priority' must be a whole number"),
+                       ({"priority": "high"}, "priority"),
+                       ({"parentTaskId": "t-1"}, "Stageflow has no subtasks"),
+                       ({"assignee": "x" * 300}, "'assignee' is too long")):
+        response = mary.put(f"/task/{task_id}", json={**before, **bad})
+        assert response.status_code == 400, (bad, response.text)
+        assert words in response.json()["message"], response.json()
+    assert admin.get(f"/task/{task_id}").json() == before
+
+
+def test_only_those_who_may_work_the_task_update_it(admin: Client, mary: Client, john: Client) -> None:  # noqa: F811
+    _, task_id = _quote(admin)
+    assert john.put(f"/task/{task_id}", json={"name": "Mine"}).status_code in (403, 404)
+    assert admin.put("/task/nope", json={"name": "x"}).status_code == 404
+    assert mary.post(f"/task/{task_id}/complete", json={}).status_code == 204
+    late = mary.put(f"/task/{task_id}", json={"name": "Late"})  # as a claim of a completed task
+    assert late.status_code == 409 and "already completed" in late.json()["message"]
