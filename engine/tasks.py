@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, text
+from sqlalchemy import Select, bindparam, delete, func, or_, select, text
 from sqlalchemy.sql import ClauseElement
 
 from .errors import AlreadyClaimed, BadRequest, Conflict, NotFound, Suspended
@@ -303,6 +303,43 @@ class Tasks:
                     setattr(row, column, value)
             if changed:
                 self._note(session, row, "updated", user, changed)
+            return TaskView.of(row)
+
+    def link(self, task_id: str, *, user_id: str | None, group_id: str | None, kind: str, add: bool,
+             user: str | None = None) -> TaskView:
+        """Add (`add`) or remove an identity link, as Camunda's `/task/{id}/identity-links` (and `/delete`): a
+        `candidate` user or group offers the task to them; an `assignee` or `owner` link sets (removes) that
+        person (removing clears it, whoever the link names). A candidate already there is not added twice; one not
+        there is not an error to remove."""
+        if (user_id is None) == (group_id is None):
+            raise BadRequest("Identity Link requires userId or groupId, but not both.")
+        who = user_id if user_id is not None else group_id
+        if not isinstance(who, str) or not who.strip() or len(who) > _NAME_LIMIT:
+            raise BadRequest(f"an identity link's {'userId' if user_id is not None else 'groupId'} must be a name "
+                             f"of 1 to {_NAME_LIMIT} characters")
+        if kind not in ("candidate", "assignee", "owner"):
+            raise BadRequest(f"identity link type '{kind}' is not supported: use candidate, assignee or owner")
+        if kind != "candidate" and group_id is not None:
+            raise BadRequest(f"Incompatible usage: cannot use type '{kind}' together with a groupId")
+        with self.engine.db.write() as session:
+            row = self._active(session, task_id)
+            if kind == "candidate":
+                column = "candidate_users" if user_id is not None else "candidate_groups"
+                names = list(getattr(row, column) or [])
+                if add == (who in names):
+                    return TaskView.of(row)
+                setattr(row, column, [*names, who] if add else [n for n in names if n != who])
+                if add:
+                    session.add(m.IdentityLink(task_id=task_id, user_id=user_id, group_id=group_id))
+                else:
+                    session.execute(delete(m.IdentityLink).where(
+                        m.IdentityLink.task_id == task_id,
+                        m.IdentityLink.user_id == user_id if user_id is not None else m.IdentityLink.group_id == who))
+            else:
+                # removing one clears it, whoever it names (Camunda's DeleteUserIdentityLinkCmd)
+                setattr(row, "assignee" if kind == "assignee" else "owner", who if add else None)
+            link = {"type": kind, "userId" if user_id is not None else "groupId": who}
+            self._note(session, row, "linked" if add else "unlinked", user, link)
             return TaskView.of(row)
 
     def resolve(self, task_id: str, variables: dict[str, Any] | None = None, *, user: str | None = None,

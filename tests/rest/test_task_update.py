@@ -55,3 +55,42 @@ def test_only_those_who_may_work_the_task_update_it(admin: Client, mary: Client,
     assert mary.post(f"/task/{task_id}/complete", json={}).status_code == 204
     late = mary.put(f"/task/{task_id}", json={"name": "Late"})  # as a claim of a completed task
     assert late.status_code == 409 and "already completed" in late.json()["message"]
+
+
+def test_identity_links_offer_a_task_to_more_people_and_take_it_back(admin: Client, mary: Client,
+                                                                      john: Client) -> None:  # noqa: F811
+    """`POST /task/{id}/identity-links` and `/identity-links/delete`: a candidate group or user added sees the task
+    in their list (and may work it); removed, no longer. An assignee or owner link sets that person."""
+    _, task_id = _quote(admin)  # offered to sales (mary); john is in finance
+    assert john.get("/task", params={"candidateUser": "john"}).json() == []
+    assert mary.post(f"/task/{task_id}/identity-links", json={"groupId": "finance", "type": "candidate"}
+                     ).status_code == 204
+    assert [t["id"] for t in john.get("/task", params={"candidateGroup": "finance"}).json()] == [task_id]
+    links = admin.get(f"/task/{task_id}/identity-links", params={"type": "candidate"}).json()
+    assert sorted((lk["groupId"] or "") for lk in links) == ["finance", "sales"]
+    assert admin.post(f"/task/{task_id}/identity-links", json={"userId": "zoe", "type": "candidate"}
+                      ).status_code == 204
+    assert [t["id"] for t in admin.get("/task", params={"candidateUser": "zoe"}).json()] == [task_id]
+    assert admin.get(f"/task/{task_id}").json()["candidateUsers"] == ["zoe"]
+    # john, a candidate now, claims it; his group taken off, he keeps what he claimed
+    assert john.post(f"/task/{task_id}/claim", json={}).status_code == 204
+    assert admin.post(f"/task/{task_id}/identity-links/delete", json={"groupId": "finance", "type": "candidate"}
+                      ).status_code == 204
+    assert admin.get("/task", params={"candidateGroup": "finance", "includeAssignedTasks": "true"}).json() == []
+    assert admin.get(f"/task/{task_id}").json()["assignee"] == "john"
+    # assignee and owner links
+    assert admin.post(f"/task/{task_id}/identity-links", json={"userId": "mary", "type": "assignee"}
+                      ).status_code == 204
+    assert admin.post(f"/task/{task_id}/identity-links", json={"userId": "boss", "type": "owner"}).status_code == 204
+    now = admin.get(f"/task/{task_id}").json()
+    assert (now["assignee"], now["owner"]) == ("mary", "boss")
+    assert admin.post(f"/task/{task_id}/identity-links/delete", json={"userId": "someone", "type": "assignee"}
+                      ).status_code == 204
+    assert admin.get(f"/task/{task_id}").json()["assignee"] is None
+    for bad, words in (({"userId": "a", "groupId": "b", "type": "candidate"}, "userId or groupId, but not both"),
+                       ({"type": "candidate"}, "userId or groupId, but not both"),
+                       ({"groupId": "sales", "type": "owner"}, "cannot use type 'owner' together with a groupId"),
+                       ({"userId": "a", "type": "watcher"}, "type 'watcher' is not supported"),
+                       ({"userId": "a"}, "'type'")):
+        response = admin.post(f"/task/{task_id}/identity-links", json=bad)
+        assert response.status_code == 400 and words in response.json()["message"], (bad, response.text)

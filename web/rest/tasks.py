@@ -353,6 +353,28 @@ def identity_links(task_id: str):  # type: ignore[no-untyped-def]
     return jsonify([link for link in links if wanted in (None, link["type"])])
 
 
+@bp.post("/task/<task_id>/identity-links")
+def add_identity_link(task_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's: a candidate user or group offered the task, or the assignee or owner set."""
+    return _link(task_id, add=True)
+
+
+@bp.post("/task/<task_id>/identity-links/delete")
+def delete_identity_link(task_id: str):  # type: ignore[no-untyped-def]
+    return _link(task_id, add=False)
+
+
+def _link(task_id: str, *, add: bool):  # type: ignore[no-untyped-def]
+    changeable_task(task_id)
+    data = body()
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise BadRequest("an identity link needs a 'type': candidate, assignee or owner")
+    engine().tasks.link(task_id, user_id=data.get("userId"), group_id=data.get("groupId"), kind=kind, add=add,
+                        user=principal().user_id)
+    return "", 204
+
+
 @bp.get("/task/<task_id>/comment")
 def task_comments(task_id: str):  # type: ignore[no-untyped-def]
     visible_task(task_id)
