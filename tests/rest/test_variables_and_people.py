@@ -58,6 +58,14 @@ def test_an_admin_removes_one_variable_of_an_instance(admin: Client, mary: Clien
     assert mary.delete(f"/process-instance/{instance_id}/variables/amount").status_code == 403
     assert admin.delete(f"/process-instance/{instance_id}/variables/amount").status_code == 204
     assert admin.get(f"/process-instance/{instance_id}/variables/amount").status_code == 404
+    # once the instance has ended, changing its variables is a 404, as reading them is
+    assert admin.delete(f"/process-instance/{instance_id}").status_code == 204
+    for response in (admin.post(f"/process-instance/{instance_id}/variables",
+                                json={"modifications": {"note": {"value": "x", "type": "String"}}}),
+                     admin.put(f"/process-instance/{instance_id}/variables/note", json={"value": "x"}),
+                     admin.delete(f"/process-instance/{instance_id}/variables/note"),
+                     admin.get(f"/process-instance/{instance_id}/variables")):
+        assert response.status_code == 404 and "has ended" in response.json()["message"], response.text
 
 
 def test_people_read_their_groups_and_colleagues_and_admins_read_everyone(engine: Engine, admin: Client,

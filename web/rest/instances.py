@@ -142,6 +142,7 @@ def instance_variable(instance_id: str, name: str):  # type: ignore[no-untyped-d
 @bp.post("/process-instance/<instance_id>/variables")
 def modify_instance_variables(instance_id: str):  # type: ignore[no-untyped-def]
     require_admin()
+    running(instance_id)  # an ended instance is 404 here too, as for reading its variables
     data = body()
     removals = data.get("deletions") or []
     if not isinstance(removals, list) or not all(isinstance(n, str) for n in removals):
@@ -154,6 +155,7 @@ def modify_instance_variables(instance_id: str):  # type: ignore[no-untyped-def]
 @bp.put("/process-instance/<instance_id>/variables/<name>")
 def put_instance_variable(instance_id: str, name: str):  # type: ignore[no-untyped-def]
     require_admin()
+    running(instance_id)  # an ended instance is 404 here too, as for reading its variables
     values = typed_variables({"v": {name: body()}}, "v")
     engine().instances.set_variables(instance_id, values, user=principal().user_id)
     return "", 204
@@ -162,6 +164,7 @@ def put_instance_variable(instance_id: str, name: str):  # type: ignore[no-untyp
 @bp.delete("/process-instance/<instance_id>/variables/<name>")
 def delete_instance_variable(instance_id: str, name: str):  # type: ignore[no-untyped-def]
     require_admin()
+    running(instance_id)  # an ended instance is 404 here too, as for reading its variables
     engine().instances.set_variables(instance_id, {}, remove=[name], user=principal().user_id)
     return "", 204
 
