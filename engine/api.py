@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock, clock_from_name
 from .config import Settings
+from .decision_history import DecisionHistory
 from .decisions import Decisions
 from .definitions import Definitions
 from .executor import Executor, after_transaction
@@ -48,6 +49,7 @@ class Engine:
         self.executor = Executor(self.db, self.clock, self.sandbox, self.definitions,
                                  unique_business_key=self.settings.unique_business_key)
         self.decisions = Decisions(self)
+        self.decision_history = DecisionHistory(self)
         self.executor.resolve_decision = self.decisions.bound
         self.instances = Instances(self)
         self.variable_instances = VariableInstances(self)

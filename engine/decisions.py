@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .dmn import Decision, DecisionError, parse_dmn
+from .decision_history import trace_rows
+from .dmn import Decision, DecisionError, DecisionTrace, parse_dmn
 from .errors import NotFound
 from .queries import latest_versions
 from .store import models as m
@@ -68,16 +69,24 @@ class Decisions:
         """The parsed decision of a version: its table (inputs, outputs, rules) or literal expression."""
         return self._decision(definition_id)[0]
 
-    def evaluate(self, definition_id: str, variables: dict[str, Any]) -> list[dict[str, dict[str, Any]]]:
+    def evaluate(self, definition_id: str, variables: dict[str, Any], *,
+                 user: str | None = None) -> list[dict[str, dict[str, Any]]]:
         """Evaluate a decision version with `variables`: one map per matched rule, output name -> typed value
-        (Camunda's answer); a failing expression is a `DecisionError` naming the decision."""
-        return [{name: to_typed(value) for name, value in rule.items()}
-                for rule in self.evaluate_plain(definition_id, variables)]
+        (Camunda's answer); a failing expression is a `DecisionError` naming the decision. The evaluation is
+        kept in the decision history (`engine.decision_history`), with `user` as who asked."""
+        trace: list[DecisionTrace] = []
+        results = self.evaluate_plain(definition_id, variables, trace)
+        with self.engine.db.write() as session:
+            for values in trace_rows(session, trace, at=self.engine.clock.now(), user=user):
+                session.add(m.DecisionInstance(**values))
+        return [{name: to_typed(value) for name, value in rule.items()} for rule in results]
 
-    def evaluate_plain(self, definition_id: str, variables: dict[str, Any]) -> list[dict[str, Any]]:
-        """`evaluate` with plain values: one dict per matched rule, in the table's order."""
+    def evaluate_plain(self, definition_id: str, variables: dict[str, Any],
+                       trace: list[DecisionTrace] | None = None) -> list[dict[str, Any]]:
+        """`evaluate` with plain values, kept nowhere (a designer's try): one dict per matched rule, in the
+        table's order; `trace` gets what each decision evaluated saw and gave."""
         decision, decisions = self._decision(definition_id)
-        return decision.evaluate(variables, self.engine.sandbox, decisions).result_list()
+        return decision.evaluate(variables, self.engine.sandbox, decisions, trace).result_list()
 
     def bound(self, key: str, binding: str, value: str | None) -> tuple[Decision, dict[str, Decision]]:
         """The decision a business rule task evaluates, bound as Camunda binds `decisionRef` when the task runs:
@@ -107,7 +116,11 @@ class Decisions:
         with self.engine.db.read() as session:
             row = self._row(session, definition_id)
             content = self._content(session, row)
+            versions = dict(session.execute(select(m.DecisionDefinition.key, m.DecisionDefinition.id).where(
+                m.DecisionDefinition.deployment_id == row.deployment_id)).all())
         decisions = parse_dmn(parse_xml(content, row.resource_name), row.resource_name)
+        for key, decision in decisions.items():  # the versions deployed with it, its history names
+            decision.definition_id = versions.get(key)
         parsed = (decisions[row.key], decisions)
         with self._lock:
             self._parsed[definition_id] = parsed

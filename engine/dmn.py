@@ -44,7 +44,7 @@ import ast
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -829,6 +829,18 @@ class DecisionRule:
         return self.id or f"#{self.index + 1}"
 
 
+@dataclass
+class DecisionTrace:
+    """What one evaluation of one decision saw and gave, for its history (Camunda's historic decision instance):
+    each input column's value, each matched rule with its outputs (before a COLLECT aggregation; a literal
+    expression gives one entry with no rule), and the aggregated value of a COLLECT with an aggregator."""
+
+    decision: Decision
+    inputs: list[tuple[DecisionInput, Any]] = field(default_factory=list)
+    matched: list[tuple[DecisionRule | None, dict[str, Any]]] = field(default_factory=list)
+    collect_result: Any = None
+
+
 class DecisionResult(list):  # type: ignore[type-arg]
     """The rule results of one evaluation: a list of dicts (output name -> value), in order.
 
@@ -954,6 +966,7 @@ class Decision:
         self._expression_source = expression_source
         self.result_name = result_name
         self.type_ref = type_ref
+        self.definition_id: str | None = None  # its decision definition (a stored version), once loaded as one
         self._output_types = tuple(_normal_type(o.type_ref) for o in outputs)
         self._input_types = tuple(_normal_type(i.type_ref) for i in inputs)
 
@@ -970,8 +983,10 @@ class Decision:
         variables: Mapping[str, Any],
         sandbox: ScriptSandbox,
         decisions: Mapping[str, Decision] | None = None,
+        trace: list[DecisionTrace] | None = None,
     ) -> DecisionResult:
-        """Evaluate the decision with ``variables``; required decisions first, as Camunda does.
+        """Evaluate the decision with ``variables``; required decisions first, as Camunda does. ``trace`` gets
+        one `DecisionTrace` per decision evaluated, in that order (this one last).
 
         ``decisions`` (id -> Decision) resolves required decisions.  Each required decision is evaluated
         once, in dependency order, and its result becomes variables for the ones after it: a single rule
@@ -983,7 +998,7 @@ class Decision:
         context = dict(variables)
         result = DecisionResult(decision_id=self.id)
         for decision in order:
-            result = decision._evaluate_logic(context, sandbox)
+            result = decision._evaluate_logic(context, sandbox, trace)
             if decision is not self:
                 decision._add_result(result, context)
         return result
@@ -1020,11 +1035,16 @@ class Decision:
         for name in names:
             context[name] = [entry[name] for entry in result if name in entry]
 
-    def _evaluate_logic(self, variables: Mapping[str, Any], sandbox: ScriptSandbox) -> DecisionResult:
+    def _evaluate_logic(self, variables: Mapping[str, Any], sandbox: ScriptSandbox,
+                        trace: list[DecisionTrace] | None = None) -> DecisionResult:
         base = _base_context(variables)
+        record = DecisionTrace(self)
         if not self.is_decision_table:
             value = self._run(sandbox, self._expression_source, base, f"literal expression '{self.expression}'")
             value = self._coerced(value, _normal_type(self.type_ref), f"the result '{self.result_name}'")
+            if trace is not None:
+                record.matched.append((None, {self.result_name: value}))
+                trace.append(record)
             return DecisionResult([{self.result_name: value}], decision_id=self.id)
         matching = list(self.rules)
         for index, column in enumerate(self.inputs):
@@ -1034,6 +1054,7 @@ class Decision:
                     sandbox, column.source, base, f"input '{column.display}' (expression '{column.expression}')"
                 )
             value = self._coerced(value, self._input_types[index], f"input '{column.display}'")
+            record.inputs.append((column, value))
             if not matching:
                 continue  # Camunda evaluates every input expression
             cell_vars = dict(variables)
@@ -1057,7 +1078,10 @@ class Decision:
                 if hit:
                     kept.append(rule)
             matching = kept
-        return self._apply_hit_policy(matching, base, sandbox)
+        result = self._apply_hit_policy(matching, base, sandbox, record)
+        if trace is not None:
+            trace.append(record)
+        return result
 
     def _run(
         self, sandbox: ScriptSandbox, source: str | None, context: dict[str, Any], what: str,
@@ -1107,7 +1131,7 @@ class Decision:
         return tuple(key)
 
     def _apply_hit_policy(
-        self, matching: list[DecisionRule], base: dict[str, Any], sandbox: ScriptSandbox
+        self, matching: list[DecisionRule], base: dict[str, Any], sandbox: ScriptSandbox, record: DecisionTrace
     ) -> DecisionResult:
         policy = self.hit_policy
         if policy == "UNIQUE" and len(matching) > 1:
@@ -1136,8 +1160,11 @@ class Decision:
             results.sort(key=lambda item: self._priority(item[1]))  # stable: rule order among equals
             if policy == "PRIORITY":
                 results = results[:1]
+        record.matched = list(results)
         if policy == "COLLECT" and self.aggregation:
-            return DecisionResult(self._aggregate([outputs for _, outputs in results]), decision_id=self.id)
+            aggregated = self._aggregate([outputs for _, outputs in results])
+            record.collect_result = next(iter(aggregated[0].values())) if aggregated else None
+            return DecisionResult(aggregated, decision_id=self.id)
         return DecisionResult([outputs for _, outputs in results], decision_id=self.id)
 
     def _aggregate(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:

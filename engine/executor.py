@@ -24,6 +24,7 @@ from sqlalchemy import and_, bindparam, case, select, text, update
 from sqlalchemy.orm import Session
 
 from .clock import Clock, using_clock
+from .decision_history import evaluation_rows
 from .dialect import ElementInfo
 from .errors import BadRequest, Conflict, NotFound, ScriptError, StageflowError, Suspended
 from .expressions import is_expression, text_to_python
@@ -288,6 +289,11 @@ class Executor:
             log.info("instance %s of %s ended: %s", row.id, row.definition_id, state)
         self._queue_thrown(run)
         self._mails(rows, row, run.take_mails(), now)
+        evaluations = run.take_decisions()
+        if evaluations:
+            for values in evaluation_rows(session, evaluations, instance_id=row.id, definition_id=row.definition_id,
+                                          definition_key=row.definition_key, at=now, user=user):
+                rows.add(m.DecisionInstance, values)
         reusable = not ended and run.reusable()
         runtime = None if ended else run.dump(plain=reusable)
         if row.version == 0:
@@ -575,14 +581,14 @@ _END_TASK = FastStatement(
     .values(ended_at=bindparam("ended_at"), outcome=bindparam("outcome"), completed_by=bindparam("completed_by")))
 _INSERT = {model: fast_insert(model.__table__) for model in (
     m.ProcessInstance, m.HumanTask, m.IdentityLink, m.ExternalTask, m.Job, m.EventSubscription, m.Variable,
-    m.HistoryEvent, m.OutboxMessage)}
+    m.HistoryEvent, m.OutboxMessage, m.DecisionInstance)}
 
 
 class _Rows:
     """New rows of one save, inserted table by table in dependency order."""
 
     ORDER = (m.HumanTask, m.IdentityLink, m.ExternalTask, m.Job, m.EventSubscription, m.Variable, m.HistoryEvent,
-             m.OutboxMessage)
+             m.OutboxMessage, m.DecisionInstance)
 
     def __init__(self) -> None:
         self.rows: dict[type, list[dict[str, Any]]] = {}

@@ -34,7 +34,7 @@ from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from ..dialect import CAMUNDA_NS, DYNAMIC_CALL_PREFIX, ElementInfo, Mapping
-from ..dmn import Decision, DecisionError
+from ..dmn import Decision, DecisionError, DecisionTrace
 from ..errors import DefinitionError, ScriptRejected
 from ..expressions import BUSINESS_KEY_VARIABLE, expression_failure
 from ..sandbox import ScriptFailure
@@ -232,6 +232,24 @@ def take_mails(workflow: Any) -> list[dict[str, Any]]:
     return workflow.__dict__.pop(MAILS, None) or []
 
 
+DECISIONS = "sf_decisions"  # attribute of a top workflow: the decisions its business rule tasks evaluated
+
+
+@dataclass
+class Evaluation:
+    """A business rule task's evaluation of its decision: the task, and what each decision evaluated saw and
+    gave (required decisions first, the task's own last)."""
+
+    element_id: str
+    task_id: str
+    trace: list[DecisionTrace]
+
+
+def take_decisions(workflow: Any) -> list[Evaluation]:
+    """The evaluations of the business rule tasks of `workflow` since the last call (then forgotten)."""
+    return workflow.__dict__.pop(DECISIONS, None) or []
+
+
 class _ServiceTaskParser(CamundaTaskParser):
     def create_task(self):  # type: ignore[no-untyped-def]
         if self.node.get(f"{{{CAMUNDA_NS}}}type") == "mail":
@@ -269,11 +287,14 @@ class DecisionTaskSpec(ServiceTask):
         sandbox = my_task.workflow.script_engine.sandbox
         try:
             decision, decisions = self._bound(my_task)
-            result = decision.evaluate(dict(my_task.data), sandbox, decisions)
+            trace: list[DecisionTrace] = []
+            result = decision.evaluate(dict(my_task.data), sandbox, decisions, trace)
             if self.result_variable:
                 my_task.data[self.result_variable] = result.map_result(self.map_result)
         except DecisionError as err:
             raise WorkflowTaskException(err.reason, task=my_task)
+        evaluation = Evaluation(self.bpmn_id, str(my_task.id), trace)
+        my_task.workflow.top_workflow.__dict__.setdefault(DECISIONS, []).append(evaluation)
         return True
 
 

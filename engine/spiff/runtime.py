@@ -65,12 +65,14 @@ from .parser import (
     MI_HIDDEN,
     OUT_LOCALS,
     CompiledProcess,
+    Evaluation,
     ExternalTaskSpec,
     called_specs,
     drop_io_locals,
     element_variables,
     hand_to_multi_instance,
     multi_instance_parent,
+    take_decisions,
     take_mails,
 )
 from .scripting import StageflowScriptEngine, multi_instance_variables
@@ -804,6 +806,10 @@ class Run:
     def take_mails(self) -> list[dict[str, Any]]:
         """The letters this run's mail tasks wrote since the last call, for the outbox (see `MailTaskSpec`)."""
         return take_mails(self.workflow)
+
+    def take_decisions(self) -> list[Evaluation]:
+        """The decisions this run's business rule tasks evaluated since the last call, for their history."""
+        return take_decisions(self.workflow)
 
     # -- state ----------------------------------------------------------------------------------------------
     @property

@@ -113,6 +113,35 @@ class DecisionDefinition(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
 
 
+class DecisionInstance(Base):
+    """One evaluation of one DMN decision, kept as history (Camunda's historic decision instance): by a business
+    rule task of an instance, or on its own through the API (no instance). A decision that required others is the
+    root of their evaluations (`root_id`). `inputs` and `outputs` hold the typed values with their columns."""
+
+    __tablename__ = "decision_instance"
+    __table_args__ = (Index("ix_decision_instance_definition", "decision_key", "evaluated_at"),
+                      Index("ix_decision_instance_evaluated", "evaluated_at"))
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)  # order
+    id: Mapped[str] = mapped_column(ID, unique=True)
+    decision_definition_id: Mapped[str | None] = mapped_column(String(64))
+    decision_key: Mapped[str] = mapped_column(String(255))
+    decision_name: Mapped[str | None] = mapped_column(String(255))
+    root_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    instance_id: Mapped[str | None] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), index=True
+    )
+    process_definition_id: Mapped[str | None] = mapped_column(String(64))
+    process_definition_key: Mapped[str | None] = mapped_column(String(255))
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    evaluated_at: Mapped[datetime]
+    inputs: Mapped[list] = mapped_column(JSON, default=list)
+    outputs: Mapped[list] = mapped_column(JSON, default=list)
+    collect_result: Mapped[dict | None] = mapped_column(JSON)
+
+
 class ProcessInstance(Base):
     """A process instance; `runtime` is the serialized SpiffWorkflow state, `version` guards every write."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from . import arg_bool, body, bp, engine, paging, typed_variables
+from . import arg_bool, body, bp, engine, paging, principal, typed_variables
 
 
 def _query():  # type: ignore[no-untyped-def]
@@ -51,9 +51,10 @@ def decision_xml_by_key(key: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/decision-definition/<definition_id>/evaluate")
 def evaluate_decision(definition_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(engine().decisions.evaluate(definition_id, typed_variables(body())))
+    return jsonify(engine().decisions.evaluate(definition_id, typed_variables(body()), user=principal().user_id))
 
 
 @bp.post("/decision-definition/key/<key>/evaluate")
 def evaluate_decision_by_key(key: str):  # type: ignore[no-untyped-def]
-    return jsonify(engine().decisions.evaluate(engine().decisions.latest(key).id, typed_variables(body())))
+    return jsonify(engine().decisions.evaluate(engine().decisions.latest(key).id, typed_variables(body()),
+                                               user=principal().user_id))

@@ -80,3 +80,43 @@ def historic_tasks():  # type: ignore[no-untyped-def]
 @bp.get("/history/task/count")
 def count_historic_tasks():  # type: ignore[no-untyped-def]
     return jsonify({"count": engine().history.count_tasks(**_task_filters())})
+
+
+def _decision_filters() -> dict[str, Any]:
+    args = request.args
+    return {"ids": _one_and_in("decisionInstanceId"), "definition_ids": _one_and_in("decisionDefinitionId"),
+            "keys": _one_and_in("decisionDefinitionKey"), "name": args.get("decisionDefinitionName"),
+            "instance_id": args.get("processInstanceId"), "process_definition_id": args.get("processDefinitionId"),
+            "process_definition_key": args.get("processDefinitionKey"), "activity_ids": arg_list("activityIdIn"),
+            "evaluated_after": arg_date("evaluatedAfter"), "evaluated_before": arg_date("evaluatedBefore"),
+            "user_id": args.get("userId"), "root_id": args.get("rootDecisionInstanceId"),
+            "roots_only": bool(arg_bool("rootDecisionInstancesOnly"))}
+
+
+def _one_and_in(name: str) -> list[str] | None:
+    """`name` and `nameIn` as one list of allowed values; both given, a value must be in both (Camunda ANDs its
+    filters)."""
+    one, many = request.args.get(name), arg_list(f"{name}In")
+    if one and many is not None:
+        return [one] if one in many else []
+    return [one] if one else many
+
+
+@bp.get("/history/decision-instance")
+def historic_decisions():  # type: ignore[no-untyped-def]
+    first, count = paging()
+    return jsonify(engine().decision_history.list(
+        principal(), include_inputs=bool(arg_bool("includeInputs")), include_outputs=bool(arg_bool("includeOutputs")),
+        sorting=sorting(), first=first, max_results=count, **_decision_filters()))
+
+
+@bp.get("/history/decision-instance/count")
+def count_historic_decisions():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().decision_history.count(principal(), **_decision_filters())})
+
+
+@bp.get("/history/decision-instance/<decision_instance_id>")
+def historic_decision(decision_instance_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(engine().decision_history.get(principal(), decision_instance_id,
+                                                 include_inputs=bool(arg_bool("includeInputs")),
+                                                 include_outputs=bool(arg_bool("includeOutputs"))))

@@ -209,6 +209,16 @@ SCHEMAS: dict[str, Any] = {
                                       "durationInMillis": NINT, "canceled": BOOL, "completeScope": BOOL,
                                       "tenantId": NSTR, "removalTime": DATE, "rootProcessInstanceId": NSTR},
                                      ["id", "activityId"]),
+    "HistoricDecisionInstance": _obj({
+        **{name: NSTR for name in (
+            "decisionDefinitionId", "decisionDefinitionName", "processDefinitionId", "processDefinitionKey",
+            "processInstanceId", "activityId", "activityInstanceId", "userId", "rootDecisionInstanceId",
+            "rootProcessInstanceId", "caseDefinitionId", "caseDefinitionKey", "caseInstanceId",
+            "decisionRequirementsDefinitionId", "decisionRequirementsDefinitionKey", "tenantId")},
+        "id": STR, "decisionDefinitionKey": STR, "evaluationTime": DATE, "removalTime": DATE,
+        "inputs": {"type": "array", "nullable": True, "items": _s("object")},
+        "outputs": {"type": "array", "nullable": True, "items": _s("object")},
+        "collectResultValue": {"nullable": True}}, ["id", "decisionDefinitionKey", "evaluationTime"]),
     "HistoricTask": _obj({"id": STR, "processDefinitionKey": STR, "processDefinitionId": STR,
                           "processInstanceId": STR, "executionId": STR, "activityInstanceId": STR, "name": NSTR,
                           "description": NSTR, "deleteReason": NSTR, "owner": NSTR, "assignee": NSTR,
@@ -376,6 +386,13 @@ HIST_TASK_FILTERS = [_q("taskId"), _q("processInstanceId"), _q("processDefinitio
                      *_sort_by("taskId", "startTime", "endTime", "taskName", "assignee", "dueDate",
                                "followUpDate", "priority", "taskDefinitionKey", "processInstanceId",
                                "processDefinitionId", "processDefinitionKey")]
+HIST_DECISION_FILTERS = [_q(name) for name in (
+    "decisionInstanceId", "decisionInstanceIdIn", "decisionDefinitionId", "decisionDefinitionIdIn",
+    "decisionDefinitionKey", "decisionDefinitionKeyIn", "decisionDefinitionName", "processDefinitionId",
+    "processDefinitionKey", "processInstanceId", "activityIdIn", "evaluatedBefore", "evaluatedAfter", "userId",
+    "rootDecisionInstanceId")] + [_q(name, BOOL) for name in (
+        "rootDecisionInstancesOnly", "includeInputs", "includeOutputs", "disableBinaryFetching",
+        "disableCustomObjectDeserialization")] + _sort_by("evaluationTime")
 SUBSCRIPTION_FILTERS = [_q("eventSubscriptionId"), _q("eventName"),
                         _q("eventType", _s("string", enum=["message", "signal", "compensate", "conditional"])),
                         _q("executionId"), _q("processInstanceId"), _q("activityId"), *_sort_by("created")]
@@ -615,6 +632,15 @@ PATHS: dict[str, dict[str, Any]] = {
                                   _obj({"processDefinitionKey": STR, "at": STR, "instances": INT, "won": INT,
                                         "lost": INT, "stages": L(_s("object")), "people": L(_s("object"))}),
                                   params=[_q("processDefinitionKey")])},
+    "/history/decision-instance": {"get": _op("decisions evaluated, by business rule tasks and on their own",
+                                              L(_ref("HistoricDecisionInstance")),
+                                              params=HIST_DECISION_FILTERS + PAGE)},
+    "/history/decision-instance/count": {"get": _op("how many", _ref("Count"), params=HIST_DECISION_FILTERS)},
+    "/history/decision-instance/{id}": {"get": _op("one decision evaluated", _ref("HistoricDecisionInstance"),
+                                                   params=[ID, _q("includeInputs", BOOL),
+                                                           _q("includeOutputs", BOOL),
+                                                           _q("disableBinaryFetching", BOOL),
+                                                           _q("disableCustomObjectDeserialization", BOOL)])},
     "/history/task": {"get": _op("tasks, open and ended", L(_ref("HistoricTask")), params=HIST_TASK_FILTERS + PAGE)},
     "/history/task/count": {"get": _op("how many", _ref("Count"), params=HIST_TASK_FILTERS)},
 }
