@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -55,6 +56,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     if test_config:
         app.config.update(test_config)
     app.extensions["stageflow"] = engine
+    # long-polling fetchAndLock requests that may wait at once in this process (see web/rest/external_tasks.py);
+    # `stageflow serve` gives half its threads per worker
+    app.extensions["stageflow_long_polls"] = threading.BoundedSemaphore(app.config.get("LONG_POLL_SLOTS", 4))
     app.before_request(check_request)
     app.register_blueprint(rest_bp)
     inbox.init_app(app, engine, apis=(rest_bp,))  # pages with sessions and CSRF tokens; the REST API has neither

@@ -1,8 +1,9 @@
 """`stageflow serve`: the inbox and REST API under gunicorn, with the timer scheduler in every worker.
 
 Gunicorn's threaded workers (`gthread`) serve requests; a long-polling `fetchAndLock` holds one thread, not a
-whole worker. Each worker process builds its own `Engine` after the fork and runs a `TimerScheduler`: jobs are
-acquired with row locks, so several workers (and several servers on one PostgreSQL) fire each timer once.
+whole worker, and at most half a worker's threads wait on polls (a poll beyond that is answered at once). Each
+worker process builds its own `Engine` after the fork and runs a `TimerScheduler`: jobs are acquired with row
+locks, so several workers (and several servers on one PostgreSQL) fire each timer once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class StageflowServer(BaseApplication):  # type: ignore[misc]
         self.settings = settings
         self.options = options
         self.scheduler = scheduler
+        # half of a worker's threads may hold long-polling fetchAndLock requests, the rest answer everyone else
+        self.long_poll_slots = max(1, int(options.get("threads", 1)) // 2)
         super().__init__()
 
     def load_config(self) -> None:
@@ -39,7 +42,7 @@ class StageflowServer(BaseApplication):  # type: ignore[misc]
         if self.scheduler:
             _schedulers.append(TimerScheduler(engine))
             _schedulers[-1].start()
-        return create_app(engine=engine)
+        return create_app({"LONG_POLL_SLOTS": self.long_poll_slots}, engine=engine)
 
 
 _schedulers: list[TimerScheduler] = []  # this worker process's (one at most)

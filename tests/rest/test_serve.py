@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,3 +66,46 @@ def test_serve_runs_gunicorn_workers_that_answer_with_users_and_tokens(tmp_path:
         printed = server.communicate(timeout=30)[0]
     assert "deployed order_approval version 1" in printed
     assert "deployed decision card_type version 1" in printed
+
+
+def test_long_polls_never_take_every_thread_of_a_worker(tmp_path: Path) -> None:
+    """Six workers long-polling an idle topic against one gunicorn worker of four threads: two polls wait (half the
+    threads), the others are answered at once with nothing, and every other request is still answered while the
+    two wait. Before, the polls took all four threads and the rest of the API waited out their timeout."""
+    import threading
+
+    env = {**os.environ, "STAGEFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'polls.db'}", "PYTHONPATH": str(REPO)}
+    assert _cli(env, "user", "add", "ops", "--password", "ops-pass-12", "--group", "admins").returncode == 0
+    port = _free_port()
+    server = subprocess.Popen([*STAGEFLOW, "serve", "--port", str(port), "--workers", "1", "--threads", "4"],
+                              env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}/engine-rest"
+    answered: list[list] = []
+    done = threading.Condition()
+
+    def poll(n: int) -> None:
+        try:
+            tasks = requests.post(f"{base}/external-task/fetchAndLock", auth=("ops", "ops-pass-12"), timeout=60,
+                                  json={"workerId": f"w{n}", "maxTasks": 1, "asyncResponseTimeout": 40000,
+                                        "topics": [{"topicName": "idle", "lockDuration": 1000}]}).json()
+        except requests.RequestException:  # the server stopped under it
+            return
+        with done:
+            answered.append(tasks)
+            done.notify_all()
+
+    try:
+        wait_until_serving(base, alive=lambda: server.poll() is None)
+        polls = [threading.Thread(target=poll, args=(n,), daemon=True) for n in range(6)]
+        for p in polls:
+            p.start()
+        with done:
+            assert done.wait_for(lambda: len(answered) >= 4, timeout=20), "every poll held a thread"
+        assert answered == [[], [], [], []]
+        count = requests.get(f"{base}/task/count", auth=("ops", "ops-pass-12"), timeout=20)
+        assert count.status_code == 200 and count.json() == {"count": 0}
+        assert sum(p.is_alive() for p in polls) == 2  # the two waiting polls still wait
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)  # master and worker: a graceful stop would wait out the polls
+        server.communicate(timeout=30)

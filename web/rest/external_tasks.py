@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from engine.errors import BadRequest
 from engine.external_tasks import TopicRequest
@@ -86,11 +86,22 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
         raise BadRequest(f"asyncResponseTimeout must be between 0 and {LONG_POLL_LIMIT_MS} ms")
     use_priority = bool(arg_bool("usePriority", data))
     deadline = time.monotonic() + timeout_ms / 1000
-    while True:
-        tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority)
-        if tasks or time.monotonic() >= deadline:
-            return jsonify(tasks)
-        time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+    tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority)
+    if tasks or timeout_ms == 0:
+        return jsonify(tasks)
+    # A waiting poll holds one of the server's threads: past the process's slots for waiting polls, a poll is
+    # answered at once (nothing yet), and its worker polls again, so that polls never take every thread.
+    slots = current_app.extensions["stageflow_long_polls"]
+    if not slots.acquire(blocking=False):
+        return jsonify(tasks)
+    try:
+        while True:
+            time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+            tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority)
+            if tasks or time.monotonic() >= deadline:
+                return jsonify(tasks)
+    finally:
+        slots.release()
 
 
 def _worker(data: dict[str, Any]) -> str:
