@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, NotFound, Suspended
 from .ids import new_id
 from .queries import EXTERNAL_TASK_SORT, order_by
 from .spiff.runtime import check_variables_serializable
@@ -219,6 +219,26 @@ class ExternalTasks:
             if row.lock_expires_at is None or row.lock_expires_at <= now:
                 raise BadRequest(f"the lock of external task '{task_id}' has expired: fetch it again")
             row.lock_expires_at = now + timedelta(milliseconds=new_duration_ms)
+
+    def lock(self, task_id: str, worker_id: str, duration_ms: int) -> None:
+        """Lock one task, known by its id, for `worker_id` for `duration_ms` from now (Camunda's
+        `POST /external-task/{id}/lock`): a free task, or one whose lock expired or that this worker holds already.
+        Another worker's live lock is a `BadRequest` naming it; a suspended task is not locked."""
+        if not worker_id:
+            raise BadRequest("'workerId' is required")
+        if duration_ms <= 0:
+            raise BadRequest("lockDuration must be positive")
+        now = self.engine.clock.now()
+        with self.engine.db.write() as session:
+            row = self._get(session, task_id)
+            held = row.worker_id is not None and row.lock_expires_at is not None and row.lock_expires_at > now
+            if held and row.worker_id != worker_id:
+                raise BadRequest(f"External Task {task_id} cannot be locked by worker '{worker_id}'. It is locked "
+                                 f"by worker '{row.worker_id}'.")
+            if row.suspended:
+                raise Suspended(f"external task '{task_id}' is suspended")
+            row.worker_id = worker_id
+            row.lock_expires_at = now + timedelta(milliseconds=duration_ms)
 
     def unlock(self, task_id: str) -> None:
         """Release the lock: any worker may fetch the task at once."""

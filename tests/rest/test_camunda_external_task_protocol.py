@@ -270,3 +270,28 @@ def test_the_external_task_query_by_ids_priority_lock_and_suspension_get_and_pos
                 admin.get("/external-task", params={"sortBy": "tenantId", "sortOrder": "asc"})):
         assert bad.status_code == 400, bad.text
         assert bad.json()["type"] == "InvalidRequestException"
+
+
+def test_a_task_is_locked_by_its_id_as_camundas_clients_lock_it(admin: Client) -> None:
+    """`POST /external-task/{id}/lock` (the Java and JS clients' `lock`): a free task is locked for the worker, who
+    then completes it; another worker's live lock is a 400 naming both workers, the holder may lock again."""
+    _setup(admin)
+    [task] = admin.get("/external-task", params={"activityId": "charge"}).json()
+    assert task["workerId"] is None
+    assert admin.post(f"/external-task/{task['id']}/lock", json={"workerId": "w9", "lockDuration": 30000}
+                      ).status_code == 204
+    locked = admin.get(f"/external-task/{task['id']}").json()
+    assert locked["workerId"] == "w9" and locked["lockExpirationTime"] is not None
+    assert admin.post("/external-task/fetchAndLock", json={
+        "workerId": "w1", "maxTasks": 1, "topics": [{"topicName": "payments", "lockDuration": 1000}]}).json() == []
+    taken = admin.post(f"/external-task/{task['id']}/lock", json={"workerId": "w1", "lockDuration": 30000})
+    assert taken.status_code == 400
+    assert taken.json()["message"] == (f"External Task {task['id']} cannot be locked by worker 'w1'. "
+                                       "It is locked by worker 'w9'.")
+    assert admin.post(f"/external-task/{task['id']}/lock", json={"workerId": "w9", "lockDuration": 60000}
+                      ).status_code == 204
+    assert admin.post(f"/external-task/{task['id']}/complete", json={"workerId": "w9"}).status_code == 204
+    assert admin.post("/external-task/nope/lock", json={"workerId": "w9", "lockDuration": 1}).status_code == 404
+    [ship] = admin.get("/external-task", params={"activityId": "ship"}).json()
+    for bad in ({"workerId": "w9", "lockDuration": 0}, {"workerId": "w9"}, {"lockDuration": 1000}):
+        assert admin.post(f"/external-task/{ship['id']}/lock", json=bad).status_code == 400, bad

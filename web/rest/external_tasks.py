@@ -141,6 +141,13 @@ def bpmn_error(task_id: str):  # type: ignore[no-untyped-def]
     return "", 204
 
 
+@bp.post("/external-task/<task_id>/lock")
+def lock_external(task_id: str):  # type: ignore[no-untyped-def]
+    data = body()
+    engine().external_tasks.lock(task_id, _worker(data), body_int(data, "lockDuration"))
+    return "", 204
+
+
 @bp.post("/external-task/<task_id>/extendLock")
 def extend_lock(task_id: str):  # type: ignore[no-untyped-def]
     data = body()
