@@ -12,6 +12,7 @@ from dateutil import parser as dateparser
 from .errors import InvalidVariables
 
 CAMUNDA_TYPES = ("String", "Boolean", "Integer", "Short", "Long", "Double", "Date", "Json", "Object", "Null")
+BINARY_TYPES = ("File", "Bytes")  # Camunda's types of binary content, which Stageflow does not keep
 _INT_RANGES = {"Integer": (-(2**31), 2**31 - 1), "Short": (-(2**15), 2**15 - 1), "Long": (-(2**63), 2**63 - 1)}
 
 
@@ -167,7 +168,10 @@ def from_typed(name: str, typed: Any) -> Any:
         return value
     if not isinstance(kind, str):
         raise InvalidVariables(name, "type must be a string")
-    kind = kind[0].upper() + kind[1:] if kind else kind
+    kind = kind[0].upper() + kind[1:] if kind else kind  # Camunda's clients may lower the first letter only
+    if kind in BINARY_TYPES:
+        raise InvalidVariables(name, f"type '{kind}' (binary content) is not supported: Stageflow keeps no files "
+                                     "or bytes; keep the content elsewhere and send where it is as a String")
     if kind not in CAMUNDA_TYPES:
         raise InvalidVariables(name, f"unsupported type '{kind}' (use one of {', '.join(CAMUNDA_TYPES)})")
     if value is None or kind == "Null":

@@ -165,3 +165,25 @@ def test_a_string_variable_sent_as_a_number_or_boolean_is_its_java_text(admin: C
     refused = mary.post("/process-definition/key/typed/start", json={"variables": {
         "amount": {"value": 1, "type": "Integer"}, "tags": {"value": ["a"], "type": "String"}}})
     assert refused.status_code == 400 and "tags" in refused.json()["message"], refused.text
+
+
+def test_type_names_with_a_lowercase_first_letter_as_the_js_client_sends_them(admin: Client, mary: Client) -> None:
+    """Camunda's JS external task client lowers every type name (`object`, `short`): Camunda lowers only the first
+    letter, so each is its type. File and Bytes (binary content) are refused with a message that says so."""
+    assert admin.post("/deployment/create", files={"upload": ("typed.bpmn", FLOW)}).status_code == 200
+    order = {"value": '{"x":1}', "type": "object",
+             "valueInfo": {"objectTypeName": "com.x.Order", "serializationDataFormat": "application/json"}}
+    started = mary.post("/process-definition/key/typed/start", json={"withVariablesInReturn": True, "variables": {
+        "amount": {"value": 5, "type": "short"}, "order": order}})
+    assert started.status_code == 200, started.text
+    back = started.json()["variables"]
+    assert (back["amount"]["type"], back["order"]["type"], back["order"]["valueInfo"]) == (
+        "Short", "Object", order["valueInfo"])
+    for kind in ("file", "File", "bytes", "Bytes"):
+        refused = mary.post("/process-definition/key/typed/start", json={"variables": {
+            "doc": {"value": "aGVsbG8=", "type": kind, "valueInfo": {"filename": "a.txt"}}}})
+        assert refused.status_code == 400, refused.text
+        assert f"type '{kind[0].upper() + kind[1:]}' (binary content) is not supported" in refused.json()["message"]
+    unknown = mary.post("/process-definition/key/typed/start", json={"variables": {
+        "doc": {"value": 1, "type": "INTEGER"}}})
+    assert unknown.status_code == 400 and "INTEGER" in unknown.json()["message"]

@@ -11,6 +11,7 @@ from typing import Any
 from flask import jsonify
 
 from engine import __version__
+from engine.variables import BINARY_TYPES, CAMUNDA_TYPES
 
 from . import bp
 
@@ -57,9 +58,9 @@ SCHEMAS: dict[str, Any] = {
     "Error": _obj({"type": STR, "message": STR, "details": _s("object", True)}, ["type", "message"]),
     "Count": _obj({"count": INT}, ["count"]),
     "VariableValue": _obj({"value": {"nullable": True},
-                           "type": _s("string", enum=["String", "Boolean", "Integer", "Short", "Long", "Double",
-                                                      "Date", "Json", "Object", "Null", "string", "boolean",
-                                                      "integer", "long", "double", "date", "json", "null"]),
+                           # Camunda's type names, the first letter in either case (its JS client lowers it)
+                           "type": _s("string", enum=[f(t[0]) + t[1:] for f in (str.upper, str.lower)
+                                                      for t in (*CAMUNDA_TYPES, *BINARY_TYPES)]),
                            "valueInfo": _s("object")}),
     "Variables": _s("object", additionalProperties=_ref("VariableValue")),
     "Link": _obj({"method": STR, "href": STR, "rel": STR}),
