@@ -12,6 +12,7 @@ class StageflowError(Exception):
 
     status = 500
     rest_type = "ProcessEngineException"
+    code = 0  # Camunda's exception code (7.20+): 1 for optimistic locking, which a client may retry; else 0
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -19,7 +20,7 @@ class StageflowError(Exception):
 
     def to_json(self) -> dict[str, object]:
         """The error in Camunda's REST shape."""
-        return {"type": self.rest_type, "message": self.message}
+        return {"type": self.rest_type, "message": self.message, "code": self.code}
 
 
 class DefinitionError(StageflowError):
@@ -106,6 +107,7 @@ class Conflict(StageflowError):
 
     status = 409
     rest_type = "OptimisticLockingException"
+    code = 1
 
 
 class AlreadyClaimed(Conflict):
@@ -113,6 +115,7 @@ class AlreadyClaimed(Conflict):
     client retries an optimistic-locking conflict)."""
 
     rest_type = "TaskAlreadyClaimedException"
+    code = 0
 
 
 class InUse(Conflict):
@@ -120,6 +123,7 @@ class InUse(Conflict):
     ProcessEngineException: "Deletion of process definition without cascading failed")."""
 
     rest_type = "ProcessEngineException"
+    code = 0
 
 
 class Suspended(Conflict):
@@ -127,6 +131,7 @@ class Suspended(Conflict):
     (Camunda's SuspendedEntityInteractionException, where a client retries an optimistic-locking conflict)."""
 
     rest_type = "SuspendedEntityInteractionException"
+    code = 0
 
 
 class InvalidVariables(StageflowError):

@@ -89,7 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     def _http_error(err: HTTPException):  # type: ignore[no-untyped-def]
         if err.code == 413:
             err.description = f"the request body is too large: at most {app.config['MAX_CONTENT_LENGTH']} bytes"
-        return jsonify({"type": type(err).__name__, "message": err.description}), err.code
+        return jsonify({"type": type(err).__name__, "message": err.description, "code": 0}), err.code
 
     @app.errorhandler(Exception)
     def _fault(err: Exception):  # type: ignore[no-untyped-def]
@@ -97,6 +97,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
         if known is not None:  # a connection error or bad input that surfaced below the engine's own checks
             return _engine_error(known)
         app.logger.exception("unexpected error")
-        return jsonify({"type": "ProcessEngineException", "message": f"internal error: {type(err).__name__}"}), 500
+        return jsonify({"type": "ProcessEngineException", "message": f"internal error: {type(err).__name__}",
+                        "code": 0}), 500
 
     return app

@@ -101,7 +101,7 @@ def test_postgres_restarted_under_load_gives_503_then_the_engine_resumes(cluster
         # while the database was down: a clean 503, JSON with Retry-After; the inbox a 503 page
         assert during.status_code == 503, during.text
         assert during.headers["Retry-After"].isdigit()
-        assert during.json() == {"type": "ProcessEngineException",
+        assert during.json() == {"type": "ProcessEngineException", "code": 0,
                                  "message": "the database is busy or cannot be reached right now; "
                                             "try again in a few seconds"}
         assert page.status_code == 503 and "Retry-After" in page.headers, page.text[:500]

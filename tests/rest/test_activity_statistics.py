@@ -179,7 +179,7 @@ def test_bad_input_and_unknown_definitions(admin: Client, mary: Client) -> None:
     both = admin.get("/process-definition/key/order/statistics", params={"incidents": "true",
                                                                           "incidentsForType": "failedJob"})
     assert both.status_code == 400
-    assert both.json() == {"type": "InvalidRequestException", "message": "Only one of the query parameter "
+    assert both.json() == {"type": "InvalidRequestException", "code": 0, "message": "Only one of the query parameter "
                            "includeIncidents or includeIncidentsForType can be set."}
     bad = admin.get("/process-definition/key/order/statistics", params={"failedJobs": "maybe"})
     assert bad.status_code == 400 and "failedJobs" in bad.json()["message"]

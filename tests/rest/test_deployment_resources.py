@@ -76,7 +76,7 @@ def test_an_unknown_deployment_or_resource_is_404_in_camundas_words(admin: Clien
         response = admin.get(path)
         assert response.status_code == 404, path
         assert response.headers["Content-Type"].startswith("application/json")
-        assert response.json() == {"type": "InvalidRequestException", "message": message}
+        assert response.json() == {"type": "InvalidRequestException", "message": message, "code": 0}
 
 
 def test_a_resource_of_another_deployment_is_not_found(admin: Client) -> None:

@@ -301,10 +301,25 @@ def test_a_claimed_task_and_a_deployment_in_use_answer_camundas_exception_types(
     assert admin.post(f"/task/{task['id']}/claim", json={"userId": "admin"}).status_code == 204
     taken = mary.post(f"/task/{task['id']}/claim", json={"userId": "mary"})
     assert taken.status_code == 409
-    assert taken.json() == {"type": "TaskAlreadyClaimedException",
+    assert taken.json() == {"type": "TaskAlreadyClaimedException", "code": 0,
                             "message": f"task '{task['id']}' is already claimed by admin"}
     kept = admin.delete(f"/deployment/{deployed['id']}")
     assert kept.status_code == 409 and kept.json()["type"] == "ProcessEngineException"
     assert kept.json()["message"].startswith("Deletion of process definition without cascading failed")
     assert admin.get(f"/process-instance/{instance_id}").status_code == 200  # nothing was deleted
     assert admin.delete(f"/deployment/{deployed['id']}", params={"cascade": "true"}).status_code == 204
+
+
+def test_errors_carry_camundas_exception_code(admin: Client, mary: Client) -> None:
+    """Camunda 7.20+ error bodies have a `code`: 1 for an optimistic-locking conflict (a client's backoff retries
+    those), 0 for the others."""
+    deploy(admin)
+    start(mary)
+    [task] = mary.get("/task").json()
+    assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204
+    again = mary.post(f"/task/{task['id']}/complete", json={})
+    assert (again.status_code, again.json()["type"], again.json()["code"]) == (409, "OptimisticLockingException", 1)
+    missing = mary.get("/task/nope")
+    assert (missing.status_code, missing.json()["code"]) == (404, 0)
+    unsupported = admin.get("/nothing-here")
+    assert (unsupported.status_code, unsupported.json()["code"]) == (404, 0)

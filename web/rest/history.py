@@ -115,8 +115,9 @@ def count_historic_decisions():  # type: ignore[no-untyped-def]
     return jsonify({"count": engine().decision_history.count(principal(), **_decision_filters())})
 
 
-@bp.get("/history/decision-instance/<decision_instance_id>")
-def historic_decision(decision_instance_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(engine().decision_history.get(principal(), decision_instance_id,
+@bp.get("/history/decision-instance/<instance_id>")
+def historic_decision(instance_id: str):  # type: ignore[no-untyped-def]
+    """One decision instance, by its id."""
+    return jsonify(engine().decision_history.get(principal(), instance_id,
                                                  include_inputs=bool(arg_bool("includeInputs")),
                                                  include_outputs=bool(arg_bool("includeOutputs"))))

@@ -55,7 +55,7 @@ EXT_SORT = ("id", "lockExpirationTime", "processInstanceId", "processDefinitionI
             "taskPriority", "createTime")
 
 SCHEMAS: dict[str, Any] = {
-    "Error": _obj({"type": STR, "message": STR, "details": _s("object", True)}, ["type", "message"]),
+    "Error": _obj({"type": STR, "message": STR, "code": INT, "details": _s("object", True)}, ["type", "message"]),
     "Count": _obj({"count": INT}, ["count"]),
     "VariableValue": _obj({"value": {"nullable": True},
                            # Camunda's type names, the first letter in either case (its JS client lowers it)
