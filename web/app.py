@@ -46,6 +46,21 @@ class StrictJSON(DefaultJSONProvider):
             return super().dumps(finite_json(obj), **kwargs)
 
 
+def _named_engine(wsgi: Any) -> Any:
+    """Camunda's `/engine-rest/engine/{name}/...`: any method under the name of an engine. Stageflow's one engine is
+    `default` (as `GET /engine` lists it): its prefix is taken off the path; another name is left for the unknown
+    endpoint's 404."""
+    prefix = "/engine-rest/engine/default"
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(prefix + "/"):
+            environ["PATH_INFO"] = "/engine-rest" + path[len(prefix):]
+        return wsgi(environ, start_response)
+
+    return app
+
+
 def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | None = None) -> Flask:
     """Build the app around an engine (one from the environment unless given)."""
     app = Flask(__name__)
@@ -59,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     # long-polling fetchAndLock requests that may wait at once in this process (see web/rest/external_tasks.py);
     # `stageflow serve` gives half its threads per worker
     app.extensions["stageflow_long_polls"] = threading.BoundedSemaphore(app.config.get("LONG_POLL_SLOTS", 4))
+    app.wsgi_app = _named_engine(app.wsgi_app)  # type: ignore[method-assign]
     app.before_request(check_request)
     app.register_blueprint(rest_bp)
     inbox.init_app(app, engine, apis=(rest_bp,))  # pages with sessions and CSRF tokens; the REST API has neither

@@ -177,3 +177,20 @@ def test_a_multi_instance_tasks_variables_include_camundas_loop_variables(admin:
     assert admin.post(f"/task/{tasks[0]['id']}/complete", json={}).status_code == 204
     assert loop(tasks[2]) == ("cid", 2, 3, 2, 1)
     assert "loopCounter" not in admin.get(f"/process-instance/{instance_id}/variables").json()
+
+
+def test_credentials_are_verified_and_any_method_answers_under_the_default_engine(admin: Client,
+                                                                                   mary: Client) -> None:
+    """`POST /identity/verify` as Camunda answers it, and `/engine-rest/engine/default/...` (Camunda's named-engine
+    prefix) reaching the same methods; another engine name is unknown."""
+    from tests.rest.conftest import PASSWORD
+
+    right = mary.post("/identity/verify", json={"username": "bob", "password": PASSWORD})
+    assert right.json() == {"authenticatedUser": "bob", "authenticated": True}
+    wrong = mary.post("/identity/verify", json={"username": "bob", "password": "nope-nope-1"})
+    assert wrong.json() == {"authenticatedUser": None, "authenticated": False}
+    assert mary.post("/identity/verify", json={"username": "bob"}).status_code == 400
+    named = Client(admin.base + "/engine/default", "admin")
+    assert named.get("/process-definition/count").json() == admin.get("/process-definition/count").json()
+    assert named.get("/version").json() == admin.get("/version").json()
+    assert Client(admin.base + "/engine/other", "admin").get("/task").status_code == 404

@@ -10,9 +10,9 @@ from typing import Any
 
 from flask import g, jsonify, request
 
-from engine.errors import Forbidden, NotFound
+from engine.errors import BadRequest, Forbidden, NotFound, TooManyAttempts
 
-from . import bp, engine, paging, principal
+from . import body, bp, engine, paging, principal
 
 
 def _all_users() -> list[dict[str, Any]]:
@@ -133,3 +133,18 @@ def get_group(group_id: str):  # type: ignore[no-untyped-def]
     if group_id not in _visible_groups():
         raise NotFound(f"group '{group_id}' not found")
     return jsonify(_group(group_id))
+
+
+@bp.post("/identity/verify")
+def verify_credentials():  # type: ignore[no-untyped-def]
+    """Camunda's credential check: whether `username` and `password` sign in (a user locked out for too many wrong
+    passwords is not authenticated either, and the attempt counts as any other)."""
+    data = body()
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise BadRequest("the body needs 'username' and 'password'")
+    try:
+        who = engine().identity.authenticate(username, password)
+    except TooManyAttempts:
+        who = None
+    return jsonify({"authenticatedUser": username if who is not None else None, "authenticated": who is not None})
