@@ -19,7 +19,8 @@ INSTANCE_SORT = {"instanceId": _PI.id, "definitionKey": _PI.definition_key, "def
 def instance_conditions(more: dict[str, Any]) -> list[ColumnElement[bool]]:
     """SQL conditions for the instance filters beyond the basic ones: `ids`, `business_key_like` (a LIKE pattern
     with `%`, as Camunda's), `started_after`/`started_before`, `finished_after`/`finished_before`,
-    `started_by`, `definition_keys`, `with_incident` (an open incident), `activity_waits` (see
+    `started_by`, `definition_keys`, `with_incident` (an open incident), `subscriptions` ((event type, name)
+    pairs it waits for), `activity_waits` (see
     `Instances._resolve_activities`), `finished` (True: ended; False: running)."""
     out: list[ColumnElement[bool]] = []
     if more.get("ids") is not None:
@@ -39,6 +40,9 @@ def instance_conditions(more: dict[str, Any]) -> list[ColumnElement[bool]]:
         from .jobs import open_incident
 
         out.append(_PI.id.in_(select(m.Incident.instance_id).where(open_incident())))
+    for event_type, name in more.get("subscriptions") or ():  # waits for this message or signal
+        es = m.EventSubscription
+        out.append(_PI.id.in_(select(es.instance_id).where(es.event_type == event_type, es.name == name)))
     if more.get("activity_waits") is not None:  # see `Instances._resolve_activities`
         out.append(_waiting_in(*more["activity_waits"]))
     if more.get("finished") is True:

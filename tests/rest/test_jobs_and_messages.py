@@ -362,3 +362,39 @@ def test_event_subscriptions_list_what_waits_for_a_message(admin: Client, mary: 
     assert admin.get("/event-subscription/count", params={"eventName": "note"}).json() == {"count": 2}
     assert mary.get("/event-subscription").status_code == 403
     assert admin.get("/event-subscription", params={"eventType": "timer"}).status_code == 400
+
+
+def test_a_client_finds_the_execution_waiting_for_a_message_and_triggers_it(admin: Client, mary: Client) -> None:
+    """Camunda's `/execution` as a client uses it to deliver a message to one wait: each running instance is an
+    execution; `messageEventSubscriptionName` finds those waiting for the message, and the trigger delivers it
+    there only."""
+    from tests.rest.test_rest_api import start
+
+    deploy(admin)
+    first, second = (start(mary, key).json()["id"] for key in ("ORD-1", "ORD-2"))
+    assert admin.get("/execution", params={"messageEventSubscriptionName": "delivered"}).json() == []
+    for instance in (first, second):  # review, then the external charge: both wait at the receive task
+        [task] = mary.get("/task", params={"processInstanceId": instance}).json()
+        assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204
+        [charge] = admin.post("/external-task/fetchAndLock", json={"workerId": "w", "maxTasks": 1, "topics": [
+            {"topicName": "payments", "lockDuration": 10000}]}).json()
+        assert charge["processInstanceId"] == instance
+        assert admin.get(f"/execution/{charge['executionId']}").json()["processInstanceId"] == instance
+        assert admin.post(f"/external-task/{charge['id']}/complete", json={"workerId": "w"}).status_code == 204
+    waiting = admin.get("/execution", params={"messageEventSubscriptionName": "delivered",
+                                              "businessKey": "ORD-2"}).json()
+    assert waiting == [{"id": second, "processInstanceId": second, "ended": False, "tenantId": None}]
+    assert admin.get("/execution/count", params={"activityId": "delivered"}).json() == {"count": 2}
+    assert admin.get("/execution/count", params={"signalEventSubscriptionName": "delivered"}).json() == {"count": 0}
+    wait = admin.get(f"/execution/{second}/messageSubscriptions/delivered").json()
+    assert (wait["eventType"], wait["activityId"], wait["processInstanceId"]) == ("message", "delivered", second)
+    assert admin.get(f"/execution/{second}/messageSubscriptions/other").status_code == 404
+    triggered = admin.post(f"/execution/{second}/messageSubscriptions/delivered/trigger",
+                           json={"variables": {"signedBy": {"value": "Ann", "type": "String"}}})
+    assert triggered.status_code == 204, triggered.text
+    assert admin.get(f"/process-instance/{second}/variables/signedBy").json()["value"] == "Ann"
+    assert admin.get("/execution/count", params={"activityId": "delivered"}).json() == {"count": 1}
+    again = admin.post(f"/execution/{second}/messageSubscriptions/delivered/trigger", json={})
+    assert again.status_code == 400  # it waits for it no longer (and no other instance is reached)
+    assert admin.get("/execution", params={"processInstanceId": first}).json()[0]["id"] == first
+    assert admin.get("/execution/nope").status_code == 404

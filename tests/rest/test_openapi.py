@@ -52,7 +52,7 @@ def test_every_route_of_the_api_is_documented() -> None:
         path = path.replace("{definition_id}", "{id}").replace("{instance_id}", "{id}").replace(
             "{task_id}", "{id}").replace("{job_id}", "{id}").replace("{deployment_id}", "{id}").replace(
             "{user_id}", "{id}").replace("{group_id}", "{id}").replace("{variable_id}", "{id}").replace(
-            "{incident_id}", "{id}")
+            "{incident_id}", "{id}").replace("{execution_id}", "{id}")
         routes |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes - documented == set(), "routes missing from the OpenAPI document"
     assert documented - routes == set(), "documented operations without a route"

@@ -249,6 +249,7 @@ from . import (  # noqa: E402,F401 - the routes register themselves on `bp`
     decisions,
     definitions,
     deployments,
+    executions,
     external_tasks,
     history,
     instances,

@@ -266,6 +266,9 @@ SCHEMAS: dict[str, Any] = {
                               "variables": _ref("Variables")}, ["workerId", "errorCode"]),
     "ExtendLockRequest": _obj({"workerId": STR, "newDuration": _s("integer", minimum=1)},
                               ["workerId", "newDuration"]),
+    "Execution": _obj({"id": STR, "processInstanceId": STR, "ended": BOOL, "tenantId": NSTR},
+                      ["id", "processInstanceId"]),
+    "TriggerRequest": _obj({"variables": _ref("Variables")}),
     "VerifyRequest": _obj({"username": STR, "password": STR}, ["username", "password"]),
     "LockRequest": _obj({"workerId": STR, "lockDuration": _s("integer", minimum=1)}, ["workerId", "lockDuration"]),
     "RetriesRequest": _obj({"retries": _s("integer", minimum=0)}, ["retries"]),
@@ -396,6 +399,9 @@ HIST_DECISION_FILTERS = [_q(name) for name in (
     "rootDecisionInstanceId")] + [_q(name, BOOL) for name in (
         "rootDecisionInstancesOnly", "includeInputs", "includeOutputs", "disableBinaryFetching",
         "disableCustomObjectDeserialization")] + _sort_by("evaluationTime")
+EXECUTION_FILTERS = [_q(name) for name in (
+    "processInstanceId", "businessKey", "processDefinitionId", "processDefinitionKey", "activityId",
+    "messageEventSubscriptionName", "signalEventSubscriptionName")] + [_q("active", BOOL), _q("suspended", BOOL)]
 SUBSCRIPTION_FILTERS = [_q("eventSubscriptionId"), _q("eventName"),
                         _q("eventType", _s("string", enum=["message", "signal", "compensate", "conditional"])),
                         _q("executionId"), _q("processInstanceId"), _q("activityId"), *_sort_by("created")]
@@ -640,6 +646,15 @@ PATHS: dict[str, dict[str, Any]] = {
                                   _obj({"processDefinitionKey": STR, "at": STR, "instances": INT, "won": INT,
                                         "lost": INT, "stages": L(_s("object")), "people": L(_s("object"))}),
                                   params=[_q("processDefinitionKey")])},
+    "/execution": {"get": _op("executions: one per running instance", L(_ref("Execution")),
+                              params=EXECUTION_FILTERS + PAGE)},
+    "/execution/count": {"get": _op("how many", _ref("Count"), params=EXECUTION_FILTERS)},
+    "/execution/{id}": {"get": _op("an execution (an instance's, or an external task's)", _ref("Execution"),
+                                   params=[ID])},
+    "/execution/{id}/messageSubscriptions/{name}": {"get": _op("its wait for a message", _ref("EventSubscription"),
+                                                               params=[ID, NAME])},
+    "/execution/{id}/messageSubscriptions/{name}/trigger": {"post": _op(
+        "deliver the message to this wait", None, params=[ID, NAME], body="TriggerRequest")},
     "/history/decision-instance": {"get": _op("decisions evaluated, by business rule tasks and on their own",
                                               L(_ref("HistoricDecisionInstance")),
                                               params=HIST_DECISION_FILTERS + PAGE)},
