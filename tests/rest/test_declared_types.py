@@ -134,16 +134,35 @@ def test_an_object_variable_keeps_its_class_and_format(engine: Engine, admin: Cl
     assert started.status_code == 200, started.text
     instance_id = started.json()["id"]
     expected = {"order": order, "blob": blob}
-    assert mary.get(f"/process-instance/{instance_id}/variables").json() == expected
+    serialized = {"deserializeValues": "false"}
+    assert mary.get(f"/process-instance/{instance_id}/variables", params=serialized).json() == expected
     [task] = mary.get("/task", params={"processInstanceId": instance_id}).json()
     assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204  # saved, reloaded, script run
-    after = mary.get(f"/process-instance/{instance_id}/variables").json()
+    after = mary.get(f"/process-instance/{instance_id}/variables", params=serialized).json()
     assert {name: after[name] for name in expected} == expected
     assert (after["size"]["type"], after["size"]["value"]) == ("Integer", 3)
-    listed = mary.get("/variable-instance", params={"processInstanceIdIn": instance_id,
-                                                    "variableName": "order"}).json()
+    listed = mary.get("/variable-instance", params={"processInstanceIdIn": instance_id, "variableName": "order",
+                                                    **serialized}).json()
     assert [(v["type"], v["value"], v["valueInfo"]) for v in listed] == [
         ("Object", order["value"], order["valueInfo"])]
+    # deserialized (Camunda's default): the JSON object it holds, with its class; another format stays as sent
+    as_object = {**order, "value": {"id": 7, "lines": [1, 2, 3]}}
+    assert mary.get(f"/process-instance/{instance_id}/variables").json()["order"] == as_object
+    assert mary.get(f"/process-instance/{instance_id}/variables/order").json() == as_object
+    assert mary.get(f"/process-instance/{instance_id}/variables/order",
+                    params={"deserializeValue": "false"}).json() == order
+    assert mary.get(f"/process-instance/{instance_id}/variables").json()["blob"] == blob
+    [confirm] = mary.get("/task", params={"processInstanceId": instance_id}).json()
+    assert mary.get(f"/task/{confirm['id']}/variables").json()["order"] == as_object
+    assert mary.get(f"/task/{confirm['id']}/variables/order").json() == as_object
+    assert mary.get(f"/task/{confirm['id']}/form-variables").json()["order"] == as_object
+    [found] = mary.get("/variable-instance", params={"variableName": "order"}).json()
+    assert found["value"] == as_object["value"] and found["valueInfo"] == order["valueInfo"]
+    assert mary.get(f"/variable-instance/{found['id']}").json()["value"] == as_object["value"]
+    assert mary.post("/history/variable-instance", params=serialized,
+                     json={"variableName": "order"}).json()[0]["value"] == order["value"]
+    assert mary.get("/history/variable-instance", params={"variableName": "order"}).json()[0]["value"] == \
+        as_object["value"]
     bad = mary.post("/process-definition/key/objects/start", json={"variables": {"order": {**order, "value": "{x"}}})
     assert bad.status_code == 400 and "order" in bad.json()["message"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import datetime
 from typing import Any
 
@@ -220,6 +221,31 @@ def arg_list(name: str, source: dict[str, Any] | None = None) -> list[str] | Non
     if not items:
         raise BadRequest(f"parameter '{name}' must name at least one value")
     return items
+
+
+def _readable(typed: dict[str, Any]) -> dict[str, Any]:
+    info = typed.get("valueInfo") or {}
+    if (typed.get("type") == "Object" and info.get("serializationDataFormat") == "application/json"
+            and isinstance(typed.get("value"), str)):
+        try:
+            return {**typed, "value": json.loads(typed["value"])}
+        except ValueError:
+            return typed
+    return typed
+
+
+def deserialized(typed: Any, flag: str = "deserializeValues") -> Any:
+    """Camunda's `deserializeValues` (`deserializeValue` for one value; true unless false) on typed values: an
+    Object serialized as JSON comes back as the JSON value it holds, as Camunda gives it once deserialized (into its
+    Java class, written back as JSON); false leaves it serialized, as sent. `typed` is one typed value, a
+    name -> typed value map, or a list of variable DTOs (each a typed value with more fields)."""
+    if arg_bool(flag) is False:
+        return typed
+    if isinstance(typed, list):
+        return [_readable(item) for item in typed]
+    if "type" in typed and "value" in typed:
+        return _readable(typed)
+    return {name: _readable(item) for name, item in typed.items()}
 
 
 def sorting(source: dict[str, Any] | None = None) -> list[tuple[str, str]] | None:

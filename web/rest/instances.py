@@ -10,7 +10,19 @@ from flask import jsonify, request
 from engine.errors import BadRequest, NotFound
 from engine.variables import to_typed, to_typed_map
 
-from . import arg_bool, arg_list, body, bp, engine, paging, principal, require_admin, sorting, typed_variables
+from . import (
+    arg_bool,
+    arg_list,
+    body,
+    bp,
+    deserialized,
+    engine,
+    paging,
+    principal,
+    require_admin,
+    sorting,
+    typed_variables,
+)
 
 
 def _variable_filters(raw: str | None) -> dict[str, Any]:
@@ -127,7 +139,7 @@ def suspend_instance(instance_id: str):  # type: ignore[no-untyped-def]
 @bp.get("/process-instance/<instance_id>/variables")
 def instance_variables(instance_id: str):  # type: ignore[no-untyped-def]
     running(instance_id)
-    return jsonify(to_typed_map(engine().instances.variables(instance_id)))
+    return jsonify(deserialized(to_typed_map(engine().instances.variables(instance_id))))
 
 
 @bp.get("/process-instance/<instance_id>/variables/<name>")
@@ -136,7 +148,7 @@ def instance_variable(instance_id: str, name: str):  # type: ignore[no-untyped-d
     values = engine().instances.variables(instance_id)
     if name not in values:
         raise NotFound(f"process instance '{instance_id}' has no variable '{name}'")
-    return jsonify(to_typed(values[name]))
+    return jsonify(deserialized(to_typed(values[name]), "deserializeValue"))
 
 
 @bp.post("/process-instance/<instance_id>/variables")

@@ -338,8 +338,10 @@ def _p(name: str) -> dict[str, Any]:
 
 PAGE = [_q("firstResult", _s("integer", minimum=0)), _q("maxResults", _s("integer", minimum=0))]
 ID, KEY, NAME = _p("id"), _p("key"), _p("name")
-# Camunda's deserializeValues: Stageflow keeps no serialized Java objects, so every value is already as deserialized
-DESERIALIZE = _q("deserializeValues")
+# Camunda's deserializeValues (deserializeValue for one value), true by default: an Object serialized as JSON comes
+# back as the JSON value it holds; false: as sent
+DESERIALIZE = _q("deserializeValues", BOOL)
+DESERIALIZE_ONE = _q("deserializeValue", BOOL)
 DEF_FILTERS = [_q("key"), _q("keysIn"), _q("keyLike"), _q("name"), _q("nameLike"), _q("deploymentId"),
                _q("processDefinitionId"), _q("processDefinitionIdIn"), _q("versionTag"),
                _q("latestVersion", BOOL), _q("version", _s("integer", minimum=0)), _q("suspended", BOOL),
@@ -497,21 +499,23 @@ PATHS: dict[str, dict[str, Any]] = {
     "/variable-instance": {"get": _op("variables of running instances", L(_ref("VariableInstance")),
                                       params=VAR_FILTERS + PAGE + [DESERIALIZE]),
                            "post": _op("variables of running instances (query in the body)",
-                                       L(_ref("VariableInstance")), params=PAGE, body="VariableQuery")},
+                                       L(_ref("VariableInstance")), params=PAGE + [DESERIALIZE],
+                                       body="VariableQuery")},
     "/variable-instance/count": {"get": _op("how many", _ref("Count"), params=VAR_FILTERS),
                                  "post": _op("how many (query in the body)", _ref("Count"), body="VariableQuery")},
     "/history/variable-instance": {"get": _op("each variable's last value, of running and ended instances",
                                               L(_ref("VariableInstance")),
                                               params=VAR_FILTERS + PAGE + [DESERIALIZE, _q("processInstanceId")]),
                                    "post": _op("the same (query in the body)", L(_ref("VariableInstance")),
-                                               params=PAGE, body="HistoricVariableQuery")},
+                                               params=PAGE + [DESERIALIZE], body="HistoricVariableQuery")},
     "/history/variable-instance/count": {"get": _op("how many", _ref("Count"),
                                                     params=VAR_FILTERS + [_q("processInstanceId")]),
                                          "post": _op("how many (query in the body)", _ref("Count"),
                                                      body="HistoricVariableQuery")},
     "/history/variable-instance/{id}": {"get": _op("one variable's last value, of a running or an ended instance",
-                                                   _ref("VariableInstance"), params=[ID, DESERIALIZE])},
-    "/variable-instance/{id}": {"get": _op("one variable", _ref("VariableInstance"), params=[ID, DESERIALIZE])},
+                                                   _ref("VariableInstance"), params=[ID, DESERIALIZE_ONE])},
+    "/variable-instance/{id}": {"get": _op("one variable", _ref("VariableInstance"),
+                                           params=[ID, DESERIALIZE_ONE])},
     "/identity/groups": {"get": _op("a user's groups and their members", _ref("GroupInfo"),
                                     params=[_q("userId")])},
     "/identity/verify": {"post": _op("whether a username and password sign in",
@@ -540,7 +544,7 @@ PATHS: dict[str, dict[str, Any]] = {
                                          "post": _op("change variables (admins)", None, params=[ID],
                                                      body="ModifyVariablesRequest")},
     "/process-instance/{id}/variables/{name}": {"get": _op("one variable", _ref("VariableValue"),
-                                                           params=[ID, NAME]),
+                                                           params=[ID, NAME, DESERIALIZE_ONE]),
                                                 "put": _op("set one variable (admins)", None, params=[ID, NAME],
                                                            body="VariableValue"),
                                                 "delete": _op("remove one variable (admins)", None,
@@ -568,11 +572,13 @@ PATHS: dict[str, dict[str, Any]] = {
                                            body="CompleteRequest")},
     "/task/{id}/form": {"get": _op("the form key (camunda:formKey)", _ref("FormKey"), params=[ID])},
     "/task/{id}/form-variables": {"get": _op("form fields typed by their form types, then the task's other "
-                                             "variables", _ref("Variables"), params=[ID, _q("variableNames")])},
+                                             "variables", _ref("Variables"),
+                                             params=[ID, _q("variableNames"), DESERIALIZE])},
     "/task/{id}/variables": {"get": _op("the variables it sees", _ref("Variables"), params=[ID, DESERIALIZE]),
                              "post": _op("change its instance's variables (who may work it)", None, params=[ID],
                                          body="ModifyVariablesRequest")},
-    "/task/{id}/variables/{name}": {"get": _op("one variable it sees", _ref("VariableValue"), params=[ID, NAME]),
+    "/task/{id}/variables/{name}": {"get": _op("one variable it sees", _ref("VariableValue"),
+                                               params=[ID, NAME, DESERIALIZE_ONE]),
                                     "put": _op("set one variable of its instance", None, params=[ID, NAME],
                                                body="VariableValue"),
                                     "delete": _op("remove one variable of its instance", None, params=[ID, NAME])},

@@ -14,7 +14,7 @@ from engine.forms import form_variables
 from engine.variables import parse_date, to_typed, to_typed_map
 from engine.views import TaskView
 
-from . import arg_bool, arg_date, arg_list, body, bp, engine, paging, principal, typed_variables
+from . import arg_bool, arg_date, arg_list, body, bp, deserialized, engine, paging, principal, typed_variables
 from .variable_instances import value_conditions
 
 _SORT = {"created": "created", "dueDate": "dueDate", "followUpDate": "followUpDate", "priority": "priority",
@@ -289,13 +289,13 @@ def task_form_variables(task_id: str):  # type: ignore[no-untyped-def]
     for name, value in values.items():
         if name not in out and (names is None or name in names):
             out[name] = to_typed(value)
-    return jsonify(out)
+    return jsonify(deserialized(out))
 
 
 @bp.get("/task/<task_id>/variables")
 def task_variables(task_id: str):  # type: ignore[no-untyped-def]
     visible_task(task_id)
-    return jsonify(to_typed_map(engine().tasks.variables(task_id)))
+    return jsonify(deserialized(to_typed_map(engine().tasks.variables(task_id))))
 
 
 @bp.get("/task/<task_id>/variables/<name>")
@@ -304,7 +304,7 @@ def task_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
     values = engine().tasks.variables(task_id)
     if name not in values:
         raise NotFound(f"task variable with name {name} does not exist")
-    return jsonify(to_typed(values[name]))
+    return jsonify(deserialized(to_typed(values[name]), "deserializeValue"))
 
 
 def _open_task_to_change(task_id: str) -> TaskView:

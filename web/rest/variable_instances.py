@@ -10,7 +10,7 @@ from flask import jsonify, request
 from engine.errors import BadRequest
 from engine.variable_instances import VariableFilter, parse_value_conditions
 
-from . import body, bp, engine, paging, principal
+from . import body, bp, deserialized, engine, paging, principal
 
 
 def _ids(value: Any, field: str) -> tuple[str, ...]:
@@ -63,9 +63,9 @@ def _sorting(source: Any) -> tuple[str, str]:
 def _list(source: Any, *, history: bool = False):  # type: ignore[no-untyped-def]
     first, count = paging()
     sort_by, order = _sorting(source)
-    return jsonify(engine().variable_instances.list(principal(), _filter(source, history=history),
-                                                    sort_by=sort_by, sort_order=order, first=first,
-                                                    max_results=count))
+    return jsonify(deserialized(engine().variable_instances.list(principal(), _filter(source, history=history),
+                                                                 sort_by=sort_by, sort_order=order, first=first,
+                                                                 max_results=count)))
 
 
 @bp.get("/history/variable-instance")
@@ -92,7 +92,8 @@ def query_count_historic_variable_instances():  # type: ignore[no-untyped-def]
 @bp.get("/history/variable-instance/<variable_id>")
 def get_historic_variable_instance(variable_id: str):  # type: ignore[no-untyped-def]
     """One historic variable instance by id: a variable's last value, of a running or an ended instance."""
-    return jsonify(engine().variable_instances.get(principal(), variable_id, history=True))
+    return jsonify(deserialized(engine().variable_instances.get(principal(), variable_id, history=True),
+                                "deserializeValue"))
 
 
 @bp.get("/variable-instance")
@@ -117,4 +118,4 @@ def query_count_variable_instances():  # type: ignore[no-untyped-def]
 
 @bp.get("/variable-instance/<variable_id>")
 def get_variable_instance(variable_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(engine().variable_instances.get(principal(), variable_id))
+    return jsonify(deserialized(engine().variable_instances.get(principal(), variable_id), "deserializeValue"))
