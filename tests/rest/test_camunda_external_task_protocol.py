@@ -295,3 +295,20 @@ def test_a_task_is_locked_by_its_id_as_camundas_clients_lock_it(admin: Client) -
     [ship] = admin.get("/external-task", params={"activityId": "ship"}).json()
     for bad in ({"workerId": "w9", "lockDuration": 0}, {"workerId": "w9"}, {"lockDuration": 1000}):
         assert admin.post(f"/external-task/{ship['id']}/lock", json=bad).status_code == 400, bad
+
+
+def test_a_topic_asking_for_deserialized_values_gets_objects_as_json(admin: Client) -> None:
+    """A topic's `deserializeValues` (false by default, as Camunda's): an Object serialized as JSON comes as the
+    JSON value it holds when asked for, else as its text."""
+    response = admin.post("/deployment/create", files={"upload": ("charge.bpmn", CHARGE)},
+                          data={"deployment-name": "charge"})
+    assert response.status_code == 200, response.text
+    order = {"value": '{"id":7}', "type": "Object",
+             "valueInfo": {"objectTypeName": "com.example.Order", "serializationDataFormat": "application/json"}}
+    for _ in range(2):
+        assert admin.post("/process-definition/key/billing/start", json={"variables": {
+            "amount": {"value": 1, "type": "Integer"}, "order": order}}).status_code == 200
+    plain = _fetch(admin, "payments", variables=["order"])
+    assert plain["variables"]["order"] == order
+    readable = _fetch(admin, "payments", variables=["order"], deserializeValues=True)
+    assert readable["variables"]["order"] == {**order, "value": {"id": 7}}

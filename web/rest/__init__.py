@@ -241,6 +241,11 @@ def deserialized(typed: Any, flag: str = "deserializeValues") -> Any:
     name -> typed value map, or a list of variable DTOs (each a typed value with more fields)."""
     if arg_bool(flag) is False:
         return typed
+    return readable_values(typed)
+
+
+def readable_values(typed: Any) -> Any:
+    """`deserialized` whatever the request says."""
     if isinstance(typed, list):
         return [_readable(item) for item in typed]
     if "type" in typed and "value" in typed:

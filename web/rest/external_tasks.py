@@ -20,6 +20,7 @@ from . import (
     bp,
     engine,
     paging,
+    readable_values,
     require_admin,
     sorting,
     typed_variables,
@@ -85,10 +86,19 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
     if not 0 <= timeout_ms <= LONG_POLL_LIMIT_MS:
         raise BadRequest(f"asyncResponseTimeout must be between 0 and {LONG_POLL_LIMIT_MS} ms")
     use_priority = bool(arg_bool("usePriority", data))
+    # a topic's deserializeValues (false by default, as Camunda's): its tasks' Objects as the JSON they hold
+    readable = {t["topicName"] for t in data["topics"] if arg_bool("deserializeValues", t)}
+
+    def answer(tasks: list[dict[str, Any]]) -> Response:
+        for task in tasks:
+            if task.get("topicName") in readable and task.get("variables"):
+                task["variables"] = readable_values(task["variables"])
+        return jsonify(tasks)
+
     deadline = time.monotonic() + timeout_ms / 1000
     tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority)
     if tasks or timeout_ms == 0:
-        return jsonify(tasks)
+        return answer(tasks)
     # A waiting poll holds one of the server's threads: past the process's slots for waiting polls, a poll is
     # answered at once (nothing yet), and its worker polls again, so that polls never take every thread.
     slots = current_app.extensions["stageflow_long_polls"]
@@ -99,7 +109,7 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
             time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
             tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority)
             if tasks or time.monotonic() >= deadline:
-                return jsonify(tasks)
+                return answer(tasks)
     finally:
         slots.release()
 
