@@ -1016,6 +1016,8 @@ class Run:
             else:
                 continue
             info = self.compiled.element(spec)
+            if event == "cancelled" and info is not None and _only_a_subscription(info):
+                continue  # it never fired: no activity instance in Camunda, only an event subscription that ended
             if isinstance(spec, MultiInstanceTask):  # the activity as a whole, around its instances (Camunda's body)
                 kind = MULTI_INSTANCE_BODY
             else:
@@ -1039,6 +1041,13 @@ class Run:
                 removed += _prune_tree(sub, self.workflow)
         return removed
 
+
+
+def _only_a_subscription(info: Any) -> bool:
+    """An event that waits as a subscription until it fires, not as an activity: a boundary event, a start event
+    (an event subprocess's, or a process's message or timer start an instance waits at), an event after an
+    event-based gateway (the gateway is what waits)."""
+    return info.tag in ("boundaryEvent", "startEvent") or bool(info.event_gateway)
 
 
 # Bounds on one change's engine steps (the runs of tasks between two wait states). A process that loops without

@@ -221,3 +221,39 @@ def test_historic_instances_by_camundas_state(admin: Client) -> None:
         assert [(i["id"], i["state"]) for i in listed] == [(expected, state)]
         assert admin.get("/history/process-instance/count", params={"state": state}).json() == {"count": 1}
     assert admin.get("/history/process-instance", params={"state": "RUNNING"}).status_code == 400
+
+
+def test_an_event_that_never_fired_is_no_activity_instance(admin: Client) -> None:
+    """A boundary event, or an event after an event-based gateway, waits as a subscription: once its scope moves
+    on without it, Camunda's history has no activity instance of it (before, each showed as a cancelled one). One
+    that fired is one."""
+    flow = bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="review" name="Review"/>
+        <bpmn:boundaryEvent id="late" attachedToRef="review" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeDuration>P1D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+        <bpmn:boundaryEvent id="withdrawn" attachedToRef="review"><bpmn:errorEventDefinition/></bpmn:boundaryEvent>
+        <bpmn:eventBasedGateway id="choice"/>
+        <bpmn:intermediateCatchEvent id="paid"><bpmn:messageEventDefinition messageRef="m_paid"/></bpmn:intermediateCatchEvent>
+        <bpmn:intermediateCatchEvent id="expired"><bpmn:timerEventDefinition><bpmn:timeDuration>P7D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/><bpmn:endEvent id="e3"/><bpmn:endEvent id="e4"/>
+        <bpmn:userTask id="chase" name="Chase"/>
+        """ + chain("s", "review", "choice") + chain("late", "chase", "e1") + chain("withdrawn", "e2")
+        + chain("choice", "paid", "e3") + chain("choice", "expired", "e4"),
+        process_id="events", extra='<bpmn:message id="m_paid" name="paid"/>')
+    assert admin.post("/deployment/create", files={"upload": ("events.bpmn", flow)}).status_code == 200
+    instance = admin.post("/process-definition/key/events/start", json={}).json()["id"]
+    [timer] = admin.get("/job", params={"processInstanceId": instance, "activityId": "late"}).json()
+    assert admin.post(f"/job/{timer['id']}/execute").status_code == 204  # the timer fires: chase is offered
+    review = next(t for t in admin.get("/task", params={"processInstanceId": instance}).json()
+                  if t["taskDefinitionKey"] == "review")
+    assert admin.post(f"/task/{review['id']}/complete", json={}).status_code == 204
+    assert admin.post("/message", json={"messageName": "paid", "processInstanceId": instance}).status_code == 204
+
+    def ids(**params: str) -> list[str]:
+        rows = admin.get("/history/activity-instance", params={"processInstanceId": instance, **params}).json()
+        return sorted(a["activityId"] for a in rows)
+
+    assert ids(finished="true") == ["choice", "e3", "late", "paid", "review", "s"]
+    assert ids(unfinished="true") == ["chase"]
+    assert [a["canceled"] for a in admin.get("/history/activity-instance", params={
+        "processInstanceId": instance}).json()] == [False] * 7
