@@ -348,7 +348,7 @@ class ExternalTasks:
             query = query.with_for_update()
         row = session.scalars(query).first()
         if row is None:
-            raise NotFound(f"external task '{task_id}' not found")
+            raise NotFound(f"External task with id {task_id} does not exist")  # Camunda's words
         return row
 
     def _locked_by(self, session, task_id: str, worker_id: str, what: str) -> m.ExternalTask:  # type: ignore[no-untyped-def]

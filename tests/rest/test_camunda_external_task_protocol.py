@@ -291,7 +291,8 @@ def test_a_task_is_locked_by_its_id_as_camundas_clients_lock_it(admin: Client) -
     assert admin.post(f"/external-task/{task['id']}/lock", json={"workerId": "w9", "lockDuration": 60000}
                       ).status_code == 204
     assert admin.post(f"/external-task/{task['id']}/complete", json={"workerId": "w9"}).status_code == 204
-    assert admin.post("/external-task/nope/lock", json={"workerId": "w9", "lockDuration": 1}).status_code == 404
+    missing = admin.post("/external-task/nope/lock", json={"workerId": "w9", "lockDuration": 1})
+    assert missing.status_code == 404 and missing.json()["message"] == "External task with id nope does not exist"
     [ship] = admin.get("/external-task", params={"activityId": "ship"}).json()
     for bad in ({"workerId": "w9", "lockDuration": 0}, {"workerId": "w9"}, {"lockDuration": 1000}):
         assert admin.post(f"/external-task/{ship['id']}/lock", json=bad).status_code == 400, bad
