@@ -359,7 +359,7 @@ class Executor:
                 id=task.task_id, instance_id=row.id, definition_id=row.definition_id,
                 definition_key=row.definition_key, business_key=row.business_key, element_id=task.element_id,
                 created_at=now, ended_at=None, outcome=None, completed_by=None,
-                suspended=row.state == SUSPENDED, **attrs))
+                suspended=row.state == SUSPENDED, local_variables=None, **attrs))
             for user_id in attrs["candidate_users"]:
                 rows.add(m.IdentityLink, dict(task_id=task.task_id, user_id=user_id, group_id=None))
             for group_id in attrs["candidate_groups"]:

@@ -15,6 +15,7 @@ from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .store.fastpath import FastStatement, fetch_all
 from .variable_instances import having_variables
+from .variables import to_typed
 from .views import TaskView, iso
 
 if TYPE_CHECKING:
@@ -390,6 +391,29 @@ class Tasks:
                 raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}")
             loaded = self.engine.executor.load(session, row.instance_id, for_change=False)
             return loaded.run.task_variables(task_id)
+
+    def local_variables(self, task_id: str) -> dict[str, dict[str, Any]]:
+        """An open task's own variables, typed (Camunda's task-local variables): never its instance's."""
+        with self.engine.db.read() as session:
+            row = session.get(m.HumanTask, task_id)
+            if row is None or row.ended_at is not None:
+                raise NotFound(f"task '{task_id}' not found" if row is None
+                               else f"task '{task_id}' is {row.outcome or 'completed'}: it has no variables any more")
+            return dict(row.local_variables or {})
+
+    def set_local_variables(self, task_id: str, values: dict[str, Any], *, remove: list[str] | None = None,
+                            user: str | None = None) -> None:
+        """Set (and `remove`) variables of an open task's own: they shadow the instance's of the same name where
+        the task's variables are read, and go when the task ends (Camunda's `setVariablesLocal`)."""
+        check_variables_serializable(values)
+        with self.engine.db.write() as session:
+            row = self._active(session, task_id)
+            local = dict(row.local_variables or {})
+            for name in remove or []:
+                local.pop(name, None)
+            local.update({name: to_typed(value) for name, value in values.items()})
+            row.local_variables = local or None
+            self._note(session, row, "updated", user, {"localVariables": sorted({*values, *(remove or [])})})
 
     def form(self, task_id: str) -> list[dict[str, Any]]:
         """The task's generated form fields, with defaults evaluated when the task was created."""

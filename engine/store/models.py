@@ -226,6 +226,8 @@ class HumanTask(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))  # completed, cancelled
     completed_by: Mapped[str | None] = mapped_column(String(255))
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Camunda's task-local variables (typed, by name): the task's own, never the instance's; gone with the task
+    local_variables: Mapped[dict | None] = mapped_column(JSON)
 
 
 class IdentityLink(Base):

@@ -94,3 +94,32 @@ def test_identity_links_offer_a_task_to_more_people_and_take_it_back(admin: Clie
                        ({"userId": "a"}, "'type'")):
         response = admin.post(f"/task/{task_id}/identity-links", json=bad)
         assert response.status_code == 400 and words in response.json()["message"], (bad, response.text)
+
+
+def test_a_tasks_own_variables_shadow_its_instances_and_go_with_it(admin: Client, mary: Client) -> None:
+    """Camunda's task-local variables (`/task/{id}/localVariables`, all pycamunda uses for task variables): the
+    task's own, seen among its variables over the instance's of the same name, never the instance's, and gone once
+    the task is completed."""
+    instance, task_id = _claimed_by_mary(admin, mary)
+    assert mary.get(f"/task/{task_id}/localVariables").json() == {}
+    assert mary.put(f"/task/{task_id}/localVariables/draft", json={"value": "half done", "type": "String"}
+                    ).status_code == 204
+    assert mary.post(f"/task/{task_id}/localVariables", json={"modifications": {
+        "attempt": {"value": 2, "type": "Long"}, "discount": {"value": 5, "type": "Integer"}}}).status_code == 204
+    assert mary.post(f"/task/{task_id}/variables", json={"modifications": {
+        "discount": {"value": 1, "type": "Integer"}}}).status_code == 204  # the instance's
+    local = mary.get(f"/task/{task_id}/localVariables").json()
+    assert {n: (v["type"], v["value"]) for n, v in local.items()} == {
+        "draft": ("String", "half done"), "attempt": ("Long", 2), "discount": ("Integer", 5)}
+    assert mary.get(f"/task/{task_id}/localVariables/attempt").json()["type"] == "Long"
+    seen = mary.get(f"/task/{task_id}/variables").json()
+    assert (seen["draft"]["value"], seen["discount"]["value"]) == ("half done", 5)  # its own over the instance's
+    assert mary.get(f"/task/{task_id}/variables/discount").json()["value"] == 5
+    instance_vars = admin.get(f"/process-instance/{instance}/variables").json()
+    assert "draft" not in instance_vars and instance_vars["discount"]["value"] == 1
+    assert mary.delete(f"/task/{task_id}/localVariables/draft").status_code == 204
+    assert mary.get(f"/task/{task_id}/localVariables/draft").status_code == 404
+    assert mary.post(f"/task/{task_id}/complete", json={}).status_code == 204
+    kept = admin.get("/history/variable-instance", params={"processInstanceId": instance}).json()
+    assert "attempt" not in {v["name"] for v in kept}
+    assert mary.get(f"/task/{task_id}/localVariables").status_code == 404

@@ -11,7 +11,7 @@ from flask import jsonify, request
 
 from engine.errors import BadRequest, Forbidden, NotFound
 from engine.forms import form_variables
-from engine.variables import parse_date, to_typed, to_typed_map
+from engine.variables import parse_date, to_typed_map
 from engine.views import TaskView
 
 from . import arg_bool, arg_date, arg_list, body, bp, deserialized, engine, paging, principal, typed_variables
@@ -286,25 +286,75 @@ def task_form_variables(task_id: str):  # type: ignore[no-untyped-def]
     names = variable_names()
     values = engine().tasks.variables(task_id)
     out = form_variables(task.form, values, names)
-    for name, value in values.items():
+    for name, typed in _all_variables(task_id, values).items():
         if name not in out and (names is None or name in names):
-            out[name] = to_typed(value)
+            out[name] = typed
     return jsonify(deserialized(out))
+
+
+def _all_variables(task_id: str, values: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """What a task sees, typed: its instance's variables, and its own (local ones) over those of the same name."""
+    values = engine().tasks.variables(task_id) if values is None else values
+    local = engine().tasks.local_variables(task_id) if engine().tasks.get(task_id).ended_at is None else {}
+    return {**to_typed_map(values), **local}
 
 
 @bp.get("/task/<task_id>/variables")
 def task_variables(task_id: str):  # type: ignore[no-untyped-def]
     visible_task(task_id)
-    return jsonify(deserialized(to_typed_map(engine().tasks.variables(task_id))))
+    return jsonify(deserialized(_all_variables(task_id)))
 
 
 @bp.get("/task/<task_id>/variables/<name>")
 def task_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
     visible_task(task_id)
-    values = engine().tasks.variables(task_id)
+    values = _all_variables(task_id)
     if name not in values:
         raise NotFound(f"task variable with name {name} does not exist")
-    return jsonify(deserialized(to_typed(values[name]), "deserializeValue"))
+    return jsonify(deserialized(values[name], "deserializeValue"))
+
+
+@bp.get("/task/<task_id>/localVariables")
+def task_local_variables(task_id: str):  # type: ignore[no-untyped-def]
+    """The task's own variables (Camunda's local ones): not its instance's."""
+    visible_task(task_id)
+    return jsonify(deserialized(engine().tasks.local_variables(task_id)))
+
+
+@bp.get("/task/<task_id>/localVariables/<name>")
+def task_local_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
+    visible_task(task_id)
+    values = engine().tasks.local_variables(task_id)
+    if name not in values:
+        raise NotFound(f"task variable with name {name} does not exist")
+    return jsonify(deserialized(values[name], "deserializeValue"))
+
+
+@bp.post("/task/<task_id>/localVariables")
+def modify_task_local_variables(task_id: str):  # type: ignore[no-untyped-def]
+    _open_task_to_change(task_id)
+    data = body()
+    removals = data.get("deletions") or []
+    if not isinstance(removals, list) or not all(isinstance(n, str) for n in removals):
+        raise BadRequest("deletions must be a list of variable names")
+    engine().tasks.set_local_variables(task_id, typed_variables(data, "modifications"), remove=removals,
+                                       user=principal().user_id)
+    return "", 204
+
+
+@bp.put("/task/<task_id>/localVariables/<name>")
+def put_task_local_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
+    _open_task_to_change(task_id)
+    engine().tasks.set_local_variables(task_id, typed_variables({"v": {name: body()}}, "v"),
+                                       user=principal().user_id)
+    return "", 204
+
+
+@bp.delete("/task/<task_id>/localVariables/<name>")
+def delete_task_local_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
+    _open_task_to_change(task_id)
+    engine().tasks.set_local_variables(task_id, {}, remove=[name], user=principal().user_id)
+    return "", 204
 
 
 def _open_task_to_change(task_id: str) -> TaskView:
