@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from .clock import Clock
 from .dialect import BPMN_NS, Dialect, ProcessInfo
 from .dmn import parse_dmn
-from .errors import DefinitionError, InUse, NotFound
+from .errors import BadRequest, DefinitionError, InUse, NotFound
 from .ids import new_id
 from .sandbox import ScriptSandbox
 from .spiff import CompiledProcess, Document, compile_process
@@ -66,6 +67,9 @@ class Definitions:
         self._cache: OrderedDict[str, CompiledProcess] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        # per definition: its call activities' bindings; per (definition, bound ids): the specs (None: as deployed)
+        self._calls: dict[str, dict[str, tuple[str, str | None]]] = {}
+        self._variants: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], CompiledProcess | None] = OrderedDict()
 
     # -- deploy ---------------------------------------------------------------------------------------------
     def deploy_files(self, paths: list[str | Path], *, name: str | None = None,
@@ -224,8 +228,10 @@ class Definitions:
                 seen[proc.process_id] = item.name
 
     def _dependencies(self, session: Session, item: _Checked, proc: ProcessInfo, checked: list[_Checked],
-                      resources: dict[str, m.Resource]) -> list[str]:
-        """Resource ids needed to compile `proc`: its file, the files of what it calls, and DMN files."""
+                      resources: dict[str, m.Resource],
+                      pick: Callable[[str], m.ProcessDefinition | None] | None = None) -> list[str]:
+        """Resource ids needed to compile `proc`: its file, the files of what it calls, and DMN files. A called
+        process deployed before is its latest version, or the one `pick` gives for its key."""
         needed = [resources[item.name].id]
         pending_calls = set(proc.called_elements)
         if proc.dynamic_calls:  # a calledElement expression may name any process deployed with this file
@@ -250,7 +256,7 @@ class Definitions:
                 elif key in local_keys:
                     continue
                 else:
-                    latest = _latest(session, m.ProcessDefinition, key)
+                    latest = (pick(key) if pick is not None else None) or _latest(session, m.ProcessDefinition, key)
                     if latest is None:
                         raise self._unknown(item, proc, "calledElement", key, "process")
                     deps = latest.description.get("resources", [])
@@ -317,8 +323,14 @@ class Definitions:
                                   timer_kind=kind, repeat=repeat, retries=3, created_at=now, suspended=False))
 
     # -- compile for running --------------------------------------------------------------------------------
-    def compiled(self, session: Session, definition_id: str) -> CompiledProcess:
-        """The runnable specs of a definition, from the in-process cache or compiled from stored files."""
+    def compiled(self, session: Session, definition_id: str,
+                 bindings: dict[str, str] | None = None) -> CompiledProcess:
+        """The runnable specs of a definition, from the in-process cache or compiled from stored files; with the
+        `bindings` an instance keeps (see `bound`), with those versions of the processes it calls."""
+        if bindings:
+            variant = self._variant(session, definition_id, bindings)
+            if variant is not None:
+                return variant
         with self._lock:
             hit = self._cache.get(definition_id)
             if hit is not None:
@@ -334,6 +346,77 @@ class Definitions:
         compiled = self._compile(row.key, documents)
         self._remember(definition_id, compiled)
         return compiled
+
+    def bound(self, session: Session, definition_id: str) -> tuple[CompiledProcess, dict[str, str] | None]:
+        """The specs an instance starting now runs: the called processes bound as Camunda binds `calledElement`
+        when it runs (`calledElementBinding` `latest` by default: the latest version; `version` or `versionTag`:
+        that one; `deployment`: as deployed). (compiled, None) when that is the definition as deployed; else specs
+        compiled with the called versions it bound, and their ids, which the instance keeps so that every later
+        load of it runs the same (`compiled(..., bindings)`). A process that calls none costs nothing more."""
+        compiled = self.compiled(session, definition_id)
+        calls = self._calls_of(session, definition_id, compiled)
+        if not calls:
+            return compiled, None
+        ids = {}
+        for key, (binding, value) in calls.items():
+            found = _bound_definition(session, key, binding, value)
+            if found is None:
+                what = {"version": f" version {value}", "versionTag": f" with version tag '{value}'"}.get(binding, "")
+                raise BadRequest(f"process '{key}'{what}, which definition '{definition_id}' calls, is not deployed")
+            ids[key] = found
+        variant = self._variant(session, definition_id, ids)
+        return (compiled, None) if variant is None else (variant, ids)
+
+    def for_instance(self, session: Session, definition_id: str, instance_id: str | None) -> CompiledProcess:
+        """The specs an instance of `definition_id` runs (with the called versions it bound, see `bound`)."""
+        compiled = self.compiled(session, definition_id)
+        if instance_id is None or not self._calls_of(session, definition_id, compiled):
+            return compiled
+        bindings = session.scalar(select(m.ProcessInstance.bindings).where(m.ProcessInstance.id == instance_id))
+        return self.compiled(session, definition_id, bindings) if bindings else compiled
+
+    def _calls_of(self, session: Session, definition_id: str,
+                  compiled: CompiledProcess) -> dict[str, tuple[str, str | None]]:
+        """The processes a definition's own call activities call by name, with their binding (not `deployment`)."""
+        calls = self._calls.get(definition_id)
+        if calls is None:
+            own_file = session.scalar(select(m.ProcessDefinition.resource_name)
+                                      .where(m.ProcessDefinition.id == definition_id))
+            calls = {}
+            for (file, _), info in compiled.elements.items():
+                if (info.tag == "callActivity" and info.called_element and not info.called_expression
+                        and file in (own_file, None) and info.called_binding != "deployment"):
+                    calls.setdefault(info.called_element, (info.called_binding, info.called_version))
+            with self._lock:
+                self._calls[definition_id] = calls
+        return calls
+
+    def _variant(self, session: Session, definition_id: str, ids: dict[str, str]) -> CompiledProcess | None:
+        """The specs of a definition with the called processes of `ids` (key -> definition id); None when they are
+        the ones it was deployed with."""
+        key = (definition_id, tuple(sorted(ids.items())))
+        with self._lock:
+            if key in self._variants:
+                self._variants.move_to_end(key)
+                return self._variants[key]
+        row = session.get(m.ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound(f"process definition '{definition_id}' not found")
+        deployed = row.description.get("resources", [])
+        own = session.get(m.Resource, deployed[0])
+        item = self._check(own.name, own.content)
+        proc = next(p for p in item.processes if p.process_id == row.key)
+        needed = self._dependencies(session, item, proc, [item], {item.name: own},
+                                    pick=lambda k: session.get(m.ProcessDefinition, ids[k]) if k in ids else None)
+        variant = None
+        if set(needed) != set(deployed):  # the same files, maybe found in another order: as deployed
+            variant = self._compile(row.key, [self._document_of(session, rid, [item], {item.name: own})
+                                              for rid in needed])
+        with self._lock:
+            self._variants[key] = variant
+            while len(self._variants) > self._cache_size:
+                self._variants.popitem(last=False)
+        return variant
 
     def _remember(self, definition_id: str, compiled: CompiledProcess) -> None:
         with self._lock:
@@ -599,6 +682,18 @@ def _latest(session: Session, model: type, key: str, *, deployment_name: str | N
         query = query.join(m.Deployment, m.Deployment.id == model.deployment_id).where(
             m.Deployment.name == deployment_name)
     return session.scalars(query.order_by(model.version.desc()).limit(1)).first()
+
+
+def _bound_definition(session: Session, key: str, binding: str, value: str | None) -> str | None:
+    """The id of the version of process `key` a call activity binds now (`latest`, `version`, `versionTag`)."""
+    query = select(m.ProcessDefinition.id).where(m.ProcessDefinition.key == key)
+    if binding == "version":
+        if not (value and value.isascii() and value.isdigit()):
+            return None
+        query = query.where(m.ProcessDefinition.version == int(value))
+    elif binding == "versionTag":
+        query = query.where(m.ProcessDefinition.version_tag == value)
+    return session.scalar(query.order_by(m.ProcessDefinition.version.desc()).limit(1))
 
 
 def _resource_id(session: Session, deployment_id: str, name: str) -> str:

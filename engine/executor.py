@@ -69,6 +69,7 @@ class InstanceRow:
     start_user: str | None
     delete_reason: str | None
     error: str | None
+    bindings: dict[str, str] | None = None  # see `Definitions.bound`
 
 
 @dataclass
@@ -111,13 +112,13 @@ class Executor:
             raise BadRequest(f"'businessKey' is too long ({len(business_key)} characters): at most {KEY_LIMIT}")
         if business_key is not None and (self.unique_business_key if unique is None else unique):
             self._check_unique(session, definition.key, business_key)
-        compiled = self.definitions.compiled(session, definition.id)
+        compiled, bindings = self.definitions.bound(session, definition.id)
         now = self.clock.now()
         instance_id = new_id()
         row = InstanceRow(id=instance_id, definition_id=definition.id, definition_key=definition.key,
                                 business_key=business_key, state=ACTIVE, version=0,
                                 serializer_version=SERIALIZER_VERSION, runtime=None, started_at=now,
-                                ended_at=None, start_user=user, delete_reason=None, error=None)
+                                ended_at=None, start_user=user, delete_reason=None, error=None, bindings=bindings)
         start_data = dict(variables)
         initiator = _initiator(compiled)
         if initiator and user:
@@ -175,7 +176,7 @@ class Executor:
         if values.pop("ended"):
             raise Conflict(f"process instance '{instance_id}' has ended ({values['state'].lower()})")
         row = InstanceRow(**values)  # a plain copy: writes go through explicit statements
-        compiled = self.definitions.compiled(session, row.definition_id)
+        compiled = self.definitions.compiled(session, row.definition_id, row.bindings)
         if row.runtime is None:  # at the version kept: the database did not send the runtime
             kept = self.runs.take(instance_id, row.version)
             if kept is not None:

@@ -104,7 +104,8 @@ class ExternalTasks:
                 body["variables"] = (self._local_variables(session, row, topic.variables) if topic.local_variables
                                      else self._visible_variables(session, row, topic.variables))
                 if topic.include_extension_properties:
-                    info = eng.definitions.compiled(session, row.definition_id).element_by_id(row.element_id)
+                    info = eng.definitions.for_instance(session, row.definition_id, row.instance_id).element_by_id(
+                        row.element_id)
                     body["extensionProperties"] = dict(info.properties) if info is not None else {}
                 out.append(body)
             return out
@@ -120,7 +121,8 @@ class ExternalTasks:
         """The variables the task's execution sees (Camunda's fetch without `localVariables`): the instance's,
         with the task's own (its input parameters) over them."""
         values = self._variables(session, row.instance_id, names)
-        info = self.engine.definitions.compiled(session, row.definition_id).element_by_id(row.element_id)
+        info = self.engine.definitions.for_instance(session, row.definition_id, row.instance_id).element_by_id(
+            row.element_id)
         if info is not None and info.inputs:
             values.update(self._local_variables(session, row, names))
         return values

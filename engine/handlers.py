@@ -84,7 +84,8 @@ class BuiltinHandlers:
     def _element(self, task: dict[str, Any]) -> tuple[str, str]:
         """(name, documentation) of the task's element."""
         with self.engine.db.read() as session:
-            compiled = self.engine.definitions.compiled(session, task["processDefinitionId"])
+            compiled = self.engine.definitions.for_instance(session, task["processDefinitionId"],
+                                                            task.get("processInstanceId"))
         info = compiled.element_by_id(task["activityId"])
         name = (info.name if info is not None else None) or task["activityId"]
         return name, (info.documentation if info is not None else None) or ""

@@ -424,7 +424,7 @@ class Instances:
             if row is None:
                 raise NotFound(f"process instance '{instance_id}' not found")
             try:
-                compiled = self.engine.definitions.compiled(session, row.definition_id)
+                compiled = self.engine.definitions.compiled(session, row.definition_id, row.bindings)
             except NotFound:  # its deployment was deleted
                 return {}
         return {info.element_id: info.name for info in compiled.elements.values() if info.name}

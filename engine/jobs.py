@@ -323,7 +323,7 @@ class Jobs:
         """(tries, interval) from the element's failedJobRetryTimeCycle, `R3/PT5M` when it names none."""
         cycle = "R3/PT5M"
         if job.definition_id:
-            compiled = self.engine.definitions.compiled(session, job.definition_id)
+            compiled = self.engine.definitions.for_instance(session, job.definition_id, job.instance_id)
             info = compiled.element_by_id(job.element_id)
             if info is not None and info.retry_cycle:
                 cycle = info.retry_cycle

@@ -164,6 +164,8 @@ class ProcessInstance(Base):
     start_user: Mapped[str | None] = mapped_column(String(255))
     delete_reason: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    # the versions of the processes it calls, when not those its definition was deployed with (key -> definition id)
+    bindings: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Variable(Base):
