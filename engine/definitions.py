@@ -348,11 +348,12 @@ class Definitions:
         return compiled
 
     def bound(self, session: Session, definition_id: str) -> tuple[CompiledProcess, dict[str, str] | None]:
-        """The specs an instance starting now runs: the called processes bound as Camunda binds `calledElement`
-        when it runs (`calledElementBinding` `latest` by default: the latest version; `version` or `versionTag`:
-        that one; `deployment`: as deployed). (compiled, None) when that is the definition as deployed; else specs
-        compiled with the called versions it bound, and their ids, which the instance keeps so that every later
-        load of it runs the same (`compiled(..., bindings)`). A process that calls none costs nothing more."""
+        """The specs an instance starting now runs, with the processes it calls bound now as
+        `calledElementBinding` says (`latest` by default: the latest version; `version` or `versionTag`: that one;
+        `deployment`: as deployed). Camunda binds when the call activity runs; here an instance binds at its start.
+        (compiled, None) when that is the definition as deployed; else specs compiled with the called versions it
+        bound, and their ids, which the instance keeps so that every later load of it runs the same
+        (`compiled(..., bindings)`). A process that calls none costs nothing more."""
         compiled = self.compiled(session, definition_id)
         calls = self._calls_of(session, definition_id, compiled)
         if not calls:
