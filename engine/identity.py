@@ -200,11 +200,30 @@ class Identity:
             self._verified[key] = (time.monotonic() + _CACHE_SECONDS, principal)
         return principal
 
-    def session_principal(self, user_id: str, stamp: str) -> Principal | None:
-        """The user of a signed-in session, or None when they are gone or their password changed since."""
+    def open_session(self, user_id: str, *, forget_after: timedelta = timedelta(days=1)) -> str:
+        """A new signed-in session of `user_id`: its id, which the session's cookie carries (sessions older than
+        `forget_after`, whose cookies have expired, are forgotten on the way)."""
+        session_id = secrets.token_urlsafe(24)
+        now = self.engine.clock.now()
+        with self.engine.db.write() as session:
+            session.execute(delete(m.UserSession).where(m.UserSession.created_at < now - forget_after))
+            session.add(m.UserSession(id_hash=_token_hash(session_id), user_id=user_id, created_at=now))
+        return session_id
+
+    def end_session(self, session_id: str) -> None:
+        """Sign a session out: its cookie signs no one in any more."""
+        with self.engine.db.write() as session:
+            session.execute(delete(m.UserSession).where(m.UserSession.id_hash == _token_hash(session_id)))
+
+    def session_principal(self, user_id: str, stamp: str, session_id: str) -> Principal | None:
+        """The user of a signed-in session, or None when they are gone, their password changed since, or the
+        session was signed out."""
         with self.engine.db.read() as session:
             user = session.get(m.UserAccount, user_id)
             if user is None or not hmac.compare_digest(session_stamp(user.password_hash), stamp):
+                return None
+            live = session.get(m.UserSession, _token_hash(session_id))
+            if live is None or live.user_id != user_id:
                 return None
             return Principal(user_id, self._groups(session, user_id))
 

@@ -373,6 +373,17 @@ class GroupMembership(Base):
     group_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
 
 
+class UserSession(Base):
+    """A signed-in session of the inbox: its cookie names it (only its SHA-256 is stored); signing out deletes it,
+    so the cookie no longer signs anyone in, wherever it was copied to."""
+
+    __tablename__ = "user_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class ApiToken(Base):
     """A bearer token for the REST API; only its SHA-256 is stored."""
 

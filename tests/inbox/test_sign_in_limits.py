@@ -95,3 +95,21 @@ def signed_in_as(client: Any) -> str | None:
     if 'name="password"' in page:
         return None
     return re.search(r'class="who">\s*<span[^>]*>([^<]+)</span>', page).group(1)
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(app: Any, sqlite_engine: Engine) -> None:
+    """The cookie of a signed-out session signs no one in, even copied elsewhere before the sign-out (a shared
+    computer, a stolen cookie); the person's other sessions go on."""
+    mary, other = app.test_client(), app.test_client()
+    assert post_sign_in(mary, "mary", PASSWORD).status_code == 302
+    assert post_sign_in(other, "mary", PASSWORD).status_code == 302
+    copied = app.test_client()
+    cookie = mary.get_cookie("session")
+    copied.set_cookie("session", cookie.value)
+    assert signed_in_as(copied) == "mary"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', mary.get("/").text).group(1)
+    assert mary.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert signed_in_as(mary) is None
+    assert signed_in_as(copied) is None  # the copy taken before the sign-out no longer works
+    assert copied.get("/inbox/state").status_code == 302
+    assert signed_in_as(other) == "mary"  # her session elsewhere is still hers

@@ -31,17 +31,19 @@ bp = Blueprint("inbox", __name__)
 class User(UserMixin):
     """The signed-in person, as Flask-Login holds them.
 
-    The session keeps the user's name and a fingerprint of their password hash (`identity.session_stamp`), so a
-    new password signs out every session opened with the old one.
+    The session keeps the user's name, a fingerprint of their password hash (`identity.session_stamp`), so a
+    new password signs out every session opened with the old one, and the id of the session the server keeps
+    (`identity.open_session`), so that signing out ends it for every copy of the cookie.
     """
 
-    def __init__(self, principal: Principal, stamp: str) -> None:
+    def __init__(self, principal: Principal, stamp: str, session_id: str) -> None:
         self.principal = principal
         self.id = principal.user_id
         self.stamp = stamp
+        self.session_id = session_id
 
     def get_id(self) -> str:
-        return f"{self.id}|{self.stamp}"
+        return f"{self.id}|{self.stamp}|{self.session_id}"
 
 
 class Sessions(SecureCookieSessionInterface):
@@ -97,11 +99,13 @@ def init_app(app: Flask, engine: Engine, *, apis: tuple[Blueprint, ...] = ()) ->
     login.login_message_category = "info"
 
     @login.user_loader
-    def _load(session_id: str) -> User | None:
-        user_id, _, stamp = session_id.rpartition("|")
-        principal = engine.identity.session_principal(user_id, stamp) if user_id else None
-        # None: deleted, or a new password, since they signed in
-        return User(principal, stamp) if principal is not None else None
+    def _load(cookie_id: str) -> User | None:
+        signed_in, _, session_id = cookie_id.rpartition("|")
+        user_id, _, stamp = signed_in.rpartition("|")
+        principal = engine.identity.session_principal(user_id, stamp, session_id) if user_id else None
+        # None: deleted, a new password since they signed in, or signed out (a cookie from before sessions were
+        # kept too: that person signs in again)
+        return User(principal, stamp, session_id) if principal is not None else None
 
     app.register_blueprint(bp)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import login_required, login_user, logout_user
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 
 from engine.errors import TooManyAttempts
 
@@ -41,7 +41,9 @@ def login():  # type: ignore[no-untyped-def]
         return login_page(error="Wrong user name or password.", user=user, status=401)
     session.clear()  # a fresh session (and CSRF token) for the signed-in person
     session.permanent = True
-    login_user(User(principal, engine().identity.stamp(principal.user_id)))
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    kept = engine().identity.open_session(principal.user_id, forget_after=lifetime)
+    login_user(User(principal, engine().identity.stamp(principal.user_id), kept))
     return redirect(safe_next(request.form.get("next")))
 
 
@@ -53,6 +55,7 @@ def login_form():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
+    engine().identity.end_session(current_user.session_id)  # every copy of the cookie is signed out
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
