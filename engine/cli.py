@@ -328,21 +328,12 @@ def c_deploy(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 
 def _nothing_to_deploy(paths: list[str], max_bytes: int) -> str:
-    """Why files that deployed cleanly gave no definition: their processes are not executable, or there are none.
-
-    Camunda deploys such a file without a process definition; so do we (exit status 0), but we say why.
-    """
+    """Why files that deployed cleanly gave no definition (exit status 0, as Camunda deploys them)."""
     from pathlib import Path
 
-    from .xmlsafe import parse_xml
+    from .definitions import nothing_to_deploy
 
-    reasons = []
-    for path in paths:
-        root = parse_xml(Path(path).read_bytes(), path, max_bytes=max_bytes).getroot()
-        skipped = [proc.get("id") or "?" for proc in root.iter("{*}process")]
-        reasons.append(f"{path}: {', '.join(skipped)} skipped, not executable (isExecutable=\"false\")" if skipped
-                       else f"{path} holds no process")
-    return "; ".join(reasons)
+    return nothing_to_deploy([(path, Path(path).read_bytes()) for path in paths], max_bytes)
 
 
 def c_definitions(engine: Any, args: argparse.Namespace, out: Output) -> int:

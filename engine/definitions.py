@@ -726,3 +726,19 @@ def _none_starts(item: _Checked, proc: ProcessInfo) -> list[str]:
     process = root.xpath("//bpmn:process[@id=$id]", namespaces=ns, id=proc.process_id)[0]
     starts = process.iterfind("bpmn:startEvent", ns)
     return [s.get("id") for s in starts if not any(etree.QName(c).localname.endswith("EventDefinition") for c in s)]
+
+
+def nothing_to_deploy(files: list[tuple[str, bytes]], max_bytes: int) -> str:
+    """Why files that deployed cleanly gave no definition: their processes are not executable, or there are none.
+
+    Camunda deploys such a file without a process definition; so does Stageflow, and says why.
+    """
+    reasons = []
+    for name, content in files:
+        if not name.lower().endswith(MODEL_SUFFIXES):
+            continue
+        root = parse_xml(content, name, max_bytes=max_bytes).getroot()
+        skipped = [proc.get("id") or "?" for proc in root.iter("{*}process")]
+        reasons.append(f"{name}: {', '.join(skipped)} skipped, not executable (isExecutable=\"false\")" if skipped
+                       else f"{name} holds no process")
+    return "; ".join(reasons)

@@ -49,6 +49,11 @@ def test_a_designer_deploys_a_diagram_and_reads_it_back(page: Any, site: Site) -
     upload(page, ("order_approval.bpmn", ORDER))  # the same content again: no new version
     expect(page.locator(".flash")).to_contain_text("Nothing changed")
     expect(row.locator(".versions li")).to_have_count(1)
+    # a diagram whose process is not executable: said so, naming the process and what to change
+    upload(page, ("sketch.bpmn", ORDER.replace(b'isExecutable="true"', b'isExecutable="false"')))
+    expect(page.locator(".flash")).to_have_text(
+        'Nothing deployed: sketch.bpmn: order_approval skipped, not executable (isExecutable="false"). Tick '
+        '“Executable” on the process in the modeler, or set isExecutable="true", to deploy it.')
 
     site.engine.instances.start("order_approval", variables={"customer": "ACME", "amount": 10})
     page.reload()
@@ -196,8 +201,14 @@ def test_the_modeler_endpoint_answers_json_and_wants_the_csrf_token(page: Any, s
     page.goto("/designer/new")  # a new diagram, deployed as it is: a process with a start event
     expect(page.locator("#modeler[data-state=ready]")).to_have_count(1)
     page.get_by_role("button", name="Deploy as new version").click()
-    expect(page.locator(".eyebrow")).to_have_text("new_process · version 1")
+    expect(page.locator(".eyebrow")).to_have_text(re.compile(r"^Process_[0-9a-z]{7} · version 1$"))
     expect(page.get_by_role("heading", name="New process")).to_be_visible()
+    first = page.locator(".eyebrow").inner_text()
+    page.goto("/designer/new")  # another new diagram is another process, not a second version of the first
+    expect(page.locator("#modeler[data-state=ready]")).to_have_count(1)
+    page.get_by_role("button", name="Deploy as new version").click()
+    expect(page.locator(".eyebrow")).to_have_text(re.compile(r"^Process_[0-9a-z]{7} · version 1$"))
+    assert page.locator(".eyebrow").inner_text() != first
 
     site.engine.identity.add_user("walt", PASSWORD, ["warehouse"])
     page.get_by_role("button", name="Sign out").click()

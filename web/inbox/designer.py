@@ -8,6 +8,7 @@ element and the line, and the page draws the uploaded diagram with that element 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from flask_wtf.csrf import validate_csrf
 from lxml import etree
 from wtforms import ValidationError
 
+from engine.definitions import nothing_to_deploy
 from engine.errors import DefinitionError, StageflowError
 from engine.identity import Principal
 from engine.views import DecisionView, DefinitionView, DeploymentView
@@ -31,11 +33,11 @@ NEW_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
   xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="definitions" targetNamespace="http://stageflow/processes">
-  <bpmn:process id="new_process" name="New process" isExecutable="true">
+  <bpmn:process id="{process_id}" name="New process" isExecutable="true">
     <bpmn:startEvent id="start" name="Start"/>
   </bpmn:process>
   <bpmndi:BPMNDiagram id="diagram">
-    <bpmndi:BPMNPlane id="plane" bpmnElement="new_process">
+    <bpmndi:BPMNPlane id="plane" bpmnElement="{process_id}">
       <bpmndi:BPMNShape id="start_di" bpmnElement="start">
         <dc:Bounds x="180" y="160" width="36" height="36"/>
       </bpmndi:BPMNShape>
@@ -146,6 +148,12 @@ def deploy_files():  # type: ignore[no-untyped-def]
         deployment = engine().definitions.deploy(files, name=name, source=f"designer:{person.user_id}")
     except DefinitionError as err:
         return deploy_error_page(err, dict(files)), 400
+    if not deployment.definitions and not deployment.decisions:
+        why = nothing_to_deploy(files, limit)
+        flash(f"Nothing deployed: {why}." + (" Tick “Executable” on the process in the modeler, or set "
+                                             "isExecutable=\"true\", to deploy it." if "skipped" in why else ""),
+              "error")
+        return redirect(url_for("inbox.designer_home"))
     flash(deployed_message(deployment), "success" if deployment.created else "info")
     return redirect(url_for("inbox.designer_home"))
 
@@ -262,7 +270,11 @@ def decision_xml(definition_id: str):  # type: ignore[no-untyped-def]
 @login_required
 def modeler_new():  # type: ignore[no-untyped-def]
     designer()
-    return render_template("modeler.html", definition=None, xml=NEW_DIAGRAM, filename="new_process.bpmn")
+    # a process id of its own, as Camunda Modeler gives a new diagram: two designers' new drawings are never
+    # versions of one process
+    process_id = "Process_" + "".join(secrets.choice("0123456789abcdefghijklmnopqrstuvwxyz") for _ in range(7))
+    return render_template("modeler.html", definition=None, xml=NEW_DIAGRAM.replace("{process_id}", process_id),
+                           filename=f"{process_id}.bpmn")
 
 
 @bp.get("/designer/definitions/<definition_id>/edit")
