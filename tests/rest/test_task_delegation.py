@@ -245,9 +245,16 @@ def test_the_owner_keeps_the_rights_on_a_task_she_delegated(admin: Client, mary:
 def test_in_the_inbox_the_owner_sees_who_has_her_task_and_takes_it_back(server: str, admin: Client, mary: Client,
                                                                         john: Client) -> None:
     _, task = _claimed_by_mary(admin, mary)
-    assert mary.post(f"/task/{task}/delegate", json={"userId": "john"}).status_code == 204
     browser, site = _signed_in(server, "mary")
+    assert "Delegated by me" not in browser.get(f"{site}/", timeout=30).text  # none yet: no such list shown
+    assert mary.post(f"/task/{task}/delegate", json={"userId": "john"}).status_code == 204
+    # her own lists no longer hold it (it is john's); the list of what she delegated does, with whom it is
+    mine = browser.get(f"{site}/", timeout=30).text
+    assert f"/tasks/{task}" not in mine and "Delegated by me" in mine
+    delegated = browser.get(f"{site}/?list=delegated", timeout=30).text
+    assert f"/tasks/{task}" in delegated and "<strong>john</strong>" in delegated
     page = browser.get(f"{site}/tasks/{task}", timeout=30)
+    assert "delegated</span></span> <span class=\"by\">by mary</span> <span class=\"to\">to john</span>" in page.text
     assert page.status_code == 200
     assert "You delegated this task to john" in page.text and "Claim the task" not in page.text
     taken = browser.post(f"{site}/tasks/{task}/take-back", data={"csrf_token": csrf_token(page.text)}, timeout=30)

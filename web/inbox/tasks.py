@@ -30,7 +30,7 @@ PAGE_SIZE = 25
 COUNT_CAP = 1000
 HISTORY_SHOWN = 30
 
-LISTS = {"mine": "My tasks", "groups": "My groups' tasks", "all": "All tasks"}
+LISTS = {"mine": "My tasks", "groups": "My groups' tasks", "delegated": "Delegated by me", "all": "All tasks"}
 DUE = {"": "Any due date", "overdue": "Overdue", "today": "Due today", "week": "Due this week", "none": "No due date"}
 PRIORITY = {"": "Any priority", "high": "High (above 50)", "normal": "Normal (50)", "low": "Low (below 50)"}
 SORTS = {  # value: (label, engine column, order)
@@ -93,6 +93,8 @@ def list_filters(which: str, person: Principal) -> dict[str, Any]:
         return {"assignee": person.user_id}
     if which == "groups":
         return {"candidate_user": person.user_id, "candidate_groups": list(person.groups)}  # unclaimed ones
+    if which == "delegated":  # handed to someone who gives it back (resolves it): the person can take it back
+        return {"owner": person.user_id, "delegation_state": "PENDING"}
     return {}  # all: admins only (Query.from_args)
 
 
@@ -130,6 +132,9 @@ def inbox_data(query: Query, person: Principal) -> dict[str, Any]:
     narrow = narrowing(query, at)
     lists = [k for k in LISTS if k != "all" or person.is_admin]
     counts = {k: eng.tasks.count(at_most=COUNT_CAP + 1, **list_filters(k, person), **narrow) for k in lists}
+    if not counts["delegated"] and query.list != "delegated":  # shown while the person has delegated some
+        lists.remove("delegated")
+        del counts["delegated"]
     _, column, order = SORTS[query.sort]
     rows = eng.tasks.list(sort_by=column, sort_order=order, nulls_last=True, first=(query.page - 1) * PAGE_SIZE,
                           max_results=PAGE_SIZE, **list_filters(query.list, person), **narrow)
