@@ -143,6 +143,7 @@ class InvalidVariables(StageflowError):
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
         self.reason = reason
+        self.problems = [(field, reason)]  # every wrong field of a form, in form order (this one first)
         super().__init__(f"variable '{field}': {reason}")
 
     def to_json(self) -> dict[str, object]:

@@ -470,8 +470,9 @@ def validate_submission(
 ) -> dict[str, object]:
     """Check and coerce submitted ``values`` against a form; returns a new dict (see the module docstring).
 
-    Fields are checked in form order and the first problem raises
-    :class:`~engine.errors.InvalidVariables` with the field id and a reason such as ``is required``,
+    Every field is checked, in form order, and the first problem raises
+    :class:`~engine.errors.InvalidVariables` (its ``problems`` lists every wrong field, so that a form can mark all
+    of them at once) with the field id and a reason such as ``is required``,
     ``must be a whole number``, ``must be at least 1``, ``must be one of gold, silver`` or
     ``must be at most 200 characters`` or ``is read-only: ...``.  The result keeps the submission's order;
     a null submitted for a readonly field is dropped, variables that are not form fields are passed through
@@ -485,32 +486,46 @@ def validate_submission(
     existing = existing or {}
     coerced: dict[str, object] = {}
     dropped: set[str] = set()
+    problems: list[InvalidVariables] = []
     for fld in fields:
-        if fld.readonly and fld.id in values:
-            if values[fld.id] is not None:
-                raise InvalidVariables(fld.id, "is read-only: a form submission cannot set it")
-            dropped.add(fld.id)
-            continue
-        if fld.id not in values:
-            if fld.readonly:
-                if fld.default is not None and not partial and not is_expression(fld.default):
-                    coerced[fld.id] = _coerce(fld, fld.default)
-                continue
-            if fld.required and not partial and existing.get(fld.id) is None:
-                raise InvalidVariables(fld.id, "is required")
-            if fld.default is not None and not partial and not is_expression(fld.default):
-                coerced[fld.id] = _coerce(fld, fld.default)  # as Camunda: an optional field not sent takes its default
-            continue
-        value = values[fld.id]
-        if _is_missing(fld, value):
-            if fld.required and (value is not None or existing.get(fld.id) is None):
-                raise InvalidVariables(fld.id, "is required")
-            coerced[fld.id] = "" if fld.type == "string" and value == "" else None
-            continue
-        coerced[fld.id] = _coerce(fld, value)
+        try:
+            _check_field(fld, values, existing, partial, coerced, dropped)
+        except InvalidVariables as err:
+            problems.append(err)
+    if problems:
+        first = problems[0]
+        first.problems = [(p.field, p.reason) for p in problems]
+        raise first
     out = {key: coerced.get(key, value) for key, value in values.items() if key not in dropped}
     out.update({key: value for key, value in coerced.items() if key not in out})  # defaults of unsent fields
     return out
+
+
+def _check_field(fld: FormField, values: Mapping[str, object], existing: Mapping[str, object], partial: bool,
+                 coerced: dict[str, object], dropped: set[str]) -> None:
+    """Check and coerce one field of a submission into `coerced` (see `validate_submission`)."""
+    if fld.readonly and fld.id in values:
+        if values[fld.id] is not None:
+            raise InvalidVariables(fld.id, "is read-only: a form submission cannot set it")
+        dropped.add(fld.id)
+        return
+    if fld.id not in values:
+        if fld.readonly:
+            if fld.default is not None and not partial and not is_expression(fld.default):
+                coerced[fld.id] = _coerce(fld, fld.default)
+            return
+        if fld.required and not partial and existing.get(fld.id) is None:
+            raise InvalidVariables(fld.id, "is required")
+        if fld.default is not None and not partial and not is_expression(fld.default):
+            coerced[fld.id] = _coerce(fld, fld.default)  # as Camunda: an optional field not sent takes its default
+        return
+    value = values[fld.id]
+    if _is_missing(fld, value):
+        if fld.required and (value is not None or existing.get(fld.id) is None):
+            raise InvalidVariables(fld.id, "is required")
+        coerced[fld.id] = "" if fld.type == "string" and value == "" else None
+        return
+    coerced[fld.id] = _coerce(fld, value)
 
 
 # ---------------------------------------------------------------------------------------------- form values

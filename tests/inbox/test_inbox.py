@@ -107,6 +107,15 @@ def test_an_employee_claims_fills_in_and_completes_a_task(page: Any, site: Site)
     assert site.engine.tasks.get(task_id).ended_at is None
     screenshot(page, "task-form.png")
 
+    note = page.get_by_label("Note to the employee")  # two wrong fields: both are marked at once
+    note.evaluate("input => input.value = 'x'.repeat(61)")  # past its maxlength, as only a script can
+    page.locator("#task-form").evaluate("form => form.noValidate = true")  # the page is a new one
+    page.get_by_role("button", name="Complete").click()
+    expect(page.locator(".alert")).to_have_text("Please correct the 2 fields marked below.")
+    expect(page.locator('[data-field="approvedAmount"] .error')).to_have_text("Must be at most 5000")
+    expect(page.locator('[data-field="note"] .error')).to_have_text("Must be at most 60 characters")
+
+    note.fill("Receipt for the hotel is missing")
     page.get_by_label("Approved amount (EUR)").fill("4500")
     page.get_by_label("Cost centre").select_option("cc-100")
     page.get_by_role("button", name="Complete").click()

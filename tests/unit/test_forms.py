@@ -514,3 +514,15 @@ def test_an_optional_field_not_submitted_takes_its_default_as_in_camunda() -> No
     assert validate_submission(form, {"note": "hi"}) == {"note": "hi", "purchases": 0}
     assert validate_submission(form, {"purchases": "3"}) == {"purchases": 3}
     assert validate_submission(form, {}, partial=True) == {}
+
+
+def test_every_wrong_field_is_reported_at_once(fields: list[FormField]) -> None:
+    """The first problem is the error raised; its `problems` name every wrong field, in form order, so that a form
+    marks them all in one round."""
+    wrong = {f.id: "x" * 300 for f in fields if f.type == "string"}
+    wrong.update({f.id: "not a number" for f in fields if f.type == "long"})
+    with pytest.raises(InvalidVariables) as raised:
+        validate_submission(fields, wrong)
+    problems = raised.value.problems
+    assert len(problems) >= 2 and problems[0] == (raised.value.field, raised.value.reason)
+    assert [field for field, _ in problems] == [f.id for f in fields if f.id in {p for p, _ in problems}]

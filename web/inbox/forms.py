@@ -68,9 +68,11 @@ class Input:
 
 
 def inputs(fields: list[dict[str, Any]], current: Mapping[str, Any] | None = None,
-           submitted: Mapping[str, str] | None = None, error: tuple[str, str] | None = None) -> list[Input]:
+           submitted: Mapping[str, str] | None = None,
+           errors: list[tuple[str, str]] | None = None) -> list[Input]:
     """The inputs of a form: filled with what was `submitted` (after an error), else the `current` variables,
-    else the fields' defaults; `error` is (field id, reason) from the engine."""
+    else the fields' defaults; `errors` are (field id, reason) pairs from the engine, each marked on its field."""
+    reasons = dict(reversed(errors or []))  # a field's first reason
     current = current or {}
     out = []
     for fld in fields:
@@ -91,8 +93,8 @@ def inputs(fields: list[dict[str, Any]], current: Mapping[str, Any] | None = Non
                 item.checked = value is True or (isinstance(value, str) and value.strip().lower() == "true")
             else:
                 item.value = _text(item.type, value, fld.get("datePattern"))
-        if error and error[0] == item.id:
-            item.error = error[1][:1].upper() + error[1][1:]
+        if item.id in reasons:
+            item.error = reasons[item.id][:1].upper() + reasons[item.id][1:]
         out.append(item)
     return out
 
@@ -145,3 +147,12 @@ def _date_text(value: Any, date_pattern: str | None) -> str:
 
 def _fmt(number: int | float) -> str:
     return str(int(number)) if isinstance(number, float) and number.is_integer() else str(number)
+
+
+def split_errors(errors: list[tuple[str, str]] | None, fields: list[dict[str, Any]],
+                 form_error: str | None) -> tuple[list[tuple[str, str]], str | None]:
+    """(the errors of the form's fields, marked on them; the page's message for the others, if any)."""
+    ids = {f["id"] for f in fields}
+    on_fields = [e for e in errors or [] if e[0] in ids]
+    others = [f"{field}: {reason}" for field, reason in errors or [] if field not in ids]
+    return on_fields, "; ".join(others) if others else form_error

@@ -13,7 +13,7 @@ from engine.errors import Conflict, InvalidVariables
 from engine.views import DefinitionView
 
 from . import bp, engine, me
-from .forms import inputs, submission
+from .forms import inputs, split_errors, submission
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -29,15 +29,13 @@ def start_list():  # type: ignore[no-untyped-def]
     return render_template("start.html", definitions=startable())
 
 
-def start_form(definition: DefinitionView, *, submitted: Any = None, error: tuple[str, str] | None = None,
+def start_form(definition: DefinitionView, *, submitted: Any = None, errors: list[tuple[str, str]] | None = None,
                form_error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     fields = engine().definitions.start_form_fields(definition.id)
-    field_error = error if error and any(f["id"] == error[0] for f in fields) else None
-    if error and not field_error:
-        form_error = f"{error[0]}: {error[1]}"
+    field_errors, form_error = split_errors(errors, fields, form_error)
     token = submitted.get("token") if submitted is not None and _TOKEN.match(submitted.get("token", "")) else None
     return render_template(
-        "start_form.html", definition=definition, fields=inputs(fields, None, submitted, field_error),
+        "start_form.html", definition=definition, fields=inputs(fields, None, submitted, field_errors),
         business_key=(submitted or {}).get("businessKey", ""), form_error=form_error,
         token=token or uuid.uuid4().hex), status
 
@@ -64,7 +62,7 @@ def start_process(definition_id: str):  # type: ignore[no-untyped-def]
                                        variables=submission(fields, request.form), user=person.user_id,
                                        validate_form=True, idempotency_key=idempotency)
     except InvalidVariables as err:
-        return start_form(definition, submitted=request.form, error=(err.field, err.reason), status=422)
+        return start_form(definition, submitted=request.form, errors=err.problems, status=422)
     except Conflict as err:
         return start_form(definition, submitted=request.form, form_error=err.message, status=409)
     title = definition.name or definition.key

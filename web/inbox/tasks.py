@@ -23,7 +23,7 @@ from engine.views import TaskView
 
 from . import bp, engine, me, visible_task
 from .auth import login_page, safe_next
-from .forms import inputs, submission
+from .forms import inputs, split_errors, submission
 from .pages import due_state, now
 
 PAGE_SIZE = 25
@@ -183,7 +183,7 @@ def fingerprint(data: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------------ task page
 
 
-def render_task(task: TaskView, *, submitted: Any = None, error: tuple[str, str] | None = None,
+def render_task(task: TaskView, *, submitted: Any = None, errors: list[tuple[str, str]] | None = None,
                 form_error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     eng = engine()
     person = me()
@@ -193,9 +193,7 @@ def render_task(task: TaskView, *, submitted: Any = None, error: tuple[str, str]
             variables = eng.tasks.variables(task.id)
         except (Conflict, NotFound):  # completed or gone in the meantime
             task = eng.tasks.get(task.id)
-    field_error = error if error and any(f["id"] == error[0] for f in task.form) else None
-    if error and not field_error:
-        form_error = f"{error[0]}: {error[1]}"
+    field_errors, form_error = split_errors(errors, task.form, form_error)
     try:
         history = eng.instances.history(task.process_instance_id, max_results=5000)
     except NotFound:
@@ -212,7 +210,7 @@ def render_task(task: TaskView, *, submitted: Any = None, error: tuple[str, str]
     form_fields = {f["id"] for f in task.form}
     return render_template(
         "task.html", task=task, process_name=process_name, fields=inputs(task.form, variables, submitted,
-                                                                           field_error),
+                                                                           field_errors),
         form_error=form_error, open=task.ended_at is None, mine=mine, delegated=delegated, lent=lent,
         can_unclaim=task.ended_at is None and task.assignee is not None and (mine or person.is_admin),
         can_assign=task.ended_at is None and (task.assignee in (None, person.user_id) or person.is_admin),
@@ -332,7 +330,7 @@ def complete(task_id: str):  # type: ignore[no-untyped-def]
         else:
             engine().tasks.complete(task.id, submission(task.form, request.form), user=person.user_id)
     except InvalidVariables as err:
-        return render_task(task, submitted=request.form, error=(err.field, err.reason), status=422)
+        return render_task(task, submitted=request.form, errors=err.problems, status=422)
     except Conflict as err:
         flash(err.message, "error")
         return redirect(_task_url(task.id))
