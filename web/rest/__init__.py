@@ -223,6 +223,14 @@ def arg_list(name: str, source: dict[str, Any] | None = None) -> list[str] | Non
     return items
 
 
+def deletions(data: dict[str, Any]) -> list[str]:
+    """A variables update's `deletions`: the names of the variables to remove (none when absent)."""
+    removals = data.get("deletions") or []
+    if not isinstance(removals, list) or not all(isinstance(n, str) for n in removals):
+        raise BadRequest("deletions must be a list of variable names")
+    return removals
+
+
 def _readable(typed: dict[str, Any]) -> dict[str, Any]:
     info = typed.get("valueInfo") or {}
     if (typed.get("type") == "Object" and info.get("serializationDataFormat") == "application/json"

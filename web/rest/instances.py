@@ -15,6 +15,7 @@ from . import (
     arg_list,
     body,
     bp,
+    deletions,
     deserialized,
     engine,
     paging,
@@ -156,9 +157,7 @@ def modify_instance_variables(instance_id: str):  # type: ignore[no-untyped-def]
     require_admin()
     running(instance_id)  # an ended instance is 404 here too, as for reading its variables
     data = body()
-    removals = data.get("deletions") or []
-    if not isinstance(removals, list) or not all(isinstance(n, str) for n in removals):
-        raise BadRequest("deletions must be a list of variable names")
+    removals = deletions(data)
     engine().instances.set_variables(instance_id, typed_variables(data, "modifications"), remove=removals,
                                      user=principal().user_id)
     return "", 204

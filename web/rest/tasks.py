@@ -14,7 +14,19 @@ from engine.forms import form_variables
 from engine.variables import parse_date, to_typed_map
 from engine.views import TaskView
 
-from . import arg_bool, arg_date, arg_list, body, bp, deserialized, engine, paging, principal, typed_variables
+from . import (
+    arg_bool,
+    arg_date,
+    arg_list,
+    body,
+    bp,
+    deletions,
+    deserialized,
+    engine,
+    paging,
+    principal,
+    typed_variables,
+)
 from .variable_instances import value_conditions
 
 _SORT = {"created": "created", "dueDate": "dueDate", "followUpDate": "followUpDate", "priority": "priority",
@@ -334,9 +346,7 @@ def task_local_variable(task_id: str, name: str):  # type: ignore[no-untyped-def
 def modify_task_local_variables(task_id: str):  # type: ignore[no-untyped-def]
     _open_task_to_change(task_id)
     data = body()
-    removals = data.get("deletions") or []
-    if not isinstance(removals, list) or not all(isinstance(n, str) for n in removals):
-        raise BadRequest("deletions must be a list of variable names")
+    removals = deletions(data)
     engine().tasks.set_local_variables(task_id, typed_variables(data, "modifications"), remove=removals,
                                        user=principal().user_id)
     return "", 204
@@ -369,9 +379,7 @@ def modify_task_variables(task_id: str):  # type: ignore[no-untyped-def]
     """Set and remove variables of the task's process instance (a form saved before it is completed)."""
     task = _open_task_to_change(task_id)
     data = body()
-    removals = data.get("deletions") or []
-    if not isinstance(removals, list) or not all(isinstance(n, str) for n in removals):
-        raise BadRequest("deletions must be a list of variable names")
+    removals = deletions(data)
     engine().instances.set_variables(task.process_instance_id, typed_variables(data, "modifications"),
                                      remove=removals, user=principal().user_id)
     return "", 204
