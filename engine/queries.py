@@ -43,6 +43,10 @@ def instance_conditions(more: dict[str, Any]) -> list[ColumnElement[bool]]:
     for event_type, name in more.get("subscriptions") or ():  # waits for this message or signal
         es = m.EventSubscription
         out.append(_PI.id.in_(select(es.instance_id).where(es.event_type == event_type, es.name == name)))
+    if more.get("variable_conditions"):  # ((name, operator, value), ...): see `variable_instances.having_variables`
+        from .variable_instances import having_variables
+
+        out.extend(having_variables(_PI.id, more["variable_conditions"]))
     if more.get("activity_waits") is not None:  # see `Instances._resolve_activities`
         out.append(_waiting_in(*more["activity_waits"]))
     if more.get("finished") is True:

@@ -177,6 +177,16 @@ def test_instances_filters_suspend_variables_and_delete(admin: Client, mary: Cli
     a = start(mary, "A", amount=10).json()
     b = start(mary, "B", amount=20).json()
     assert [i["id"] for i in admin.get("/process-instance", params={"variables": "amount_eq_20"}).json()] == [b["id"]]
+    # Camunda's other operators too, in the URL and in a POST query
+    assert [i["id"] for i in admin.get("/process-instance", params={"variables": "amount_gt_15"}).json()] == [b["id"]]
+    assert [i["id"] for i in admin.get("/process-instance", params={"variables": "amount_lteq_10"}).json()] == \
+        [a["id"]]
+    assert admin.post("/process-instance/count", json={"variables": [
+        {"name": "amount", "operator": "neq", "value": 20}]}).json() == {"count": 1}
+    assert admin.get("/process-instance/count", params={"variables": "amount_gteq_10,amount_lt_20"}).json() == \
+        {"count": 1}
+    bad = admin.get("/process-instance", params={"variables": "amount_about_20"})
+    assert bad.status_code == 400 and "variables" in bad.json()["message"]
     assert admin.put(f"/process-instance/{a['id']}/suspended", json={"suspended": True}).status_code == 204
     assert [i["id"] for i in admin.get("/process-instance", params={"suspended": "true"}).json()] == [a["id"]]
     assert admin.post(f"/process-instance/{b['id']}/variables",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import jsonify, request
@@ -24,20 +23,7 @@ from . import (
     sorting,
     typed_variables,
 )
-
-
-def _variable_filters(raw: str | None) -> dict[str, Any]:
-    """Camunda's `variables=name_eq_value,other_eq_3`: equality only; a value is read as JSON where it parses."""
-    out: dict[str, Any] = {}
-    for part in filter(None, (raw or "").split(",")):
-        name, op, value = part.partition("_eq_")
-        if not op or not name:
-            raise BadRequest(f"variable filter '{part}' is not supported: use name_eq_value")
-        try:
-            out[name] = json.loads(value)
-        except ValueError:
-            out[name] = value
-    return out
+from .variable_instances import value_conditions
 
 
 def _filters(source: dict[str, Any]) -> dict[str, Any]:
@@ -46,18 +32,11 @@ def _filters(source: dict[str, Any]) -> dict[str, Any]:
         state = "SUSPENDED"
     elif arg_bool("active", source):
         state = "ACTIVE"
-    variables = source.get("variables")
-    if isinstance(variables, list):  # the POST query's form: [{"name":..., "operator": "eq", "value":...}]
-        equal = {}
-        for item in variables:
-            if not isinstance(item, dict) or item.get("operator", "eq") != "eq" or "name" not in item:
-                raise BadRequest("variable filters must be {name, operator: eq, value}")
-            equal[item["name"]] = item.get("value")
-    else:
-        equal = _variable_filters(variables)
+    # Camunda's `variables`: `amount_gt_1000,region_eq_north` in the URL, [{name, operator, value}] in a POST
+    conditions = value_conditions(source, "variables")
     return {"definition_key": source.get("processDefinitionKey"), "definition_id": source.get("processDefinitionId"),
             "business_key": source.get("businessKey"), "state": state, "active_only": True,
-            "variable_equals": equal or None, "visible_to": principal(),
+            "variable_conditions": conditions, "visible_to": principal(),
             "ids": arg_list("processInstanceIds", source), "business_key_like": source.get("businessKeyLike"),
             "definition_keys": arg_list("processDefinitionKeyIn", source),
             "with_incident": bool(arg_bool("withIncident", source)),
