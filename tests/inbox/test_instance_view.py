@@ -453,3 +453,25 @@ def test_an_object_variable_edited_in_the_inbox_keeps_its_java_class(client_for:
     assert "quantity: only a variable that is an object keeps a Java class" in answer.text
     assert json.loads(to_typed(sqlite_engine.instances.variables(instance_id)["order"])["value"]) == {
         "id": 7, "lines": 3}
+
+
+def test_the_instance_page_shows_the_decisions_its_rules_took(page: Any, site: Site, orders: Orders) -> None:
+    """A business rule task's decision (from the decision history): when, which decision at which task, the inputs
+    it read and the rule that matched with its result; an instance that took none shows no such section."""
+    from pathlib import Path
+
+    processes = Path(__file__).resolve().parents[2] / "processes"
+    site.engine.definitions.deploy_files([processes / "card_issuance.bpmn", processes / "card_rules.dmn"])
+    instance = site.engine.instances.start("card_issuance", business_key="C-7", variables={
+        "client": "Ann Lee", "customerEmail": "ann@example.com", "channel": "store", "spend12m": 6000,
+        "tenureMonths": 30})
+    sign_in(page, "admin")
+    page.goto(f"/instances/{instance.id}")
+    row = page.locator("table.decisions tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator('[data-label="Decision"]')).to_have_text("Card type at Choose the card type")
+    expect(row.locator('[data-label="Inputs"]')).to_have_text("Spend in 12 months = 6000, Client for (months) = 30")
+    expect(row.locator('[data-label="Result"]')).to_contain_text("cardType = gold")
+    page.goto(f"/instances/{orders.start('ORD-1009')}")
+    expect(page.get_by_role("heading", name="Process variables")).to_be_visible()
+    expect(page.get_by_role("heading", name="Decisions taken")).to_have_count(0)

@@ -158,11 +158,13 @@ def instance_page(instance_id: str):  # type: ignore[no-untyped-def]
                   "changes": changes.get(n, [])} for n, v in sorted(state.variables.items())]
     removed = sorted(n for n in changes if n not in state.variables)
     notifications = [{**o, "at": _parse_iso(o.get("time"))} for o in eng.handlers.outbox(instance_id)]
+    decisions = _decisions(eng.decision_history.list(person, instance_id=instance_id, roots_only=True,
+                                                     include_inputs=True, include_outputs=True, max_results=50))
     markers = eng.instances.markers(instance_id)
     return render_template(
         "instance.html", state=state, instance=instance, process_name=process_name, version=version,
         tasks=tasks, timers=timers, incidents=incidents, variables=variables, removed_variables=removed,
-        variable_changes=changes, value_types=VALUE_TYPES, notifications=notifications,
+        variable_changes=changes, value_types=VALUE_TYPES, notifications=notifications, decisions=decisions,
         waiting=state.subscriptions, external_tasks=state.external_tasks, names=names,
         history=list(reversed(state.history)), history_shown=HISTORY_SHOWN, markers=markers.to_json(),
         is_admin=person.is_admin)
@@ -295,6 +297,18 @@ def resolve_incident(instance_id: str, incident_id: str):  # type: ignore[no-unt
         engine().instances.resolve_incident(instance_id, incident_id)
         return "The incident is marked resolved."
     return _change(instance_id, action)
+
+
+def _decisions(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The decisions the instance's business rule tasks took, newest first: each with its inputs and its matched
+    rules' outputs, grouped by rule (what made a card gold, who must approve)."""
+    out = []
+    for decision in reversed(found):
+        rules: dict[Any, list[dict[str, Any]]] = {}
+        for output in decision["outputs"] or []:
+            rules.setdefault(output["ruleId"] or output["ruleOrder"], []).append(output)
+        out.append({**decision, "at": _parse_iso(decision["evaluationTime"]), "rules": list(rules.items())})
+    return out
 
 
 def _parse_iso(text: str | None) -> datetime | None:
