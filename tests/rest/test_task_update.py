@@ -106,7 +106,7 @@ def test_a_tasks_own_variables_shadow_its_instances_and_go_with_it(admin: Client
                     ).status_code == 204
     assert mary.post(f"/task/{task_id}/localVariables", json={"modifications": {
         "attempt": {"value": 2, "type": "Long"}, "discount": {"value": 5, "type": "Integer"}}}).status_code == 204
-    assert mary.post(f"/task/{task_id}/variables", json={"modifications": {
+    assert admin.post(f"/process-instance/{instance}/variables", json={"modifications": {
         "discount": {"value": 1, "type": "Integer"}}}).status_code == 204  # the instance's
     local = mary.get(f"/task/{task_id}/localVariables").json()
     assert {n: (v["type"], v["value"]) for n, v in local.items()} == {
@@ -117,6 +117,15 @@ def test_a_tasks_own_variables_shadow_its_instances_and_go_with_it(admin: Client
     assert mary.get(f"/task/{task_id}/variables/discount").json()["value"] == 5
     instance_vars = admin.get(f"/process-instance/{instance}/variables").json()
     assert "draft" not in instance_vars and instance_vars["discount"]["value"] == 1
+    # through the task's variables, a name it holds as its own changes its own, any other the instance's
+    assert mary.put(f"/task/{task_id}/variables/attempt", json={"value": 3, "type": "Long"}).status_code == 204
+    assert mary.post(f"/task/{task_id}/variables", json={"modifications": {
+        "region": {"value": "north", "type": "String"}}}).status_code == 204
+    assert mary.get(f"/task/{task_id}/localVariables/attempt").json()["value"] == 3
+    instance_vars = admin.get(f"/process-instance/{instance}/variables").json()
+    assert "attempt" not in instance_vars and instance_vars["region"]["value"] == "north"
+    assert mary.delete(f"/task/{task_id}/variables/attempt").status_code == 204
+    assert mary.get(f"/task/{task_id}/localVariables/attempt").status_code == 404
     assert mary.delete(f"/task/{task_id}/localVariables/draft").status_code == 204
     assert mary.get(f"/task/{task_id}/localVariables/draft").status_code == 404
     assert mary.post(f"/task/{task_id}/complete", json={}).status_code == 204

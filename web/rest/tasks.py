@@ -376,27 +376,38 @@ def _open_task_to_change(task_id: str) -> TaskView:
 
 @bp.post("/task/<task_id>/variables")
 def modify_task_variables(task_id: str):  # type: ignore[no-untyped-def]
-    """Set and remove variables of the task's process instance (a form saved before it is completed)."""
+    """Set and remove the variables the task sees (a form saved before it is completed): as Camunda's task
+    service, a name the task holds as its own changes that one, any other the instance's."""
     task = _open_task_to_change(task_id)
     data = body()
-    removals = deletions(data)
-    engine().instances.set_variables(task.process_instance_id, typed_variables(data, "modifications"),
-                                     remove=removals, user=principal().user_id)
+    _change_task_variables(task, typed_variables(data, "modifications"), deletions(data))
     return "", 204
+
+
+def _change_task_variables(task: TaskView, values: dict[str, Any], removals: list[str]) -> None:
+    local = engine().tasks.local_variables(task.id)
+    own = {n: v for n, v in values.items() if n in local}
+    own_removals = [n for n in removals if n in local]
+    if own or own_removals:
+        engine().tasks.set_local_variables(task.id, own, remove=own_removals, user=principal().user_id)
+    rest = {n: v for n, v in values.items() if n not in local}
+    rest_removals = [n for n in removals if n not in local]
+    if rest or rest_removals or not (own or own_removals):
+        engine().instances.set_variables(task.process_instance_id, rest, remove=rest_removals,
+                                         user=principal().user_id)
 
 
 @bp.put("/task/<task_id>/variables/<name>")
 def put_task_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
     task = _open_task_to_change(task_id)
-    values = typed_variables({"v": {name: body()}}, "v")
-    engine().instances.set_variables(task.process_instance_id, values, user=principal().user_id)
+    _change_task_variables(task, typed_variables({"v": {name: body()}}, "v"), [])
     return "", 204
 
 
 @bp.delete("/task/<task_id>/variables/<name>")
 def delete_task_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
     task = _open_task_to_change(task_id)
-    engine().instances.set_variables(task.process_instance_id, {}, remove=[name], user=principal().user_id)
+    _change_task_variables(task, {}, [name])
     return "", 204
 
 
