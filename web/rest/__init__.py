@@ -147,6 +147,11 @@ def typed_variables(data: dict[str, Any], field: str = "variables") -> dict[str,
     return from_typed_map(raw)
 
 
+def body_variable(name: str) -> dict[str, Any]:
+    """The body of a PUT of one variable (`{"value": ..., "type": ...}`) as `{name: value}` (400 naming it)."""
+    return typed_variables({"v": {name: body()}}, "v")
+
+
 INT_MAX = 2**31 - 1  # Camunda's query integers are Java ints
 
 

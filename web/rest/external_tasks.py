@@ -103,7 +103,7 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
     # answered at once (nothing yet), and its worker polls again, so that polls never take every thread.
     slots = current_app.extensions["stageflow_long_polls"]
     if not slots.acquire(blocking=False):
-        return jsonify(tasks)
+        return answer(tasks)
     try:
         while True:
             time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))

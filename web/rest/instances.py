@@ -13,6 +13,7 @@ from . import (
     arg_bool,
     arg_list,
     body,
+    body_variable,
     bp,
     deletions,
     deserialized,
@@ -146,7 +147,7 @@ def modify_instance_variables(instance_id: str):  # type: ignore[no-untyped-def]
 def put_instance_variable(instance_id: str, name: str):  # type: ignore[no-untyped-def]
     require_admin()
     running(instance_id)  # an ended instance is 404 here too, as for reading its variables
-    values = typed_variables({"v": {name: body()}}, "v")
+    values = body_variable(name)
     engine().instances.set_variables(instance_id, values, user=principal().user_id)
     return "", 204
 

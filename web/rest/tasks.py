@@ -19,6 +19,7 @@ from . import (
     arg_date,
     arg_list,
     body,
+    body_variable,
     bp,
     deletions,
     deserialized,
@@ -355,8 +356,7 @@ def modify_task_local_variables(task_id: str):  # type: ignore[no-untyped-def]
 @bp.put("/task/<task_id>/localVariables/<name>")
 def put_task_local_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
     _open_task_to_change(task_id)
-    engine().tasks.set_local_variables(task_id, typed_variables({"v": {name: body()}}, "v"),
-                                       user=principal().user_id)
+    engine().tasks.set_local_variables(task_id, body_variable(name), user=principal().user_id)
     return "", 204
 
 
@@ -400,7 +400,7 @@ def _change_task_variables(task: TaskView, values: dict[str, Any], removals: lis
 @bp.put("/task/<task_id>/variables/<name>")
 def put_task_variable(task_id: str, name: str):  # type: ignore[no-untyped-def]
     task = _open_task_to_change(task_id)
-    _change_task_variables(task, typed_variables({"v": {name: body()}}, "v"), [])
+    _change_task_variables(task, body_variable(name), [])
     return "", 204
 
 
