@@ -70,6 +70,7 @@ class Definitions:
         # per definition: its call activities' bindings; per (definition, bound ids): the specs (None: as deployed)
         self._calls: dict[str, dict[str, tuple[str, str | None]]] = {}
         self._variants: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], CompiledProcess | None] = OrderedDict()
+        self._rows: dict[str, Any] = {}  # definition id -> its row (see `_row`)
 
     # -- deploy ---------------------------------------------------------------------------------------------
     def deploy_files(self, paths: list[str | Path], *, name: str | None = None,
@@ -477,7 +478,7 @@ class Definitions:
         if version is None:
             found = _RESOLVE.first(session, {"ref": key_or_id})
             if found is not None:
-                return found  # a Row: the same attributes, no ORM bookkeeping
+                return self._row(session, found.id)
         row = session.get(m.ProcessDefinition, key_or_id)
         if row is not None:
             return row
@@ -490,6 +491,19 @@ class Definitions:
         row = _latest(session, m.ProcessDefinition, key_or_id)
         if row is None:
             raise NotFound(f"no process definition with key or id '{key_or_id}'")
+        return row
+
+    def _row(self, session: Session, definition_id: str) -> Any:
+        """A definition's row (its columns as a named tuple, no ORM bookkeeping), read once per process: nothing
+        changes a definition once deployed (a deletion removes it, and the query that names its id finds none)."""
+        row = self._rows.get(definition_id)
+        if row is None:
+            row = _BY_ID.first(session, {"ref": definition_id})
+            if row is None:
+                raise NotFound(f"process definition '{definition_id}' not found")
+            if len(self._rows) >= 4 * self._cache_size:
+                self._rows.clear()
+            self._rows[definition_id] = row
         return row
 
     def xml(self, definition_id: str) -> bytes:
@@ -627,8 +641,9 @@ class Definitions:
 
 
 _PD = m.ProcessDefinition.__table__
-# By id, or the latest version of a key: one indexed query.
-_RESOLVE = FastStatement(select(_PD).where(or_(_PD.c.id == bindparam("ref"), _PD.c.key == bindparam("ref")))
+# By id, or the latest version of a key: one indexed query, for the id only (the row itself is kept, see `_row`).
+_BY_ID = FastStatement(select(_PD).where(_PD.c.id == bindparam("ref")))
+_RESOLVE = FastStatement(select(_PD.c.id).where(or_(_PD.c.id == bindparam("ref"), _PD.c.key == bindparam("ref")))
                          .order_by((_PD.c.id == bindparam("ref")).desc(), _PD.c.version.desc()).limit(1))
 
 

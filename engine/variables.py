@@ -335,7 +335,11 @@ def project_variable(value: Any) -> dict[str, Any]:
     elif kind == "Object":
         value = object_json(value)
     return {"type": kind, "text_value": text_value, "number_value": number_value,
-            "value": json.dumps(value, default=_default)}
+            "value": json.dumps(value) if type(value) in _PLAIN else json.dumps(value, default=_default)}
+
+
+# values json.dumps writes without `default` (which costs a new encoder a call)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _default(value: Any) -> Any:

@@ -14,6 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.api import Engine
 from engine.clock import VirtualClock
 from engine.config import Settings
+from engine.errors import NotFound
 from engine.spiff import speedups
 from tests.helpers import bpmn, chain
 
@@ -65,6 +66,20 @@ def test_no_log_details_are_built_while_the_logger_is_off(engine: Engine, deploy
     finally:
         logger.setLevel(old_level)
     assert extras["task_spec"] == "task" and extras["state"] == "READY" and extras["elapsed"] == 1
+
+
+def test_a_started_key_takes_its_latest_version_after_a_deletion(engine: Engine, deploy) -> None:
+    """Definition rows are kept per process once read: a deleted version is not started from what was kept."""
+    first = deploy(USER_THEN_SCRIPT)
+    second = deploy(bpmn("<bpmn:startEvent id='s'/><bpmn:userTask id='other'/>" + chain("s", "other")))
+    assert engine.instances.start("p").definition_id.startswith("p:2:")  # the second version's row is kept
+    engine.definitions.delete_deployment(second.id, cascade=True)
+    started = engine.instances.start("p", variables={"x": 1})
+    assert started.definition_id.startswith("p:1:")
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=started.id)] == ["task"]
+    engine.definitions.delete_deployment(first.id, cascade=True)
+    with pytest.raises(NotFound):
+        engine.instances.start("p")
 
 
 @pytest.mark.parametrize("value", [
