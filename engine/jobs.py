@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .errors import BadRequest, Conflict, NotFound, ScriptError
+from .errors import BadRequest, Conflict, NotFound, ScriptError, Suspended
 from .executor import SUSPENDED, StaleInstance
 from .ids import new_id
 from .store import models as m
@@ -60,7 +60,8 @@ class Jobs:
         if filters.get("messages"):
             query = query.where(m.Job.job_type == "async")
         if filters.get("executable"):
-            query = query.where(m.Job.retries > 0, m.Job.suspended.is_(False),
+            # Camunda's `executable`: retries left and due, suspended or not (`active` leaves suspended ones out)
+            query = query.where(m.Job.retries > 0,
                                 or_(m.Job.due_at.is_(None), m.Job.due_at <= self.engine.clock.now()))
         if filters.get("with_exception"):
             query = query.where(m.Job.exception.isnot(None))
@@ -148,7 +149,8 @@ class Jobs:
 
         With `now_anyway` (Camunda's executeJob, an operator's "run it now"), the job runs even when it is not
         due, has no retries left or another worker's lock has expired, and a failure is raised after its try was
-        counted, so that the caller sees the error.
+        counted, so that the caller sees the error; so is a job that cannot run (gone: `NotFound`, suspended:
+        `Suspended`, its instance changed meanwhile: `StaleInstance`).
         """
         eng = self.engine
         now = eng.clock.now()
@@ -167,9 +169,9 @@ class Jobs:
                                         .with_for_update())
                     query = query.with_for_update()
                 job = session.scalars(query).first()
+                if now_anyway:
+                    _check_runnable(job, job_id)
                 forced = now_anyway and job is not None and not job.suspended
-                # run before its due time: the runtime's timer is moved to now with it
-                early = forced and (job.due_at is None or _aware(job.due_at) > now)  # type: ignore[union-attr]
                 if job is None or job.suspended or (job.retries <= 0 and not forced):
                     return False
                 if not forced and job.lock_owner not in (None, self.worker_id) \
@@ -187,7 +189,10 @@ class Jobs:
                 task_id = job.task_id
                 action = ((lambda run: run.continue_async(task_id)) if job.job_type == "async"
                           else (lambda run: run.fire_timers()))
-                if early and task_id and job.job_type == "timer":
+                # Run now (an operator's execute, due or not), or a retry of a failed try: the timer fell due (or
+                # was run early) once already, and that try's change was rolled back with its failure, so the
+                # runtime may still hold the timer's first due time. The job's row says when it runs (Camunda).
+                if (forced or job.exception is not None) and task_id and job.job_type == "timer":
                     def action(run):  # type: ignore[no-untyped-def]
                         run.set_timer_due(task_id, now)
                         return run.fire_timers()
@@ -213,9 +218,13 @@ class Jobs:
             return False
         except StaleInstance:
             self._release(job_id)  # another change to the instance won the race: due again, for any worker
+            if now_anyway:
+                raise
             return False
         except Conflict as err:
             self._cannot_run(job_id, err)
+            if now_anyway:
+                raise
             return False
 
     def _resync(self, session, job: m.Job, loaded, now: datetime) -> bool:  # type: ignore[no-untyped-def]
@@ -329,8 +338,9 @@ class Jobs:
                 cycle = info.retry_cycle
         return parse_retry_cycle(cycle)
 
-    def retry(self, job_id: str, retries: int = 1) -> dict[str, Any]:
-        """Give a job new tries; a failed one is due now and its incident resolved (after the cause was fixed).
+    def retry(self, job_id: str, retries: int = 1, *, due: datetime | None = None) -> dict[str, Any]:
+        """Give a job new tries; a failed one is due now (or at `due`) and its incident resolved (after the cause
+        was fixed).
 
         Zero retries stops the job as if its tries had run out: it becomes an incident (as in Camunda)."""
         now = self.engine.clock.now()
@@ -352,7 +362,9 @@ class Jobs:
                                            message=job.exception or "the job's retries were set to 0",
                                            created_at=now))
                 return _job_json(job, session)
-            if job.exception is not None or not job.retries:  # a failed job runs again now
+            if due is not None:  # Camunda's `dueDate` of setJobRetries: when the new tries start
+                job.due_at = due if due.tzinfo else due.replace(tzinfo=UTC)
+            elif job.exception is not None or not job.retries:  # a failed job runs again now
                 job.due_at = now  # (a healthy one keeps its due date, as Camunda's setJobRetries)
             job.retries = retries
             job.lock_owner = job.lock_expires_at = None
@@ -430,6 +442,14 @@ class Jobs:
             if row is None:
                 raise NotFound(f"job '{job_id}' not found")
             return _job_json(row, session)
+
+
+def _check_runnable(job: m.Job | None, job_id: str) -> None:
+    """An operator's execute of a job that cannot run now is an error, not a silent nothing."""
+    if job is None:
+        raise NotFound(f"job '{job_id}' not found")
+    if job.suspended:
+        raise Suspended(f"job '{job_id}' is suspended: activate it (or its instance) first")
 
 
 def _aware(moment: datetime) -> datetime:

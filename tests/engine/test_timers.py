@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from engine.api import Engine
+from engine.errors import ScriptError
 from engine.jobs import parse_retry_cycle
 from engine.store import models as m
 from tests.helpers import bpmn, chain
@@ -342,12 +344,27 @@ def test_new_retries_for_a_healthy_timer_keep_its_due_date_and_execute_still_fir
     assert engine.instances.variables(instance.id)["fee"] == 5
 
 
+def test_a_timer_run_early_that_failed_fires_at_its_retry_on_the_worker(engine: Engine, deploy, clock) -> None:
+    """An operator's early execute fails; the retry's due time comes: the timer fires then, though the failed
+    try's early firing was rolled back (the job's row says when it runs, not the timer's first due time)."""
+    deploy(failing_after_timer())
+    instance = engine.instances.start("p", variables={"amount": 10, "divisor": 0})
+    [job] = engine.jobs.list(instance_id=instance.id)
+    with pytest.raises(ScriptError):
+        engine.jobs.execute(job["id"], now_anyway=True)
+    engine.instances.set_variables(instance.id, {"divisor": 2})
+    [failed] = engine.jobs.list(instance_id=instance.id)
+    clock.set(datetime.fromisoformat(failed["dueDate"].replace("+0000", "+00:00")))  # the retry interval
+    assert engine.jobs.execute_due() == 1
+    assert engine.jobs.list(instance_id=instance.id) == []
+    assert engine.instances.variables(instance.id)["fee"] == 5
+
+
 def test_a_timer_value_that_does_not_parse_names_the_element_the_value_and_the_forms(engine: Engine, deploy,
                                                                                      clock) -> None:
     """A cycle from an expression: an unset variable is Camunda's message about the expression as written (not
     Stageflow's translation of it); a value that is no cycle says which forms are; a number is refused as a cycle.
     Each leaves no instance behind."""
-    import pytest
 
     from engine.errors import ScriptError
 

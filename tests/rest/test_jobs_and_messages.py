@@ -55,6 +55,56 @@ def test_a_failing_execute_takes_a_retry_off_and_zero_retries_make_an_incident(a
     assert admin.get("/incident/count").json() == {"count": 0}
 
 
+def test_execute_of_a_job_that_cannot_run_says_so_instead_of_204(admin: Client) -> None:
+    """Camunda's 204 means the job ran: a suspended one is refused, and stays (an operator's script must not
+    report a success that did not happen)."""
+    instance_id = _start(admin, divisor=4)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    assert admin.put(f"/process-instance/{instance_id}/suspended", json={"suspended": True}).status_code == 204
+    assert admin.get("/job/count", params={"executable": "true", "processInstanceId": instance_id}).json() == {
+        "count": 0}  # not due yet
+    refused = admin.post(f"/job/{job['id']}/execute")
+    assert (refused.status_code, refused.json()["type"]) == (409, "SuspendedEntityInteractionException")
+    assert admin.get("/job/count", params={"processInstanceId": instance_id}).json() == {"count": 1}
+    assert admin.get("/task/count", params={"processInstanceId": instance_id}).json() == {"count": 0}
+    assert admin.put(f"/job/{job['id']}/duedate", json={"duedate": None}).status_code == 204  # due at once
+    # Camunda's `executable`: retries left and due, suspended or not (`active=true` leaves it out)
+    assert admin.get("/job/count", params={"executable": "true", "processInstanceId": instance_id}).json() == {
+        "count": 1}
+    assert admin.get("/job/count", params={"executable": "true", "active": "true",
+                                           "processInstanceId": instance_id}).json() == {"count": 0}
+
+
+def test_a_timer_job_run_early_that_failed_fires_when_retried(admin: Client) -> None:
+    """Execute before its due time, fail, fix the cause, give it a retry, execute: the timer fires (the failed
+    try's early firing was rolled back with it, and must not send the job back to its first due time)."""
+    instance_id = _start(admin, divisor=0)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    assert admin.post(f"/job/{job['id']}/execute").status_code == 400  # the script divides by zero
+    assert admin.put(f"/process-instance/{instance_id}/variables/divisor",
+                     json={"value": 4, "type": "Integer"}).status_code == 204
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 1}).status_code == 204
+    assert admin.post(f"/job/{job['id']}/execute").status_code == 204
+    assert admin.get(f"/process-instance/{instance_id}/variables/fee").json()["value"] == 25
+    assert [t["taskDefinitionKey"] for t in admin.get("/task", params={"processInstanceId": instance_id}).json()] \
+        == ["check"]
+
+
+def test_new_retries_start_at_the_due_date_given(admin: Client) -> None:
+    instance_id = _start(admin, divisor=0)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    assert admin.post(f"/job/{job['id']}/execute").status_code == 400
+    later = "2030-06-01T00:00:00.000+0000"
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 2, "dueDate": later}).status_code == 204
+    after = admin.get(f"/job/{job['id']}").json()
+    assert (after["retries"], after["dueDate"]) == (2, later)
+    wrong = admin.put(f"/job/{job['id']}/retries", json={"retries": None})
+    assert (wrong.status_code, wrong.json()["message"]) == (400, "retries: null is not of type 'integer'")
+    wrong = admin.put(f"/job/{job['id']}/retries", json={"retries": 1, "dueDate": "soon"})
+    assert wrong.status_code == 400
+    assert wrong.json()["message"].startswith("Cannot set 'dueDate' of the request body to value 'soon'")
+
+
 def test_job_filters(admin: Client) -> None:
     instance_id = _start(admin, divisor=4)
     assert admin.get("/job/count", params={"timers": "true"}).json() == {"count": 1}

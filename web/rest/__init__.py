@@ -198,9 +198,13 @@ def arg_date(name: str, source: dict[str, Any] | None = None) -> datetime | None
         return None
     try:
         return parse_date(name, raw)
-    except InvalidVariables:  # a query parameter, not a variable: said as Camunda says it
-        raise BadRequest(f"Cannot set query parameter '{name}' to value '{raw}': not an ISO 8601 date such as "
+    except InvalidVariables:  # a query parameter (or a body's field), not a variable: said as Camunda says it
+        raise BadRequest(f"Cannot set {_where(name, source)} to value '{raw}': not an ISO 8601 date such as "
                          "2026-01-05T09:00:00.000+0000")
+
+
+def _where(name: str, source: dict[str, Any] | None) -> str:
+    return f"query parameter '{name}'" if source is None else f"'{name}' of the request body"
 
 
 def arg_long(name: str, source: dict[str, Any] | None = None) -> int | None:
@@ -213,7 +217,7 @@ def arg_long(name: str, source: dict[str, Any] | None = None) -> int | None:
     if isinstance(raw, str) and raw.removeprefix("-").isdecimal():  # (isdigit() passes "²", which int() refuses)
         value = int(raw)
     if value is None or not -(2 ** 63) <= value < 2 ** 63:
-        raise BadRequest(f"Cannot set query parameter '{name}' to value '{raw}': not a whole number of 64 bits")
+        raise BadRequest(f"Cannot set {_where(name, source)} to value '{raw}': not a whole number of 64 bits")
     return value
 
 

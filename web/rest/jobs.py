@@ -53,18 +53,19 @@ def get_job_stacktrace(job_id: str):  # type: ignore[no-untyped-def]
 
 @bp.put("/job/<job_id>/retries")
 def set_job_retries(job_id: str):  # type: ignore[no-untyped-def]
-    """Camunda's setJobRetries: 0 stops the job with an incident, more gives it new tries."""
+    """Camunda's setJobRetries: 0 stops the job with an incident, more gives it new tries (from `dueDate`, when
+    given)."""
     require_admin()
-    engine().jobs.retry(job_id, body_int(body(), "retries"))
+    data = body()
+    engine().jobs.retry(job_id, body_int(data, "retries"), due=arg_date("dueDate", data))
     return "", 204
 
 
 @bp.put("/job/<job_id>/duedate")
 def set_job_due(job_id: str):  # type: ignore[no-untyped-def]
     require_admin()
-    due = arg_date("duedate", body())
-    if due is None:
-        raise BadRequest("'duedate' is required")
+    # null (or none given) makes the job due at once, as Camunda's job without a due date runs at the next tick
+    due = arg_date("duedate", body()) or engine().clock.now()
     engine().jobs.set_due(job_id, due)
     return "", 204
 
@@ -75,7 +76,7 @@ def execute_job(job_id: str):  # type: ignore[no-untyped-def]
     error (a `ScriptEvaluationException`, 400 in Stageflow: see the README's error semantics)."""
     require_admin()
     engine().jobs.get(job_id)
-    engine().jobs.execute(job_id, now_anyway=True)
+    engine().jobs.execute(job_id, now_anyway=True)  # what keeps it from running is an error (a suspended job: 409)
     return "", 204
 
 

@@ -3,6 +3,7 @@ the field, whatever the route, and the document stays the one contract of the AP
 
 from __future__ import annotations
 
+import json
 import re
 from copy import deepcopy
 from functools import cache
@@ -83,7 +84,11 @@ def check_body() -> None:
             error = max(error.context, key=lambda e: len(e.absolute_path))
         path = [str(p) for p in error.absolute_path]
         where = ".".join(path) or "body"
-        message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+        message = error.message
+        shown = repr(error.instance)  # jsonschema writes the value as Python does: say it as JSON (null, true)
+        if message.startswith(shown):
+            message = json.dumps(error.instance, default=str) + message[len(shown):]
+        message = message if len(message) <= 200 else message[:200] + "..."
         if set(path) & VARIABLE_MAPS:
             message += ' (a variable is an object such as {"value": 1200, "type": "Integer"})'
         raise BadRequest(f"{where}: {message}")
