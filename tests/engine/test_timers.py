@@ -365,9 +365,6 @@ def test_a_timer_value_that_does_not_parse_names_the_element_the_value_and_the_f
     """A cycle from an expression: an unset variable is Camunda's message about the expression as written (not
     Stageflow's translation of it); a value that is no cycle says which forms are; a number is refused as a cycle.
     Each leaves no instance behind."""
-
-    from engine.errors import ScriptError
-
     deploy(bpmn("""
         <bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>
         <bpmn:boundaryEvent id="remind" attachedToRef="t" cancelActivity="false">
