@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .errors import BadRequest, MismatchingCorrelation, NotFound
+from .errors import BadRequest, MismatchingCorrelation, NotFound, Suspended
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
 from .variables import project_variable
@@ -140,7 +140,10 @@ class Messages:
                instance_id: str | None = None, user: str | None = None) -> int:
         """Broadcast signal `name` to every instance waiting for it and start processes with that signal start.
 
-        Returns how many instances received or were started by it.
+        Returns how many instances received or were started by it. With `instance_id` (Camunda's `executionId`:
+        an instance is its one execution here) only that instance receives it, and one that is not running
+        (`NotFound`), suspended (`Suspended`) or not waiting for the signal (`BadRequest`) is an error, as
+        Camunda's signal to one execution.
         """
         if not name:
             raise BadRequest("a signal needs a name")
@@ -149,6 +152,8 @@ class Messages:
         eng = self.engine
         count = 0
         with eng.transaction() as session:
+            if instance_id:
+                _check_signal_target(session, name, instance_id)
             query = select(m.EventSubscription.instance_id).where(
                 m.EventSubscription.event_type == "signal", m.EventSubscription.name == name,
                 m.EventSubscription.instance_id.in_(_ACTIVE_INSTANCES))
@@ -168,6 +173,20 @@ class Messages:
                                        trigger=("signal", name))
                     count += 1
         return count
+
+
+def _check_signal_target(session: Session, name: str, instance_id: str) -> None:
+    state = session.scalar(select(m.ProcessInstance.state).where(m.ProcessInstance.id == instance_id,
+                                                                 m.ProcessInstance.ended_at.is_(None)))
+    if state is None:
+        raise NotFound(f"Cannot find execution with id '{instance_id}'")
+    waits = session.scalar(select(func.count()).select_from(m.EventSubscription).where(
+        m.EventSubscription.event_type == "signal", m.EventSubscription.name == name,
+        m.EventSubscription.instance_id == instance_id))
+    if not waits:
+        raise BadRequest(f"Execution '{instance_id}' has not subscribed to a signal event with name '{name}'.")
+    if state == "SUSPENDED":
+        raise Suspended(f"execution '{instance_id}' is suspended: it cannot receive signal '{name}'")
 
 
 def _subscription_query(*, subscription_id: str | None = None, event_type: str | None = None,

@@ -105,6 +105,37 @@ def test_new_retries_start_at_the_due_date_given(admin: Client) -> None:
     assert wrong.json()["message"].startswith("Cannot set 'dueDate' of the request body to value 'soon'")
 
 
+ALARM = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:intermediateCatchEvent id="alarm_heard"><bpmn:signalEventDefinition signalRef="alarm"/></bpmn:intermediateCatchEvent>
+    <bpmn:userTask id="evacuate"/><bpmn:endEvent id="e"/>
+    """ + chain("s", "alarm_heard", "evacuate", "e"), process_id="drill",
+    extra='<bpmn:signal id="alarm" name="alarm"/>')
+
+
+def test_a_signal_to_one_execution_reaches_it_or_says_why_not(admin: Client) -> None:
+    """Camunda's signal to one execution: an unknown one, one not waiting for the signal, a suspended one and a
+    tenant given with it are errors (not a 204 that delivered nothing); a tenant's broadcast reaches nothing."""
+    deploy(admin, ALARM, "drill.bpmn")
+    first, second = (admin.post("/process-definition/key/drill/start", json={}).json()["id"] for _ in range(2))
+    busy = _start(admin, divisor=4)  # waits on a timer, not for the signal
+
+    def tasks(instance_id: str) -> list[str]:
+        return [t["taskDefinitionKey"] for t in admin.get("/task", params={"processInstanceId": instance_id}).json()]
+
+    assert admin.post("/signal", json={"name": "alarm", "executionId": "nope"}).status_code == 404
+    refused = admin.post("/signal", json={"name": "alarm", "executionId": busy})
+    assert refused.status_code == 400 and "has not subscribed to a signal event with name 'alarm'" in refused.text
+    assert admin.post("/signal", json={"name": "alarm", "executionId": first, "tenantId": "t"}).status_code == 400
+    assert admin.post("/signal", json={"name": "alarm", "tenantId": "t"}).status_code == 204
+    assert tasks(first) == tasks(second) == []  # Stageflow has no tenants: nothing of tenant t waited
+    assert admin.put(f"/process-instance/{second}/suspended", json={"suspended": True}).status_code == 204
+    held = admin.post("/signal", json={"name": "alarm", "executionId": second})
+    assert (held.status_code, held.json()["type"]) == (409, "SuspendedEntityInteractionException")
+    assert admin.post("/signal", json={"name": "alarm", "executionId": first}).status_code == 204
+    assert (tasks(first), tasks(second)) == (["evacuate"], [])
+
+
 def test_job_filters(admin: Client) -> None:
     instance_id = _start(admin, divisor=4)
     assert admin.get("/job/count", params={"timers": "true"}).json() == {"count": 1}

@@ -46,6 +46,10 @@ def signal():  # type: ignore[no-untyped-def]
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise BadRequest("the body needs 'name'")
+    if data.get("tenantId") is not None:
+        if data.get("executionId"):
+            raise BadRequest("Cannot specify a tenant-id when deliver a signal to a single execution.")
+        return "", 204  # Stageflow has no tenants: nothing of that tenant waits for it or starts with it
     engine().messages.signal(name, variables=typed_variables(data), instance_id=data.get("executionId"),
                              user=principal().user_id)
     return "", 204

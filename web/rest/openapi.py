@@ -245,7 +245,8 @@ SCHEMAS: dict[str, Any] = {
                             "correlationKeys": _ref("Variables"), "processVariables": _ref("Variables"),
                             "all": BOOL, "resultEnabled": BOOL, "variablesInResultEnabled": BOOL},
                            ["messageName"]),
-    "SignalRequest": _obj({"name": STR, "executionId": NSTR, "variables": _ref("Variables")}, ["name"]),
+    "SignalRequest": _obj({"name": STR, "executionId": NSTR, "variables": _ref("Variables"), "tenantId": NSTR,
+                           "withoutTenantId": BOOL}, ["name"]),
     "FetchAndLockRequest": _obj({
         "workerId": STR, "maxTasks": _s("integer", minimum=0, maximum=2**31 - 1), "usePriority": BOOL,
         "asyncResponseTimeout": _s("integer", minimum=0, maximum=1_800_000),
