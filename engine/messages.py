@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -57,8 +59,11 @@ class Messages:
         """Deliver message `name` to the instance that waits for it, or start one at a message start event.
 
         Matching is done in SQL on the subscription's name, the instance's business key or id and the
-        instance's variables (`correlation_keys`). No match, or several where one is expected (`all` false),
-        is a `BadRequest` that says which; with `all`, no match is an empty list, as Camunda's correlateAll.
+        instance's variables (`correlation_keys`; a Date matches the same moment in any offset). No match, or
+        several where one is expected (`all` false), is a `BadRequest` that says which; with `all`, no match is an
+        empty list, as Camunda's correlateAll. As Camunda's correlation handler, a message start event is tried
+        when no instance waits (with `all`: as well as the instances that wait), whatever the correlation keys
+        (they are variables of running instances) and unless an instance was named.
         """
         if not name:
             raise BadRequest("a message needs a name")
@@ -77,7 +82,7 @@ class Messages:
                     session, target, lambda run: run.deliver_message(name, variables), user=user)
                 if delivered:
                     results.append(Correlation("Execution", InstanceView.of(loaded.row)))
-            if not results and instance_id is None and not correlation_keys:
+            if instance_id is None and (all or not results):
                 results.extend(self._start(session, name, business_key, variables, all, user))
             if not results and not all:  # Camunda's correlateAll with nothing waiting: an empty result
                 raise MismatchingCorrelation(f"no process instance waits for message '{name}'"
@@ -97,6 +102,13 @@ class Messages:
         if instance_id is not None:
             query = query.where(m.EventSubscription.instance_id == instance_id)
         for key, value in (correlation_keys or {}).items():
+            if isinstance(value, datetime):  # the same moment, whatever offset either was written with
+                named = session.execute(select(m.Variable.instance_id, m.Variable.value).where(
+                    m.Variable.name == key, m.Variable.type == "Date",
+                    m.Variable.instance_id.in_(query.with_only_columns(m.EventSubscription.instance_id))))
+                query = query.where(m.EventSubscription.instance_id.in_(
+                    [owner for owner, stored in named if _same_moment(stored, value)]))
+                continue
             columns = project_variable(value)
             query = query.where(m.EventSubscription.instance_id.in_(
                 select(m.Variable.instance_id).where(m.Variable.name == key, m.Variable.value == columns["value"])))
@@ -173,6 +185,19 @@ class Messages:
                                        trigger=("signal", name))
                     count += 1
         return count
+
+
+def _same_moment(stored: str, wanted: datetime) -> bool:
+    """A stored Date variable (its JSON text) is the moment `wanted`; a date without an offset is UTC."""
+    try:
+        moment = datetime.fromisoformat(json.loads(stored))
+    except (TypeError, ValueError):
+        return False
+    return _utc(moment) == _utc(wanted)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _check_signal_target(session: Session, name: str, instance_id: str) -> None:

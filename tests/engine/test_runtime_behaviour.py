@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -131,6 +131,46 @@ def test_correlation_keys_match_process_variables(engine: Engine, deploy) -> Non
     assert result.instance.id == a.id
     with pytest.raises(MismatchingCorrelation, match="correlation keys"):
         engine.messages.correlate("payment-received", correlation_keys={"orderNo": 99})
+
+
+PAYMENT_STARTS_A_REFUND = bpmn(
+    """
+    <bpmn:startEvent id="paid"><bpmn:messageEventDefinition messageRef="m_pay"/></bpmn:startEvent>
+    <bpmn:userTask id="check_refund"/><bpmn:endEvent id="e"/>
+    """ + chain("paid", "check_refund", "e"),
+    process_id="refund",
+    extra='<bpmn:message id="m_pay" name="payment-received"/>',
+)
+
+
+def test_a_message_to_all_reaches_the_waiting_instances_and_starts_its_processes(engine: Engine, deploy) -> None:
+    """Camunda's correlateAll: the executions that wait and the process definitions the message starts, in one
+    go; and a message start event is tried when no instance matches the correlation keys (which are variables
+    of running instances, not of one about to start)."""
+    deploy(WAIT_FOR_PAYMENT)
+    deploy(PAYMENT_STARTS_A_REFUND, "refund.bpmn")
+    waiting = engine.instances.start("order", variables={"orderNo": 17})
+    results = engine.messages.correlate("payment-received", all=True)
+    assert sorted((r.result_type, r.instance.definition_key) for r in results) == [
+        ("Execution", "order"), ("ProcessDefinition", "refund")]
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=waiting.id)] == ["ship"]
+    [started] = engine.messages.correlate("payment-received", correlation_keys={"orderNo": 99},
+                                          business_key="R-99")
+    assert (started.result_type, started.instance.definition_key, started.instance.business_key) == (
+        "ProcessDefinition", "refund", "R-99")
+    assert len(engine.instances.list(definition_key="refund")) == 2
+
+
+def test_a_date_correlation_key_matches_the_same_moment_in_another_offset(engine: Engine, deploy) -> None:
+    deploy(WAIT_FOR_PAYMENT)
+    due = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    waiting = engine.instances.start("order", variables={"due": due})
+    engine.instances.start("order", variables={"due": due + timedelta(hours=1)})
+    in_paris = datetime(2026, 1, 5, 10, 0, tzinfo=timezone(timedelta(hours=1)))
+    [result] = engine.messages.correlate("payment-received", correlation_keys={"due": in_paris})
+    assert result.instance.id == waiting.id
+    with pytest.raises(MismatchingCorrelation, match="correlation keys"):
+        engine.messages.correlate("payment-received", correlation_keys={"due": in_paris - timedelta(minutes=1)})
 
 
 def test_an_ambiguous_message_is_refused_unless_sent_to_all(engine: Engine, deploy) -> None:
