@@ -349,15 +349,54 @@ class Instances:
                 raise NotFound(f"process instance '{instance_id}' not found")
             if row.state in (COMPLETED, CANCELED):
                 raise Conflict(f"process instance '{instance_id}' has ended")
-            row.state = SUSPENDED if suspended else ACTIVE
-            row.version += 1
-            for model in (m.HumanTask, m.ExternalTask, m.Job):
-                session.execute(update(model).where(model.instance_id == instance_id).values(suspended=suspended)
-                                .execution_options(synchronize_session=False))
-            session.add(m.HistoryEvent(instance_id=instance_id, element_id=row.definition_key, element_type="process",
-                                       element_name=None, event="suspended" if suspended else "resumed",
-                                       task_id=None, user_id=user, at=self.engine.clock.now(), details=None))
+            self._mark_suspended(session, row, suspended, user)
             return InstanceView.of(row)
+
+    def _mark_suspended(self, session: Any, row: m.ProcessInstance, suspended: bool, user: str | None) -> None:
+        row.state = SUSPENDED if suspended else ACTIVE
+        row.version += 1
+        for model in (m.HumanTask, m.ExternalTask, m.Job):
+            session.execute(update(model).where(model.instance_id == row.id).values(suspended=suspended)
+                            .execution_options(synchronize_session=False))
+        session.add(m.HistoryEvent(instance_id=row.id, element_id=row.definition_key, element_type="process",
+                                   element_name=None, event="suspended" if suspended else "resumed",
+                                   task_id=None, user_id=user, at=self.engine.clock.now(), details=None))
+
+    def set_suspended_where(self, suspended: bool, *, definition_id: str | None = None,
+                            definition_key: str | None = None, instance_ids: list[str] | None = None,
+                            user: str | None = None) -> int:
+        """Suspend (or resume) at once the running instances of a definition, of every version of a process key,
+        or those named (Camunda's `PUT /process-instance/suspended`), in one transaction; returns how many
+        changed. An unknown definition, key or instance is a `NotFound` and changes nothing."""
+        given = [v for v in (definition_id, definition_key, instance_ids) if v is not None]
+        if len(given) != 1:
+            raise BadRequest("give one of processDefinitionId, processDefinitionKey or processInstanceIds to "
+                             "suspend or activate instances")
+        pi = m.ProcessInstance
+        with self.engine.transaction() as session:
+            query = select(pi).where(pi.state == (ACTIVE if suspended else SUSPENDED))
+            if definition_id is not None:
+                if session.get(m.ProcessDefinition, definition_id) is None:
+                    raise NotFound(f"process definition '{definition_id}' not found")
+                query = query.where(pi.definition_id == definition_id)
+            elif definition_key is not None:
+                if session.scalar(select(m.ProcessDefinition.id).where(m.ProcessDefinition.key == definition_key)
+                                  .limit(1)) is None:
+                    raise NotFound(f"no process definition with key '{definition_key}'")
+                query = query.where(pi.definition_key == definition_key)
+            else:
+                ids = list(dict.fromkeys(instance_ids or []))
+                running = set(session.scalars(select(pi.id).where(pi.id.in_(ids), pi.ended_at.is_(None))))
+                missing = [i for i in ids if i not in running]
+                if missing:
+                    raise NotFound(f"process instance '{missing[0]}' not found (or it has ended)")
+                query = query.where(pi.id.in_(ids))
+            if not self.engine.db.is_sqlite:
+                query = query.with_for_update()
+            rows = session.scalars(query.order_by(pi.id)).all()
+            for row in rows:
+                self._mark_suspended(session, row, suspended, user)
+            return len(rows)
 
     def history(self, instance_id: str, *, first: int = 0, max_results: int = 500) -> list[HistoryView]:
         with self.engine.db.read() as session:

@@ -307,6 +307,42 @@ def test_work_on_a_suspended_instance_is_not_an_optimistic_locking_conflict(admi
     assert (refused.status_code, refused.json()["type"]) == (409, "SuspendedEntityInteractionException")
 
 
+def test_the_instances_of_a_key_or_a_definition_or_those_named_are_suspended_at_once(admin: Client) -> None:
+    """Camunda's `PUT /process-instance/suspended`; an endpoint of Camunda's that Stageflow lacks, whose path a
+    route reads as an id, says that it is not supported (not a 405)."""
+    deploy(admin, bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>'
+                       + chain("s", "t", "e"), process_id="held"), "held.bpmn")
+    ids = [admin.post("/process-definition/key/held/start", json={}).json()["id"] for _ in range(3)]
+
+    def states() -> list[bool]:
+        return [admin.get(f"/process-instance/{i}").json()["suspended"] for i in ids]
+
+    assert admin.put("/process-instance/suspended", json={"processDefinitionKey": "held",
+                                                          "suspended": True}).status_code == 204
+    assert states() == [True, True, True]
+    refused = admin.post(f"/task/{admin.get('/task', params={'processInstanceId': ids[0]}).json()[0]['id']}/complete",
+                         json={})
+    assert refused.status_code == 409
+    assert admin.put("/process-instance/suspended", json={"processInstanceIds": ids[:2],
+                                                          "suspended": False}).status_code == 204
+    assert states() == [False, False, True]
+    definition_id = admin.get(f"/process-instance/{ids[2]}").json()["definitionId"]
+    assert admin.put("/process-instance/suspended", json={"processDefinitionId": definition_id,
+                                                          "suspended": False}).status_code == 204
+    assert states() == [False, False, False]
+    both = admin.put("/process-instance/suspended", json={"processDefinitionKey": "held", "processInstanceIds": ids,
+                                                          "suspended": True})
+    assert both.status_code == 400 and states() == [False, False, False]
+    assert admin.put("/process-instance/suspended", json={"processDefinitionKey": "nope",
+                                                          "suspended": True}).status_code == 404
+    assert admin.put("/process-instance/suspended", json={"processInstanceIds": [ids[0], "gone"],
+                                                          "suspended": True}).status_code == 404
+    assert states() == [False, False, False]  # nothing changed by a refused request
+    lacking = admin.put("/job/suspended", json={"processDefinitionKey": "held", "suspended": True})
+    assert (lacking.status_code, lacking.json()["type"]) == (404, "NotFoundException")
+    assert "does not support the endpoint PUT /engine-rest/job/suspended" in lacking.json()["message"]
+
+
 def _incident_of(admin: Client, divisor: int) -> tuple[str, str]:
     """(instance id, job id) of an instance whose timer job failed and has no retries left: an open incident."""
     instance_id = _start(admin, divisor=divisor)

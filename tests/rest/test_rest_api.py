@@ -143,8 +143,8 @@ def test_bad_input_is_a_400_naming_the_problem(admin: Client) -> None:
     assert "amount" in wrong_type.json()["message"]
     untyped = admin.post("/process-definition/key/order/start", json={"variables": {"client": "ACME"}})
     assert untyped.status_code == 400
-    assert untyped.json()["message"] == ("variables.client: 'ACME' is not of type 'object' (a variable is an object "
-                                         'such as {"value": 1200, "type": "Integer"})')
+    assert untyped.json()["message"] == ('variables.client: "ACME" is not of type \'object\' (a variable is an '
+                                         'object such as {"value": 1200, "type": "Integer"})')
     long_text = admin.post("/process-definition/key/order/start",
                            json={"variables": {"n": {"value": "x", "type": "Long"}}})
     assert long_text.json()["message"] == "variable 'n': value 'x' is not a Long"

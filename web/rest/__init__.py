@@ -79,10 +79,13 @@ def unknown_endpoint(unknown: str):  # type: ignore[no-untyped-def]
     adapter = current_app.url_map.bind_to_environ(request.environ)
     for method in ("GET", "POST", "PUT", "DELETE"):
         try:
-            endpoint, _ = adapter.match(request.path, method=method)
+            rule, _ = adapter.match(request.path, method=method, return_rule=True)
         except HTTPException:
             continue
-        if endpoint != "rest.unknown_endpoint":
+        # a fixed path with other methods (GET /message): 405, as Camunda's. A path one of whose segments a route
+        # reads as an id (PUT /job/suspended, DELETE /incident/{id}) is most often an endpoint of Camunda's that
+        # Stageflow lacks: said so below
+        if rule.endpoint != "rest.unknown_endpoint" and not rule.arguments:
             raise MethodNotAllowed(description=f"{request.method} is not supported on {request.path}")
     raise NotFoundEndpoint(f"HTTP 404 Not Found: Stageflow does not support the endpoint {request.method} "
                            f"/engine-rest/{unknown}")
@@ -203,8 +206,9 @@ def arg_date(name: str, source: dict[str, Any] | None = None) -> datetime | None
                          "2026-01-05T09:00:00.000+0000")
 
 
-def _where(name: str, source: dict[str, Any] | None) -> str:
-    return f"query parameter '{name}'" if source is None else f"'{name}' of the request body"
+def _where(name: str, source: Any) -> str:
+    """A parameter as Camunda names it: of the query string (request.args, a MultiDict), or of a JSON body."""
+    return f"'{name}' of the request body" if type(source) is dict else f"query parameter '{name}'"
 
 
 def arg_long(name: str, source: dict[str, Any] | None = None) -> int | None:

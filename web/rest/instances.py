@@ -104,6 +104,26 @@ def delete_instance(instance_id: str):  # type: ignore[no-untyped-def]
     return "", 204
 
 
+@bp.put("/process-instance/suspended")
+def suspend_instances():  # type: ignore[no-untyped-def]
+    """Camunda's activate/suspend of many instances at once: of a definition (`processDefinitionId`), of every
+    version of a key (`processDefinitionKey`) or those named (`processInstanceIds`)."""
+    require_admin()
+    data = body()
+    suspended = arg_bool("suspended", data)
+    if suspended is None:
+        raise BadRequest("the body needs 'suspended': true or false")
+    for unsupported in ("processInstanceQuery", "historicProcessInstanceQuery", "processDefinitionTenantId"):
+        if data.get(unsupported) is not None:
+            raise BadRequest(f"'{unsupported}' is not supported by Stageflow: name the instances with "
+                             "processInstanceIds, or give processDefinitionId or processDefinitionKey")
+    engine().instances.set_suspended_where(suspended, definition_id=data.get("processDefinitionId"),
+                                           definition_key=data.get("processDefinitionKey"),
+                                           instance_ids=arg_list("processInstanceIds", data),
+                                           user=principal().user_id)
+    return "", 204
+
+
 @bp.put("/process-instance/<instance_id>/suspended")
 def suspend_instance(instance_id: str):  # type: ignore[no-untyped-def]
     require_admin()

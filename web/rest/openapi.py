@@ -280,6 +280,11 @@ SCHEMAS: dict[str, Any] = {
     "PriorityRequest": _obj({"priority": _s("integer")}, ["priority"]),
     "DueDateRequest": _obj({"duedate": STR}),
     "SuspendedRequest": _obj({"suspended": BOOL}, ["suspended"]),
+    "InstancesSuspendedRequest": _obj({"suspended": BOOL, "processDefinitionId": NSTR, "processDefinitionKey": NSTR,
+                                       "processInstanceIds": _list(STR), "processInstanceQuery": {"type": "object"},
+                                       "historicProcessInstanceQuery": {"type": "object"},
+                                       "processDefinitionTenantId": NSTR,
+                                       "processDefinitionWithoutTenantId": BOOL}, ["suspended"]),
     "ModifyVariablesRequest": _obj({"modifications": _ref("Variables"), "deletions": _list(STR)}),
     "CommentRequest": _obj({"message": STR}, ["message"]),
 }
@@ -543,6 +548,9 @@ PATHS: dict[str, dict[str, Any]] = {
     "/process-instance/{id}": {"get": _op("a running instance", _ref("ProcessInstance"), params=[ID]),
                                "delete": _op("cancel it (admins)", None,
                                              params=[ID, _q("deleteReason"), _q("failIfNotExists")])},
+    "/process-instance/suspended": {"put": _op(
+        "suspend or resume the running instances of a definition, of a key's versions or those named (admins)",
+        None, body="InstancesSuspendedRequest")},
     "/process-instance/{id}/suspended": {"put": _op("suspend or resume (admins)", None, params=[ID],
                                                     body="SuspendedRequest")},
     "/process-instance/{id}/variables": {"get": _op("its variables", _ref("Variables"), params=[ID, DESERIALIZE]),
