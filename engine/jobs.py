@@ -403,11 +403,14 @@ class Jobs:
         resolved = _resolved().label("resolved")
         ended = (select(m.ProcessInstance.ended_at).where(m.ProcessInstance.id == m.Incident.instance_id)
                  .scalar_subquery().label("instance_ended"))
+        went_through = _step_through().with_only_columns(func.min(m.HistoryEvent.at)).scalar_subquery()
         with self.engine.db.read() as session:
-            query = select(m.Incident, resolved, ended).where(*incident_conditions(filters), *_state_condition(state))
+            query = select(m.Incident, resolved, ended, went_through.label("went_through")).where(
+                *incident_conditions(filters), *_state_condition(state))
             rows = session.execute(query.order_by(*order, m.Incident.created_at, m.Incident.id).offset(first)
                                    .limit(min(max_results, 1000))).all()
-            return [_historic_incident_json(r, bool(done), end, session) for r, done, end in rows]
+            return [_historic_incident_json(r, bool(done), end, session, through)
+                    for r, done, end, through in rows]
 
     def count_historic_incidents(self, *, state: str | None = None, **filters: Any) -> int:
         with self.engine.db.read() as session:
@@ -599,13 +602,14 @@ def _state_condition(state: str | None) -> list[Any]:
 
 
 def _historic_incident_json(row: m.Incident, resolved: bool, instance_ended: datetime | None,
-                            session: Session) -> dict[str, Any]:
+                            session: Session, went_through: datetime | None = None) -> dict[str, Any]:
     """Camunda's HistoricIncident: the incident and its state. One whose job was retried or whose element has since
-    completed is `resolved`; one still open when its instance ended is `deleted`, at that end."""
+    completed is `resolved` (then: when its element went through); one still open when its instance ended is
+    `deleted`, at that end."""
     deleted = not resolved and instance_ended is not None
     end = row.resolved_at if row.resolved_at is not None else (instance_ended if deleted else None)
-    if resolved and end is None:  # resolved by its element's completion: when is not kept, the instance's end if any
-        end = instance_ended
+    if resolved and end is None:  # resolved by its element's completion: when it completed
+        end = went_through or instance_ended
     return {
         "id": row.id, "processDefinitionKey": _definition_key(session, row.definition_id),
         "processDefinitionId": row.definition_id, "processInstanceId": row.instance_id,
@@ -629,10 +633,15 @@ def _resolved() -> Any:
     task completion or a message whose script raised, undone with its change) once its element has since
     completed, as the step was made again and went through."""
     inc = m.Incident
-    done_since = select(m.HistoryEvent.seq).where(
+    return or_(inc.resolved_at.isnot(None), and_(inc.job_id.is_(None), _step_through().exists()))
+
+
+def _step_through() -> Any:
+    """The history rows of an incident's element completing since the incident (a failed step made again)."""
+    inc = m.Incident
+    return select(m.HistoryEvent.seq).where(
         m.HistoryEvent.instance_id == inc.instance_id, m.HistoryEvent.element_id == inc.element_id,
-        m.HistoryEvent.event == "completed", m.HistoryEvent.at >= inc.created_at).exists()
-    return or_(inc.resolved_at.isnot(None), and_(inc.job_id.is_(None), done_since))
+        m.HistoryEvent.event == "completed", m.HistoryEvent.at >= inc.created_at)
 
 
 def _ended() -> Any:

@@ -9,6 +9,7 @@ import pytest
 from engine.api import Engine
 from engine.config import Settings
 from engine.errors import Conflict, InvalidVariables, NotFound, ScriptError
+from engine.views import iso
 from tests.helpers import bpmn, chain, flow
 
 APPROVAL = bpmn(
@@ -278,7 +279,8 @@ def test_two_engines_taking_turns_on_one_instance_each_see_the_others_steps(
         other.close()
 
 
-def test_a_step_that_fails_leaves_the_instance_as_it_was_for_the_next_try(engine: Engine, deploy) -> None:
+def test_a_step_that_fails_leaves_the_instance_as_it_was_for_the_next_try(engine: Engine, deploy,
+                                                                           clock) -> None:
     deploy(bpmn("""<bpmn:startEvent id="s"/><bpmn:userTask id="enter"/>
         <bpmn:scriptTask id="share"><bpmn:script>each = 100 / people</bpmn:script></bpmn:scriptTask>
         <bpmn:userTask id="check"/><bpmn:endEvent id="e"/>""" + chain("s", "enter", "share", "check", "e")))
@@ -294,6 +296,8 @@ def test_a_step_that_fails_leaves_the_instance_as_it_was_for_the_next_try(engine
     [incident] = engine.jobs.incidents(instance_id=instance.id)
     assert (incident["incidentType"], incident["activityId"]) == ("failedScript", "share")
     assert engine.instances.markers(instance.id).incidents == ["share"]
+    clock.advance(minutes=5)  # fixed a little later
+    went_through = iso(clock.now())
     engine.tasks.complete(task.id, {"people": 5})
     [check] = engine.tasks.list(instance_id=instance.id)
     assert check.task_definition_key == "check"
@@ -302,6 +306,8 @@ def test_a_step_that_fails_leaves_the_instance_as_it_was_for_the_next_try(engine
     assert engine.jobs.incidents(instance_id=instance.id) == [] and engine.jobs.incidents() == []
     assert engine.instances.markers(instance.id).incidents == []
     assert engine.instances.counts_by_definition()[instance.definition_id].incidents == {}
+    [past] = engine.jobs.historic_incidents(instance_id=instance.id)
+    assert (past["resolved"], past["endTime"]) == (True, went_through)  # when the step went through
 
 
 def test_a_tuple_a_script_stored_is_a_list_at_the_next_step_as_after_a_restart(engine: Engine, deploy) -> None:
