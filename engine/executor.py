@@ -485,7 +485,8 @@ class Executor:
                                  definition_id=loaded.row.definition_id, element_id=timer.element_id,
                                  task_id=timer.task_id, due_at=timer.due_at, timer_kind=timer.kind, repeat=None,
                                  retries=3, lock_owner=None, lock_expires_at=None, exception=None,
-                                 created_at=now, suspended=loaded.row.state == SUSPENDED))
+                                 failed_element_id=None, created_at=now,
+                                 suspended=loaded.row.state == SUSPENDED))
 
     def _subscriptions(self, session: Session, rows: _Rows, loaded: Loaded, events: list, now: datetime) -> None:
         current = {(e.task_id, e.event_type, e.name): e for e in events}

@@ -314,6 +314,7 @@ class Jobs:
             retries = (job.retries if job.exception is not None else tries) - 1
             job.retries = max(retries, 0)
             job.exception = err.message
+            job.failed_element_id = err.element_id or job.element_id
             job.due_at = now + interval
             job.lock_owner = job.lock_expires_at = None
             already = session.scalar(select(m.Incident.id).where(m.Incident.job_id == job_id,
@@ -321,7 +322,8 @@ class Jobs:
             if job.retries == 0 and already is None:
                 session.add(m.Incident(id=new_id(), incident_type="failedJob", instance_id=job.instance_id,
                                        definition_id=job.definition_id, element_id=job.element_id, job_id=job.id,
-                                       message=err.message, created_at=now))
+                                       failed_element_id=job.failed_element_id, message=err.message,
+                                       created_at=now))
                 log.error("job %s of instance %s at element %s failed with no retries left: %s", job.id,
                           job.instance_id, job.element_id, err.message)
             else:
@@ -359,6 +361,7 @@ class Jobs:
                     session.add(m.Incident(id=new_id(), incident_type="failedJob",
                                            instance_id=job.instance_id, definition_id=job.definition_id,
                                            element_id=job.element_id, job_id=job.id,
+                                           failed_element_id=job.failed_element_id,
                                            message=job.exception or "the job's retries were set to 0",
                                            created_at=now))
                 return _job_json(job, session)
@@ -511,7 +514,7 @@ def _incident_json(row: m.Incident) -> dict[str, Any]:
         "processInstanceId": row.instance_id,
         "processDefinitionId": row.definition_id,
         "activityId": row.element_id,
-        "failedActivityId": row.element_id,
+        "failedActivityId": row.failed_element_id or row.element_id,
         "jobId": row.job_id,
         "configuration": row.job_id,
         "incidentMessage": row.message,
@@ -537,7 +540,7 @@ def _job_json(row: m.Job, session: Session) -> dict[str, Any]:
         "dueDate": iso(row.due_at),
         "retries": row.retries,
         "exceptionMessage": row.exception,
-        "failedActivityId": row.element_id if row.exception else None,
+        "failedActivityId": (row.failed_element_id or row.element_id) if row.exception else None,
         "suspended": row.suspended,
         "priority": 0,
         "tenantId": None,
@@ -547,9 +550,10 @@ def _job_json(row: m.Job, session: Session) -> dict[str, Any]:
     }
 
 
+_FAILED_AT = func.coalesce(m.Incident.failed_element_id, m.Incident.element_id)  # Camunda's failedActivityId
 INCIDENT_SORT = {"incidentId": m.Incident.id, "incidentMessage": m.Incident.message,
                  "incidentTimestamp": m.Incident.created_at, "incidentType": m.Incident.incident_type,
-                 "activityId": m.Incident.element_id, "failedActivityId": m.Incident.element_id,
+                 "activityId": m.Incident.element_id, "failedActivityId": _FAILED_AT,
                  "processInstanceId": m.Incident.instance_id, "processDefinitionId": m.Incident.definition_id,
                  "executionId": m.Incident.instance_id, "causeIncidentId": m.Incident.id,
                  "rootCauseIncidentId": m.Incident.id, "configuration": m.Incident.job_id}
@@ -558,14 +562,14 @@ INCIDENT_SORT = {"incidentId": m.Incident.id, "incidentMessage": m.Incident.mess
 def incident_conditions(filters: dict[str, Any]) -> list[Any]:
     """Camunda's incident filters: `incident_id`, `incident_type`, `incident_message`, `incident_message_like` (a
     LIKE pattern with `%`), `instance_id`, `instance_ids`, `definition_id`, `definition_key`, `definition_keys`,
-    `activity_id` (also `failed_activity_id`), `job_id` (Camunda's `configuration`), `created_before`,
-    `created_after`. A value of None is no filter."""
+    `activity_id`, `failed_activity_id` (where a job's last try failed), `job_id` (Camunda's `configuration`),
+    `created_before`, `created_after`. A value of None is no filter."""
     inc = m.Incident
     out: list[Any] = []
     for name, column in (("incident_id", inc.id), ("incident_type", inc.incident_type),
                          ("incident_message", inc.message), ("instance_id", inc.instance_id),
                          ("definition_id", inc.definition_id), ("activity_id", inc.element_id),
-                         ("failed_activity_id", inc.element_id), ("job_id", inc.job_id)):
+                         ("failed_activity_id", _FAILED_AT), ("job_id", inc.job_id)):
         if filters.get(name) is not None:
             out.append(column == filters[name])
     if filters.get("incident_message_like") is not None:
@@ -615,7 +619,8 @@ def _historic_incident_json(row: m.Incident, resolved: bool, instance_ended: dat
         "processDefinitionId": row.definition_id, "processInstanceId": row.instance_id,
         "executionId": _execution_of(row), "rootProcessInstanceId": row.instance_id,
         "createTime": iso(row.created_at), "endTime": iso(end), "removalTime": None,
-        "incidentType": row.incident_type, "activityId": row.element_id, "failedActivityId": row.element_id,
+        "incidentType": row.incident_type, "activityId": row.element_id,
+        "failedActivityId": row.failed_element_id or row.element_id,
         "causeIncidentId": row.id, "rootCauseIncidentId": row.id, "configuration": row.job_id,
         "historyConfiguration": None, "incidentMessage": row.message, "tenantId": None, "jobDefinitionId": None,
         "open": not resolved and not deleted, "deleted": deleted, "resolved": resolved, "annotation": None,

@@ -286,6 +286,8 @@ class Job(Base):
     lock_owner: Mapped[str | None] = mapped_column(String(255))
     lock_expires_at: Mapped[datetime | None]
     exception: Mapped[str | None] = mapped_column(Text)
+    # where the last try failed (Camunda's failedActivityId): a timer's next step, a continuation's element
+    failed_element_id: Mapped[str | None] = mapped_column(String(255))
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 
@@ -326,6 +328,7 @@ class Incident(Base):
     definition_id: Mapped[str | None] = mapped_column(String(64))
     element_id: Mapped[str | None] = mapped_column(String(255))
     job_id: Mapped[str | None] = mapped_column(String(64))
+    failed_element_id: Mapped[str | None] = mapped_column(String(255))  # None: `element_id` (see Job)
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]

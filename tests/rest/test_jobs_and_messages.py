@@ -90,6 +90,23 @@ def test_a_timer_job_run_early_that_failed_fires_when_retried(admin: Client) -> 
         == ["check"]
 
 
+def test_failed_activity_is_where_the_try_failed_not_the_jobs_timer(admin: Client) -> None:
+    """The timer fires, then the script after it fails: Camunda's failedActivityId names the script, the job's
+    and the incident's activityId the timer."""
+    instance_id = _start(admin, divisor=0)
+    [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
+    assert job["failedActivityId"] is None
+    assert admin.post(f"/job/{job['id']}/execute").status_code == 400
+    failed = admin.get(f"/job/{job['id']}").json()
+    assert (failed["activityId"], failed["failedActivityId"]) == ("wait_a_day", "charge")
+    assert admin.put(f"/job/{job['id']}/retries", json={"retries": 0}).status_code == 204
+    [incident] = admin.get("/incident", params={"failedActivityId": "charge"}).json()
+    assert (incident["activityId"], incident["failedActivityId"]) == ("wait_a_day", "charge")
+    assert admin.get("/incident/count", params={"failedActivityId": "wait_a_day"}).json() == {"count": 0}
+    [past] = admin.get("/history/incident", params={"processInstanceId": instance_id}).json()
+    assert past["failedActivityId"] == "charge"
+
+
 def test_new_retries_start_at_the_due_date_given(admin: Client) -> None:
     instance_id = _start(admin, divisor=0)
     [job] = admin.get("/job", params={"processInstanceId": instance_id}).json()
