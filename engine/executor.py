@@ -39,7 +39,7 @@ from .store import Database
 from .store import models as m
 from .store.database import after_commit
 from .store.fastpath import FastStatement, fast_insert
-from .variables import changed_values, project_variable
+from .variables import changed_values, project_variable, transient_now
 
 log = logging.getLogger("stageflow.instances")
 T = TypeVar("T")
@@ -263,6 +263,9 @@ class Executor:
         """
         run, row = loaded.run, loaded.row
         now = self.clock.now()
+        transient = transient_now()
+        if transient:
+            self._forget_transient(loaded, transient)
         with using_clock(self.clock):
             steps = run.steps(now)
             completed = {task_id for task_id in loaded.before.users
@@ -317,6 +320,15 @@ class Executor:
             kept = Kept(row.version, run, len(runtime), _waits(variables, users, externals, timers, events))
             instance_id = row.id
             after_commit(session, lambda: self.runs.put(instance_id, kept))
+
+    @staticmethod
+    def _forget_transient(loaded: Loaded, names: frozenset[str]) -> None:
+        """Transient variables are not saved; one may not take the name of a stored one (Camunda)."""
+        stored = sorted(names & loaded.before.variables.keys())
+        if stored:
+            raise BadRequest(f"Cannot set transient variable with name {stored[0]} to non-transient variable and "
+                             "vice versa.")
+        loaded.run.forget(names)
 
     def _queue_thrown(self, run: Run) -> None:
         """Signals the run threw that nothing inside caught: broadcast them once this transaction commits."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any
 
@@ -367,3 +370,32 @@ def json_text(value: Any, **options: Any) -> str:
     except ValueError:
         return json.dumps(finite_json(value), **options)
 
+
+
+# Camunda's transient variables (`valueInfo.transient`): seen by the change that sets them (conditions, scripts,
+# mappings), never stored. The names given in this context (a request) are dropped from the instance at its save.
+_TRANSIENT: ContextVar[frozenset[str]] = ContextVar("stageflow_transient", default=frozenset())
+
+
+def transient_names(variables: Any) -> set[str]:
+    """The names of a typed map's variables marked `valueInfo: {"transient": true}`."""
+    if not isinstance(variables, dict):
+        return set()
+    return {name for name, typed in variables.items()
+            if isinstance(typed, dict) and isinstance(typed.get("valueInfo"), dict)
+            and typed["valueInfo"].get("transient") is True}
+
+
+@contextmanager
+def transient(names: set[str]) -> Iterator[None]:
+    """Changes inside the block take `names` (besides those already given) as transient variables."""
+    token = _TRANSIENT.set(_TRANSIENT.get() | frozenset(names))
+    try:
+        yield
+    finally:
+        _TRANSIENT.reset(token)
+
+
+def transient_now() -> frozenset[str]:
+    """The names of the transient variables of the change going on (none outside `transient`)."""
+    return _TRANSIENT.get()

@@ -986,6 +986,14 @@ class Run:
         if any(not t.has_state(TaskState.WAITING) for t in waiting):
             self.advance()
 
+    def forget(self, names: frozenset[str]) -> None:
+        """Drop variables from every task's data and the workflow's, finished tasks included: transient ones,
+        which no saved runtime may hold."""
+        for wf in (self.workflow, *self.workflow.subprocesses.values()):
+            for holder in (wf.data, *(task.data for task in wf.tasks.values())):
+                for name in names & holder.keys():
+                    del holder[name]
+
     def remove_variables(self, names: list[str]) -> None:
         for task in self._scopes():
             shadows = _shadows(task)

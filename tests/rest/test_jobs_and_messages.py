@@ -153,6 +153,52 @@ def test_a_signal_to_one_execution_reaches_it_or_says_why_not(admin: Client) -> 
     assert (tasks(first), tasks(second)) == (["evacuate"], [])
 
 
+DECIDE_ON_ARRIVAL = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:exclusiveGateway id="first_look"/>
+    <bpmn:intermediateCatchEvent id="arrives"><bpmn:messageEventDefinition messageRef="m_parcel"/></bpmn:intermediateCatchEvent>
+    <bpmn:exclusiveGateway id="inspect"/>
+    <bpmn:userTask id="accept"/><bpmn:userTask id="send_back"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+    """ + chain("s", "first_look") + flow("first_look", "arrives", "${express}") + flow("first_look", "inspect",
+                                                                                      "${!express}")
+    + chain("arrives", "inspect") + flow("inspect", "accept", "${intact}") + flow("inspect", "send_back", "${!intact}")
+    + chain("accept", "e1") + chain("send_back", "e2"), process_id="parcel",
+    extra='<bpmn:message id="m_parcel" name="parcel-arrived"/>')
+
+
+def test_transient_variables_steer_the_change_that_sets_them_and_are_never_stored(admin: Client) -> None:
+    """Camunda's `valueInfo.transient`: the gateway of the same change reads it; no variable, history row or
+    later read has it; one may not take the name of a stored variable."""
+    deploy(admin, DECIDE_ON_ARRIVAL, "parcel.bpmn")
+    transient = {"type": "Boolean", "valueInfo": {"transient": True}}
+    started = admin.post("/process-definition/key/parcel/start", json={"variables": {
+        "express": {**transient, "value": True}, "sender": {"value": "ACME", "type": "String"}}})
+    assert started.status_code == 200, started.text
+    instance_id = started.json()["id"]
+    assert admin.get(f"/process-instance/{instance_id}/variables").json() == {
+        "sender": {"value": "ACME", "type": "String", "valueInfo": {}}}
+    correlated = admin.post("/message", json={"messageName": "parcel-arrived", "processInstanceId": instance_id,
+                                              "processVariables": {"intact": {**transient, "value": False},
+                                                                   "note": {"value": "wet", "type": "String"}}})
+    assert correlated.status_code == 204, correlated.text
+    [task] = admin.get("/task", params={"processInstanceId": instance_id}).json()
+    assert task["taskDefinitionKey"] == "send_back"
+    assert sorted(admin.get(f"/process-instance/{instance_id}/variables").json()) == ["note", "sender"]
+    stored = {v["name"] for v in admin.get("/history/variable-instance",
+                                           params={"processInstanceId": instance_id}).json()}
+    assert stored == {"note", "sender"}
+    clash = admin.put(f"/process-instance/{instance_id}/variables/sender",
+                      json={"value": "other", "type": "String", "valueInfo": {"transient": True}})
+    assert clash.status_code == 400
+    assert "Cannot set transient variable with name sender" in clash.json()["message"]
+    assert admin.get(f"/process-instance/{instance_id}/variables/sender").json()["value"] == "ACME"
+    # transient for the request that said so only: the same name later, not transient, is stored
+    for _ in range(4):  # (whichever of the server's threads answers)
+        assert admin.put(f"/process-instance/{instance_id}/variables/express",
+                         json={"value": True, "type": "Boolean"}).status_code == 204
+    assert admin.get(f"/process-instance/{instance_id}/variables/express").json()["value"] is True
+
+
 def test_job_filters(admin: Client) -> None:
     instance_id = _start(admin, divisor=4)
     assert admin.get("/job/count", params={"timers": "true"}).json() == {"count": 1}

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, UnsupportedMedi
 from engine.api import Engine
 from engine.errors import BadRequest, Forbidden, InvalidVariables, NotFound, Unauthorized
 from engine.identity import Principal
-from engine.variables import from_typed_map, parse_date
+from engine.variables import from_typed_map, parse_date, transient, transient_names
 
 bp = Blueprint("rest", __name__, url_prefix="/engine-rest")
 
@@ -147,7 +147,19 @@ def typed_variables(data: dict[str, Any], field: str = "variables") -> dict[str,
     raw = data.get(field)
     if raw is None:
         return {}
-    return from_typed_map(raw)
+    values = from_typed_map(raw)
+    names = transient_names(raw) if field != "correlationKeys" else set()
+    if names:  # `valueInfo.transient`: for the changes of this request only (see engine.variables.transient)
+        scope = transient(names)
+        scope.__enter__()
+        g.setdefault("transient_scopes", []).append(scope)
+    return values
+
+
+@bp.teardown_request
+def _end_transient(_error: BaseException | None) -> None:
+    for scope in reversed(g.pop("transient_scopes", [])):
+        scope.__exit__(None, None, None)
 
 
 def body_variable(name: str) -> dict[str, Any]:
