@@ -145,6 +145,11 @@ def test_bad_input_is_a_400_naming_the_problem(admin: Client) -> None:
     assert untyped.status_code == 400
     assert untyped.json()["message"] == ('variables.client: "ACME" is not of type \'object\' (a variable is an '
                                          'object such as {"value": 1200, "type": "Integer"})')
+    misspelt = admin.post("/process-definition/key/order/start",
+                          json={"variables": {"client": {"value": "ACME", "type": "Strin"}}})
+    assert (misspelt.status_code, misspelt.json()["message"]) == (400, (
+        'variables.client.type: "Strin" is not a variable type Stageflow knows: use one of String, Boolean, Integer, '
+        "Short, Long, Double, Date, Json, Object, Null (the first letter in either case)"))
     long_text = admin.post("/process-definition/key/order/start",
                            json={"variables": {"n": {"value": "x", "type": "Long"}}})
     assert long_text.json()["message"] == "variable 'n': value 'x' is not a Long"

@@ -13,6 +13,7 @@ from flask import Response, current_app, g, request
 from jsonschema import Draft7Validator
 
 from engine.errors import BadRequest
+from engine.variables import CAMUNDA_TYPES
 
 from .openapi import PATHS, SCHEMAS
 
@@ -89,6 +90,9 @@ def check_body() -> None:
         if message.startswith(shown):
             message = json.dumps(error.instance, default=str) + message[len(shown):]
         message = message if len(message) <= 200 else message[:200] + "..."
+        if error.validator == "enum" and path[-1:] == ["type"] and set(path) & VARIABLE_MAPS:
+            raise BadRequest(f"{where}: {json.dumps(error.instance, default=str)} is not a variable type Stageflow "
+                             f"knows: use one of {', '.join(CAMUNDA_TYPES)} (the first letter in either case)")
         if set(path) & VARIABLE_MAPS:
             message += ' (a variable is an object such as {"value": 1200, "type": "Integer"})'
         raise BadRequest(f"{where}: {message}")
