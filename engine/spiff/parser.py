@@ -12,12 +12,21 @@ from uuid import UUID
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CONDITIONAL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TIMER_EVENT_XPATH,
+    StartEventParser,
+)
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, SimpleBpmnTask
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
-from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ScriptTask, ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ScriptTask, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import CodeEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask, ParallelMultiInstanceTask
@@ -531,6 +540,20 @@ def _at_any_depth(parser_class: type) -> type:
     return type(parser_class.__name__, (_DataObjectsAtAnyDepth, parser_class), {})
 
 
+class _StartEventParser(StartEventParser):
+    """SpiffWorkflow's start event parser, which also reads the error and escalation start events of event
+    subprocesses: SpiffWorkflow 3.2 takes them for none start events, so that such an event subprocess started
+    with its scope, though nothing was thrown."""
+
+    def create_task(self):  # type: ignore[no-untyped-def]
+        event_definition = self.get_event_definition(
+            [MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH, CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH,
+             ESCALATION_EVENT_XPATH])
+        task = self._create_task(event_definition)
+        self.spec.start.connect(task)
+        return task
+
+
 _EVENT_TAGS = {
     full_tag(tag)
     for tag in ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")
@@ -553,6 +576,7 @@ class StageflowParser(CamundaParser):
             full_tag("businessRuleTask"): (_BusinessRuleTaskParser, BusinessRuleTask),
             full_tag("callActivity"): (CallActivityParser, StageflowCallActivity),
             full_tag("scriptTask"): (_ScriptTaskParser, StageflowScriptTask),
+            full_tag("startEvent"): (_StartEventParser, StartEvent),
         }.items()
     }
 

@@ -58,7 +58,7 @@ from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..ids import task_id as read_task_id
 from ..sandbox import ScriptSandbox
 from ..variables import OBJECT_TYPES, Long, Short, changed_values, object_from_json, object_json
-from . import clockpatch, inclusive
+from . import clockpatch, code_events, inclusive
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
 from .parser import (
@@ -84,6 +84,7 @@ SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 with
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 
 clockpatch.install()
+code_events.install()
 inclusive.install()
 install_cron_cycles()
 

@@ -458,6 +458,75 @@ def test_a_non_interrupting_message_event_subprocess_inside_a_subprocess_runs_be
     assert engine.instances.state(i.id).subscriptions == []
 
 
+CODES = '<bpmn:error id="broken" errorCode="BROKEN"/><bpmn:escalation id="late" escalationCode="LATE"/>'
+
+
+def _handlers(suffix: str = "") -> str:
+    """An error event subprocess (`repair`) and a non-interrupting escalation one (`inform`), ids suffixed."""
+    caught, repair, repaired = f"caught{suffix}", f"repair{suffix}", f"repaired{suffix}"
+    escalated, inform, informed = f"escalated{suffix}", f"inform{suffix}", f"informed{suffix}"
+    return f"""
+        <bpmn:subProcess id="on_error{suffix}" triggeredByEvent="true">
+          <bpmn:startEvent id="{caught}"><bpmn:errorEventDefinition errorRef="broken" camunda:errorCodeVariable="code"/>
+          </bpmn:startEvent>
+          <bpmn:userTask id="{repair}"/><bpmn:endEvent id="{repaired}"/>{chain(caught, repair, repaired)}
+        </bpmn:subProcess>
+        <bpmn:subProcess id="on_escalation{suffix}" triggeredByEvent="true">
+          <bpmn:startEvent id="{escalated}" isInterrupting="false"><bpmn:escalationEventDefinition escalationRef="late"/>
+          </bpmn:startEvent>
+          <bpmn:userTask id="{inform}"/><bpmn:endEvent id="{informed}"/>{chain(escalated, inform, informed)}
+        </bpmn:subProcess>"""
+
+
+def test_error_and_escalation_event_subprocesses_wait_for_what_they_catch(engine: Engine, deploy) -> None:
+    """Until an error or escalation is thrown, its event subprocess does not start (SpiffWorkflow 3.2 read their
+    start events as none start events: the handler ran at once and an interrupting one cancelled the process)."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="work"/><bpmn:exclusiveGateway id="how" default="fine"/>
+        <bpmn:endEvent id="fails"><bpmn:errorEventDefinition errorRef="broken"/></bpmn:endEvent>
+        <bpmn:intermediateThrowEvent id="tell"><bpmn:escalationEventDefinition escalationRef="late"/>
+        </bpmn:intermediateThrowEvent><bpmn:userTask id="finish"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "work", "how") + flow("how", "fails", "${broken}") + flow("how", "tell", flow_id="fine")
+        + chain("tell", "finish", "e") + _handlers(), extra=CODES))
+
+    def open_tasks(instance_id: str) -> list[str]:
+        return sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance_id))
+
+    for broken, after in ((True, ["repair"]), (False, ["finish", "inform"])):
+        instance = engine.instances.start("p")
+        assert open_tasks(instance.id) == ["work"]
+        [work] = engine.tasks.list(instance_id=instance.id)
+        engine.tasks.complete(work.id, {"broken": broken})
+        assert open_tasks(instance.id) == after
+        assert ("code" in engine.instances.variables(instance.id)) is broken
+
+
+def test_an_error_thrown_in_a_subprocess_is_caught_by_its_own_event_subprocess_first(engine: Engine,
+                                                                                   deploy) -> None:
+    """The innermost catcher wins (Camunda): the subprocess's event subprocess, not the boundary event on the
+    subprocess nor the process's event subprocess. SpiffWorkflow starts only the process's event subprocesses."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="sub">
+          <bpmn:startEvent id="in"/><bpmn:userTask id="first"/>
+          <bpmn:endEvent id="fails"><bpmn:errorEventDefinition errorRef="broken"/></bpmn:endEvent>
+          """ + chain("in", "first", "fails") + _handlers("_inside") + """
+        </bpmn:subProcess>
+        <bpmn:boundaryEvent id="on_sub_error" attachedToRef="sub"><bpmn:errorEventDefinition errorRef="broken"/>
+        </bpmn:boundaryEvent><bpmn:userTask id="boundary_caught"/><bpmn:endEvent id="e2"/>
+        <bpmn:userTask id="after"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "sub", "after", "e") + chain("on_sub_error", "boundary_caught", "e2") + _handlers(),
+        extra=CODES))
+    instance = engine.instances.start("p")
+    [first] = engine.tasks.list(instance_id=instance.id)
+    assert first.task_definition_key == "first"
+    engine.tasks.complete(first.id, {})
+    [repair] = engine.tasks.list(instance_id=instance.id)
+    assert repair.task_definition_key == "repair_inside"
+    engine.tasks.complete(repair.id, {})
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["after"]
+
+
 def test_the_caught_error_and_escalation_codes_go_to_their_code_variables(engine: Engine, deploy) -> None:
     # BoundaryErrorEventTest.testCatchErrorOnSubprocessSetsErrorVariables, EscalationEventTest (escalationCodeVariable):
     # a catch-all event (no errorRef) learns which code was thrown.
