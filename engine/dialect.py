@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -139,6 +140,27 @@ class ProcessInfo:
     category: str | None = None  # the document's targetNamespace, Camunda's definition category
     history_time_to_live: int | None = None  # camunda:historyTimeToLive, in days
     startable_in_tasklist: bool = True  # camunda:isStartableInTasklist
+
+
+def script_with_result(source: str, name: str) -> str:
+    """A script that also sets `name` to its result, as Camunda's `camunda:resultVariable` on a script task: the
+    value of its last statement when that is an expression (`amount * 2`) or an assignment to one name
+    (`total = a + b`: the value assigned), else None. Other lines keep their numbers, so errors name the lines as
+    written."""
+    text = textwrap.dedent(source)
+    body = ast.parse(text).body
+    last = body[-1] if body else None
+    lines = text.split("\n")
+    if isinstance(last, ast.Expr) and last.end_lineno is not None and last.end_col_offset is not None:
+        first, end = last.lineno - 1, last.end_lineno - 1
+        head, tail = lines[first][:last.col_offset], lines[end][last.end_col_offset:]
+        expression = "\n".join(lines[first:end + 1])
+        expression = expression[last.col_offset:len(expression) - len(lines[end]) + last.end_col_offset]
+        lines[first:end + 1] = (f"{head}{name} = ({expression}){tail}").split("\n")
+        return "\n".join(lines)
+    if isinstance(last, ast.Assign) and len(last.targets) == 1 and isinstance(last.targets[0], ast.Name):
+        return f"{text.rstrip()}\n{name} = {last.targets[0].id}\n"
+    return f"{text.rstrip()}\n{name} = None\n"
 
 
 class Dialect:
@@ -1172,6 +1194,11 @@ class Dialect:
             self.sandbox.compile_script(script.text)
         except ScriptRejected as err:
             raise self.fail(script, f"script refused: {err.message}")
+        result = el.get(_c("resultVariable"))
+        if result is not None:
+            if not result.isidentifier() or result.startswith("_"):
+                raise self.fail(el, f"camunda:resultVariable '{result}' is not a variable name")
+            script.text = script_with_result(script.text, result)
 
     def _el_conditionExpression(self, el: etree._Element) -> None:
         self._condition(el, "condition")

@@ -672,3 +672,35 @@ def test_a_human_performer_without_an_expression_is_refused_naming_the_task(depl
             <bpmn:userTask id="review"><bpmn:humanPerformer/></bpmn:userTask>
             <bpmn:endEvent id="e"/>""" + chain("s", "review", "e"), process_id="p"))
     assert "review" in str(err.value)
+
+
+@pytest.mark.parametrize(("script", "result"), [
+    ("x + 1", 6),  # the value of the last expression
+    ("y = x * 10\ny - 8", 42),
+    ("total = x + 2", 7),  # an assignment to one name: the value assigned
+    ("if x > 1:\n    big = True", None),  # anything else: null, as Camunda's script that returns nothing
+])
+def test_a_scripts_result_variable_takes_its_result(engine: Engine, deploy, script: str, result: object) -> None:
+    """`camunda:resultVariable` on a script task (Camunda sets it to what the script returns)."""
+    deploy(bpmn(f"""<bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="calc" scriptFormat="python" camunda:resultVariable="r"><bpmn:script>{script}</bpmn:script>
+        </bpmn:scriptTask><bpmn:userTask id="check"/><bpmn:endEvent id="e"/>""" + chain("s", "calc", "check", "e")))
+    instance = engine.instances.start("p", variables={"x": 5})
+    assert engine.instances.variables(instance.id)["r"] == result
+
+
+def test_a_script_with_a_result_variable_names_its_failing_line_as_written(engine: Engine, deploy) -> None:
+    from engine.errors import ScriptError
+
+    deploy(bpmn("""<bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="calc" scriptFormat="python" camunda:resultVariable="r"><bpmn:script>a = 1
+b = a / zero
+b + 1</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="e"/>""" + chain("s", "calc", "e")))
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("p", variables={"zero": 0})
+    assert (err.value.element_id, err.value.line) == ("calc", 2)
+    with pytest.raises(DefinitionError) as refused:
+        deploy(bpmn("""<bpmn:startEvent id="s"/>
+            <bpmn:scriptTask id="calc" scriptFormat="python" camunda:resultVariable="my-result">
+            <bpmn:script>1</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="e"/>""" + chain("s", "calc", "e")))
+    assert refused.value.element_id == "calc" and "my-result" in refused.value.reason
