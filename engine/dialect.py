@@ -103,6 +103,7 @@ class ElementInfo:
     form_key: str | None = None  # camunda:formKey of a user task or start event, as written (may hold ${...})
     error_code_variable: str | None = None  # an error boundary or start event: where the caught code goes
     error_message_variable: str | None = None
+    error_message: str | None = None  # an error end event: its error's `camunda:errorMessage` (a text with ${...})
     escalation_code_variable: str | None = None  # an escalation boundary or start event: where the code goes
     spiff_id: str | None = None  # the id SpiffWorkflow knows the element by, when it had to be renamed
     inputs: list[tuple[str, str]] = field(default_factory=list)  # camunda:inputParameter (name, Python source)
@@ -706,6 +707,11 @@ class Dialect:
         if error is not None:
             info.error_code_variable = error.get(_c("errorCodeVariable"))
             info.error_message_variable = error.get(_c("errorMessageVariable"))
+            thrown = self.ids.get((error.get("errorRef") or "").strip())
+            if tag == "endEvent" and thrown is not None and thrown.get(_c("errorMessage")) is not None:
+                info.error_message = thrown.get(_c("errorMessage"))
+                if is_expression(info.error_message):
+                    self._expr(thrown, info.error_message, "camunda:errorMessage")
         escalation = el.find("bpmn:escalationEventDefinition", NS)
         if escalation is not None:
             info.escalation_code_variable = escalation.get(_c("escalationCodeVariable"))

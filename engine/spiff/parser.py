@@ -31,6 +31,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEv
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import CodeEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask, ParallelMultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import (
     BusinessRuleTaskParser,
@@ -45,7 +46,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from ..dialect import CAMUNDA_NS, DYNAMIC_CALL_PREFIX, ElementInfo, Mapping
 from ..dmn import Decision, DecisionError, DecisionTrace
 from ..errors import DefinitionError, ScriptRejected
-from ..expressions import BUSINESS_KEY_VARIABLE, expression_failure
+from ..expressions import BUSINESS_KEY_VARIABLE, expression_failure, text_to_python
 from ..sandbox import ScriptFailure
 from . import compensation
 from .scripting import HELPERS, instance_positions
@@ -702,6 +703,10 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.sf_non_interrupting = True
             if info.error_code_variable or info.escalation_code_variable:
                 task_spec.sf_code_variable = info.error_code_variable or info.escalation_code_variable
+            if info.error_message_variable:
+                task_spec.sf_message_variable = info.error_message_variable
+            if info.error_message is not None:  # the message an error end event throws, evaluated as it throws
+                task_spec.sf_error_message = text_to_python(info.error_message, element_id=info.element_id)
             if (info.inputs or info.outputs) and not isinstance(task_spec, MultiInstanceTask):
                 task_spec.sf_inputs = info.inputs  # each instance of a multi-instance activity has its own
                 task_spec.sf_outputs = info.outputs
@@ -787,6 +792,8 @@ def _install_task_hooks() -> None:
             compensation.on_complete(self, my_task)
         if getattr(self, "sf_code_variable", None) and "sf_caught_code" in my_task.internal_data:
             my_task.data[self.sf_code_variable] = my_task.internal_data["sf_caught_code"]
+        if getattr(self, "sf_message_variable", None) and "sf_caught_message" in my_task.internal_data:
+            my_task.data[self.sf_message_variable] = my_task.internal_data["sf_caught_message"]
         if getattr(self, "sf_inputs", None) or getattr(self, "sf_outputs", None) or OUT_LOCALS in my_task.internal_data:
             _apply_outputs(my_task, getattr(self, "sf_inputs", None) or [], getattr(self, "sf_outputs", None) or [])
         return complete(self, my_task)
@@ -796,12 +803,24 @@ def _install_task_hooks() -> None:
     def catch_code(self, my_task, event=None):  # type: ignore[no-untyped-def]
         # camunda:errorCodeVariable / escalationCodeVariable: the code thrown, which a catch-all event lacks
         my_task.internal_data["sf_caught_code"] = getattr(event.event_definition, "code", None) if event else None
+        # camunda:errorMessageVariable: the thrown error's camunda:errorMessage (a worker's error brings its own)
+        if event is not None and hasattr(event, "sf_error_message"):
+            my_task.internal_data["sf_caught_message"] = event.sf_error_message
         return catch(self, my_task, event)
+
+    def throw_code(self, my_task):  # type: ignore[no-untyped-def]
+        # SpiffWorkflow's CodeEventDefinition.throw, with the error's camunda:errorMessage evaluated as it is thrown
+        event = BpmnEvent(self, payload=deepcopy(my_task.data), target=my_task.workflow)
+        message = getattr(my_task.task_spec, "sf_error_message", None)
+        if message is not None:
+            event.sf_error_message = my_task.workflow.script_engine.evaluate(my_task, message)
+        my_task.workflow.top_workflow.catch(event)
 
     _update_hook.sf_io = True  # type: ignore[attr-defined]
     BpmnTaskSpec._update_hook = _update_hook  # type: ignore[method-assign]
     BpmnTaskSpec._on_complete_hook = _on_complete_hook  # type: ignore[method-assign]
     CodeEventDefinition.catch = catch_code  # type: ignore[method-assign]
+    CodeEventDefinition.throw = throw_code  # type: ignore[method-assign]
 
 
 _install_task_hooks()

@@ -648,3 +648,24 @@ def test_the_called_processs_activities_have_their_types_in_the_callers_history(
     assert activities["cs"] == ("startEvent", None)
     assert activities["register"] == ("userTask", "Register the client")
     assert activities["s"] == ("startEvent", None)
+
+
+def test_an_errors_message_goes_to_the_catching_events_message_variable(engine: Engine, deploy) -> None:
+    """`camunda:errorMessage` on `<bpmn:error>` (an expression, evaluated where the error is thrown) reaches the
+    catching event's `camunda:errorMessageVariable`, beside the code in `camunda:errorCodeVariable`."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="check">
+          <bpmn:startEvent id="in"/><bpmn:endEvent id="refuse"><bpmn:errorEventDefinition errorRef="credit"/>
+          </bpmn:endEvent>""" + chain("in", "refuse") + """
+        </bpmn:subProcess>
+        <bpmn:boundaryEvent id="refused" attachedToRef="check">
+          <bpmn:errorEventDefinition errorRef="credit" camunda:errorCodeVariable="code"
+                                     camunda:errorMessageVariable="why"/></bpmn:boundaryEvent>
+        <bpmn:userTask id="handle" name="${code}: ${why}"/><bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "check", "e") + chain("refused", "handle", "e2"),
+        extra='<bpmn:error id="credit" errorCode="CREDIT_FAIL" camunda:errorMessage="No credit for ${customer}"/>'))
+    instance = engine.instances.start("p", variables={"customer": "ACME"})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    assert task.name == "CREDIT_FAIL: No credit for ACME"
+    assert engine.instances.variables(instance.id)["why"] == "No credit for ACME"
