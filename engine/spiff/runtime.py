@@ -407,9 +407,58 @@ class Run:
         budget = StepBudget()
         with _spiff_errors():
             _do_engine_steps(self.workflow, budget)
-            while self._settle_event_subprocesses() or self._end_subprocesses_after_interruption():
+            while (self._settle_event_subprocesses() or self._end_subprocesses_after_interruption()
+                   or self._start_on_conditions()):
                 _do_engine_steps(self.workflow, budget)
             self._end_after_interruption()
+
+    def _start_on_conditions(self) -> bool:
+        """Start the event subprocesses whose conditional start event's condition has come to hold, in the process
+        and in every running subprocess (SpiffWorkflow never starts them: nothing is thrown). As Camunda, one starts
+        when its condition becomes true, not again while it stays true; an interrupting one cancels the rest of its
+        scope (`_settle_scope`). Returns True when one started."""
+        names = _conditional_event_subprocesses(self.compiled)
+        if not names:
+            return False
+        started = False
+        for scope in [self.workflow, *self.workflow.subprocesses.values()]:
+            if scope.completed or _interrupted(scope):
+                continue
+            for name in scope.spec.start.trigger_specs:
+                if name not in names:
+                    continue
+                started = self._start_on_condition(scope, name) or started
+        return started
+
+    def _start_on_condition(self, scope: Any, name: str) -> bool:
+        open_tasks = [t for t in scope.tasks.values() if t.has_state(ACTIVE) and _element_id(t.task_spec) is not None]
+        if not open_tasks:
+            return False
+        context = max(open_tasks, key=lambda t: t.last_state_change)  # the scope's variables as they are now
+        starts = [s for s in self.workflow.subprocess_specs[name].bpmn_start_events
+                  if isinstance(s.event_definition, ConditionalEventDefinition)]
+        holds = any(s.event_definition.has_fired(context) for s in starts)
+        flag = f"sf_condition_held_{name}"
+        root = scope.task_tree
+        if not holds:
+            root.internal_data.pop(flag, None)
+            return False
+        if root.internal_data.get(flag):
+            return False  # fired when it came to hold: not again until it has been false
+        root.internal_data[flag] = True
+        child_id = scope.spec.start.trigger_wf(scope.task_tree, name)
+        sub = self.workflow.subprocesses.get(child_id)
+        if sub is None:
+            return False
+        # the event subprocess and its start event take the scope's variables as they are now (what the scope's
+        # first task held is what SpiffWorkflow would hand them, and the condition is evaluated again there)
+        holder = find_task(self.workflow, child_id)
+        start_tasks = [t for t in sub.tasks.values() if t.task_spec in starts]
+        for task in [sub.task_tree, *start_tasks, *([holder] if holder is not None else [])]:
+            task.data.update(context.data)
+        for task in start_tasks:
+            task.task_spec._update(task)
+        return True
 
     def _interruption_done(self, scope: Any) -> Any:
         """The finished interrupting event subprocess of `scope` once nothing else in it is active, else None."""
@@ -979,12 +1028,11 @@ class Run:
         """Evaluate the conditions of waiting conditional events again; advance when one now holds."""
         waiting = [t for t in list(self.workflow.event_manager.tasks.values()) if t.has_state(TaskState.WAITING)
                    and any(isinstance(d, ConditionalEventDefinition) for d in _definitions(t.task_spec))]
-        if not waiting:
-            return
         with _spiff_errors():
             for task in waiting:
                 task.task_spec._update(task)
-        if any(not t.has_state(TaskState.WAITING) for t in waiting):
+            started = self._start_on_conditions()  # and the event subprocesses that start on a condition
+        if started or any(not t.has_state(TaskState.WAITING) for t in waiting):
             self.advance()
 
     def forget(self, names: frozenset[str]) -> None:
@@ -1100,6 +1148,17 @@ class StepBudget:
 
 
 MULTI_INSTANCE_BODY = "multiInstanceBody"  # the history's element type of a multi-instance activity as a whole
+
+
+def _conditional_event_subprocesses(compiled: Any) -> frozenset[str]:
+    """The names of a compiled process's event subprocess specs that start on a condition (found once)."""
+    found = getattr(compiled, "sf_conditional_starts", None)
+    if found is None:
+        found = frozenset(name for name, spec in compiled.subprocess_specs.items() if spec is not None and any(
+            isinstance(start.event_definition, ConditionalEventDefinition)
+            for start in getattr(spec, "bpmn_start_events", [])))
+        compiled.sf_conditional_starts = found
+    return found
 
 
 def _interrupted(scope: Any) -> bool:

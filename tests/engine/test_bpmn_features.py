@@ -669,3 +669,47 @@ def test_an_errors_message_goes_to_the_catching_events_message_variable(engine: 
     [task] = engine.tasks.list(instance_id=instance.id)
     assert task.name == "CREDIT_FAIL: No credit for ACME"
     assert engine.instances.variables(instance.id)["why"] == "No credit for ACME"
+
+
+def _stock_watch(interrupting: bool) -> bytes:
+    return bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="count"/><bpmn:userTask id="count_again"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "count", "count_again", "e") + f"""
+        <bpmn:subProcess id="on_negative" triggeredByEvent="true">
+          <bpmn:startEvent id="negative" isInterrupting="{str(interrupting).lower()}">
+            <bpmn:conditionalEventDefinition camunda:variableName="stock">
+              <bpmn:condition xsi:type="bpmn:tFormalExpression">${{stock &lt; 0}}</bpmn:condition>
+            </bpmn:conditionalEventDefinition></bpmn:startEvent>
+          <bpmn:userTask id="fix_stock"/><bpmn:endEvent id="fixed"/>""" + chain("negative", "fix_stock", "fixed") + """
+        </bpmn:subProcess>""")
+
+
+def test_an_event_subprocess_starts_when_its_condition_comes_to_hold(engine: Engine, deploy) -> None:
+    """A conditional start event of an event subprocess (SpiffWorkflow never starts one): when a completion or a
+    change of variables makes its condition true; an interrupting one cancels the rest of the process."""
+    deploy(_stock_watch(interrupting=True))
+
+    def open_tasks(instance_id: str) -> list[str]:
+        return sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance_id))
+
+    by_completion = engine.instances.start("p", variables={"stock": 3})
+    assert open_tasks(by_completion.id) == ["count"]
+    [count] = engine.tasks.list(instance_id=by_completion.id)
+    engine.tasks.complete(count.id, {"stock": -3})
+    assert open_tasks(by_completion.id) == ["fix_stock"]
+    by_change = engine.instances.start("p")  # no stock yet: the condition is false, not an error
+    engine.instances.set_variables(by_change.id, {"stock": -7})
+    assert open_tasks(by_change.id) == ["fix_stock"]
+
+
+def test_a_non_interrupting_conditional_event_subprocess_starts_each_time_its_condition_becomes_true(
+        engine: Engine, deploy) -> None:
+    deploy(_stock_watch(interrupting=False))
+    instance = engine.instances.start("p", variables={"stock": 3})
+    engine.instances.set_variables(instance.id, {"stock": -1})
+    engine.instances.set_variables(instance.id, {"stock": -2})  # still true: no second start
+    assert sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)) == ["count", "fix_stock"]
+    engine.instances.set_variables(instance.id, {"stock": 5})
+    engine.instances.set_variables(instance.id, {"stock": -4})  # true again
+    assert sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)) == [
+        "count", "fix_stock", "fix_stock"]
