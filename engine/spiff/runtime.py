@@ -938,6 +938,8 @@ class Run:
             definitions = _definitions(task.task_spec)
             for definition in definitions:
                 if isinstance(definition, TimerEventDefinition):
+                    if _cycles_done(task, definition):
+                        continue  # its last repetition has fired: no job after it (Camunda)
                     timers.append(self._timer(task, definition))
                 elif isinstance(definition, MessageEventDefinition):
                     events.append(WaitingEvent(str(task.id), _catcher(task.task_spec, definition), "message",
@@ -1148,6 +1150,13 @@ class StepBudget:
 
 
 MULTI_INSTANCE_BODY = "multiInstanceBody"  # the history's element type of a multi-instance activity as a whole
+
+
+def _cycles_done(task: Any, definition: Any) -> bool:
+    """Whether a cycle timer (`R2/PT1H`) has fired all its repetitions: SpiffWorkflow keeps it waiting with none
+    left, until the next time would have come."""
+    value = task.internal_data.get("event_value")
+    return isinstance(definition, CycleTimerEventDefinition) and isinstance(value, dict) and value.get("cycles") == 0
 
 
 def _conditional_event_subprocesses(compiled: Any) -> frozenset[str]:

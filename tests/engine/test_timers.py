@@ -117,6 +117,23 @@ def test_a_cycle_that_missed_periods_fires_once_not_in_a_burst(engine: Engine, d
     assert job["dueDate"] > clock.now().strftime("%Y-%m-%dT%H:%M")
 
 
+def test_a_cycle_leaves_no_job_after_its_last_repetition(engine: Engine, deploy, clock) -> None:
+    """`R2/PT1H` on a non-interrupting boundary: two reminders, then no third job (SpiffWorkflow keeps the event
+    waiting for a time that would fire nothing)."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="work"/>
+        <bpmn:boundaryEvent id="nag" attachedToRef="work" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT1H</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+        <bpmn:userTask id="reminder"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "work", "e1") + chain("nag", "reminder", "e2")))
+    instance = engine.instances.start("p")
+    for _ in range(2):
+        clock.advance(hours=1, seconds=1)
+        assert engine.jobs.execute_due() == 1
+    assert sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)) == [
+        "reminder", "reminder", "work"]
+    assert engine.jobs.list(instance_id=instance.id) == []
+
+
 def timer_start(definition: str) -> bytes:
     return bpmn(f"""
         <bpmn:startEvent id="every_morning"><bpmn:timerEventDefinition>{definition}</bpmn:timerEventDefinition></bpmn:startEvent>
