@@ -15,7 +15,8 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import CodeEventDefinition
 from SpiffWorkflow.bpmn.util.event import EventManager
-from SpiffWorkflow.util.task import TaskState
+
+from .tree import start_event_subprocess
 
 
 def install() -> None:
@@ -63,13 +64,7 @@ def _start_catching_subprocess(top: Any, scope: Any, event: Any) -> Any:
     """The event subprocess of `scope` whose start event catches `event`, started (or already waiting there)."""
     for name in scope.spec.start.trigger_specs:
         spec = top.subprocess_specs.get(name)
-        if spec is None or not any(start.event_definition == event.event_definition
-                                   for start in getattr(spec, "bpmn_start_events", [])):
-            continue
-        for sub in top.subprocesses.values():
-            if sub.parent_workflow is scope and sub.spec.name == name \
-                    and sub.get_next_task(state=TaskState.WAITING) is not None:
-                return sub
-        child_id = scope.spec.start.trigger_wf(scope.task_tree, name)
-        return top.subprocesses.get(child_id)
+        if spec is not None and any(start.event_definition == event.event_definition
+                                    for start in getattr(spec, "bpmn_start_events", [])):
+            return start_event_subprocess(top, scope, name)
     return None

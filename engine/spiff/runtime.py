@@ -78,7 +78,7 @@ from .parser import (
 from .scripting import StageflowScriptEngine, multi_instance_variables
 from .starts import START_AT, start_event_for, trigger_definition
 from .timers import TimerValueError, install_cron_cycles, is_cron, next_cron
-from .tree import ACTIVE, drop_subprocess, earlier_join_arrivals, find_task
+from .tree import ACTIVE, drop_subprocess, earlier_join_arrivals, find_task, start_event_subprocess
 
 SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
@@ -446,13 +446,12 @@ class Run:
         if root.internal_data.get(flag):
             return False  # fired when it came to hold: not again until it has been false
         root.internal_data[flag] = True
-        child_id = scope.spec.start.trigger_wf(scope.task_tree, name)
-        sub = self.workflow.subprocesses.get(child_id)
+        sub = start_event_subprocess(self.workflow, scope, name)
         if sub is None:
             return False
         # the event subprocess and its start event take the scope's variables as they are now (what the scope's
         # first task held is what SpiffWorkflow would hand them, and the condition is evaluated again there)
-        holder = find_task(self.workflow, child_id)
+        holder = find_task(self.workflow, sub.parent_task_id)
         start_tasks = [t for t in sub.tasks.values() if t.task_spec in starts]
         for task in [sub.task_tree, *start_tasks, *([holder] if holder is not None else [])]:
             task.data.update(context.data)
@@ -803,14 +802,8 @@ class Run:
         for scope in self._live_scopes():
             for name in scope.spec.start.trigger_specs:
                 spec = self.workflow.subprocess_specs.get(name)
-                starts = [s for s in getattr(spec, "bpmn_start_events", []) if s.event_definition == definition]
-                if not starts:
-                    continue
-                waiting = any(sub.parent_workflow is scope
-                              and sub.get_next_task(state=TaskState.WAITING, spec_name=start.name) is not None
-                              for sub in self.workflow.subprocesses.values() for start in starts)
-                if not waiting:
-                    scope.spec.start.trigger_wf(scope.task_tree, name)
+                if any(s.event_definition == definition for s in getattr(spec, "bpmn_start_events", [])):
+                    start_event_subprocess(self.workflow, scope, name)
 
     def _interrupt_for(self, sub_id: UUID, definition: Any) -> None:
         """SpiffWorkflow ignores `isInterrupting` on event subprocesses: cancel the rest of the scope here."""

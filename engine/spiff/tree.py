@@ -24,6 +24,17 @@ def find_task(workflow: BpmnWorkflow, task_id: UUID) -> Any:
         return None
 
 
+def start_event_subprocess(top: BpmnWorkflow, scope: Any, name: str) -> Any:
+    """The event subprocess `name` of `scope` (the process or an embedded subprocess) that waits at its start event,
+    started when none waits (SpiffWorkflow starts only the process's own, and only for a message or signal)."""
+    starts = getattr(top.subprocess_specs.get(name), "bpmn_start_events", [])
+    for sub in top.subprocesses.values():
+        if sub.parent_workflow is scope and sub.spec.name == name and any(
+                sub.get_next_task(state=TaskState.WAITING, spec_name=start.name) is not None for start in starts):
+            return sub
+    return top.subprocesses.get(scope.spec.start.trigger_wf(scope.task_tree, name))
+
+
 def earlier_join_arrivals(workflow: Any) -> set[UUID]:
     """The finished arrivals at a parallel or inclusive join that still waits for others.
 
