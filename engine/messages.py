@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from .errors import BadRequest, MismatchingCorrelation, NotFound, Suspended
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
-from .variables import project_variable
+from .variables import project_variable, stored_value
 from .views import InstanceView, iso
 
 if TYPE_CHECKING:
@@ -190,10 +189,10 @@ class Messages:
 def _same_moment(stored: str, wanted: datetime) -> bool:
     """A stored Date variable (its JSON text) is the moment `wanted`; a date without an offset is UTC."""
     try:
-        moment = datetime.fromisoformat(json.loads(stored))
+        moment = stored_value("Date", stored)
     except (TypeError, ValueError):
         return False
-    return _utc(moment) == _utc(wanted)
+    return isinstance(moment, datetime) and _utc(moment) == _utc(wanted)
 
 
 def _utc(moment: datetime) -> datetime:
