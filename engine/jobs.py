@@ -170,8 +170,8 @@ class Jobs:
                     query = query.with_for_update()
                 job = session.scalars(query).first()
                 if now_anyway:
-                    _check_runnable(job, job_id)
-                forced = now_anyway and job is not None and not job.suspended
+                    _check_runnable(job, job_id)  # raises unless the job exists and is not suspended
+                forced = now_anyway
                 if job is None or job.suspended or (job.retries <= 0 and not forced):
                     return False
                 if not forced and job.lock_owner not in (None, self.worker_id) \
