@@ -7,7 +7,6 @@ activity runs; branches already started run on after the activity ends. Installe
 
 from __future__ import annotations
 
-from copy import deepcopy
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +20,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
+from . import scopes
 from .tree import ACTIVE, BRANCH_MERGED, drop_subprocess, earlier_join_arrivals, find_task
 
 # -- non-interrupting event branches -------------------------------------------------------------------------------
@@ -76,12 +76,8 @@ def _merge_branch(arrival: SpiffTask, start: SpiffTask, first: SpiffTask) -> Non
     while task is not None and task is not start:
         path.add(task.id)
         task = task.parent
-    if updates or deletions:
-        for carrier in carriers(arrival.workflow, path):
-            for name, value in updates.items():
-                carrier.data[name] = deepcopy(value)
-            for name in deletions:
-                carrier.data.pop(name, None)
+    if updates or deletions:  # each name into the scope that defines it (see `scopes`)
+        scopes.write(arrival, updates, deletions, carriers(arrival.workflow, path))
     end.data = updates  # what the end join merges from this arrival: the branch's own writes only
     first.internal_data[_BRANCH_ENDED] = True
     arrival.internal_data[BRANCH_MERGED] = True

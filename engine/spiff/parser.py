@@ -29,6 +29,7 @@ from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ScriptTask, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import CodeEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask, ParallelMultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -42,6 +43,7 @@ from SpiffWorkflow.camunda.parser.task_spec import (
 from SpiffWorkflow.camunda.specs import multiinstance_task as camunda_multi_instance
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
 
 from ..dialect import CAMUNDA_NS, DYNAMIC_CALL_PREFIX, ElementInfo, Mapping
 from ..dmn import Decision, DecisionError, DecisionTrace
@@ -410,11 +412,50 @@ def _prepare_loops(process_spec: Any) -> None:
         instance = process_spec.task_specs.get(task_spec.task_spec)
         if instance is not None and not instance.completed_event.is_connected(task_spec.merge_child):
             instance.completed_event.connect(task_spec.merge_child)
-        if isinstance(task_spec, _CAMUNDA_MULTI_INSTANCE) and task_spec.output_item is not None:
-            # What SpiffWorkflow's Camunda multi-instance sets on its spec as it starts (`update_task_spec`).
+        if not isinstance(task_spec, _CAMUNDA_MULTI_INSTANCE):
+            continue
+        # What SpiffWorkflow's Camunda multi-instance sets on its spec as it starts (`update_task_spec`), but for
+        # a camunda:collection, without the output: Camunda 7 never writes an instance's element variable back
+        # into the collection (SpiffWorkflow did, in place, so a task completed with `item=X` changed `items`).
+        if task_spec.output_item is not None:
             task_spec.input_item = TaskDataReference(task_spec.output_item.bpmn_id)
-            if task_spec.cardinality is None and task_spec.data_output is not None:
-                task_spec.data_input = TaskDataReference(task_spec.data_output.bpmn_id)
+        if task_spec.cardinality is None and task_spec.data_output is not None:
+            task_spec.data_input = TaskDataReference(task_spec.data_output.bpmn_id)
+            task_spec.data_output = task_spec.output_item = None
+            task_spec.sf_collection = True
+
+
+def _install_collection_loops() -> None:
+    """A camunda:collection activity, prepared without an output (`_prepare_loops`): SpiffWorkflow's Camunda
+    multi-instance no longer sets its data references again from that output each time it starts, and an instance
+    that completes merges nothing into the activity (what it hands on goes through `hand_to_multi_instance`, as it
+    did when SpiffWorkflow wrote only the element variable back)."""
+    update = camunda_multi_instance.update_task_spec
+    if getattr(update, "sf_collection", False):
+        return
+    merge_child = MultiInstanceTask.merge_child
+
+    def update_task_spec(my_task):  # type: ignore[no-untyped-def]
+        spec = my_task.task_spec
+        if not getattr(spec, "sf_collection", False):
+            return update(my_task)
+        if my_task.state != TaskState.WAITING:
+            BpmnSpecMixin._update_hook(spec, my_task)
+            my_task._set_state(TaskState.WAITING)
+        return None
+
+    def collection_merge_child(self, workflow, child):  # type: ignore[no-untyped-def]
+        if getattr(self, "sf_collection", False):
+            child.parent.internal_data["merged"].append(str(child.id))  # what SpiffWorkflow counts completions by
+        else:
+            merge_child(self, workflow, child)
+
+    update_task_spec.sf_collection = True  # type: ignore[attr-defined]
+    camunda_multi_instance.update_task_spec = update_task_spec
+    MultiInstanceTask.merge_child = collection_merge_child  # type: ignore[method-assign]
+
+
+_install_collection_loops()
 
 
 _CAMUNDA_MULTI_INSTANCE = (camunda_multi_instance.SequentialMultiInstanceTask,

@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
@@ -58,20 +57,17 @@ from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..ids import task_id as read_task_id
 from ..sandbox import ScriptSandbox
 from ..variables import OBJECT_TYPES, Long, Short, changed_values, object_from_json, object_json
-from . import clockpatch, code_events, inclusive
+from . import clockpatch, code_events, inclusive, scopes
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
 from .parser import (
-    MI_HIDDEN,
     OUT_LOCALS,
     CompiledProcess,
     Evaluation,
     ExternalTaskSpec,
     called_specs,
     drop_io_locals,
-    element_variables,
     hand_to_multi_instance,
-    multi_instance_parent,
     take_decisions,
     take_mails,
 )
@@ -994,14 +990,14 @@ class Run:
         SpiffWorkflow refreshes a waiting task's data from its parent when it moves on (a timer that fires),
         so a variable set on the waiting task alone would be lost.
         """
-        scopes: dict[UUID, Any] = {}
+        open_: dict[UUID, Any] = {}
         for task in self._all_tasks():
             if task.has_state(ACTIVE | TaskState.FUTURE):
-                scopes[task.id] = task
+                open_[task.id] = task
                 parent = task.parent
                 if parent is not None and task.has_state(TaskState.WAITING):
-                    scopes[parent.id] = parent
-        return list(scopes.values())
+                    open_[parent.id] = parent
+        return list(open_.values())
 
     def set_variables(self, values: dict[str, Any]) -> None:
         """Set process variables: every open task, here and in subprocesses, sees them.
@@ -1009,14 +1005,13 @@ class Run:
         As in Camunda, a conditional event waiting for them fires (and the instance moves on from it).
         """
         for task in self._scopes():
-            shadows = _shadows(task)
-            if not shadows:
-                task.data.update(values)
-                continue
-            # a task's own (local) variable of the same name hides the process variable: that is what is set,
-            # and the task gives it back when it completes
+            blocked = scopes.blocked_names(task) if task.workflow is not self.workflow else ()
+            found = scopes.shadows(task)
             for name, value in values.items():
-                _hider(shadows, name, task.data)[name] = value
+                if name not in blocked:  # else an embedded subprocess's own variable of that name is what it sees
+                    # a task's own (local) variable of the same name hides the process variable: that is what is
+                    # set, and the task gives it back when it completes
+                    scopes.holder(found, name, task.data)[name] = value
         self._check_conditions()
 
     def _check_conditions(self) -> None:
@@ -1040,9 +1035,11 @@ class Run:
 
     def remove_variables(self, names: list[str]) -> None:
         for task in self._scopes():
-            shadows = _shadows(task)
+            blocked = scopes.blocked_names(task) if task.workflow is not self.workflow else ()
+            found = scopes.shadows(task)
             for name in names:
-                _hider(shadows, name, task.data).pop(name, None)  # see `set_variables`
+                if name not in blocked:
+                    scopes.holder(found, name, task.data).pop(name, None)  # see `set_variables`
 
     # -- history --------------------------------------------------------------------------------------------
     def _snapshot(self) -> Snapshot:
@@ -1184,8 +1181,10 @@ def _share_writes(task: SpiffTask) -> None:
 def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
     """Completion variables are process variables, as in Camunda 7: the other paths of the instance (a parallel
     branch, a waiting event, a subprocess) see them at once, not only the completed task's own path, and they
-    are not lost when its path ends. (SpiffWorkflow gives each path a copy of the data.) A multi-instance
-    activity's instance hands its variables on as it completes instead (`parser.hand_to_multi_instance`)."""
+    are not lost when its path ends. (SpiffWorkflow gives each path a copy of the data.) A name an embedded
+    subprocess or a multi-instance activity's instance defines is written in that scope only (`scopes.write`).
+    A multi-instance activity's instance hands its variables on as it completes instead
+    (`parser.hand_to_multi_instance`)."""
     parent = task.parent
     if not variables or (parent is not None and isinstance(parent.task_spec, MultiInstanceTask)):
         return
@@ -1194,9 +1193,7 @@ def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
     if not any(other._state & ACTIVE and other.id != own and other._parent != own
                for wf in (top, *top.subprocesses.values()) for other in wf.tasks.values()):
         return  # the only path (its successors, just made ready, inherit the data anyway)
-    for carrier in carriers(task.workflow, {task.id}):
-        for name, value in variables.items():
-            carrier.data[name] = deepcopy(value)
+    scopes.write(task, variables, (), carriers(task.workflow, {task.id}))
 
 
 def _do_engine_steps(workflow: BpmnWorkflow, budget: StepBudget | None = None) -> None:
@@ -1427,33 +1424,10 @@ def _set_locals(task: SpiffTask, local: dict[str, Any]) -> None:
         task.data[name] = value
 
 
-def _shadows(task: SpiffTask) -> list[tuple[Any, dict[str, Any]]]:
-    """A task's own variables, each group with the process values they hide (given back when it completes): what
-    a worker set in its scope, then its input parameters, which an earlier value of the former may be, then, for an
-    instance of a multi-instance activity, its element variable (`parser.MI_HIDDEN`)."""
-    internal = task.internal_data
-    found = []
-    out_locals = internal.get(OUT_LOCALS)
-    if out_locals and out_locals.get("names"):
-        found.append((out_locals["names"], out_locals["hidden"]))
-    io_locals = internal.get("sf_io_locals")
-    if io_locals:
-        found.append((io_locals, internal.setdefault("sf_io_hidden", {})))
-    hidden = internal.get(MI_HIDDEN)  # outermost: a multi-instance activity's element variable, set first
-    if hidden is not None and (parent := multi_instance_parent(task)) is not None:
-        found.append((element_variables(parent), hidden))
-    return found
-
-
-def _hider(shadows: list[tuple[Any, dict[str, Any]]], name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Where the process variable `name` of a task is kept: what hides it outermost, or the task's data."""
-    return next((hidden for names, hidden in reversed(shadows) if name in names), data)
-
-
 def _outer_view(data: dict[str, Any], task: SpiffTask) -> dict[str, Any]:
     """`data` of an open task as the instance sees it: without the task's own variables (its input parameters and
     what a worker set in its scope), with the process variables they hide."""
-    shadows = _shadows(task)
+    shadows = scopes.shadows(task)
     if not shadows:
         return data
     view = dict(data)
