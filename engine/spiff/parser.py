@@ -51,7 +51,7 @@ from ..errors import DefinitionError, ScriptRejected
 from ..expressions import BUSINESS_KEY_VARIABLE, expression_failure, text_to_python
 from ..sandbox import ScriptFailure
 from . import compensation
-from .scripting import HELPERS, instance_positions
+from .scripting import CALLED_BUSINESS_KEY, HELPERS, business_key_of, instance_positions
 
 
 class StageflowCallActivity(CallActivity):
@@ -73,6 +73,11 @@ class StageflowCallActivity(CallActivity):
     def copy_data(self, my_task, subworkflow):  # type: ignore[no-untyped-def]
         start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
         start.set_data(**_mapped(my_task, my_task.data, self.in_mappings))
+        # The called process's business key: what `camunda:in businessKey="..."` gives, else none (Camunda's
+        # called instance has a key of its own, not its caller's), read by `scripting.business_key_of`.
+        key_source = next((m.business_key for m in self.in_mappings if m.business_key), None)
+        key = my_task.workflow.script_engine.evaluate(my_task, key_source) if key_source else None
+        my_task.internal_data[CALLED_BUSINESS_KEY] = None if key is None else str(key)
 
     def update_data(self, my_task, subworkflow):  # type: ignore[no-untyped-def]
         child = subworkflow.last_task.data if subworkflow.last_task is not None else {}
@@ -167,7 +172,8 @@ def _evaluate_over(my_task: Any, source: str, variables: dict[str, Any]) -> Any:
     """Evaluate `source` over `variables` only (not the task's other data)."""
     engine = my_task.workflow.script_engine
     try:
-        return engine.sandbox.evaluate(source, {**HELPERS, BUSINESS_KEY_VARIABLE: engine.business_key, **variables})
+        key = business_key_of(my_task, engine.business_key)
+        return engine.sandbox.evaluate(source, {**HELPERS, BUSINESS_KEY_VARIABLE: key, **variables})
     except (ScriptFailure, ScriptRejected) as err:
         raise WorkflowTaskException(expression_failure(source, err), task=my_task, exception=err)
 

@@ -54,6 +54,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..clock import current_clock, using_clock
 from ..dialect import HIDDEN_PREFIX, ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError, StageflowError
+from ..expressions import BUSINESS_KEY_VARIABLE
 from ..ids import task_id as read_task_id
 from ..sandbox import ScriptSandbox
 from ..variables import OBJECT_TYPES, Long, Short, changed_values, object_from_json, object_json
@@ -71,7 +72,7 @@ from .parser import (
     take_decisions,
     take_mails,
 )
-from .scripting import StageflowScriptEngine, multi_instance_variables
+from .scripting import StageflowScriptEngine, business_key_of, multi_instance_variables
 from .starts import START_AT, start_event_for, trigger_definition
 from .timers import TimerValueError, install_cron_cycles, is_cron, next_cron
 from .tree import ACTIVE, drop_subprocess, earlier_join_arrivals, find_task, start_event_subprocess
@@ -258,7 +259,8 @@ class WaitingTask:
     name: str | None
     info: ElementInfo | None
     data: dict[str, Any]
-    builtins: dict[str, Any] = field(default_factory=dict)  # multi-instance variables, for its expressions
+    builtins: dict[str, Any] = field(default_factory=dict)  # multi-instance variables (and in a called process, its
+    # business key), for its expressions
 
 
 @dataclass
@@ -896,13 +898,16 @@ class Run:
             if task.state != TaskState.READY or not task.task_spec.manual or self._async_pending(task):
                 continue
             spec = task.task_spec
+            builtins = multi_instance_variables(task)
+            if task.workflow is not self.workflow:  # in a called process: its own business key
+                builtins[BUSINESS_KEY_VARIABLE] = business_key_of(task, self.engine.business_key)
             waiting = WaitingTask(
                 task_id=str(task.id),
                 element_id=spec.bpmn_id,
                 name=spec.bpmn_name,
                 info=self.compiled.element(spec),
                 data=task.data,
-                builtins=multi_instance_variables(task),
+                builtins=builtins,
             )
             if isinstance(spec, ExternalTaskSpec):
                 externals.append(waiting)

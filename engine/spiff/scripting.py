@@ -15,6 +15,7 @@ from ..errors import ScriptRejected
 from ..expressions import RUNTIME_HELPERS, expression_failure
 from ..sandbox import ScriptFailure, ScriptSandbox
 from .compensation import compensations
+from .tree import find_task
 
 
 def _timer_value(value: Any, kind: str = "") -> str:
@@ -139,6 +140,24 @@ def instance_positions(mi_task: Any) -> dict[Any, int]:
     return positions
 
 
+CALLED_BUSINESS_KEY = "sf_business_key"  # a call activity's task: the business key of the process it called
+
+
+def business_key_of(task: Any, instance_key: str | None) -> str | None:
+    """The business key `execution.processBusinessKey` reads at `task`: the instance's (`instance_key`), or in a
+    called process, the one its call activity gave it (`camunda:in businessKey`; none without one)."""
+    workflow = task.workflow
+    top = workflow.top_workflow
+    while workflow is not top:
+        caller = find_task(top, workflow.parent_task_id)
+        if caller is None:
+            break
+        if getattr(caller.task_spec, "sf_called_process", False):
+            return caller.internal_data.get(CALLED_BUSINESS_KEY)
+        workflow = caller.workflow
+    return instance_key
+
+
 class StageflowScriptEngine(PythonScriptEngine):
     """Runs every piece of designer-written code through the restricted `ScriptSandbox`.
 
@@ -154,7 +173,8 @@ class StageflowScriptEngine(PythonScriptEngine):
 
     def _context(self, task: Any, external_context: dict | None) -> dict[str, Any]:
         context = dict(HELPERS)
-        context["_sf_business_key"] = self.business_key
+        key = self.business_key if task is None else business_key_of(task, self.business_key)
+        context["_sf_business_key"] = key
         if task is not None:  # compensation: how many completions of an activity are not undone yet
             context["_sf_compensable"] = lambda activity: compensations(task, activity) > 0
             context["_sf_compensations"] = lambda activity: compensations(task, activity)
