@@ -125,6 +125,7 @@ class Executor:
             start_data.setdefault(initiator, user)
         run = Run.start(compiled, self.sandbox, variables=start_data, business_key=business_key, trigger=trigger)
         run.engine.resolve_decision = self.resolve_decision
+        run.engine.instance_id, run.engine.definition_id = row.id, row.definition_id
         loaded = Loaded(row, run, Waits())
 
         def begin() -> None:
@@ -181,12 +182,14 @@ class Executor:
             kept = self.runs.take(instance_id, row.version)
             if kept is not None:
                 kept.run.engine.business_key = row.business_key
+                kept.run.engine.instance_id, kept.run.engine.definition_id = row.id, row.definition_id
                 return Loaded(row=row, run=kept.run, before=kept.waits)
             row.runtime = _RUNTIME.first(session, {"instance_id": instance_id}).runtime  # taken meanwhile
         with using_clock(self.clock):
             run = Run.load(compiled, self.sandbox, row.runtime, business_key=row.business_key,
                            version=row.serializer_version)
             run.engine.resolve_decision = self.resolve_decision
+            run.engine.instance_id, run.engine.definition_id = row.id, row.definition_id
             before = _waits(run.variables(), *run.waiting_tasks(), *run.waiting_events())
         return Loaded(row=row, run=run, before=before)
 
@@ -389,7 +392,9 @@ class Executor:
             if src is None:
                 return None
             if context is None:
-                context = {**HELPERS, "_sf_business_key": row.business_key, **task.builtins, **task.data}
+                context = {**HELPERS, "_sf_business_key": row.business_key, "_sf_instance_id": row.id,
+                           "_sf_definition_id": row.definition_id, "_sf_activity_id": task.element_id,
+                           "_sf_activity_name": task.name, **task.builtins, **task.data}
             try:
                 return self.sandbox.evaluate(src, context)
             except ScriptFailure as err:

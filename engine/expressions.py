@@ -11,7 +11,8 @@ Supported JUEL: integer, float and string literals (escapes ``\\'``, ``\\"``, ``
 ``!``/``not``, ``-``, ``empty``; ``*``, ``/``/``div``, ``%``/``mod``; ``+``, ``-``; ``<``/``lt``,
 ``>``/``gt``, ``<=``/``le``, ``>=``/``ge``; ``==``/``eq``, ``!=``/``ne``; ``&&``/``and``; ``||``/``or``;
 ``a ? b : c``; parentheses; ``execution.getVariable('name')``; ``execution.processBusinessKey`` and
-``execution.businessKey`` (also as ``getProcessBusinessKey()`` / ``getBusinessKey()``); the common Java
+``execution.businessKey`` (also as ``getProcessBusinessKey()`` / ``getBusinessKey()``), and the properties in
+:data:`EXECUTION_VARIABLES` (``execution.processInstanceId``, ...); the common Java
 methods on text (``trim()``, ``substring(0, 3)``, ``startsWith('A')``, ...), lists (``size()``, ``contains(x)``,
 ``isEmpty()``, ...), maps (``containsKey(k)``, ``get(k)``, ...) and any value (``equals(x)``, ``toString()``), and
 bean getters on a map (``order.isGold()`` reads ``order['gold']``): see :data:`METHODS`.  Any other method call is
@@ -47,6 +48,7 @@ from engine.tokens import Token, TokenCursor
 
 __all__ = [
     "BUSINESS_KEY_VARIABLE",
+    "EXECUTION_VARIABLES",
     "RESERVED_PREFIX",
     "RUNTIME_HELPERS",
     "condition_to_python",
@@ -60,6 +62,18 @@ RESERVED_PREFIX = "_sf_"
 
 BUSINESS_KEY_VARIABLE = "_sf_business_key"
 """Variable the engine must provide in the evaluation globals: the instance's business key (or None)."""
+
+EXECUTION_VARIABLES = {
+    "processInstanceId": "_sf_instance_id",
+    "id": "_sf_instance_id",  # one execution per instance: its id is the instance's
+    "processDefinitionId": "_sf_definition_id",
+    "currentActivityId": "_sf_activity_id",
+    "activityId": "_sf_activity_id",
+    "currentActivityName": "_sf_activity_name",
+}
+"""The properties of Camunda's ``execution`` read from the evaluation globals (the engine provides them, None
+where unknown): each also as its getter (``getProcessInstanceId()``)."""
+_EXECUTION_NAMES = frozenset(EXECUTION_VARIABLES.values())
 
 # An expression start that is not escaped with a backslash.
 _EXPRESSION_START = re.compile(r"(?<!\\)[$#]\{")
@@ -250,7 +264,8 @@ def _sf_var(name: str) -> Any:
     Looks the name up in the evaluating frame's locals, then globals (where SpiffWorkflow puts task data);
     Python builtins are never returned.
     """
-    if name.startswith("__") or (name.startswith(RESERVED_PREFIX) and name != BUSINESS_KEY_VARIABLE):
+    if name.startswith("__") or (name.startswith(RESERVED_PREFIX) and name != BUSINESS_KEY_VARIABLE
+                                 and name not in _EXECUTION_NAMES):
         raise NameError(f"variable name '{name}' is reserved")
     value = _evaluating_value(name)
     return None if value is _UNSET else value
@@ -736,8 +751,8 @@ class _Parser(TokenCursor):
 
     def execution(self) -> _Py:
         supported = (
-            "only execution.getVariable('name'), execution.processBusinessKey and "
-            "execution.businessKey are supported"
+            "only execution.getVariable('name'), execution.processBusinessKey, execution.businessKey, "
+            + ", ".join(f"execution.{name}" for name in EXECUTION_VARIABLES) + " are supported"
         )
         if not self.is_op("."):
             raise _Fail(f"the 'execution' object cannot be used directly; {supported}")
@@ -752,6 +767,13 @@ class _Parser(TokenCursor):
             self.next()
             self.expect_op(")", f"after 'execution.{member.value}('")
             return _Py(BUSINESS_KEY_VARIABLE, _P_ATOM)
+        if not calls and member.value in EXECUTION_VARIABLES:
+            return _Py(f"_sf_var({EXECUTION_VARIABLES[member.value]!r})", _P_ATOM)
+        getters = {"get" + name[0].upper() + name[1:]: name for name in EXECUTION_VARIABLES}
+        if calls and member.value in getters:
+            self.next()
+            self.expect_op(")", f"after 'execution.{member.value}('")
+            return _Py(f"_sf_var({EXECUTION_VARIABLES[getters[member.value]]!r})", _P_ATOM)
         if calls and member.value == "getVariable":
             self.next()
             arg = self.next()

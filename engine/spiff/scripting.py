@@ -169,12 +169,19 @@ class StageflowScriptEngine(PythonScriptEngine):
         super().__init__()
         self.sandbox = sandbox
         self.business_key = business_key
+        self.instance_id: str | None = None  # set by the executor, for `execution.processInstanceId`
+        self.definition_id: str | None = None
         self.resolve_decision: Any = None  # set by the executor: binds decisionRef when a task runs
 
     def _context(self, task: Any, external_context: dict | None) -> dict[str, Any]:
         context = dict(HELPERS)
         key = self.business_key if task is None else business_key_of(task, self.business_key)
         context["_sf_business_key"] = key
+        context["_sf_instance_id"] = self.instance_id
+        context["_sf_definition_id"] = self.definition_id
+        if task is not None:
+            context["_sf_activity_id"] = getattr(task.task_spec, "bpmn_id", None)
+            context["_sf_activity_name"] = getattr(task.task_spec, "bpmn_name", None)
         if task is not None:  # compensation: how many completions of an activity are not undone yet
             context["_sf_compensable"] = lambda activity: compensations(task, activity) > 0
             context["_sf_compensations"] = lambda activity: compensations(task, activity)

@@ -269,6 +269,17 @@ def test_execution_business_key() -> None:
     assert juel("${execution.businessKey == 'ORD-1'}", **{BUSINESS_KEY_VARIABLE: "ORD-1"}) is True
 
 
+def test_execution_ids_and_activity() -> None:
+    given = {"_sf_instance_id": "i-1", "_sf_definition_id": "p:1:d", "_sf_activity_id": "review",
+             "_sf_activity_name": "Review"}
+    for expr, expected in (("${execution.processInstanceId}", "i-1"), ("${execution.getProcessInstanceId()}", "i-1"),
+                           ("${execution.id}", "i-1"), ("${execution.processDefinitionId}", "p:1:d"),
+                           ("${execution.currentActivityId}", "review"), ("${execution.activityId}", "review"),
+                           ("${execution.getCurrentActivityName()}", "Review")):
+        assert juel(expr, **given) == expected
+    assert juel("${execution.processInstanceId}") is None  # where the engine knows none
+
+
 # ------------------------------------------------------------------------------------------ errors
 
 
@@ -282,7 +293,7 @@ def test_execution_business_key() -> None:
         ("${execution.getVariable(name)}", "exactly one string literal"),
         ("${execution.getVariable('a', 'b')}", "exactly one string literal"),
         ("${execution.getVariable('__builtins__')}", "reserved"),
-        ("${execution.id}", "'execution.id' is not supported"),
+        ("${execution.parentId}", "'execution.parentId' is not supported"),
         ("${execution}", "'execution' object cannot be used directly"),
         ("${foo(1)}", "function calls are not supported ('foo(...)')"),
         ("${fn:contains(a, 'x')}", "function calls are not supported ('fn:contains(...)')"),
