@@ -506,7 +506,7 @@ _DATA_TYPES = frozenset({str, int, float, bool, type(None), list, dict, tuple, s
 _NOT_DATA = (ModuleType, Iterator, MappingView, range)
 
 
-def _is_data(value: Any) -> bool:
+def is_data(value: Any) -> bool:
     """Whether a value a script assigned may go into the task data (no functions, modules, iterators)."""
     return type(value) in _DATA_TYPES or not (callable(value) or isinstance(value, _NOT_DATA))
 
@@ -577,7 +577,7 @@ class ScriptSandbox:
                     continue
             elif name[0] == "_":  # __builtins__, the print collector, RestrictedPython's temporaries
                 continue
-            if _is_data(value):
+            if is_data(value):
                 context[name] = value
             elif old is not _MISSING:
                 del context[name]

@@ -13,7 +13,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 
 from ..errors import ScriptRejected
 from ..expressions import RUNTIME_HELPERS, expression_failure
-from ..sandbox import ScriptFailure, ScriptSandbox
+from ..sandbox import ScriptFailure, ScriptSandbox, is_data
 from .compensation import compensations
 from .tree import find_task
 
@@ -210,6 +210,10 @@ class StageflowScriptEngine(PythonScriptEngine):
         builtins = multi_instance_variables(task)
         if builtins:
             external_context = {**builtins, **(external_context or {})}
+        execution = None
+        if "execution" in script and "execution" not in task.data:  # Camunda's object, for scripts that use it
+            execution = ScriptExecution(task, self)
+            external_context = {**(external_context or {}), "execution": execution}
         try:
             if external_context:
                 context = {**external_context, **task.data}
@@ -217,6 +221,8 @@ class StageflowScriptEngine(PythonScriptEngine):
                 for name in external_context:
                     if context.get(name) is external_context[name]:
                         context.pop(name, None)
+                if execution is not None:
+                    execution.apply(context)
                 task.data.clear()
                 task.data.update(context)
             else:
@@ -232,6 +238,86 @@ class StageflowScriptEngine(PythonScriptEngine):
 
     def call_service(self, task: Any, **kwargs: Any) -> Any:
         raise WorkflowTaskException("service calls are not supported: use an external task", task=task)
+
+
+class ScriptExecution:
+    """Camunda's `execution` in a script, for scripts written as Camunda's are: `execution.getVariable('x')`,
+    `execution.setVariable('x', 1)` (the same as assigning `x = 1`: the variable goes where an assignment's
+    would), `setVariables`, `hasVariable`, `removeVariable`, `getVariables()`, and the instance's
+    `processBusinessKey`, `processInstanceId` (also `id`), `processDefinitionId`, `currentActivityId` and
+    `currentActivityName` (each also as its getter). What it sets is written when the script ends; the script reads
+    it back with `getVariable` (a bare name holds its value from before)."""
+
+    def __init__(self, task: Any, engine: StageflowScriptEngine) -> None:
+        self._variables = task.data
+        self._set: dict[str, Any] = {}
+        self._removed: set[str] = set()
+        self.processBusinessKey = self.businessKey = business_key_of(task, engine.business_key)
+        self.processInstanceId = self.id = engine.instance_id
+        self.processDefinitionId = engine.definition_id
+        self.currentActivityId = getattr(task.task_spec, "bpmn_id", None)
+        self.currentActivityName = getattr(task.task_spec, "bpmn_name", None)
+
+    def getVariable(self, name: str) -> Any:  # noqa: N802 - Camunda's names
+        if name in self._set:
+            return self._set[name]
+        return None if name in self._removed else self._variables.get(name)
+
+    def hasVariable(self, name: str) -> bool:  # noqa: N802
+        return name in self._set or (name not in self._removed and name in self._variables)
+
+    def getVariables(self) -> dict[str, Any]:  # noqa: N802
+        found = {name: value for name, value in self._variables.items()
+                 if name not in self._removed and not name.startswith("_")}
+        found.update(self._set)
+        return found
+
+    def setVariable(self, name: str, value: Any) -> None:  # noqa: N802
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise ValueError(f"execution.setVariable: {name!r} is not a variable name")
+        if not is_data(value):
+            raise TypeError(f"execution.setVariable('{name}'): a {type(value).__name__} is not a variable value")
+        self._set[name] = value
+        self._removed.discard(name)
+
+    def setVariables(self, values: dict[str, Any]) -> None:  # noqa: N802
+        for name, value in dict(values).items():
+            self.setVariable(name, value)
+
+    def removeVariable(self, name: str) -> None:  # noqa: N802
+        self._set.pop(name, None)
+        self._removed.add(name)
+
+    def getProcessBusinessKey(self) -> str | None:  # noqa: N802
+        return self.processBusinessKey
+
+    getBusinessKey = getProcessBusinessKey
+
+    def getProcessInstanceId(self) -> str | None:  # noqa: N802
+        return self.processInstanceId
+
+    getId = getProcessInstanceId
+
+    def getProcessDefinitionId(self) -> str | None:  # noqa: N802
+        return self.processDefinitionId
+
+    def getCurrentActivityId(self) -> str | None:  # noqa: N802
+        return self.currentActivityId
+
+    def getCurrentActivityName(self) -> str | None:  # noqa: N802
+        return self.currentActivityName
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"execution.{name} is not available in a Stageflow script: it has getVariable, "
+                             "setVariable, setVariables, hasVariable, removeVariable, getVariables and the "
+                             "instance's processBusinessKey, processInstanceId, processDefinitionId, "
+                             "currentActivityId and currentActivityName")
+
+    def apply(self, context: dict[str, Any]) -> None:
+        """Write what the script set and removed through it into `context`, the script's variables after it ran."""
+        for name in self._removed:
+            context.pop(name, None)
+        context.update(self._set)
 
 
 def _line_of(script: str, line: int | None) -> str:

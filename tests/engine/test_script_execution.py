@@ -1,0 +1,48 @@
+"""A Python script may use Camunda's `execution` as Camunda's scripts do: `execution.setVariable('x', v)` sets `x`
+as assigning it would, `getVariable` reads, `removeVariable` removes, and the instance's ids and business key are
+there. (Before, `execution` was an unknown name: a NameError at run time.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.api import Engine
+from engine.errors import ScriptError
+from tests.helpers import bpmn, chain
+
+
+def _process(script: str) -> bytes:
+    return bpmn(f"""
+        <bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="calc" name="Calculate" scriptFormat="python"><bpmn:script><![CDATA[{script}]]></bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="check"/><bpmn:endEvent id="e"/>""" + chain("s", "calc", "check", "e"))
+
+
+def test_a_script_sets_reads_and_removes_variables_through_execution(engine: Engine, deploy) -> None:
+    deploy(_process("""
+execution.setVariable("total", execution.getVariable("a") + b)
+execution.setVariables({"doubled": execution.getVariable("total") * 2})
+execution.removeVariable("scratch")
+had_scratch = execution.hasVariable("scratch")
+who = [execution.getProcessBusinessKey(), execution.processInstanceId, execution.getCurrentActivityId(),
+       execution.currentActivityName, execution.processDefinitionId == execution.getProcessDefinitionId()]
+names = sorted(execution.getVariables())
+"""))
+    instance = engine.instances.start("p", business_key="ORD-9", variables={"a": 2, "b": 3, "scratch": "x"})
+    assert engine.instances.variables(instance.id) == {
+        "a": 2, "b": 3, "total": 5, "doubled": 10, "had_scratch": False,
+        "who": ["ORD-9", instance.id, "calc", "Calculate", True],
+        "names": ["a", "b", "doubled", "total"]}
+
+
+@pytest.mark.parametrize(("script", "problem"), [
+    ('execution.setVariableLocal("x", 1)', "execution.setVariableLocal is not available in a Stageflow script"),
+    ('execution.setVariable("x", len)', "execution.setVariable('x'): a builtin_function_or_method is not a variable"),
+])
+def test_what_execution_does_not_offer_fails_with_a_message_that_says_so(engine: Engine, deploy, script: str,
+                                                                         problem: str) -> None:
+    deploy(_process(script))
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("p")
+    assert err.value.element_id == "calc"
+    assert problem in err.value.message
