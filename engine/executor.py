@@ -396,7 +396,8 @@ class Executor:
                            "_sf_definition_id": row.definition_id, "_sf_activity_id": task.element_id,
                            "_sf_activity_name": task.name, **task.builtins, **task.data}
             try:
-                return self.sandbox.evaluate(src, context)
+                with using_clock(self.clock):  # `now()`, `dateTime()`
+                    return self.sandbox.evaluate(src, context)
             except ScriptFailure as err:
                 raise ScriptError(f"{what}: {err.message}", element_id=task.element_id, instance_id=row.id)
 

@@ -40,9 +40,11 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from engine.errors import ExpressionError
+from engine.juel_dates import DATE_METHODS, DATE_TIME_METHODS, DateTime, date_time, now
 from engine.sandbox import guarded_getattr
 from engine.tokens import Token, TokenCursor
 
@@ -228,8 +230,10 @@ _ANY_METHODS: dict[str, tuple[tuple[int, ...], Callable[..., Any]]] = {
     "equals": ((1,), lambda a, b: (a == b and type(a) is type(b)) or (_number(a) and _number(b) and a == b)),
     "toString": ((0,), lambda a: _sf_str(a)),
 }
-METHODS = frozenset((*_TEXT_METHODS, *_LIST_METHODS, *_MAP_METHODS, *_ANY_METHODS))
+METHODS = frozenset((*_TEXT_METHODS, *_LIST_METHODS, *_MAP_METHODS, *_ANY_METHODS, *DATE_TIME_METHODS,
+                     *DATE_METHODS))
 """The method names a JUEL expression may call (on text, lists, maps, and Java bean getters on a map)."""
+_FUNCTIONS = {"now": "_sf_now", "dateTime": "_sf_date_time"}  # Camunda's JUEL functions (`engine.juel_dates`)
 _GETTER = re.compile(r"^(get|is)([A-Z][A-Za-z0-9_]*)$")
 
 
@@ -243,7 +247,8 @@ def _sf_call(obj: Any, name: str, *args: Any) -> Any:
     if obj is None:
         raise TypeError(f"cannot call {name}() on null")
     table = (_TEXT_METHODS if isinstance(obj, str) else _MAP_METHODS if isinstance(obj, Mapping)
-             else _LIST_METHODS if isinstance(obj, (list, tuple)) else {})
+             else _LIST_METHODS if isinstance(obj, (list, tuple)) else DATE_TIME_METHODS if isinstance(obj, DateTime)
+             else DATE_METHODS if isinstance(obj, datetime) else {})
     found = table.get(name) or _ANY_METHODS.get(name)
     if found is not None:
         counts, fn = found
@@ -409,6 +414,8 @@ RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_gt": _sf_gt,
     "_sf_le": _sf_le,
     "_sf_ge": _sf_ge,
+    "_sf_now": now,
+    "_sf_date_time": date_time,
 }
 """Functions the generated code calls; put them into the evaluation globals."""
 
@@ -735,6 +742,10 @@ class _Parser(TokenCursor):
 
     def identifier(self, tok: _Tok) -> _Py:
         name = tok.value
+        if name in _FUNCTIONS and self.is_op("(") and self.is_op(")", tok=self.peek()):
+            self.next()
+            self.next()
+            return _Py(f"{_FUNCTIONS[name]}()", _P_ATOM)
         if self.is_op("("):
             raise _Fail(f"function calls are not supported ('{name}(...)')")
         if self.is_op(":") and self.peek().kind == "name" and self.is_op("(", tok=self.peek(2)):

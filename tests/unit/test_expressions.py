@@ -617,3 +617,20 @@ def test_a_unicode_digit_that_is_no_ascii_number_is_an_error_naming_it(text: str
     an `ExpressionError` naming it (it was an AssertionError that escaped the deploy)."""
     with pytest.raises(ExpressionError, match="unexpected character"):
         juel_to_python(text)
+
+
+def test_date_functions_read_the_engine_clock() -> None:
+    from datetime import UTC, datetime
+
+    from engine.clock import VirtualClock, using_clock
+
+    with using_clock(VirtualClock(datetime(2024, 3, 31, 12, tzinfo=UTC))):
+        assert juel("${now()}") == datetime(2024, 3, 31, 12, tzinfo=UTC)
+        assert juel("${dateTime().minusMonths(1).toDate()}") == datetime(2024, 2, 29, 12, tzinfo=UTC)
+        assert juel("${dateTime().plusYears(1).minusDays(1).minusMinutes(30).toDate()}") == datetime(
+            2025, 3, 30, 11, 30, tzinfo=UTC)
+        assert juel("${dateTime().plusWeeks(1).isAfter(due)}", due=datetime(2024, 4, 1, tzinfo=UTC)) is True
+        assert juel("${due.before(now())}", due=datetime(2024, 4, 1, tzinfo=UTC)) is False
+        assert juel("${now().getTime()}") == 1711886400000
+    with pytest.raises(TypeError, match="plusDays"):
+        juel("${dateTime().plusDays('2')}")
