@@ -115,6 +115,7 @@ class ElementInfo:
     hidden_for: str | None = None  # a hidden element the dialect added after this diagram element
     event_gateway: str | None = None  # an event after an event-based gateway: the gateway's id (it waits there)
     mail: dict[str, str] | None = None  # a mail task (camunda:type="mail"): field name -> Python source
+    scoped: bool = False  # multi-instance or inside a subprocess: it may see variables of a scope of its own
 
     @property
     def is_external(self) -> bool:
@@ -690,6 +691,8 @@ class Dialect:
         doc = el.find("bpmn:documentation", NS)
         if doc is not None and doc.text:
             info.documentation = doc.text.strip()
+        info.scoped = el.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None or next(
+            el.iterancestors(_b("subProcess"), _b("transaction")), None) is not None
         info.async_before = el.get(_c("asyncBefore"), el.get(_c("async"), "false")) == "true"
         info.async_after = el.get(_c("asyncAfter"), "false") == "true"
         retry = el.find("bpmn:extensionElements/camunda:failedJobRetryTimeCycle", NS)

@@ -119,10 +119,16 @@ class ExternalTasks:
     def _visible_variables(self, session, row: m.ExternalTask,  # type: ignore[no-untyped-def]
                            names: list[str] | None) -> dict[str, Any]:
         """The variables the task's execution sees (Camunda's fetch without `localVariables`): the instance's,
-        with the task's own (its input parameters) over them."""
-        values = self._variables(session, row.instance_id, names)
+        with the task's own (its input parameters) over them; inside a subprocess or a multi-instance activity,
+        those of its scopes too (an instance's element variable and loop counters, a subprocess's inputs)."""
         info = self.engine.definitions.for_instance(session, row.definition_id, row.instance_id).element_by_id(
             row.element_id)
+        if info is not None and info.scoped:
+            loaded = self.engine.executor.load(session, row.instance_id, for_change=False)
+            seen = loaded.run.task_variables(row.id)
+            return {name: to_typed(value) for name, value in seen.items()
+                    if (names is None or name in names) and not name.startswith("_")}
+        values = self._variables(session, row.instance_id, names)
         if info is not None and info.inputs:
             values.update(self._local_variables(session, row, names))
         return values
@@ -130,7 +136,8 @@ class ExternalTasks:
     def _local_variables(self, session, row: m.ExternalTask,  # type: ignore[no-untyped-def]
                          names: list[str] | None) -> dict[str, Any]:
         """The task's local variables, as Camunda's `localVariables: true`: its input parameters (none when the
-        service task has no camunda:inputOutput)."""
+        service task has no camunda:inputOutput) and, as an instance of a multi-instance activity, its element
+        variable and loop counters."""
         loaded = self.engine.executor.load(session, row.instance_id, for_change=False)
         local = loaded.run.local_variables(row.id)
         return {name: to_typed(value) for name, value in local.items() if names is None or name in names}

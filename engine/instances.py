@@ -290,8 +290,10 @@ class Instances:
             return self._variables(session, instance_id)
 
     def set_variables(self, instance_id: str, values: dict[str, Any], *, remove: list[str] | None = None,
-                      user: str | None = None) -> None:
-        """Set (and remove) process variables; the instance does not move.
+                      user: str | None = None, task_id: str | None = None) -> None:
+        """Set (and remove) process variables; the instance does not move. With `task_id`, through that open task,
+        as Camunda's task service: each name in the nearest scope around the task that defines it
+        (`Run.set_variables_at`).
 
         The change is a `variables` history event (who, when, the new and the previous values), so that an
         operator can see who changed what.
@@ -301,6 +303,9 @@ class Instances:
         check_variables_serializable(values)
 
         def action(run):  # type: ignore[no-untyped-def]
+            if task_id is not None:
+                run.set_variables_at(task_id, values, remove)
+                return
             run.set_variables(values)
             if remove:
                 run.remove_variables(remove)

@@ -371,7 +371,7 @@ class Tasks:
             if loaded is not None:
                 variables = self._submission(loaded, task_id, variables, check_form, partial=True)
                 if variables:
-                    eng.executor.apply(loaded, lambda run: run.set_variables(variables))
+                    eng.executor.apply(loaded, lambda run: run.set_variables_at(task_id, variables))
                     eng.executor.save(session, loaded, user=user)
             row.assignee = row.owner
             row.delegation_state = RESOLVED

@@ -51,7 +51,7 @@ from ..errors import DefinitionError, ScriptRejected
 from ..expressions import BUSINESS_KEY_VARIABLE, expression_failure, text_to_python
 from ..sandbox import ScriptFailure
 from . import compensation
-from .scripting import CALLED_BUSINESS_KEY, HELPERS, business_key_of, instance_positions
+from .scripting import CALLED_BUSINESS_KEY, HELPERS, business_key_of, instance_positions, multi_instance_variables
 
 
 class StageflowCallActivity(CallActivity):
@@ -72,7 +72,9 @@ class StageflowCallActivity(CallActivity):
 
     def copy_data(self, my_task, subworkflow):  # type: ignore[no-untyped-def]
         start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
-        start.set_data(**_mapped(my_task, my_task.data, self.in_mappings))
+        # what the call activity's execution sees: with a multi-instance instance's loopCounter and nrOf...
+        seen = {**multi_instance_variables(my_task), **my_task.data}
+        start.set_data(**_mapped(my_task, seen, self.in_mappings))
         # The called process's business key: what `camunda:in businessKey="..."` gives, else none (Camunda's
         # called instance has a key of its own, not its caller's), read by `scripting.business_key_of`.
         key_source = next((m.business_key for m in self.in_mappings if m.business_key), None)
@@ -347,12 +349,14 @@ def multi_instance_parent(task: Any) -> Any:
 
 
 def _kept_by_instance(parent: Any, task: Any) -> set[str]:
-    """The names an instance keeps to itself: the activity's collection and element variable, Camunda's loop
-    counters, the instance's own input parameters (`camunda:inputParameter`) and a call activity's
-    `camunda:out local="true"` variables."""
+    """The names an instance keeps to itself: the activity's element variable, Camunda's loop counters, the
+    instance's own input parameters (`camunda:inputParameter`) and a call activity's `camunda:out local="true"`
+    variables. (The collection is a process variable: an instance may replace it, as in Camunda, where a
+    sequential activity takes each next item from the collection as it is then.)"""
     spec = parent.task_spec
-    own = {ref.bpmn_id for ref in (spec.input_item, spec.output_item, spec.data_input, spec.data_output)
-           if ref is not None}
+    own = {ref.bpmn_id for ref in (spec.input_item, spec.output_item) if ref is not None}
+    if not getattr(spec, "sf_collection", False):  # a cardinality activity's output collection, SpiffWorkflow's
+        own |= {ref.bpmn_id for ref in (spec.data_input, spec.data_output) if ref is not None}
     out_locals = (task.internal_data.get(OUT_LOCALS) or {}).get("names") or ()
     return own | MI_BUILTINS | set(task.internal_data.get("sf_io_locals") or ()) | set(out_locals)
 

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
@@ -68,7 +69,9 @@ from .parser import (
     ExternalTaskSpec,
     called_specs,
     drop_io_locals,
+    element_variables,
     hand_to_multi_instance,
+    multi_instance_parent,
     take_decisions,
     take_mails,
 )
@@ -573,6 +576,8 @@ class Run:
         _share_with_other_paths(task, variables)
         with _spiff_errors():
             task.run()
+        if getattr(task.task_spec, "sf_outputs", None):  # its output parameters are the outer scope's at once
+            _share_writes(task)
         self.advance()
 
     def set_task_variables(self, task_id: str, variables: dict[str, Any], local: dict[str, Any]) -> None:
@@ -587,13 +592,21 @@ class Run:
             _set_locals(task, local)
 
     def local_variables(self, task_id: str) -> dict[str, Any]:
-        """A waiting task's own variables: its input parameters, and what a worker set in its scope."""
+        """A waiting task's own variables: its input parameters, what a worker set in its scope, and as an instance
+        of a multi-instance activity, its element variable and `loopCounter` (the instance's execution's own in
+        Camunda; the `nrOf...` counters are the activity's)."""
         task = self.task(task_id)
         if task is None:
             return {}
         local = dict(task.internal_data.get("sf_io_locals") or {})
         for name in (task.internal_data.get(OUT_LOCALS) or {}).get("names") or ():
             local[name] = task.data.get(name)
+        parent = multi_instance_parent(task)
+        if parent is not None:
+            local.update({name: task.data[name] for name in element_variables(parent) if name in task.data})
+            counter = multi_instance_variables(task).get("loopCounter")
+            if counter is not None:
+                local["loopCounter"] = counter
         return local
 
     def throw_error(self, task_id: str, code: str, message: str | None, variables: dict[str, Any]) -> None:
@@ -1018,6 +1031,40 @@ class Run:
                     # set, and the task gives it back when it completes
                     scopes.holder(found, name, task.data)[name] = value
         self._check_conditions()
+
+    def set_variables_at(self, task_id: str, values: dict[str, Any], removals: list[str] | None = None) -> None:
+        """Set (and remove) variables through the open task `task_id`, as Camunda's task service does: a name the
+        task holds as its own (an input parameter, a multi-instance element variable or loop counter, what a worker
+        set in its scope) changes that one, a name an embedded subprocess or multi-instance instance around it
+        defines changes the scope's, any other is a process variable (`set_variables`)."""
+        task = self.task(task_id)
+        if task is None or not task.has_state(ACTIVE):
+            raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
+        own = scopes.local_names(task)
+        around = scopes.enclosing_scopes(task.workflow)
+        defined = {name for scope in around for name in scopes.local_names(scope)}
+        inputs = task.internal_data.get("sf_io_locals")
+        for name in [n for n in [*values, *(removals or [])] if n in own]:
+            if name in values:
+                task.data[name] = deepcopy(values[name])
+                if inputs is not None and name in inputs:
+                    inputs[name] = deepcopy(values[name])
+            else:
+                task.data.pop(name, None)
+                if inputs is not None:
+                    inputs.pop(name, None)
+        scoped = {n: v for n, v in values.items() if n not in own and n in defined}
+        scoped_removals = [n for n in removals or [] if n not in own and n in defined]
+        if scoped or scoped_removals:
+            scopes.write(task, scoped, scoped_removals, carriers(task.workflow, set()))
+        outer = {n: v for n, v in values.items() if n not in own and n not in defined}
+        if outer:
+            self.set_variables(outer)
+        outer_removals = [n for n in removals or [] if n not in own and n not in defined]
+        if outer_removals:
+            self.remove_variables(outer_removals)
+        if not outer:
+            self._check_conditions()
 
     def _check_conditions(self) -> None:
         """Evaluate the conditions of waiting conditional events again; advance when one now holds."""

@@ -153,3 +153,24 @@ pinged = True</bpmn:script></bpmn:scriptTask>
     engine.tasks.complete(work.id, {})
     engine.tasks.complete(_open(engine, instance.id, "other")[0].id, {})
     assert engine.instances.variables(instance.id) == {"base": 1, "x": 0, "pinged": True}
+
+
+def test_a_multi_instance_call_activity_passes_its_instance_variables_with_variables_all(engine: Engine,
+                                                                                        deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="inner" name="${item} ${loopCounter}/${nrOfInstances}"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "inner", "e"), process_id="callee"), "callee.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:callActivity id="call" calledElement="callee">
+          <bpmn:extensionElements><camunda:in variables="all"/></bpmn:extensionElements>
+          <bpmn:multiInstanceLoopCharacteristics isSequential="true" camunda:collection="${items}"
+                                                 camunda:elementVariable="item"/>
+        </bpmn:callActivity>
+        <bpmn:endEvent id="e"/>""" + chain("s", "call", "e"), process_id="caller"), "caller.bpmn")
+    instance = engine.instances.start("caller", variables={"items": ["a", "b"]})
+    names = []
+    while tasks := engine.tasks.list(instance_id=instance.id):
+        names.append(tasks[0].name)
+        engine.tasks.complete(tasks[0].id, {})
+    assert names == ["a 0/2", "b 1/2"]

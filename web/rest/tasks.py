@@ -394,7 +394,7 @@ def _change_task_variables(task: TaskView, values: dict[str, Any], removals: lis
     rest_removals = [n for n in removals if n not in local]
     if rest or rest_removals or not (own or own_removals):
         engine().instances.set_variables(task.process_instance_id, rest, remove=rest_removals,
-                                         user=principal().user_id)
+                                         user=principal().user_id, task_id=task.id)
 
 
 @bp.put("/task/<task_id>/variables/<name>")
