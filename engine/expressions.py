@@ -40,7 +40,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.errors import ExpressionError
@@ -168,11 +168,15 @@ def _to_index(key: Any) -> int:
 
 
 def _sf_str(value: Any) -> str:
-    """Render a value inside composite text like JUEL: None as "", booleans as "true"/"false"."""
+    """Render a value inside composite text like JUEL: None as "", booleans as "true"/"false", a date as Java's
+    `Date.toString()` in UTC (`Sat Dec 05 07:28:15 UTC 2026`)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime):
+        moment = value.astimezone(UTC) if value.tzinfo is not None else value
+        return moment.strftime("%a %b %d %H:%M:%S UTC %Y")
     return str(value)
 
 

@@ -13,6 +13,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 
 from ..errors import ScriptRejected
 from ..expressions import RUNTIME_HELPERS, expression_failure
+from ..juel_dates import DateTime
 from ..sandbox import ScriptFailure, ScriptSandbox, is_data
 from .compensation import compensations
 from .tree import find_task
@@ -202,9 +203,11 @@ class StageflowScriptEngine(PythonScriptEngine):
         if expression is None:
             return None
         try:
-            return self.sandbox.evaluate(expression, self._context(task, external_context))
+            value = self.sandbox.evaluate(expression, self._context(task, external_context))
         except (ScriptFailure, ScriptRejected) as err:
             raise WorkflowTaskException(expression_failure(expression, err), task=task, exception=err)
+        # a Joda DateTime (`${dateTime().plusDays(1)}`) kept as a variable is the moment, a Date
+        return value.moment if isinstance(value, DateTime) else value
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
         builtins = multi_instance_variables(task)
@@ -212,7 +215,7 @@ class StageflowScriptEngine(PythonScriptEngine):
             external_context = {**builtins, **(external_context or {})}
         execution = None
         if "execution" in script and "execution" not in task.data:  # Camunda's object, for scripts that use it
-            execution = ScriptExecution(task, self)
+            execution = ScriptExecution(task, self, builtins)
             external_context = {**(external_context or {}), "execution": execution}
         try:
             if external_context:
@@ -248,8 +251,9 @@ class ScriptExecution:
     `currentActivityName` (each also as its getter). What it sets is written when the script ends; the script reads
     it back with `getVariable` (a bare name holds its value from before)."""
 
-    def __init__(self, task: Any, engine: StageflowScriptEngine) -> None:
-        self._variables = task.data
+    def __init__(self, task: Any, engine: StageflowScriptEngine, builtins: dict[str, Any]) -> None:
+        # what the script sees: a multi-instance instance's loopCounter and nrOf... under its variables
+        self._variables = {**builtins, **task.data} if builtins else task.data
         self._set: dict[str, Any] = {}
         self._removed: set[str] = set()
         self.processBusinessKey = self.businessKey = business_key_of(task, engine.business_key)
@@ -275,7 +279,7 @@ class ScriptExecution:
     def setVariable(self, name: str, value: Any) -> None:  # noqa: N802
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             raise ValueError(f"execution.setVariable: {name!r} is not a variable name")
-        if not is_data(value):
+        if not is_data(value) or isinstance(value, ScriptExecution):
             raise TypeError(f"execution.setVariable('{name}'): a {type(value).__name__} is not a variable value")
         self._set[name] = value
         self._removed.discard(name)
@@ -315,6 +319,9 @@ class ScriptExecution:
 
     def apply(self, context: dict[str, Any]) -> None:
         """Write what the script set and removed through it into `context`, the script's variables after it ran."""
+        for name, value in context.items():
+            if value is self:
+                raise ScriptFailure(f"TypeError: '{name}' holds the execution object, which is not a variable value")
         for name in self._removed:
             context.pop(name, None)
         context.update(self._set)

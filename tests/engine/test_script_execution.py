@@ -4,6 +4,8 @@ there. (Before, `execution` was an unknown name: a NameError at run time.)"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from engine.api import Engine
@@ -46,3 +48,41 @@ def test_what_execution_does_not_offer_fails_with_a_message_that_says_so(engine:
         engine.instances.start("p")
     assert err.value.element_id == "calc"
     assert problem in err.value.message
+
+
+def test_an_instance_script_reads_its_loop_counters_through_execution(engine: Engine, deploy) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="each" scriptFormat="python">
+          <bpmn:multiInstanceLoopCharacteristics isSequential="false" camunda:collection="${regions}"
+                                                 camunda:elementVariable="item"/>
+          <bpmn:script>execution.setVariable("seen_" + item, [execution.getVariable("loopCounter"),
+                                                     execution.getVariable("nrOfInstances"),
+                                                     execution.hasVariable("loopCounter")])</bpmn:script>
+        </bpmn:scriptTask>
+        <bpmn:userTask id="check"/><bpmn:endEvent id="e"/>""" + chain("s", "each", "check", "e")))
+    instance = engine.instances.start("p", variables={"regions": ["north", "south"]})
+    seen = engine.instances.variables(instance.id)
+    assert (seen["seen_north"], seen["seen_south"]) == ([0, 2, True], [1, 2, True])
+
+
+def test_the_execution_object_is_not_a_value_to_keep(engine: Engine, deploy) -> None:
+    deploy(_process("keep = execution"))
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("p")
+    assert err.value.element_id == "calc" and "execution object" in err.value.message
+
+
+def test_a_joda_date_time_kept_as_a_variable_is_a_date(engine: Engine, deploy, clock) -> None:
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="check" name="Due ${due}">
+          <bpmn:extensionElements><camunda:inputOutput>
+            <camunda:inputParameter name="due">${dateTime().plusDays(1)}</camunda:inputParameter>
+          </camunda:inputOutput></bpmn:extensionElements>
+        </bpmn:userTask><bpmn:endEvent id="e"/>""" + chain("s", "check", "e")))
+    instance = engine.instances.start("p")
+    [task] = engine.tasks.list(instance_id=instance.id)
+    due = clock.now() + timedelta(days=1)
+    assert engine.tasks.variables(task.id)["due"] == due
+    assert task.name == "Due " + due.strftime("%a %b %d %H:%M:%S UTC %Y")  # as Java's Date.toString()
