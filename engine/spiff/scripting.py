@@ -183,7 +183,7 @@ class StageflowScriptEngine(PythonScriptEngine):
         if task is not None:
             context["_sf_activity_id"] = getattr(task.task_spec, "bpmn_id", None)
             context["_sf_activity_name"] = getattr(task.task_spec, "bpmn_name", None)
-        if task is not None:  # compensation: how many completions of an activity are not undone yet
+            # compensation: how many completions of an activity are not undone yet
             context["_sf_compensable"] = lambda activity: compensations(task, activity) > 0
             context["_sf_compensations"] = lambda activity: compensations(task, activity)
         context.update(multi_instance_variables(task))
