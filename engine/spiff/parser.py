@@ -387,8 +387,10 @@ class StageflowScriptTask(ScriptTask):
         if parent is None:
             return super()._execute(task)
         kept = _kept_by_instance(parent, task)
-        # Containers are copied so that the script's in-place changes show as changes (and stay its own until then).
-        task.data.update({name: copy(value) if isinstance(value, (list, dict, set)) else value
+        # Containers are copied so that the script's in-place changes show as changes (and stay its own until then);
+        # not the collection, which is Camunda's one object (and costs a copy per instance of a large activity).
+        collection = parent.task_spec.data_input.bpmn_id if parent.task_spec.data_input is not None else None
+        task.data.update({name: copy(value) if isinstance(value, (list, dict, set)) and name != collection else value
                           for name, value in parent.data.items() if name not in kept})
         item_name = parent.task_spec.output_item.bpmn_id if parent.task_spec.output_item is not None else None
         item = task.data.get(item_name, _ABSENT) if item_name is not None else _ABSENT
@@ -397,7 +399,7 @@ class StageflowScriptTask(ScriptTask):
             task.data[item_name] = item  # SpiffWorkflow would write the new value into the collection
         before = parent.data
         hand_to_multi_instance(task, {name: value for name, value in task.data.items()
-                                      if name not in before or before[name] != value})
+                                      if name not in before or (before[name] is not value and before[name] != value)})
         return result
 
 

@@ -42,6 +42,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -1227,10 +1228,12 @@ def _share_writes(task: SpiffTask) -> None:
     before, after = parent.data, task.data
     if len(before) == len(after) and before == after:
         return  # nothing written: the usual case for events and gateways
-    _share_with_other_paths(task, changed_values(before, after))
+    # a script that removed a variable (`del x`, `execution.removeVariable('x')`) removed it from the instance
+    removed = [name for name in before if name not in after] if isinstance(task.task_spec, ScriptTask) else []
+    _share_with_other_paths(task, changed_values(before, after), removed)
 
 
-def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
+def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any], removed: list[str] | None = None) -> None:
     """Completion variables are process variables, as in Camunda 7: the other paths of the instance (a parallel
     branch, a waiting event, a subprocess) see them at once, not only the completed task's own path, and they
     are not lost when its path ends. (SpiffWorkflow gives each path a copy of the data.) A name an embedded
@@ -1238,14 +1241,14 @@ def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any]) -> None:
     A multi-instance activity's instance hands its variables on as it completes instead
     (`parser.hand_to_multi_instance`)."""
     parent = task.parent
-    if not variables or (parent is not None and isinstance(parent.task_spec, MultiInstanceTask)):
+    if not (variables or removed) or (parent is not None and isinstance(parent.task_spec, MultiInstanceTask)):
         return
     top = task.workflow.top_workflow
     own = task.id
-    if not any(other._state & ACTIVE and other.id != own and other._parent != own
-               for wf in (top, *top.subprocesses.values()) for other in wf.tasks.values()):
+    if not removed and not any(other._state & ACTIVE and other.id != own and other._parent != own
+                               for wf in (top, *top.subprocesses.values()) for other in wf.tasks.values()):
         return  # the only path (its successors, just made ready, inherit the data anyway)
-    scopes.write(task, variables, (), carriers(task.workflow, {task.id}))
+    scopes.write(task, variables, removed or (), carriers(task.workflow, {task.id}))
 
 
 def _do_engine_steps(workflow: BpmnWorkflow, budget: StepBudget | None = None) -> None:

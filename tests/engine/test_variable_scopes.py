@@ -174,3 +174,27 @@ def test_a_multi_instance_call_activity_passes_its_instance_variables_with_varia
         names.append(tasks[0].name)
         engine.tasks.complete(tasks[0].id, {})
     assert names == ["a 0/2", "b 1/2"]
+
+
+def test_a_script_that_removes_a_variable_removes_it_from_the_instance_at_once(engine: Engine, deploy) -> None:
+    """Inside a subprocess, beside a parallel branch: the variable is gone for the whole instance, not only on the
+    script's path until the subprocess ends (or back again when the paths join)."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:parallelGateway id="fork"/>
+        <bpmn:subProcess id="sub">
+          <bpmn:startEvent id="ss"/>
+          <bpmn:scriptTask id="drop" scriptFormat="python"><bpmn:script>execution.removeVariable("base")
+del scratch</bpmn:script></bpmn:scriptTask>
+          <bpmn:userTask id="work"/><bpmn:endEvent id="se"/>
+          """ + chain("ss", "drop", "work", "se") + """
+        </bpmn:subProcess>
+        <bpmn:userTask id="other"/><bpmn:parallelGateway id="join"/><bpmn:userTask id="after"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "fork", "sub", "join", "after", "e") + chain("fork", "other", "join")))
+    instance = engine.instances.start("p", variables={"base": 10, "scratch": 1, "keep": 2})
+    assert engine.instances.variables(instance.id) == {"keep": 2}
+    other = _open(engine, instance.id, "other")[0]
+    assert "base" not in engine.tasks.variables(other.id)
+    engine.tasks.complete(other.id, {})
+    engine.tasks.complete(_open(engine, instance.id)[0].id, {})
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["after"]
+    assert engine.instances.variables(instance.id) == {"keep": 2}
