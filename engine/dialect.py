@@ -36,6 +36,7 @@ _JAVA_ATTRS = ("class", "delegateExpression", "expression")
 MAIL_FIELDS = ("to", "from", "cc", "bcc", "subject", "text", "html", "charset")
 """The `camunda:field` names of a mail task (camunda:type="mail"), as Camunda 7's mail activity reads them."""
 _TASK_TAGS = ("serviceTask", "sendTask", "businessRuleTask")
+_ESCALATION_HOSTS = ("subProcess", "transaction", "adHocSubProcess", "callActivity", "userTask")
 _PYTHON_FORMATS = ("", "python", "py", "text/x-python", "python3")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DURATION = re.compile(r"^-?P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
@@ -362,6 +363,11 @@ class Dialect:
             definition = start.find("bpmn:escalationEventDefinition", NS) if start is not None else None
             if definition is None:
                 continue
+            attached = self.ids.get(el.get("attachedToRef") or "") if owner.startswith("boundary") else None
+            if attached is not None and etree.QName(attached).localname not in _ESCALATION_HOSTS:
+                # Camunda 7's words: only these can raise an escalation that a boundary event catches
+                raise self.fail(el, "An escalation boundary event should only be attached to a subprocess, a call "
+                                    "activity or an user task")
             escalation = self.ids.get(definition.get("escalationRef") or "")
             code = (escalation.get("escalationCode") or "").strip() or None if escalation is not None else None
             kind = "escalation boundary event" if owner.startswith("boundary") else "escalation event subprocess"
@@ -948,18 +954,38 @@ class Dialect:
     def _refuse_java(self, el: etree._Element) -> None:
         for attr in _JAVA_ATTRS:
             if el.get(_c(attr)):
-                raise self.fail(
-                    el,
-                    f"camunda:{attr} (Java code) is not supported by Stageflow: make it an external task "
-                    '(camunda:type="external" camunda:topic="...") served by a worker',
-                )
+                raise self._java(el, attr)
         if el.find("bpmn:extensionElements/camunda:connector", NS) is not None:
             raise self.fail(el, "camunda:connector is not supported: use an external task topic instead")
 
+    def _java(self, el: etree._Element, attr: str) -> DefinitionError:
+        return self.fail(el, f"camunda:{attr} (Java code) is not supported by Stageflow: make it an external task "
+                             '(camunda:type="external" camunda:topic="...") served by a worker')
+
+    def _expression_task(self, el: etree._Element, text: str) -> None:
+        """A service or send task Camunda runs by evaluating its `camunda:expression` (a stub `${true}`, a value kept
+        in `camunda:resultVariable`): Stageflow evaluates it where its JUEL covers the expression; one that calls
+        Java code (a bean's method) is refused as Java code is. The attribute becomes its Python source."""
+        if el.find("bpmn:extensionElements/camunda:connector", NS) is not None:
+            raise self.fail(el, "camunda:connector is not supported: use an external task topic instead")
+        try:
+            source = text_to_python(text, element_id=el.get("id"))
+        except ExpressionError:
+            raise self._java(el, "expression") from None
+        result = el.get(_c("resultVariable"))
+        if result is not None and not _NAME.match(result.strip()):
+            raise self.fail(el, f"camunda:resultVariable '{result}' is not a variable name")
+        el.set(_c("expression"), source)
+
     def _el_serviceTask(self, el: etree._Element) -> None:
+        tag = etree.QName(el).localname
+        expression = el.get(_c("expression"))
+        if expression and el.get(_c("type")) is None and not el.get(_c("class")) and not el.get(
+                _c("delegateExpression")):
+            self._expression_task(el, expression)
+            return
         self._refuse_java(el)
         kind = el.get(_c("type"))
-        tag = etree.QName(el).localname
         if kind is None:
             # Camunda refuses it too; SpiffWorkflow would start it and wait for ever.
             raise self.fail(el, f'{_a(tag)} needs an implementation: make it an external task '

@@ -191,6 +191,22 @@ class ExternalTaskSpec(ServiceTask):
         return True  # the worker's completion is the run: done (a plain ServiceTask would stay STARTED)
 
 
+class ExpressionTaskSpec(ServiceTask):
+    """A service or send task with a `camunda:expression` (its Python source, from the dialect): evaluated when the
+    task runs, its value kept in `camunda:resultVariable` when one is named, as Camunda's expression behaviour does."""
+
+    def __init__(self, wf_spec, bpmn_id, expression, result_variable=None, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.sf_expression = expression
+        self.sf_result_variable = result_variable
+
+    def _run_hook(self, my_task) -> bool:  # type: ignore[no-untyped-def]
+        value = my_task.workflow.script_engine.evaluate(my_task, self.sf_expression)
+        if self.sf_result_variable:
+            my_task.data[self.sf_result_variable] = value
+        return True
+
+
 def _is_external(node: etree._Element) -> bool:
     return node.get(f"{{{CAMUNDA_NS}}}type") == "external"
 
@@ -274,6 +290,10 @@ class _ServiceTaskParser(CamundaTaskParser):
     def create_task(self):  # type: ignore[no-untyped-def]
         if self.node.get(f"{{{CAMUNDA_NS}}}type") == "mail":
             return MailTaskSpec(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        expression = self.node.get(f"{{{CAMUNDA_NS}}}expression")
+        if expression:  # Python source: the dialect translated it (and refused one calling Java code)
+            result = (self.node.get(f"{{{CAMUNDA_NS}}}resultVariable") or "").strip() or None
+            return ExpressionTaskSpec(self.spec, self.bpmn_id, expression, result, **self.bpmn_attributes)
         cls = ExternalTaskSpec if _is_external(self.node) else self.spec_class
         return cls(self.spec, self.bpmn_id, **self.bpmn_attributes)
 
