@@ -955,6 +955,9 @@ class Dialect:
         for attr in _JAVA_ATTRS:
             if el.get(_c(attr)):
                 raise self._java(el, attr)
+        self._refuse_connector(el)
+
+    def _refuse_connector(self, el: etree._Element) -> None:
         if el.find("bpmn:extensionElements/camunda:connector", NS) is not None:
             raise self.fail(el, "camunda:connector is not supported: use an external task topic instead")
 
@@ -966,8 +969,7 @@ class Dialect:
         """A service or send task Camunda runs by evaluating its `camunda:expression` (a stub `${true}`, a value kept
         in `camunda:resultVariable`): Stageflow evaluates it where its JUEL covers the expression; one that calls
         Java code (a bean's method) is refused as Java code is. The attribute becomes its Python source."""
-        if el.find("bpmn:extensionElements/camunda:connector", NS) is not None:
-            raise self.fail(el, "camunda:connector is not supported: use an external task topic instead")
+        self._refuse_connector(el)
         try:
             source = text_to_python(text, element_id=el.get("id"))
         except ExpressionError:

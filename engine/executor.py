@@ -27,7 +27,7 @@ from .clock import Clock, using_clock
 from .decision_history import evaluation_rows
 from .dialect import ElementInfo
 from .errors import BadRequest, Conflict, NotFound, ScriptError, StageflowError, Suspended
-from .expressions import is_expression, text_to_python
+from .expressions import execution_globals, is_expression, text_to_python
 from .ids import new_id
 from .placeholders import fill
 from .runcache import Kept, RunCache, Waits
@@ -392,9 +392,9 @@ class Executor:
             if src is None:
                 return None
             if context is None:
-                context = {**HELPERS, "_sf_business_key": row.business_key, "_sf_instance_id": row.id,
-                           "_sf_definition_id": row.definition_id, "_sf_activity_id": task.element_id,
-                           "_sf_activity_name": task.name, **task.builtins, **task.data}
+                context = {**HELPERS, "_sf_business_key": row.business_key,
+                           **execution_globals(row.id, row.definition_id, task.element_id, task.name),
+                           **task.builtins, **task.data}
             try:
                 with using_clock(self.clock):  # `now()`, `dateTime()`
                     return self.sandbox.evaluate(src, context)

@@ -51,6 +51,7 @@ from engine.tokens import Token, TokenCursor
 __all__ = [
     "BUSINESS_KEY_VARIABLE",
     "EXECUTION_VARIABLES",
+    "execution_globals",
     "RESERVED_PREFIX",
     "RUNTIME_HELPERS",
     "condition_to_python",
@@ -76,6 +77,14 @@ EXECUTION_VARIABLES = {
 """The properties of Camunda's ``execution`` read from the evaluation globals (the engine provides them, None
 where unknown): each also as its getter (``getProcessInstanceId()``)."""
 _EXECUTION_NAMES = frozenset(EXECUTION_VARIABLES.values())
+_EXECUTION_GETTERS = {"get" + name[0].upper() + name[1:]: name for name in EXECUTION_VARIABLES}
+
+
+def execution_globals(instance_id: str | None, definition_id: str | None, activity_id: str | None,
+                      activity_name: str | None) -> dict[str, Any]:
+    """The evaluation globals that :data:`EXECUTION_VARIABLES` read."""
+    return {"_sf_instance_id": instance_id, "_sf_definition_id": definition_id, "_sf_activity_id": activity_id,
+            "_sf_activity_name": activity_name}
 
 # An expression start that is not escaped with a backslash.
 _EXPRESSION_START = re.compile(r"(?<!\\)[$#]\{")
@@ -784,11 +793,10 @@ class _Parser(TokenCursor):
             return _Py(BUSINESS_KEY_VARIABLE, _P_ATOM)
         if not calls and member.value in EXECUTION_VARIABLES:
             return _Py(f"_sf_var({EXECUTION_VARIABLES[member.value]!r})", _P_ATOM)
-        getters = {"get" + name[0].upper() + name[1:]: name for name in EXECUTION_VARIABLES}
-        if calls and member.value in getters:
+        if calls and member.value in _EXECUTION_GETTERS:
             self.next()
             self.expect_op(")", f"after 'execution.{member.value}('")
-            return _Py(f"_sf_var({EXECUTION_VARIABLES[getters[member.value]]!r})", _P_ATOM)
+            return _Py(f"_sf_var({EXECUTION_VARIABLES[_EXECUTION_GETTERS[member.value]]!r})", _P_ATOM)
         if calls and member.value == "getVariable":
             self.next()
             arg = self.next()

@@ -21,7 +21,7 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from . import scopes
-from .tree import ACTIVE, BRANCH_MERGED, drop_subprocess, earlier_join_arrivals, find_task
+from .tree import ACTIVE, BRANCH_MERGED, callers, drop_subprocess, earlier_join_arrivals
 
 # -- non-interrupting event branches -------------------------------------------------------------------------------
 # A non-interrupting boundary event (each firing of a cycle) and a non-interrupting event subprocess (each run) start
@@ -115,11 +115,9 @@ def _instance_scope(workflow: Any) -> Any:
     """The workflow of the process instance `workflow` belongs to in Camunda's sense: the top workflow, or the
     called process of the call activity it runs in (embedded and event subprocesses share their process's
     variables)."""
-    top = workflow.top_workflow
-    while workflow is not top:
-        task = find_task(top, workflow.parent_task_id)
-        if task is None or getattr(task.task_spec, "sf_called_process", False):
-            return workflow
+    for task in callers(workflow):
+        if getattr(task.task_spec, "sf_called_process", False):
+            break
         workflow = task.workflow
     return workflow
 

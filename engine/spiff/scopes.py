@@ -22,7 +22,7 @@ from typing import Any
 from SpiffWorkflow.task import Task as SpiffTask
 
 from .parser import MI_BUILTINS, MI_HIDDEN, OUT_LOCALS, element_variables, multi_instance_parent
-from .tree import find_task
+from .tree import callers
 
 _IO_LOCALS = "sf_io_locals"  # a task's input parameters: {name: value} (set by `parser._apply_inputs`)
 _IO_HIDDEN = "sf_io_hidden"  # the outer values they hide: {name: value}
@@ -46,14 +46,11 @@ def local_names(task: SpiffTask) -> set[str]:
 def enclosing_scopes(workflow: Any) -> list[SpiffTask]:
     """The embedded subprocess tasks `workflow` runs in, innermost first, up to its process instance (a called
     process is an instance of its own: the call activity is not among them)."""
-    top = workflow.top_workflow
     found = []
-    while workflow is not top:
-        task = find_task(top, workflow.parent_task_id)
-        if task is None or getattr(task.task_spec, "sf_called_process", False):
+    for task in callers(workflow):
+        if getattr(task.task_spec, "sf_called_process", False):
             break
         found.append(task)
-        workflow = task.workflow
     return found
 
 

@@ -12,11 +12,11 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 
 from ..errors import ScriptRejected
-from ..expressions import RUNTIME_HELPERS, expression_failure
+from ..expressions import RUNTIME_HELPERS, execution_globals, expression_failure
 from ..juel_dates import DateTime
 from ..sandbox import ScriptFailure, ScriptSandbox, is_data
 from .compensation import compensations
-from .tree import find_task
+from .tree import callers
 
 
 def _timer_value(value: Any, kind: str = "") -> str:
@@ -147,15 +147,9 @@ CALLED_BUSINESS_KEY = "sf_business_key"  # a call activity's task: the business 
 def business_key_of(task: Any, instance_key: str | None) -> str | None:
     """The business key `execution.processBusinessKey` reads at `task`: the instance's (`instance_key`), or in a
     called process, the one its call activity gave it (`camunda:in businessKey`; none without one)."""
-    workflow = task.workflow
-    top = workflow.top_workflow
-    while workflow is not top:
-        caller = find_task(top, workflow.parent_task_id)
-        if caller is None:
-            break
+    for caller in callers(task.workflow):
         if getattr(caller.task_spec, "sf_called_process", False):
             return caller.internal_data.get(CALLED_BUSINESS_KEY)
-        workflow = caller.workflow
     return instance_key
 
 
@@ -178,11 +172,10 @@ class StageflowScriptEngine(PythonScriptEngine):
         context = dict(HELPERS)
         key = self.business_key if task is None else business_key_of(task, self.business_key)
         context["_sf_business_key"] = key
-        context["_sf_instance_id"] = self.instance_id
-        context["_sf_definition_id"] = self.definition_id
+        spec = task.task_spec if task is not None else None
+        context.update(execution_globals(self.instance_id, self.definition_id, getattr(spec, "bpmn_id", None),
+                                         getattr(spec, "bpmn_name", None)))
         if task is not None:
-            context["_sf_activity_id"] = getattr(task.task_spec, "bpmn_id", None)
-            context["_sf_activity_name"] = getattr(task.task_spec, "bpmn_name", None)
             # compensation: how many completions of an activity are not undone yet
             context["_sf_compensable"] = lambda activity: compensations(task, activity) > 0
             context["_sf_compensations"] = lambda activity: compensations(task, activity)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,19 @@ def find_task(workflow: BpmnWorkflow, task_id: UUID) -> Any:
         return workflow.get_task_from_id(task_id)
     except TaskNotFoundException:
         return None
+
+
+def callers(workflow: Any) -> Iterator[Any]:
+    """The tasks that run `workflow` and the workflows around it, innermost first (its subprocess's or called
+    process's task, then the task running that one's workflow, ...) up to the top workflow; it stops at a task no
+    longer in the tree."""
+    top = workflow.top_workflow
+    while workflow is not top:
+        task = find_task(top, workflow.parent_task_id)
+        if task is None:
+            return
+        yield task
+        workflow = task.workflow
 
 
 def start_event_subprocess(top: BpmnWorkflow, scope: Any, name: str) -> Any:

@@ -78,22 +78,25 @@ def test_a_task_inside_a_multi_instance_subprocess_sets_its_instances_element_va
     assert engine.instances.variables(instance.id) == {"items": ["ann", "bob", "cy"], "note": "seen"}
 
 
-SUBPROCESS_WITH_INPUT = """
-    <bpmn:startEvent id="s"/>
-    <bpmn:parallelGateway id="fork"/>
-    <bpmn:subProcess id="sub">
-      <bpmn:extensionElements><camunda:inputOutput>
-        <camunda:inputParameter name="x">${base}</camunda:inputParameter>
-      </camunda:inputOutput></bpmn:extensionElements>
-      <bpmn:startEvent id="ss"/>
-      <bpmn:scriptTask id="bump" scriptFormat="python"><bpmn:script>x = x + 1</bpmn:script></bpmn:scriptTask>
-      <bpmn:userTask id="work"/><bpmn:endEvent id="se"/>
-      """ + chain("ss", "bump", "work", "se") + """
-    </bpmn:subProcess>
-    <bpmn:userTask id="other"/>
-    <bpmn:parallelGateway id="join"/>
-    <bpmn:userTask id="after"/>
-    <bpmn:endEvent id="e"/>""" + chain("s", "fork", "sub", "join", "after", "e") + chain("fork", "other", "join")
+X_FROM_BASE = """<bpmn:extensionElements><camunda:inputOutput>
+    <camunda:inputParameter name="x">${base}</camunda:inputParameter>
+  </camunda:inputOutput></bpmn:extensionElements>"""
+
+
+def _subprocess_beside_a_branch(inside: str, inputs: str = X_FROM_BASE) -> str:
+    """A subprocess `sub` (with `inputs`, holding `inside`) and a user task `other` on parallel branches, then a
+    user task `after`."""
+    return f"""
+        <bpmn:startEvent id="s"/><bpmn:parallelGateway id="fork"/>
+        <bpmn:subProcess id="sub">{inputs}{inside}</bpmn:subProcess>
+        <bpmn:userTask id="other"/><bpmn:parallelGateway id="join"/><bpmn:userTask id="after"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "fork", "sub", "join", "after", "e") + chain("fork", "other", "join")
+
+
+SUBPROCESS_WITH_INPUT = _subprocess_beside_a_branch("""
+    <bpmn:startEvent id="ss"/>
+    <bpmn:scriptTask id="bump" scriptFormat="python"><bpmn:script>x = x + 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:userTask id="work"/><bpmn:endEvent id="se"/>""" + chain("ss", "bump", "work", "se"))
 
 
 def test_a_subprocess_input_parameter_stays_in_the_subprocess(engine: Engine, deploy) -> None:
@@ -125,25 +128,14 @@ def test_a_process_variable_set_while_a_subprocess_hides_it_is_the_process_value
 
 def test_a_non_interrupting_branch_in_a_subprocess_writes_the_subprocess_variable(engine: Engine, deploy) -> None:
     """The branch's writes, merged into the instance when the branch ends, go to the scope that defines them."""
-    deploy(bpmn("""
-        <bpmn:startEvent id="s"/>
-        <bpmn:parallelGateway id="fork"/>
-        <bpmn:subProcess id="sub">
-          <bpmn:extensionElements><camunda:inputOutput>
-            <camunda:inputParameter name="x">${base}</camunda:inputParameter>
-          </camunda:inputOutput></bpmn:extensionElements>
+    deploy(bpmn(_subprocess_beside_a_branch("""
           <bpmn:startEvent id="ss"/><bpmn:userTask id="work"/><bpmn:endEvent id="se"/>
           <bpmn:boundaryEvent id="ping" attachedToRef="work" cancelActivity="false">
             <bpmn:messageEventDefinition messageRef="m"/>
           </bpmn:boundaryEvent>
           <bpmn:scriptTask id="bump" scriptFormat="python"><bpmn:script>x = x + 10
 pinged = True</bpmn:script></bpmn:scriptTask>
-          <bpmn:endEvent id="pe"/>
-          """ + chain("ss", "work", "se") + chain("ping", "bump", "pe") + """
-        </bpmn:subProcess>
-        <bpmn:userTask id="other"/>
-        <bpmn:parallelGateway id="join"/>
-        <bpmn:endEvent id="e"/>""" + chain("s", "fork", "sub", "join", "e") + chain("fork", "other", "join"),
+          <bpmn:endEvent id="pe"/>""" + chain("ss", "work", "se") + chain("ping", "bump", "pe")),
                 extra='<bpmn:message id="m" name="ping"/>'))
     instance = engine.instances.start("p", variables={"base": 1, "x": 0})
     engine.messages.correlate("ping", instance_id=instance.id)
@@ -179,17 +171,11 @@ def test_a_multi_instance_call_activity_passes_its_instance_variables_with_varia
 def test_a_script_that_removes_a_variable_removes_it_from_the_instance_at_once(engine: Engine, deploy) -> None:
     """Inside a subprocess, beside a parallel branch: the variable is gone for the whole instance, not only on the
     script's path until the subprocess ends (or back again when the paths join)."""
-    deploy(bpmn("""
-        <bpmn:startEvent id="s"/><bpmn:parallelGateway id="fork"/>
-        <bpmn:subProcess id="sub">
+    deploy(bpmn(_subprocess_beside_a_branch("""
           <bpmn:startEvent id="ss"/>
           <bpmn:scriptTask id="drop" scriptFormat="python"><bpmn:script>execution.removeVariable("base")
 del scratch</bpmn:script></bpmn:scriptTask>
-          <bpmn:userTask id="work"/><bpmn:endEvent id="se"/>
-          """ + chain("ss", "drop", "work", "se") + """
-        </bpmn:subProcess>
-        <bpmn:userTask id="other"/><bpmn:parallelGateway id="join"/><bpmn:userTask id="after"/>
-        <bpmn:endEvent id="e"/>""" + chain("s", "fork", "sub", "join", "after", "e") + chain("fork", "other", "join")))
+          <bpmn:userTask id="work"/><bpmn:endEvent id="se"/>""" + chain("ss", "drop", "work", "se"), inputs="")))
     instance = engine.instances.start("p", variables={"base": 10, "scratch": 1, "keep": 2})
     assert engine.instances.variables(instance.id) == {"keep": 2}
     other = _open(engine, instance.id, "other")[0]
