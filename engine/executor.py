@@ -301,8 +301,7 @@ class Executor:
             for values in evaluation_rows(session, evaluations, instance_id=row.id, definition_id=row.definition_id,
                                           definition_key=row.definition_key, at=now, user=user):
                 rows.add(m.DecisionInstance, values)
-        reusable = not ended and run.reusable()
-        runtime = None if ended else run.dump(plain=reusable)
+        runtime, reusable = (None, False) if ended else run.dump_for_save()
         if row.version == 0:
             row.version, row.runtime, row.state = 1, runtime, state
             row.ended_at = now if ended else None

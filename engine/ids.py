@@ -95,11 +95,15 @@ def _fast_uuid_of(value: int) -> UUID:
     made = object.__new__(TaskId)
     object.__setattr__(made, "int", value)
     object.__setattr__(made, "is_safe", SafeUUID.unknown)
+    # its text now: every new task id is written as text at its first save, and a first `str` that finds no
+    # `_text` would raise and catch an AttributeError
+    h = f"{value:032x}"
+    object.__setattr__(made, "_text", f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
     return made
 
 
 def _checked_uuid_of(value: int) -> UUID:
-    return TaskId(int=value)
+    return task_id(str(UUID(int=value)))
 
 
 # UUID(int=...) checks its argument and costs about as much as the rest of a new id; the fast path sets the two

@@ -191,19 +191,29 @@ def _task_uuid(task_id: str) -> UUID:
     return read_task_id(task_id)
 
 
-def _plain_runtime(workflow: BpmnWorkflow) -> dict[str, Any]:
+def _plain_runtime(workflow: BpmnWorkflow, *, check: bool = False) -> dict[str, Any] | None:
     """What `_CONVERTER.to_dict` gives of a workflow whose values are all plain (`Run.reusable`), built in one pass.
 
     The registry's walk (clean, convert, a typename looked up for every value) changes nothing in plain values:
     only the tasks themselves become typed dicts. A workflow with subprocesses or pending events takes the
-    registry's way.
+    registry's way. `check`: find out in the same pass whether every value is plain, and give None when one is not
+    or when the workflow would take the registry's way.
     """
     if workflow.subprocesses or workflow.bpmn_events:
-        return _typed_declared(_CONVERTER.to_dict(workflow))
+        return None if check else _typed_declared(_CONVERTER.to_dict(workflow))
+    if check and not _plain(workflow.data):
+        return None
     out = {}
     for key, task in workflow.tasks.items():
-        fields = out[str(key)] = _task_fields(task, task.internal_data)
+        internal = task.internal_data
+        if "seen_events" in internal and task._state & TaskState.FINISHED_MASK:
+            del internal["seen_events"]  # see `Run._forget_caught_events`
+        fields = out[str(key)] = _task_fields(task, internal)
         fields["typename"] = "Task"
+        # a task's data is plain when what it holds beyond its parent's (plain) data is: its delta's updates
+        if check and not (_plain(internal) and _plain(fields["data"])
+                          and (not fields["delta"] or _plain(fields["delta"]["updates"]))):
+            return None
     last = workflow.last_task
     return {"data": workflow.data, "correlations": workflow.correlations,
             "last_task": str(last.id) if last is not None else None, "success": workflow.success,
@@ -364,11 +374,7 @@ class Run:
         writes the same JSON as the standard library, several times faster; otherwise the standard library
         writes it, with the serializer's typed dicts for dates, sets and the like.
         """
-        for task in self._all_tasks():
-            # An event-based gateway keeps the events it caught (a message definition of a class the Camunda
-            # serializer cannot write) after it has run: they mean nothing once it has finished.
-            if "seen_events" in task.internal_data and task.has_state(TaskState.FINISHED_MASK):
-                del task.internal_data["seen_events"]
+        self._forget_caught_events()
         if plain:
             dct = _plain_runtime(self.workflow)
             try:
@@ -377,6 +383,29 @@ class Run:
                 pass
         dct = _typed_declared(_CONVERTER.to_dict(self.workflow))
         return json.dumps(dct, cls=_Encoder, separators=(",", ":"))
+
+    def _forget_caught_events(self) -> None:
+        for task in self._all_tasks():
+            # An event-based gateway keeps the events it caught (a message definition of a class the Camunda
+            # serializer cannot write) after it has run: they mean nothing once it has finished.
+            if "seen_events" in task.internal_data and task.has_state(TaskState.FINISHED_MASK):
+                del task.internal_data["seen_events"]
+
+    def dump_for_save(self) -> tuple[str, bool]:
+        """(`dump()`, `reusable()`), in one pass over the tasks when the workflow is a plain one (no subprocess, no
+        pending event, every value plain: the usual case), which a save of a step spends a good part of its time
+        on otherwise."""
+        try:
+            dct = _plain_runtime(self.workflow, check=True)
+        except RecursionError:  # data nested too deep for `_plain`: not plain (see `reusable`)
+            dct = None
+        if dct is not None:
+            try:
+                return orjson.dumps(dct, default=_Encoder().default, option=_ORJSON_STRICT).decode(), True
+            except orjson.JSONEncodeError:  # a whole number beyond 64 bits
+                pass
+        reusable = self.reusable()
+        return self.dump(plain=reusable), reusable
 
     def reusable(self) -> bool:
         """True when `load` of what `dump` wrote would give back the same data as this workflow holds, so the

@@ -61,3 +61,28 @@ def test_a_plain_workflows_runtime_is_what_the_registrys_walk_writes(engine: Eng
     walked = json.loads(run.dump(plain=False))
     assert one_pass == walked
     assert list(one_pass) == list(walked)  # and the same fields in the same order
+
+
+def test_the_saves_one_pass_gives_what_dump_and_reusable_give(engine: Engine, deploy) -> None:
+    """A save dumps the runtime and finds out whether the live workflow may serve the next change in one pass
+    (`Run.dump_for_save`); both answers must be those of `dump` and `reusable`, plain values or not."""
+    from datetime import UTC, datetime
+
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="a"/><bpmn:userTask id="b"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "a", "b", "e")))
+    instance = engine.instances.start("p", variables={"order": {"lines": [1, 2]}, "n": 3})
+    with engine.db.read() as session:
+        run = engine.executor.load(session, instance.id, for_change=False).run
+    [task] = [t for t in run.workflow.tasks.values() if t.task_spec.name == "a"]
+    for change, plain in ((lambda: None, True),
+                          (lambda: task.data.update(due=datetime(2026, 1, 2, tzinfo=UTC)), False),  # in a task's own data
+                          (lambda: task.data.update(due=None, pair=(1, 2)), False),  # a tuple comes back a list
+                          (lambda: task.data.pop("pair"), True),
+                          (lambda: task.internal_data.update(seen={"x"}), False),  # a set, in internal data
+                          (lambda: task.internal_data.pop("seen"), True),
+                          (lambda: run.workflow.data.update(when=datetime(2026, 1, 2, tzinfo=UTC)), False)):  # the workflow's
+        change()
+        dumped, reusable = run.dump_for_save()
+        assert reusable is plain is run.reusable()
+        assert json.loads(dumped) == json.loads(run.dump(plain=plain))
