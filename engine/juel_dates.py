@@ -10,6 +10,8 @@ a ``Date`` (any date-time value) offers ``before``, ``after`` and ``getTime()``.
 from __future__ import annotations
 
 import calendar
+import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,9 +51,18 @@ def date_time() -> DateTime:
 
 
 def _whole(value: Any, method: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise TypeError(f"{method}() takes a whole number, not {value!r}")
-    return int(value)
+    """The argument of a Joda method taking an `int`, coerced as JUEL coerces it: a number loses its fraction
+    (`plusDays(1.5)` adds one day), a text is read as a whole number, null and the empty text are 0."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        return int(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return int(value)  # toward zero, as Java's intValue()
+    raise TypeError(f"{method}() takes a whole number, not {value!r}")
+
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
 def _plus_months(moment: datetime, months: int) -> datetime:

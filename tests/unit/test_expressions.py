@@ -632,5 +632,11 @@ def test_date_functions_read_the_engine_clock() -> None:
         assert juel("${dateTime().plusWeeks(1).isAfter(due)}", due=datetime(2024, 4, 1, tzinfo=UTC)) is True
         assert juel("${due.before(now())}", due=datetime(2024, 4, 1, tzinfo=UTC)) is False
         assert juel("${now().getTime()}") == 1711886400000
-    with pytest.raises(TypeError, match="plusDays"):
-        juel("${dateTime().plusDays('2')}")
+        # arguments are coerced to `int` as JUEL coerces them: a fraction is dropped, a text is read, null is 0
+        assert juel("${dateTime().plusDays(1.5).toDate()}") == datetime(2024, 4, 1, 12, tzinfo=UTC)
+        assert juel("${dateTime().minusHours(-1.9).toDate()}") == datetime(2024, 3, 31, 13, tzinfo=UTC)
+        assert juel("${dateTime().plusDays('2').toDate()}") == datetime(2024, 4, 2, 12, tzinfo=UTC)
+        assert juel("${dateTime().plusDays(n).toDate()}", n=None) == datetime(2024, 3, 31, 12, tzinfo=UTC)
+    for argument in ("'two'", "'1.5'", "true"):
+        with pytest.raises(TypeError, match="plusDays"):
+            juel("${dateTime().plusDays(" + argument + ")}")
