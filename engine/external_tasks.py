@@ -53,8 +53,11 @@ class ExternalTasks:
         self.engine = engine
 
     def fetch_and_lock(self, worker_id: str, max_tasks: int, topics: list[TopicRequest], *,
-                       use_priority: bool = False) -> list[dict[str, Any]]:
-        """Lock up to `max_tasks` free tasks of `topics` for `worker_id`; each with its instance's variables."""
+                       use_priority: bool = False, newest_first: bool = False) -> list[dict[str, Any]]:
+        """Lock up to `max_tasks` free tasks of `topics` for `worker_id`; each with its instance's variables.
+
+        Oldest first (after the highest priority with `use_priority`); `newest_first`: newest first (Camunda's
+        `sorting` by `createTime` descending)."""
         if not worker_id:
             raise BadRequest("workerId is required")
         if max_tasks < 0:
@@ -87,8 +90,9 @@ class ExternalTasks:
                     query = query.where(select(m.Variable.instance_id).where(
                         m.Variable.instance_id == m.ExternalTask.instance_id, m.Variable.name == name,
                         m.Variable.value == project_variable(value)["value"]).exists())
-                order = ([m.ExternalTask.priority.desc()] if use_priority else []) + [m.ExternalTask.created_at,
-                                                                                       m.ExternalTask.id]
+                created = (m.ExternalTask.created_at.desc(), m.ExternalTask.id.desc()) if newest_first else (
+                    m.ExternalTask.created_at, m.ExternalTask.id)
+                order = ([m.ExternalTask.priority.desc()] if use_priority else []) + [*created]
                 query = query.order_by(*order).limit(max_tasks - len(locked))
                 if not eng.db.is_sqlite:
                     query = query.with_for_update(skip_locked=True)
@@ -135,9 +139,10 @@ class ExternalTasks:
 
     def _local_variables(self, session, row: m.ExternalTask,  # type: ignore[no-untyped-def]
                          names: list[str] | None) -> dict[str, Any]:
-        """The task's local variables, as Camunda's `localVariables: true`: its input parameters (none when the
-        service task has no camunda:inputOutput) and, as an instance of a multi-instance activity, its element
-        variable and loop counters."""
+        """The task's local variables, as Camunda's `localVariables: true`: those of its execution. A task that is
+        a scope of its own has its input parameters and, as an instance of a multi-instance activity, its element
+        variable and loop counters; one that runs in its scope's execution (`runtime._in_scope_execution`) has the
+        process variables, or an embedded subprocess's own."""
         loaded = self.engine.executor.load(session, row.instance_id, for_change=False)
         local = loaded.run.local_variables(row.id)
         return {name: to_typed(value) for name, value in local.items() if names is None or name in names}
@@ -145,8 +150,10 @@ class ExternalTasks:
     def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None, *,
                  local_variables: dict[str, Any] | None = None,
                  also: Callable[[Session], None] | None = None) -> None:
-        """The worker finished the task: the instance goes on with `variables` set (`local_variables`: for the
-        task's output parameters only, as Camunda's `localVariables`).
+        """The worker finished the task: the instance goes on with `variables` set, and `local_variables` in the
+        task's execution, as Camunda's `localVariables`: a task that is a scope of its own (input/output mapping,
+        boundary event, multi-instance) or runs in a parallel branch keeps them for its output parameters only; one
+        on the only path of its scope sets them in the scope: process variables, or an embedded subprocess's own.
 
         `also` writes the worker's own effect (a built-in worker's outbox record) in the same transaction, so
         that it exists exactly when the completion does.
@@ -385,6 +392,7 @@ def _task_json(row: m.ExternalTask, now: datetime, tags: dict[str, str | None]) 
     return {
         "activityId": row.element_id,
         "activityInstanceId": f"{row.element_id}:{row.id}",
+        "createTime": iso(row.created_at),
         "errorMessage": row.error_message,
         "errorDetails": row.error_details,
         "executionId": row.id,

@@ -599,6 +599,7 @@ class Run:
         task = self.task(task_id)
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
             raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
+        variables, local = _scope_locals(task, variables, local)
         task.data.update(variables)
         if local:
             _set_locals(task, local)
@@ -618,6 +619,9 @@ class Run:
             raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
         if variables:
             self.set_variables(variables)
+        moved, local = _scope_locals(task, {}, local)
+        if moved:  # the scope's own, as the task sees them
+            self.set_variables_at(task_id, moved)
         if local:
             _set_locals(task, local)
 
@@ -628,6 +632,11 @@ class Run:
         task = self.task(task_id)
         if task is None:
             return {}
+        shared, scope = _in_scope_execution(task)
+        if shared:  # its scope's execution's: the process variables, or an embedded subprocess's own
+            if scope is None:
+                return {name: value for name, value in task.data.items() if not name.startswith("_")}
+            return {name: task.data.get(name) for name in scopes.local_names(scope)}
         local = dict(task.internal_data.get("sf_io_locals") or {})
         for name in (task.internal_data.get(OUT_LOCALS) or {}).get("names") or ():
             local[name] = task.data.get(name)
@@ -1495,6 +1504,40 @@ def _parse_date_value(value: str) -> datetime | None:
         return TimerEventDefinition.get_datetime(value)
     except (ValueError, TypeError):
         return None
+
+
+def _in_scope_execution(task: SpiffTask) -> tuple[bool, SpiffTask | None]:
+    """(whether Camunda 7 runs `task` in the execution of the scope around it, that scope's task: an embedded
+    subprocess, None for the process). A task that is no scope of its own (no input/output mapping, no boundary
+    event, not an instance of a multi-instance activity) and is the only path of its scope runs there, and its
+    local variables (an external task's `localVariables`) are the scope's own: process variables at the top. In a
+    parallel branch, or as a scope of its own, it has an execution of its own (its local variables stay its own)."""
+    spec = task.task_spec
+    parent = task.parent
+    if (getattr(spec, "sf_inputs", None) or getattr(spec, "sf_outputs", None) or multi_instance_parent(task) is not None
+            or (parent is not None and isinstance(parent.task_spec, BoundaryEventSplit))):
+        return False, None
+    own = task.id
+    if any(other._state & ACTIVE and other.id != own and other._parent != own
+           for other in task.workflow.tasks.values()):
+        return False, None
+    around = scopes.enclosing_scopes(task.workflow)
+    return True, (around[0] if around else None)
+
+
+def _scope_locals(task: SpiffTask, variables: dict[str, Any],
+                  local: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(variables, local variables) a worker sets on `task`: where it runs in its scope's execution
+    (`_in_scope_execution`), its local variables are the scope's own, set after `variables`: process variables, or
+    an embedded subprocess's own variables (gone when it ends)."""
+    if not local:
+        return variables, local
+    shared, scope = _in_scope_execution(task)
+    if not shared:
+        return variables, local
+    if scope is not None:
+        _set_locals(scope, local)
+    return {**variables, **local}, None
 
 
 def _set_locals(task: SpiffTask, local: dict[str, Any]) -> None:

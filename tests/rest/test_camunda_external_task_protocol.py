@@ -73,8 +73,10 @@ def test_fetch_and_lock_with_local_variables_gives_only_the_tasks_own(admin: Cli
     assert task["variables"] == {"currency": {"value": "EUR", "type": "String", "valueInfo": {}}}
     assert admin.post(f"/external-task/{task['id']}/complete", json={"workerId": "w1"}).status_code == 204
 
-    ship = _fetch(admin, "shipping", localVariables=True)  # no camunda:inputOutput: no local variables
-    assert ship["variables"] == {}
+    # no camunda:inputOutput, the only path: Camunda runs it in the process instance's execution, whose local
+    # variables are the process variables
+    ship = _fetch(admin, "shipping", localVariables=True)
+    assert set(ship["variables"]) == {"amount", "customer"}
 
 
 def test_fetch_and_lock_with_variable_names_gives_only_those(admin: Client) -> None:
@@ -313,3 +315,108 @@ def test_a_topic_asking_for_deserialized_values_gets_objects_as_json(admin: Clie
     assert plain["variables"]["order"] == order
     readable = _fetch(admin, "payments", variables=["order"], deserializeValues=True)
     assert readable["variables"]["order"] == {**order, "value": {"id": 7}}
+
+
+def test_fetch_and_lock_sorted_by_create_time_as_camunda_7_21(admin: Client, clock) -> None:
+    """The `sorting` of a fetch (Camunda 7.21, sent by camunda-external-task-client-js 3.1): newest first with
+    `desc`, oldest first with `asc`, after the priority with `usePriority`; another criterion is a 400 naming it.
+    Tasks show their `createTime`."""
+    assert admin.post("/deployment/create", files={"upload": ("ranked.bpmn", RANKED)}).status_code == 200
+    instances = []
+    for prio in (5, 5, 50):
+        instances.append(admin.post("/process-definition/key/ranked/start", json={"variables": {
+            "prio": {"value": prio, "type": "Integer"}}}).json()["id"])
+        clock.advance(minutes=1)
+    listed = {t["processInstanceId"]: t for t in admin.get("/external-task").json()}
+    assert listed[instances[0]]["createTime"] < listed[instances[1]]["createTime"] < listed[instances[2]]["createTime"]
+
+    def fetched(sorting: Any, use_priority: bool = False) -> list[str]:
+        response = admin.post("/external-task/fetchAndLock", json={
+            "workerId": "w1", "maxTasks": 3, "usePriority": use_priority, "sorting": sorting,
+            "topics": [{"topicName": "ranking", "lockDuration": 60000}]})
+        assert response.status_code == 200, response.text
+        tasks = response.json()
+        assert all(t["createTime"] == listed[t["processInstanceId"]]["createTime"] for t in tasks)
+        for task in tasks:  # free again for the next fetch
+            assert admin.post(f"/external-task/{task['id']}/unlock").status_code == 204
+        return [t["processInstanceId"] for t in tasks]
+
+    assert fetched([{"sortBy": "createTime", "sortOrder": "desc"}]) == instances[::-1]
+    assert fetched([{"sortBy": "createTime", "sortOrder": "asc"}]) == instances
+    assert fetched(None) == instances
+    assert fetched([{"sortBy": "createTime", "sortOrder": "desc"}], use_priority=True) == [
+        instances[2], instances[1], instances[0]]
+    assert fetched([{"sortBy": "createTime", "sortOrder": "asc"}], use_priority=True) == [
+        instances[2], instances[0], instances[1]]
+    for sorting, named in (([{"sortBy": "bogus", "sortOrder": "asc"}], "bogus"),
+                           ([{"sortBy": "createTime", "sortOrder": "down"}], "down")):
+        response = admin.post("/external-task/fetchAndLock", json={
+            "workerId": "w1", "maxTasks": 3, "sorting": sorting,
+            "topics": [{"topicName": "ranking", "lockDuration": 60000}]})
+        assert response.status_code == 400 and named in response.json()["message"], response.text
+
+
+PLAIN_TASKS = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:serviceTask id="rate" camunda:type="external" camunda:topic="rate"/>
+    <bpmn:subProcess id="checks">
+      <bpmn:startEvent id="cs"/>
+      <bpmn:serviceTask id="score" camunda:type="external" camunda:topic="score"/>
+      <bpmn:serviceTask id="review" camunda:type="external" camunda:topic="review"/>
+      <bpmn:endEvent id="ce"/>
+      """ + chain("cs", "score", "review", "ce") + """
+    </bpmn:subProcess>
+    <bpmn:parallelGateway id="fork"/>
+    <bpmn:serviceTask id="left" camunda:type="external" camunda:topic="left"/>
+    <bpmn:serviceTask id="right" camunda:type="external" camunda:topic="right"/>
+    <bpmn:parallelGateway id="join"/>
+    <bpmn:serviceTask id="last" camunda:type="external" camunda:topic="last"/>
+    <bpmn:endEvent id="e"/>
+    """ + chain("s", "rate", "checks", "fork") + chain("fork", "left", "join") + chain("fork", "right", "join")
+    + chain("join", "last", "e"), process_id="plain")
+
+
+def test_local_variables_of_a_task_in_its_scopes_execution_are_the_scopes(admin: Client) -> None:
+    """A service task with no scope of its own (no input/output mapping, no boundary event, not multi-instance) on
+    the only path of its scope runs, in Camunda 7, in that scope's execution: the `localVariables` a worker sends
+    (camunda-external-task-client-js' `complete(task, variables, localVariables)`) are process variables at the
+    top, the embedded subprocess's own inside one; a fetch with `localVariables` gets that execution's variables.
+    They were dropped without a word. In a parallel branch the task has an execution of its own: its local
+    variables are not the process's."""
+    assert admin.post("/deployment/create", files={"upload": ("plain.bpmn", PLAIN_TASKS)}).status_code == 200
+    instance = admin.post("/process-definition/key/plain/start", json={"variables": {
+        "order": {"value": "A-1", "type": "String"}}}).json()["id"]
+
+    def complete(topic: str, local: dict[str, Any], variables: dict[str, Any] | None = None,
+                 **options: Any) -> dict[str, Any]:
+        task = _fetch(admin, topic, localVariables=True, **options)
+        response = admin.post(f"/external-task/{task['id']}/complete", json={
+            "workerId": "w1", "variables": {k: {"value": v} for k, v in (variables or {}).items()},
+            "localVariables": {k: {"value": v} for k, v in local.items()}})
+        assert response.status_code == 204, response.text
+        return {name: value["value"] for name, value in task["variables"].items()}
+
+    def process_variables() -> dict[str, Any]:
+        found = admin.get(f"/process-instance/{instance}/variables").json()
+        return {name: value["value"] for name, value in found.items()}
+
+    assert complete("rate", {"note": "rated", "order": "local wins"}, {"order": "A-2"}) == {"order": "A-1"}
+    assert process_variables() == {"order": "local wins", "note": "rated"}
+    history = admin.get("/history/variable-instance", params={"processInstanceId": instance}).json()
+    assert {v["name"]: v["value"] for v in history} == {"order": "local wins", "note": "rated"}
+
+    # inside the subprocess: its own variable, seen by the next task there, gone when the subprocess ends
+    assert complete("score", {"score": 7, "note": "scored"}) == {}  # the subprocess has no variables yet
+    assert complete("review", {}) == {"score": 7, "note": "scored"}
+    assert process_variables() == {"order": "local wins", "note": "rated"}
+
+    # a parallel branch: an execution of its own
+    assert complete("left", {"side": "left"}) == {}
+    assert "side" not in process_variables()
+    complete("right", {})
+    # a failure's local variables likewise (`handleFailure(task, {..., localVariables})`)
+    task = _fetch(admin, "last")
+    assert admin.post(f"/external-task/{task['id']}/failure", json={
+        "workerId": "w1", "errorMessage": "busy", "retries": 1, "retryTimeout": 0,
+        "localVariables": {"attempt": {"value": 1, "type": "Integer"}}}).status_code == 204
+    assert process_variables()["attempt"] == 1

@@ -86,6 +86,7 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
     if not 0 <= timeout_ms <= LONG_POLL_LIMIT_MS:
         raise BadRequest(f"asyncResponseTimeout must be between 0 and {LONG_POLL_LIMIT_MS} ms")
     use_priority = bool(arg_bool("usePriority", data))
+    newest_first = _newest_first(data.get("sorting"))
     # a topic's deserializeValues (false by default, as Camunda's): its tasks' Objects as the JSON they hold
     readable = {t["topicName"] for t in data["topics"] if arg_bool("deserializeValues", t)}
 
@@ -96,7 +97,8 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
         return jsonify(tasks)
 
     deadline = time.monotonic() + timeout_ms / 1000
-    tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority)
+    tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority,
+                                                       newest_first=newest_first)
     if tasks or timeout_ms == 0:
         return answer(tasks)
     # A waiting poll holds one of the server's threads: past the process's slots for waiting polls, a poll is
@@ -107,11 +109,29 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
     try:
         while True:
             time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
-            tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority)
+            tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority,
+                                                       newest_first=newest_first)
             if tasks or time.monotonic() >= deadline:
                 return answer(tasks)
     finally:
         slots.release()
+
+
+def _newest_first(sorting: Any) -> bool:
+    """Camunda's fetch `sorting` (7.21): `[{"sortBy": "createTime", "sortOrder": "desc"}]` fetches the newest tasks
+    first; `asc` (the default) the oldest. `createTime` is the one criterion Camunda has."""
+    if sorting is None:
+        return False
+    newest = False
+    for criterion in sorting:
+        sort_by, order = criterion.get("sortBy"), criterion.get("sortOrder", "asc")
+        if sort_by != "createTime":
+            raise BadRequest(f"Cannot set query sortBy parameter to value '{sort_by}': fetchAndLock sorts by "
+                             "'createTime' only")
+        if order not in ("asc", "desc"):
+            raise BadRequest(f"Cannot set query sortOrder parameter to value '{order}' (use 'asc' or 'desc')")
+        newest = order == "desc"
+    return newest
 
 
 def _worker(data: dict[str, Any]) -> str:

@@ -249,6 +249,7 @@ SCHEMAS: dict[str, Any] = {
                            "withoutTenantId": BOOL}, ["name"]),
     "FetchAndLockRequest": _obj({
         "workerId": STR, "maxTasks": _s("integer", minimum=0, maximum=2**31 - 1), "usePriority": BOOL,
+        "sorting": _list(_obj({"sortBy": STR, "sortOrder": STR}, ["sortBy"])),
         "asyncResponseTimeout": _s("integer", minimum=0, maximum=1_800_000),
         "topics": _list(_obj({"topicName": STR, "lockDuration": _s("integer", minimum=1, maximum=2**31 - 1),
                               "variables": _list(STR), "localVariables": BOOL, "businessKey": NSTR,
