@@ -349,7 +349,8 @@ def test_fetch_and_lock_sorted_by_create_time_as_camunda_7_21(admin: Client, clo
     assert fetched([{"sortBy": "createTime", "sortOrder": "asc"}], use_priority=True) == [
         instances[2], instances[0], instances[1]]
     for sorting, named in (([{"sortBy": "bogus", "sortOrder": "asc"}], "bogus"),
-                           ([{"sortBy": "createTime", "sortOrder": "down"}], "down")):
+                           ([{"sortBy": "createTime", "sortOrder": "down"}], "down"),
+                           ("createTime", "sorting"), ([1], "sorting")):
         response = admin.post("/external-task/fetchAndLock", json={
             "workerId": "w1", "maxTasks": 3, "sorting": sorting,
             "topics": [{"topicName": "ranking", "lockDuration": 60000}]})

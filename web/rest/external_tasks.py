@@ -96,9 +96,12 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
                 task["variables"] = readable_values(task["variables"])
         return jsonify(tasks)
 
+    def fetch() -> list[dict[str, Any]]:
+        return engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority,
+                                                      newest_first=newest_first)
+
     deadline = time.monotonic() + timeout_ms / 1000
-    tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority,
-                                                       newest_first=newest_first)
+    tasks = fetch()
     if tasks or timeout_ms == 0:
         return answer(tasks)
     # A waiting poll holds one of the server's threads: past the process's slots for waiting polls, a poll is
@@ -109,8 +112,7 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
     try:
         while True:
             time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
-            tasks = engine().external_tasks.fetch_and_lock(worker, max_tasks, topics, use_priority=use_priority,
-                                                       newest_first=newest_first)
+            tasks = fetch()
             if tasks or time.monotonic() >= deadline:
                 return answer(tasks)
     finally:
@@ -122,6 +124,8 @@ def _newest_first(sorting: Any) -> bool:
     first; `asc` (the default) the oldest. `createTime` is the one criterion Camunda has."""
     if sorting is None:
         return False
+    if not isinstance(sorting, list) or not all(isinstance(c, dict) for c in sorting):
+        raise BadRequest("'sorting' must be a list of {sortBy, sortOrder} objects")
     newest = False
     for criterion in sorting:
         sort_by, order = criterion.get("sortBy"), criterion.get("sortOrder", "asc")
