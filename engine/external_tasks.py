@@ -222,7 +222,7 @@ class ExternalTasks:
                 session.add(m.Incident(id=new_id(), incident_type="failedExternalTask",
                                        instance_id=row.instance_id, definition_id=row.definition_id,
                                        element_id=row.element_id, job_id=row.id,
-                                       message=error_message or "external task failed", created_at=now))
+                                       message=error_message, created_at=now))  # Camunda's: the worker's, or none
 
     def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
         """Lock the task for `new_duration_ms` more from now; only while this worker still holds the lock."""

@@ -329,7 +329,7 @@ class Incident(Base):
     element_id: Mapped[str | None] = mapped_column(String(255))
     job_id: Mapped[str | None] = mapped_column(String(64))
     failed_element_id: Mapped[str | None] = mapped_column(String(255))  # None: `element_id` (see Job)
-    message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)  # None: a worker's failure with no errorMessage
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
 

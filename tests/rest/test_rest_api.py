@@ -227,6 +227,12 @@ def test_external_task_failure_incident_retries_and_bpmn_error(admin: Client, ma
     assert admin.put(f"/external-task/{locked['id']}/retries", json={"retries": 1}).status_code == 204
     assert admin.get("/incident").json() == []
     [locked] = mary.post("/external-task/fetchAndLock", json=fetch).json()
+    # a worker that gives no message (`handleFailure(task)`): the incident has none either, as in Camunda
+    assert mary.post(f"/external-task/{locked['id']}/failure", json={"workerId": "w"}).status_code == 204
+    [incident] = admin.get("/incident", params={"processInstanceId": instance["id"]}).json()
+    assert incident["incidentMessage"] is None
+    assert admin.put(f"/external-task/{locked['id']}/retries", json={"retries": 1}).status_code == 204
+    [locked] = mary.post("/external-task/fetchAndLock", json=fetch).json()
     wrong_worker = mary.post(f"/external-task/{locked['id']}/complete", json={"workerId": "other"})
     assert wrong_worker.status_code == 400 and "locked by worker 'w'" in wrong_worker.json()["message"]
     # a BPMN error nothing catches ends the task's path as Camunda's default does (no more retries of it)
