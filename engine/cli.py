@@ -275,7 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deploy", action="extend", nargs="+", metavar="FILE",
                    help="deploy these files first (as one deployment; --deploy may be repeated)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    p.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    p.add_argument("--threads", type=int, default=8, help="threads per worker for requests (default 8)")
+    p.add_argument("--long-polls", type=int, default=32, metavar="N",
+                   help="threads per worker, besides those, for long-polling fetchAndLock requests that wait "
+                        "(default 32; a poll beyond them is answered at once)")
     p.add_argument("--no-timers", action="store_true",
                    help="serve requests only; timers are left to `stageflow worker` processes")
     p.add_argument("--memory-limit", type=int, metavar="MB",
@@ -622,9 +625,12 @@ def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
     _limit_memory(args.memory_limit)
     print(f"Stageflow listening on http://{args.host}:{args.port}/ (inbox) and "
           f"http://{args.host}:{args.port}/engine-rest (REST API), {args.workers} workers x {args.threads} threads"
+          f" (and {args.long_polls} for long polls)"
           + ("" if args.no_timers else ", firing timers"), flush=True)
+    if args.long_polls < 0:
+        raise BadRequest("--long-polls must not be negative")
     serve(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
-          scheduler=not args.no_timers)
+          long_polls=args.long_polls, scheduler=not args.no_timers)
     return 0
 
 

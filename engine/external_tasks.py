@@ -71,10 +71,7 @@ class ExternalTasks:
                     break
                 if topic.lock_duration_ms <= 0:
                     raise BadRequest(f"lockDuration of topic '{topic.topic_name}' must be positive")
-                query = select(m.ExternalTask).where(
-                    m.ExternalTask.topic == topic.topic_name, m.ExternalTask.suspended.is_(False),
-                    or_(m.ExternalTask.lock_expires_at.is_(None), m.ExternalTask.lock_expires_at <= now),
-                    or_(m.ExternalTask.retries.is_(None), m.ExternalTask.retries > 0))
+                query = select(m.ExternalTask).where(m.ExternalTask.topic == topic.topic_name, *_free(now))
                 if topic.business_key is not None:
                     query = query.where(m.ExternalTask.business_key == topic.business_key)
                 if topic.process_definition_keys:
@@ -113,6 +110,13 @@ class ExternalTasks:
                     body["extensionProperties"] = dict(info.properties) if info is not None else {}
                 out.append(body)
             return out
+
+    def any_free(self, topic_names: list[str]) -> bool:
+        """Whether a task of one of the topics is free to lock now (a read, no lock taken): a waiting long poll asks
+        this before it tries a `fetch_and_lock`, whose write transaction would queue behind every other writer."""
+        with self.engine.db.read() as session:
+            return session.scalar(select(m.ExternalTask.id).where(
+                m.ExternalTask.topic.in_(topic_names), *_free(self.engine.clock.now())).limit(1)) is not None
 
     def _variables(self, session, instance_id: str, names: list[str] | None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         query = select(m.Variable).where(m.Variable.instance_id == instance_id)
@@ -385,6 +389,13 @@ def _version_tags(session: Session, rows: list[m.ExternalTask]) -> dict[str, str
         return {}
     return dict(session.execute(select(m.ProcessDefinition.id, m.ProcessDefinition.version_tag)
                                 .where(m.ProcessDefinition.id.in_(ids))).all())
+
+
+def _free(now: datetime) -> tuple[Any, ...]:
+    """The conditions of a task free to lock at `now`: active, not locked (or its lock expired), retries left."""
+    return (m.ExternalTask.suspended.is_(False),
+            or_(m.ExternalTask.lock_expires_at.is_(None), m.ExternalTask.lock_expires_at <= now),
+            or_(m.ExternalTask.retries.is_(None), m.ExternalTask.retries > 0))
 
 
 def _task_json(row: m.ExternalTask, now: datetime, tags: dict[str, str | None]) -> dict[str, Any]:

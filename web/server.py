@@ -1,7 +1,8 @@
 """`stageflow serve`: the inbox and REST API under gunicorn, with the timer scheduler in every worker.
 
 Gunicorn's threaded workers (`gthread`) serve requests; a long-polling `fetchAndLock` holds one thread, not a
-whole worker, and at most half a worker's threads wait on polls (a poll beyond that is answered at once). Each
+whole worker. Each worker has threads for requests and, besides them, threads for waiting polls (`long_polls`, 32 by
+default): a poll beyond those is answered at once, and the requests never wait for a thread a poll holds. Each
 worker process builds its own `Engine` after the fork and runs a `TimerScheduler`: jobs are acquired with row
 locks, so several workers (and several servers on one PostgreSQL) fire each timer once.
 """
@@ -25,12 +26,12 @@ log = logging.getLogger("stageflow.server")
 class StageflowServer(BaseApplication):  # type: ignore[misc]
     """A gunicorn application whose workers each build the Flask app around their own engine."""
 
-    def __init__(self, settings: Settings, options: dict[str, Any], *, scheduler: bool = True) -> None:
+    def __init__(self, settings: Settings, options: dict[str, Any], *, scheduler: bool = True,
+                 long_polls: int = 0) -> None:
         self.settings = settings
         self.options = options
         self.scheduler = scheduler
-        # half of a worker's threads may hold long-polling fetchAndLock requests, the rest answer everyone else
-        self.long_poll_slots = max(1, int(options.get("threads", 1)) // 2)
+        self.long_poll_slots = long_polls  # of the worker's threads, those that may hold a waiting fetchAndLock
         super().__init__()
 
     def load_config(self) -> None:
@@ -55,10 +56,12 @@ def _stop_schedulers(server: Any, worker: Any) -> None:
         _schedulers.pop().stop()
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int = 2, threads: int = 8,
+def serve(settings: Settings, *, host: str, port: int, workers: int = 2, threads: int = 8, long_polls: int = 32,
           scheduler: bool = True) -> None:
-    """Run gunicorn on host:port until stopped (SIGINT/SIGTERM)."""
-    options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
+    """Run gunicorn on host:port until stopped (SIGINT/SIGTERM): each worker with `threads` threads for requests
+    and `long_polls` more for long-polling fetchAndLock requests that wait (a waiting poll sleeps in its thread and
+    reads the database a few times a second)."""
+    options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads + long_polls,
                "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-", "loglevel": "warning",
                "proc_name": "stageflow", "worker_exit": _stop_schedulers}
-    StageflowServer(settings, options, scheduler=scheduler).run()
+    StageflowServer(settings, options, scheduler=scheduler, long_polls=long_polls).run()

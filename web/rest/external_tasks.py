@@ -101,6 +101,7 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
                                                       newest_first=newest_first)
 
     deadline = time.monotonic() + timeout_ms / 1000
+    names = [t.topic_name for t in topics]
     tasks = fetch()
     if tasks or timeout_ms == 0:
         return answer(tasks)
@@ -112,7 +113,7 @@ def fetch_and_lock():  # type: ignore[no-untyped-def]
     try:
         while True:
             time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
-            tasks = fetch()
+            tasks = fetch() if engine().external_tasks.any_free(names) else []
             if tasks or time.monotonic() >= deadline:
                 return answer(tasks)
     finally:
