@@ -13,7 +13,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -1282,9 +1282,7 @@ def _share_with_other_paths(task: SpiffTask, variables: dict[str, Any], removed:
     if not (variables or removed) or (parent is not None and isinstance(parent.task_spec, MultiInstanceTask)):
         return
     top = task.workflow.top_workflow
-    own = task.id
-    if not removed and not any(other._state & ACTIVE and other.id != own and other._parent != own
-                               for wf in (top, *top.subprocesses.values()) for other in wf.tasks.values()):
+    if not removed and _the_only_path(task, (top, *top.subprocesses.values())):
         return  # the only path (its successors, just made ready, inherit the data anyway)
     scopes.write(task, variables, removed or (), carriers(task.workflow, {task.id}))
 
@@ -1506,6 +1504,13 @@ def _parse_date_value(value: str) -> datetime | None:
         return None
 
 
+def _the_only_path(task: SpiffTask, workflows: Iterable[Any]) -> bool:
+    """Whether no task of `workflows` is active but `task` and the successors it has just made ready."""
+    own = task.id
+    return not any(other._state & ACTIVE and other.id != own and other._parent != own
+                   for wf in workflows for other in wf.tasks.values())
+
+
 def _in_scope_execution(task: SpiffTask) -> tuple[bool, SpiffTask | None]:
     """(whether Camunda 7 runs `task` in the execution of the scope around it, that scope's task: an embedded
     subprocess, None for the process). A task that is no scope of its own (no input/output mapping, no boundary
@@ -1517,9 +1522,7 @@ def _in_scope_execution(task: SpiffTask) -> tuple[bool, SpiffTask | None]:
     if (getattr(spec, "sf_inputs", None) or getattr(spec, "sf_outputs", None) or multi_instance_parent(task) is not None
             or (parent is not None and isinstance(parent.task_spec, BoundaryEventSplit))):
         return False, None
-    own = task.id
-    if any(other._state & ACTIVE and other.id != own and other._parent != own
-           for other in task.workflow.tasks.values()):
+    if not _the_only_path(task, (task.workflow,)):
         return False, None
     around = scopes.enclosing_scopes(task.workflow)
     return True, (around[0] if around else None)
