@@ -73,7 +73,12 @@ class Database:
             )
         self._writer = self.engine.execution_options(stageflow_write=True) if self.is_sqlite else self.engine
         self._checkpoints = _Checkpointer(self._kept_engine) if self._kept_engine is not None else None
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # A read on PostgreSQL sees the database at one moment (REPEATABLE READ: one snapshot for the whole
+        # transaction). At the default READ COMMITTED each statement sees the latest commit, and an instance's
+        # state, read in several statements, could show half of a change that committed between two of them (a
+        # task completed and its next wait in neither list). SQLite's read transactions are snapshots already.
+        readers = self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="REPEATABLE READ")
+        self._read_sessions = sessionmaker(readers, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self._writer, expire_on_commit=False, autoflush=False)
         self._schema_checked = False
         self._local = threading.local()

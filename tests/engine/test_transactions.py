@@ -157,3 +157,26 @@ def test_closing_the_engine_lets_another_threads_transaction_finish(sqlite_engin
     with pytest.raises(Exception, match="closed"):  # and then its thread closed it
         seen["raw"].execute("SELECT 1")  # type: ignore[attr-defined]
     assert sqlite_engine.definitions.latest("review").version == 1  # a closed engine opens anew when used
+
+
+def test_a_read_sees_the_database_at_one_moment_while_a_change_commits(engine: Engine) -> None:
+    """An instance's state is read in several statements (its tasks, then its timers and messages, then its
+    history). A change that commits between two of them must not show half of itself: on PostgreSQL's default
+    isolation each statement saw the latest commit, and a task completed meanwhile was in neither list."""
+    from sqlalchemy import func, select
+
+    engine.definitions.deploy([("review.bpmn", TASK)])
+    instance = engine.instances.start("review", variables={"name": "n", "who": "ann", "group": "g",
+                                                           "due": None, "priority": 50})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    open_tasks = select(func.count()).select_from(m.HumanTask).where(m.HumanTask.ended_at.is_(None))
+    history = select(func.count()).select_from(m.HistoryEvent).where(m.HistoryEvent.instance_id == instance.id)
+    with engine.db.read() as session:
+        seen = (session.scalar(open_tasks), session.scalar(history))
+        worker = threading.Thread(target=engine.tasks.complete, args=(task.id, {}))
+        worker.start()
+        worker.join()
+        assert engine.instances.get(instance.id).state == "COMPLETED"  # committed, seen by a new read
+        assert (session.scalar(open_tasks), session.scalar(history)) == seen
+    with engine.db.read() as session:
+        assert session.scalar(open_tasks) == 0 and session.scalar(history) > seen[1]

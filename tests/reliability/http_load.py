@@ -305,15 +305,17 @@ def check_consistent(url: str, ledger: Ledger, *, all_finished: bool = False) ->
         doubled = {k: v for k, v in by_key.items() if len(v) > 1}
         assert not doubled, f"one business key, several instances: {doubled}"
         history: dict[str, list[tuple[str, str]]] = {}
-        for instance in instances:
-            events = [(h.element_id, h.event) for h in engine.instances.history(instance.id)]
+        for listed in instances:
+            # one read of each instance: its history, tasks and waits at one moment (timers go on firing)
+            state = engine.instances.state(listed.id)
+            instance = state.instance
+            events = [(h.element_id, h.event) for h in state.history]
             history[instance.id] = events
             done = [e for e, ev in events if ev == "completed" and e in MIXED_PATH]
             # nothing doubled: each element of the path completed at most once, and in the path's order
             assert done == MIXED_PATH[: len(done)], (instance.id, events)
             counts["instances"] += 1
             counts["steps"] += len(done)
-            state = engine.instances.state(instance.id)
             open_tasks = [t.task_definition_key for t in state.tasks]
             assert len(open_tasks) <= 1, (instance.id, open_tasks)
             if instance.state == "COMPLETED":
