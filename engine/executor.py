@@ -166,9 +166,11 @@ class Executor:
         A change takes the live workflow this process kept from its last change of the instance when the locked
         row is still at the version kept (see `runcache`); otherwise it reads the runtime and loads it.
         """
+        kept_version = -1
         if for_change:
             query = _LOAD_FAST if self.db.is_sqlite else _LOAD_LOCKED
-            found = query.first(session, {"instance_id": instance_id, "kept": self.runs.version(instance_id)})
+            kept_version = self.runs.version(instance_id)
+            found = query.first(session, {"instance_id": instance_id, "kept": kept_version})
         else:
             found = _LOAD_FAST.first(session, {"instance_id": instance_id, "kept": -1})
         if found is None:
@@ -185,6 +187,10 @@ class Executor:
                 kept.run.engine.instance_id, kept.run.engine.definition_id = row.id, row.definition_id
                 return Loaded(row=row, run=kept.run, before=kept.waits)
             row.runtime = _RUNTIME.first(session, {"instance_id": instance_id}).runtime  # taken meanwhile
+        elif kept_version != -1:
+            # Kept at another version: stale. Drop it now, for the database may reach that version again with other
+            # content (it lost its latest commits: restored from a backup, a failover to a standby that lagged).
+            self.runs.discard(instance_id)
         with using_clock(self.clock):
             run = Run.load(compiled, self.sandbox, row.runtime, business_key=row.business_key,
                            version=row.serializer_version)

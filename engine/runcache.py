@@ -4,8 +4,9 @@ Loading an instance means parsing its JSON runtime and rebuilding SpiffWorkflow'
 that is a good part of the cost. After a change commits, its `Run` (and what it waits for) is kept here under the
 instance id and the version it was saved at. The next change locks the instance row as always, and uses the kept
 run only when the row's version is still that version: a change made by another process (or thread) moved the
-version, so it loads from the database. An entry is taken out while a change works on it, and put back only once
-that change's transaction has committed: a change that fails leaves nothing behind.
+version, so it loads from the database and drops the entry (a database that lost its latest commits could reach
+the entry's version again with other content). An entry is taken out while a change works on it, and put back
+only once that change's transaction has committed: a change that fails leaves nothing behind.
 """
 
 from __future__ import annotations

@@ -360,3 +360,32 @@ def test_a_start_that_fails_leaves_no_incident_behind(engine: Engine, deploy) ->
         engine.instances.start("p", variables={"people": 0})
     assert failed.value.element_id == "share"
     assert engine.jobs.incidents() == [] and engine.instances.list() == []
+
+
+def test_a_version_seen_again_after_the_database_lost_commits_never_brings_back_a_kept_run(
+        engine: Engine, deploy) -> None:
+    """The engine keeps the live workflow of an instance it changed last, under the version it saved. A database
+    that loses its latest commits (restored from a backup, a failover to a standby that lagged) can reach that
+    version again with other content: the kept workflow must not come back for it."""
+    from sqlalchemy import update
+
+    from engine.store import models as m
+
+    deploy(bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="one"/><bpmn:userTask id="two"/>'
+                '<bpmn:userTask id="three"/><bpmn:endEvent id="e"/>' + chain("s", "one", "two", "three", "e")))
+    instance = engine.instances.start("p")
+
+    def complete(key: str) -> None:
+        [task] = engine.tasks.list(instance_id=instance.id)
+        assert task.task_definition_key == key
+        engine.tasks.complete(task.id, {})
+
+    complete("one")  # the engine keeps the workflow waiting at `two`, under the version it saved
+    with engine.db.write() as session:  # the database's version goes back by one: the next save reaches it again
+        session.execute(update(m.ProcessInstance).where(m.ProcessInstance.id == instance.id)
+                        .values(version=m.ProcessInstance.version - 1))
+    complete("two")  # loaded from the database (its version differs from the one kept), saved at the kept one
+    complete("three")
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    assert [e for e, ev in ((h.element_id, h.event) for h in engine.instances.history(instance.id))
+            if ev == "completed" and e in ("one", "two", "three")] == ["one", "two", "three"]
