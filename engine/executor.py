@@ -32,7 +32,7 @@ from .ids import new_id
 from .placeholders import fill
 from .runcache import Kept, RunCache, Waits
 from .sandbox import ScriptFailure, ScriptSandbox
-from .spiff import SERIALIZER_VERSION, CompiledProcess, Run, WaitingTask
+from .spiff import SERIALIZER_VERSION, CompiledProcess, Run, WaitingTask, timers_held
 from .spiff.runtime import check_variables_serializable
 from .spiff.scripting import HELPERS
 from .store import Database
@@ -139,7 +139,7 @@ class Executor:
                 if not deliver(name, variables):
                     raise Conflict(f"process '{definition.key}' does not start with {kind} '{name}'")
 
-        with using_clock(self.clock):
+        with using_clock(self.clock), timers_held():  # a timer due already fires after the commit, as a job
             self._guard(loaded, begin, instance_id=None, definition=definition)
         self.save(session, loaded, user=user, started=dict(
             instance_id=instance_id, element_id=definition.key, element_type="process", element_name=definition.name,
@@ -215,7 +215,7 @@ class Executor:
 
     def apply(self, loaded: Loaded, action: Callable[[Run], T], *, record_incident: bool = True) -> T:
         """Apply `action` to a loaded instance on the engine's clock; a failing script becomes an incident."""
-        with using_clock(self.clock):
+        with using_clock(self.clock), timers_held():  # a timer due already fires after the commit, as a job
             return self._guard(loaded, lambda: action(loaded.run), instance_id=loaded.row.id,
                                record=record_incident)
 

@@ -3,6 +3,7 @@
 from . import speedups  # noqa: F401  (installs itself)
 from .parser import CompiledProcess, Document, compile_process
 from .runtime import SERIALIZER_VERSION, Run, Step, WaitingEvent, WaitingTask, WaitingTimer
+from .timerhold import held as timers_held
 
 __all__ = [
     "SERIALIZER_VERSION",
@@ -14,4 +15,5 @@ __all__ = [
     "WaitingTask",
     "WaitingTimer",
     "compile_process",
+    "timers_held",
 ]

@@ -60,7 +60,7 @@ from ..expressions import BUSINESS_KEY_VARIABLE
 from ..ids import task_id as read_task_id
 from ..sandbox import ScriptSandbox
 from ..variables import OBJECT_TYPES, Long, Short, changed_values, object_from_json, object_json
-from . import clockpatch, code_events, inclusive, scopes
+from . import clockpatch, code_events, inclusive, scopes, timerhold
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
 from .parser import (
@@ -85,6 +85,7 @@ SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 with
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 
 clockpatch.install()
+timerhold.install()
 code_events.install()
 inclusive.install()
 install_cron_cycles()
@@ -721,7 +722,8 @@ class Run:
         with using_clock(_Ahead(current_clock())), _spiff_errors():
             once = {task.id: dict(value) for task in self.workflow.event_manager.tasks.values()
                     if self._fires_once(task) and isinstance(value := task.internal_data.get("event_value"), dict)}
-            self.workflow.refresh_timers()
+            with timerhold.released():  # the timer's own transaction (see `timerhold`)
+                self.workflow.refresh_timers()
             for task_id, before in once.items():
                 task = self.workflow.event_manager.tasks.get(task_id)
                 if task is not None and task.internal_data.get("event_value") != before:

@@ -421,3 +421,64 @@ def test_a_timer_value_that_does_not_parse_names_the_element_the_value_and_the_f
         assert job["activityId"] == "pause" and message in job["exceptionMessage"], job["exceptionMessage"]
     started = engine.instances.start("cycles", variables={"cycle": "R2/PT1H"})
     assert [j["activityId"] for j in engine.jobs.list(instance_id=started.id)] == ["remind"]
+
+
+def past_due_timer_before_a_script() -> bytes:
+    """A timer on a date its instances reach after it passed (a deadline a variable gives), then a script."""
+    return bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="prepare"/>
+        <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDate>${deadline}</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:scriptTask id="charge"><bpmn:script>fee = amount / divisor</bpmn:script></bpmn:scriptTask>
+        <bpmn:userTask id="done"/><bpmn:endEvent id="e"/>""" + chain("s", "prepare", "wait", "charge", "done", "e"))
+
+
+@pytest.mark.parametrize("when", ["start", "completion"])
+def test_a_timer_already_due_fires_after_the_change_that_reached_it_commits(engine: Engine, deploy, clock,
+                                                                              when: str) -> None:
+    """Camunda: a timer is a job. A change that reaches a timer whose date has passed commits with the instance
+    waiting at it; the job executor fires it next, in its own transaction. A script failing after the timer fails
+    the timer's job (retries, then an incident), never the start or completion that reached the timer."""
+    deploy(past_due_timer_before_a_script())
+    past = (clock.now() - timedelta(days=1)).isoformat()
+    variables = {"deadline": past, "amount": 10, "divisor": 0}
+    instance = engine.instances.start("p", variables=variables)
+    [prepare] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(prepare.id, {})  # reaches the timer: the completion goes through
+    state = engine.instances.state(instance.id)
+    assert state.active_elements == ["wait"] and state.incidents == []
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert job["dueDate"] == engine.instances.state(instance.id).timers[0]["dueDate"]
+    assert datetime.fromisoformat(job["dueDate"].replace("+0000", "+00:00")) < clock.now()  # due: the next poll
+
+    assert engine.jobs.execute_due() == 0  # the job runs and fails: the instance stays at the timer
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert job["retries"] == 2 and "ZeroDivisionError" in job["exceptionMessage"]
+    assert engine.instances.state(instance.id).active_elements == ["wait"]
+    engine.instances.set_variables(instance.id, {"divisor": 2})
+    engine.jobs.retry(job["id"])
+    assert engine.jobs.execute_due() == 1
+    assert engine.instances.variables(instance.id)["fee"] == 5
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["done"]
+    if when == "start":  # the same when the start itself reaches the timer
+        start_first = bpmn("""<bpmn:startEvent id="s"/>
+            <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDate>${deadline}</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+            <bpmn:scriptTask id="charge"><bpmn:script>fee = amount / divisor</bpmn:script></bpmn:scriptTask>
+            <bpmn:endEvent id="e"/>""" + chain("s", "wait", "charge", "e"), "direct")
+        deploy(start_first, "direct.bpmn")
+        direct = engine.instances.start("direct", variables=variables)
+        assert engine.instances.state(direct.id).active_elements == ["wait"]
+        assert engine.jobs.execute_due() == 0
+        assert engine.jobs.list(instance_id=direct.id)[0]["retries"] == 2
+
+
+def test_a_boundary_timer_already_due_interrupts_after_the_task_was_created(engine: Engine, deploy, clock) -> None:
+    """A user task whose deadline has passed when it is created: the start commits with the task open (Camunda:
+    the boundary timer's job is created due), and the timer interrupts it at the next poll."""
+    deploy(bpmn("""<bpmn:startEvent id="s"/><bpmn:userTask id="review"/>
+        <bpmn:boundaryEvent id="late" attachedToRef="review"><bpmn:timerEventDefinition><bpmn:timeDate>${deadline}</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+        <bpmn:userTask id="escalate"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>"""
+                + chain("s", "review", "e1") + chain("late", "escalate", "e2")))
+    instance = engine.instances.start("p", variables={"deadline": (clock.now() - timedelta(hours=1)).isoformat()})
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["review"]
+    assert engine.jobs.execute_due() == 1
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["escalate"]
