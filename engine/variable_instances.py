@@ -35,6 +35,13 @@ class VariableFilter:
     instance_ids: tuple[str, ...] = ()
     values: tuple[tuple[str, str, Any], ...] = ()
     ended_too: bool = False  # history: the variables of ended instances as well (their last values)
+    # an instance's variables belong to its execution and root activity instance, whose ids are the instance's
+    execution_ids: tuple[str, ...] = ()
+    activity_instance_ids: tuple[str, ...] = ()
+    definition_ids: tuple[str, ...] = ()
+    definition_keys: tuple[str, ...] = ()
+    task_ids: tuple[str, ...] | None = None  # given: the own variables of these (open) tasks only
+    impossible: str | None = None  # a filter no variable here can match (a case, a batch, a tenant): why
 
 
 class VariableInstances:
@@ -49,6 +56,13 @@ class VariableInstances:
         column = _SORTS.get(sort_by)
         if column is None:
             raise BadRequest(f"cannot sort variables by '{sort_by}' (use {', '.join(_SORTS)})")
+        if where.impossible:
+            return []
+        if where.task_ids is not None:
+            found = self._task_locals(person, where)
+            key = {"variableName": "name", "variableType": "type", "activityInstanceId": "activityInstanceId"}[sort_by]
+            found.sort(key=lambda v: (v[key], v["processInstanceId"], v["name"]), reverse=sort_order == "desc")
+            return found[first:first + min(max_results, 1000)]
         query = self._query(person, where).order_by(column.desc() if sort_order == "desc" else column,
                                                      m.Variable.instance_id, m.Variable.name)
         with self.engine.db.read() as session:
@@ -58,18 +72,67 @@ class VariableInstances:
         return [_dto(variable, instance.definition_id) for variable, instance in rows]
 
     def count(self, person: Principal, where: VariableFilter) -> int:
+        if where.impossible:
+            return 0
+        if where.task_ids is not None:
+            return len(self._task_locals(person, where))
         with self.engine.db.read() as session:
             return int(session.scalar(select(func.count()).select_from(self._query(person, where).subquery())) or 0)
 
     def get(self, person: Principal, variable_id: str, *, history: bool = False) -> dict[str, Any]:
-        """One variable by the id `list` gives it (`instance id:name`); with `history`, of an ended instance too
-        (Camunda's historic variable instance)."""
+        """One variable by the id `list` gives it (`instance id:name`, a task's own `task id:name`); with
+        `history`, of an ended instance too (Camunda's historic variable instance)."""
         instance_id, sep, name = variable_id.partition(":")
         where = VariableFilter(names=(name,), instance_ids=(instance_id,), ended_too=history)
         found = self.list(person, where) if sep else []
+        if sep and not found:  # a task's own variable: `task id:name`
+            found = self.list(person, VariableFilter(names=(name,), task_ids=(instance_id,), ended_too=history))
         if not found:
             raise NotFound(f"{'historic ' if history else ''}variable instance with id {variable_id} does not exist")
         return found[0]
+
+    def _task_locals(self, person: Principal, where: VariableFilter) -> list[dict[str, Any]]:
+        """The own variables of the open tasks `where.task_ids` (as `/task/{id}/localVariables` gives them) that
+        match the other filters; a task's variable belongs to the task, not to its instance's execution."""
+        query = (select(m.HumanTask, m.ProcessInstance)
+                 .join(m.ProcessInstance, m.ProcessInstance.id == m.HumanTask.instance_id)
+                 .where(m.HumanTask.id.in_(where.task_ids), m.HumanTask.ended_at.is_(None)))
+        if not person.is_admin:
+            query = query.where(involving(person))
+        if where.instance_ids:
+            query = query.where(m.HumanTask.instance_id.in_(where.instance_ids))
+        if where.execution_ids:  # a task runs in its instance's execution
+            query = query.where(m.HumanTask.instance_id.in_(where.execution_ids))
+        if where.definition_ids:
+            query = query.where(m.ProcessInstance.definition_id.in_(where.definition_ids))
+        if where.definition_keys:
+            query = query.where(m.ProcessInstance.definition_key.in_(where.definition_keys))
+        with self.engine.db.read() as session:
+            rows = session.execute(query).all()
+        out = []
+        for task, instance in rows:
+            for name, typed in sorted((task.local_variables or {}).items()):
+                if where.names and name not in where.names:
+                    continue
+                if where.name_like and not _like(name, where.name_like):
+                    continue
+                activity = f"{task.element_id}:{task.id}"
+                if where.activity_instance_ids and activity not in where.activity_instance_ids:
+                    continue
+                if any(n == name and not _matches(typed, op, v) for n, op, v in where.values) or \
+                        any(n != name for n, _, _ in where.values):
+                    continue
+                body = {"id": f"{task.id}:{name}", "name": name, "type": typed["type"], "value": typed["value"],
+                        "valueInfo": typed.get("valueInfo") or {}, "processDefinitionId": instance.definition_id,
+                        "processInstanceId": instance.id, "executionId": instance.id, "caseInstanceId": None,
+                        "caseExecutionId": None, "taskId": task.id, "batchId": None,
+                        "activityInstanceId": activity, "errorMessage": None, "tenantId": None}
+                if where.ended_too:
+                    body.update({"processDefinitionKey": instance.definition_key, "state": "CREATED",
+                                 "createTime": iso(task.created_at), "removalTime": None,
+                                 "rootProcessInstanceId": instance.id})
+                out.append(body)
+        return out
 
     @staticmethod
     def _query(person: Principal, where: VariableFilter) -> Select:  # type: ignore[type-arg]
@@ -85,6 +148,13 @@ class VariableInstances:
             query = query.where(m.Variable.name.like(where.name_like))
         if where.instance_ids:
             query = query.where(m.Variable.instance_id.in_(where.instance_ids))
+        for ids in (where.execution_ids, where.activity_instance_ids):
+            if ids:
+                query = query.where(m.Variable.instance_id.in_(ids))
+        if where.definition_ids:
+            query = query.where(m.ProcessInstance.definition_id.in_(where.definition_ids))
+        if where.definition_keys:
+            query = query.where(m.ProcessInstance.definition_key.in_(where.definition_keys))
         for name, operator, value in where.values:
             query = query.where(m.Variable.name == name, _condition(operator, value))
         return query
@@ -155,6 +225,40 @@ def _compare(column: Any, operator: str, value: Any) -> Any:
     compare = {"eq": column.__eq__, "neq": column.__ne__, "gt": column.__gt__, "gteq": column.__ge__,
                "lt": column.__lt__, "lteq": column.__le__}[operator]
     return compare(value)
+
+
+def _like(text: str, pattern: str) -> bool:
+    """SQL's LIKE (`%` any run, `_` one character), case-sensitive (as PostgreSQL's)."""
+    import re
+
+    return re.fullmatch("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern), text,
+                        re.DOTALL) is not None
+
+
+def _matches(typed: dict[str, Any], operator: str, value: Any) -> bool:
+    """A typed value against one `variableValues` condition, as `_condition` compares a stored variable: a value
+    compares with variables of its own kind only."""
+    if operator not in _OPERATORS:
+        raise BadRequest(f"unknown operator '{operator}' (use {', '.join(_OPERATORS)})")
+    kind, stored = typed.get("type"), typed.get("value")
+    if value is None:
+        if operator not in ("eq", "neq"):
+            raise BadRequest(f"a null value compares only with eq or neq, not {operator}")
+        return (kind == "Null") == (operator == "eq")
+    if isinstance(value, bool):
+        ok, stored, value = kind == "Boolean", "true" if stored else "false", "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        ok = kind in ("Integer", "Short", "Long", "Double") and isinstance(stored, (int, float))
+    elif isinstance(value, str):
+        ok = kind == "String" and isinstance(stored, str)
+    else:
+        raise BadRequest("a variable value to compare with must be a string, a number, a boolean or null")
+    if not ok:
+        return False
+    if operator == "like":
+        return _like(str(stored), str(value))
+    return {"eq": stored == value, "neq": stored != value, "gt": stored > value, "gteq": stored >= value,
+            "lt": stored < value, "lteq": stored <= value}[operator]
 
 
 def _dto(row: m.Variable, definition_id: str) -> dict[str, Any]:

@@ -203,3 +203,46 @@ def test_instances_waiting_in_an_activity(admin: Client) -> None:
     assert found("choice") == [waiting]
     assert admin.get("/process-instance/count", params={"rootProcessInstances": "true",
                                                         "leafProcessInstances": "true"}).json() == {"count": 2}
+
+
+def test_variable_instances_by_execution_activity_instance_task_and_definition(admin: Client) -> None:
+    """`/variable-instance` filters of Camunda's that were refused: an instance's variables belong to its execution
+    and root activity instance (ids: the instance's), a task's own variables to the task (`taskIdIn`); a case,
+    batch or tenant matches nothing here. `/history/variable-instance` takes the process definition too."""
+    deploy(admin)
+    instance = start(admin, "B-1", amount=1).json()
+    other = start(admin, "B-2", amount=2).json()
+    [task] = admin.get("/task", params={"processInstanceId": instance["id"]}).json()
+    assert admin.put(f"/task/{task['id']}/localVariables/note",
+                     json={"value": "call back", "type": "String"}).status_code == 204
+
+    def names(path: str = "/variable-instance", **params: str) -> list[tuple[str, str | None, str]]:
+        answer = admin.get(path, params=params)
+        assert answer.status_code == 200, answer.text
+        return sorted((v["name"], v["taskId"], v["processInstanceId"]) for v in answer.json())
+
+    mine = names(processInstanceIdIn=instance["id"])
+    assert mine and all(task_id is None for _, task_id, _ in mine) and ("note", None, instance["id"]) not in mine
+    assert names(executionIdIn=instance["id"]) == mine
+    assert names(activityInstanceIdIn=f"{instance['id']},{other['id']}") == sorted(
+        mine + names(processInstanceIdIn=other["id"]))
+    assert names(taskIdIn=task["id"]) == [("note", task["id"], instance["id"])]
+    [note] = admin.get("/variable-instance", params={"taskIdIn": task["id"]}).json()
+    assert (note["value"], note["type"], note["activityInstanceId"]) == ("call back", "String",
+                                                                         f"{task['taskDefinitionKey']}:{task['id']}")
+    assert admin.get("/variable-instance/count", params={"taskIdIn": task["id"]}).json() == {"count": 1}
+    assert admin.get(f"/variable-instance/{note['id']}").json()["value"] == "call back"
+    found = admin.post("/variable-instance", json={"taskIdIn": [task["id"]], "variableValues": [
+        {"name": "note", "operator": "like", "value": "call%"}]}).json()
+    assert [v["name"] for v in found] == ["note"]
+    assert admin.post("/variable-instance", json={"taskIdIn": [task["id"]], "variableValues": [
+        {"name": "note", "operator": "eq", "value": "later"}]}).json() == []
+    assert names(taskIdIn=task["id"], processInstanceIdIn=other["id"]) == []
+    for name in ("tenantIdIn", "caseInstanceIdIn", "caseExecutionIdIn", "batchIdIn"):
+        assert names(**{name: "x"}) == [], name
+        assert admin.post("/variable-instance/count", json={name: ["x"]}).json() == {"count": 0}
+    history = names("/history/variable-instance", processDefinitionKey="order")
+    assert history == sorted(mine + names(processInstanceIdIn=other["id"]))
+    assert names("/history/variable-instance", processDefinitionKey="nothing") == []
+    assert names("/history/variable-instance", processDefinitionId=instance["definitionId"],
+                 processInstanceId=instance["id"]) == mine

@@ -54,6 +54,10 @@ _EXT_LISTS = ("externalTaskIdIn", "processInstanceIdIn", "activityIdIn")
 EXT_SORT = ("id", "lockExpirationTime", "processInstanceId", "processDefinitionId", "processDefinitionKey",
             "taskPriority", "createTime")
 
+# an instance's variables belong to its execution and root activity instance (ids: the instance's), a task's own to
+# the task; Stageflow has no cases, batches or tenants, so a filter by one of them matches nothing
+_VAR_SCOPES = ["executionIdIn", "activityInstanceIdIn", "taskIdIn", "caseInstanceIdIn", "caseExecutionIdIn",
+               "caseActivityIdIn", "batchIdIn", "tenantIdIn"]
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"type": STR, "message": STR, "code": INT, "details": _s("object", True)}, ["type", "message"]),
     "Count": _obj({"count": INT}, ["count"]),
@@ -81,13 +85,15 @@ SCHEMAS: dict[str, Any] = {
                               "batchId": NSTR, "activityInstanceId": NSTR, "errorMessage": NSTR, "tenantId": NSTR},
                              ["id", "name", "type"]),
     "VariableQuery": _obj({"variableName": STR, "variableNameLike": STR, "processInstanceIdIn": _list(STR),
+                           **{name: _list(STR) for name in _VAR_SCOPES},
                            "variableValues": _list(_obj({"name": STR, "operator": STR, "value": {"nullable": True}},
                                                         ["name"])),
                            "sortBy": STR, "sortOrder": STR,
                            "sorting": _list(_obj({"sortBy": STR, "sortOrder": STR}))},
                           additionalProperties=False),
     "HistoricVariableQuery": _obj({"variableName": STR, "variableNameLike": STR, "processInstanceId": STR,
-                                   "processInstanceIdIn": _list(STR),
+                                   "processInstanceIdIn": _list(STR), "processDefinitionId": STR,
+                                   "processDefinitionKey": STR, **{name: _list(STR) for name in _VAR_SCOPES},
                                    "variableValues": _list(_obj({"name": STR, "operator": STR,
                                                                  "value": {"nullable": True}}, ["name"])),
                                    "sortBy": STR, "sortOrder": STR,
@@ -359,7 +365,8 @@ DEF_FILTERS = [_q("key"), _q("keysIn"), _q("keyLike"), _q("name"), _q("nameLike"
                _q("active", BOOL)]
 DEC_FILTERS = [_q("key"), _q("name"), _q("latestVersion", BOOL)]
 VAR_FILTERS = [_q("variableName"), _q("variableNameLike"), _q("processInstanceIdIn"), _q("variableValues"),
-               _q("sortBy"), _q("sortOrder")]
+               *(_q(name) for name in _VAR_SCOPES), _q("sortBy"), _q("sortOrder")]
+HISTORIC_VAR_FILTERS = [*VAR_FILTERS, _q("processInstanceId"), _q("processDefinitionId"), _q("processDefinitionKey")]
 USER_FILTERS = [_q("id"), _q("idIn"), _q("firstName"), _q("lastName"), _q("email"), _q("memberOfGroup")]
 GROUP_FILTERS = [_q("id"), _q("idIn"), _q("member"), _q("userMember")]
 SORT_ORDER = _q("sortOrder", _s("string", enum=["asc", "desc"]))
@@ -516,11 +523,11 @@ PATHS: dict[str, dict[str, Any]] = {
                                  "post": _op("how many (query in the body)", _ref("Count"), body="VariableQuery")},
     "/history/variable-instance": {"get": _op("each variable's last value, of running and ended instances",
                                               L(_ref("VariableInstance")),
-                                              params=VAR_FILTERS + PAGE + [DESERIALIZE, _q("processInstanceId")]),
+                                              params=HISTORIC_VAR_FILTERS + PAGE + [DESERIALIZE]),
                                    "post": _op("the same (query in the body)", L(_ref("VariableInstance")),
                                                params=PAGE + [DESERIALIZE], body="HistoricVariableQuery")},
     "/history/variable-instance/count": {"get": _op("how many", _ref("Count"),
-                                                    params=VAR_FILTERS + [_q("processInstanceId")]),
+                                                    params=HISTORIC_VAR_FILTERS),
                                          "post": _op("how many (query in the body)", _ref("Count"),
                                                      body="HistoricVariableQuery")},
     "/history/variable-instance/{id}": {"get": _op("one variable's last value, of a running or an ended instance",

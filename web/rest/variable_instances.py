@@ -45,9 +45,18 @@ def _filter(source: Any, *, history: bool = False) -> VariableFilter:
     instance_ids = _ids(source.get("processInstanceIdIn"), "processInstanceIdIn")
     if history and source.get("processInstanceId"):
         instance_ids = (*instance_ids, str(source["processInstanceId"]))
+    # Stageflow has no cases, batches or tenants: a filter by one matches no variable (Camunda's answer here too)
+    impossible = next((f for f in ("caseInstanceIdIn", "caseExecutionIdIn", "caseActivityIdIn", "batchIdIn",
+                                   "tenantIdIn") if _ids(source.get(f), f)), None)
+    definition_ids = _ids(source.get("processDefinitionId"), "processDefinitionId") if history else ()
+    definition_keys = _ids(source.get("processDefinitionKey"), "processDefinitionKey") if history else ()
     return VariableFilter(names=(name,) if isinstance(name, str) and name else (),
                           name_like=source.get("variableNameLike") or None,
-                          instance_ids=instance_ids, values=parsed, ended_too=history)
+                          instance_ids=instance_ids, values=parsed, ended_too=history,
+                          execution_ids=_ids(source.get("executionIdIn"), "executionIdIn"),
+                          activity_instance_ids=_ids(source.get("activityInstanceIdIn"), "activityInstanceIdIn"),
+                          definition_ids=definition_ids, definition_keys=definition_keys,
+                          task_ids=_ids(source.get("taskIdIn"), "taskIdIn") or None, impossible=impossible)
 
 
 def _sorting(source: Any) -> tuple[str, str]:
