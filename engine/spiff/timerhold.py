@@ -15,7 +15,7 @@ definitions at import (idempotent), as `clockpatch` does.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,23 +31,22 @@ _MISSING = object()
 
 
 @contextmanager
-def held() -> Iterator[None]:
+def _timers_held(hold: bool) -> Iterator[None]:
+    token = _HELD.set(hold)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+
+
+def held() -> AbstractContextManager[None]:
     """Timers that fall due inside the block do not fire (they stay waiting, due)."""
-    token = _HELD.set(True)
-    try:
-        yield
-    finally:
-        _HELD.reset(token)
+    return _timers_held(True)
 
 
-@contextmanager
-def released() -> Iterator[None]:
+def released() -> AbstractContextManager[None]:
     """Due timers fire inside the block (the timer's own transaction), even within a held change."""
-    token = _HELD.set(False)
-    try:
-        yield
-    finally:
-        _HELD.reset(token)
+    return _timers_held(False)
 
 
 def _holding_has_fired(original: Any) -> Any:
