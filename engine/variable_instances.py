@@ -6,6 +6,7 @@ sees only the variables of instances they may read (`instances.involving`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,8 @@ class VariableInstances:
     def _task_locals(self, person: Principal, where: VariableFilter) -> list[dict[str, Any]]:
         """The own variables of the open tasks `where.task_ids` (as `/task/{id}/localVariables` gives them) that
         match the other filters; a task's variable belongs to the task, not to its instance's execution."""
+        for _, operator, value in where.values:
+            _check_condition(operator, value)
         query = (select(m.HumanTask, m.ProcessInstance)
                  .join(m.ProcessInstance, m.ProcessInstance.id == m.HumanTask.instance_id)
                  .where(m.HumanTask.id.in_(where.task_ids), m.HumanTask.ended_at.is_(None)))
@@ -229,30 +232,32 @@ def _compare(column: Any, operator: str, value: Any) -> Any:
 
 def _like(text: str, pattern: str) -> bool:
     """SQL's LIKE (`%` any run, `_` one character), case-sensitive (as PostgreSQL's)."""
-    import re
-
     return re.fullmatch("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern), text,
                         re.DOTALL) is not None
 
 
-def _matches(typed: dict[str, Any], operator: str, value: Any) -> bool:
-    """A typed value against one `variableValues` condition, as `_condition` compares a stored variable: a value
-    compares with variables of its own kind only."""
+def _check_condition(operator: str, value: Any) -> None:
+    """Refuse a `variableValues` condition that `_condition` would refuse, before any variable is compared."""
     if operator not in _OPERATORS:
         raise BadRequest(f"unknown operator '{operator}' (use {', '.join(_OPERATORS)})")
+    if value is None and operator not in ("eq", "neq"):
+        raise BadRequest(f"a null value compares only with eq or neq, not {operator}")
+    if value is not None and not isinstance(value, (bool, int, float, str)):
+        raise BadRequest("a variable value to compare with must be a string, a number, a boolean or null")
+
+
+def _matches(typed: dict[str, Any], operator: str, value: Any) -> bool:
+    """A typed value against one checked `variableValues` condition, as `_condition` compares a stored variable:
+    a value compares with variables of its own kind only."""
     kind, stored = typed.get("type"), typed.get("value")
     if value is None:
-        if operator not in ("eq", "neq"):
-            raise BadRequest(f"a null value compares only with eq or neq, not {operator}")
         return (kind == "Null") == (operator == "eq")
     if isinstance(value, bool):
         ok, stored, value = kind == "Boolean", "true" if stored else "false", "true" if value else "false"
     elif isinstance(value, (int, float)):
         ok = kind in ("Integer", "Short", "Long", "Double") and isinstance(stored, (int, float))
-    elif isinstance(value, str):
-        ok = kind == "String" and isinstance(stored, str)
     else:
-        raise BadRequest("a variable value to compare with must be a string, a number, a boolean or null")
+        ok = kind == "String" and isinstance(stored, str)
     if not ok:
         return False
     if operator == "like":

@@ -238,6 +238,9 @@ def test_variable_instances_by_execution_activity_instance_task_and_definition(a
     assert admin.post("/variable-instance", json={"taskIdIn": [task["id"]], "variableValues": [
         {"name": "note", "operator": "eq", "value": "later"}]}).json() == []
     assert names(taskIdIn=task["id"], processInstanceIdIn=other["id"]) == []
+    bad = admin.post("/variable-instance", json={"taskIdIn": [other["id"]], "variableValues": [
+        {"name": "note", "operator": "near", "value": "x"}]})  # refused even where no task variable is compared
+    assert bad.status_code == 400 and "unknown operator 'near'" in bad.json()["message"]
     for name in ("tenantIdIn", "caseInstanceIdIn", "caseExecutionIdIn", "batchIdIn"):
         assert names(**{name: "x"}) == [], name
         assert admin.post("/variable-instance/count", json={name: ["x"]}).json() == {"count": 0}
