@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from .api import Engine
 
 _SORTS = {"variableName": m.Variable.name, "variableType": m.Variable.type,
-          "activityInstanceId": m.Variable.instance_id}
+          "activityInstanceId": m.Variable.instance_id, "instanceId": m.Variable.instance_id,
+          "tenantId": m.Variable.instance_id}  # no tenants: all null, so any order is theirs
+_SORT_KEYS = {"variableName": "name", "variableType": "type", "activityInstanceId": "activityInstanceId",
+              "instanceId": "processInstanceId", "tenantId": "tenantId"}
 _OPERATORS = ("eq", "neq", "gt", "gteq", "lt", "lteq", "like")
 
 
@@ -53,21 +56,31 @@ class VariableInstances:
 
     def list(self, person: Principal, where: VariableFilter, *, sort_by: str = "variableName",
              sort_order: str = "asc", first: int = 0, max_results: int = 100) -> list[dict[str, Any]]:
-        """Camunda's variable instances: id, name, typed value, instance and definition."""
+        """Camunda's variable instances: id, name, typed value, instance and definition. The instances' variables,
+        and the open tasks' own where the filter names tasks (`taskIdIn`, or a task's `activityInstanceId`)."""
         column = _SORTS.get(sort_by)
         if column is None:
             raise BadRequest(f"cannot sort variables by '{sort_by}' (use {', '.join(_SORTS)})")
         if where.impossible:
             return []
-        if where.task_ids is not None:
-            found = self._task_locals(person, where)
-            key = {"variableName": "name", "variableType": "type", "activityInstanceId": "activityInstanceId"}[sort_by]
-            found.sort(key=lambda v: (v[key], v["processInstanceId"], v["name"]), reverse=sort_order == "desc")
-            return found[first:first + min(max_results, 1000)]
+        limit = min(max_results, 1000)
+        tasks = self._task_locals(person, where) if _names_tasks(where) else []
+        if not tasks:
+            return self._instance_variables(person, where, column, sort_order, first, limit) \
+                if _names_instances(where) else []
+        # both kinds: the first `first + limit` of each, merged in the sort's order
+        found = tasks + (self._instance_variables(person, where, column, sort_order, 0, first + limit)
+                         if _names_instances(where) else [])
+        key = _SORT_KEYS[sort_by]
+        found.sort(key=lambda v: (v[key] or "", v["processInstanceId"], v["name"]), reverse=sort_order == "desc")
+        return found[first:first + limit]
+
+    def _instance_variables(self, person: Principal, where: VariableFilter, column: Any, sort_order: str,
+                            first: int, limit: int) -> list[dict[str, Any]]:
         query = self._query(person, where).order_by(column.desc() if sort_order == "desc" else column,
                                                      m.Variable.instance_id, m.Variable.name)
         with self.engine.db.read() as session:
-            rows = session.execute(query.offset(first).limit(min(max_results, 1000))).all()
+            rows = session.execute(query.offset(first).limit(limit)).all()
         if where.ended_too:
             return [_historic_dto(variable, instance) for variable, instance in rows]
         return [_dto(variable, instance.definition_id) for variable, instance in rows]
@@ -75,10 +88,12 @@ class VariableInstances:
     def count(self, person: Principal, where: VariableFilter) -> int:
         if where.impossible:
             return 0
-        if where.task_ids is not None:
-            return len(self._task_locals(person, where))
+        tasks = len(self._task_locals(person, where)) if _names_tasks(where) else 0
+        if not _names_instances(where):
+            return tasks
         with self.engine.db.read() as session:
-            return int(session.scalar(select(func.count()).select_from(self._query(person, where).subquery())) or 0)
+            return tasks + int(session.scalar(select(func.count()).select_from(
+                self._query(person, where).subquery())) or 0)
 
     def get(self, person: Principal, variable_id: str, *, history: bool = False) -> dict[str, Any]:
         """One variable by the id `list` gives it (`instance id:name`, a task's own `task id:name`); with
@@ -97,11 +112,14 @@ class VariableInstances:
         match the other filters; a task's variable belongs to the task, not to its instance's execution."""
         for _, operator, value in where.values:
             _check_condition(operator, value)
+        task_ids = [*(where.task_ids or ()), *(a.partition(":")[2] for a in where.activity_instance_ids if ":" in a)]
         query = (select(m.HumanTask, m.ProcessInstance)
                  .join(m.ProcessInstance, m.ProcessInstance.id == m.HumanTask.instance_id)
-                 .where(m.HumanTask.id.in_(where.task_ids), m.HumanTask.ended_at.is_(None)))
-        if not person.is_admin:
-            query = query.where(involving(person))
+                 .where(m.HumanTask.id.in_(task_ids), m.HumanTask.ended_at.is_(None)))
+        if where.task_ids is not None:  # and any activity instance ids given must name the same tasks
+            query = query.where(m.HumanTask.id.in_(where.task_ids))
+        if not person.is_admin:  # (`involving` correlates with a task of its own: it gets the instances apart)
+            query = query.where(m.HumanTask.instance_id.in_(select(m.ProcessInstance.id).where(involving(person))))
         if where.instance_ids:
             query = query.where(m.HumanTask.instance_id.in_(where.instance_ids))
         if where.execution_ids:  # a task runs in its instance's execution
@@ -151,9 +169,10 @@ class VariableInstances:
             query = query.where(m.Variable.name.like(where.name_like))
         if where.instance_ids:
             query = query.where(m.Variable.instance_id.in_(where.instance_ids))
-        for ids in (where.execution_ids, where.activity_instance_ids):
-            if ids:
-                query = query.where(m.Variable.instance_id.in_(ids))
+        if where.execution_ids:
+            query = query.where(m.Variable.instance_id.in_(where.execution_ids))
+        if where.activity_instance_ids:  # an instance's variables belong to its root activity instance
+            query = query.where(m.Variable.instance_id.in_([a for a in where.activity_instance_ids if ":" not in a]))
         if where.definition_ids:
             query = query.where(m.ProcessInstance.definition_id.in_(where.definition_ids))
         if where.definition_keys:
@@ -228,6 +247,17 @@ def _compare(column: Any, operator: str, value: Any) -> Any:
     compare = {"eq": column.__eq__, "neq": column.__ne__, "gt": column.__gt__, "gteq": column.__ge__,
                "lt": column.__lt__, "lteq": column.__le__}[operator]
     return compare(value)
+
+
+def _names_tasks(where: VariableFilter) -> bool:
+    """Whether the filter asks for tasks' own variables: `taskIdIn`, or a task's activity instance id."""
+    return where.task_ids is not None or any(":" in a for a in where.activity_instance_ids)
+
+
+def _names_instances(where: VariableFilter) -> bool:
+    """Whether instances' variables can match: not when only tasks are named."""
+    return where.task_ids is None and (not where.activity_instance_ids
+                                       or any(":" not in a for a in where.activity_instance_ids))
 
 
 def _like(text: str, pattern: str) -> bool:

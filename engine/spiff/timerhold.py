@@ -26,6 +26,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
 )
 
+from ..clock import current_clock
+
 _HELD: ContextVar[bool] = ContextVar("stageflow_timers_held", default=False)
 _MISSING = object()
 
@@ -69,12 +71,23 @@ def _holding_has_fired(original: Any) -> Any:
 
 def _holding_cycle(original: Any) -> Any:
     def cycle_complete(self: Any, my_task: Any) -> bool:
+        first_sight = my_task.internal_data.get("event_value") is None
         ready = original(self, my_task)
-        if not ready or not _HELD.get():
+        if not _HELD.get():
             return ready
-        value = my_task.internal_data["event_value"]  # the repetition it counted: give it back, unfired
-        value["next"] = (datetime.fromisoformat(value["next"]) - timedelta(seconds=value["duration"])).isoformat()
-        value["cycles"] += 1
+        value = my_task.internal_data.get("event_value")
+        if ready:  # the repetition it counted: give it back, unfired
+            value["next"] = (datetime.fromisoformat(value["next"]) - timedelta(seconds=value["duration"])).isoformat()
+            value["cycles"] += 1
+        if first_sight and isinstance(value, dict) and value.get("duration"):
+            # Camunda: a cycle whose start has passed first falls due at its first repetition after now
+            now, step = current_clock().now(), timedelta(seconds=value["duration"])
+            moment = datetime.fromisoformat(value["next"])
+            while moment <= now and value["cycles"] != 0:
+                moment += step
+                if value["cycles"] > 0:
+                    value["cycles"] -= 1
+            value["next"] = moment.isoformat()
         return False
 
     cycle_complete.stageflow_held = True  # type: ignore[attr-defined]

@@ -205,7 +205,8 @@ def test_instances_waiting_in_an_activity(admin: Client) -> None:
                                                         "leafProcessInstances": "true"}).json() == {"count": 2}
 
 
-def test_variable_instances_by_execution_activity_instance_task_and_definition(admin: Client) -> None:
+def test_variable_instances_by_execution_activity_instance_task_and_definition(admin: Client, mary: Client,
+                                                                              bob: Client) -> None:
     """`/variable-instance` filters of Camunda's that were refused: an instance's variables belong to its execution
     and root activity instance (ids: the instance's), a task's own variables to the task (`taskIdIn`); a case,
     batch or tenant matches nothing here. `/history/variable-instance` takes the process definition too."""
@@ -244,6 +245,28 @@ def test_variable_instances_by_execution_activity_instance_task_and_definition(a
     for name in ("tenantIdIn", "caseInstanceIdIn", "caseExecutionIdIn", "batchIdIn"):
         assert names(**{name: "x"}) == [], name
         assert admin.post("/variable-instance/count", json={name: ["x"]}).json() == {"count": 0}
+    # a task's own variable is found by the activity instance id it reports too, beside its instance's
+    activity = note["activityInstanceId"]
+    assert names(activityInstanceIdIn=activity) == [("note", task["id"], instance["id"])]
+    assert names(activityInstanceIdIn=f"{activity},{instance['id']}") == sorted(
+        mine + [("note", task["id"], instance["id"])])
+    assert admin.get("/variable-instance/count", params={"activityInstanceIdIn": f"{activity},{instance['id']}"}
+                     ).json() == {"count": len(mine) + 1}
+    # people see the task variables of the instances they may read (mary: a candidate of the task), no one else
+    assert [v["name"] for v in mary.get("/variable-instance", params={"taskIdIn": task["id"]}).json()] == ["note"]
+    assert mary.get(f"/variable-instance/{note['id']}").json()["value"] == "call back"
+    assert bob.get("/variable-instance", params={"taskIdIn": task["id"]}).json() == []
+    assert bob.get("/history/variable-instance", params={"taskIdIn": task["id"]}).json() == []
+    for path in (f"/variable-instance/{note['id']}", f"/variable-instance/{instance['id']}:amount",
+                 "/variable-instance/a:b", f"/history/variable-instance/{instance['id']}:amount"):
+        assert bob.get(path).status_code == 404, path
+    # Camunda's sort keys of both endpoints; a value condition needs its operator
+    by_instance = admin.get("/history/variable-instance", params={"sortBy": "instanceId", "sortOrder": "desc"}).json()
+    assert [v["processInstanceId"] for v in by_instance] == sorted((v["processInstanceId"] for v in by_instance),
+                                                                   reverse=True)
+    assert admin.get("/variable-instance", params={"sortBy": "tenantId", "sortOrder": "asc"}).status_code == 200
+    missing = admin.post("/variable-instance", json={"variableValues": [{"name": "amount", "value": 1}]})
+    assert missing.status_code == 400 and "{name, operator, value}" in missing.json()["message"]
     history = names("/history/variable-instance", processDefinitionKey="order")
     assert history == sorted(mine + names(processInstanceIdIn=other["id"]))
     assert names("/history/variable-instance", processDefinitionKey="nothing") == []

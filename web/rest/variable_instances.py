@@ -30,9 +30,10 @@ def value_conditions(source: Any, field: str) -> tuple[tuple[str, str, Any], ...
     if isinstance(values, list):
         conditions = []
         for item in values:
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
+                    or not isinstance(item.get("operator"), str):
                 raise BadRequest(f"{field} must be a list of {{name, operator, value}}")
-            conditions.append((item["name"], str(item.get("operator", "eq")), item.get("value")))
+            conditions.append((item["name"], item["operator"], item.get("value")))
         return tuple(conditions)
     if values is not None and not isinstance(values, str):
         raise BadRequest(f"{field} must be a list of {{name, operator, value}}")
