@@ -78,7 +78,7 @@ from .parser import (
 )
 from .scripting import StageflowScriptEngine, business_key_of, multi_instance_variables
 from .starts import START_AT, start_event_for, trigger_definition
-from .timers import TimerValueError, install_cron_cycles, is_cron, next_cron
+from .timers import TimerValueError, install_cron_cycles, is_cron, next_cron, skip_past_repetitions
 from .tree import ACTIVE, drop_subprocess, earlier_join_arrivals, find_task, start_event_subprocess
 
 SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
@@ -753,14 +753,7 @@ class Run:
                 if moment is not None:
                     value["next"] = moment.isoformat()
                 continue
-            step = timedelta(seconds=value["duration"])
-            moment = _parse_dt(value["next"])
-            while moment is not None and moment < now and value["cycles"] != 0:
-                moment += step
-                if value["cycles"] > 0:
-                    value["cycles"] -= 1
-            if moment is not None:
-                value["next"] = moment.isoformat()
+            skip_past_repetitions(value, now)
 
     def _async_pending(self, task: Any) -> bool:
         """A task at a `camunda:asyncBefore` or `asyncAfter` boundary that no job has continued yet."""

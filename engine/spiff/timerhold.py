@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 
 from ..clock import current_clock
+from .timers import skip_past_repetitions
 
 _HELD: ContextVar[bool] = ContextVar("stageflow_timers_held", default=False)
 _MISSING = object()
@@ -81,13 +82,7 @@ def _holding_cycle(original: Any) -> Any:
             value["cycles"] += 1
         if first_sight and isinstance(value, dict) and value.get("duration"):
             # Camunda: a cycle whose start has passed first falls due at its first repetition after now
-            now, step = current_clock().now(), timedelta(seconds=value["duration"])
-            moment = datetime.fromisoformat(value["next"])
-            while moment <= now and value["cycles"] != 0:
-                moment += step
-                if value["cycles"] > 0:
-                    value["cycles"] -= 1
-            value["next"] = moment.isoformat()
+            skip_past_repetitions(value, current_clock().now(), at_now_too=True)
         return False
 
     cycle_complete.stageflow_held = True  # type: ignore[attr-defined]

@@ -112,3 +112,21 @@ def install_cron_cycles() -> None:
 
     parse.sf_cron = True  # type: ignore[attr-defined]
     TimerEventDefinition.parse_iso_recurring_interval = staticmethod(parse)  # type: ignore[method-assign]
+
+
+def skip_past_repetitions(value: dict[str, Any], now: datetime, *, at_now_too: bool = False) -> None:
+    """Move a cycle timer's next time (`value`, SpiffWorkflow's `{cycles, next, duration}`) past `now`, using up
+    the repetitions it passes (an endless cycle, `cycles` -1, has no count). `at_now_too`: also past a repetition
+    due exactly at `now` (Camunda's first due time of a cycle: the first repetition after now)."""
+    try:
+        moment = datetime.fromisoformat(value["next"])
+    except ValueError:
+        return
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    step = timedelta(seconds=value["duration"])
+    while (moment <= now if at_now_too else moment < now) and value["cycles"] != 0:
+        moment += step
+        if value["cycles"] > 0:
+            value["cycles"] -= 1
+    value["next"] = moment.isoformat()
