@@ -218,20 +218,15 @@ def _literal(text: str) -> Any:
 
 
 def _condition(operator: str, value: Any) -> Any:
-    if operator not in _OPERATORS:
-        raise BadRequest(f"unknown operator '{operator}' (use {', '.join(_OPERATORS)})")
+    _check_condition(operator, value)
     if value is None:
-        if operator not in ("eq", "neq"):
-            raise BadRequest(f"a null value compares only with eq or neq, not {operator}")
         return m.Variable.type == "Null" if operator == "eq" else m.Variable.type != "Null"
     if isinstance(value, bool):
         column, value, kinds = m.Variable.text_value, "true" if value else "false", ("Boolean",)
     elif isinstance(value, (int, float)):
         column, kinds = m.Variable.number_value, ("Integer", "Short", "Long", "Double")
-    elif isinstance(value, str):
-        column, kinds = m.Variable.text_value, ("String",)
     else:
-        raise BadRequest("a variable value to compare with must be a string, a number, a boolean or null")
+        column, kinds = m.Variable.text_value, ("String",)
     # a value compares with variables of its own kind only: 'abc' is neither less nor more than a Boolean's true
     return and_(m.Variable.type.in_(kinds), _compare(column, operator, value))
 
@@ -267,7 +262,7 @@ def _like(text: str, pattern: str) -> bool:
 
 
 def _check_condition(operator: str, value: Any) -> None:
-    """Refuse a `variableValues` condition that `_condition` would refuse, before any variable is compared."""
+    """Refuse a `variableValues` condition that no variable can be compared with (in SQL or in `_matches`)."""
     if operator not in _OPERATORS:
         raise BadRequest(f"unknown operator '{operator}' (use {', '.join(_OPERATORS)})")
     if value is None and operator not in ("eq", "neq"):
