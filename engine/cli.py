@@ -613,6 +613,8 @@ def c_db(engine: Any, args: argparse.Namespace, out: Output) -> int:
 def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
     from web.server import serve  # the web layer sits on the engine, not in it: imported only here
 
+    if args.long_polls < 0:
+        raise BadRequest("--long-polls must not be negative")
     engine.upgrade()
     if args.deploy:
         result = engine.definitions.deploy_files(args.deploy, name="serve --deploy")
@@ -627,8 +629,6 @@ def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
           f"http://{args.host}:{args.port}/engine-rest (REST API), {args.workers} workers x {args.threads} threads"
           f" (and {args.long_polls} for long polls)"
           + ("" if args.no_timers else ", firing timers"), flush=True)
-    if args.long_polls < 0:
-        raise BadRequest("--long-polls must not be negative")
     serve(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
           long_polls=args.long_polls, scheduler=not args.no_timers)
     return 0
