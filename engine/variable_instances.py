@@ -56,8 +56,8 @@ class VariableInstances:
 
     def list(self, person: Principal, where: VariableFilter, *, sort_by: str = "variableName",
              sort_order: str = "asc", first: int = 0, max_results: int = 100) -> list[dict[str, Any]]:
-        """Camunda's variable instances: id, name, typed value, instance and definition. The instances' variables,
-        and the open tasks' own where the filter names tasks (`taskIdIn`, or a task's `activityInstanceId`)."""
+        """Camunda's variable instances: id, name, typed value, instance and definition. The instances' variables
+        and the open tasks' own (with `taskId`; with `ended_too`, also those an ended task had at its end)."""
         column = _SORTS.get(sort_by)
         if column is None:
             raise BadRequest(f"cannot sort variables by '{sort_by}' (use {', '.join(_SORTS)})")
@@ -108,16 +108,21 @@ class VariableInstances:
         return found[0]
 
     def _task_locals(self, person: Principal, where: VariableFilter) -> list[dict[str, Any]]:
-        """The own variables of the open tasks `where.task_ids` (as `/task/{id}/localVariables` gives them) that
-        match the other filters; a task's variable belongs to the task, not to its instance's execution."""
+        """The tasks' own variables (as `/task/{id}/localVariables` gives them) that match the filter: of the open
+        tasks, and with `ended_too` of the ended ones as they were at the end. A task's variable belongs to the task
+        (`taskIdIn`, its activity instance id `element:taskId`) and to its instance and the instance's execution."""
         for _, operator, value in where.values:
             _check_condition(operator, value)
-        task_ids = [*(where.task_ids or ()), *(a.partition(":")[2] for a in where.activity_instance_ids if ":" in a)]
         query = (select(m.HumanTask, m.ProcessInstance)
                  .join(m.ProcessInstance, m.ProcessInstance.id == m.HumanTask.instance_id)
-                 .where(m.HumanTask.id.in_(task_ids), m.HumanTask.ended_at.is_(None)))
-        if where.task_ids is not None:  # and any activity instance ids given must name the same tasks
+                 .where(m.HumanTask.local_variables.is_not(None)))
+        if not where.ended_too:
+            query = query.where(m.HumanTask.ended_at.is_(None))
+        if where.task_ids is not None:
             query = query.where(m.HumanTask.id.in_(where.task_ids))
+        if where.activity_instance_ids:  # and any activity instance ids given must name the same tasks
+            query = query.where(m.HumanTask.id.in_(
+                [a.partition(":")[2] for a in where.activity_instance_ids if ":" in a]))
         if not person.is_admin:  # (`involving` correlates with a task of its own: it gets the instances apart)
             query = query.where(m.HumanTask.instance_id.in_(select(m.ProcessInstance.id).where(involving(person))))
         if where.instance_ids:
@@ -245,8 +250,9 @@ def _compare(column: Any, operator: str, value: Any) -> Any:
 
 
 def _names_tasks(where: VariableFilter) -> bool:
-    """Whether the filter asks for tasks' own variables: `taskIdIn`, or a task's activity instance id."""
-    return where.task_ids is not None or any(":" in a for a in where.activity_instance_ids)
+    """Whether tasks' own variables can match: not when activity instance ids name only instances."""
+    return (where.task_ids is not None or not where.activity_instance_ids
+            or any(":" in a for a in where.activity_instance_ids))
 
 
 def _names_instances(where: VariableFilter) -> bool:

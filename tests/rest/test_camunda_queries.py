@@ -222,9 +222,11 @@ def test_variable_instances_by_execution_activity_instance_task_and_definition(a
         assert answer.status_code == 200, answer.text
         return sorted((v["name"], v["taskId"], v["processInstanceId"]) for v in answer.json())
 
-    mine = names(processInstanceIdIn=instance["id"])
-    assert mine and all(task_id is None for _, task_id, _ in mine) and ("note", None, instance["id"]) not in mine
-    assert names(executionIdIn=instance["id"]) == mine
+    everything = names(processInstanceIdIn=instance["id"])  # the instance's and its open task's own, as Camunda
+    assert ("note", task["id"], instance["id"]) in everything and ("note", None, instance["id"]) not in everything
+    mine = [v for v in everything if v[1] is None]  # the instance's own
+    assert mine and len(mine) == len(everything) - 1
+    assert names(executionIdIn=instance["id"]) == everything
     assert names(activityInstanceIdIn=f"{instance['id']},{other['id']}") == sorted(
         mine + names(processInstanceIdIn=other["id"]))
     assert names(taskIdIn=task["id"]) == [("note", task["id"], instance["id"])]
@@ -268,7 +270,19 @@ def test_variable_instances_by_execution_activity_instance_task_and_definition(a
     missing = admin.post("/variable-instance", json={"variableValues": [{"name": "amount", "value": 1}]})
     assert missing.status_code == 400 and "{name, operator, value}" in missing.json()["message"]
     history = names("/history/variable-instance", processDefinitionKey="order")
-    assert history == sorted(mine + names(processInstanceIdIn=other["id"]))
+    assert history == sorted(everything + names(processInstanceIdIn=other["id"]))
     assert names("/history/variable-instance", processDefinitionKey="nothing") == []
     assert names("/history/variable-instance", processDefinitionId=instance["definitionId"],
-                 processInstanceId=instance["id"]) == mine
+                 processInstanceId=instance["id"]) == everything
+    # a list across instances has the task's variable too, for those who may read its instance
+    assert ("note", task["id"], instance["id"]) in names()
+    assert admin.get("/variable-instance/count").json() == {"count": len(names())}
+    assert "note" not in [v["name"] for v in bob.get("/variable-instance").json()]
+    # once the task ends, its variable is gone from the running ones and kept in the history, with its task
+    assert admin.post(f"/task/{task['id']}/complete", json={"variables": {}}).status_code == 204
+    assert ("note", task["id"], instance["id"]) not in names(processInstanceIdIn=instance["id"])
+    kept = admin.get("/history/variable-instance", params={"processInstanceId": instance["id"],
+                                                           "variableName": "note"}).json()
+    assert [(v["value"], v["taskId"], v["state"]) for v in kept] == [("call back", task["id"], "CREATED")]
+    assert admin.get(f"/history/variable-instance/{kept[0]['id']}").json()["value"] == "call back"
+    assert admin.get("/history/variable-instance/count", params={"taskIdIn": task["id"]}).json() == {"count": 1}
