@@ -845,6 +845,26 @@ def _apply_outputs(my_task: Any, inputs: list[tuple[str, str]], outputs: list[tu
     my_task.data.update(values)
 
 
+def payload_across_calls(catcher: Any, event: Any) -> Any:
+    """The variables a BPMN error or escalation brings to `catcher`. Thrown in a called process (at the task
+    `event.sf_thrower`) and caught in a caller, they are what each call activity on the way gives with its
+    `camunda:out` mappings, as when the called process ends (Camunda applies them on the error's way out); within
+    one process, the thrower's variables as SpiffWorkflow passes them."""
+    thrower_id = getattr(event, "sf_thrower", None)
+    top = catcher.workflow.top_workflow
+    thrower = top.get_task_from_id(thrower_id) if thrower_id is not None else None
+    if thrower is None or thrower.workflow is catcher.workflow:
+        return event.payload
+    payload, source, workflow, crossed = {**thrower.data, **(event.payload or {})}, thrower, thrower.workflow, False
+    while workflow is not catcher.workflow and workflow.parent_task_id is not None:
+        call = top.get_task_from_id(workflow.parent_task_id)
+        if getattr(call.task_spec, "sf_called_process", False):
+            mapped = _mapped(call, payload, [m for m in call.task_spec.out_mappings if not m.local], source_task=source)
+            payload, crossed = {**call.data, **mapped}, True
+        source, workflow = call, call.workflow
+    return payload if crossed else event.payload
+
+
 def _install_task_hooks() -> None:
     """Hook SpiffWorkflow's task specs once: `camunda:inputOutput` (`sf_inputs`, `sf_outputs`) right after a spec
     inherits its parent's data (before a subprocess copies it inward) and as it completes; the caught code in a
@@ -879,11 +899,18 @@ def _install_task_hooks() -> None:
         # camunda:errorMessageVariable: the thrown error's camunda:errorMessage (a worker's error brings its own)
         if event is not None and hasattr(event, "sf_error_message"):
             my_task.internal_data["sf_caught_message"] = event.sf_error_message
-        return catch(self, my_task, event)
+        if event is None:
+            return catch(self, my_task, event)
+        thrown, event.payload = event.payload, payload_across_calls(my_task, event)
+        try:
+            return catch(self, my_task, event)
+        finally:
+            event.payload = thrown
 
     def throw_code(self, my_task):  # type: ignore[no-untyped-def]
         # SpiffWorkflow's CodeEventDefinition.throw, with the error's camunda:errorMessage evaluated as it is thrown
         event = BpmnEvent(self, payload=deepcopy(my_task.data), target=my_task.workflow)
+        event.sf_thrower = my_task.id
         message = getattr(my_task.task_spec, "sf_error_message", None)
         if message is not None:
             event.sf_error_message = my_task.workflow.script_engine.evaluate(my_task, message)

@@ -660,6 +660,7 @@ class Run:
         waiting = [t for t in self.workflow.event_manager.tasks.values()
                    if not t.task_spec.event_definition.has_fired(t)]
         event = BpmnEvent(ErrorEventDefinition(code, code=code), dict(variables), target=task.workflow)
+        event.sf_thrower = task.id  # its way out of a called process passes camunda:out mappings
         before = set(self.workflow.subprocesses)
         with _spiff_errors():
             self.workflow.event_manager.catch(event, internal=False)

@@ -7,7 +7,7 @@ import pytest
 from engine.api import Engine
 from engine.errors import DefinitionError, ScriptError
 from tests.engine.test_mailer import mailing, smtp  # noqa: F401 - fixtures: an engine mailing through a local server
-from tests.helpers import bpmn, chain
+from tests.helpers import bpmn, chain, flow
 
 
 def state(engine: Engine, instance_id: str) -> str:
@@ -333,3 +333,48 @@ def test_a_form_key_is_kept_on_the_task_as_camunda_has_it(engine: Engine, deploy
         engine.tasks.complete(task.id, {})
     assert keys == [("prepare", "embedded:app:forms/prepare.html", "embedded:app:forms/prepare.html"),
                     ("review", "app:forms/claim.html", "app:forms/claim.html"), ("plain", None, None)]
+
+
+# -- a BPMN error or escalation out of a called process -----------------------------------------------------------
+def _throwing_callee(kind: str) -> bytes:
+    """A called process whose task, completed with `fail=true`, ends in an error (or throws an escalation)."""
+    thrown = ('<bpmn:endEvent id="boom"><bpmn:errorEventDefinition errorRef="err"/></bpmn:endEvent>' if kind == "error"
+              else '<bpmn:endEvent id="boom"><bpmn:escalationEventDefinition escalationRef="esc"/></bpmn:endEvent>')
+    return bpmn(f"""
+        <bpmn:startEvent id="cs"/><bpmn:userTask id="work"/>
+        <bpmn:exclusiveGateway id="gw" default="f_ok"/><bpmn:endEvent id="ce"/>{thrown}
+        {chain("cs", "work", "gw")}
+        <bpmn:sequenceFlow id="f_ok" sourceRef="gw" targetRef="ce"/>
+        {flow("gw", "boom", "${fail}")}""", "callee",
+                extra='<bpmn:error id="err" errorCode="REJ"/><bpmn:escalation id="esc" escalationCode="ESC"/>\n')
+
+
+@pytest.mark.parametrize("kind", ["error", "escalation"])
+@pytest.mark.parametrize(("mappings", "passed"), [
+    ('<camunda:out source="calledVar" target="fromCallee"/>', {"fromCallee": "set in callee"}),
+    ('<camunda:out variables="all"/>', {"calledVar": "set in callee", "fail": True, "given": 1}),
+    ("", {}),
+])
+def test_a_bpmn_event_out_of_a_called_process_brings_what_its_out_mappings_give(
+        engine: Engine, deploy, kind: str, mappings: str, passed: dict) -> None:
+    # CallActivityTest.testTwoSubProcessesLimitedDataOutputOnError, testSubProcessDataOutputOnError and
+    # EscalationEventTest.testPropagateOutputVariablesWhileCatchEscalationOnCallActivity: the called instance's
+    # variables reach the caller through its camunda:out mappings only, as when it ends; before, all of them did.
+    deploy(_throwing_callee(kind), "callee.bpmn")
+    definition = ('<bpmn:errorEventDefinition errorRef="err"/>' if kind == "error"
+                  else '<bpmn:escalationEventDefinition escalationRef="esc"/>')
+    deploy(bpmn(f"""
+        <bpmn:startEvent id="s"/>
+        <bpmn:callActivity id="call" calledElement="callee">
+          <bpmn:extensionElements><camunda:in source="given" target="given"/>{mappings}</bpmn:extensionElements>
+        </bpmn:callActivity>
+        <bpmn:boundaryEvent id="caught" attachedToRef="call">{definition}</bpmn:boundaryEvent>
+        <bpmn:userTask id="handle"/><bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>
+        {chain("s", "call", "e")}{chain("caught", "handle", "e2")}""", "caller",
+                extra='<bpmn:error id="err" errorCode="REJ"/><bpmn:escalation id="esc" escalationCode="ESC"/>\n'))
+    i = engine.instances.start("caller", variables={"given": 1, "own": "caller's"})
+    [work] = engine.tasks.list(instance_id=i.id)
+    engine.tasks.complete(work.id, {"calledVar": "set in callee", "fail": True})
+    [handle] = engine.tasks.list(instance_id=i.id)
+    assert handle.task_definition_key == "handle"
+    assert engine.instances.variables(i.id) == {"given": 1, "own": "caller's", **passed}
