@@ -184,3 +184,25 @@ del scratch</bpmn:script></bpmn:scriptTask>
     engine.tasks.complete(_open(engine, instance.id)[0].id, {})
     assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["after"]
     assert engine.instances.variables(instance.id) == {"keep": 2}
+
+
+def test_a_task_cancelled_when_its_multi_instance_activity_ends_early_is_credited_to_no_one(engine: Engine,
+                                                                                              deploy) -> None:
+    # with nrOfCompletedInstances >= 2, the second completion cancels the third task: the history named the person
+    # who completed the second as the one who cancelled it ("cancelled ... by cid")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="work" camunda:assignee="${item}">
+          <bpmn:multiInstanceLoopCharacteristics isSequential="false" camunda:collection="${items}"
+              camunda:elementVariable="item">
+            <bpmn:completionCondition>${nrOfCompletedInstances >= 2}</bpmn:completionCondition>
+          </bpmn:multiInstanceLoopCharacteristics>
+        </bpmn:userTask>
+        <bpmn:userTask id="after"/><bpmn:endEvent id="e"/>""" + chain("s", "work", "after", "e")))
+    instance = engine.instances.start("p", variables={"items": ["ann", "bob", "cid"]})
+    for person in ("ann", "cid"):
+        [task] = [t for t in _open(engine, instance.id) if t.assignee == person]
+        engine.tasks.complete(task.id, {}, user=person)
+    work = [(h.event, h.user_id) for h in engine.instances.history(instance.id) if h.element_id == "work"
+            and h.element_type == "userTask" and h.event in ("completed", "cancelled")]
+    assert sorted(work, key=str) == sorted([("completed", "ann"), ("completed", "cid"), ("cancelled", None)], key=str)
