@@ -40,6 +40,16 @@ class Short(int):
 
 _DECLARED = {"Long": Long, "Short": Short}
 
+
+def beyond_long(value: Any) -> str | None:
+    """Why a whole number cannot be a variable, or None: one beyond a Long's range, which no Camunda client (nor
+    a double, past 1e308) can hold."""
+    low, high = _INT_RANGES["Long"]
+    if type(value) is int and not low <= value <= high:
+        return (f"{str(value)[:20]}{'...' if len(str(value)) > 20 else ''} is a whole number beyond a Long's range "
+                f"({low} to {high}); keep it as a Double or a String")
+    return None
+
 JSON_FORMAT = "application/json"
 
 
@@ -331,7 +341,7 @@ def project_variable(value: Any) -> dict[str, Any]:
     elif kind == "Boolean":
         text_value = "true" if value else "false"
     elif kind in ("Integer", "Short", "Long", "Double"):
-        number_value = float(value)
+        number_value = float(value) if kind == "Double" or abs(value) < 1e300 else None  # (refused at the door)
         text_value = str(value)
     elif kind == "Date":
         text_value = value.isoformat()

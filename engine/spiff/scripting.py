@@ -15,6 +15,7 @@ from ..errors import ScriptRejected
 from ..expressions import RUNTIME_HELPERS, execution_globals, expression_failure
 from ..juel_dates import DateTime
 from ..sandbox import ScriptFailure, ScriptSandbox, is_data
+from ..variables import beyond_long
 from .compensation import compensations
 from .tree import callers
 
@@ -223,6 +224,10 @@ class StageflowScriptEngine(PythonScriptEngine):
                 task.data.update(context)
             else:
                 self.sandbox.execute(script, task.data)
+            for name, value in task.data.items():
+                too_big = beyond_long(value)
+                if too_big:
+                    raise ScriptFailure(f"the script set variable '{name}': {too_big}")
         except ScriptFailure as err:
             raise WorkflowTaskException(
                 err.message, task=task, exception=err, line_number=err.line or 0,

@@ -362,13 +362,16 @@ def test_database_and_setting_problems_are_one_line(sf: Stageflow) -> None:
 def test_var_refuses_numbers_json_cannot_write(sf: Stageflow) -> None:
     sf.file("order.bpmn", ORDER)
     sf.ok("deploy", "order.bpmn")
-    nan, infinity, huge, nested = (sf.check_failure(r) for r in sf.run_all(
+    nan, infinity, huge, nested, whole = (sf.check_failure(r) for r in sf.run_all(
         ("start", "order", "--var", "a=NaN"), ("start", "order", "--var", "b=-Infinity"),
-        ("start", "order", "--var", "c=1e400"), ("start", "order", "--var", 'd={"x": [1, Infinity]}')))
+        ("start", "order", "--var", "c=1e400"), ("start", "order", "--var", 'd={"x": [1, Infinity]}'),
+        ("start", "order", "--var", "e=1" + "0" * 400)))
     assert nan.startswith("variable 'a': NaN is not a number JSON allows")
     assert infinity.startswith("variable 'b': -Infinity")
     assert huge == "variable 'c': 1e400 is too large for a number"
     assert nested.startswith("variable 'd': Infinity")
+    # a whole number no Long holds (it was a bare OverflowError)
+    assert whole.startswith("variable 'e': 10000000000000000000... is a whole number beyond a Long's range")
     assert sf.json("instances") == []
     quoted = sf.json("start", "order", "--var", 'a="NaN"', "--var", "b=1e300")
     assert sf.json("variables", quoted["id"]) == {"a": "NaN", "b": 1e300}

@@ -73,6 +73,19 @@ def test_the_execution_object_is_not_a_value_to_keep(engine: Engine, deploy) -> 
     assert err.value.element_id == "calc" and "execution object" in err.value.message
 
 
+@pytest.mark.parametrize("script", ["x = 10 ** 400", "x = 2 ** 63", "execution.setVariable('x', -2 ** 64)"])
+def test_a_whole_number_beyond_a_long_is_refused_naming_the_element(engine: Engine, deploy, script: str) -> None:
+    # it was a bare "unexpected OverflowError" (10 ** 400) or a Long no client can read (2 ** 63)
+    deploy(_process(script))
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("p")
+    assert err.value.element_id == "calc" and "variable 'x'" in err.value.message
+    assert "beyond a Long's range" in err.value.message
+    assert engine.instances.list() == []
+    deploy(_process("x = 2 ** 63 - 1\ny = float(10 ** 400 // 10 ** 100)"))
+    assert engine.instances.variables(engine.instances.start("p").id) == {"x": 2 ** 63 - 1, "y": 1e300}
+
+
 def test_a_joda_date_time_kept_as_a_variable_is_a_date(engine: Engine, deploy, clock) -> None:
     deploy(bpmn("""
         <bpmn:startEvent id="s"/>
