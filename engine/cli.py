@@ -170,8 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remove", action="append", metavar="NAME")
 
     p = cmd("tasks", "list open tasks")
-    p.add_argument("--user", help="tasks assigned to the user or offered to them")
-    p.add_argument("--group", action="append", help="tasks offered to this group (repeatable)")
+    p.add_argument("--user", help="tasks assigned to the user, delegated by them, or unclaimed and offered to "
+                                  "them or their groups")
+    p.add_argument("--group", action="append", help="unclaimed tasks offered to this group (repeatable)")
+    p.add_argument("--include-assigned", action="store_true",
+                   help="with --user or --group: also tasks offered to them that someone has claimed")
     p.add_argument("--assignee")
     p.add_argument("--instance")
     p.add_argument("--business-key")
@@ -414,9 +417,10 @@ def c_tasks(engine: Any, args: argparse.Namespace, out: Output) -> int:
     if args.user:  # the user's tasks and those offered to them or, as the REST API's candidateUser, their groups
         filters["involved_user"] = args.user
         filters["involved_groups"] = sorted({*_groups_of(engine, args.user), *(args.group or [])})
+        filters["offered_unassigned"] = not args.include_assigned  # claimed by another: no longer on offer
     elif args.group:
         filters["candidate_groups"] = args.group
-        filters["include_assigned"] = True
+        filters["include_assigned"] = args.include_assigned
     out.records(engine.tasks.list(max_results=args.max, **filters), TASK_COLUMNS)
     return 0
 

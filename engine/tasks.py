@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select, text
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, text
 from sqlalchemy.sql import ClauseElement
 
 from .errors import AlreadyClaimed, BadRequest, Conflict, NotFound, Suspended
@@ -42,7 +42,8 @@ _TASK_STATE = FastStatement(select(_T.c.instance_id, _T.c.ended_at, _T.c.outcome
 _BOUND = frozenset({"assignee", "candidate_user", "candidate_group", "instance_id", "business_key", "process_key",
                     "definition_id", "task_definition_key", "due_before", "due_after", "involved_user", "owner",
                     "delegation_state"})
-_FLAGS = frozenset({"unassigned", "without_due", "include_assigned"})  # their truth changes the shape only
+_FLAGS = frozenset({"unassigned", "without_due", "include_assigned",  # their truth changes the shape only
+                    "offered_unassigned"})
 _TRI_STATE = frozenset({"suspended", "with_candidate_groups"})  # True, False or None (no filter)
 _LISTS: dict[tuple[Any, ...], FastStatement] = {}
 _LISTS_MAX = 256
@@ -88,9 +89,12 @@ class Tasks:
             link_cond = [m.IdentityLink.user_id == involved]
             if involved_groups:
                 link_cond.append(m.IdentityLink.group_id.in_(involved_groups))
-            # Camunda's involvedUser: assignee, owner (a task they delegated) or candidate
-            q = q.where(or_(m.HumanTask.assignee == involved, m.HumanTask.owner == involved,
-                            _linked(or_(*link_cond), correlated)))
+            # Camunda's involvedUser: assignee, owner (a task they delegated) or candidate; with
+            # `offered_unassigned`, a candidate of a task no one has claimed (what the inbox offers them)
+            offered = _linked(or_(*link_cond), correlated)
+            if _given(filters.get("offered_unassigned")):
+                offered = and_(m.HumanTask.assignee.is_(None), offered)
+            q = q.where(or_(m.HumanTask.assignee == involved, m.HumanTask.owner == involved, offered))
         for name, column in (("instance_id", m.HumanTask.instance_id),
                              ("business_key", m.HumanTask.business_key),
                              ("process_key", m.HumanTask.definition_key),

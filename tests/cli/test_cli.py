@@ -316,6 +316,19 @@ def test_tasks_for_a_user_include_those_offered_to_their_groups(sf: Stageflow) -
     assert sorted(t["processInstanceId"] for t in mary.json()) == sorted(started)
     assert mary_and_group.json() == mary.json()
     assert stranger.code == 0 and stranger.out.strip() == "(none)"  # no account, no group: nothing offered
+    # a task john has claimed is no longer offered to mary or her group (as Camunda's candidateUser/Group), unless
+    # asked for; mary's own claimed task stays hers
+    john_s, mary_s = (t["id"] for t in sorted(mary.json(), key=lambda t: t["processInstanceId"]))
+    sf.ok("claim", john_s, "--user", "john")
+    sf.ok("claim", mary_s, "--user", "mary")
+    mary, group, mary_all, group_all = sf.run_all(
+        ("tasks", "--user", "mary", "--json"), ("tasks", "--group", "sales", "--json"),
+        ("tasks", "--user", "mary", "--include-assigned", "--json"),
+        ("tasks", "--group", "sales", "--include-assigned", "--json"))
+    assert [t["id"] for t in mary.json()] == [mary_s]
+    assert group.json() == []
+    assert sorted(t["id"] for t in mary_all.json()) == sorted(t["id"] for t in group_all.json()) == sorted(
+        [john_s, mary_s])
 
 
 def test_a_failing_script_or_expression_is_one_error_line(sf: Stageflow) -> None:
