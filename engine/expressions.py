@@ -113,8 +113,8 @@ _P_TERNARY, _P_OR, _P_AND, _P_NOT, _P_CMP, _P_ADD, _P_MUL, _P_NEG, _P_ATOM = ran
 _EQUALITY = {"==": "==", "eq": "==", "!=": "!=", "ne": "!="}
 _RELATIONAL = {"<": "<", "lt": "<", ">": ">", "gt": ">", "<=": "<=", "le": "<=", ">=": ">=", "ge": ">="}
 _COMPARE = {"==": "_sf_eq", "<": "_sf_lt", ">": "_sf_gt", "<=": "_sf_le", ">=": "_sf_ge"}  # JUEL coercion
-_ADDITIVE = {"+": "+", "-": "-"}
-_MULTIPLICATIVE = {"*": "*", "/": "/", "div": "/", "%": "%", "mod": "%"}
+_ADDITIVE = {"+": "_sf_add", "-": "_sf_sub"}  # JUEL arithmetic (coercion, Java's division and remainder)
+_MULTIPLICATIVE = {"*": "_sf_mul", "/": "_sf_div", "div": "_sf_div", "%": "_sf_mod", "mod": "_sf_mod"}
 
 
 ASCII_DIGITS = frozenset("0123456789")  # a number starts with one (JUEL, FEEL): "²" is a digit to isdigit()
@@ -405,6 +405,66 @@ def _sf_ge(a: Any, b: Any) -> bool:
     return _sf_le(b, a)
 
 
+# JUEL arithmetic (EL 2.2, 1.7): `+`, `-`, `*` and `%` coerce both operands to doubles when either is a
+# floating-point number or a string with '.', 'e' or 'E' in it, else to longs (a string by parsing, null as 0; a
+# boolean or another object is an error: `+` joins no strings). `/` always divides doubles, so `1 / 0` is
+# Infinity; a long `%` takes the sign of the dividend, as Java's does.
+
+
+def _el_arithmetic(a: Any, b: Any, op: str) -> tuple[int | float, int | float]:
+    double = any(isinstance(v, float) or isinstance(v, str) and any(c in v for c in ".eE") for v in (a, b))
+    kind = "double" if double else "long"
+    try:
+        x = 0 if a is None else _el_number(a, kind)
+        y = 0 if b is None else _el_number(b, kind)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{err} for '{op}'") from None
+    return (float(x), float(y)) if double else (x, y)
+
+
+def _sf_add(a: Any, b: Any) -> int | float:
+    """JUEL ``a + b``: numbers only, with EL coercion (``'3' + 1`` is 4)."""
+    x, y = _el_arithmetic(a, b, "+")
+    return x + y
+
+
+def _sf_sub(a: Any, b: Any) -> int | float:
+    """JUEL ``a - b`` with EL coercion."""
+    x, y = _el_arithmetic(a, b, "-")
+    return x - y
+
+
+def _sf_mul(a: Any, b: Any) -> int | float:
+    """JUEL ``a * b`` with EL coercion (``'3' * 2`` is 6, not '33')."""
+    x, y = _el_arithmetic(a, b, "*")
+    return x * y
+
+
+def _sf_div(a: Any, b: Any) -> float:
+    """JUEL ``a / b`` (``div``): a double; dividing by zero gives Infinity or NaN, as in Java."""
+    x, y = (float(v) for v in _el_arithmetic(float(0) if a is None else a, b, "/"))
+    if y == 0:
+        return math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x) * math.copysign(1, y)
+    return x / y
+
+
+def _sf_mod(a: Any, b: Any) -> int | float:
+    """JUEL ``a % b`` (``mod``): Java's remainder, with the sign of the dividend; a long modulo zero fails."""
+    x, y = _el_arithmetic(a, b, "%")
+    if isinstance(x, float):
+        return math.nan if y == 0 else math.fmod(x, y)
+    if y == 0:
+        raise ZeroDivisionError("/ by zero")
+    remainder = abs(x) % abs(y)
+    return -remainder if x < 0 else remainder
+
+
+def _sf_neg(a: Any) -> int | float:
+    """JUEL unary ``-a`` with EL coercion (null is 0, ``-'2'`` is -2)."""
+    x, _ = _el_arithmetic(a, 0, "-")
+    return -x
+
+
 def _sf_name(name: str) -> Any:
     """A variable named in an expression whose name is also a Python builtin or keyword (`input`, `type`): its
     value, and, as for any other name, an error when it is not set (JUEL's "Cannot resolve identifier")."""
@@ -427,6 +487,12 @@ RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_gt": _sf_gt,
     "_sf_le": _sf_le,
     "_sf_ge": _sf_ge,
+    "_sf_add": _sf_add,
+    "_sf_sub": _sf_sub,
+    "_sf_mul": _sf_mul,
+    "_sf_div": _sf_div,
+    "_sf_mod": _sf_mod,
+    "_sf_neg": _sf_neg,
     "_sf_now": now,
     "_sf_date_time": date_time,
 }
@@ -675,11 +741,18 @@ class _Parser(TokenCursor):
     def relational(self) -> _Py:
         return self._comparison(self.additive, _RELATIONAL)
 
+    def _arithmetic(self, operand: Callable[[], _Py], table: Mapping[str, str]) -> _Py:
+        left = operand()
+        while (helper := self.match_word(table)) is not None:
+            right = operand()
+            left = _Py(f"{helper}({left.src}, {right.src})", _P_ATOM)
+        return left
+
     def additive(self) -> _Py:
-        return self._binary(self.multiplicative, _ADDITIVE, _P_ADD)
+        return self._arithmetic(self.multiplicative, _ADDITIVE)
 
     def multiplicative(self) -> _Py:
-        return self._binary(self.unary, _MULTIPLICATIVE, _P_MUL)
+        return self._arithmetic(self.unary, _MULTIPLICATIVE)
 
     def unary(self) -> _Py:
         tok = self.tok
@@ -688,7 +761,9 @@ class _Parser(TokenCursor):
             return _Py(f"not {self.unary().at(_P_NOT)}", _P_NOT)
         if self.is_op("-"):
             self.next()
-            return _Py(f"-{self.unary().at(_P_NEG)}", _P_NEG)
+            if self.tok.kind in ("int", "float"):  # a negative number
+                return _Py(f"-{self.unary().at(_P_NEG)}", _P_NEG)
+            return _Py(f"_sf_neg({self.unary().src})", _P_ATOM)
         if tok.kind == "kw" and tok.value == "empty":
             self.next()
             return _Py(f"_sf_empty({self.unary().src})", _P_ATOM)

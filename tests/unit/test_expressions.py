@@ -412,6 +412,46 @@ def test_comparisons_that_juel_cannot_coerce_fail(expr: str, variables: dict[str
         juel(expr, **variables)
 
 
+@pytest.mark.parametrize(
+    ("expr", "variables", "expected"),
+    [
+        # a numeric string is a number (form fields often arrive as text); Python gave '33' or a TypeError
+        ("${s * 2}", {"s": "3"}, 6),
+        ("${s - 1}", {"s": "3"}, 2),
+        ("${1 + '2'}", {}, 3),
+        ("${s + 1}", {"s": "2.5"}, 3.5),
+        ("${s * 2}", {"s": "1e2"}, 200.0),
+        ("${-s}", {"s": "2"}, -2),
+        ("${a + b}", {"a": None, "b": 4}, 4),  # null is 0
+        ("${a * 1.5}", {"a": 2}, 3.0),
+        ("${7 / 2}", {}, 3.5),
+        ("${6 div 3}", {}, 2.0),
+        ("${1 / 0}", {}, float("inf")),
+        ("${-1 / 0}", {}, float("-inf")),
+        # Java's remainder keeps the dividend's sign (Python's % takes the divisor's)
+        ("${-7 % 3}", {}, -1),
+        ("${7 mod -3}", {}, 1),
+        ("${a + b * c - -d}", {"a": 1, "b": 2, "c": 3, "d": 4}, 11),
+        ("${(a + b) * c}", {"a": 1, "b": 2, "c": 3}, 9),
+        ("${items[i + 1]}", {"items": [10, 20], "i": 0}, 20),
+    ],
+)
+def test_arithmetic_coerces_as_juel_does(expr: str, variables: dict[str, Any], expected: Any) -> None:
+    result = juel(expr, **variables)
+    assert result == expected and type(result) is type(expected)
+
+
+def test_arithmetic_juel_cannot_coerce_fails() -> None:
+    assert juel("${0 / 0}") != juel("${0 / 0}")  # NaN
+    for expr, variables, message in (("${a + b}", {"a": "x", "b": "y"}, "cannot coerce 'x' to a number for '+'"),
+                                     ("${items * 2}", {"items": [1]}, "cannot coerce [1] (list) to a number for '*'"),
+                                     ("${flag + 1}", {"flag": True}, "cannot coerce True (bool) to a number for '+'")):
+        with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+            juel(expr, **variables)
+    with pytest.raises(ZeroDivisionError):
+        juel("${5 % 0}")
+
+
 # ------------------------------------------------------------------------------------------ conditions
 
 
