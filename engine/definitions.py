@@ -750,7 +750,9 @@ def nothing_to_deploy(files: list[tuple[str, bytes]], max_bytes: int) -> str:
     """
     reasons = []
     for name, content in files:
-        if not name.lower().endswith(MODEL_SUFFIXES):
+        if not name.lower().endswith(MODEL_SUFFIXES):  # kept as a resource of the deployment, as Camunda keeps it
+            reasons.append(f"{name} is kept as a resource, not read as a model (its name does not end in "
+                           f"{', '.join(MODEL_SUFFIXES)})")
             continue
         root = parse_xml(content, name, max_bytes=max_bytes).getroot()
         skipped = [proc.get("id") or "?" for proc in root.iter("{*}process")]

@@ -420,11 +420,13 @@ def test_deploying_no_executable_process_says_why(sf: Stageflow) -> None:
     sf.file("pools.bpmn", pools)
     sf.file("empty.bpmn", BPMN_HEADER + '<bpmn:message id="m" name="ping"/></bpmn:definitions>')
 
-    skipped, empty = sf.run_all(("deploy", "pools.bpmn"), ("deploy", "empty.bpmn"))
-    assert skipped.code == 0 and empty.code == 0
+    sf.file("notes.txt", "not a model")
+    skipped, empty, notes = sf.run_all(("deploy", "pools.bpmn"), ("deploy", "empty.bpmn"), ("deploy", "notes.txt"))
+    assert skipped.code == 0 and empty.code == 0 and notes.code == 0
     assert skipped.out.strip() == (
         'nothing deployed: pools.bpmn: customer_pool, bank_pool skipped, not executable (isExecutable="false")')
     assert empty.out.strip() == "nothing deployed: empty.bpmn holds no process"
+    assert notes.out.startswith("nothing deployed: notes.txt is kept as a resource, not read as a model")
     assert sf.json("definitions") == []
 
 
