@@ -652,19 +652,25 @@ def _limit_memory(megabytes: int | None) -> None:
 
 
 def c_worker(engine: Any, args: argparse.Namespace, out: Output) -> int:
-    import time
+    """Fire due timers until SIGTERM or SIGINT, then stop cleanly (a job in progress finishes): exit status 0."""
+    import signal
+    import threading
 
     from .scheduler import TimerScheduler
 
     _limit_memory(args.memory_limit)
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
     scheduler = TimerScheduler(engine)
     scheduler.start()
     print(f"Stageflow worker firing timers every {scheduler.poll_seconds} s", flush=True)
     try:
-        while True:
-            time.sleep(3600)
+        stop.wait()
     finally:
         scheduler.stop()
+    print("Stageflow worker stopped", flush=True)
+    return 0
 
 
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace, Output], int]] = {

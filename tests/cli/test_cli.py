@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -443,3 +444,20 @@ odd = ratio - ratio</bpmn:script></bpmn:scriptTask>
         raise AssertionError(f"{constant} is not JSON")
 
     assert json.loads(as_json.out, parse_constant=refuse) == {"ratio": "Infinity", "odd": "NaN"}
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_the_worker_stops_cleanly_on_a_stop_signal(sf: Stageflow, stop_signal: int) -> None:
+    # a service manager stops it with SIGTERM, a person with Ctrl-C: both are a clean stop, exit status 0 (it was
+    # killed by SIGTERM, status 143)
+    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=sf.cwd, env=sf.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None
+        assert "firing timers" in worker.stdout.readline()
+        worker.send_signal(stop_signal)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, err
+    assert "Stageflow worker stopped" in out and "Traceback" not in err
