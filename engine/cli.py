@@ -369,7 +369,8 @@ def c_show(engine: Any, args: argparse.Namespace, out: Output) -> int:
     i = state.instance
     print(f"instance   {i.id}\ndefinition {i.definition_id}\nbusiness   {i.business_key or '-'}\n"
           f"state      {i.state}\nstarted    {i.started_at.isoformat()}"
-          + (f"\nended      {i.ended_at.isoformat()}" if i.ended_at else ""))
+          + (f"\nended      {i.ended_at.isoformat()}" if i.ended_at else "")
+          + (f"\nreason     {i.delete_reason}" if i.delete_reason else ""))
     print(f"active     {', '.join(state.active_elements) or '-'}")
     print("variables")
     for name, value in state.variables.items():

@@ -167,11 +167,12 @@ class InstanceView:
     ended_at: datetime | None
     variables: dict[str, Any] | None = None
     replayed: bool = False  # a repeated idempotent start returned the first one's instance
+    delete_reason: str | None = None  # why it was cancelled (`cancel --reason`, Camunda's deleteReason)
 
     @classmethod
     def of(cls, row: m.ProcessInstance, variables: dict[str, Any] | None = None) -> InstanceView:
         return cls(row.id, row.definition_id, row.definition_key, row.business_key, row.state,
-                   row.started_at, row.ended_at, variables)
+                   row.started_at, row.ended_at, variables, delete_reason=row.delete_reason)
 
     @property
     def ended(self) -> bool:
@@ -309,6 +310,7 @@ class InstanceState:
     def to_json(self) -> dict[str, Any]:
         body = self.instance.to_json()
         body.update({
+            "deleteReason": self.instance.delete_reason,
             "variables": self.variables,
             "activeActivityIds": self.active_elements,
             "tasks": [t.to_json() for t in self.tasks],

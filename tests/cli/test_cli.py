@@ -237,6 +237,9 @@ def test_messages_signals_suspend_resume_and_cancel(sf: Stageflow) -> None:
                                  ("show", first, "--json"))
     assert cancelled.json()["ended"] is True and cancelled.json()["state"] == "CANCELED"
     assert done.json()["state"] == "COMPLETED" and done.json()["variables"] == {"paid": 1}
+    shown, shown_json = sf.run_all(("show", second), ("show", second, "--json"))  # the reason was never shown
+    assert "reason     customer withdrew" in shown.out.splitlines()
+    assert shown_json.json()["deleteReason"] == "customer withdrew" and done.json()["deleteReason"] is None
 
 
 def test_bad_input_is_one_error_line_and_a_non_zero_exit(sf: Stageflow) -> None:
