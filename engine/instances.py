@@ -258,7 +258,8 @@ class Instances:
             history = session.scalars(select(m.HistoryEvent).where(m.HistoryEvent.instance_id == instance_id)
                                       .order_by(m.HistoryEvent.seq.desc()).limit(history_limit)).all()
             active = [t.element_id for t in tasks] + self._waiting_at(session, row.definition_id, [
-                *(j.element_id for j in jobs), *(s.element_id for s in subs)]) + [e.element_id for e in externals]
+                *(j.element_id for j in jobs), *(s.element_id for s in subs)], activities_only=True) + [
+                e.element_id for e in externals]
             return InstanceState(
                 instance=InstanceView.of(row),
                 variables=variables,
@@ -451,14 +452,20 @@ class Instances:
         return DiagramMarkers(active=sorted(active), completed=sorted(completed),
                               incidents=sorted(e for e in incidents if e))
 
-    def _waiting_at(self, session, definition_id: str, element_ids: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-        """The elements jobs and subscriptions wait at, as Camunda shows them (see `CompiledProcess.waiting_at`)."""
+    def _waiting_at(self, session, definition_id: str, element_ids: list[str], *,  # type: ignore[no-untyped-def]
+                    activities_only: bool = False) -> list[str]:
+        """The elements jobs and subscriptions wait at, as Camunda shows them (see `CompiledProcess.waiting_at`);
+        with `activities_only`, as Camunda's active activity ids: not a boundary event (it waits with its
+        activity) nor an event subprocess's start event (with its scope), which are subscriptions only."""
         if not element_ids:
             return []
         try:
             compiled = self.engine.definitions.compiled(session, definition_id)
         except NotFound:  # its deployment was deleted
             return element_ids
+        if activities_only:
+            element_ids = [e for e in element_ids if (info := compiled.element_by_id(e)) is None
+                           or info.tag not in ("boundaryEvent", "startEvent")]
         return [compiled.waiting_at(e) for e in element_ids]
 
     def element_names(self, instance_id: str) -> dict[str, str]:

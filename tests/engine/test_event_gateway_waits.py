@@ -75,3 +75,24 @@ def test_the_instance_is_shown_waiting_at_the_gateway(engine: Engine, deploy) ->
     open_activities = [a["activityId"] for a in engine.history.activities(instance.id)
                        if a["endTime"] is None]
     assert open_activities == ["g"]
+
+
+def test_a_boundary_event_and_an_event_subprocess_start_are_not_active_activities(engine: Engine, deploy) -> None:
+    """Camunda's active activity ids: the task, not its boundary timer nor the event subprocess's start events
+    (each is a subscription of its scope); `show` listed them as active."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="work"/><bpmn:endEvent id="e"/>
+        <bpmn:boundaryEvent id="late" attachedToRef="work" cancelActivity="false">
+          <bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>
+        </bpmn:boundaryEvent><bpmn:userTask id="chase"/><bpmn:endEvent id="e2"/>
+        <bpmn:subProcess id="events" triggeredByEvent="true">
+          <bpmn:startEvent id="asked" isInterrupting="false"><bpmn:messageEventDefinition messageRef="m"/>
+          </bpmn:startEvent><bpmn:userTask id="answer"/><bpmn:endEvent id="answered"/>
+          """ + chain("asked", "answer", "answered") + """
+        </bpmn:subProcess>""" + chain("s", "work", "e") + chain("late", "chase", "e2"),
+        extra='<bpmn:message id="m" name="question"/>'))
+    instance = engine.instances.start("p")
+    state = engine.instances.state(instance.id)
+    assert state.active_elements == ["work"]
+    assert {t["activityId"] for t in state.timers} == {"late"}  # the waits themselves are still listed
+    assert {s["activityId"] for s in state.subscriptions} == {"asked"}
