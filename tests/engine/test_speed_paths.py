@@ -83,7 +83,8 @@ def test_a_started_key_takes_its_latest_version_after_a_deletion(engine: Engine,
 
 
 @pytest.mark.parametrize("value", [
-    2**70,  # beyond 64 bits: orjson refuses, the standard library writes it
+    [2**70],  # beyond 64 bits (in a Json value: a variable of its own is refused): orjson refuses, the standard
+    # library writes it
     {"name": "Zoë ✓", "lines": [1.5, -0.0, 1e300, None, True], "nested": {"deep": [[], {}]}},
     "\u2028 line separator and \x00 nul",
     float("nan"),  # no JSON word for it: written by the standard library, the run is loaded again each change
