@@ -27,7 +27,7 @@ from .clock import Clock, using_clock
 from .decision_history import evaluation_rows
 from .dialect import ElementInfo
 from .errors import BadRequest, Conflict, NotFound, ScriptError, StageflowError, Suspended
-from .expressions import execution_globals, is_expression, text_to_python
+from .expressions import execution_globals, expression_failure, is_expression, text_to_python
 from .ids import new_id
 from .placeholders import fill
 from .runcache import Kept, RunCache, Waits
@@ -404,8 +404,9 @@ class Executor:
             try:
                 with using_clock(self.clock):  # `now()`, `dateTime()`
                     return self.sandbox.evaluate(src, context)
-            except ScriptFailure as err:
-                raise ScriptError(f"{what}: {err.message}", element_id=task.element_id, instance_id=row.id)
+            except ScriptFailure as err:  # in the diagram's words, as a gateway's condition says it
+                raise ScriptError(f"{what}: {expression_failure(src, err.message)}", element_id=task.element_id,
+                                  instance_id=row.id if row.version else None)  # (a failed start made none)
 
         return value
 

@@ -378,3 +378,25 @@ def test_a_bpmn_event_out_of_a_called_process_brings_what_its_out_mappings_give(
     [handle] = engine.tasks.list(instance_id=i.id)
     assert handle.task_definition_key == "handle"
     assert engine.instances.variables(i.id) == {"given": 1, "own": "caller's", **passed}
+
+
+def test_a_task_attribute_naming_a_missing_variable_fails_in_camundas_words(engine: Engine, deploy) -> None:
+    # it said "assignee: NameError: name 'initiatorUser' is not defined", and named the instance a failed start
+    # never made
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="first"/>
+        <bpmn:userTask id="review" camunda:assignee="${initiatorUser}"/><bpmn:endEvent id="e"/>"""
+                + chain("s", "first", "review", "e")))
+    instance = engine.instances.start("p")
+    [first] = engine.tasks.list(instance_id=instance.id)
+    with pytest.raises(ScriptError) as err:
+        engine.tasks.complete(first.id, {})
+    assert err.value.element_id == "review" and err.value.instance_id == instance.id
+    assert err.value.message.endswith("assignee: Unknown property used in expression: ${initiatorUser}. "
+                                      "Cause: Cannot resolve identifier 'initiatorUser'")
+    deploy(bpmn("""<bpmn:startEvent id="s"/><bpmn:userTask id="review" camunda:candidateGroups="${team}"/>"""
+                + chain("s", "review"), "q"))
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("q")
+    assert err.value.instance_id is None and "Cannot resolve identifier 'team'" in err.value.message
+    assert [i.id for i in engine.instances.list()] == [instance.id]
