@@ -1133,8 +1133,9 @@ class Run:
         return Snapshot({task.id: task.state for task in self._all_tasks()})
 
     def steps(self, now: datetime) -> list[Step]:
-        """What happened since the load (or start): elements completed, cancelled or failed."""
-        steps = []
+        """What happened since the load (or start): elements completed, cancelled or failed, in the order they
+        did (a multi-instance body after its instances, a called process's elements before what follows it)."""
+        steps: list[tuple[float, Step]] = []
         before = self._before.states
         for task in self._all_tasks():
             spec = task.task_spec
@@ -1158,9 +1159,9 @@ class Run:
                 kind = MULTI_INSTANCE_BODY
             else:
                 kind = info.tag if info is not None else spec.__class__.__name__
-            steps.append(Step(str(task.id), spec.bpmn_id, kind, spec.bpmn_name, event, now))
-        steps.sort(key=lambda s: s.at)
-        return steps
+            steps.append((task.last_state_change, Step(str(task.id), spec.bpmn_id, kind, spec.bpmn_name, event, now)))
+        steps.sort(key=lambda s: s[0])  # stable: a tie keeps the tree's order
+        return [step for _, step in steps]
 
     # -- pruning --------------------------------------------------------------------------------------------
     def prune(self) -> int:

@@ -400,3 +400,25 @@ def test_a_task_attribute_naming_a_missing_variable_fails_in_camundas_words(engi
         engine.instances.start("q")
     assert err.value.instance_id is None and "Cannot resolve identifier 'team'" in err.value.message
     assert [i.id for i in engine.instances.list()] == [instance.id]
+
+
+def test_history_lists_the_steps_of_one_change_in_the_order_they_happened(engine: Engine, deploy) -> None:
+    # one change's steps were listed in the task tree's order: the called process's after the caller's end event,
+    # a multi-instance body's completion before its instances'
+    deploy(bpmn("""<bpmn:startEvent id="cs"/><bpmn:scriptTask id="inside" scriptFormat="python">
+        <bpmn:script>y = 1</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="ce"/>""" + chain("cs", "inside", "ce"),
+                "callee"), "callee.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="go"/>
+        <bpmn:callActivity id="call" calledElement="callee"/>
+        <bpmn:scriptTask id="each" scriptFormat="python"><bpmn:script>z = item</bpmn:script>
+          <bpmn:multiInstanceLoopCharacteristics isSequential="true" camunda:collection="${items}"
+              camunda:elementVariable="item"/></bpmn:scriptTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "go", "call", "each", "e"), "caller"))
+    instance = engine.instances.start("caller", variables={"items": [1, 2]})
+    [go] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(go.id, {})
+    done = [(h.element_id, h.element_type) for h in engine.instances.history(instance.id) if h.event == "completed"]
+    after_go = [element for element, _ in done[done.index(("go", "userTask")) + 1:]]
+    assert after_go == ["cs", "inside", "ce", "call", "each", "each", "each", "e", "caller"], done
+    assert [kind for element, kind in done if element == "each"][-1] == "multiInstanceBody"
