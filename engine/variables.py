@@ -358,6 +358,11 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 def _default(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, (set, frozenset)):  # a JSON array, as the runtime keeps it (and Jackson writes a Set)
+        try:
+            return sorted(value)
+        except TypeError:
+            return list(value)
     return str(value)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from engine.api import Engine
 from engine.errors import ScriptError
@@ -71,6 +72,18 @@ def test_the_execution_object_is_not_a_value_to_keep(engine: Engine, deploy) -> 
     with pytest.raises(ScriptError) as err:
         engine.instances.start("p")
     assert err.value.element_id == "calc" and "execution object" in err.value.message
+
+
+def test_a_set_a_script_makes_is_a_list_wherever_it_is_read(engine: Engine, deploy) -> None:
+    # the variable row held the text "{'a', 'b'}" while the runtime kept the list
+    deploy(_process("tags = {'b', 'a'}"))
+    instance = engine.instances.start("p")
+    [check] = engine.tasks.list(instance_id=instance.id)
+    assert engine.instances.variables(instance.id)["tags"] == ["a", "b"]
+    assert engine.tasks.variables(check.id)["tags"] == ["a", "b"]
+    with engine.db.read() as session:
+        stored = session.execute(text("SELECT type, value FROM variable WHERE name = 'tags'")).one()
+    assert tuple(stored) == ("Json", '["a", "b"]')
 
 
 @pytest.mark.parametrize("script", ["x = 10 ** 400", "x = 2 ** 63", "execution.setVariable('x', -2 ** 64)"])
