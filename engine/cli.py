@@ -514,8 +514,11 @@ def c_timers(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 
 def c_fire_timers(engine: Any, args: argparse.Namespace, out: Output) -> int:
-    fired = engine.jobs.execute_due()
-    out.record({"fired": fired}, f"{fired} timer(s) fired")
+    due = engine.jobs.acquire(100)
+    fired = sum(engine.jobs.execute(job_id) for job_id in due)
+    missed = len(due) - fired  # failed (retried later, or an incident) or taken by another worker
+    out.record({"fired": fired, "failed": missed}, f"{fired} due job(s) fired" + (
+        f", {missed} failed: see `stageflow timers` (retries) and `stageflow incidents`" if missed else ""))
     return 0
 
 

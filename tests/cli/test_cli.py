@@ -464,3 +464,20 @@ def test_the_worker_stops_cleanly_on_a_stop_signal(sf: Stageflow, stop_signal: i
         worker.kill()
     assert worker.returncode == 0, err
     assert "Stageflow worker stopped" in out and "Traceback" not in err
+
+
+def test_fire_timers_says_how_many_due_jobs_fired_and_failed(sf: Stageflow) -> None:
+    # it printed "0 timer(s) fired" when a due job ran and failed
+    past = ('<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>'
+            "<bpmn:timeDate>2020-01-01T00:00:00Z</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>")
+    sf.file("fine.bpmn", bpmn(f'<bpmn:startEvent id="s"/>{past}<bpmn:endEvent id="e"/>' + chain("s", "wait", "e"),
+                              process_id="fine"))
+    sf.file("broken.bpmn", bpmn(f'<bpmn:startEvent id="s"/>{past}<bpmn:scriptTask id="divide" scriptFormat="python">'
+                                "<bpmn:script>x = 1 / 0</bpmn:script></bpmn:scriptTask><bpmn:endEvent id=\"e\"/>"
+                                + chain("s", "wait", "divide", "e"), process_id="broken"))
+    sf.ok("deploy", "fine.bpmn", "broken.bpmn")
+    sf.ok("start", "fine")
+    sf.ok("start", "broken")
+    assert sf.ok("fire-timers").out.strip() == (
+        "1 due job(s) fired, 1 failed: see `stageflow timers` (retries) and `stageflow incidents`")
+    assert sf.json("fire-timers") == {"fired": 0, "failed": 0}  # the failed one is due again in 5 minutes
