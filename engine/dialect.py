@@ -972,8 +972,11 @@ class Dialect:
         self._refuse_connector(el)
         try:
             source = text_to_python(text, element_id=el.get("id"))
-        except ExpressionError:
-            raise self._java(el, "expression") from None
+        except ExpressionError as err:
+            reason = getattr(err, "reason", err.message)
+            if reason.startswith("method calls are not supported"):  # a bean's or another Java method: Java code
+                raise self._java(el, "expression") from None
+            raise self.fail(el, f"camunda:expression '{text}': {reason}") from None
         result = el.get(_c("resultVariable"))
         if result is not None and not _NAME.match(result.strip()):
             raise self.fail(el, f"camunda:resultVariable '{result}' is not a variable name")

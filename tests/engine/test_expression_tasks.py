@@ -40,6 +40,19 @@ def test_an_expression_calling_java_code_is_refused_naming_the_element(engine: E
     assert "camunda:expression (Java code) is not supported" in err.value.message
 
 
+@pytest.mark.parametrize(("expression", "problem"), [
+    ("${`amount`}", "unexpected character '`' at column 3"),
+    ("${amount +}", "unexpected end of expression"),
+])
+def test_an_expression_with_a_syntax_error_is_refused_as_one(engine: Engine, deploy, expression: str,
+                                                             problem: str) -> None:
+    # it was refused as "Java code", which sent the designer to an external task for a typo
+    with pytest.raises(DefinitionError) as err:
+        deploy(_process(f'<bpmn:serviceTask id="calc" camunda:expression="{expression}"/>'))
+    assert err.value.element_id == "calc" and problem in err.value.message
+    assert "Java code" not in err.value.message
+
+
 def test_an_expression_that_fails_is_an_error_at_the_task(engine: Engine, deploy) -> None:
     deploy(_process('<bpmn:serviceTask id="calc" camunda:expression="${orderService}"/>'))
     with pytest.raises(ScriptError) as err:
