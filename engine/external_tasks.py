@@ -128,10 +128,11 @@ class ExternalTasks:
                            names: list[str] | None) -> dict[str, Any]:
         """The variables the task's execution sees (Camunda's fetch without `localVariables`): the instance's,
         with the task's own (its input parameters) over them; inside a subprocess or a multi-instance activity,
-        those of its scopes too (an instance's element variable and loop counters, a subprocess's inputs)."""
-        info = self.engine.definitions.for_instance(session, row.definition_id, row.instance_id).element_by_id(
-            row.element_id)
-        if info is not None and info.scoped:
+        those of its scopes too (an instance's element variable and loop counters, a subprocess's inputs); in a
+        called process, that process's own (what the call activity's `camunda:in` gave it and what it set)."""
+        compiled = self.engine.definitions.for_instance(session, row.definition_id, row.instance_id)
+        info = compiled.element_by_id(row.element_id)
+        if info is not None and (info.scoped or not compiled.in_main_process(row.element_id)):
             loaded = self.engine.executor.load(session, row.instance_id, for_change=False)
             seen = loaded.run.task_variables(row.id)
             return {name: to_typed(value) for name, value in seen.items()
@@ -177,6 +178,7 @@ class ExternalTasks:
         if not error_code:
             raise BadRequest("errorCode is required")
         values = dict(variables or {})
+        check_variables_serializable(values)
         self._change(task_id, worker_id, f"Bpmn error of External Task {task_id} cannot be reported",
                      lambda run: run.throw_error(task_id, error_code, error_message, values))
 

@@ -694,6 +694,15 @@ class CompiledProcess:
         """The `ElementInfo` of a diagram element by its id (the first file's, should two files share one)."""
         return next((info for info in self.elements.values() if info.element_id == element_id), None)
 
+    def in_main_process(self, element_id: str) -> bool:
+        """Whether an element is the process's own, outside its subprocesses and the processes it calls (whose
+        elements see the variables of their own scope or called instance, not the process's)."""
+        own = self.__dict__.get("_own_elements")
+        if own is None:
+            own = frozenset(getattr(s, "bpmn_id", None) for s in self.spec.task_specs.values())  # type: ignore[attr-defined]
+            self.__dict__["_own_elements"] = own
+        return element_id in own
+
     def waiting_at(self, element_id: str) -> str:
         """Where an instance waiting for `element_id` is, as Camunda shows it: an event after an event-based
         gateway (its timer job, its subscription) waits at the gateway."""

@@ -187,3 +187,20 @@ def test_a_topic_written_as_an_expression_is_its_value_when_the_task_is_created(
     assert (task["topicName"], task["processInstanceId"]) == ("dynTopic", instance.id)
     with pytest.raises(ScriptError, match="camunda:topic"):  # no such variable: the start is refused, naming it
         engine.instances.start("dyn")
+
+
+def test_a_worker_fetches_a_called_process_task_with_that_process_variables(engine: Engine, deploy) -> None:
+    # it got the caller's variables (own="caller's"), which the called process never had
+    deploy(bpmn('<bpmn:startEvent id="cs"/><bpmn:serviceTask id="charge" camunda:type="external" '
+                'camunda:topic="payments"/><bpmn:endEvent id="ce"/>' + chain("cs", "charge", "ce"), "callee"),
+           "callee.bpmn")
+    deploy(bpmn("""<bpmn:startEvent id="s"/><bpmn:callActivity id="call" calledElement="callee">
+        <bpmn:extensionElements><camunda:in source="given" target="given"/></bpmn:extensionElements>
+        </bpmn:callActivity><bpmn:endEvent id="e"/>""" + chain("s", "call", "e"), "caller"))
+    engine.instances.start("caller", variables={"given": 1, "own": "caller's"})
+    [task] = engine.external_tasks.fetch_and_lock("w1", 10, [topic()])
+    assert {name: v["value"] for name, v in task["variables"].items()} == {"given": 1}
+    # a worker's BPMN error is checked as its completion is: no whole number beyond a Long
+    with pytest.raises(BadRequest) as err:
+        engine.external_tasks.bpmn_error(task["id"], "w1", "X", variables={"n": 2 ** 63})
+    assert "variable 'n'" in err.value.message and "beyond a Long's range" in err.value.message
