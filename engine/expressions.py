@@ -47,6 +47,7 @@ from engine.errors import ExpressionError
 from engine.juel_dates import DATE_METHODS, DATE_TIME_METHODS, DateTime, date_time, now
 from engine.sandbox import guarded_getattr
 from engine.tokens import Token, TokenCursor
+from engine.variables import Long
 
 __all__ = [
     "BUSINESS_KEY_VARIABLE",
@@ -408,7 +409,14 @@ def _sf_ge(a: Any, b: Any) -> bool:
 # JUEL arithmetic (EL 2.2, 1.7): `+`, `-`, `*` and `%` coerce both operands to doubles when either is a
 # floating-point number or a string with '.', 'e' or 'E' in it, else to longs (a string by parsing, null as 0; a
 # boolean or another object is an error: `+` joins no strings). `/` always divides doubles, so `1 / 0` is
-# Infinity; a long `%` takes the sign of the dividend, as Java's does.
+# Infinity; a long `%` takes the sign of the dividend, as Java's does. A long result is a Long (a variable it sets
+# is one, as in Camunda) and wraps around past 64 bits, as Java's does.
+
+
+def _java_long(value: int | float) -> int | float:
+    if isinstance(value, float):
+        return value
+    return Long((value + 2**63) % 2**64 - 2**63)
 
 
 def _el_arithmetic(a: Any, b: Any, op: str) -> tuple[int | float, int | float]:
@@ -425,19 +433,19 @@ def _el_arithmetic(a: Any, b: Any, op: str) -> tuple[int | float, int | float]:
 def _sf_add(a: Any, b: Any) -> int | float:
     """JUEL ``a + b``: numbers only, with EL coercion (``'3' + 1`` is 4)."""
     x, y = _el_arithmetic(a, b, "+")
-    return x + y
+    return _java_long(x + y)
 
 
 def _sf_sub(a: Any, b: Any) -> int | float:
     """JUEL ``a - b`` with EL coercion."""
     x, y = _el_arithmetic(a, b, "-")
-    return x - y
+    return _java_long(x - y)
 
 
 def _sf_mul(a: Any, b: Any) -> int | float:
     """JUEL ``a * b`` with EL coercion (``'3' * 2`` is 6, not '33')."""
     x, y = _el_arithmetic(a, b, "*")
-    return x * y
+    return _java_long(x * y)
 
 
 def _sf_div(a: Any, b: Any) -> float:
@@ -456,13 +464,13 @@ def _sf_mod(a: Any, b: Any) -> int | float:
     if y == 0:
         raise ZeroDivisionError("/ by zero")
     remainder = abs(x) % abs(y)
-    return -remainder if x < 0 else remainder
+    return _java_long(-remainder if x < 0 else remainder)
 
 
 def _sf_neg(a: Any) -> int | float:
     """JUEL unary ``-a`` with EL coercion (null is 0, ``-'2'`` is -2)."""
     x, _ = _el_arithmetic(a, 0, "-")
-    return -x
+    return _java_long(-x)
 
 
 def _sf_name(name: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from engine.api import Engine
 from engine.errors import ScriptError
@@ -64,3 +65,25 @@ def test_a_failing_condition_is_reported_as_written_in_the_diagram(engine: Engin
         engine.instances.start("p")
     assert [t.task_definition_key for t in engine.tasks.list(
         instance_id=engine.instances.start("exclusiveGwDiverging", variables={"input": 2}).id)] == ["theTask2"]
+
+
+def test_arithmetic_on_a_form_text_gives_a_long_as_camunda_does(engine: Engine, deploy) -> None:
+    # ${qty * 2} with qty the text "3" was "33"; a whole result is a Long (Camunda's JUEL computes longs), and it
+    # wraps past 64 bits as Java's does instead of keeping a number no Long holds
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="count" name="Count ${qty * 2}">
+          <bpmn:extensionElements><camunda:inputOutput>
+            <camunda:outputParameter name="double">${qty * 2}</camunda:outputParameter>
+            <camunda:outputParameter name="square">${big * big}</camunda:outputParameter>
+          </camunda:inputOutput></bpmn:extensionElements>
+        </bpmn:userTask><bpmn:userTask id="after"/><bpmn:endEvent id="e"/>""" + chain("s", "count", "after", "e")))
+    instance = engine.instances.start("p", variables={"qty": "3", "big": 2**32})
+    [task] = engine.tasks.list(instance_id=instance.id)
+    assert task.name == "Count 6"
+    engine.tasks.complete(task.id, {})
+    with engine.db.read() as session:
+        rows = dict(session.execute(text("SELECT name, type FROM variable WHERE name IN ('double', 'square')")).all())
+    assert rows == {"double": "Long", "square": "Long"}
+    assert {k: v for k, v in engine.instances.variables(instance.id).items() if k in ("double", "square")} == {
+        "double": 6, "square": 0}
