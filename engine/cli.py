@@ -415,6 +415,9 @@ def c_tasks(engine: Any, args: argparse.Namespace, out: Output) -> int:
         "assignee": args.assignee, "instance_id": args.instance, "business_key": args.business_key,
         "process_key": args.key, "due_before": args.due_before, "due_after": args.due_after,
     }
+    if args.include_assigned and not (args.user or args.group):  # as Camunda's "Invalid query usage"
+        raise BadRequest("--include-assigned goes with --user or --group: it adds the tasks offered to them that "
+                         "someone has claimed")
     if args.user:  # the user's tasks and those offered to them or, as the REST API's candidateUser, their groups
         filters["involved_user"] = args.user
         filters["involved_groups"] = sorted({*_groups_of(engine, args.user), *(args.group or [])})

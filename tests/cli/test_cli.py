@@ -333,6 +333,7 @@ def test_tasks_for_a_user_include_those_offered_to_their_groups(sf: Stageflow) -
     assert group.json() == []
     assert sorted(t["id"] for t in mary_all.json()) == sorted(t["id"] for t in group_all.json()) == sorted(
         [john_s, mary_s])
+    assert sf.fails("tasks", "--include-assigned").startswith("--include-assigned goes with --user or --group")
 
 
 def test_a_failing_script_or_expression_is_one_error_line(sf: Stageflow) -> None:
