@@ -46,7 +46,9 @@ def beyond_long(value: Any) -> str | None:
     a double, past 1e308) can hold."""
     low, high = _INT_RANGES["Long"]
     if type(value) is int and not low <= value <= high:
-        return (f"{str(value)[:20]}{'...' if len(str(value)) > 20 else ''} is a whole number beyond a Long's range "
+        # (Python writes no more than 4,300 digits of a number: count them by its bits past that)
+        shown = str(value) if value.bit_length() < 4000 else f"a number of {int(value.bit_length() * 0.30103)} digits"
+        return (f"{shown[:20]}{'...' if len(shown) > 20 else ''} is a whole number beyond a Long's range "
                 f"({low} to {high}); keep it as a Double or a String")
     return None
 

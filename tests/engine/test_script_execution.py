@@ -86,7 +86,8 @@ def test_a_set_a_script_makes_is_a_list_wherever_it_is_read(engine: Engine, depl
     assert tuple(stored) == ("Json", '["a", "b"]')
 
 
-@pytest.mark.parametrize("script", ["x = 10 ** 400", "x = 2 ** 63", "execution.setVariable('x', -2 ** 64)"])
+@pytest.mark.parametrize("script", ["x = 10 ** 400", "x = 2 ** 63", "execution.setVariable('x', -2 ** 64)",
+                                    "x = 10 ** 5000"])
 def test_a_whole_number_beyond_a_long_is_refused_naming_the_element(engine: Engine, deploy, script: str) -> None:
     # it was a bare "unexpected OverflowError" (10 ** 400) or a Long no client can read (2 ** 63)
     deploy(_process(script))
