@@ -619,7 +619,7 @@ class Run:
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
             raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
         if variables:
-            self.set_variables(variables)
+            self.set_variables(variables, within=self._instance_of(task.workflow))
         moved, local = _scope_locals(task, {}, local)
         if moved:  # the scope's own, as the task sees them
             self.set_variables_at(task_id, moved)
@@ -875,7 +875,7 @@ class Run:
         # Camunda sets correlated process variables on the instance; SpiffWorkflow puts the payload into a
         # result variable of the catching task. Stageflow follows Camunda: payload entries become variables.
         if payload:
-            self.set_variables(payload)
+            self.set_variables(payload, within=EVERYWHERE)
 
     def cancel(self) -> None:
         """Cancel every open task of the workflow."""
@@ -1052,12 +1052,33 @@ class Run:
                     open_[parent.id] = parent
         return list(open_.values())
 
-    def set_variables(self, values: dict[str, Any]) -> None:
-        """Set process variables: every open task, here and in subprocesses, sees them.
+    def _instance_of(self, workflow: Any) -> Any:
+        """The workflow of the process instance a (sub)workflow belongs to, as Camunda counts instances: a called
+        process's own (the call activity's subworkflow), or the top workflow (embedded subprocesses are part of
+        their process)."""
+        while workflow is not self.workflow and workflow.parent_task_id is not None:
+            call = self.workflow.get_task_from_id(workflow.parent_task_id)
+            if getattr(call.task_spec, "sf_called_process", False):
+                return workflow
+            workflow = call.workflow
+        return self.workflow
+
+    def _instance_scopes(self, within: Any) -> list[Any]:
+        """`_scopes` of one process instance (`within`: a workflow `_instance_of` gives; None: the top one's);
+        `EVERYWHERE`: of the called processes too."""
+        if within is EVERYWHERE:
+            return self._scopes()
+        instance = self.workflow if within is None else within
+        return [t for t in self._scopes() if t.workflow is instance or self._instance_of(t.workflow) is instance]
+
+    def set_variables(self, values: dict[str, Any], *, within: Any = None) -> None:
+        """Set process variables of the instance (`within`: of a called process's instance; see `_instance_scopes`):
+        every open task of it, here and in its embedded subprocesses, sees them. A called process has variables of
+        its own: the caller's are not set there (Camunda's called instance), nor a called instance's in its caller.
 
         As in Camunda, a conditional event waiting for them fires (and the instance moves on from it).
         """
-        for task in self._scopes():
+        for task in self._instance_scopes(within):
             blocked = scopes.blocked_names(task) if task.workflow is not self.workflow else ()
             found = scopes.shadows(task)
             for name, value in values.items():
@@ -1093,11 +1114,12 @@ class Run:
         if scoped or scoped_removals:
             scopes.write(task, scoped, scoped_removals, carriers(task.workflow, set()))
         outer = {n: v for n, v in values.items() if n not in own and n not in defined}
+        instance = self._instance_of(task.workflow)  # the task's process instance: a called process's own
         if outer:
-            self.set_variables(outer)
+            self.set_variables(outer, within=instance)
         outer_removals = [n for n in removals or [] if n not in own and n not in defined]
         if outer_removals:
-            self.remove_variables(outer_removals)
+            self.remove_variables(outer_removals, within=instance)
         if not outer:
             self._check_conditions()
 
@@ -1120,8 +1142,9 @@ class Run:
                 for name in names & holder.keys():
                     del holder[name]
 
-    def remove_variables(self, names: list[str]) -> None:
-        for task in self._scopes():
+    def remove_variables(self, names: list[str], *, within: Any = None) -> None:
+        """Remove process variables of the instance (`within`: as `set_variables`)."""
+        for task in self._instance_scopes(within):
             blocked = scopes.blocked_names(task) if task.workflow is not self.workflow else ()
             found = scopes.shadows(task)
             for name in names:
@@ -1178,6 +1201,9 @@ class Run:
                 removed += _prune_tree(sub, self.workflow)
         return removed
 
+
+
+EVERYWHERE = object()  # `Run.set_variables(within=...)`: every instance of the run, the called processes' too
 
 
 def _only_a_subscription(info: Any) -> bool:

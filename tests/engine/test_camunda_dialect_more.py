@@ -422,3 +422,23 @@ def test_history_lists_the_steps_of_one_change_in_the_order_they_happened(engine
     after_go = [element for element, _ in done[done.index(("go", "userTask")) + 1:]]
     assert after_go == ["cs", "inside", "ce", "call", "each", "each", "each", "e", "caller"], done
     assert [kind for element, kind in done if element == "each"][-1] == "multiInstanceBody"
+
+
+def test_a_caller_and_the_process_it_calls_keep_their_own_variables_when_set_from_outside(engine: Engine,
+                                                                                         deploy) -> None:
+    # setting a variable on the caller reached the called process's task too, and one set through the called
+    # process's task reached the caller: in Camunda they are two instances, each with its own variables
+    deploy(bpmn('<bpmn:startEvent id="cs"/><bpmn:userTask id="inner"/><bpmn:endEvent id="ce"/>'
+                + chain("cs", "inner", "ce"), "callee"), "callee.bpmn")
+    deploy(bpmn("""<bpmn:startEvent id="s"/><bpmn:callActivity id="call" calledElement="callee">
+        <bpmn:extensionElements><camunda:in source="given" target="given"/></bpmn:extensionElements>
+        </bpmn:callActivity><bpmn:userTask id="after"/><bpmn:endEvent id="e"/>""" + chain("s", "call", "after", "e"),
+                "caller"))
+    instance = engine.instances.start("caller", variables={"given": 1})
+    [inner] = engine.tasks.list(instance_id=instance.id)
+    engine.instances.set_variables(instance.id, {"added": "to the caller"})
+    engine.instances.set_variables(instance.id, {"note": "in the callee"}, task_id=inner.id)
+    assert engine.tasks.variables(inner.id) == {"given": 1, "note": "in the callee"}
+    engine.tasks.complete(inner.id, {})
+    [after] = engine.tasks.list(instance_id=instance.id)
+    assert engine.tasks.variables(after.id) == {"given": 1, "added": "to the caller"}
