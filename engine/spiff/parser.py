@@ -52,6 +52,7 @@ from ..expressions import BUSINESS_KEY_VARIABLE, expression_failure, text_to_pyt
 from ..sandbox import ScriptFailure
 from . import compensation
 from .scripting import CALLED_BUSINESS_KEY, HELPERS, business_key_of, instance_positions, multi_instance_variables
+from .tree import callers, find_task
 
 
 class StageflowCallActivity(CallActivity):
@@ -861,12 +862,13 @@ def payload_across_calls(catcher: Any, event: Any) -> Any:
     one process, the thrower's variables as SpiffWorkflow passes them."""
     thrower_id = getattr(event, "sf_thrower", None)
     top = catcher.workflow.top_workflow
-    thrower = top.get_task_from_id(thrower_id) if thrower_id is not None else None
+    thrower = find_task(top, thrower_id) if thrower_id is not None else None
     if thrower is None or thrower.workflow is catcher.workflow:
         return event.payload
     payload, source, workflow, crossed = {**thrower.data, **(event.payload or {})}, thrower, thrower.workflow, False
-    while workflow is not catcher.workflow and workflow.parent_task_id is not None:
-        call = top.get_task_from_id(workflow.parent_task_id)
+    for call in callers(workflow):
+        if workflow is catcher.workflow:
+            break
         if getattr(call.task_spec, "sf_called_process", False):
             mapped = _mapped(call, payload, [m for m in call.task_spec.out_mappings if not m.local], source_task=source)
             payload, crossed = {**call.data, **mapped}, True

@@ -79,7 +79,7 @@ from .parser import (
 from .scripting import StageflowScriptEngine, business_key_of, multi_instance_variables
 from .starts import START_AT, start_event_for, trigger_definition
 from .timers import TimerValueError, install_cron_cycles, is_cron, next_cron, skip_past_repetitions
-from .tree import ACTIVE, drop_subprocess, earlier_join_arrivals, find_task, start_event_subprocess
+from .tree import ACTIVE, callers, drop_subprocess, earlier_join_arrivals, find_task, start_event_subprocess
 
 SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
@@ -1056,10 +1056,9 @@ class Run:
         """The workflow of the process instance a (sub)workflow belongs to, as Camunda counts instances: a called
         process's own (the call activity's subworkflow), or the top workflow (embedded subprocesses are part of
         their process)."""
-        while workflow is not self.workflow and workflow.parent_task_id is not None:
-            call = self.workflow.get_task_from_id(workflow.parent_task_id)
+        for call in callers(workflow):
             if getattr(call.task_spec, "sf_called_process", False):
-                return workflow
+                return workflow  # the called process's, which `call` runs
             workflow = call.workflow
         return self.workflow
 
