@@ -517,9 +517,7 @@ def c_timers(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 
 def c_fire_timers(engine: Any, args: argparse.Namespace, out: Output) -> int:
-    due = engine.jobs.acquire(100)
-    fired = sum(engine.jobs.execute(job_id) for job_id in due)
-    missed = len(due) - fired  # failed (retried later, or an incident) or taken by another worker
+    fired, missed = engine.jobs.run_due(limit=100)
     out.record({"fired": fired, "failed": missed}, f"{fired} due job(s) fired" + (
         f", {missed} failed: see `stageflow timers` (retries) and `stageflow incidents`" if missed else ""))
     return 0

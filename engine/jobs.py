@@ -110,10 +110,14 @@ class Jobs:
 
     def execute_due(self, *, limit: int = 100) -> int:
         """Acquire up to `limit` jobs due now (on the engine's clock) and fire them; returns how many fired."""
-        fired = 0
-        for job_id in self.acquire(limit):
-            fired += int(self.execute(job_id))
-        return fired
+        return self.run_due(limit=limit)[0]
+
+    def run_due(self, *, limit: int = 100) -> tuple[int, int]:
+        """`execute_due`, counting both ways: (fired, not fired: failed, to be retried or an incident, or taken
+        by another worker meanwhile)."""
+        due = self.acquire(limit)
+        fired = sum(int(self.execute(job_id)) for job_id in due)
+        return fired, len(due) - fired
 
     def acquire(self, limit: int) -> list[str]:
         """Lock up to `limit` due jobs for this worker, oldest due first, in one short transaction.
