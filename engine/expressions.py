@@ -307,8 +307,9 @@ def _evaluating_value(name: str) -> Any:
 
 # JUEL comparison (EL 3.0, 1.8 and 1.9): `==`, `!=`, `<`, `>`, `<=`, `>=` coerce their operands by type before
 # comparing. With a floating-point operand both become doubles; with an integer one, longs; (for `==`/`!=`)
-# with a boolean one, booleans; with a string one, strings. A string becomes a number by parsing ('' is 0) and
-# a boolean when it reads "true" (any case); a boolean never becomes a number. `null` equals only `null`, and
+# with a boolean one, booleans; with a string one, strings. A string becomes a number as Java's `Long.valueOf` or
+# `Double.valueOf` reads it ('' is 0; a long takes no spaces around it) and a boolean when it reads "true" (any
+# case, nothing around it); a boolean never becomes a number. `null` equals only `null`, and
 # every ordering with `null` is false except `null <= null` and `null >= null`.
 
 
@@ -324,18 +325,35 @@ def _el_kind(value: Any) -> str:
     return "object"
 
 
+_JAVA_LONG = re.compile(r"[+-]?\d+")  # Long.valueOf: no spaces, no underscores (Python's int takes both)
+_JAVA_DOUBLE = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?)")
+_JAVA_HEX_DOUBLE = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+[fFdD]?")
+_JAVA_SPACE = "".join(map(chr, range(33)))  # what Java's String.trim() drops: every character up to ' '
+
+
+def _java_number(text: str, kind: str) -> int | float | None:
+    """`text` read as Java's `Long.valueOf` (`kind` "long") or `Double.valueOf` reads it; None when it refuses."""
+    if kind == "long":
+        return int(text) if _JAVA_LONG.fullmatch(text) else None
+    text = text.strip(_JAVA_SPACE)  # Double.valueOf trims; Long.valueOf does not
+    if _JAVA_DOUBLE.fullmatch(text):
+        return float(text.rstrip("fFdD").replace("Infinity", "inf"))
+    if _JAVA_HEX_DOUBLE.fullmatch(text):
+        return float.fromhex(text.rstrip("fFdD"))
+    return None
+
+
 def _el_number(value: Any, kind: str) -> int | float:
     """`value` coerced to a long (`kind` "long") or a double, as JUEL does; TypeError/ValueError when it can't."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise TypeError(f"cannot coerce {_shown(value)} to a number")
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
+        if not value:  # only the empty text is 0: JUEL tests `"".equals(value)` before parsing
             return 0
-        try:
-            return int(text) if kind == "long" else float(text)
-        except ValueError:
-            raise ValueError(f"cannot coerce {_shown(value)} to a number") from None
+        number = _java_number(value, kind)
+        if number is None:
+            raise ValueError(f"cannot coerce {_shown(value)} to a number")
+        return number
     return int(value) if kind == "long" and not isinstance(value, int) else value
 
 
@@ -343,7 +361,7 @@ def _el_boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return value.strip().lower() == "true"
+        return value.lower() == "true"  # Boolean.valueOf: "true" in any case, nothing around it
     raise TypeError(f"cannot coerce {_shown(value)} to a boolean")
 
 

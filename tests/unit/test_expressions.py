@@ -372,6 +372,11 @@ def test_error_without_element_id() -> None:
         ("${'3' == n}", {"n": 3}, True),
         ("${n != '3'}", {"n": 4}, True),
         ("${n == 3}", {"n": 3.0}, True),
+        ("${n == ' 2.5 '}", {"n": 2.5}, True),  # Double.valueOf trims
+        ("${n == '2.5d'}", {"n": 2.5}, True),
+        ("${n == '0x1p3'}", {"n": 8.0}, True),
+        ("${n > 'Infinity'}", {"n": 1.5}, False),
+        ("${flag == ' true'}", {"flag": True}, False),  # Boolean.valueOf does not trim
         ("${n == '2.5'}", {"n": 2.5}, True),
         ("${n == ''}", {"n": 0}, True),
         ("${amount > '100'}", {"amount": 150}, True),
@@ -403,6 +408,13 @@ def test_comparisons_coerce_as_juel_does(expr: str, variables: dict[str, Any], e
     ("expr", "variables", "message"),
     [
         ("${n == 'abc'}", {"n": 3}, "cannot coerce 'abc' to a number"),
+        # Java's Long.valueOf refuses what Python's int() reads: spaces around, underscores
+        ("${n == ' 3 '}", {"n": 3}, "cannot coerce ' 3 ' to a number"),
+        ("${n == '1_000'}", {"n": 1000}, "cannot coerce '1_000' to a number"),
+        ("${n == ' '}", {"n": 0}, "cannot coerce ' ' to a number"),
+        # and Double.valueOf what Python's float() reads: 'inf', 'nan', underscores
+        ("${n == 'inf'}", {"n": 1.5}, "cannot coerce 'inf' to a number"),
+        ("${n == '1_0.5'}", {"n": 10.5}, "cannot coerce '1_0.5' to a number"),
         ("${flag == 1}", {"flag": True}, "cannot coerce True (bool) to a number"),
         ("${n > items}", {"n": 1, "items": [1]}, "cannot coerce [1] (list) to a number"),
         ("${flag == items}", {"flag": True, "items": [1]}, "cannot coerce [1] (list) to a boolean"),
@@ -422,6 +434,7 @@ def test_comparisons_that_juel_cannot_coerce_fail(expr: str, variables: dict[str
         ("${1 + '2'}", {}, 3),
         ("${s + 1}", {"s": "2.5"}, 3.5),
         ("${s * 2}", {"s": "1e2"}, 200.0),
+        ("${s * 2}", {"s": " 1.5 "}, 3.0),  # a double's text may have spaces around it, a long's not (below)
         ("${-s}", {"s": "2"}, -2),
         ("${a + b}", {"a": None, "b": 4}, 4),  # null is 0
         ("${a * 1.5}", {"a": 2}, 3.0),
@@ -450,7 +463,9 @@ def test_arithmetic_juel_cannot_coerce_fails() -> None:
     assert juel("${0 / 0}") != juel("${0 / 0}")  # NaN
     for expr, variables, message in (("${a + b}", {"a": "x", "b": "y"}, "cannot coerce 'x' to a number for '+'"),
                                      ("${items * 2}", {"items": [1]}, "cannot coerce [1] (list) to a number for '*'"),
-                                     ("${flag + 1}", {"flag": True}, "cannot coerce True (bool) to a number for '+'")):
+                                     ("${flag + 1}", {"flag": True}, "cannot coerce True (bool) to a number for '+'"),
+                                     ("${s + 1}", {"s": " 3 "}, "cannot coerce ' 3 ' to a number for '+'"),
+                                     ("${s + 1}", {"s": "Infinity"}, "cannot coerce 'Infinity' to a number")):
         with pytest.raises((TypeError, ValueError), match=re.escape(message)):
             juel(expr, **variables)
     with pytest.raises(ZeroDivisionError):
