@@ -86,12 +86,15 @@ class Definitions:
         return self.deploy(files, name=name, source=source)
 
     def deploy(self, files: list[tuple[str, bytes]], *, name: str | None = None, source: str | None = None,
-               changed_only: bool = True) -> DeploymentView:
+               changed_only: bool = True, whole: bool = False) -> DeploymentView:
         """Check every file, then store what changed as one deployment; nothing is stored if any file fails.
 
         A process gets a new version when its file's content differs from the one its latest version came
-        from (with a deployment `name`, its latest version from a deployment of that name, as Camunda's duplicate
-        filtering). When nothing changed, no deployment is created and the latest definitions are returned.
+        from (with a deployment `name`, its latest version from a deployment of that name and `source`, as
+        Camunda's duplicate filtering). With `whole`, one changed file deploys them all (Camunda's
+        `enable-duplicate-filtering` without `deploy-changed-only`); without `changed_only`, every file is
+        deployed. When nothing changed, no deployment is created and the latest definitions are returned.
+        Deployments run one at a time, so that two deploying the same file at once make one version.
         """
         if not files:
             raise DefinitionError("a deployment needs at least one file")
@@ -107,6 +110,7 @@ class Definitions:
         self._check_unique_keys(checked)
         now = self.clock.now()
         with self.db.write() as session:
+            self.db.serialize(session, "stageflow deployment")  # versions are counted from what is committed
             deployment_id = new_id()
             resources: dict[str, m.Resource] = {}
             for item in checked:
@@ -114,28 +118,42 @@ class Definitions:
                                                   name=item.name, content=item.content, content_hash=item.digest)
             new_defs, new_decisions, unchanged_defs, unchanged_decisions = [], [], [], []
             plans = []
+            same = dict(deployment_name=name, source=source) if name is not None else {}
+            decision_plans = []
             for item in checked:
                 for proc in item.processes:
-                    latest = _latest(session, m.ProcessDefinition, proc.process_id)
-                    earlier = _latest(session, m.ProcessDefinition, proc.process_id, deployment_name=name)
-                    if changed_only and earlier is not None and earlier.content_hash == item.digest:
+                    earlier = _latest(session, m.ProcessDefinition, proc.process_id, **same) if changed_only else None
+                    if earlier is not None and earlier.content_hash == item.digest:
                         unchanged_defs.append(earlier)
                     else:
-                        plans.append((item, proc, latest))
+                        plans.append((item, proc))
                 for decision_id, decision_name in item.decisions:
-                    latest = _latest(session, m.DecisionDefinition, decision_id)
-                    earlier = _latest(session, m.DecisionDefinition, decision_id, deployment_name=name)
-                    if changed_only and earlier is not None and earlier.content_hash == item.digest:
+                    earlier = _latest(session, m.DecisionDefinition, decision_id, **same) if changed_only else None
+                    if earlier is not None and earlier.content_hash == item.digest:
                         unchanged_decisions.append(earlier)
                     else:
-                        version = (latest.version + 1) if latest else 1
-                        new_decisions.append(m.DecisionDefinition(
-                            id=_definition_id(decision_id, version), key=decision_id, version=version,
-                            name=decision_name, deployment_id=deployment_id, resource_name=item.name,
-                            content_hash=item.digest))
-            if not plans and not new_decisions and not self._new_resources(session, checked, name, changed_only):
+                        decision_plans.append((item, decision_id, decision_name))
+            if whole and (plans or decision_plans or self._new_resources(session, checked, name, source)):
+                # Camunda's duplicate filtering without deploy-changed-only: one changed file deploys them all
+                plans = [(item, proc) for item in checked for proc in item.processes]
+                decision_plans = [(item, d, n) for item in checked for d, n in item.decisions]
+                unchanged_defs, unchanged_decisions = [], []
+            plans = [(item, proc, _latest(session, m.ProcessDefinition, proc.process_id)) for item, proc in plans]
+            for item, decision_id, decision_name in decision_plans:
+                latest = _latest(session, m.DecisionDefinition, decision_id)
+                version = (latest.version + 1) if latest else 1
+                new_decisions.append(m.DecisionDefinition(
+                    id=_definition_id(decision_id, version), key=decision_id, version=version,
+                    name=decision_name, deployment_id=deployment_id, resource_name=item.name,
+                    content_hash=item.digest))
+            if not plans and not new_decisions and not (
+                    not changed_only and any(item.document is None for item in checked)
+                    or self._new_resources(session, checked, name, source)):
                 latest_dep = unchanged_defs[0].deployment_id if unchanged_defs else (
                     unchanged_decisions[0].deployment_id if unchanged_decisions else None)
+                if name is not None:  # as Camunda answers: the latest deployment of that name
+                    latest_dep = session.scalar(select(m.Deployment.id).where(m.Deployment.name == name).order_by(
+                        m.Deployment.deployed_at.desc(), m.Deployment.id.desc()).limit(1)) or latest_dep
                 dep = session.get(m.Deployment, latest_dep) if latest_dep else None
                 return DeploymentView(
                     id=dep.id if dep else "", name=dep.name if dep else name, source=dep.source if dep else source,
@@ -202,19 +220,17 @@ class Definitions:
         return _Checked(name, content, sha256(content), Document(name, tree, False, elements), processes, [])
 
     @staticmethod
-    def _new_resources(session: Session, checked: list[_Checked], name: str | None, changed_only: bool) -> bool:
+    def _new_resources(session: Session, checked: list[_Checked], name: str | None, source: str | None) -> bool:
         """Whether a plain resource of the deployment (a form, ...) is new or changed since the latest file of its
-        name (in a deployment of the same `name`, when one is given), so that it is deployed even beside
-        unchanged diagrams."""
+        name (in a deployment of the same `name` and `source`, when a name is given), so that it is deployed even
+        beside unchanged diagrams."""
         for item in checked:
             if item.document is not None:
                 continue
-            if not changed_only:
-                return True
             query = (select(m.Resource.content_hash).join(m.Deployment, m.Deployment.id == m.Resource.deployment_id)
                      .where(m.Resource.name == item.name))
             if name is not None:
-                query = query.where(m.Deployment.name == name)
+                query = query.where(m.Deployment.name == name, _same_source(source))
             if session.scalars(query.order_by(m.Deployment.deployed_at.desc()).limit(1)).first() != item.digest:
                 return True
         return False
@@ -690,13 +706,19 @@ def _definition_id(key: str, version: int) -> str:
     return full if len(full) <= 64 else unique
 
 
-def _latest(session: Session, model: type, key: str, *, deployment_name: str | None = None):  # type: ignore[no-untyped-def]
-    """The latest version of `key`; with `deployment_name`, the latest one a deployment of that name made (what
-    Camunda's duplicate filtering compares a new deployment with)."""
+def _same_source(source: str | None) -> Any:
+    """Deployments of `source` (Camunda compares a new deployment only with those of its own source)."""
+    return m.Deployment.source.is_(None) if source is None else m.Deployment.source == source
+
+
+def _latest(session: Session, model: type, key: str, *, deployment_name: str | None = None,  # type: ignore[no-untyped-def]
+            source: str | None = None):
+    """The latest version of `key`; with `deployment_name`, the latest one a deployment of that name and `source`
+    made (what Camunda's duplicate filtering compares a new deployment with)."""
     query = select(model).where(model.key == key)
     if deployment_name is not None:
         query = query.join(m.Deployment, m.Deployment.id == model.deployment_id).where(
-            m.Deployment.name == deployment_name)
+            m.Deployment.name == deployment_name, _same_source(source))
     return session.scalars(query.order_by(model.version.desc()).limit(1)).first()
 
 

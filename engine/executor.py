@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 import uuid
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, case, select, text, update
+from sqlalchemy import and_, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from .clock import Clock, using_clock
@@ -149,9 +148,7 @@ class Executor:
         return loaded
 
     def _check_unique(self, session: Session, key: str, business_key: str) -> None:
-        if not self.db.is_sqlite:
-            lock_id = zlib.crc32(f"{key}\x00{business_key}".encode())
-            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        self.db.serialize(session, f"{key}\x00{business_key}")
         existing = session.scalars(select(m.ProcessInstance.id).where(
             m.ProcessInstance.definition_key == key, m.ProcessInstance.business_key == business_key,
             m.ProcessInstance.ended_at.is_(None))).first()

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 import weakref
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,6 +122,13 @@ class Database:
                 yield session
         except OperationalError as err:
             raise _unavailable(err)
+
+    def serialize(self, session: Session, name: str) -> None:
+        """Hold the lock `name` until `session`'s writing transaction ends, so that writers of one name run one after
+        another, each seeing what the last one committed: an advisory lock on PostgreSQL; on SQLite the writing
+        transaction (`BEGIN IMMEDIATE`) already excludes every other writer."""
+        if not self.is_sqlite:
+            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": zlib.crc32(name.encode())})
 
     def _kept_connection(self) -> _Kept | None:
         """This thread's kept connection when it is free (SQLite only), opened on first use."""

@@ -312,6 +312,37 @@ def test_duplicate_filtering_compares_with_deployments_of_the_same_name(admin: C
     assert mixed["created"] and [d["key"] for d in mixed["deployedProcessDefinitions"].values()] == ["extra"]
 
 
+def test_duplicate_filtering_alone_deploys_every_file_when_one_changed(admin: Client) -> None:
+    """Camunda's enable-duplicate-filtering without deploy-changed-only: all or nothing (a changed file brings the
+    unchanged ones along); with deploy-changed-only, the changed file alone; an unchanged repeat answers the latest
+    deployment of that name, which deployed nothing now; a deployment without a name is compared with none."""
+    def model(key: str, task: str) -> bytes:
+        return bpmn(f'<bpmn:startEvent id="s"/><bpmn:userTask id="{task}"/><bpmn:endEvent id="e"/>'
+                    + chain("s", task, "e"), process_id=key)
+
+    def send(a: bytes, b: bytes, **fields: str):  # type: ignore[no-untyped-def]
+        return admin.post("/deployment/create", files=[("a", ("a.bpmn", a)), ("b", ("b.bpmn", b))],
+                          data={"deployment-name": "pair", **fields}).json()
+
+    def versions(body: dict) -> dict[str, int]:
+        return {d["key"]: d["version"] for d in (body["deployedProcessDefinitions"] or {}).values()}
+
+    first = send(model("pa", "t1"), model("pb", "t1"))
+    assert versions(first) == {"pa": 1, "pb": 1}
+    whole = send(model("pa", "t1"), model("pb", "t2"), **{"enable-duplicate-filtering": "true"})
+    assert versions(whole) == {"pa": 2, "pb": 2}
+    changed = send(model("pa", "t1"), model("pb", "t3"), **{"deploy-changed-only": "true"})
+    assert versions(changed) == {"pb": 3}
+    repeat = send(model("pa", "t1"), model("pb", "t3"), **{"enable-duplicate-filtering": "true"})
+    assert (repeat["id"], repeat["deployedProcessDefinitions"]) == (changed["id"], None)
+    nameless = admin.post("/deployment/create", files=[("a", ("a.bpmn", model("pa", "t1")))],
+                          data={"enable-duplicate-filtering": "true"}).json()
+    assert versions(nameless) == {"pa": 3}
+    other_source = send(model("pa", "t1"), model("pb", "t3"), **{"deploy-changed-only": "true",
+                                                                  "deployment-source": "Camunda Modeler"})
+    assert versions(other_source) == {"pa": 4, "pb": 4}  # compared only with deployments of its own source
+
+
 def test_a_claimed_task_and_a_deployment_in_use_answer_camundas_exception_types(admin: Client, mary: Client) -> None:
     """Errors a client must not retry as an optimistic-locking conflict: a task someone else claimed
     (TaskAlreadyClaimedException) and a deployment with running instances deleted without cascade

@@ -33,10 +33,17 @@ def create_deployment():  # type: ignore[no-untyped-def]
     if form.get("deployment-activation-time"):
         raise BadRequest("'deployment-activation-time' is not supported: a deployment's definitions are active at "
                          "once (suspend them with PUT /process-definition/{id}/suspended)")
-    changed_only = bool(arg_bool("deploy-changed-only", form)) or bool(arg_bool("enable-duplicate-filtering", form))
-    view = engine().definitions.deploy(files, name=form.get("deployment-name"),
-                                       source=form.get("deployment-source"), changed_only=changed_only)
+    # Camunda's duplicate filtering compares with the latest deployment of the same name and source (one without a
+    # name matches none): `deploy-changed-only` deploys the files that changed, `enable-duplicate-filtering` alone
+    # all of them if one changed
+    name = form.get("deployment-name")
+    changed_only = bool(arg_bool("deploy-changed-only", form))
+    filtering = changed_only or bool(arg_bool("enable-duplicate-filtering", form))
+    view = engine().definitions.deploy(files, name=name, source=form.get("deployment-source"),
+                                       changed_only=filtering and name is not None, whole=not changed_only)
     body = view.to_json()
+    if not view.created:  # nothing new: the latest deployment of that name, which deployed nothing now
+        body["deployedProcessDefinitions"] = body["deployedDecisionDefinitions"] = None
     body["links"] = [{"method": "GET", "href": f"{request.host_url}engine-rest/deployment/{view.id}", "rel": "self"}]
     body.setdefault("deployedCaseDefinitions", None)
     body.setdefault("deployedDecisionRequirementsDefinitions", None)
