@@ -52,6 +52,28 @@ def beyond_long(value: Any) -> str | None:
                 f"({low} to {high}); keep it as a Double or a String")
     return None
 
+
+def unstorable_text(value: Any) -> str | None:
+    """Why a text in `value` (a string, or one in a list or dict, keys too) cannot be stored alike on every
+    database, or None: a NUL character (PostgreSQL refuses it in text, SQLite keeps it), or an unpaired surrogate
+    (`"\\ud800"` in JSON), which is no Unicode character and no UTF-8 database stores."""
+    if type(value) is str:
+        if value.isascii():
+            return "contains a NUL character" if "\x00" in value else None
+        if "\x00" in value:
+            return "contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate, which is not a Unicode character"
+        return None
+    if isinstance(value, dict):
+        return next((why for item in value.items() for part in item if (why := unstorable_text(part))), None)
+    if isinstance(value, list):
+        return next((why for item in value if (why := unstorable_text(item))), None)
+    return None
+
+
 JSON_FORMAT = "application/json"
 
 

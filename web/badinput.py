@@ -70,6 +70,9 @@ def bad_input(err: BaseException) -> BadRequest | None:
     """The 400 for an error that bad input caused deeper down, else None."""
     if isinstance(err, RecursionError) and request.content_length:
         return BadRequest("the request body is nested too deeply")
+    if isinstance(err, UnicodeEncodeError) and "surrogate" in err.reason:  # one the checks before could not see
+        return BadRequest("a value cannot be stored: it contains an unpaired surrogate, which is not a Unicode "
+                          "character")
     # SQLAlchemy's DataError, or the driver's own where the store writes on the driver's cursor (psycopg)
     if isinstance(err, DataError) or any(c.__name__ == "DataError" for c in type(err).__mro__):
         orig = getattr(err, "orig", None) or err

@@ -59,7 +59,16 @@ from ..errors import BadRequest, Conflict, ScriptError, StageflowError
 from ..expressions import BUSINESS_KEY_VARIABLE
 from ..ids import task_id as read_task_id
 from ..sandbox import ScriptSandbox
-from ..variables import OBJECT_TYPES, Long, Short, beyond_long, changed_values, object_from_json, object_json
+from ..variables import (
+    OBJECT_TYPES,
+    Long,
+    Short,
+    beyond_long,
+    changed_values,
+    object_from_json,
+    object_json,
+    unstorable_text,
+)
 from . import clockpatch, code_events, inclusive, scopes, timerhold
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
@@ -1707,9 +1716,9 @@ def check_variables_serializable(values: dict[str, Any]) -> None:
         if len(name) > NAME_LIMIT:
             raise BadRequest(f"variable name '{name[:40]}...' is too long ({len(name)} characters): "
                              f"at most {NAME_LIMIT}")
-        too_big = beyond_long(value)
-        if too_big:
-            raise BadRequest(f"variable '{name}': {too_big}")
+        unstorable = beyond_long(value) or unstorable_text(value)
+        if unstorable:
+            raise BadRequest(f"variable '{name}': {unstorable}")
         if _plain(value):
             continue  # plain JSON: nothing to try
         try:

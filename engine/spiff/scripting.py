@@ -15,7 +15,7 @@ from ..errors import ScriptRejected
 from ..expressions import RUNTIME_HELPERS, execution_globals, expression_failure
 from ..juel_dates import DateTime
 from ..sandbox import ScriptFailure, ScriptSandbox, is_data
-from ..variables import beyond_long
+from ..variables import beyond_long, unstorable_text
 from .compensation import compensations
 from .tree import callers
 
@@ -225,9 +225,10 @@ class StageflowScriptEngine(PythonScriptEngine):
             else:
                 self.sandbox.execute(script, task.data)
             for name, value in task.data.items():
-                too_big = beyond_long(value)
-                if too_big:
-                    raise ScriptFailure(f"the script set variable '{name}': {too_big}")
+                # (a text inside a list or dict is not looked at here: the save refuses it, see web/badinput.py)
+                unstorable = beyond_long(value) or (unstorable_text(value) if type(value) is str else None)
+                if unstorable:
+                    raise ScriptFailure(f"the script set variable '{name}': {unstorable}")
         except ScriptFailure as err:
             raise WorkflowTaskException(
                 err.message, task=task, exception=err, line_number=err.line or 0,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from engine.api import Engine
-from engine.errors import ScriptError
+from engine.errors import BadRequest, ScriptError
 from tests.helpers import bpmn, chain
 
 
@@ -113,3 +113,24 @@ def test_a_joda_date_time_kept_as_a_variable_is_a_date(engine: Engine, deploy, c
     due = clock.now() + timedelta(days=1)
     assert engine.tasks.variables(task.id)["due"] == due
     assert task.name == "Due " + due.strftime("%a %b %d %H:%M:%S UTC %Y")  # as Java's Date.toString()
+
+
+@pytest.mark.parametrize(("script", "words"), [("x = 'a' + chr(0)", "NUL character"),
+                                               ("x = chr(0xD800)", "unpaired surrogate")])
+def test_a_text_no_database_can_store_is_refused_naming_the_element(engine: Engine, deploy, script: str,
+                                                                     words: str) -> None:
+    # a NUL failed on PostgreSQL only, when the step was saved; an unpaired surrogate failed there with a bare
+    # UnicodeEncodeError
+    deploy(_process(script))
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("p")
+    assert err.value.element_id == "calc" and "variable 'x'" in err.value.message and words in err.value.message
+    assert engine.instances.count() == 0
+
+
+@pytest.mark.parametrize("value", ["a\x00b", ["ok", "\udfff"], {"k": {"deep": "\ud800"}}])
+def test_a_variable_no_database_can_store_is_refused_naming_it(engine: Engine, deploy, value: object) -> None:
+    deploy(_process("y = 1"))
+    with pytest.raises(BadRequest, match="variable 'v': contains an? (NUL character|unpaired surrogate)"):
+        engine.instances.start("p", variables={"v": value})
+    assert engine.instances.count() == 0

@@ -118,6 +118,12 @@ BAD_CHARACTERS = [
     (b'{"variables": {"a\\u0000b": {"value": 1, "type": "Integer"}}}', ["name", "NUL"]),
     (b'{"businessKey": "\\ud800"}', ["'businessKey'", "unpaired surrogate"]),
     (b'{"variables": {"x": {"value": "\\udfff!", "type": "String"}}}', ["'variables.x.value'", "surrogate"]),
+    # inside a Json or Object value's own text, only there once it is read (a 500 on PostgreSQL before)
+    (b'{"variables": {"o": {"value": "\\"\\\\ud800\\"", "type": "Json"}}}', ["variable 'o'", "unpaired surrogate"]),
+    (b'{"variables": {"o": {"value": "[\\"\\\\udfff\\"]", "type": "Json"}}}', ["variable 'o'", "unpaired surrogate"]),
+    (b'{"variables": {"o": {"value": "{\\"a\\": \\"\\\\u0000\\"}", "type": "Object", "valueInfo": '
+     b'{"objectTypeName": "java.util.HashMap", "serializationDataFormat": "application/json"}}}}',
+     ["variable 'o'", "NUL"]),
 ]
 
 
