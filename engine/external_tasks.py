@@ -374,13 +374,16 @@ class ExternalTasks:
         return row
 
     def _locked_by(self, session, task_id: str, worker_id: str, what: str) -> m.ExternalTask:  # type: ignore[no-untyped-def]
-        """The task when `worker_id` holds its lock; else `BadRequest` in Camunda's words: "`what` by worker
-        'w9'. It is locked by worker 'w1'." (or "It is not locked by any worker.")."""
+        """The task when `worker_id` holds its lock and it is not suspended; else `BadRequest` in Camunda's words:
+        "`what` by worker 'w9'. It is locked by worker 'w1'." (or "It is not locked by any worker."), or
+        `Suspended` (Camunda's `ensureActive`, before a completion, a failure, a BPMN error or a longer lock)."""
         row = self._get(session, task_id)
         if not worker_id or row.worker_id != worker_id:
             holder = (f"It is locked by worker '{row.worker_id}'." if row.worker_id
                       else "It is not locked by any worker.")
             raise BadRequest(f"{what} by worker '{worker_id}'. {holder}")
+        if row.suspended:
+            raise Suspended(f"external task '{task_id}' is suspended")
         return row
 
 

@@ -63,6 +63,26 @@ def test_the_wrong_worker_gets_camundas_messages_naming_the_task(admin: Client) 
                                           "It is not locked by any worker.")
 
 
+def test_a_suspended_instances_task_takes_no_completion_failure_error_or_longer_lock(admin: Client) -> None:
+    """Camunda's `ExternalTaskEntity` checks `ensureActive` before each of the four: a failure reported on a
+    suspended instance's task was taken (and made an incident), and its lock was extended; unlocking is allowed."""
+    _setup(admin)
+    task = _fetch(admin, "payments")
+    tid, instance = task["id"], task["processInstanceId"]
+    assert admin.put(f"/process-instance/{instance}/suspended", json={"suspended": True}).status_code == 204
+    for action, body in (("complete", {"workerId": "w1"}), ("bpmnError", {"workerId": "w1", "errorCode": "E1"}),
+                         ("failure", {"workerId": "w1", "errorMessage": "down", "retries": 0}),
+                         ("extendLock", {"workerId": "w1", "newDuration": 1000})):
+        response = admin.post(f"/external-task/{tid}/{action}", json=body)
+        assert (response.status_code, response.json()["type"]) == (409, "SuspendedEntityInteractionException"), action
+        assert response.json()["message"] == f"external task '{tid}' is suspended", action
+    assert admin.get("/incident", params={"processInstanceId": instance}).json() == []
+    assert admin.get(f"/external-task/{tid}").json()["lockExpirationTime"] == task["lockExpirationTime"]
+    assert admin.post(f"/external-task/{tid}/unlock").status_code == 204
+    assert admin.put(f"/process-instance/{instance}/suspended", json={"suspended": False}).status_code == 204
+    assert admin.post(f"/external-task/{tid}/complete", json={"workerId": "w1"}).status_code == 400  # unlocked
+
+
 def test_fetch_and_lock_with_local_variables_gives_only_the_tasks_own(admin: Client) -> None:
     _setup(admin)
     task = _fetch(admin, "payments", localVariables=True)
