@@ -284,6 +284,8 @@ def test_the_external_task_query_by_ids_priority_lock_and_suspension_get_and_pos
     assert admin.post("/external-task/count", json={"externalTaskIdIn": ids[:2], "notLocked": True}).json() == {
         "count": 2}
     assert admin.get("/external-task/count", params={"locked": "true"}).json() == {"count": 1}
+    # two opposite filters both apply, as in Camunda: no task is locked and not locked (the first one won)
+    assert listed(locked="true", notLocked="true") == [] and listed(suspended="true", active="true") == []
 
     for bad in (admin.get("/external-task", params={"priorityHigherThanOrEquals": "high"}),
                 admin.post("/external-task", json={"priorityHigherThanOrEquals": "high"}),

@@ -234,6 +234,9 @@ def _filters(source: Any) -> dict[str, Any]:
     ids = arg_list("externalTaskIdIn", source)
     if source.get("externalTaskId"):
         ids = [str(source["externalTaskId"])] if ids is None else [i for i in ids if i == source["externalTaskId"]]
+    if (arg_bool("locked", source) and arg_bool("notLocked", source)
+            or arg_bool("suspended", source) and arg_bool("active", source)):
+        ids = []  # Camunda applies both of two opposite filters: no task passes them
     return {"ids": ids, "topic": source.get("topicName"), "worker_id": source.get("workerId"),
             "instance_id": source.get("processInstanceId"), "instance_ids": arg_list("processInstanceIdIn", source),
             "activity_id": source.get("activityId"), "activity_ids": arg_list("activityIdIn", source),
