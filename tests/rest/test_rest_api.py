@@ -105,7 +105,7 @@ def test_a_person_sees_only_their_and_their_groups_tasks(admin: Client, mary: Cl
     assert bob.get("/task").json() == []
     assert bob.get("/task/count").json() == {"count": 0}
     assert admin.get("/task/count").json() == {"count": 1}
-    for call in (bob.get(f"/task/{task['id']}"), bob.post(f"/task/{task['id']}/claim", json={}),
+    for call in (bob.get(f"/task/{task['id']}"), bob.post(f"/task/{task['id']}/claim", json={"userId": "bob"}),
                  bob.post(f"/task/{task['id']}/complete", json={})):
         assert call.status_code == 403
         assert call.json()["type"] == "AuthorizationException"
@@ -341,6 +341,19 @@ def test_duplicate_filtering_alone_deploys_every_file_when_one_changed(admin: Cl
     other_source = send(model("pa", "t1"), model("pb", "t3"), **{"deploy-changed-only": "true",
                                                                   "deployment-source": "Camunda Modeler"})
     assert versions(other_source) == {"pa": 4, "pb": 4}  # compared only with deployments of its own source
+
+
+def test_a_claim_for_no_user_leaves_the_task_to_no_one(admin: Client, mary: Client) -> None:
+    """Camunda's ClaimTaskCmd with a null userId sets no assignee (it claimed the task for the caller here), with
+    unclaim's rights: a user who does not hold the task may not release it."""
+    deploy(admin)
+    instance_id = start(mary, "B-8", amount=10).json()["id"]
+    [task] = mary.get("/task", params={"processInstanceId": instance_id}).json()
+    assert admin.post(f"/task/{task['id']}/claim", json={"userId": "admin"}).status_code == 204
+    assert mary.post(f"/task/{task['id']}/claim", json={}).status_code == 403
+    assert admin.get(f"/task/{task['id']}").json()["assignee"] == "admin"
+    assert admin.post(f"/task/{task['id']}/claim", json={"userId": None}).status_code == 204
+    assert admin.get(f"/task/{task['id']}").json()["assignee"] is None
 
 
 def test_a_claimed_task_and_a_deployment_in_use_answer_camundas_exception_types(admin: Client, mary: Client) -> None:

@@ -46,7 +46,7 @@ def _quote(admin: Client, business_key: str = "Q-1") -> tuple[str, str]:
 
 def _claimed_by_mary(admin: Client, mary: Client, business_key: str = "Q-1") -> tuple[str, str]:
     instance, task = _quote(admin, business_key)
-    assert mary.post(f"/task/{task}/claim", json={}).status_code == 204
+    assert mary.post(f"/task/{task}/claim", json={"userId": "mary"}).status_code == 204
     return instance, task
 
 

@@ -46,7 +46,7 @@ def test_candidate_user_includes_the_tasks_offered_to_the_users_groups(admin: Cl
 def test_candidate_user_leaves_out_assigned_tasks_unless_asked(admin: Client, mary: Client) -> None:
     _setup(admin)
     [quote] = mary.get("/task", params={"nameLike": "Write quote"}).json()
-    assert mary.post(f"/task/{quote['id']}/claim", json={}).status_code == 204
+    assert mary.post(f"/task/{quote['id']}/claim", json={"userId": "mary"}).status_code == 204
     assert sorted(_names(admin.get("/task", params={"candidateUser": "mary"}))) == ["Call customer", "Check quote"]
     assert sorted(_names(admin.get("/task", params={"candidateUser": "mary", "includeAssignedTasks": "true"}))) == [
         "Call customer", "Check quote", "Write quote"]

@@ -73,7 +73,7 @@ def test_identity_links_offer_a_task_to_more_people_and_take_it_back(admin: Clie
     assert [t["id"] for t in admin.get("/task", params={"candidateUser": "zoe"}).json()] == [task_id]
     assert admin.get(f"/task/{task_id}").json()["candidateUsers"] == ["zoe"]
     # john, a candidate now, claims it; his group taken off, he keeps what he claimed
-    assert john.post(f"/task/{task_id}/claim", json={}).status_code == 204
+    assert john.post(f"/task/{task_id}/claim", json={"userId": "john"}).status_code == 204
     assert admin.post(f"/task/{task_id}/identity-links/delete", json={"groupId": "finance", "type": "candidate"}
                       ).status_code == 204
     assert admin.get("/task", params={"candidateGroup": "finance", "includeAssignedTasks": "true"}).json() == []

@@ -212,9 +212,11 @@ def update_task(task_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/task/<task_id>/claim")
 def claim_task(task_id: str):  # type: ignore[no-untyped-def]
+    user = body().get("userId")
+    if user is None:  # Camunda's ClaimTaskCmd: a claim for no one leaves the task to no one
+        return unclaim_task(task_id)
     visible_task(task_id)
     me = principal()
-    user = body().get("userId") or me.user_id
     if user != me.user_id and not me.is_admin:
         raise Forbidden(f"user '{me.user_id}' may claim tasks only for themselves")
     engine().tasks.claim(task_id, user)
