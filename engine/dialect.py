@@ -1278,8 +1278,8 @@ class Dialect:
             return
         if not is_expression(text):
             raise self.fail(el, f"loop cardinality '{text}' is neither a whole number nor an expression")
-        try:
-            el.text = juel_to_python(text, element_id=_owner_id(el))
+        try:  # (always a whole number: SpiffWorkflow took another result for a collection's name, for good)
+            el.text = written_as(f"_sf_cardinality({juel_to_python(text, element_id=_owner_id(el))})", text)
         except ExpressionError as err:
             raise self.fail(el, _expression_problem("loop cardinality", err))
 

@@ -500,7 +500,21 @@ def _sf_name(name: str) -> Any:
     return value
 
 
+def _sf_cardinality(value: Any) -> int:
+    """A multi-instance activity's loop cardinality as Camunda reads it: a number (a fraction dropped) or a text of
+    a whole number, not negative."""
+    if isinstance(value, str) and _JAVA_LONG.fullmatch(value):
+        value = int(value)  # Integer.valueOf
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or isinstance(value, float) and (
+            not math.isfinite(value)):
+        raise ValueError(f"the loop cardinality is {_shown(value)}: it must be a whole number")
+    if value < 0:  # Camunda's words
+        raise ValueError(f"Invalid number of instances: must be a non-negative integer value, but was {int(value)}")
+    return int(value)
+
+
 RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
+    "_sf_cardinality": _sf_cardinality,
     "_sf_empty": _sf_empty,
     "_sf_get": _sf_get,
     "_sf_index": _sf_index,

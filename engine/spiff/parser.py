@@ -526,6 +526,34 @@ def _install_multi_instance_checks() -> None:
 
 _install_multi_instance_checks()
 
+
+def _install_multi_instance_collection_check() -> None:
+    """A multi-instance activity's collection must be a list, as Camunda 7's must be a Java `Collection`: checked
+    before any instance is made (SpiffWorkflow ran over a text's characters and a map's values)."""
+    from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import SequentialMultiInstanceTask
+
+    for cls in (SequentialMultiInstanceTask, ParallelMultiInstanceTask):
+        hook = cls._update_hook
+        if getattr(hook, "sf_checked", False):
+            continue
+
+        def checked(self, my_task, hook=hook):  # type: ignore[no-untyped-def]
+            if self.data_input is not None and self.data_input.exists(my_task):
+                value = self.data_input.get(my_task)
+                if not isinstance(value, (list, tuple, set, frozenset)):
+                    kind = (f"a String ('{value[:40]}{'...' if len(value) > 40 else ''}')" if isinstance(value, str)
+                            else "a map" if isinstance(value, dict) else f"a {type(value).__name__}")
+                    raise WorkflowTaskException(
+                        f"the multi-instance collection '{self.data_input.bpmn_id}' is {kind}: it must be a list",
+                        task=my_task)
+            return hook(self, my_task)
+
+        checked.sf_checked = True  # type: ignore[attr-defined]
+        cls._update_hook = checked  # type: ignore[method-assign]
+
+
+_install_multi_instance_collection_check()
+
 MI_HIDDEN = "sf_mi_hidden"  # an instance's process values its element variable hides: {name: value}
 
 

@@ -1455,7 +1455,7 @@ def _collection_problem(task: Any) -> str | None:
         return None
     value = task.data.get(name)
     shown = "not set" if value is None else repr(value)
-    return f"the multi-instance collection '{name}' is {shown}: it must be a list or a map"
+    return f"the multi-instance collection '{name}' is {shown}: it must be a list"
 
 
 def _task_in_traceback(err: BaseException) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
+from engine.errors import ScriptError
 from tests.helpers import bpmn, chain
 
 
@@ -70,3 +71,54 @@ def test_camundas_collection_model_starts_beside_a_variable_of_the_items_name(en
     instance = engine.instances.start("miParallelUserTasksBasedOnCollection",
                                       variables={"assignee": "boss", "assigneeList": ["kermit", "gonzo", "fozzie"]})
     assert sorted(t.assignee for t in engine.tasks.list(instance_id=instance.id)) == ["fozzie", "gonzo", "kermit"]
+
+
+def _reviews(sequential: str) -> bytes:
+    return bpmn(f"""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="review" camunda:assignee="${{reviewer}}">
+          <bpmn:multiInstanceLoopCharacteristics isSequential="{sequential}" camunda:collection="${{reviewers}}"
+                                                 camunda:elementVariable="reviewer"/>
+        </bpmn:userTask><bpmn:endEvent id="e"/>""" + chain("s", "review", "e"), process_id="reviews")
+
+
+def _counted(sequential: str) -> bytes:
+    return bpmn(f"""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="check"><bpmn:multiInstanceLoopCharacteristics isSequential="{sequential}">
+          <bpmn:loopCardinality>${{n}}</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>
+        </bpmn:userTask><bpmn:endEvent id="e"/>""" + chain("s", "check", "e"), process_id="counted")
+
+
+@pytest.mark.parametrize("sequential", ["true", "false"])
+@pytest.mark.parametrize(("value", "kind"), [("ann,bob", "a String ('ann,bob')"), ({"a": 1}, "a map")])
+def test_a_collection_that_is_no_list_is_refused_naming_it(engine: Engine, deploy, sequential: str, value: object,
+                                                            kind: str) -> None:
+    # a text ran one instance per character (assigned to 'a', 'n', 'n', ','...), a map one per value: Camunda
+    # needs a Collection
+    deploy(_reviews(sequential))
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("reviews", variables={"reviewers": value})
+    assert err.value.element_id == "review"
+    assert f"the multi-instance collection 'reviewers' is {kind}: it must be a list" in err.value.message
+    assert engine.instances.count() == 0
+
+
+@pytest.mark.parametrize("sequential", ["true", "false"])
+def test_a_loop_cardinality_is_a_whole_number_not_negative_and_each_start_reads_its_own(
+        engine: Engine, deploy, sequential: str) -> None:
+    """Camunda's message for a negative count (a sequential activity waited forever with no instance, a parallel one
+    ran none); a text of a number counts as the number; and a start whose cardinality was a text no longer turned
+    the activity into one over a collection named after the expression for every later start."""
+    deploy(_counted(sequential))
+    with pytest.raises(ScriptError) as negative:
+        engine.instances.start("counted", variables={"n": -1})
+    assert negative.value.element_id == "check"
+    assert negative.value.message.endswith(
+        "Invalid number of instances: must be a non-negative integer value, but was -1")
+    with pytest.raises(ScriptError, match=r"the loop cardinality is 'two': it must be a whole number"):
+        engine.instances.start("counted", variables={"n": "two"})
+    for n in ("2", 3, "2", 0):
+        started = engine.instances.start("counted", variables={"n": n})
+        count = len(engine.tasks.list(instance_id=started.id))
+        assert count == (min(int(n), 1) if sequential == "true" else int(n)), n
