@@ -500,6 +500,31 @@ def _sf_name(name: str) -> Any:
     return value
 
 
+def _sf_bool(value: Any) -> bool:
+    """JUEL's coercion to a boolean (EL 1.8.2): null and '' are false, a text is true when it reads "true" (any
+    case); a number or another object is an error, as in JUEL."""
+    return False if value is None else _el_boolean(value)
+
+
+def _sf_condition(value: Any) -> bool:
+    """A JUEL condition's result, as Camunda's UelExpressionCondition takes it: a boolean, never coerced."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        raise ValueError("condition expression returns null")
+    raise ValueError(f"condition expression returns non-Boolean: result has class {_java_class(value)} and not "
+                     "java.lang.Boolean")
+
+
+def _java_class(value: Any) -> str:
+    """The Java class Camunda would hold `value` as, for messages."""
+    for kind, name in ((str, "java.lang.String"), (int, "java.lang.Long"), (float, "java.lang.Double"),
+                       (list, "java.util.ArrayList"), (dict, "java.util.LinkedHashMap"), (datetime, "java.util.Date")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
 def _sf_cardinality(value: Any) -> int:
     """A multi-instance activity's loop cardinality as Camunda reads it: a number (a fraction dropped) or a text of
     a whole number, not negative."""
@@ -515,6 +540,8 @@ def _sf_cardinality(value: Any) -> int:
 
 RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_cardinality": _sf_cardinality,
+    "_sf_bool": _sf_bool,
+    "_sf_condition": _sf_condition,
     "_sf_empty": _sf_empty,
     "_sf_get": _sf_get,
     "_sf_index": _sf_index,
@@ -673,10 +700,15 @@ class _Py:
     src: str
     prec: int
     is_null: bool = False
+    is_bool: bool = False  # always a boolean (a comparison, `empty`, `!`, `&&`): needs no coercion to one
 
     def at(self, min_prec: int) -> str:
         """The source, parenthesized when it binds looser than ``min_prec``."""
         return self.src if self.prec >= min_prec else f"({self.src})"
+
+    def boolean(self) -> _Py:
+        """This value coerced to a boolean as JUEL's `!`, `&&`, `||` and `? :` coerce their operands."""
+        return self if self.is_bool else _Py(f"_sf_bool({self.src})", _P_ATOM, is_bool=True)
 
 
 def _check_variable_name(name: str) -> None:
@@ -743,20 +775,20 @@ class _Parser(TokenCursor):
         yes = self.ternary()
         self.expect_op(":", "in 'condition ? value : value'")
         no = self.ternary()
-        return _Py(f"{yes.at(_P_OR)} if {cond.at(_P_OR)} else {no.at(_P_TERNARY)}", _P_TERNARY)
+        return _Py(f"{yes.at(_P_OR)} if {cond.boolean().at(_P_OR)} else {no.at(_P_TERNARY)}", _P_TERNARY)
 
-    def _binary(self, operand: Callable[[], _Py], table: Mapping[str, str], prec: int) -> _Py:
+    def _logical(self, operand: Callable[[], _Py], table: Mapping[str, str], prec: int) -> _Py:
         left = operand()
         while (op := self.match_word(table)) is not None:
             right = operand()
-            left = _Py(f"{left.at(prec)} {op} {right.at(prec + 1)}", prec)
+            left = _Py(f"{left.boolean().at(prec)} {op} {right.boolean().at(prec + 1)}", prec, is_bool=True)
         return left
 
     def logical_or(self) -> _Py:
-        return self._binary(self.logical_and, {"||": "or", "or": "or"}, _P_OR)
+        return self._logical(self.logical_and, {"||": "or", "or": "or"}, _P_OR)
 
     def logical_and(self) -> _Py:
-        return self._binary(self.equality, {"&&": "and", "and": "and"}, _P_AND)
+        return self._logical(self.equality, {"&&": "and", "and": "and"}, _P_AND)
 
     def _comparison(self, operand: Callable[[], _Py], table: Mapping[str, str]) -> _Py:
         # JUEL comparisons are left-associative binary operators; Python would chain them, so
@@ -768,11 +800,11 @@ class _Parser(TokenCursor):
                 op = "is" if op == "==" else "is not"
                 if left.is_null and not right.is_null:
                     left, right = right, left
-                left = _Py(f"{left.at(_P_ADD)} {op} {right.at(_P_ADD)}", _P_CMP)
+                left = _Py(f"{left.at(_P_ADD)} {op} {right.at(_P_ADD)}", _P_CMP, is_bool=True)
             elif op == "!=":
-                left = _Py(f"not _sf_eq({left.src}, {right.src})", _P_NOT)
+                left = _Py(f"not _sf_eq({left.src}, {right.src})", _P_NOT, is_bool=True)
             else:
-                left = _Py(f"{_COMPARE[op]}({left.src}, {right.src})", _P_ATOM)
+                left = _Py(f"{_COMPARE[op]}({left.src}, {right.src})", _P_ATOM, is_bool=True)
         return left
 
     def equality(self) -> _Py:
@@ -798,7 +830,7 @@ class _Parser(TokenCursor):
         tok = self.tok
         if self.is_op("!") or (tok.kind == "kw" and tok.value == "not"):
             self.next()
-            return _Py(f"not {self.unary().at(_P_NOT)}", _P_NOT)
+            return _Py(f"not {self.unary().boolean().at(_P_NOT)}", _P_NOT, is_bool=True)
         if self.is_op("-"):
             self.next()
             if self.tok.kind in ("int", "float"):  # a negative number
@@ -806,7 +838,7 @@ class _Parser(TokenCursor):
             return _Py(f"_sf_neg({self.unary().src})", _P_ATOM)
         if tok.kind == "kw" and tok.value == "empty":
             self.next()
-            return _Py(f"_sf_empty({self.unary().src})", _P_ATOM)
+            return _Py(f"_sf_empty({self.unary().src})", _P_ATOM, is_bool=True)
         return self.value()
 
     def value(self) -> _Py:
@@ -857,7 +889,7 @@ class _Parser(TokenCursor):
             literal = {"true": "True", "false": "False", "null": "None"}.get(tok.value)
             if literal is None:
                 raise _Fail(f"{_describe(tok)}, expected a value")
-            return _Py(literal, _P_ATOM, is_null=tok.value == "null")
+            return _Py(literal, _P_ATOM, is_null=tok.value == "null", is_bool=tok.value != "null")
         if tok.kind == "name":
             return self.identifier(tok)
         if self.is_op("(", tok=tok):
@@ -1014,6 +1046,12 @@ def juel_to_python(expr: str, *, element_id: str | None = None) -> str:
 
     Raises ExpressionError for anything outside the supported subset or syntactically wrong.
     """
+    translated, written = _juel(expr, element_id)
+    return _remember(translated.src, written)
+
+
+def _juel(expr: str, element_id: str | None) -> tuple[_Py, str]:
+    """`expr` translated (its source verified) and as it is written whole (`${...}`)."""
     text = expr.strip()
     try:
         if not text:
@@ -1022,9 +1060,12 @@ def juel_to_python(expr: str, *, element_id: str | None = None) -> str:
             parts = _split(text)
             if len(parts) != 1 or isinstance(parts[0], str):
                 raise _Fail("expected exactly one ${...} expression with no text around it")
-            return _remember(_verified(parts[0].src), text)
+            _verified(parts[0].src)
+            return parts[0], text
         tokens, _ = _lex(text, 0, braced=False)
-        return _remember(_verified(_Parser(tokens).parse().src), "${" + text + "}")
+        translated = _Parser(tokens).parse()
+        _verified(translated.src)
+        return translated, "${" + text + "}"
     except _Fail as fail:
         raise _error(element_id, "expression", text, fail.reason) from None
 
@@ -1035,8 +1076,9 @@ def condition_to_python(text: str, *, element_id: str | None = None) -> str:
     A ``${...}`` condition is JUEL and is translated; any other text is already Python (SpiffWorkflow's
     native form) and is returned stripped once it compiles.
     """
-    if is_expression(text):
-        return juel_to_python(text, element_id=element_id)
+    if is_expression(text):  # Camunda takes a boolean only: `${amount}` is an error, not "true when not zero"
+        translated, written = _juel(text, element_id)
+        return _remember(translated.src if translated.is_bool else f"_sf_condition({translated.src})", written)
     src = text.strip()
     if not src:
         raise _error(element_id, "condition", src, "the condition is empty")

@@ -87,3 +87,27 @@ def test_arithmetic_on_a_form_text_gives_a_long_as_camunda_does(engine: Engine, 
     assert rows == {"double": "Long", "square": "Long"}
     assert {k: v for k, v in engine.instances.variables(instance.id).items() if k in ("double", "square")} == {
         "double": 6, "square": 0}
+
+
+def test_a_condition_that_gives_no_boolean_stops_the_gateway_and_a_text_flag_reads_as_juel_reads_it(
+        engine: Engine, deploy) -> None:
+    # `${amount}` took its flow for any amount but 0 (Python's truth); Camunda refuses a non-Boolean result. And
+    # `${!flag}` with the text "false" took the wrong flow: JUEL reads the text as a boolean
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="route" default="f_other"/>
+        <bpmn:userTask id="chosen"/><bpmn:userTask id="other"/>
+        """ + chain("s", "route") + flow("route", "chosen", "${amount}")
+        + flow("route", "other", flow_id="f_other")), "amount.bpmn")
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("p", variables={"amount": 50})
+    assert err.value.element_id == "route"
+    assert err.value.reason == ("Error evaluating expression '${amount}': ValueError: condition expression returns "
+                                "non-Boolean: result has class java.lang.Long and not java.lang.Boolean")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="route" default="f_other"/>
+        <bpmn:userTask id="chosen"/><bpmn:userTask id="other"/>
+        """ + chain("s", "route") + flow("route", "chosen", "${!flag}")
+        + flow("route", "other", flow_id="f_other")), "flag.bpmn")
+    for value, task in (("false", "chosen"), ("true", "other"), (False, "chosen")):
+        instance = engine.instances.start("p", variables={"flag": value})
+        assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == [task], value

@@ -161,9 +161,10 @@ def test_precedence_follows_juel(expr: str, variables: dict[str, Any], expected:
 
 
 def test_generated_python_is_readable() -> None:
-    assert juel_to_python("${amount > 1000 && vip}") == "_sf_gt(amount, 1000) and vip"
-    assert juel_to_python("${!rejected}") == "not rejected"
-    assert juel_to_python("${x ? 'a' : 'b'}") == "'a' if x else 'b'"
+    # (a value that is no comparison is coerced to a boolean as JUEL's `&&`, `!` and `? :` coerce it)
+    assert juel_to_python("${amount > 1000 && vip}") == "_sf_gt(amount, 1000) and _sf_bool(vip)"
+    assert juel_to_python("${!rejected}") == "not _sf_bool(rejected)"
+    assert juel_to_python("${x ? 'a' : 'b'}") == "'a' if _sf_bool(x) else 'b'"
     assert juel_to_python("${a eq 'x' or b ne 'y'}") == "_sf_eq(a, 'x') or not _sf_eq(b, 'y')"
     assert juel_to_python("${x == null}") == "x is None"
     assert juel_to_python("${order.total}") == "_sf_get(order, 'total')"
@@ -477,8 +478,35 @@ def test_arithmetic_juel_cannot_coerce_fails() -> None:
 
 def test_condition_juel_is_translated() -> None:
     src = condition_to_python("${amount > 1000 && vip}", element_id="flow1")
-    assert src == "_sf_gt(amount, 1000) and vip"
+    assert src == "_sf_gt(amount, 1000) and _sf_bool(vip)"
     assert run(src, amount=1200, vip=True) is True
+    assert condition_to_python("${vip}") == "_sf_condition(vip)"  # a boolean only, as Camunda takes it
+
+
+@pytest.mark.parametrize(("condition", "variables", "expected"), [
+    # JUEL's !, &&, || and ? : read a text as a boolean ("false" is false; Python found any text true)
+    ("${!flag}", {"flag": "false"}, True),
+    ("${flag && other}", {"flag": "false", "other": True}, False),
+    ("${flag || other}", {"flag": "TRUE", "other": False}, True),
+    ("${(flag ? 'a' : 'b') == 'b'}", {"flag": "no"}, True),
+    ("${!missing}", {"missing": None}, True),
+    ("${flag}", {"flag": True}, True),
+])
+def test_conditions_coerce_to_booleans_as_juel_does(condition: str, variables: dict[str, Any],
+                                                     expected: bool) -> None:
+    assert run(condition_to_python(condition), **variables) is expected
+
+
+@pytest.mark.parametrize(("condition", "variables", "message"), [
+    ("${amount}", {"amount": 50}, "condition expression returns non-Boolean: result has class java.lang.Long and "
+                                  "not java.lang.Boolean"),
+    ("${flag}", {"flag": "true"}, "result has class java.lang.String"),
+    ("${flag}", {"flag": None}, "condition expression returns null"),
+    ("${amount && true}", {"amount": 50}, "cannot coerce 50 (int) to a boolean"),
+])
+def test_a_condition_that_is_no_boolean_fails(condition: str, variables: dict[str, Any], message: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+        run(condition_to_python(condition), **variables)
 
 
 def test_condition_python_passes_through() -> None:
