@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from engine.api import Engine
 from engine.errors import DefinitionError, StageflowError, TooManyAttempts
@@ -16,6 +16,7 @@ from engine.variables import finite_json
 from . import inbox
 from .badinput import bad_input, check_request
 from .rest import bp as rest_bp
+from .rest import other_methods_path
 from .unavailable import RETRY_AFTER_SECONDS, unavailable
 
 
@@ -88,6 +89,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     @app.errorhandler(StageflowError)
     def _engine_error(err: StageflowError):  # type: ignore[no-untyped-def]
         err = unavailable(err) or err
+        if err.status == 404 and request.blueprint == rest_bp.name and other_methods_path():
+            return _http_error(MethodNotAllowed(description=f"{request.method} is not supported on {request.path}"))
         body = err.to_json()
         if isinstance(err, DefinitionError) and request.blueprint == rest_bp.name:
             body["details"] = err.camunda_details()  # what Camunda's REST clients (and Modeler) read

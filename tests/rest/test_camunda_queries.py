@@ -75,6 +75,12 @@ def test_an_unknown_endpoint_says_stageflow_does_not_support_it(admin: Client) -
     unknown_id = admin.get("/process-instance/abc")
     assert unknown_id.status_code == 404 and unknown_id.json()["type"] == "InvalidRequestException"
     assert admin.get("/message").status_code == 405
+    # a fixed path of another method's route, which a route of this method reads as an id: 405, as Camunda's
+    # JAX-RS matches the fixed path first (it was "External task with id fetchAndLock does not exist")
+    fetch = admin.get("/external-task/fetchAndLock")
+    assert (fetch.status_code, fetch.json()["type"]) == (405, "MethodNotAllowed")
+    assert admin.delete("/process-instance/count").status_code == 405
+    assert admin.get("/external-task/no-such-task").status_code == 404  # an unknown id stays a 404
 
 
 def test_tasks_by_id_ids_and_involved_user(admin: Client, mary: Client) -> None:

@@ -91,6 +91,26 @@ def unknown_endpoint(unknown: str):  # type: ignore[no-untyped-def]
                            f"/engine-rest/{unknown}")
 
 
+def other_methods_path() -> bool:
+    """Whether the request's path, which a route read with an id in it (GET /external-task/{id}), is a fixed path
+    of another method's route (POST /external-task/fetchAndLock): Camunda's JAX-RS matches the more literal path
+    first and answers 405 there, where the route's "unknown id" would be a 404."""
+    rule = request.url_rule
+    if rule is None or not rule.arguments:
+        return False
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        if method == request.method:
+            continue
+        try:
+            other, _ = adapter.match(request.path, method=method, return_rule=True)
+        except HTTPException:
+            continue
+        if other.endpoint != "rest.unknown_endpoint" and len(other.arguments) < len(rule.arguments):
+            return True
+    return False
+
+
 class NotFoundEndpoint(NotFound):
     """An endpoint Stageflow does not have (not an unknown id): Camunda's type for it."""
 
