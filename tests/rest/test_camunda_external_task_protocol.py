@@ -56,6 +56,7 @@ def test_the_wrong_worker_gets_camundas_messages_naming_the_task(admin: Client) 
         response = admin.post(f"/external-task/{tid}/{action}", json=body)
         assert response.status_code == 400, action
         assert response.json()["message"] == message
+        assert response.json()["type"] == "RestException"  # Camunda's ExternalTaskResourceImpl's
     assert admin.post(f"/external-task/{tid}/unlock").status_code == 204
     response = admin.post(f"/external-task/{tid}/complete", json={"workerId": "wx"})
     assert response.status_code == 400
@@ -318,6 +319,9 @@ def test_a_task_is_locked_by_its_id_as_camundas_clients_lock_it(admin: Client) -
     assert admin.post(f"/external-task/{task['id']}/complete", json={"workerId": "w9"}).status_code == 204
     missing = admin.post("/external-task/nope/lock", json={"workerId": "w9", "lockDuration": 1})
     assert missing.status_code == 404 and missing.json()["message"] == "External task with id nope does not exist"
+    assert missing.json()["type"] == "RestException"
+    unknown = admin.get("/external-task/nope")
+    assert (unknown.status_code, unknown.json()["type"]) == (404, "RestException")
     [ship] = admin.get("/external-task", params={"activityId": "ship"}).json()
     for bad in ({"workerId": "w9", "lockDuration": 0}, {"workerId": "w9"}, {"lockDuration": 1000}):
         assert admin.post(f"/external-task/{ship['id']}/lock", json=bad).status_code == 400, bad

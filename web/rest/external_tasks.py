@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from engine.errors import BadRequest
+from engine.errors import BadRequest, NotFound
 from engine.external_tasks import TopicRequest
 
 from . import (
@@ -139,6 +141,17 @@ def _newest_first(sorting: Any) -> bool:
     return newest
 
 
+@contextmanager
+def _task_errors() -> Iterator[None]:
+    """An unknown task (404) or a request the engine refuses (400) as Camunda's ExternalTaskResourceImpl answers
+    them: a `RestException`, where a malformed request body is an `InvalidRequestException`."""
+    try:
+        yield
+    except (NotFound, BadRequest) as err:
+        err.rest_type = "RestException"
+        raise
+
+
 def _worker(data: dict[str, Any]) -> str:
     worker = data.get("workerId")
     if not isinstance(worker, str) or not worker:
@@ -149,19 +162,21 @@ def _worker(data: dict[str, Any]) -> str:
 @bp.post("/external-task/<task_id>/complete")
 def complete_external(task_id: str):  # type: ignore[no-untyped-def]
     data = body()
-    engine().external_tasks.complete(task_id, _worker(data), typed_variables(data),
-                                     local_variables=typed_variables(data, "localVariables"))
+    worker, values, local = _worker(data), typed_variables(data), typed_variables(data, "localVariables")
+    with _task_errors():
+        engine().external_tasks.complete(task_id, worker, values, local_variables=local)
     return "", 204
 
 
 @bp.post("/external-task/<task_id>/failure")
 def fail_external(task_id: str):  # type: ignore[no-untyped-def]
     data = body()
-    engine().external_tasks.failure(task_id, _worker(data), data.get("errorMessage"),
-                                    error_details=data.get("errorDetails"), retries=body_int(data, "retries", 0),
-                                    retry_timeout_ms=body_int(data, "retryTimeout", 0),
-                                    variables=typed_variables(data),
-                                    local_variables=typed_variables(data, "localVariables"))
+    worker, retries, timeout = _worker(data), body_int(data, "retries", 0), body_int(data, "retryTimeout", 0)
+    values, local = typed_variables(data), typed_variables(data, "localVariables")
+    with _task_errors():
+        engine().external_tasks.failure(task_id, worker, data.get("errorMessage"),
+                                        error_details=data.get("errorDetails"), retries=retries,
+                                        retry_timeout_ms=timeout, variables=values, local_variables=local)
     return "", 204
 
 
@@ -171,49 +186,60 @@ def bpmn_error(task_id: str):  # type: ignore[no-untyped-def]
     code = data.get("errorCode")
     if not isinstance(code, str) or not code:
         raise BadRequest("'errorCode' is required")
-    engine().external_tasks.bpmn_error(task_id, _worker(data), code, data.get("errorMessage"),
-                                       typed_variables(data))
+    worker, values = _worker(data), typed_variables(data)
+    with _task_errors():
+        engine().external_tasks.bpmn_error(task_id, worker, code, data.get("errorMessage"), values)
     return "", 204
 
 
 @bp.post("/external-task/<task_id>/lock")
 def lock_external(task_id: str):  # type: ignore[no-untyped-def]
     data = body()
-    engine().external_tasks.lock(task_id, _worker(data), body_int(data, "lockDuration"))
+    worker, duration = _worker(data), body_int(data, "lockDuration")
+    with _task_errors():
+        engine().external_tasks.lock(task_id, worker, duration)
     return "", 204
 
 
 @bp.post("/external-task/<task_id>/extendLock")
 def extend_lock(task_id: str):  # type: ignore[no-untyped-def]
     data = body()
-    engine().external_tasks.extend_lock(task_id, _worker(data), body_int(data, "newDuration"))
+    worker, duration = _worker(data), body_int(data, "newDuration")
+    with _task_errors():
+        engine().external_tasks.extend_lock(task_id, worker, duration)
     return "", 204
 
 
 @bp.post("/external-task/<task_id>/unlock")
 def unlock(task_id: str):  # type: ignore[no-untyped-def]
-    engine().external_tasks.unlock(task_id)
+    with _task_errors():
+        engine().external_tasks.unlock(task_id)
     return "", 204
 
 
 @bp.put("/external-task/<task_id>/retries")
 def external_retries(task_id: str):  # type: ignore[no-untyped-def]
     require_admin()
-    engine().external_tasks.set_retries(task_id, body_int(body(), "retries"))
+    retries = body_int(body(), "retries")
+    with _task_errors():
+        engine().external_tasks.set_retries(task_id, retries)
     return "", 204
 
 
 @bp.put("/external-task/<task_id>/priority")
 def external_priority(task_id: str):  # type: ignore[no-untyped-def]
     require_admin()
-    engine().external_tasks.set_priority(task_id, body_int(body(), "priority"))
+    priority = body_int(body(), "priority")
+    with _task_errors():
+        engine().external_tasks.set_priority(task_id, priority)
     return "", 204
 
 
 @bp.get("/external-task/<task_id>/errorDetails")
 def external_error_details(task_id: str):  # type: ignore[no-untyped-def]
     """The last failure's details as plain text (Camunda: 204 when there are none)."""
-    details = engine().external_tasks.error_details(task_id)
+    with _task_errors():
+        details = engine().external_tasks.error_details(task_id)
     if details is None:
         return "", 204
     return Response(details, mimetype="text/plain")
@@ -277,6 +303,7 @@ def query_count_external():  # type: ignore[no-untyped-def]
 
 @bp.get("/external-task/<task_id>")
 def get_external(task_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(engine().external_tasks.get(task_id))
+    with _task_errors():
+        return jsonify(engine().external_tasks.get(task_id))
 
 
