@@ -36,11 +36,13 @@ class DefinitionError(StageflowError):
         file: str | None = None,
         element_id: str | None = None,
         line: int | None = None,
+        column: int | None = None,
     ) -> None:
         self.reason = message
         self.file = file
         self.element_id = element_id
         self.line = line
+        self.column = column  # known for malformed XML only
         where = []
         if file:
             where.append(file + (f":{line}" if line else ""))
@@ -58,8 +60,8 @@ class DefinitionError(StageflowError):
 
     def camunda_details(self) -> dict[str, object]:
         """The `details` of Camunda's ParseException body (REST): a report per resource, as Camunda Modeler reads
-        it (`column` is not known)."""
-        problem = {"message": self.message, "line": self.line, "column": None, "mainElementId": self.element_id,
+        it (`column` where the XML parser gave one)."""
+        problem = {"message": self.message, "line": self.line, "column": self.column, "mainElementId": self.element_id,
                    "elementIds": [self.element_id] if self.element_id else []}
         return {self.file or "deployment": {"errors": [problem], "warnings": []}}
 

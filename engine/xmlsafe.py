@@ -123,7 +123,8 @@ def _syntax_error(err: etree.XMLSyntaxError, filename: str) -> DefinitionError:
         msg = msg[: match.start()]
     if column and column != "0":
         msg = f"{msg} (column {column})"
-    return DefinitionError(f"malformed XML: {msg}", file=filename, line=err.lineno or None)
+    return DefinitionError(f"malformed XML: {msg}", file=filename, line=err.lineno or None,
+                           column=int(column) if column and column != "0" else None)
 
 
 def parse_xml(data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree:

@@ -337,7 +337,12 @@ def test_a_refused_deployment_reports_per_resource_as_camundas_parse_exception(a
     [problem] = body["details"]["broken.bpmn"]["errors"]
     assert (problem["mainElementId"], problem["elementIds"]) == ("f", ["f"])
     assert problem["line"] and "nowhere" in problem["message"]
+    assert problem["column"] is None  # a diagram's element has a line, not a column
     assert body["details"]["broken.bpmn"]["warnings"] == []
+    malformed = admin.post("/deployment/create", files={"upload": ("bad.bpmn", b"<definitions>\n  <a></b>")})
+    [problem] = malformed.json()["details"]["bad.bpmn"]["errors"]
+    assert (problem["line"], problem["column"]) == (2, 10)  # where the XML parser stopped, as Camunda fills it
+    assert "(column 10)" in problem["message"]
 
 
 def test_incidents_decisions_and_variables_answer_in_the_shape_camunda_clients_read(admin: Client) -> None:
