@@ -448,3 +448,15 @@ def test_local_variables_of_a_task_in_its_scopes_execution_are_the_scopes(admin:
         "workerId": "w1", "errorMessage": "busy", "retries": 1, "retryTimeout": 0,
         "localVariables": {"attempt": {"value": 1, "type": "Integer"}}}).status_code == 204
     assert process_variables()["attempt"] == 1
+
+
+def test_a_malformed_topic_or_variable_is_refused_with_the_hint_that_fits_it(admin: Client) -> None:
+    # a topic's `variables` is a list of names: its error no longer explains what a variable object looks like
+    _setup(admin)
+    names = admin.post("/external-task/fetchAndLock", json={
+        "workerId": "w1", "maxTasks": 1, "topics": [{"topicName": "payments", "lockDuration": 1000, "variables": "bk"}]})
+    assert names.status_code == 400
+    assert names.json()["message"].startswith("topics.0.variables: ") and "a variable is" not in names.json()["message"]
+    value = admin.post("/process-definition/key/billing/start", json={"variables": {"amount": 12}})
+    assert value.status_code == 400
+    assert value.json()["message"].endswith('(a variable is an object such as {"value": 1200, "type": "Integer"})')

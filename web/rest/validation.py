@@ -93,7 +93,8 @@ def check_body() -> None:
         if error.validator == "enum" and path[-1:] == ["type"] and set(path) & VARIABLE_MAPS:
             raise BadRequest(f"{where}: {json.dumps(error.instance, default=str)} is not a variable type Stageflow "
                              f"knows: use one of {', '.join(CAMUNDA_TYPES)} (the first letter in either case)")
-        if set(path) & VARIABLE_MAPS:
+        if any(part in VARIABLE_MAPS for part in path[:-1]):  # inside a map of variables (a topic's `variables`
+            # is a list of names)
             message += ' (a variable is an object such as {"value": 1200, "type": "Integer"})'
         raise BadRequest(f"{where}: {message}")
 
