@@ -1037,6 +1037,27 @@ class Dialect:
             self.dropped.append(el)
             return
         self._reference(el, "messageRef", "message")
+        if not thrown:
+            self._message_name(el, owner)
+
+    def _message_name(self, el: etree._Element, owner: etree._Element) -> None:
+        """A caught message's name may hold an expression (`pay-${orderId}`), which the waiting task resolves
+        (`spiff/message_names.py`), except on a start event, as in Camunda."""
+        message = self.ids.get(el.get("messageRef") or "")
+        name = (message.get("name") or "") if message is not None else ""
+        if not is_expression(name):
+            return
+        if etree.QName(owner).localname == "startEvent":
+            if etree.QName(owner.getparent()).localname == "process":  # Camunda's words
+                start = self._original_id(owner.get("id") or "")
+                raise self.fail(owner, f"Invalid message name '{name}' for element '{start}': expressions in the "
+                                       "message start event name are not allowed!")
+            raise self.fail(owner, f"message name '{name}': an event subprocess's message start event waits for a "
+                                   "name without an expression in Stageflow (give the message a fixed name)")
+        try:
+            text_to_python(name, element_id=_owner_id(el))
+        except ExpressionError as err:
+            raise self.fail(message, _expression_problem("message name", err))
 
     def _el_receiveTask(self, el: etree._Element) -> None:
         if not (el.get("messageRef") or "").strip():
@@ -1048,6 +1069,7 @@ class Dialect:
             self.ids[message_id] = etree.SubElement(self.root, _b("message"), id=message_id, name=name)
             el.set("messageRef", message_id)
         self._reference(el, "messageRef", "message")
+        self._message_name(el, el)
 
     def _el_signalEventDefinition(self, el: etree._Element) -> None:
         if not (el.get("signalRef") or "").strip():  # Camunda refuses it too, on a catching or throwing event

@@ -72,6 +72,7 @@ from ..variables import (
 from . import clockpatch, code_events, inclusive, scopes, timerhold
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
+from .message_names import resolved_name
 from .parser import (
     OUT_LOCALS,
     CompiledProcess,
@@ -993,8 +994,9 @@ class Run:
                         continue  # its last repetition has fired: no job after it (Camunda)
                     timers.append(self._timer(task, definition))
                 elif isinstance(definition, MessageEventDefinition):
-                    events.append(WaitingEvent(str(task.id), _catcher(task.task_spec, definition), "message",
-                                               definition.name))
+                    with _spiff_errors():  # a name's expression (`pay-${orderId}`) that fails names the element
+                        name = resolved_name(task, definition)
+                    events.append(WaitingEvent(str(task.id), _catcher(task.task_spec, definition), "message", name))
                 elif isinstance(definition, SignalEventDefinition):
                     events.append(WaitingEvent(str(task.id), _catcher(task.task_spec, definition), "signal",
                                                definition.name))
