@@ -219,6 +219,15 @@ def _sf_dmn_range(value: Any, low: Any, low_closed: bool, high: Any, high_closed
     )
 
 
+def _sf_dmn_test(value: Any, result: Any) -> bool:
+    """An input entry that is an expression (`age > 17`, `limit`, `[1, 2]` given by a variable): it holds when the
+    expression gives true, equals the input, or is a list that holds the input (feel-scala's
+    `unaryTestExpression`, Camunda 7's FEEL engine)."""
+    if result is True or _sf_dmn_eq(value, result):
+        return True
+    return isinstance(result, list) and any(_sf_dmn_eq(value, item) for item in result)
+
+
 def _sf_dmn_true(value: Any) -> bool:
     """A boolean test result: only ``True`` counts (Camunda: ``result.equals(true)``)."""
     return value is True
@@ -298,6 +307,7 @@ DMN_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_dmn_cmp": _sf_dmn_cmp,
     "_sf_dmn_range": _sf_dmn_range,
     "_sf_dmn_true": _sf_dmn_true,
+    "_sf_dmn_test": _sf_dmn_test,
     "_sf_dmn_var": _sf_dmn_var,
     "_sf_dmn_date": _sf_dmn_date,
     "_sf_dmn_datetime": _sf_dmn_datetime,
@@ -576,7 +586,11 @@ class _Feel(TokenCursor):
         src = self.expression()
         if self.uses_input:  # a boolean test of the input (`? > 5`, `cellInput < limit`)
             return f"_sf_dmn_true({src})"
-        return f"_sf_dmn_eq({_IN}, {src})"
+        try:
+            ast.literal_eval(src)
+        except (ValueError, SyntaxError):  # an expression: true, the input's value, or a list holding it
+            return f"_sf_dmn_test({_IN}, {src})"
+        return f"_sf_dmn_eq({_IN}, {src})"  # a literal ("gold", 5, true) is compared with the input
 
     def interval(self) -> str | None:
         start = self.i

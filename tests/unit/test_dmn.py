@@ -203,6 +203,19 @@ def test_comparison_against_variables(sandbox: ScriptSandbox) -> None:
     assert matches("limit", 10, sandbox, limit=10.0)
 
 
+def test_an_expression_over_other_variables_holds_when_it_gives_true_as_in_camundas_feel(
+        sandbox: ScriptSandbox) -> None:
+    # feel-scala's unaryTestExpression: `age > 17` holds when true (it was compared with the input, 30 == true);
+    # a list a variable gives holds the input; equality still counts
+    assert matches("age > 17", 30, sandbox, age=30)
+    assert not matches("age > 17", 30, sandbox, age=12)
+    assert matches("limit < 100", "anything", sandbox, limit=5)
+    assert matches("allowed", "b", sandbox, allowed=["a", "b"])
+    assert not matches("allowed", "c", sandbox, allowed=["a", "b"])
+    assert matches("limit", 10, sandbox, limit=10)
+    assert not matches("true", False, sandbox)  # a literal is compared with the input
+
+
 def test_unknown_variable_in_a_cell_is_a_decision_error(sandbox: ScriptSandbox) -> None:
     decision = one(table_xml(rules=[(["> limit"], ['"yes"'])]))
     with pytest.raises(DecisionError) as info:
