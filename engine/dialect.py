@@ -639,8 +639,8 @@ class Dialect:
                     info.called_elements.add(element.called_element)
                 if element.called_expression:
                     info.dynamic_calls = True
-                if element.decision_ref:
-                    info.decision_refs.add(element.decision_ref)
+                if element.decision_ref and not is_expression(element.decision_ref):  # (one with an expression
+                    info.decision_refs.add(element.decision_ref)  # is bound when the task runs)
         for el in self.dropped:
             el.getparent().remove(el)
         self.dropped.clear()
@@ -1020,6 +1020,17 @@ class Dialect:
         needed = {"version": "decisionRefVersion", "versionTag": "decisionRefVersionTag"}.get(binding)
         if needed and not el.get(_c(needed)):
             raise self.fail(el, f"camunda:decisionRefBinding '{binding}' needs camunda:{needed}")
+        # decisionRef, decisionRefVersion and decisionRefVersionTag may be expressions, evaluated when the task runs
+        for attr in ("decisionRef", "decisionRefVersion", "decisionRefVersionTag"):
+            value = el.get(_c(attr))
+            if value and is_expression(value):
+                if attr == "decisionRef" and binding == "deployment":
+                    raise self.fail(el, "camunda:decisionRef with an expression binds the latest version, a version "
+                                        "or a version tag in Stageflow, not the deployment's")
+                try:
+                    text_to_python(value, element_id=_owner_id(el) or el.get("id"))
+                except ExpressionError as err:
+                    raise self.fail(el, _expression_problem(f"camunda:{attr}", err))
 
     def _el_linkEventDefinition(self, el: etree._Element) -> None:
         # Intermediate link events became sequence flows (`_resolve_links`); SpiffWorkflow 3.2 would "complete" a

@@ -48,7 +48,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..dialect import CAMUNDA_NS, DYNAMIC_CALL_PREFIX, ElementInfo, Mapping
 from ..dmn import Decision, DecisionError, DecisionTrace
 from ..errors import DefinitionError, ScriptRejected
-from ..expressions import BUSINESS_KEY_VARIABLE, expression_failure, text_to_python
+from ..expressions import BUSINESS_KEY_VARIABLE, expression_failure, is_expression, text_to_python
 from ..sandbox import ScriptFailure
 from . import compensation
 from .scripting import CALLED_BUSINESS_KEY, HELPERS, business_key_of, instance_positions, multi_instance_variables
@@ -312,6 +312,8 @@ class DecisionTaskSpec(ServiceTask):
     decision_key: str = ""
     binding: str = "latest"  # camunda:decisionRefBinding: latest, deployment, version, versionTag
     binding_value: str | None = None  # camunda:decisionRefVersion or camunda:decisionRefVersionTag
+    key_source: str | None = None  # a decisionRef expression, as Python: the key is what it gives when the task runs
+    value_source: str | None = None  # the same for decisionRefVersion or decisionRefVersionTag
     result_variable: str | None = None
     map_result: str = "resultList"
 
@@ -319,10 +321,18 @@ class DecisionTaskSpec(ServiceTask):
         """The decision to evaluate, as Camunda binds `decisionRef` when the task runs: the latest version by
         default, the one deployed with the process, a numbered version or the newest with a version tag (the
         engine's resolver, set on the script engine; without one, the version deployed with the process)."""
-        resolve = getattr(my_task.workflow.script_engine, "resolve_decision", None)
+        engine = my_task.workflow.script_engine
+        key = self.decision_key if self.key_source is None else engine.evaluate(my_task, self.key_source)
+        value = self.binding_value if self.value_source is None else engine.evaluate(my_task, self.value_source)
+        resolve = getattr(engine, "resolve_decision", None)
         if resolve is None or self.binding == "deployment":
+            if self.decision is None:  # (no engine to read deployed decisions from)
+                found = self.decisions.get(str(key))
+                if found is None:
+                    raise DecisionError(f"no decision '{key}' is deployed", decision_id=str(key))
+                return found, self.decisions
             return self.decision, self.decisions
-        return resolve(self.decision_key, self.binding, self.binding_value)
+        return resolve(str(key), self.binding, None if value is None else str(value))
 
     def _run_hook(self, my_task):  # type: ignore[no-untyped-def]
         sandbox = my_task.workflow.script_engine.sandbox
@@ -829,7 +839,11 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.called_expression = info.called_expression
             elif isinstance(task_spec, DecisionTaskSpec):
                 task_spec.decision = decisions.get(info.decision_ref or "")
-                if task_spec.decision is None:
+                if is_expression(info.decision_ref or ""):  # bound when the task runs (the dialect checked it)
+                    task_spec.key_source = text_to_python(info.decision_ref or "")
+                if task_spec.binding_value and is_expression(task_spec.binding_value):
+                    task_spec.value_source = text_to_python(task_spec.binding_value)
+                if task_spec.decision is None and task_spec.key_source is None:
                     raise DefinitionError(f"decisionRef '{info.decision_ref}' names no deployed decision",
                                           file=getattr(process_spec, "file", None), element_id=info.element_id,
                                           line=_line_of(documents, getattr(process_spec, "file", None),

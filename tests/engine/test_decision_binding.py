@@ -80,3 +80,36 @@ def test_a_version_that_is_no_ascii_number_is_an_error_naming_the_element(engine
             as failed:
         rated(engine, 500)
     assert failed.value.element_id == "rate"
+
+
+def _by_expression(attrs: str) -> bytes:
+    return bpmn(f"""<bpmn:startEvent id="s"/>
+        <bpmn:businessRuleTask id="rate" camunda:resultVariable="rating" camunda:mapDecisionResult="singleEntry"
+            {attrs}/>
+        <bpmn:userTask id="review"/><bpmn:endEvent id="e"/>""" + chain("s", "rate", "review", "e"), process_id="claim")
+
+
+def test_decision_ref_and_its_version_may_be_expressions_evaluated_when_the_task_runs(engine: Engine,
+                                                                                        deploy) -> None:
+    """Camunda: "camunda:decisionRef, camunda:decisionRefVersion and camunda:decisionRefVersionTag can be specified
+    as an expression". It was refused at deploy ("names no deployed decision") or at run ("not a version number");
+    the decision may be deployed after the process."""
+    deploy(_by_expression('camunda:decisionRef="${table}"'), "claim.bpmn")
+    with pytest.raises(ScriptError) as missing:
+        engine.instances.start("claim", variables={"table": "rating", "amount": 500})
+    assert missing.value.element_id == "rate" and "no decision 'rating' is deployed" in missing.value.reason
+    deploy(rating(1000), "rating.dmn")
+    deploy(rating(100), "rating.dmn")
+    instance = engine.instances.start("claim", variables={"table": "rating", "amount": 500})
+    assert engine.instances.variables(instance.id)["rating"] == "high"  # the latest version
+    deploy(_by_expression('camunda:decisionRef="rating" camunda:decisionRefBinding="version" '
+                          'camunda:decisionRefVersion="${v}"'), "claim.bpmn")
+    for version, expected in ((1, "low"), ("2", "high")):
+        instance = engine.instances.start("claim", variables={"v": version, "amount": 500})
+        assert engine.instances.variables(instance.id)["rating"] == expected
+
+
+def test_a_decision_ref_expression_that_does_not_compile_is_refused_at_deploy(engine: Engine, deploy) -> None:
+    with pytest.raises(DefinitionError) as refused:
+        deploy(_by_expression('camunda:decisionRef="${table +}"'), "claim.bpmn")
+    assert refused.value.element_id == "rate" and "camunda:decisionRef" in refused.value.reason
