@@ -53,6 +53,9 @@ from lxml import etree
 
 from engine.errors import DefinitionError, ExpressionError, ScriptError, ScriptRejected
 from engine.expressions import ASCII_DIGITS, RUNTIME_HELPERS, is_expression, juel_to_python
+from engine.feel_functions import FUNCTIONS as FEEL_FUNCTIONS
+from engine.feel_functions import HELPERS as FEEL_HELPERS
+from engine.feel_functions import helper_name as feel_helper_name
 from engine.sandbox import ScriptFailure, ScriptSandbox
 from engine.tokens import Token, TokenCursor
 from engine.xmlsafe import DMN_MODEL_NAMESPACES, element_line
@@ -313,10 +316,13 @@ DMN_HELPERS: dict[str, Callable[..., Any]] = {
     "_sf_dmn_datetime": _sf_dmn_datetime,
     "_sf_dmn_time": _sf_dmn_time,
     "_sf_dmn_duration": _sf_dmn_duration,
+    **FEEL_HELPERS,
 }
 """Functions the generated DMN code calls (besides :data:`engine.expressions.RUNTIME_HELPERS`)."""
 
 _HELPERS: dict[str, Callable[..., Any]] = {**RUNTIME_HELPERS, **DMN_HELPERS}
+
+_BUILTIN_NAMES = sorted(FEEL_FUNCTIONS, key=lambda name: -len(name.split(" ")))  # `string length` before `string`
 
 _FUNCTIONS = {
     "date": "_sf_dmn_date",
@@ -731,6 +737,9 @@ class _Feel(TokenCursor):
                 self.next()
                 self.next()
                 return self.call("date and time")
+            builtin = self._builtin(tok)
+            if builtin is not None:
+                return builtin
             if self.is_op("("):
                 return self.call(tok.value)
             _check_name(tok.value)
@@ -740,10 +749,36 @@ class _Feel(TokenCursor):
             return f"_sf_dmn_var({_VARS}, {tok.value!r})"
         raise _Fail(f"{_describe(tok)}, expected a value")
 
+    def _builtin(self, tok: _Tok) -> str | None:
+        """A call of one of FEEL's built-in functions (`engine.feel_functions`) whose name starts at `tok`, the
+        longest name first (`string length(s)`, `string(n)`); None when none is called here."""
+        for name in _BUILTIN_NAMES:
+            words = name.split(" ")
+            if words[0] != tok.value or not all(
+                    self.peek(k).kind in ("name", "kw") and self.peek(k).value == word
+                    for k, word in enumerate(words[1:])) or not self.is_op("(", tok=self.peek(len(words) - 1)):
+                continue
+            for _ in words[1:]:
+                self.next()
+            self.next()  # (
+            args: list[str] = []
+            while not self.is_op(")"):
+                if args:
+                    self.expect_op(",", f"between the arguments of '{name}()'")
+                args.append(self.expression())
+            self.next()
+            _, fewest, most = FEEL_FUNCTIONS[name]
+            if len(args) < fewest or (most is not None and len(args) > most):
+                takes = f"{fewest}" if fewest == most else (f"{fewest} to {most}" if most else f"at least {fewest}")
+                raise _Fail(f"'{name}()' takes {takes} argument{'s' if most != 1 else ''}, not {len(args)}")
+            return f"{feel_helper_name(name)}({', '.join(args)})"
+        return None
+
     def call(self, name: str) -> str:
         helper = _FUNCTIONS.get(name)
         if helper is None:
-            raise _Fail(f"the function '{name}()' is not supported (supported: {', '.join(_FUNCTIONS)})")
+            supported = ", ".join([*_FUNCTIONS, *FEEL_FUNCTIONS])
+            raise _Fail(f"the function '{name}()' is not supported (supported: {supported})")
         self.expect_op("(", f"after '{name}'")
         arg = self.expression()
         if self.is_op(","):

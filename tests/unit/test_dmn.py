@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -216,6 +217,20 @@ def test_an_expression_over_other_variables_holds_when_it_gives_true_as_in_camun
     assert not matches("true", False, sandbox)  # a literal is compared with the input
 
 
+def test_an_input_entry_may_call_a_built_in_function_on_the_input(sandbox: ScriptSandbox) -> None:
+    assert matches('starts with(?, "gold")', "golden", sandbox)
+    assert not matches('starts with(?, "gold")', "silver", sandbox)
+    assert matches("string length(?) > 3", "abcd", sandbox)
+
+
+@pytest.mark.parametrize(("entry", "problem"), [("string()", "'string()' takes 1 argument, not 0"),
+                                                ('substring("a")', "'substring()' takes 2 to 3 arguments, not 1"),
+                                                ("foo(1)", "the function 'foo()' is not supported")])
+def test_a_built_in_function_called_wrongly_is_refused_at_deploy(entry: str, problem: str) -> None:
+    with pytest.raises(DefinitionError, match=re.escape(problem)):
+        one(table_xml(inputs=[], rules=[([], [entry])]))
+
+
 def test_unknown_variable_in_a_cell_is_a_decision_error(sandbox: ScriptSandbox) -> None:
     decision = one(table_xml(rules=[(["> limit"], ['"yes"'])]))
     with pytest.raises(DecisionError) as info:
@@ -333,6 +348,32 @@ def test_empty_input_expression_is_none(sandbox: ScriptSandbox) -> None:
         ("amount > 10 and vip", {"amount": 11, "vip": True}, True),
         ("not(vip)", {"vip": True}, False),
         ('date("2026-02-03")', {}, date(2026, 2, 3)),
+        # FEEL's built-in functions (they were refused at deploy: "the function 'string()' is not supported")
+        ('s + "-" + string(n)', {"s": "A", "n": 7}, "A-7"),
+        ("string(1.0)", {}, "1"),
+        ("string(flag)", {"flag": True}, "true"),
+        ("string length(name)", {"name": "Zoë"}, 3),
+        ("upper case(name)", {"name": "ann"}, "ANN"),
+        ("lower case(name)", {"name": "ANN"}, "ann"),
+        ('substring("foobar", 3)', {}, "obar"),
+        ('substring("foobar", -2, 1)', {}, "a"),
+        ('substring before("foo-bar", "-")', {}, "foo"),
+        ('substring after("foo-bar", "-")', {}, "bar"),
+        ('contains(name, "nn")', {"name": "ann"}, True),
+        ('starts with(name, "a") and ends with(name, "n")', {"name": "ann"}, True),
+        ('number("12.5") + 1', {}, 13.5),
+        ("decimal(1.125, 2)", {}, 1.12),
+        ("floor(-1.5)", {}, -2),
+        ("ceiling(1.2)", {}, 2),
+        ("abs(-3)", {}, 3),
+        ("modulo(-7, 3)", {}, 2),
+        ("count(items)", {"items": [1, 2, 3]}, 3),
+        ("sum(items)", {"items": [1, 2, 3]}, 6),
+        ("max(items)", {"items": [1, 5, 3]}, 5),
+        ("min(4, 2, 8)", {}, 2),
+        ("mean(items)", {"items": [1, 2, 3]}, 2.0),
+        ("list contains(items, 2)", {"items": [1, 2]}, True),
+        ("upper case(n)", {"n": 5}, None),  # a wrong type gives null, as in FEEL
     ],
 )
 def test_output_entries(entry: str, variables: dict[str, Any], expected: Any, sandbox: ScriptSandbox) -> None:
