@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
-from .errors import BadRequest, InvalidVariables, StageflowError
+from .errors import BadRequest, InvalidVariables, NotFound, StageflowError
 from .variables import json_text, parse_assignment
 
 EXIT_ERROR = 1
@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("incidents", "list open incidents (failed jobs and scripts)")
     p.add_argument("--instance")
 
-    p = cmd("retry", "retry a failed job after fixing its cause")
+    p = cmd("retry", "retry a failed job or external task after fixing its cause")
     p.add_argument("job", metavar="JOB")
     p.add_argument("--retries", type=int, default=1)
 
@@ -431,8 +431,6 @@ def c_tasks(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 def _groups_of(engine: Any, user: str) -> tuple[str, ...]:
     """The groups of a user account; a name with no account (`claim --user` takes any) has none."""
-    from .errors import NotFound
-
     try:
         return tuple(engine.identity.principal(user).groups)
     except NotFound:
@@ -531,7 +529,16 @@ def c_incidents(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 
 def c_retry(engine: Any, args: argparse.Namespace, out: Output) -> int:
-    job = engine.jobs.retry(args.job, retries=args.retries)
+    try:
+        job = engine.jobs.retry(args.job, retries=args.retries)
+    except NotFound:  # `incidents` lists a failed external task by its id too: give it new tries
+        try:
+            engine.external_tasks.set_retries(args.job, args.retries)
+        except NotFound:
+            raise NotFound(f"no job or external task '{args.job}'") from None
+        task = engine.external_tasks.get(args.job)
+        out.record(task, f"external task {args.job} can be fetched again ({task['retries']} retries)")
+        return 0
     out.record(job, f"job {args.job} will run again now ({job['retries']} retries)")
     return 0
 

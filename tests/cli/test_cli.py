@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from engine.external_tasks import TopicRequest
 from tests.helpers import BPMN_HEADER, bpmn, chain, flow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -482,3 +483,28 @@ def test_fire_timers_says_how_many_due_jobs_fired_and_failed(sf: Stageflow) -> N
     assert sf.ok("fire-timers").out.strip() == (
         "1 due job(s) fired, 1 failed: see `stageflow timers` (retries) and `stageflow incidents`")
     assert sf.json("fire-timers") == {"fired": 0, "failed": 0}  # the failed one is due again in 5 minutes
+
+
+def test_retry_gives_a_failed_external_task_new_tries_by_the_id_incidents_lists(sf: Stageflow) -> None:
+    # `incidents` lists a failed external task by its id, and `retry` said "job ... not found" for it
+    from engine.api import Engine
+    from engine.config import Settings
+
+    sf.file("ship.bpmn", bpmn('<bpmn:startEvent id="s"/><bpmn:serviceTask id="ship" camunda:type="external" '
+                              'camunda:topic="shipping"/><bpmn:endEvent id="e"/>' + chain("s", "ship", "e"),
+                              process_id="shipping"))
+    sf.ok("deploy", "ship.bpmn")
+    instance = sf.json("start", "shipping")["id"]
+    engine = Engine(Settings(database_url=sf.env["STAGEFLOW_DATABASE_URL"]))
+    try:
+        [task] = engine.external_tasks.fetch_and_lock("w1", 1, [TopicRequest("shipping", 60_000)])
+        engine.external_tasks.failure(task["id"], "w1", "carrier down", retries=0)
+        [incident] = sf.json("incidents", "--instance", instance)
+        assert incident["configuration"] == task["id"]
+        assert sf.ok("retry", task["id"], "--retries", "2").out.strip() == (
+            f"external task {task['id']} can be fetched again (2 retries)")
+        assert sf.json("incidents", "--instance", instance) == []
+        assert engine.external_tasks.get(task["id"])["retries"] == 2
+        assert sf.fails("retry", "no-such-id") == "no job or external task 'no-such-id'"
+    finally:
+        engine.close()
