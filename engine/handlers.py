@@ -92,8 +92,9 @@ class BuiltinHandlers:
 
     def _notify(self, task: dict[str, Any], values: dict[str, Any], audience: str) -> Outcome:
         name, documentation = self._element(task)
-        recipient = values.get("customerEmail") or values.get("customer") if audience == "customer" \
-            else values.get("manager")
+        # the customer's e-mail address (never the customer's name); the manager, or who holds the instance's open task
+        recipient = values.get("customerEmail") if audience == "customer" \
+            else values.get("manager") or self._task_holder(task["processInstanceId"])
         subject = fill(name, values)
         body = fill(documentation or name, values)
         now = self.engine.clock.now()
@@ -108,6 +109,13 @@ class BuiltinHandlers:
             log.info("notified %s %s: %s (instance %s, element %s)", audience, recipient or "(nobody)", subject,
                      task["processInstanceId"], task["activityId"])
         return {}, record
+
+    def _task_holder(self, instance_id: str) -> str | None:
+        """Who holds an open task of the instance (a deal with no manager is worked by whoever claimed its stage)."""
+        with self.engine.db.read() as session:
+            return session.scalars(select(m.HumanTask.assignee).where(
+                m.HumanTask.instance_id == instance_id, m.HumanTask.ended_at.is_(None),
+                m.HumanTask.assignee.is_not(None)).order_by(m.HumanTask.created_at).limit(1)).first()
 
     def _start_process(self, task: dict[str, Any], values: dict[str, Any]) -> Outcome:
         _, documentation = self._element(task)

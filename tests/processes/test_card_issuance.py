@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
+from engine.errors import InvalidVariables
 from engine.external_tasks import TopicRequest
 from tests.processes.helpers import settle, work
 from tests.rest.conftest import PASSWORD
@@ -121,10 +122,37 @@ def test_a_change_of_owner_is_verified_and_recorded(engine: Engine, card) -> Non
     work(engine, instance.id, "verify_new_owner", ownerChangeApproved=False)  # refused: nothing changes
     assert engine.instances.variables(instance.id)["client"] == "Eva Moss"
     engine.messages.correlate("change-owner", business_key="C-1", variables={"newOwner": "Tom Moss"})
-    work(engine, instance.id, "verify_new_owner", ownerChangeApproved=True)
+    work(engine, instance.id, "verify_new_owner", ownerChangeApproved=True, newOwnerEmail="tom@moss.test")
     values = engine.instances.variables(instance.id)
     assert (values["client"], values["previousOwner"]) == ("Tom Moss", "Eva Moss")
     assert engine.instances.get(instance.id).state == "ACTIVE"  # still active, waiting for what comes next
+    # the card's notices go to its new owner (the block notice went to the previous owner's address)
+    engine.messages.correlate("block-card", business_key="C-1")
+    settle(engine)
+    blocked = engine.handlers.outbox(instance.id)[-1]
+    assert (blocked["subject"], blocked["recipient"]) == ("Your card is blocked", "tom@moss.test")
+
+
+def test_a_change_of_owner_without_the_new_owner_is_refused_by_its_form(engine: Engine, card) -> None:
+    # approving it failed in the script with "NameError: name 'newOwner' is not defined"
+    instance = card()
+    issue(engine, instance.id)
+    engine.messages.correlate("card-activated", business_key="C-1")
+    engine.messages.correlate("change-owner", business_key="C-1")
+    with pytest.raises(InvalidVariables, match="newOwner"):
+        work(engine, instance.id, "verify_new_owner", ownerChangeApproved=True)
+    work(engine, instance.id, "verify_new_owner", ownerChangeApproved=True, newOwner="Tom Moss")
+    assert engine.instances.variables(instance.id)["client"] == "Tom Moss"
+    assert engine.jobs.incidents(instance_id=instance.id) == []
+
+
+def test_a_start_without_what_the_form_defaults_is_rated_as_the_form_would(engine: Engine, card) -> None:
+    # a start that left out tenureMonths failed in the rules: "cannot resolve identifier 'tenureMonths'"
+    engine.definitions.deploy_files([PROCESSES / "card_issuance.bpmn", PROCESSES / "card_rules.dmn"])
+    instance = engine.instances.start("card_issuance", business_key="C-9", variables={
+        "client": "Dan", "customerEmail": "dan@x.test"})
+    values = engine.instances.variables(instance.id)
+    assert (values["spend12m"], values["tenureMonths"]) == (0, 0) and values["cardType"]
 
 
 def test_a_production_failure_with_no_retry_left_is_an_incident(engine: Engine, card) -> None:

@@ -79,6 +79,32 @@ def test_a_lead_started_over_http_with_only_the_required_fields_can_be_won(engin
     assert (values["purchases"], values["clientCategory"]) == (1, "new")
     assert engine.handlers.run() >= 1  # the won deal starts its order
     assert engine.instances.get(instance.id).state == "COMPLETED"
+    [order] = engine.instances.list(definition_key="order", business_key="D-9")
+    engine.handlers.run()
+    received = engine.handlers.outbox(order.id)[0]
+    # no e-mail address is known: the notice is addressed to nobody, never to the client's name ("Beta")
+    assert (received["subject"], received["recipient"]) == ("Your order is received", None)
+
+
+def test_a_reminder_for_a_deal_with_no_manager_goes_to_who_claimed_the_stage(engine: Engine, deal, clock) -> None:
+    # it went to nobody (the manager is "" when a lead comes without one)
+    instance = engine.instances.start("deal", business_key="D-8", variables={"client": "Zeta", "expectedAmount": 10})
+    engine.tasks.claim(open_task(engine, instance.id, "qualify_lead").id, "john")
+    clock.advance(days=1)
+    assert engine.jobs.execute_due() == 1
+    engine.handlers.run()
+    [reminder] = engine.handlers.outbox(instance.id)
+    assert (reminder["recipient"], reminder["subject"]) == ("john", "Reminder: the deal with Zeta is overdue")
+
+
+def test_a_head_who_reassigns_without_naming_a_manager_leaves_the_manager(engine: Engine, deal, clock) -> None:
+    # the script failed with "NameError: name 'newManager' is not defined" (the form leaves it optional)
+    instance = deal()
+    clock.advance(days=3)
+    engine.jobs.execute_due()
+    complete(engine, instance.id, "reassign_or_close", headDecision="reassign")
+    assert open_task(engine, instance.id, "qualify_lead").assignee == "mary"
+    assert engine.jobs.incidents(instance_id=instance.id) == []
 
 
 def test_an_unqualified_lead_is_lost_with_its_reason(engine: Engine, deal) -> None:

@@ -157,3 +157,15 @@ def test_large_orders_and_regular_clients_get_their_managers(engine: Engine, ord
     loyal = order("O-3", customerEmail="loyal@shop.test")
     assert engine.instances.variables(loyal.id)["clientCategory"] == "regular"
     assert open_task(engine, loyal.id, "call_client").assignee == "mary"
+
+
+def test_an_order_started_without_what_its_form_defaults_takes_the_defaults(engine: Engine, order) -> None:
+    # a start over HTTP applies no form: without `region` the manager's rules failed ("cannot resolve identifier")
+    order("O-0")  # deploys
+    instance = engine.instances.start("order", business_key="O-7", variables={
+        "customer": "Bo", "customerEmail": "bo@x.test", "items": "a lamp", "amount": 100})
+    settle(engine)
+    values = engine.instances.variables(instance.id)
+    assert (values["region"], values["paymentMethod"]) == ("north", "card")
+    assert open_task(engine, instance.id, "call_client").assignee is not None
+    assert engine.jobs.incidents(instance_id=instance.id) == []
