@@ -188,6 +188,20 @@ def test_a_postponed_negotiation_comes_back_on_the_agreed_date(engine: Engine, d
     assert engine.instances.variables(instance.id)["clientCategory"] == "regular"  # third purchase
 
 
+def test_a_negotiation_postponed_without_a_date_comes_back_in_a_week(engine: Engine, deal, clock) -> None:
+    # the timer failed with "Unknown property used in expression: ${postponedUntil}" (the form leaves it optional)
+    instance = deal()
+    to_proposal(engine, instance.id)
+    engine.messages.correlate("proposal-accepted", business_key="D-1")
+    complete(engine, instance.id, "negotiate", outcome="postponed")
+    assert open_keys(engine, instance.id) == [] and engine.jobs.incidents(instance_id=instance.id) == []
+    clock.advance(days=6)
+    assert engine.jobs.execute_due() == 0
+    clock.advance(days=1)
+    assert engine.jobs.execute_due() == 1
+    assert open_keys(engine, instance.id) == ["negotiate"]
+
+
 def test_the_form_refuses_a_lead_without_a_client(engine: Engine, deal) -> None:
     from engine.errors import InvalidVariables
 
