@@ -359,7 +359,7 @@ class Executor:
                 instance_id=row.id, element_id=s.element_id, element_type=s.element_type,
                 element_name=s.element_name, event=s.event, task_id=s.task_id,
                 user_id=user if s.event == "completed" and s.element_type in ("userTask", "manualTask") else None,
-                at=s.at, details=None))
+                at=s.at, details={"since": s.since} if s.since else None))
 
     def _human_tasks(self, session: Session, rows: _Rows, loaded: Loaded, users: list[WaitingTask],
                      completed: set[str], now: datetime, user: str | None) -> None:

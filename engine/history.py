@@ -4,7 +4,7 @@ tasks, each filtered, sorted and paged in SQL so that a page and a count see the
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
@@ -147,7 +147,8 @@ class History:
 
         Ended activities come from the instance's history rows; their ids are the row's sequence number (a user
         task's is `element:taskId`, as `/history/task` names it), so they do not change with paging. A user
-        task starts when its task was created; another element that completed in one step starts when it ended.
+        task starts when its task was created, an element that waited (a timer, a message, an external task) when it
+        began to wait; another element that completed in one step starts when it ended.
         Open activities (tasks, timers, external tasks, message and signal waits) follow, with no end time.
         The whole of one instance's history is read (at most 5,000 rows), then filtered, sorted and paged.
         """
@@ -174,7 +175,8 @@ class History:
                     out.append(self._body(instance, types, e, out))
                     continue
                 task = tasks.get(e.task_id) if e.element_type == "userTask" else None
-                started = task.created_at if task is not None else e.at
+                since = (e.details or {}).get("since") if task is None else None  # what waited: from its wait
+                started = task.created_at if task is not None else (_moment(since) if since else e.at)
                 out.append(self._activity(instance, types, e.element_id, e.element_name or None,
                                           f"{e.element_id}:{task.id}" if task else f"{e.element_id}:{e.seq}",
                                           task.id if task else None, task.assignee if task else None, started,
@@ -369,3 +371,9 @@ def _historic_task(r: m.HumanTask) -> dict[str, Any]:
             "followUp": iso(r.follow_up), "parentTaskId": None, "caseDefinitionKey": None,
             "caseDefinitionId": None, "caseInstanceId": None, "caseExecutionId": None, "tenantId": None,
             "removalTime": None, "rootProcessInstanceId": r.instance_id}
+
+
+def _moment(text: str) -> datetime:
+    """A moment the runtime wrote (ISO, with its offset), in UTC as the history's own times."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

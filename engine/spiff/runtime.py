@@ -91,6 +91,7 @@ from .starts import START_AT, start_event_for, trigger_definition
 from .timers import TimerValueError, install_cron_cycles, is_cron, next_cron, skip_past_repetitions
 from .tree import ACTIVE, callers, drop_subprocess, earlier_join_arrivals, find_task, start_event_subprocess
 
+WAITING_SINCE = "sf_since"  # a waiting task's internal data: when it began to wait, for its history
 SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 
@@ -314,6 +315,7 @@ class Step:
     element_name: str | None
     event: str  # completed, cancelled, error
     at: datetime
+    since: str | None = None  # when it began to wait (a timer, a message, an external task), ISO; None: it did not
 
 
 @dataclass
@@ -968,6 +970,7 @@ class Run:
                 builtins=builtins,
             )
             if isinstance(spec, ExternalTaskSpec):
+                task.internal_data.setdefault(WAITING_SINCE, current_clock().now().isoformat())
                 externals.append(waiting)
             elif isinstance(spec, UserTaskMixin) or spec.manual:
                 users.append(waiting)
@@ -988,6 +991,8 @@ class Run:
             if not task.has_state(TaskState.WAITING) and not task.has_state(TaskState.READY):
                 continue
             definitions = _definitions(task.task_spec)
+            if definitions:  # the history's start of the wait (Camunda's activity instance starts here)
+                task.internal_data.setdefault(WAITING_SINCE, current_clock().now().isoformat())
             for definition in definitions:
                 if isinstance(definition, TimerEventDefinition):
                     if _cycles_done(task, definition):
@@ -1192,7 +1197,10 @@ class Run:
                 kind = MULTI_INSTANCE_BODY
             else:
                 kind = info.tag if info is not None else spec.__class__.__name__
-            steps.append((task.last_state_change, Step(str(task.id), spec.bpmn_id, kind, spec.bpmn_name, event, now)))
+            # a boundary or start event is an activity instance only once it fires (Camunda): no wait before it
+            since = None if kind in ("boundaryEvent", "startEvent") else task.internal_data.get(WAITING_SINCE)
+            steps.append((task.last_state_change,
+                          Step(str(task.id), spec.bpmn_id, kind, spec.bpmn_name, event, now, since)))
         steps.sort(key=lambda s: s[0])  # stable: a tie keeps the tree's order
         return [step for _, step in steps]
 
