@@ -32,6 +32,7 @@ from .external_tasks import TopicRequest
 from .ids import new_id
 from .placeholders import fill
 from .store import models as m
+from .variables import from_typed_map
 from .views import iso
 
 if TYPE_CHECKING:
@@ -67,8 +68,8 @@ class BuiltinHandlers:
         topics = [TopicRequest(topic, LOCK_MS) for topic in self.handlers]
         done = 0
         for task in eng.external_tasks.fetch_and_lock(WORKER_ID, limit, topics):
-            values = {name: typed["value"] for name, typed in task["variables"].items()}
             try:
+                values = from_typed_map(task["variables"])  # typed as fetched: a Date stays a date, not its text
                 output, also = self.handlers[task["topicName"]](task, values)
                 eng.external_tasks.complete(task["id"], WORKER_ID, output, also=also)
                 done += 1

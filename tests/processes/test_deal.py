@@ -8,7 +8,7 @@ discount above the DMN limit needs a head's approval; the client's answer is a m
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,7 +69,9 @@ def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: 
 
 
 def test_a_lead_started_over_http_with_only_the_required_fields_can_be_won(engine: Engine, deal) -> None:
-    instance = engine.instances.start("deal", business_key="D-9", variables={"client": "Beta", "expectedAmount": 900})
+    first_contact = datetime(2026, 1, 2, 9, 30, tzinfo=UTC)
+    instance = engine.instances.start("deal", business_key="D-9", variables={"client": "Beta", "expectedAmount": 900,
+                                                                            "firstContact": first_contact})
     qualify = open_task(engine, instance.id, "qualify_lead")
     assert (qualify.assignee, qualify.candidate_groups) == (None, ["sales"])  # no manager yet: the sales group's
     to_proposal(engine, instance.id)
@@ -80,6 +82,7 @@ def test_a_lead_started_over_http_with_only_the_required_fields_can_be_won(engin
     assert engine.handlers.run() >= 1  # the won deal starts its order
     assert engine.instances.get(instance.id).state == "COMPLETED"
     [order] = engine.instances.list(definition_key="order", business_key="D-9")
+    assert engine.instances.variables(order.id)["firstContact"] == first_contact  # a Date, not its text
     engine.handlers.run()
     received = engine.handlers.outbox(order.id)[0]
     # no e-mail address is known: the notice is addressed to nobody, never to the client's name ("Beta")
