@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from .errors import BadRequest, InvalidVariables, NotFound, StageflowError
 from .variables import json_text, parse_assignment
+from .views import iso
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -83,7 +84,7 @@ class Output:
     def records(self, items: list[Any], columns: Sequence[tuple[str, str]]) -> None:
         rows = [item.to_json() if hasattr(item, "to_json") else item for item in items]
         if self.as_json:
-            print(json_text(rows, indent=2, default=str))
+            print(json_text(rows, indent=2, default=_json_value))
             return
         if not rows:
             print("(none)")
@@ -96,9 +97,15 @@ class Output:
     def record(self, item: Any, text: str | Callable[[dict[str, Any]], str]) -> None:
         body = item.to_json() if hasattr(item, "to_json") else item
         if self.as_json:
-            print(json_text(body, indent=2, default=str))
+            print(json_text(body, indent=2, default=_json_value))
         else:
             print(text(body) if callable(text) else text)
+
+
+def _json_value(value: Any) -> Any:
+    """What JSON has no word for, as the REST API writes it: a Date in Camunda's format
+    (`2026-12-04T00:00:00.000+0000`), anything else as its text."""
+    return iso(value) if isinstance(value, datetime) else str(value)
 
 
 def _cell(value: Any) -> str:
@@ -395,7 +402,7 @@ def c_show(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 def _text(value: Any) -> str:
     """A variable's value for people: JSON, with its characters as they are (not `\\u00fc` escapes)."""
-    return json_text(value, default=str, ensure_ascii=False)
+    return json_text(value, default=_json_value, ensure_ascii=False)
 
 
 def c_variables(engine: Any, args: argparse.Namespace, out: Output) -> int:
@@ -403,7 +410,7 @@ def c_variables(engine: Any, args: argparse.Namespace, out: Output) -> int:
         engine.instances.set_variables(args.instance, _vars(args.set_vars), remove=args.remove or [])
     values = engine.instances.variables(args.instance)
     if out.as_json:
-        print(json_text(values, indent=2, default=str))
+        print(json_text(values, indent=2, default=_json_value))
     else:
         for name, value in values.items():
             print(f"{name} = {_text(value)}")
@@ -479,7 +486,7 @@ def c_correlate(engine: Any, args: argparse.Namespace, out: Output) -> int:
                                         correlation_keys=_vars(args.key) or None, variables=_vars(args.var),
                                         all=args.all)
     if out.as_json:
-        print(json_text([r.to_json() for r in results], indent=2, default=str))
+        print(json_text([r.to_json() for r in results], indent=2, default=_json_value))
     else:
         for r in results:
             verb = "started" if r.result_type == "ProcessDefinition" else "delivered to"
@@ -603,7 +610,7 @@ def c_simulate(engine: Any, args: argparse.Namespace, out: Output) -> int:
     timeline = simulate([Path(f) for f in args.files], answers=answers, process_key=args.process,
                         variables=_vars(args.var) or None)
     if out.as_json:
-        print(json_text(timeline.to_json(), indent=2, default=str))
+        print(json_text(timeline.to_json(), indent=2, default=_json_value))
     else:
         print(timeline.to_text())
     return EXIT_ERROR if timeline.status == "error" else 0

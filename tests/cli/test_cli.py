@@ -508,3 +508,23 @@ def test_retry_gives_a_failed_external_task_new_tries_by_the_id_incidents_lists(
         assert sf.fails("retry", "no-such-id") == "no job or external task 'no-such-id'"
     finally:
         engine.close()
+
+
+def test_a_date_reads_as_the_rest_api_writes_it(sf: Stageflow) -> None:
+    # `variables` and `--json` printed "2026-12-04 00:00:00" where the REST API writes Camunda's format
+    sf.file("wait.bpmn", bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>'
+                              + chain("s", "t", "e"), process_id="wait"))
+    sf.ok("deploy", "wait.bpmn")
+    instance = sf.json("start", "wait")["id"]
+    from datetime import UTC, datetime
+
+    from engine.api import Engine
+    from engine.config import Settings
+
+    engine = Engine(Settings(database_url=sf.env["STAGEFLOW_DATABASE_URL"]))
+    try:  # a Date variable, as a form's date field or a REST client's Date sets it
+        engine.instances.set_variables(instance, {"meeting": datetime(2026, 12, 4, tzinfo=UTC)})
+    finally:
+        engine.close()
+    assert sf.json("variables", instance)["meeting"] == "2026-12-04T00:00:00.000+0000"
+    assert 'meeting = "2026-12-04T00:00:00.000+0000"' in sf.ok("variables", instance).out
