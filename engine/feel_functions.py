@@ -142,20 +142,20 @@ def total(*args: Any) -> int | float | None:
     return sum(values) if values and all(_number(v) for v in values) else None
 
 
-def smallest(*args: Any) -> Any:
+def _extreme(pick: Callable[[list[Any]], Any], args: tuple[Any, ...]) -> Any:
     values = _items(args)
     try:
-        return min(values) if values and None not in values else None
-    except TypeError:
+        return pick(values) if values and None not in values else None
+    except TypeError:  # values with no order between them
         return None
+
+
+def smallest(*args: Any) -> Any:
+    return _extreme(min, args)
 
 
 def largest(*args: Any) -> Any:
-    values = _items(args)
-    try:
-        return max(values) if values and None not in values else None
-    except TypeError:
-        return None
+    return _extreme(max, args)
 
 
 def mean(*args: Any) -> float | None:
