@@ -225,7 +225,7 @@ class StageflowScriptEngine(PythonScriptEngine):
             else:
                 self.sandbox.execute(script, task.data)
             for name, value in task.data.items():
-                # (a text inside a list or dict is not looked at here: the save refuses it, see web/badinput.py)
+                # (only a string reaches a column as it is: one inside a list or dict is stored as escaped JSON)
                 unstorable = beyond_long(value) or (unstorable_text(value) if type(value) is str else None)
                 if unstorable:
                     raise ScriptFailure(f"the script set variable '{name}': {unstorable}")
