@@ -55,6 +55,7 @@ from sqlalchemy import select
 from .clock import VirtualClock
 from .config import Settings
 from .errors import BadRequest, InvalidVariables, ScriptError, StageflowError
+from .placeholders import fill
 from .spiff.timers import parse_moment
 from .store import models as m
 
@@ -588,6 +589,8 @@ class _Simulation:
     def _add(self, at: datetime, element_id: str, name: str | None, event: str, details: str | None = None,
              data: dict[str, Any] | None = None) -> None:
         assert self.timeline is not None
+        if name and "{" in name and self.instance_id:  # a name with `{client}`, as the notices fill it
+            name = fill(name, self.engine.instances.variables(self.instance_id))
         self.timeline.entries.append(Entry(at, element_id, name, event, details, dict(data or {})))
 
 

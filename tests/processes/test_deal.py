@@ -235,6 +235,9 @@ def test_simulate_shows_the_reminders_and_the_escalation(tmp_path: Path) -> None
     assert any("qualify_lead_overdue" in line and "timer fired" in line and "+1d 00:00" in line for line in lines)
     assert any("reassign_or_close" in line and "task created (groups sales-heads)" in line for line in lines)
     assert any("needs_analysis" in line and "assignee john" in line for line in lines)
+    # names are filled in as the notices fill them (the timeline showed "the deal with {client}")
+    assert any("Reminder: the deal with ACME is overdue" in line for line in lines)
+    assert not any("{client}" in line for line in lines)
     assert [line for line in lines if line.startswith("outcome:")][0].startswith("outcome: completed")
 
 
