@@ -1414,16 +1414,23 @@ def _spiff_errors() -> Iterator[None]:
     except WorkflowTaskException as err:
         raise _script_error(err) from err
     except SpiffWorkflowException as err:
-        raise ScriptError(_readable(str(err)), element_id=_element_of(err)) from err
+        spec = getattr(err, "task_spec", None)
+        raise ScriptError(_readable(str(err), spec), element_id=_element_of(err)) from err
     except Exception as err:  # noqa: BLE001 - a bug or an unchecked case inside SpiffWorkflow
         raise _internal_error(err) from err
 
 
-def _readable(message: str) -> str:
-    """SpiffWorkflow's message in Stageflow's words where they differ."""
+def _readable(message: str, spec: Any = None) -> str:
+    """SpiffWorkflow's message in Stageflow's (and, where it has one, Camunda's) words; `spec` is the task spec it
+    came from."""
     message = message.strip().rstrip(".")
     if message.startswith("No conditions satisfied"):  # with or without the gateway's id
-        return "no outgoing sequence flow's condition holds and there is no default flow"
+        element = _element_id(spec) if spec is not None else None
+        if getattr(spec, "sf_stands_for", None) is not None:  # conditions on the flows leaving an activity
+            camunda = f"No conditional sequence flow leaving the Flow Node '{element}' could be selected"
+        else:
+            camunda = f"No outgoing sequence flow for the element with id '{element}' could be selected"
+        return f"{camunda} for continuing the process: no condition holds and there is no default flow"
     return message
 
 
@@ -1432,7 +1439,7 @@ def _script_error(err: WorkflowTaskException) -> ScriptError:
     element_id = _element_id(task.task_spec) if task is not None else None
     line = getattr(err, "line_number", None) or None
     message = str(err.args[0]) if err.args else str(err)
-    message = _readable(message)
+    message = _readable(message, task.task_spec if task is not None else None)
     if task is not None and message.startswith("Missing data input for multiinstance task"):
         message = _collection_problem(task) or message
     original = getattr(err, "exception", None)
