@@ -354,6 +354,9 @@ def test_a_claim_for_no_user_leaves_the_task_to_no_one(admin: Client, mary: Clie
     assert admin.get(f"/task/{task['id']}").json()["assignee"] == "admin"
     assert admin.post(f"/task/{task['id']}/claim", json={"userId": None}).status_code == 204
     assert admin.get(f"/task/{task['id']}").json()["assignee"] is None
+    blank = admin.post(f"/task/{task['id']}/claim", json={"userId": ""})
+    assert (blank.status_code, blank.json()["type"]) == (400, "InvalidRequestException")
+    assert admin.get(f"/task/{task['id']}").json()["assignee"] is None
 
 
 def test_a_claimed_task_and_a_deployment_in_use_answer_camundas_exception_types(admin: Client, mary: Client) -> None:

@@ -215,6 +215,8 @@ def claim_task(task_id: str):  # type: ignore[no-untyped-def]
     user = body().get("userId")
     if user is None:  # Camunda's ClaimTaskCmd: a claim for no one leaves the task to no one
         return unclaim_task(task_id)
+    if not isinstance(user, str) or not user:
+        raise BadRequest("'userId' must name a user (or be null: the task is then left to no one)")
     visible_task(task_id)
     me = principal()
     if user != me.user_id and not me.is_admin:
