@@ -18,24 +18,15 @@ from flask import request
 from sqlalchemy.exc import DataError
 
 from engine.errors import BadRequest
+from engine.variables import unstorable_text
 
 _SUSPECT = re.compile(rb"\\u0000|\\ud[89a-f]|\\udc|\x00", re.IGNORECASE)
-
-
-def _problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains an unpaired surrogate, which is not a Unicode character"
-    return None
 
 
 def _walk(value: Any, where: str) -> None:
     """Check every string in `value`; `where` names it in the message (`body field 'variables.x.value'`)."""
     if isinstance(value, str):
-        problem = _problem(value)
+        problem = unstorable_text(value)
         if problem:
             raise BadRequest(f"{where} {problem}")
     elif isinstance(value, (dict, list)):

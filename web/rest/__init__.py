@@ -76,17 +76,11 @@ def _check_query() -> None:
 def unknown_endpoint(unknown: str):  # type: ignore[no-untyped-def]
     """A path under `/engine-rest` that Stageflow has no route for: a 404 that says so (Camunda's JAX-RS answers
     `NotFoundException`), so that a client can tell it from an unknown id; 405 when the path has other methods."""
-    adapter = current_app.url_map.bind_to_environ(request.environ)
-    for method in ("GET", "POST", "PUT", "DELETE"):
-        try:
-            rule, _ = adapter.match(request.path, method=method, return_rule=True)
-        except HTTPException:
-            continue
-        # a fixed path with other methods (GET /message): 405, as Camunda's. A path one of whose segments a route
-        # reads as an id (PUT /job/suspended, DELETE /incident/{id}) is most often an endpoint of Camunda's that
-        # Stageflow lacks: said so below
-        if rule.endpoint != "rest.unknown_endpoint" and not rule.arguments:
-            raise MethodNotAllowed(description=f"{request.method} is not supported on {request.path}")
+    # a fixed path with other methods (GET /message): 405, as Camunda's. A path one of whose segments a route
+    # reads as an id (PUT /job/suspended, DELETE /incident/{id}) is most often an endpoint of Camunda's that
+    # Stageflow lacks: said so below
+    if _other_method_route(fewer_arguments_than=1):
+        raise MethodNotAllowed(description=f"{request.method} is not supported on {request.path}")
     raise NotFoundEndpoint(f"HTTP 404 Not Found: Stageflow does not support the endpoint {request.method} "
                            f"/engine-rest/{unknown}")
 
@@ -96,8 +90,11 @@ def other_methods_path() -> bool:
     of another method's route (POST /external-task/fetchAndLock): Camunda's JAX-RS matches the more literal path
     first and answers 405 there, where the route's "unknown id" would be a 404."""
     rule = request.url_rule
-    if rule is None or not rule.arguments:
-        return False
+    return rule is not None and bool(rule.arguments) and _other_method_route(fewer_arguments_than=len(rule.arguments))
+
+
+def _other_method_route(*, fewer_arguments_than: int) -> bool:
+    """Whether a route of another method takes the request's path with fewer path arguments than given."""
     adapter = current_app.url_map.bind_to_environ(request.environ)
     for method in ("GET", "POST", "PUT", "DELETE"):
         if method == request.method:
@@ -106,7 +103,7 @@ def other_methods_path() -> bool:
             other, _ = adapter.match(request.path, method=method, return_rule=True)
         except HTTPException:
             continue
-        if other.endpoint != "rest.unknown_endpoint" and len(other.arguments) < len(rule.arguments):
+        if other.endpoint != "rest.unknown_endpoint" and len(other.arguments) < fewer_arguments_than:
             return True
     return False
 
