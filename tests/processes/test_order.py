@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
-from engine.errors import BadRequest
+from engine.errors import BadRequest, InvalidVariables
 from engine.store import models as m
 from tests.processes.helpers import open_task, settle, work
 
@@ -60,7 +60,7 @@ def test_an_order_from_placing_to_feedback_tells_the_customer_every_step(engine:
     engine.jobs.execute_due()
     settle(engine)
     assert engine.instances.get(instance.id).state == "COMPLETED"
-    assert told(engine, instance.id) == ["Your order is received", "Your order is confirmed", "Payment received",
+    assert told(engine, instance.id) == ["Your order is received", "Your order is confirmed", "Your payment is received",
                                          "Your order is on its way", "Your order is delivered",
                                          "How was your order?"]
     [first] = engine.handlers.outbox(instance.id)[:1]
@@ -169,3 +169,27 @@ def test_an_order_started_without_what_its_form_defaults_takes_the_defaults(engi
     assert (values["region"], values["paymentMethod"]) == ("north", "card")
     assert open_task(engine, instance.id, "call_client").assignee is not None
     assert engine.jobs.incidents(instance_id=instance.id) == []
+
+
+@pytest.mark.parametrize("given", [{}, {"customerEmail": None}, {"customerEmail": "  "}])
+def test_an_order_without_an_e_mail_address_asks_the_sales_team_for_one(engine: Engine, order, given) -> None:
+    order("O-0")  # deploys
+    variables = {"customer": "Bo", "items": "a lamp", "amount": 100, **given}
+    instance = engine.instances.start("order", business_key="O-8", variables=variables)
+    settle(engine)
+    ask = open_task(engine, instance.id, "ask_email")
+    assert ask.candidate_groups == ["sales"] and told(engine, instance.id) == []
+    with pytest.raises(InvalidVariables, match="customerEmail"):  # the form requires it
+        engine.tasks.complete(ask.id, {})
+    work(engine, instance.id, "ask_email", customerEmail="bo@x.test")
+    assert told(engine, instance.id) == ["Your order is received"]
+    assert engine.handlers.outbox(instance.id)[0]["recipient"] == "bo@x.test"
+    assert engine.handlers.client("bo@x.test")["name"] == "Bo"
+    assert open_task(engine, instance.id, "call_client").assignee is not None
+    assert engine.jobs.incidents(instance_id=instance.id) == []
+
+
+def test_an_order_with_an_e_mail_address_goes_straight_to_the_customer(engine: Engine, order) -> None:
+    instance = order()
+    passed = [h.element_id for h in engine.instances.history(instance.id) if h.event == "completed"]
+    assert "email_known" in passed and "ask_email" not in passed
