@@ -760,6 +760,24 @@ class Document:
     decisions: dict[str, Decision] = field(default_factory=dict)
 
 
+def _link_triggered_subprocesses(process_spec: Any) -> None:
+    """Give each message or signal event subprocess of `process_spec` its input (the start) and output (the end).
+
+    SpiffWorkflow connects such a subprocess only when its event first fires (`BpmnStartTask.trigger_wf`), in the
+    spec every instance of the definition shares. A run loaded in another process saw a spec with no input, and
+    its task failed on completion ("No input task connected"); an instance started after a firing in the same
+    process got the subprocess as a path of its start too (two subscriptions). Linked here, with the start's own
+    outputs unchanged, `trigger_wf` finds it connected and changes nothing.
+    """
+    start, end = process_spec.start, process_spec.end
+    for name in start.trigger_specs:
+        task_spec = process_spec.task_specs[name]
+        if start.name not in task_spec._inputs:  # (`inputs` is a list made of these names per read)
+            task_spec._inputs.append(start.name)
+        if end.name not in task_spec._outputs:
+            task_spec.connect(end)
+
+
 def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
     """Parse `documents` with SpiffWorkflow and return the specs of process `key` and what it calls."""
     parser = StageflowParser()
@@ -798,6 +816,7 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
         for decision_id, decision in doc.decisions.items():
             decisions.setdefault(decision_id, decision)
     for process_spec in [spec, *subprocess_specs.values()]:
+        _link_triggered_subprocesses(process_spec)
         _try_conditions(process_spec)
         _prepare_loops(process_spec)
         for task_spec in list(process_spec.task_specs.values()):

@@ -1414,8 +1414,10 @@ def _spiff_errors() -> Iterator[None]:
     except WorkflowTaskException as err:
         raise _script_error(err) from err
     except SpiffWorkflowException as err:
-        spec = getattr(err, "task_spec", None)
-        raise ScriptError(_readable(str(err), spec), element_id=_element_of(err)) from err
+        spec, message = getattr(err, "task_spec", None), str(err)
+        if isinstance(spec, str):  # `WorkflowException(self, text)`: the spec's repr as message, the text as spec
+            spec, message = getattr(_task_in_traceback(err), "task_spec", None), spec
+        raise ScriptError(_readable(message, spec), element_id=_element_id(spec) if spec is not None else None) from err
     except Exception as err:  # noqa: BLE001 - a bug or an unchecked case inside SpiffWorkflow
         raise _internal_error(err) from err
 
@@ -1528,11 +1530,6 @@ def _cron_of(task: Any) -> str | None:
                 return None
             return text if isinstance(text, str) and is_cron(text) else None
     return None
-
-
-def _element_of(err: Exception) -> str | None:
-    spec = getattr(err, "task_spec", None)
-    return _element_id(spec) if spec is not None else None
 
 
 def _parse_dt(value: str | None) -> datetime | None:

@@ -229,3 +229,40 @@ def test_overlapping_runs_of_an_event_subprocess_each_see_what_the_other_wrote(e
     engine.tasks.complete(open_task(engine, instance.id, "work").id, {})
     assert engine.instances.get(instance.id).state == "COMPLETED"
     assert engine.instances.variables(instance.id) == {"n": 2}
+
+
+PINGED = bpmn("""
+    <bpmn:startEvent id="s"/><bpmn:userTask id="main"/><bpmn:endEvent id="e"/>
+    <bpmn:subProcess id="on_ping" triggeredByEvent="true">
+      <bpmn:startEvent id="ping_start" isInterrupting="false"><bpmn:messageEventDefinition messageRef="m_ping"/></bpmn:startEvent>
+      <bpmn:userTask id="handle_ping"/><bpmn:endEvent id="ee"/>
+    """ + chain("ping_start", "handle_ping", "ee") + "</bpmn:subProcess>" + chain("s", "main", "e"), extra=MESSAGES)
+
+
+def test_an_event_subprocess_fired_in_one_process_is_worked_in_another(engine: Engine, deploy, database_url,
+                                                                       clock) -> None:
+    """A server that did not fire the event subprocess (a restart, an upgrade, another worker) completes its task:
+    it failed with "No input task connected", an incident naming no element."""
+    from engine.config import Settings
+
+    deploy(PINGED)
+    instance = engine.instances.start("p")
+    engine.messages.correlate("ping", instance_id=instance.id)
+    other = Engine(Settings(database_url=database_url), clock=clock)  # compiles the definition afresh
+    try:
+        other.tasks.complete(open_task(other, instance.id, "handle_ping").id, {})
+        assert sorted(t.task_definition_key for t in other.tasks.list(instance_id=instance.id)) == ["main"]
+        other.tasks.complete(open_task(other, instance.id, "main").id, {})
+        assert other.instances.get(instance.id).state == "COMPLETED"
+    finally:
+        other.close()
+
+
+def test_an_instance_started_after_another_fired_its_event_subprocess_waits_once(engine: Engine, deploy) -> None:
+    deploy(PINGED)
+    first = engine.instances.start("p")
+    engine.messages.correlate("ping", instance_id=first.id)
+    second = engine.instances.start("p")  # it got the event subprocess as a path of its start too
+    assert [s["eventName"] for s in engine.instances.state(second.id).subscriptions] == ["ping"]
+    engine.messages.correlate("ping", instance_id=second.id)
+    assert sorted(t.task_definition_key for t in engine.tasks.list(instance_id=second.id)) == ["handle_ping", "main"]
