@@ -295,7 +295,10 @@ _UNSET = object()
 
 def _evaluating_value(name: str) -> Any:
     """The value of `name` in the frame evaluating an expression (two frames up: the helper the expression called
-    is between): its locals, then its globals, where SpiffWorkflow puts task data; `_UNSET` when neither has it."""
+    is between): its locals, then its globals, where SpiffWorkflow puts task data; `_UNSET` when neither has it.
+    A dunder name (`__builtins__`) is never looked up: the frame's would hand out the interpreter."""
+    if not isinstance(name, str) or name.startswith("__"):
+        raise NameError(f"variable name '{name}' is reserved")
     frame = sys._getframe(2)
     try:
         if name in frame.f_locals:
@@ -493,7 +496,10 @@ def _sf_neg(a: Any) -> int | float:
 
 def _sf_name(name: str) -> Any:
     """A variable named in an expression whose name is also a Python builtin or keyword (`input`, `type`): its
-    value, and, as for any other name, an error when it is not set (JUEL's "Cannot resolve identifier")."""
+    value, and, as for any other name, an error when it is not set (JUEL's "Cannot resolve identifier").
+    Only such names: none starts with `_` (a Python condition may call this helper with any text)."""
+    if not isinstance(name, str) or name.startswith("_"):
+        raise NameError(f"variable name '{name}' is reserved")
     value = _evaluating_value(name)
     if value is _UNSET:
         raise NameError(f"name '{name}' is not defined")

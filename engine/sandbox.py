@@ -257,6 +257,8 @@ def guarded_getattr(obj: Any, name: str, default: Any = raise_) -> Any:
     """
     if name in _REFUSED_ATTRIBUTES:
         raise AttributeError(f'"{name}" is not accessible in scripts')
+    if isinstance(obj, ModuleType):  # a module the C code imported (`_strptime`) leads to `sys.modules`
+        raise AttributeError(f'"{name}" of a module is not accessible in scripts')
     return safer_getattr(obj, name, default)
 
 

@@ -74,6 +74,28 @@ def unstorable_text(value: Any) -> str | None:
     return None
 
 
+MAX_STORED_ITEMS = 10_000_000
+"""Most items the lists and maps of one variable may hold, nested, each appearance counted: what a value writes
+as JSON. A script's `[[0] * 10**6] * 10**6` is small in memory (one inner list a million times) and 10**12
+items as JSON, which the save would write for ever."""
+
+
+def too_many_items(value: Any, limit: int = MAX_STORED_ITEMS) -> str | None:
+    """Why `value` is too large to store (more than `limit` items in its lists and maps, nested), or None. Stops
+    as soon as the count passes the limit, so that a value that repeats a large list costs no more to check."""
+    left = limit
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        items = current.values() if isinstance(current, dict) else current
+        left -= len(current)
+        if left < 0:
+            return (f"holds more than {limit:,} items in its lists and maps (each repeat counted): too large to "
+                    "store")
+        pending.extend(item for item in items if isinstance(item, (list, tuple, dict)))
+    return None
+
+
 JSON_FORMAT = "application/json"
 
 

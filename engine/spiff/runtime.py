@@ -1730,6 +1730,9 @@ def check_variables_serializable(values: dict[str, Any]) -> None:
         if len(name) > NAME_LIMIT:
             raise BadRequest(f"variable name '{name[:40]}...' is too long ({len(name)} characters): "
                              f"at most {NAME_LIMIT}")
+        if name.startswith(("__", "_sf_")):  # task data is what expressions see: it would shadow the engine's
+            raise BadRequest(f"variable name '{name}' is reserved: names starting with '_sf_' or '__' are the "
+                             "engine's")
         unstorable = beyond_long(value) or unstorable_text(value)
         if unstorable:
             raise BadRequest(f"variable '{name}': {unstorable}")

@@ -15,7 +15,7 @@ from ..errors import ScriptRejected
 from ..expressions import RUNTIME_HELPERS, execution_globals, expression_failure
 from ..juel_dates import DateTime
 from ..sandbox import ScriptFailure, ScriptSandbox, is_data
-from ..variables import beyond_long, unstorable_text
+from ..variables import beyond_long, too_many_items, unstorable_text
 from .compensation import compensations
 from .tree import callers
 
@@ -226,7 +226,9 @@ class StageflowScriptEngine(PythonScriptEngine):
                 self.sandbox.execute(script, task.data)
             for name, value in task.data.items():
                 # (only a string reaches a column as it is: one inside a list or dict is stored as escaped JSON)
-                unstorable = beyond_long(value) or (unstorable_text(value) if type(value) is str else None)
+                unstorable = beyond_long(value) or (
+                    unstorable_text(value) if type(value) is str
+                    else too_many_items(value) if isinstance(value, (list, tuple, dict)) else None)
                 if unstorable:
                     raise ScriptFailure(f"the script set variable '{name}': {unstorable}")
         except ScriptFailure as err:

@@ -134,3 +134,24 @@ def test_a_variable_no_database_can_store_is_refused_naming_it(engine: Engine, d
     with pytest.raises(BadRequest, match="variable 'v': contains an? (NUL character|unpaired surrogate)"):
         engine.instances.start("p", variables={"v": value})
     assert engine.instances.count() == 0
+
+
+@pytest.mark.parametrize("script", ["r = [[0] * 1000000] * 1000000", "r = {'k': [[[0] * 1000] * 1000] * 1000}"])
+def test_a_value_that_repeats_a_large_list_is_refused_naming_it(engine: Engine, deploy, script: str) -> None:
+    # small in memory, 10**12 items as JSON: the save ran for a minute, holding the database, until the worker was
+    # killed (found by a security trial)
+    deploy(_process(script))
+    with pytest.raises(ScriptError) as err:
+        engine.instances.start("p")
+    assert err.value.element_id == "calc" and "variable 'r'" in err.value.message
+    assert "too large to store" in err.value.message
+    assert engine.instances.count() == 0
+
+
+@pytest.mark.parametrize("name", ["_sf_gt", "_sf_condition", "__builtins__"])
+def test_a_variable_may_not_take_a_name_the_engine_reserves(engine: Engine, deploy, name: str) -> None:
+    # `_sf_gt` from outside replaced the helper of `${amount > 5}`: 'int' object is not callable
+    deploy(_process("y = 1"))
+    with pytest.raises(BadRequest, match=f"variable name '{name}' is reserved"):
+        engine.instances.start("p", variables={name: 1})
+    assert engine.instances.count() == 0

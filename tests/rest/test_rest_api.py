@@ -391,3 +391,30 @@ def test_errors_carry_camundas_exception_code(admin: Client, mary: Client) -> No
     assert (missing.status_code, missing.json()["code"]) == (404, 0)
     unsupported = admin.get("/nothing-here")
     assert (unsupported.status_code, unsupported.json()["code"]) == (404, 0)
+
+
+def test_a_correlation_returns_the_variables_only_of_an_instance_the_caller_may_read(
+        admin: Client, mary: Client, bob: Client, engine: Engine) -> None:
+    # bob (warehouse) may correlate messages, but the instance is not his to read: its variables stay hidden
+    deploy(admin)
+    instance = start(admin, "B-7", amount=900).json()
+    engine.tasks.complete(engine.tasks.list(instance_id=instance["id"])[0].id, {})
+    [locked] = admin.post("/external-task/fetchAndLock", json={
+        "workerId": "psp", "topics": [{"topicName": "payments", "lockDuration": 10000}]}).json()
+    admin.post(f"/external-task/{locked['id']}/complete", json={"workerId": "psp"})
+    assert bob.get(f"/process-instance/{instance['id']}/variables").status_code == 404
+    hidden = bob.post("/message", json={"messageName": "delivered", "businessKey": "B-7", "resultEnabled": True,
+                                        "variablesInResultEnabled": True,
+                                        "processVariables": {"note": {"value": "left at the door"}}})
+    assert hidden.status_code == 200, hidden.text
+    [result] = hidden.json()
+    assert result["execution"]["processInstanceId"] == instance["id"] and result["variables"] == {}
+    assert engine.instances.variables(instance["id"])["note"] == "left at the door"  # the message did arrive
+    again = start(admin, "B-8", amount=5).json()  # an admin sees them
+    engine.tasks.complete(engine.tasks.list(instance_id=again["id"])[0].id, {})
+    [locked] = admin.post("/external-task/fetchAndLock", json={
+        "workerId": "psp", "topics": [{"topicName": "payments", "lockDuration": 10000}]}).json()
+    admin.post(f"/external-task/{locked['id']}/complete", json={"workerId": "psp"})
+    [seen] = admin.post("/message", json={"messageName": "delivered", "businessKey": "B-8", "resultEnabled": True,
+                                          "variablesInResultEnabled": True}).json()
+    assert seen["variables"]["amount"]["value"] == 5
