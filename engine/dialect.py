@@ -166,6 +166,9 @@ def script_with_result(source: str, name: str) -> str:
     return f"{text.rstrip()}\n{name} = None\n"
 
 
+_COLUMN_LIMIT = 255  # an element's id and name, in the database's columns (Camunda's are as long)
+
+
 class Dialect:
     """Validates and rewrites one BPMN document; see the module docstring."""
 
@@ -243,6 +246,11 @@ class Dialect:
                 continue
             if el_id in seen:
                 raise self.fail(el, f"duplicate id '{el_id}' (first used on line {seen[el_id].sourceline})")
+            for attribute in ("id", "name"):  # the database keeps them in columns of 255 characters, as Camunda's
+                value = el.get(attribute) or ""
+                if len(value) > _COLUMN_LIMIT:
+                    raise self.fail(el, f"the {attribute} is too long ({len(value)} characters): at most "
+                                        f"{_COLUMN_LIMIT}")
             seen[el_id] = el
         self.ids = seen
 

@@ -451,7 +451,8 @@ class Executor:
             "form": json.loads(json.dumps(form, default=str)) if form else form,
             # Stageflow's own `{variable}` placeholders are filled after Camunda's `${...}` expressions
             "description": fill(text(info.documentation, "documentation"), task.data) if info.documentation else None,
-            "name": text(task.name, "name") or None,  # none without a name, as Camunda's (the inbox shows the id)
+            # none without a name, as Camunda's (the inbox shows the id); what an expression made of it fits the column
+            "name": (text(task.name, "name") or "")[:255] or None,
             "form_key": _text_or_none(text(info.form_key, "formKey")),
         }
 

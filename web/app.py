@@ -81,9 +81,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     inbox.init_app(app, engine, apis=(rest_bp,))  # pages with sessions and CSRF tokens; the REST API has neither
 
     @app.after_request
-    def _no_content_no_type(response):  # type: ignore[no-untyped-def]
+    def _headers(response):  # type: ignore[no-untyped-def]
         if response.status_code == 204:  # an empty answer has no media type (Flask's default said text/html)
             response.headers.pop("Content-Type", None)
+        # no page of Stageflow's in another site's frame (clickjacking), no guessing of media types
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
     @app.errorhandler(StageflowError)

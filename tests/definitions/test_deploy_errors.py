@@ -187,6 +187,12 @@ def _cases() -> Iterator[Case]:
     yield Case("duplicate element ids", content, "twice", line_of(content, 'id="twice"', 2),
                ("duplicate id 'twice'", f"first used on line {first}"))
 
+    long_name = "N" * 300  # on PostgreSQL the column refused it: a DataError instead of the element named
+    content = _process(f'<bpmn:startEvent id="s"/>\n<bpmn:userTask id="wordy" name="{long_name}"/>\n'
+                       '<bpmn:endEvent id="e"/>' + chain("s", "wordy", "e"))
+    yield Case("a name longer than its column", content, "wordy", line_of(content, 'id="wordy"'),
+               ("name is too long (300 characters): at most 255",))
+
     content = _process('<bpmn:startEvent id="s"/>\n<bpmn:scriptTask id="calc" scriptFormat="python">\n'
                        '<bpmn:script>import os\nos.system("true")</bpmn:script></bpmn:scriptTask>\n'
                        '<bpmn:endEvent id="e"/>' + chain("s", "calc", "e"))

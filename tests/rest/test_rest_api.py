@@ -418,3 +418,25 @@ def test_a_correlation_returns_the_variables_only_of_an_instance_the_caller_may_
     [seen] = admin.post("/message", json={"messageName": "delivered", "businessKey": "B-8", "resultEnabled": True,
                                           "variablesInResultEnabled": True}).json()
     assert seen["variables"]["amount"]["value"] == 5
+
+
+def test_deployments_and_their_files_are_for_admins(admin: Client, bob: Client) -> None:
+    deploy(admin)
+    [deployment] = admin.get("/deployment").json()
+    [resource] = admin.get(f"/deployment/{deployment['id']}/resources").json()
+    for path in ("/deployment", "/deployment/count", f"/deployment/{deployment['id']}",
+                 f"/deployment/{deployment['id']}/resources", f"/deployment/{deployment['id']}/resources/{resource['id']}",
+                 f"/deployment/{deployment['id']}/resources/{resource['id']}/data"):
+        answer = bob.get(path)
+        assert answer.status_code == 403 and answer.json()["type"] == "AuthorizationException", path
+        assert admin.get(path).status_code == 200, path
+
+
+def test_no_page_may_be_framed_by_another_site(server: str, admin: Client) -> None:
+    import requests
+
+    for response in (requests.get(server.removesuffix("/engine-rest") + "/login", timeout=10),
+                     admin.get("/process-definition")):
+        assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert response.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -58,6 +58,7 @@ def _filters() -> dict[str, Any]:
 
 @bp.get("/deployment")
 def list_deployments():  # type: ignore[no-untyped-def]
+    require_admin()  # deployments are for admins (README), as creating and deleting them
     first, count = paging()
     rows = engine().definitions.deployments(first, count, sorting=sorting(), **_filters())
     return jsonify([d.to_json() for d in rows])
@@ -65,11 +66,13 @@ def list_deployments():  # type: ignore[no-untyped-def]
 
 @bp.get("/deployment/count")
 def count_deployments():  # type: ignore[no-untyped-def]
+    require_admin()  # deployments are for admins (README), as creating and deleting them
     return jsonify({"count": engine().definitions.count_deployments(**_filters())})
 
 
 @bp.get("/deployment/<deployment_id>")
 def get_deployment(deployment_id: str):  # type: ignore[no-untyped-def]
+    require_admin()  # deployments are for admins (README), as creating and deleting them
     return jsonify(engine().definitions.deployment(deployment_id).to_json())
 
 
@@ -82,11 +85,13 @@ def delete_deployment(deployment_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/deployment/<deployment_id>/resources")
 def deployment_resources(deployment_id: str):  # type: ignore[no-untyped-def]
+    require_admin()  # deployments are for admins (README), as creating and deleting them
     return jsonify([r.to_json() for r in engine().definitions.resources(deployment_id)])
 
 
 @bp.get("/deployment/<deployment_id>/resources/<resource_id>")
 def deployment_resource(deployment_id: str, resource_id: str):  # type: ignore[no-untyped-def]
+    require_admin()  # deployments are for admins (README), as creating and deleting them
     return jsonify(engine().definitions.resource(deployment_id, resource_id).to_json())
 
 
@@ -112,6 +117,7 @@ def attachment(name: str) -> str:
 @bp.get("/deployment/<deployment_id>/resources/<resource_id>/data")
 def deployment_resource_data(deployment_id: str, resource_id: str):  # type: ignore[no-untyped-def]
     """The file as deployed, byte for byte, typed by its extension (`.bpmn` and `.dmn`: application/xml)."""
+    require_admin()
     resource, content = engine().definitions.resource_data(deployment_id, resource_id)
     name = resource.name.replace("\\", "/")  # the last part of the path; Java's split drops trailing empties
     filename = name.rstrip("/").split("/")[-1] or "data"
