@@ -618,6 +618,10 @@ class Run:
             _set_locals(task, local)
         hand_to_multi_instance(task, variables)  # as a process variable of a multi-instance activity's instance
         _share_with_other_paths(task, variables)
+        if variables:  # as in Camunda, they are set before the task is left: a conditional event may fire first
+            self._check_conditions()
+            if not task.has_state(TaskState.READY):  # an interrupting one took the task (or its scope) away
+                return
         with _spiff_errors():
             task.run()
         if getattr(task.task_spec, "sf_outputs", None):  # its output parameters are the outer scope's at once

@@ -713,3 +713,40 @@ def test_a_non_interrupting_conditional_event_subprocess_starts_each_time_its_co
     engine.instances.set_variables(instance.id, {"stock": -4})  # true again
     assert sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)) == [
         "count", "fix_stock", "fix_stock"]
+
+
+def _archive_on_invoice(kind: str) -> bytes:
+    """Camunda's order-handling example: a subprocess whose task's completion may set `invoiceId`, and an
+    interrupting conditional boundary event on the subprocess that archives the invoice when it is set."""
+    work = ('<bpmn:serviceTask id="create_invoice" camunda:type="external" camunda:topic="invoices"/>'
+            if kind == "external" else '<bpmn:userTask id="create_invoice"/>')
+    return bpmn(f"""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="invoicing"><bpmn:startEvent id="ss"/>{work}<bpmn:endEvent id="se"/>
+        """ + chain("ss", "create_invoice", "se") + """</bpmn:subProcess>
+        <bpmn:boundaryEvent id="invoiced" attachedToRef="invoicing">
+          <bpmn:conditionalEventDefinition><bpmn:condition xsi:type="bpmn:tFormalExpression">${invoiceId != null}</bpmn:condition></bpmn:conditionalEventDefinition>
+        </bpmn:boundaryEvent>
+        <bpmn:userTask id="archive"/><bpmn:endEvent id="archived"/><bpmn:endEvent id="e"/>
+        """ + chain("s", "invoicing", "e") + chain("invoiced", "archive", "archived"))
+
+
+@pytest.mark.parametrize("kind", ["external", "user"])
+def test_variables_a_task_is_completed_with_fire_a_conditional_event_before_it_is_left(engine: Engine, deploy,
+                                                                                      kind: str) -> None:
+    # as Camunda sets them on the task's execution first: the boundary event interrupts the subprocess (an external
+    # task's variables ended the subprocess instead, the event never firing)
+    from engine.external_tasks import TopicRequest
+
+    deploy(_archive_on_invoice(kind))
+    for variables, after in (({"invoiceId": "INV-1"}, ["archive"]), ({"note": "none yet"}, [])):
+        instance = engine.instances.start("p", variables={"invoiceId": None})
+        if kind == "external":
+            [task] = engine.external_tasks.fetch_and_lock("w1", 1, [TopicRequest("invoices", 60_000)])
+            engine.external_tasks.complete(task["id"], "w1", variables)
+        else:
+            complete(engine, instance.id, "create_invoice", **variables)
+        assert open_tasks(engine, instance.id) == after
+        ended = {h.element_id for h in engine.instances.history(instance.id) if h.event == "cancelled"}
+        assert ended == ({"invoicing", "create_invoice"} if after else set())
+        assert state(engine, instance.id) == ("ACTIVE" if after else "COMPLETED")
