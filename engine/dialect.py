@@ -836,6 +836,9 @@ class Dialect:
 
     def _call_activity(self, el: etree._Element, info: ElementInfo) -> None:
         called = el.get("calledElement")
+        if not called and el.get(_c("caseRef")):
+            raise self.fail(el, f"camunda:caseRef calls the CMMN case '{el.get(_c('caseRef'))}': Stageflow runs no "
+                                "CMMN; call a BPMN process instead (calledElement, the key of the process to call)")
         if not called:
             raise self.fail(el, "a call activity needs a calledElement (the key of the process to call)")
         if is_expression(called):

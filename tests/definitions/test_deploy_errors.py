@@ -187,6 +187,11 @@ def _cases() -> Iterator[Case]:
     yield Case("duplicate element ids", content, "twice", line_of(content, 'id="twice"', 2),
                ("duplicate id 'twice'", f"first used on line {first}"))
 
+    content = _process('<bpmn:startEvent id="s"/>\n<bpmn:callActivity id="clarify" camunda:caseRef="Clarification"/>\n'
+                       '<bpmn:endEvent id="e"/>' + chain("s", "clarify", "e"))
+    yield Case("a call of a CMMN case", content, "clarify", line_of(content, 'id="clarify"'),
+               ("CMMN case 'Clarification'", "Stageflow runs no CMMN", "calledElement"))
+
     long_name = "N" * 300  # on PostgreSQL the column refused it: a DataError instead of the element named
     content = _process(f'<bpmn:startEvent id="s"/>\n<bpmn:userTask id="wordy" name="{long_name}"/>\n'
                        '<bpmn:endEvent id="e"/>' + chain("s", "wordy", "e"))
