@@ -109,11 +109,12 @@ def _json_value(value: Any) -> Any:
 
 
 def _cell(value: Any) -> str:
+    """A table cell on one line (a name drawn on two lines in the modeler holds a line break)."""
     if value is None:
         return "-"
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "-"
-    return str(value)
+    return " ".join(str(value).split()) if any(c in str(value) for c in "\r\n\t") else str(value)
 
 
 DEF_COLUMNS = (("id", "ID"), ("key", "KEY"), ("version", "VERSION"), ("name", "NAME"))

@@ -528,3 +528,10 @@ def test_a_date_reads_as_the_rest_api_writes_it(sf: Stageflow) -> None:
         engine.close()
     assert sf.json("variables", instance)["meeting"] == "2026-12-04T00:00:00.000+0000"
     assert 'meeting = "2026-12-04T00:00:00.000+0000"' in sf.ok("variables", instance).out
+
+
+def test_a_name_drawn_on_two_lines_stays_on_its_row_of_a_table() -> None:
+    from engine.cli import _cell
+
+    assert _cell("approve\r\nvacation") == "approve vacation"  # it split the `tasks` table's row in two
+    assert _cell("Review order") == "Review order" and _cell(None) == "-" and _cell(["a", "b"]) == "a,b"
