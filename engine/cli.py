@@ -114,7 +114,8 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "-"
-    return " ".join(str(value).split()) if any(c in str(value) for c in "\r\n\t") else str(value)
+    text = str(value)
+    return " ".join(text.split()) if any(c in text for c in "\r\n\t") else text
 
 
 DEF_COLUMNS = (("id", "ID"), ("key", "KEY"), ("version", "VERSION"), ("name", "NAME"))
