@@ -38,7 +38,7 @@ from .store import Database
 from .store import models as m
 from .store.database import after_commit
 from .store.fastpath import FastStatement, fast_insert
-from .variables import changed_values, project_variable, transient_now
+from .variables import changed_values, project_variable, too_many_items, transient_now
 
 log = logging.getLogger("stageflow.instances")
 T = TypeVar("T")
@@ -533,6 +533,9 @@ class Executor:
             session.execute(m.Variable.__table__.delete().where(m.Variable.instance_id == instance_id,
                                                                 m.Variable.name.in_(removed)))
         for name, value in changed_values(before, after).items():
+            too_large = too_many_items(value) if isinstance(value, (list, tuple, dict)) else None
+            if too_large:  # (a script's own are refused naming it; this is one it changed in place)
+                raise BadRequest(f"variable '{name}' {too_large}")
             columns = project_variable(value)
             if name in before:
                 session.execute(update(m.Variable).where(m.Variable.instance_id == instance_id,

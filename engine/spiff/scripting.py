@@ -211,6 +211,7 @@ class StageflowScriptEngine(PythonScriptEngine):
         if "execution" in script and "execution" not in task.data:  # Camunda's object, for scripts that use it
             execution = ScriptExecution(task, self, builtins)
             external_context = {**(external_context or {}), "execution": execution}
+        held = {name: id(value) for name, value in task.data.items()}  # what the script found (see below)
         try:
             if external_context:
                 context = {**external_context, **task.data}
@@ -226,9 +227,12 @@ class StageflowScriptEngine(PythonScriptEngine):
                 self.sandbox.execute(script, task.data)
             for name, value in task.data.items():
                 # (only a string reaches a column as it is: one inside a list or dict is stored as escaped JSON)
+                # a list or map is counted when the script made it: one it found (a multi-instance collection in
+                # each of thousands of instances) was counted when it was made, and the save counts what changed
                 unstorable = beyond_long(value) or (
                     unstorable_text(value) if type(value) is str
-                    else too_many_items(value) if isinstance(value, (list, tuple, dict)) else None)
+                    else too_many_items(value) if isinstance(value, (list, tuple, dict)) and held.get(name) != id(value)
+                    else None)
                 if unstorable:
                     raise ScriptFailure(f"the script set variable '{name}': {unstorable}")
         except ScriptFailure as err:

@@ -155,3 +155,11 @@ def test_a_variable_may_not_take_a_name_the_engine_reserves(engine: Engine, depl
     with pytest.raises(BadRequest, match=f"variable name '{name}' is reserved"):
         engine.instances.start("p", variables={name: 1})
     assert engine.instances.count() == 0
+
+
+def test_a_list_a_script_fills_in_place_beyond_what_can_be_stored_is_refused_naming_it(engine: Engine,
+                                                                                      deploy) -> None:
+    deploy(_process("r[0] = [[0] * 1000000] * 20"))  # the list was there before the script: the save counts it
+    with pytest.raises(BadRequest, match="variable 'r' holds more than 10,000,000 items"):
+        engine.instances.start("p", variables={"r": [1]})
+    assert engine.instances.count() == 0
