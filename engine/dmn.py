@@ -52,7 +52,7 @@ from typing import Any
 from lxml import etree
 
 from engine.errors import DefinitionError, ExpressionError, ScriptError, ScriptRejected
-from engine.expressions import ASCII_DIGITS, RUNTIME_HELPERS, is_expression, juel_to_python
+from engine.expressions import ASCII_DIGITS, RUNTIME_HELPERS, is_expression, juel_to_python, reserved_name
 from engine.feel_functions import FUNCTIONS as FEEL_FUNCTIONS
 from engine.feel_functions import HELPERS as FEEL_HELPERS
 from engine.feel_functions import helper_name as feel_helper_name
@@ -509,7 +509,7 @@ def _describe(tok: _Tok) -> str:
 
 
 def _check_name(name: str) -> None:
-    if name.startswith("__") or name.startswith("_sf_"):
+    if reserved_name(name):
         raise _Fail(f"the name '{name}' is reserved")
 
 
@@ -1443,7 +1443,7 @@ class _Parser:
         text = self.text_of(expression)
         type_ref = expression.get("typeRef") if expression is not None else None
         variable = (self.camunda(el, "inputVariable") or DEFAULT_INPUT_VARIABLE).strip()
-        if not variable.isidentifier() or variable.startswith(("__", "_sf_")):
+        if not variable.isidentifier() or reserved_name(variable):
             raise self.fail(f"camunda:inputVariable '{variable}' is not a usable variable name", el, element_id)
         source = None
         if text:

@@ -533,7 +533,7 @@ class Executor:
             session.execute(m.Variable.__table__.delete().where(m.Variable.instance_id == instance_id,
                                                                 m.Variable.name.in_(removed)))
         for name, value in changed_values(before, after).items():
-            too_large = too_many_items(value) if isinstance(value, (list, tuple, dict)) else None
+            too_large = too_many_items(value)
             if too_large:  # (a script's own are refused naming it; this is one it changed in place)
                 raise BadRequest(f"variable '{name}' {too_large}")
             columns = project_variable(value)

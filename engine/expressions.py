@@ -52,17 +52,23 @@ from engine.variables import Long
 __all__ = [
     "BUSINESS_KEY_VARIABLE",
     "EXECUTION_VARIABLES",
-    "execution_globals",
     "RESERVED_PREFIX",
     "RUNTIME_HELPERS",
     "condition_to_python",
+    "execution_globals",
     "is_expression",
     "juel_to_python",
+    "reserved_name",
     "text_to_python",
 ]
 
 RESERVED_PREFIX = "_sf_"
 """Prefix of every name the generated code needs in its globals; not allowed for process variables."""
+
+
+def reserved_name(name: str) -> bool:
+    """Whether `name` is the engine's, not a variable's: a dunder (`__builtins__`) or the generated code's prefix."""
+    return name.startswith(("__", RESERVED_PREFIX))
 
 BUSINESS_KEY_VARIABLE = "_sf_business_key"
 """Variable the engine must provide in the evaluation globals: the instance's business key (or None)."""
@@ -962,7 +968,7 @@ class _Parser(TokenCursor):
             name = arg.value
             if not name:
                 raise _Fail("execution.getVariable(): the variable name is empty")
-            if name.startswith("__") or name.startswith(RESERVED_PREFIX):
+            if reserved_name(name):
                 raise _Fail(f"execution.getVariable(): variable name '{name}' is reserved")
             return _Py(f"_sf_var({name!r})", _P_ATOM)
         if calls:

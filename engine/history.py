@@ -4,7 +4,7 @@ tasks, each filtered, sorted and paged in SQL so that a page and a count see the
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import datetime
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from .errors import BadRequest, NotFound
 from .identity import Principal
 from .instances import involving
 from .queries import INSTANCE_SORT, order_by
-from .spiff.runtime import MULTI_INSTANCE_BODY
+from .spiff.runtime import MULTI_INSTANCE_BODY, parse_stored_moment
 from .store import models as m
 from .views import iso
 from .xmlsafe import parse_xml
@@ -176,7 +176,7 @@ class History:
                     continue
                 task = tasks.get(e.task_id) if e.element_type == "userTask" else None
                 since = (e.details or {}).get("since") if task is None else None  # what waited: from its wait
-                started = task.created_at if task is not None else (_moment(since) if since else e.at)
+                started = task.created_at if task is not None else (parse_stored_moment(since) or e.at)
                 out.append(self._activity(instance, types, e.element_id, e.element_name or None,
                                           f"{e.element_id}:{task.id}" if task else f"{e.element_id}:{e.seq}",
                                           task.id if task else None, task.assignee if task else None, started,
@@ -372,8 +372,3 @@ def _historic_task(r: m.HumanTask) -> dict[str, Any]:
             "caseDefinitionId": None, "caseInstanceId": None, "caseExecutionId": None, "tenantId": None,
             "removalTime": None, "rootProcessInstanceId": r.instance_id}
 
-
-def _moment(text: str) -> datetime:
-    """A moment the runtime wrote (ISO, with its offset), in UTC as the history's own times."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -82,7 +82,10 @@ items as JSON, which the save would write for ever."""
 
 def too_many_items(value: Any, limit: int = MAX_STORED_ITEMS) -> str | None:
     """Why `value` is too large to store (more than `limit` items in its lists and maps, nested), or None. Stops
-    as soon as the count passes the limit, so that a value that repeats a large list costs no more to check."""
+    as soon as the count passes the limit, so that a value that repeats a large list costs no more to check. A
+    value that is no list or map is None at once."""
+    if not isinstance(value, (list, tuple, dict)):
+        return None
     left = limit
     pending = [value]
     while pending:

@@ -56,7 +56,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..clock import current_clock, using_clock
 from ..dialect import HIDDEN_PREFIX, ElementInfo
 from ..errors import BadRequest, Conflict, ScriptError, StageflowError
-from ..expressions import BUSINESS_KEY_VARIABLE
+from ..expressions import BUSINESS_KEY_VARIABLE, reserved_name
 from ..ids import task_id as read_task_id
 from ..sandbox import ScriptSandbox
 from ..variables import (
@@ -990,7 +990,7 @@ class Run:
             if task.state == TaskState.READY and self._async_pending(task):
                 since = task.internal_data.setdefault("sf_async_since", current_clock().now().isoformat())
                 element = _element_id(task.task_spec) or ""
-                timers.append(WaitingTimer(str(task.id), element, _parse_dt(since), "async"))
+                timers.append(WaitingTimer(str(task.id), element, parse_stored_moment(since), "async"))
         for task in list(self.workflow.event_manager.tasks.values()):
             if not task.has_state(TaskState.WAITING) and not task.has_state(TaskState.READY):
                 continue
@@ -1038,9 +1038,9 @@ class Run:
         value = task.internal_data.get("event_value")
         due = None
         if isinstance(value, dict):
-            due = _parse_dt(value.get("next"))
+            due = parse_stored_moment(value.get("next"))
         elif isinstance(value, str):
-            due = _parse_dt(value) if kind != "date" else _parse_date_value(value)
+            due = parse_stored_moment(value) if kind != "date" else _parse_date_value(value)
         return WaitingTimer(str(task.id), _catcher(task.task_spec, definition), due, kind)
 
     def variables(self) -> dict[str, Any]:
@@ -1536,7 +1536,9 @@ def _cron_of(task: Any) -> str | None:
     return None
 
 
-def _parse_dt(value: str | None) -> datetime | None:
+def parse_stored_moment(value: str | None) -> datetime | None:
+    """A moment the runtime wrote as ISO text (a timer's next time, when a task began to wait), in UTC when it has
+    no offset; None for none or an unreadable one."""
     if not value:
         return None
     try:
@@ -1734,7 +1736,7 @@ def check_variables_serializable(values: dict[str, Any]) -> None:
         if len(name) > NAME_LIMIT:
             raise BadRequest(f"variable name '{name[:40]}...' is too long ({len(name)} characters): "
                              f"at most {NAME_LIMIT}")
-        if name.startswith(("__", "_sf_")):  # task data is what expressions see: it would shadow the engine's
+        if reserved_name(name):  # task data is what expressions see: it would shadow the engine's
             raise BadRequest(f"variable name '{name}' is reserved: names starting with '_sf_' or '__' are the "
                              "engine's")
         unstorable = beyond_long(value) or unstorable_text(value)

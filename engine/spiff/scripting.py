@@ -231,8 +231,7 @@ class StageflowScriptEngine(PythonScriptEngine):
                 # each of thousands of instances) was counted when it was made, and the save counts what changed
                 unstorable = beyond_long(value) or (
                     unstorable_text(value) if type(value) is str
-                    else too_many_items(value) if isinstance(value, (list, tuple, dict)) and held.get(name) != id(value)
-                    else None)
+                    else too_many_items(value) if held.get(name) != id(value) else None)
                 if unstorable:
                     raise ScriptFailure(f"the script set variable '{name}': {unstorable}")
         except ScriptFailure as err:

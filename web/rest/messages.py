@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import jsonify, request
 
-from engine.errors import BadRequest, NotFound
+from engine.errors import BadRequest
 from engine.variables import to_typed_map
 
 from . import arg_bool, body, bp, engine, paging, principal, require_admin, typed_variables
@@ -38,17 +38,9 @@ def correlate():  # type: ignore[no-untyped-def]
         variables = None
         if with_variables:  # only of an instance the caller may read: others' are an empty map
             variables = (to_typed_map(engine().instances.variables(result.instance.id))
-                         if _may_read(result.instance.id) else {})
+                         if engine().instances.visible(principal(), result.instance.id) else {})
         out.append(result.to_json(variables))
     return jsonify(out)
-
-
-def _may_read(instance_id: str) -> bool:
-    try:
-        engine().instances.readable(principal(), instance_id)
-    except NotFound:
-        return False
-    return True
 
 
 @bp.post("/signal")
