@@ -535,7 +535,8 @@ def format_java_date(moment: dt.date, pattern: str) -> str:
     """``moment`` written with a Java ``SimpleDateFormat`` pattern (``dd/MM/yyyy`` -> ``04/01/2027``)."""
     if not isinstance(moment, dt.datetime):
         moment = dt.datetime.combine(moment, dt.time())
-    fmt = java_date_pattern_to_strptime(pattern).replace("%f", f"{moment.microsecond // 1000:03d}")
+    fmt = (java_date_pattern_to_strptime(pattern).replace("%f", f"{moment.microsecond // 1000:03d}")
+           .replace("%Y", f"{moment.year:04d}"))  # strftime writes year 26 as `26`
     return moment.strftime(fmt)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from dateutil import parser as dateparser
 
 from .errors import InvalidVariables
+from .views import iso
 
 CAMUNDA_TYPES = ("String", "Boolean", "Integer", "Short", "Long", "Double", "Date", "Json", "Object", "Null")
 BINARY_TYPES = ("File", "Bytes")  # Camunda's types of binary content, which Stageflow does not keep
@@ -209,8 +210,7 @@ def to_typed(value: Any) -> dict[str, Any]:
     kind = type_of(value)
     if kind == "Date":
         moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
-        text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
-        return {"value": text + (moment.strftime("%z") or "+0000"), "type": "Date", "valueInfo": {}}
+        return {"value": iso(moment), "type": "Date", "valueInfo": {}}
     if kind == "Json":  # compact, as Camunda's JSON serializer writes it
         return {"value": json.dumps(value, default=str, separators=(",", ":")), "type": "Json", "valueInfo": {}}
     if kind == "Object":  # serialized as it came, with its class and format

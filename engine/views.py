@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .store import models as m
 
 
 def iso(value: datetime | None) -> str | None:
-    """Camunda's date format: `2026-01-05T09:00:00.000+0000`."""
+    """Camunda's date format, `2026-01-05T09:00:00.000+0000`, in UTC (the zone Stageflow serves in, as Camunda writes
+    every date in its server's zone) and with four digits of year (year 26 is `0026`, which any ISO 8601 reader
+    takes; `strftime` writes `26`). A moment with no zone is taken as UTC."""
     if value is None:
         return None
-    text = value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
-    return text + (value.strftime("%z") or "+0000")
+    if value.tzinfo is not None and value.utcoffset():
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # before year 1 in UTC: kept in its own zone
+            offset = value.strftime("%z")
+            return f"{_plain_iso(value)}{offset}"
+    return f"{_plain_iso(value)}+0000"
+
+
+def _plain_iso(v: datetime) -> str:
+    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+            f".{v.microsecond // 1000:03d}")
 
 
 @dataclass

@@ -206,3 +206,21 @@ def test_type_names_with_a_lowercase_first_letter_as_the_js_client_sends_them(ad
     unknown = mary.post("/process-definition/key/typed/start", json={"variables": {
         "doc": {"value": 1, "type": "INTEGER"}}})
     assert unknown.status_code == 400 and "INTEGER" in unknown.json()["message"]
+
+
+def test_a_date_comes_back_in_utc_with_four_digits_of_year(admin: Client, mary: Client) -> None:
+    """Camunda writes every date in its server's zone (UTC here) as `yyyy-MM-dd'T'HH:mm:ss.SSSZ`: a date picker's typo
+    of year 26 is `0026-...`, which a client (and Stageflow's own workers) reads back, not `26-...`."""
+    assert admin.post("/deployment/create", files={"upload": ("typed.bpmn", FLOW)}).status_code == 200
+    started = mary.post("/process-definition/key/typed/start", json={"variables": {
+        "amount": {"value": 1, "type": "Long"},
+        "meeting": {"value": "0026-12-05T10:00:00.000+0100", "type": "Date"},
+        "call": {"value": "2026-01-05T09:30:00.000-0200", "type": "Date"}}})
+    assert started.status_code == 200, started.text
+    path = f"/process-instance/{started.json()['id']}/variables"
+    read = mary.get(path).json()
+    assert read["meeting"]["value"] == "0026-12-05T09:00:00.000+0000"
+    assert read["call"]["value"] == "2026-01-05T11:30:00.000+0000"
+    # what was read is taken back as the same moment
+    assert admin.put(f"{path}/meeting", json=read["meeting"]).status_code == 204
+    assert mary.get(f"{path}/meeting").json()["value"] == "0026-12-05T09:00:00.000+0000"

@@ -30,7 +30,7 @@ def when(moment: datetime | None) -> str:
     """`Mon 5 Jan 2026, 09:00` (UTC), or an em dash."""
     if moment is None:
         return "—"
-    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M}"
+    return f"{moment:%a} {moment.day} {moment:%b} {moment.year:04d}, {moment:%H:%M}"  # strftime's %Y: `26` for 0026
 
 
 @bp.app_template_filter("iso")
@@ -61,7 +61,7 @@ def due_state(due: datetime | None, at: datetime) -> tuple[str, str]:
     if due - at < timedelta(days=7):  # in calendar days, as a person counts them: Thursday is in 2 days on Tuesday
         days = (due.date() - at.date()).days
         return "soon", f"Due tomorrow, {due:%H:%M}" if days == 1 else f"Due in {days} days"
-    return "later", f"Due {due:%a} {due.day} {due:%b %Y}"
+    return "later", f"Due {due:%a} {due.day} {due:%b} {due.year:04d}"
 
 
 @bp.app_template_filter("value")
