@@ -54,7 +54,7 @@ def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: 
     assert to_proposal(engine, instance.id) == 1  # the proposal goes out through the outbox
     [sent] = engine.handlers.outbox(instance.id)
     assert (sent["recipient"], sent["subject"]) == ("buyer@acme.test", "Proposal for ACME")
-    assert "proposal of 11000 for ACME" in sent["body"]
+    assert "proposal of 10450 for ACME" in sent["body"]  # 11000 less the manager's 5%
     engine.messages.correlate("proposal-accepted", business_key="D-1")
     complete(engine, instance.id, "negotiate", outcome="won")
     values = engine.instances.variables(instance.id)
@@ -65,7 +65,7 @@ def test_a_deal_won_without_delay_categorizes_the_client_and_tells_them(engine: 
         "deal_won", "deal"]
     [placed] = engine.instances.list(definition_key="order", business_key="D-1")
     order = engine.instances.variables(placed.id)
-    assert (order["customer"], order["amount"], order["items"]) == ("ACME", 11000, "a CRM for 40 people")
+    assert (order["customer"], order["amount"], order["items"]) == ("ACME", 10450, "a CRM for 40 people")
 
 
 def test_a_lead_started_over_http_with_only_the_required_fields_can_be_won(engine: Engine, deal) -> None:
@@ -138,7 +138,14 @@ def test_a_discount_above_the_limit_needs_a_head_of_sales(engine: Engine, deal) 
     assert to_proposal(engine, renewal.id, discount=8) == 0  # renewals: 5% without approval
     complete(engine, renewal.id, "approve_discount", discountApproved=True)
     assert engine.handlers.run() == 1
-    assert [m["subject"] for m in engine.handlers.outbox(renewal.id)] == ["Proposal for ACME"]
+    [proposal] = engine.handlers.outbox(renewal.id)
+    assert proposal["subject"] == "Proposal for ACME"
+    assert "our proposal of 10120 for ACME" in proposal["body"]  # the approved 8% off 11000 is what the client sees
+    engine.messages.correlate("proposal-accepted", business_key="D-2")
+    complete(engine, renewal.id, "negotiate", outcome="won")
+    assert engine.handlers.run() == 1  # the won deal starts its order, which charges the approved price
+    [placed] = engine.instances.list(definition_key="order", business_key="D-2")
+    assert engine.instances.variables(placed.id)["amount"] == 10120
 
 
 def test_a_missed_deadline_reminds_the_manager_then_a_head_reassigns(engine: Engine, deal, clock) -> None:
