@@ -114,6 +114,35 @@ def test_activated_after_the_reminder_then_lost_and_blocked(engine: Engine, card
     assert engine.instances.get(instance.id).state == "COMPLETED"
 
 
+def test_a_card_lost_before_activation_or_during_a_change_of_owner_is_blocked(engine: Engine, card, clock) -> None:
+    """A card stolen in the post is blocked before the thief can activate it; so is one reported lost while a new
+    owner is being verified: whatever the card waits for is cancelled, and the client is told."""
+    in_post = card("C-1")
+    issue(engine, in_post.id)  # handed over (sent), not activated yet
+    engine.messages.correlate("block-card", business_key="C-1")
+    settle(engine)
+    assert engine.instances.get(in_post.id).state == "COMPLETED"
+    assert engine.jobs.list(instance_id=in_post.id) == []  # the 30-day reminder is gone with the wait
+    values = engine.instances.variables(in_post.id)
+    assert (values["cardStatus"], values["blockReason"]) == ("blocked", "lost or stolen")
+    blocked = engine.handlers.outbox(in_post.id)[-1]
+    assert blocked["subject"] == "Your card is blocked"
+    assert blocked["body"] == "Dear Eva Moss, your card 4100-C-1 is blocked: lost or stolen."
+    with pytest.raises(Exception, match="card-activated"):  # nothing waits for the activation any more
+        engine.messages.correlate("card-activated", business_key="C-1")
+
+    changing = card("C-2")
+    issue(engine, changing.id)
+    engine.messages.correlate("card-activated", business_key="C-2")
+    engine.messages.correlate("change-owner", business_key="C-2", variables={"newOwner": "Tom Moss"})
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=changing.id)] == ["verify_new_owner"]
+    engine.messages.correlate("block-card", business_key="C-2")
+    settle(engine)
+    assert engine.tasks.list(instance_id=changing.id) == []
+    assert engine.instances.get(changing.id).state == "COMPLETED"
+    assert engine.instances.variables(changing.id)["client"] == "Eva Moss"  # the change never went through
+
+
 def test_a_change_of_owner_is_verified_and_recorded(engine: Engine, card) -> None:
     instance = card()
     issue(engine, instance.id)
