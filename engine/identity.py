@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 
+from .clock import Clock, SystemClock
 from .errors import BadRequest, Conflict, NotFound, TooManyAttempts
 from .store import models as m
 
@@ -106,6 +107,9 @@ class Identity:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # people sign in in real time, also while processes run on a virtual clock (a demo, a simulation), which
+        # would never let a lock-out end: lock-outs and sign-in sessions follow this clock (tests may set one)
+        self.clock: Clock = SystemClock()
         self._verified: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
@@ -177,7 +181,7 @@ class Identity:
             hit = self._verified.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        now = self.engine.clock.now()
+        now = self.clock.now()
         with self.engine.db.read() as session:
             user = session.get(m.UserAccount, user_id)
             if user is None:
@@ -204,7 +208,7 @@ class Identity:
         """A new signed-in session of `user_id`: its id, which the session's cookie carries (sessions older than
         `forget_after`, whose cookies have expired, are forgotten on the way)."""
         session_id = secrets.token_urlsafe(24)
-        now = self.engine.clock.now()
+        now = self.clock.now()
         with self.engine.db.write() as session:
             session.execute(delete(m.UserSession).where(m.UserSession.created_at < now - forget_after))
             session.add(m.UserSession(id_hash=_token_hash(session_id), user_id=user_id, created_at=now))
@@ -241,7 +245,7 @@ class Identity:
             delay = login_delay(failed or 0)
             if delay:
                 session.execute(update(m.UserAccount).where(m.UserAccount.id == user_id)
-                                .values(locked_until=self.engine.clock.now() + timedelta(seconds=delay)))
+                                .values(locked_until=self.clock.now() + timedelta(seconds=delay)))
 
     def create_token(self, user_id: str, label: str | None = None) -> str:
         """A new API token for `user_id`; shown once, only its hash is kept."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from engine.api import Engine
 from engine.clock import VirtualClock
 from engine.identity import login_delay
+from engine.store import models as m
 from tests.helpers import post_sign_in
 from web.app import create_app
 
@@ -24,7 +26,8 @@ PASSWORD = "secret-pass-1"
 
 
 @pytest.fixture
-def app(sqlite_engine: Engine) -> Any:
+def app(sqlite_engine: Engine, clock: VirtualClock) -> Any:
+    sqlite_engine.identity.clock = clock  # the lock-outs' clock (real time otherwise), moved by the tests
     sqlite_engine.identity.add_user("mary", PASSWORD, ["sales"])
     sqlite_engine.identity.add_user("john", PASSWORD, ["sales"])
     return create_app({"SECRET_KEY": "sign-in-tests-" + "k" * 32}, engine=sqlite_engine)
@@ -113,3 +116,17 @@ def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(app: Any, sql
     assert signed_in_as(copied) is None  # the copy taken before the sign-out no longer works
     assert copied.get("/inbox/state").status_code == 302
     assert signed_in_as(other) == "mary"  # her session elsewhere is still hers
+
+
+def test_a_lock_out_ends_in_real_time_while_processes_run_on_a_virtual_clock(sqlite_engine: Engine) -> None:
+    """`STAGEFLOW_CLOCK=virtual` (a demo, a simulation) stands the engine's clock still: a lock-out measured on it
+    never ended. Sign-ins follow the real clock."""
+    identity = sqlite_engine.identity
+    identity.add_user("wes", PASSWORD, ["sales"])
+    assert isinstance(sqlite_engine.clock, VirtualClock)  # the engine's clock does not move by itself
+    for _ in range(3):
+        assert identity.authenticate("wes", "wrong-password") is None
+    with sqlite_engine.db.read() as session:
+        locked_until = session.get(m.UserAccount, "wes").locked_until
+    real_now = datetime.now(UTC)
+    assert real_now < locked_until <= real_now + timedelta(seconds=3)  # 3 s of real time from now
