@@ -196,6 +196,24 @@ def test_an_employee_starts_a_process_from_the_start_page(page: Any, site: Site)
         "Mary Jones", 86, "meals", False)
 
 
+def test_a_case_whose_first_task_is_a_colleagues_says_whose_it_is(page: Any, site: Site) -> None:
+    """The first task is assigned to sara though offered to mary's group too: it is not mary's to do (she could not
+    claim it), so she lands on the case's page, told whose the task is."""
+    site.engine.definitions.deploy([("review.bpmn", bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="review" name="Review the contract" camunda:assignee="sara"
+            camunda:candidateGroups="sales"/><bpmn:endEvent id="e"/>
+        <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="review"/>
+        <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="e"/>""", "contract_review", name="Contract review"))])
+    sign_in(page, "mary")
+    page.goto("/start")
+    page.get_by_role("link", name="Contract review").click()
+    page.get_by_label("Business key").fill("CR-1")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator(".flash.success")).to_have_text(
+        "Started “Contract review” (CR-1). Its first task, “Review the contract”, is sara's.")
+    expect(page.get_by_role("heading", name="Contract review · CR-1")).to_be_visible()
+
+
 def test_a_case_started_for_another_team_opens_its_own_page(page: Any, site: Site) -> None:
     sign_in(page, "bob")  # warehouse: the approval goes to sales
     page.goto("/start")
@@ -215,3 +233,23 @@ def test_a_case_started_for_another_team_opens_its_own_page(page: Any, site: Sit
     expect(page.locator(".history")).to_contain_text("started by bob")
     expect(page.locator(".variables")).to_contain_text("Bob Baker")
 
+
+
+def test_a_delegation_given_back_unresolved_and_a_lost_claim_read_as_sentences(page: Any, site: Site) -> None:
+    """mary delegates to sara, who gives it back without resolving it: mary's page says so (it said "It is with
+    None"). A claim that a colleague won a moment earlier says whose the task is, not the engine's message."""
+    task_id = site.expense("EXP-5")
+    site.engine.tasks.claim(task_id, "mary")
+    site.engine.tasks.delegate(task_id, "sara", user="mary")
+    site.engine.tasks.unclaim(task_id, "sara")
+    sign_in(page, "mary")
+    page.goto(f"/tasks/{task_id}")
+    expect(page.locator(".form-actions")).to_contain_text(
+        "You delegated it and its delegate gave it back unresolved: claim it to resolve it yourself.")
+    expect(page.locator("body")).not_to_contain_text("None")
+
+    other = site.expense("EXP-6")
+    page.goto(f"/tasks/{other}")  # mary's page still offers the claim when sara takes the task
+    site.engine.tasks.claim(other, "sara")
+    page.get_by_role("button", name="Claim").first.click()
+    expect(page.locator(".flash.error")).to_have_text("This task is claimed by sara.")

@@ -39,14 +39,24 @@ def overflow(page: Any) -> list[str]:
 
 def test_the_inbox_and_its_pages_fit_a_phone_screen(phone: Any, site: Site) -> None:
     task_id = site.expense("EXP-2026-000123-LONG-BUSINESS-KEY", due="2026-01-01T09:00:00Z", priority=80)
+    long_word = "X" * 300  # a pasted reference with no space in it wraps; it must not widen the page
+    unbroken = site.expense("K" * 250, employee=long_word)
+    site.engine.tasks.add_comment(unbroken, long_word, user="admin")
     site.picking("PICK-1")
     instance_id = site.engine.tasks.get(task_id).process_instance_id
     sign_in(phone, "admin")
-    for path in ("/", "/?list=groups", "/?list=all", f"/tasks/{task_id}", "/start", f"/instances/{instance_id}",
+    for path in ("/", "/?list=groups", "/?list=all", f"/tasks/{task_id}", f"/tasks/{unbroken}", "/start",
+                 f"/instances/{instance_id}",
                  "/designer", "/reports/funnel"):
         phone.goto(path)
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], (path, overflow(phone))
         assert overflow(phone) == [], (path, overflow(phone))
+
+    phone.set_viewport_size({"width": 1280, "height": 800})  # and on a desk: the long word wraps there too
+    for path in ("/?list=all", f"/tasks/{unbroken}"):
+        phone.goto(path)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 1280, (path, overflow(phone))
+    phone.set_viewport_size(PHONE)
 
     phone.goto("/?list=all")
     row = phone.locator(f'tr[data-task-id="{task_id}"]')

@@ -67,11 +67,20 @@ def start_process(definition_id: str):  # type: ignore[no-untyped-def]
         return start_form(definition, submitted=request.form, form_error=err.message, status=409)
     title = definition.name or definition.key
     label = f"“{title}”" + (f" ({instance.business_key})" if instance.business_key else "")
-    involved: dict[str, Any] = {} if person.is_admin else {"involved_user": person.user_id,
-                                                             "involved_groups": list(person.groups)}
-    tasks = eng.tasks.list(instance_id=instance.id, max_results=1, **involved)
-    if tasks:
+    # a first task the starter may work now: theirs, or not claimed and offered to them or their groups (any, for
+    # an admin)
+    offered: dict[str, Any] = {"unassigned": True} if person.is_admin else {
+        "candidate_user": person.user_id, "candidate_groups": list(person.groups)}
+    yours = (eng.tasks.list(instance_id=instance.id, assignee=person.user_id, max_results=1)
+             or eng.tasks.list(instance_id=instance.id, max_results=1, **offered))
+    if yours:
         flash(f"Started {label}. Its first task is yours to do.", "success")
-        return redirect(url_for("inbox.task_page", task_id=tasks[0].id))
-    flash(f"Started {label}." + ("" if instance.ended else " It has no task for you now."), "success")
+        return redirect(url_for("inbox.task_page", task_id=yours[0].id))
+    others = [] if instance.ended else eng.tasks.list(instance_id=instance.id, max_results=1)
+    if others and others[0].assignee:
+        first = others[0]
+        news = f" Its first task, “{first.name or first.task_definition_key}”, is {first.assignee}'s."
+    else:
+        news = "" if instance.ended else " It has no task for you now."
+    flash(f"Started {label}.{news}", "success")
     return redirect(url_for("inbox.instance_page", instance_id=instance.id))

@@ -17,7 +17,16 @@ from urllib.parse import urlencode
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from engine.errors import BadRequest, Conflict, InvalidVariables, NotFound, ScriptError, StageflowError, Suspended
+from engine.errors import (
+    AlreadyClaimed,
+    BadRequest,
+    Conflict,
+    InvalidVariables,
+    NotFound,
+    ScriptError,
+    StageflowError,
+    Suspended,
+)
 from engine.identity import Principal
 from engine.views import TaskView
 
@@ -241,6 +250,10 @@ def claim(task_id: str):  # type: ignore[no-untyped-def]
     try:
         engine().tasks.claim(task.id, me().user_id)
         flash(f"You claimed “{task.name or task.task_definition_key}”.", "success")
+    except AlreadyClaimed:  # someone was quicker: say who, in the words the other conflicts use
+        now = engine().tasks.get(task.id)
+        flash(f"This task is claimed by {now.assignee}." if now.assignee else "This task was claimed and given back "
+              "meanwhile: claim it again.", "error")
     except Conflict as err:
         flash(err.message, "error")
     return redirect(_task_url(task.id))
