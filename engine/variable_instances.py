@@ -196,8 +196,8 @@ def having_variables(instance_id: Any, conditions: tuple[tuple[str, str, Any], .
 
 def parse_value_conditions(text: str | None, field: str = "variableValues") -> tuple[tuple[str, str, Any], ...]:
     """Camunda's `variableValues=name_op_value,...` (op: eq, neq, gt, gteq, lt, lteq, like), or another
-    `field` of that form (`processVariables`); a number or `true`/`false` compares as such, anything else as
-    text."""
+    `field` of that form (`processVariables`); a number or `true`/`false` compares as such (with `eq`: also as the
+    text it is, see `_EqualText`), anything else as text."""
     out = []
     for part in (text or "").split(","):
         if not part:
@@ -205,7 +205,7 @@ def parse_value_conditions(text: str | None, field: str = "variableValues") -> t
         pieces = part.split("_")
         for i in range(len(pieces) - 2, 0, -1):  # names may hold "_": the operator is the last one that fits
             if pieces[i] in _OPERATORS:
-                out.append(("_".join(pieces[:i]), pieces[i], _literal("_".join(pieces[i + 1:]))))
+                out.append(("_".join(pieces[:i]), pieces[i], _literal("_".join(pieces[i + 1:]), pieces[i])))
                 break
         else:
             raise BadRequest(f"{field} '{part}' is not name_operator_value (operators: "
@@ -213,16 +213,32 @@ def parse_value_conditions(text: str | None, field: str = "variableValues") -> t
     return tuple(out)
 
 
-def _literal(text: str) -> Any:
+class _EqualText(str):
+    """The value of a `name_eq_value` in a URL that reads as a number or boolean (`orderNo_eq_123`): Camunda takes
+    every such value as text, so it finds the String variable "123"; Stageflow also finds the number 123 (or the
+    Boolean), as its URL filters always have. `read` is that number or boolean."""
+
+    read: Any
+
+
+def _literal(text: str, operator: str) -> Any:
     if text in ("true", "false"):
-        return text == "true"
-    try:
-        return float(text) if any(c in text for c in ".eE") else int(text)
-    except ValueError:
-        return text
+        read: Any = text == "true"
+    else:
+        try:
+            read = float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            return text
+    if operator != "eq":
+        return read
+    equal = _EqualText(text)
+    equal.read = read
+    return equal
 
 
 def _condition(operator: str, value: Any) -> Any:
+    if isinstance(value, _EqualText):
+        return or_(_condition(operator, str(value)), _condition(operator, value.read))
     _check_condition(operator, value)
     if value is None:
         return m.Variable.type == "Null" if operator == "eq" else m.Variable.type != "Null"
@@ -280,6 +296,8 @@ def _check_condition(operator: str, value: Any) -> None:
 def _matches(typed: dict[str, Any], operator: str, value: Any) -> bool:
     """A typed value against one checked `variableValues` condition, as `_condition` compares a stored variable:
     a value compares with variables of its own kind only."""
+    if isinstance(value, _EqualText):
+        return _matches(typed, operator, str(value)) or _matches(typed, operator, value.read)
     kind, stored = typed.get("type"), typed.get("value")
     if value is None:
         return (kind == "Null") == (operator == "eq")

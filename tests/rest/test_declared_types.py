@@ -114,6 +114,27 @@ def test_a_value_compares_only_with_variables_of_its_kind(admin: Client) -> None
     assert found("x_like_z%") == ["text"]
 
 
+def test_an_id_kept_as_text_is_found_by_a_url_filter_that_reads_as_a_number(admin: Client, mary: Client) -> None:
+    """Camunda takes a URL filter's value as text: `orderNo_eq_123` finds the String "123" (it found nothing here,
+    the value being read as the number 123 only); the number 123 is still found too, as before."""
+    assert admin.post("/deployment/create", files={"upload": ("typed.bpmn", FLOW)}).status_code == 200
+    ids = {}
+    for name, typed in (("text", {"value": "123", "type": "String"}), ("long", {"value": 123, "type": "Long"}),
+                        ("other", {"value": "1234", "type": "String"}), ("flag", {"value": "true", "type": "String"})):
+        started = mary.post("/process-definition/key/typed/start", json={"variables": {
+            "orderNo": typed, "amount": {"value": 1, "type": "Long"}}})
+        ids[started.json()["id"]] = name
+
+    def names(rows: list) -> list[str]:
+        return sorted(ids[r.get("processInstanceId") or r["id"]] for r in rows
+                      if (r.get("processInstanceId") or r["id"]) in ids)
+
+    assert names(admin.get("/process-instance", params={"variables": "orderNo_eq_123"}).json()) == ["long", "text"]
+    assert names(mary.get("/task", params={"processVariables": "orderNo_eq_123"}).json()) == ["long", "text"]
+    assert names(admin.get("/variable-instance", params={"variableValues": "orderNo_eq_true"}).json()) == ["flag"]
+    assert names(admin.get("/process-instance", params={"variables": "orderNo_gt_200"}).json()) == []
+
+
 def test_an_object_variable_keeps_its_class_and_format(engine: Engine, admin: Client, mary: Client) -> None:
     """Camunda's `Object`: a Java client reads back the class (`objectTypeName`) and the format it wrote, through
     storage and reload; a JSON object is a dict to scripts; another format (Java serialization) is kept as sent."""
