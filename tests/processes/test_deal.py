@@ -248,7 +248,7 @@ def test_simulate_shows_the_reminders_and_the_escalation(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any("qualify_lead_overdue" in line and "timer fired" in line and "+1d 00:00" in line for line in lines)
-    assert any("reassign_or_close" in line and "task created (groups sales-heads)" in line for line in lines)
+    assert any("reassign_or_close" in line and "task created (groups sales-heads; due" in line for line in lines)
     assert any("needs_analysis" in line and "assignee john" in line for line in lines)
     # names are filled in as the notices fill them (the timeline showed "the deal with {client}")
     assert any("Reminder: the deal with ACME is overdue" in line for line in lines)
