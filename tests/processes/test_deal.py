@@ -156,7 +156,7 @@ def test_a_missed_deadline_reminds_the_manager_then_a_head_reassigns(engine: Eng
     engine.handlers.run()
     [reminder] = engine.handlers.outbox(instance.id)
     assert (reminder["recipient"], reminder["subject"]) == ("mary", "Reminder: the deal with ACME is overdue")
-    assert "'qualify_lead'" in reminder["body"]
+    assert "the stage 'Qualify the lead' of the deal with ACME" in reminder["body"]  # its name, not its id
     clock.advance(days=2)
     engine.jobs.execute_due()
     assert open_keys(engine, instance.id) == ["reassign_or_close"]
