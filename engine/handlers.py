@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -141,7 +143,7 @@ class BuiltinHandlers:
                 session.add(client)
                 log.info("registered client %s (%s) for instance %s", client.id, email, task["processInstanceId"])
             last = client.last_purchase_at
-            months = 0 if last is None else int((now - last).days // 30)
+            months = 0 if last is None else _whole_months(last, now)
             return {"clientId": client.id, "purchases": client.purchases, "monthsSinceLastPurchase": months}, None
 
     def _record_purchase(self, task: dict[str, Any], values: dict[str, Any]) -> Outcome:
@@ -175,3 +177,12 @@ class BuiltinHandlers:
             return [{"id": r.id, "activityId": r.element_id, "topic": r.topic, "recipient": r.recipient,
                      "subject": r.subject, "body": r.body, "time": iso(r.created_at), "sentAt": iso(r.sent_at),
                      "attempts": r.attempts, "error": r.error} for r in rows]
+
+
+def _whole_months(since: datetime, until: datetime) -> int:
+    """Calendar months from `since` to `until`, whole ones only (5 March to 4 March a year later: 11): a year is 12,
+    where 30-day months made 380 days 12 and a year 12 only from day 360 on."""
+    if since.tzinfo is None and until.tzinfo is not None:
+        since = since.replace(tzinfo=until.tzinfo)
+    gap = relativedelta(until, since)
+    return max(0, gap.years * 12 + gap.months)

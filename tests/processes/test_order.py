@@ -157,6 +157,13 @@ def test_large_orders_and_regular_clients_get_their_managers(engine: Engine, ord
     loyal = order("O-3", customerEmail="loyal@shop.test")
     assert engine.instances.variables(loyal.id)["clientCategory"] == "regular"
     assert open_task(engine, loyal.id, "call_client").assignee == "mary"
+    with engine.db.write() as session:  # a year and two weeks since the last purchase: lapsed (it read 12 months
+        # of 30 days and 'regular' until day 390)
+        session.add(m.Client(id=str(uuid.uuid4()), email="gone@shop.test", name="Gone", region="south",
+                             purchases=3, last_purchase_at=clock.now() - timedelta(days=380), created_at=clock.now()))
+    gone = order("O-4", customerEmail="gone@shop.test")
+    values = engine.instances.variables(gone.id)
+    assert (values["monthsSinceLastPurchase"], values["clientCategory"]) == (12, "lapsed")
 
 
 def test_an_order_started_without_what_its_form_defaults_takes_the_defaults(engine: Engine, order) -> None:
