@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from .errors import BadRequest, StageflowError
 from .external_tasks import TopicRequest
 from .ids import new_id
-from .placeholders import fill
+from .placeholders import fill, gaps
 from .store import models as m
 from .variables import from_typed_map
 from .views import iso
@@ -98,6 +98,11 @@ class BuiltinHandlers:
         # the customer's e-mail address (never the customer's name); the manager, or who holds the instance's open task
         recipient = values.get("customerEmail") if audience == "customer" \
             else values.get("manager") or self._task_holder(task["processInstanceId"])
+        if audience == "customer":  # a customer never gets "Dear {contact}" or "your card None": the notice waits
+            missing = gaps(name + "\n" + documentation, values)
+            if missing:
+                raise BadRequest(f"the customer notice '{name}' needs {', '.join(missing)}, which the instance has not "
+                                 f"set or left empty: set {'it' if len(missing) == 1 else 'them'} and retry")
         subject = fill(name, values)
         body = fill(documentation or name, values)
         now = self.engine.clock.now()

@@ -19,3 +19,18 @@ def fill(template: str, variables: dict[str, Any]) -> str:
         return string.Formatter().vformat(template, (), _Blank(variables))
     except (ValueError, IndexError, AttributeError, KeyError):
         return template
+
+
+def gaps(template: str, variables: dict[str, Any]) -> list[str]:
+    """The variables `template`'s placeholders name that are unset, null or empty, in order, each once: what a
+    notice would show as `{name}`, `None` or nothing."""
+    out: list[str] = []
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+    except ValueError:  # unbalanced braces: `fill` leaves such a text as it is
+        return out
+    for field in fields:
+        name = field.split(".", 1)[0].split("[", 1)[0]
+        if name and name not in out and variables.get(name) in (None, ""):
+            out.append(name)
+    return out

@@ -13,7 +13,7 @@ import pytest
 from engine.api import Engine
 from engine.errors import InvalidVariables
 from engine.external_tasks import TopicRequest
-from tests.processes.helpers import settle, work
+from tests.processes.helpers import open_task, settle, work
 from tests.rest.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +80,24 @@ def test_a_rejected_application_tells_the_client_why(engine: Engine, card) -> No
     instance = card()
     work(engine, instance.id, "verify_application", verdict="reject", rejectReason="the address is incomplete")
     assert engine.instances.get(instance.id).state == "COMPLETED"
+    [note] = engine.handlers.outbox(instance.id)
+    assert note["body"] == "Dear Eva Moss, we cannot issue your card: the address is incomplete."
+
+
+def test_a_rejection_without_a_reason_is_not_sent_broken_to_the_client(engine: Engine, card, clock) -> None:
+    """The reason field comes filled with a general reason; emptied, the notice waits with an error naming the
+    variable (it went out as "we cannot issue your card: {rejectReason}.") until someone sets it and retries."""
+    form = {f["id"]: f for f in open_task(engine, card("C-7").id, "verify_application").form}
+    assert form["rejectReason"]["defaultValue"] == "your application did not meet our criteria"
+
+    instance = card()
+    work(engine, instance.id, "verify_application", verdict="reject", rejectReason="")
+    assert engine.handlers.outbox(instance.id) == []
+    [waiting] = engine.external_tasks.list(instance_id=instance.id)
+    assert "needs rejectReason" in waiting["errorMessage"] and waiting["activityId"] == "notify_rejected"
+    engine.instances.set_variables(instance.id, {"rejectReason": "the address is incomplete"})
+    clock.advance(minutes=2)  # the worker's retry is due
+    settle(engine)
     [note] = engine.handlers.outbox(instance.id)
     assert note["body"] == "Dear Eva Moss, we cannot issue your card: the address is incomplete."
 

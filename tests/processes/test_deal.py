@@ -75,6 +75,8 @@ def test_a_lead_started_over_http_with_only_the_required_fields_can_be_won(engin
     qualify = open_task(engine, instance.id, "qualify_lead")
     assert (qualify.assignee, qualify.candidate_groups) == (None, ["sales"])  # no manager yet: the sales group's
     to_proposal(engine, instance.id)
+    [proposal] = engine.handlers.outbox(instance.id)  # no contact person named: the client is addressed
+    assert proposal["body"] == "Dear Beta, please find attached our proposal of 10450 for Beta."
     engine.messages.correlate("proposal-accepted", business_key="D-9")
     complete(engine, instance.id, "negotiate", outcome="won")
     values = engine.instances.variables(instance.id)
