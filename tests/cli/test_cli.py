@@ -482,7 +482,22 @@ def test_fire_timers_says_how_many_due_jobs_fired_and_failed(sf: Stageflow) -> N
     sf.ok("start", "broken")
     assert sf.ok("fire-timers").out.strip() == (
         "1 due job(s) fired, 1 failed: see `stageflow timers` (retries) and `stageflow incidents`")
-    assert sf.json("fire-timers") == {"fired": 0, "failed": 0}  # the failed one is due again in 5 minutes
+    assert sf.json("fire-timers") == {"fired": 0, "failed": 0, "builtInTasks": 0}  # the failed one: due in 5 min
+
+
+def test_fire_timers_also_runs_the_built_in_workers_as_a_tick_of_the_server_does(sf: Stageflow) -> None:
+    # a process tried from the command line alone stopped at its first notification until `serve` or `worker` ran
+    sf.file("notify.bpmn", bpmn(
+        '<bpmn:startEvent id="s"/><bpmn:serviceTask id="tell" name="Order received" camunda:type="external" '
+        'camunda:topic="notify-customer"><bpmn:documentation>Dear {customer}, thanks.</bpmn:documentation>'
+        '</bpmn:serviceTask><bpmn:userTask id="call" name="Call the client" camunda:candidateGroups="sales"/>'
+        '<bpmn:endEvent id="e"/>' + chain("s", "tell", "call", "e"), process_id="notify"))
+    sf.ok("deploy", "notify.bpmn")
+    instance = sf.json("start", "notify", "--var", "customer=Ann", "--var", "customerEmail=ann@x.test")["id"]
+    assert sf.json("tasks", "--instance", instance) == []
+    assert sf.ok("fire-timers").out.strip() == (
+        "0 due job(s) fired; the built-in workers did 1 task(s) (notifications, process starts)")
+    assert [t["name"] for t in sf.json("tasks", "--instance", instance)] == ["Call the client"]
 
 
 def test_retry_gives_a_failed_external_task_new_tries_by_the_id_incidents_lists(sf: Stageflow) -> None:
