@@ -108,9 +108,10 @@ class Messages:
                 query = query.where(m.EventSubscription.instance_id.in_(
                     [owner for owner, stored in named if _same_moment(stored, value)]))
                 continue
-            columns = project_variable(value)
-            query = query.where(m.EventSubscription.instance_id.in_(
-                select(m.Variable.instance_id).where(m.Variable.name == key, m.Variable.value == columns["value"])))
+            columns = project_variable(value)  # the value and its type, as Camunda's typed match: a Long 10 is not
+            query = query.where(m.EventSubscription.instance_id.in_(  # an Integer 10
+                select(m.Variable.instance_id).where(m.Variable.name == key, m.Variable.value == columns["value"],
+                                                     m.Variable.type == columns["type"])))
         return sorted(set(session.scalars(query.order_by(m.EventSubscription.created_at)).all()))
 
     def _start(self, session: Session, name: str, business_key: str | None, variables: dict[str, Any],

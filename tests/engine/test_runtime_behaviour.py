@@ -133,6 +133,20 @@ def test_correlation_keys_match_process_variables(engine: Engine, deploy) -> Non
         engine.messages.correlate("payment-received", correlation_keys={"orderNo": 99})
 
 
+def test_a_correlation_key_matches_a_variable_of_its_own_type(engine: Engine, deploy) -> None:
+    """As Camunda's typed match: a Long 10 finds the Long 10, not the Integer 10 (both matched: "matches 2 process
+    instances"), and an untyped 10 (an Integer) the Integer."""
+    from engine.variables import Long
+
+    deploy(WAIT_FOR_PAYMENT)
+    as_long = engine.instances.start("order", variables={"amt": Long(10)})
+    as_integer = engine.instances.start("order", variables={"amt": 10})
+    [result] = engine.messages.correlate("payment-received", correlation_keys={"amt": Long(10)})
+    assert result.instance.id == as_long.id
+    [result] = engine.messages.correlate("payment-received", correlation_keys={"amt": 10})
+    assert result.instance.id == as_integer.id
+
+
 PAYMENT_STARTS_A_REFUND = bpmn(
     """
     <bpmn:startEvent id="paid"><bpmn:messageEventDefinition messageRef="m_pay"/></bpmn:startEvent>
