@@ -3,6 +3,8 @@ repository queries (definitions, deployments) with Camunda's filters."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from tests.helpers import bpmn, chain, flow
 from tests.rest.conftest import Client
 from tests.rest.test_rest_api import deploy
@@ -209,6 +211,22 @@ def test_job_filters(admin: Client) -> None:
     listed = admin.get("/job", params={"sortBy": "jobDueDate", "sortOrder": "desc"}).json()
     assert [j["processInstanceId"] for j in listed] == [instance_id]
     assert admin.get("/job", params={"timers": "true", "messages": "true"}).status_code == 400
+
+    # Camunda's dueDates (gt_ and lt_ conditions) was refused as an unknown parameter
+    [job] = listed
+    due = datetime.strptime(job["dueDate"], "%Y-%m-%dT%H:%M:%S.%f%z")
+
+    def due_count(*conditions: tuple[str, timedelta]) -> int:
+        text = ",".join(f"{op}_{(due + shift).strftime('%Y-%m-%dT%H:%M:%S.000%z')}" for op, shift in conditions)
+        answer = admin.get("/job/count", params={"dueDates": text})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["count"]
+
+    hour = timedelta(hours=1)
+    assert due_count(("gt", -hour), ("lt", hour)) == 1
+    assert due_count(("gt", hour)) == 0 and due_count(("lt", -hour)) == 0
+    wrong = admin.get("/job", params={"dueDates": "eq_2026-01-01T00:00:00.000+0000"})
+    assert wrong.status_code == 400 and "gt_DATE or lt_DATE" in wrong.json()["message"]
 
 
 def test_correlate_all_with_nothing_waiting_is_an_empty_result(admin: Client) -> None:

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify, request
 
-from engine.errors import BadRequest
+from engine.errors import BadRequest, InvalidVariables
+from engine.variables import parse_date
 
 from . import arg_bool, arg_date, arg_list, body, body_int, bp, engine, paging, require_admin, sorting
+
+
+def _due_dates() -> dict[str, datetime]:
+    """Camunda's `dueDates=gt_2026-01-01T00:00:00.000+0000,lt_...`: due after (`gt`) and before (`lt`) a moment."""
+    bounds: dict[str, datetime] = {}
+    for part in filter(None, (request.args.get("dueDates") or "").split(",")):
+        operator, _, moment = part.partition("_")
+        if operator not in ("gt", "lt") or not moment:
+            raise BadRequest(f"query parameter 'dueDates' has '{part}': each condition is gt_DATE or lt_DATE")
+        try:
+            bounds["due_after" if operator == "gt" else "due_before"] = parse_date("dueDates", moment)
+        except InvalidVariables:
+            raise BadRequest(f"query parameter 'dueDates' has '{moment}', which is not an ISO 8601 date such as "
+                             "2026-01-05T09:00:00.000+0000") from None
+    return bounds
 
 
 def _job_filters() -> dict[str, Any]:
@@ -16,7 +33,8 @@ def _job_filters() -> dict[str, Any]:
     return {"instance_id": args.get("processInstanceId"), "job_id": args.get("jobId"),
             "definition_id": args.get("processDefinitionId"), "definition_key": args.get("processDefinitionKey"),
             "activity_id": args.get("activityId"),
-            "due_before": arg_date("dueDateBefore"), "due_after": arg_date("dueDateAfter"),
+            # Stageflow's `dueDateBefore`/`dueDateAfter`, or Camunda's `dueDates`
+            "due_before": arg_date("dueDateBefore"), "due_after": arg_date("dueDateAfter"), **_due_dates(),
             "timers": arg_bool("timers"), "messages": arg_bool("messages"), "executable": arg_bool("executable"),
             "with_exception": arg_bool("withException"), "no_retries_left": arg_bool("noRetriesLeft"),
             "with_retries_left": arg_bool("withRetriesLeft"), "suspended": arg_bool("suspended"),

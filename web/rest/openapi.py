@@ -427,7 +427,7 @@ SUBSCRIPTION_FILTERS = [_q("eventSubscriptionId"), _q("eventName"),
                         _q("executionId"), _q("processInstanceId"), _q("activityId"), *_sort_by("created")]
 JOB_FILTERS = [_q("jobId"), _q("processInstanceId"), _q("processDefinitionId"), _q("processDefinitionKey"),
                _q("activityId"),
-               _q("dueDateBefore"), _q("dueDateAfter"), _q("timers", BOOL), _q("messages", BOOL),
+               _q("dueDateBefore"), _q("dueDateAfter"), _q("dueDates"), _q("timers", BOOL), _q("messages", BOOL),
                _q("executable", BOOL), _q("withException", BOOL), _q("noRetriesLeft", BOOL),
                _q("withRetriesLeft", BOOL), _q("suspended", BOOL), _q("active", BOOL),
                *_sort_by("jobId", "jobDueDate", "jobRetries", "processInstanceId", "processDefinitionId")]
