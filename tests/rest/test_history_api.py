@@ -37,6 +37,16 @@ def test_historic_instances_filter_before_paging_and_count(admin: Client, clock)
     assert admin.get("/history/process-instance/count", params={"finished": "true"}).json() == {"count": 0}
     by_key = admin.get("/history/process-instance", params={"sortBy": "businessKey", "sortOrder": "asc"}).json()
     assert [i["businessKey"] for i in by_key] == ["INV-3", "ORD-1", "ORD-2"]
+    # the same query in a POST body, as Camunda's clients send a long one (it was a 405)
+    posted = admin.post("/history/process-instance", params={"maxResults": 5}, json={
+        "processInstanceIds": [first, second, third], "startedAfter": found[0]["startTime"], "unfinished": True,
+        "sorting": [{"sortBy": "businessKey", "sortOrder": "desc"}]})
+    assert posted.status_code == 200, posted.text
+    assert [i["businessKey"] for i in posted.json()] == ["ORD-2", "INV-3"]
+    counted = admin.post("/history/process-instance/count", json={"processInstanceBusinessKeyLike": "ORD-%"})
+    assert counted.json() == {"count": 2}
+    unknown = admin.post("/history/process-instance", json={"tenantIdIn": ["t"]})
+    assert unknown.status_code == 400 and "tenantIdIn" in unknown.json()["message"]
 
 
 def test_a_cancelled_instance_keeps_its_reason_and_says_who_started_it(admin: Client, clock) -> None:

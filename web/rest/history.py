@@ -8,26 +8,28 @@ from flask import jsonify, request
 
 from engine.errors import BadRequest
 
-from . import arg_bool, arg_date, arg_list, bp, engine, paging, principal, sorting
+from . import arg_bool, arg_date, arg_list, body, bp, engine, paging, principal, sorting
 
 
-def _finished() -> bool | None:
+def _finished(source: Any = None) -> bool | None:
     """`finished=true` / `unfinished=true` (both: nothing can be both, as in Camunda's SQL)."""
-    finished, unfinished = arg_bool("finished"), arg_bool("unfinished")
+    finished, unfinished = arg_bool("finished", source), arg_bool("unfinished", source)
     if finished and unfinished:
         raise BadRequest("finished and unfinished exclude each other")
     return True if finished else (False if unfinished else None)
 
 
-def _instance_filters() -> dict[str, Any]:
-    args = request.args
-    return {"instance_id": args.get("processInstanceId"), "ids": arg_list("processInstanceIds"),
+def _instance_filters(source: Any = None) -> dict[str, Any]:
+    """The filters of Camunda's historic process instance query: the query string's, or a POST body's."""
+    args = request.args if source is None else source
+    return {"instance_id": args.get("processInstanceId"), "ids": arg_list("processInstanceIds", source),
             "definition_key": args.get("processDefinitionKey"), "definition_id": args.get("processDefinitionId"),
             "business_key": args.get("processInstanceBusinessKey") or args.get("businessKey"),
             "business_key_like": args.get("processInstanceBusinessKeyLike"), "started_by": args.get("startedBy"),
-            "finished": _finished(), "started_after": arg_date("startedAfter"),
-            "started_before": arg_date("startedBefore"), "finished_after": arg_date("finishedAfter"),
-            "finished_before": arg_date("finishedBefore"), "state": args.get("state"), "visible_to": principal()}
+            "finished": _finished(source), "started_after": arg_date("startedAfter", source),
+            "started_before": arg_date("startedBefore", source), "finished_after": arg_date("finishedAfter", source),
+            "finished_before": arg_date("finishedBefore", source), "state": args.get("state"),
+            "visible_to": principal()}
 
 
 @bp.get("/history/process-instance")
@@ -37,9 +39,23 @@ def historic_instances():  # type: ignore[no-untyped-def]
                                               max_results=count))
 
 
+@bp.post("/history/process-instance")
+def query_historic_instances():  # type: ignore[no-untyped-def]
+    """Camunda's POST form of the query: the filters in a JSON body, paging in the query string."""
+    first, count = paging()
+    data = body()
+    return jsonify(engine().history.instances(**_instance_filters(data), sorting=sorting(data), first=first,
+                                              max_results=count))
+
+
 @bp.get("/history/process-instance/count")
 def count_historic_instances():  # type: ignore[no-untyped-def]
     return jsonify({"count": engine().history.count_instances(**_instance_filters())})
+
+
+@bp.post("/history/process-instance/count")
+def count_queried_historic_instances():  # type: ignore[no-untyped-def]
+    return jsonify({"count": engine().history.count_instances(**_instance_filters(body()))})
 
 
 @bp.get("/history/process-instance/<instance_id>")
