@@ -205,7 +205,7 @@ def parse_value_conditions(text: str | None, field: str = "variableValues") -> t
         pieces = part.split("_")
         for i in range(len(pieces) - 2, 0, -1):  # names may hold "_": the operator is the last one that fits
             if pieces[i] in _OPERATORS:
-                out.append(("_".join(pieces[:i]), pieces[i], _literal("_".join(pieces[i + 1:]), pieces[i])))
+                out.append(("_".join(pieces[:i]), pieces[i], query_value("_".join(pieces[i + 1:]), pieces[i])))
                 break
         else:
             raise BadRequest(f"{field} '{part}' is not name_operator_value (operators: "
@@ -221,7 +221,9 @@ class _EqualText(str):
     read: Any
 
 
-def _literal(text: str, operator: str) -> Any:
+def query_value(text: str, operator: str) -> Any:
+    """A value written in a URL (`123`, `true`, `abc`) as a condition with `operator` compares it (see
+    `_EqualText` for `eq`)."""
     if text in ("true", "false"):
         read: Any = text == "true"
     else:

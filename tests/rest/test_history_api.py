@@ -157,6 +157,15 @@ def test_historic_variable_instances_keep_an_ended_instances_last_values(admin: 
     assert [v["name"] for v in posted] == ["amount"]
     assert admin.post("/history/variable-instance/count", json={"processInstanceIdIn": [instance_id]}).json() == {
         "count": 2}
+    # Camunda's variableName with variableValue (it was refused as an unknown parameter)
+    by_value = admin.get("/history/variable-instance", params={"variableName": "note", "variableValue": "ok"}).json()
+    assert [(v["name"], v["processInstanceId"]) for v in by_value] == [("note", instance_id)]
+    assert admin.get("/history/variable-instance/count", params={"variableName": "amount",
+                                                                 "variableValue": "7"}).json() == {"count": 1}
+    assert admin.post("/history/variable-instance/count", json={"variableName": "amount",
+                                                                "variableValue": 5}).json() == {"count": 0}
+    alone = admin.get("/history/variable-instance", params={"variableValue": "ok"})
+    assert alone.status_code == 400 and "variable name and value are required" in alone.json()["message"]
     refused = admin.post("/history/variable-instance", json={"includeDeleted": True})  # not supported: said so
     assert refused.status_code == 400 and "includeDeleted" in refused.json()["message"]
     # no tenants here: a tenant filter matches nothing

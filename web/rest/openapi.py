@@ -92,6 +92,7 @@ SCHEMAS: dict[str, Any] = {
                            "sorting": _list(_obj({"sortBy": STR, "sortOrder": STR}))},
                           additionalProperties=False),
     "HistoricVariableQuery": _obj({"variableName": STR, "variableNameLike": STR, "processInstanceId": STR,
+                                   "variableValue": {"nullable": True},
                                    "processInstanceIdIn": _list(STR), "processDefinitionId": STR,
                                    "processDefinitionKey": STR, **{name: _list(STR) for name in _VAR_SCOPES},
                                    "variableValues": _list(_obj({"name": STR, "operator": STR,
@@ -376,7 +377,8 @@ DEF_FILTERS = [_q("key"), _q("keysIn"), _q("keyLike"), _q("name"), _q("nameLike"
 DEC_FILTERS = [_q("key"), _q("name"), _q("latestVersion", BOOL)]
 VAR_FILTERS = [_q("variableName"), _q("variableNameLike"), _q("processInstanceIdIn"), _q("variableValues"),
                *(_q(name) for name in _VAR_SCOPES), _q("sortBy"), _q("sortOrder")]
-HISTORIC_VAR_FILTERS = [*VAR_FILTERS, _q("processInstanceId"), _q("processDefinitionId"), _q("processDefinitionKey")]
+HISTORIC_VAR_FILTERS = [*VAR_FILTERS, _q("processInstanceId"), _q("processDefinitionId"), _q("processDefinitionKey"),
+                        _q("variableValue")]
 USER_FILTERS = [_q("id"), _q("idIn"), _q("firstName"), _q("lastName"), _q("email"), _q("memberOfGroup")]
 GROUP_FILTERS = [_q("id"), _q("idIn"), _q("member"), _q("userMember")]
 SORT_ORDER = _q("sortOrder", _s("string", enum=["asc", "desc"]))

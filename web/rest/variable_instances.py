@@ -8,7 +8,7 @@ from typing import Any
 from flask import jsonify, request
 
 from engine.errors import BadRequest
-from engine.variable_instances import VariableFilter, parse_value_conditions
+from engine.variable_instances import VariableFilter, parse_value_conditions, query_value
 
 from . import body, bp, deserialized, engine, paging, principal
 
@@ -43,6 +43,12 @@ def value_conditions(source: Any, field: str) -> tuple[tuple[str, str, Any], ...
 def _filter(source: Any, *, history: bool = False) -> VariableFilter:
     parsed = value_conditions(source, "variableValues")
     name = source.get("variableName")
+    if history and source.get("variableValue") is not None:  # Camunda's historic query: one variable's value
+        if not isinstance(name, str) or not name:
+            raise BadRequest("Only a single variable value parameter specified: variable name and value are "
+                             "required to be able to query after a specific variable value.")
+        value = source["variableValue"]
+        parsed = (*parsed, (name, "eq", query_value(value, "eq") if isinstance(value, str) else value))
     instance_ids = _ids(source.get("processInstanceIdIn"), "processInstanceIdIn")
     if history and source.get("processInstanceId"):
         instance_ids = (*instance_ids, str(source["processInstanceId"]))
