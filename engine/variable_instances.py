@@ -222,8 +222,8 @@ class _EqualText(str):
 
 
 def query_value(text: str, operator: str) -> Any:
-    """A value written in a URL (`123`, `true`, `abc`) as a condition with `operator` compares it (see
-    `_EqualText` for `eq`)."""
+    """A value of a condition written in a URL (`123`, `true`, `abc`), as the condition's `operator` compares it:
+    a number, a boolean or text (with `eq`, a number or boolean also as its text: see `_EqualText`)."""
     if text in ("true", "false"):
         read: Any = text == "true"
     else:
