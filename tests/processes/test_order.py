@@ -148,6 +148,29 @@ def test_no_delivery_in_10_days_asks_the_warehouse_to_check_with_the_carrier(eng
     assert told(engine, instance.id)[-1] == "Your order is delivered"
 
 
+def test_a_short_payment_goes_to_the_manager_before_the_order_goes_on(engine: Engine, order) -> None:
+    """payment-received with `paid` below the amount (it was thanked for in full and the order assembled): the
+    manager settles the difference first; a payment in full goes straight on."""
+    instance = order()  # amount 1200, manager john
+    work(engine, instance.id, "call_client", callOutcome="confirmed")
+    engine.messages.correlate("payment-received", business_key="O-1", variables={"paid": 100})
+    settle(engine)
+    check = open_task(engine, instance.id, "check_payment")
+    assert (check.name, check.assignee) == ("Settle a short payment", "john")
+    assert check.description.startswith("Ann Lee paid 100 of the 1200 due")
+    assert "Your payment is received" not in told(engine, instance.id)
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["check_payment"]
+    work(engine, instance.id, "check_payment")
+    assert told(engine, instance.id)[-1] == "Your payment is received"
+    assert open_task(engine, instance.id, "assemble_order")
+
+    in_full = order("O-2")
+    work(engine, in_full.id, "call_client", callOutcome="confirmed")
+    engine.messages.correlate("payment-received", business_key="O-2", variables={"paid": 1200})
+    settle(engine)
+    assert open_task(engine, in_full.id, "assemble_order")
+
+
 def test_large_orders_and_regular_clients_get_their_managers(engine: Engine, order, clock) -> None:
     big = order("O-2", customerEmail="cfo@big.test", amount=60000)
     assert open_task(engine, big.id, "call_client").assignee == "sam"
