@@ -150,6 +150,16 @@ def test_a_discount_above_the_limit_needs_a_head_of_sales(engine: Engine, deal) 
     assert engine.instances.variables(placed.id)["amount"] == 10120
 
 
+def test_a_deal_type_outside_the_table_sends_every_discount_to_a_head(engine: Engine) -> None:
+    """A lead started over HTTP applies no form, so its type may be any text ("enterprise", "New"): completing the
+    proposal failed with "condition expression returns null"; a head now looks at its discount."""
+    engine.definitions.deploy_files([PROCESSES / "deal.bpmn", PROCESSES / "deal_rules.dmn", PROCESSES / "order.bpmn",
+                                     PROCESSES / "order_rules.dmn"])
+    instance = engine.instances.start("deal", business_key="D-7", variables={**LEAD, "dealType": "enterprise"})
+    assert to_proposal(engine, instance.id, discount=3) == 0
+    assert open_task(engine, instance.id, "approve_discount").candidate_groups == ["sales-heads"]
+
+
 def test_a_missed_deadline_reminds_the_manager_then_a_head_reassigns(engine: Engine, deal, clock) -> None:
     instance = deal()
     clock.advance(days=1)
