@@ -124,9 +124,9 @@ def test_a_lock_out_ends_in_real_time_while_processes_run_on_a_virtual_clock(sql
     identity = sqlite_engine.identity
     identity.add_user("wes", PASSWORD, ["sales"])
     assert isinstance(sqlite_engine.clock, VirtualClock)  # the engine's clock does not move by itself
+    before = datetime.now(UTC)
     for _ in range(3):
         assert identity.authenticate("wes", "wrong-password") is None
     with sqlite_engine.db.read() as session:
         locked_until = session.get(m.UserAccount, "wes").locked_until
-    real_now = datetime.now(UTC)
-    assert real_now < locked_until <= real_now + timedelta(seconds=3)  # 3 s of real time from now
+    assert before < locked_until <= datetime.now(UTC) + timedelta(seconds=3)  # 3 s of real time from the lock

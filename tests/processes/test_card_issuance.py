@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
-from engine.errors import InvalidVariables
+from engine.errors import InvalidVariables, MismatchingCorrelation
 from engine.external_tasks import TopicRequest
 from tests.processes.helpers import open_task, settle, work
 from tests.rest.conftest import PASSWORD
@@ -146,7 +146,7 @@ def test_a_card_lost_before_activation_or_during_a_change_of_owner_is_blocked(en
     blocked = engine.handlers.outbox(in_post.id)[-1]
     assert blocked["subject"] == "Your card is blocked"
     assert blocked["body"] == "Dear Eva Moss, your card 4100-C-1 is blocked: lost or stolen."
-    with pytest.raises(Exception, match="card-activated"):  # nothing waits for the activation any more
+    with pytest.raises(MismatchingCorrelation, match="card-activated"):  # nothing waits for the activation now
         engine.messages.correlate("card-activated", business_key="C-1")
 
     changing = card("C-2")
