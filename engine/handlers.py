@@ -186,8 +186,7 @@ class BuiltinHandlers:
 
 def _whole_months(since: datetime, until: datetime) -> int:
     """Calendar months from `since` to `until`, whole ones only (5 March to 4 March a year later: 11): a year is 12,
-    where 30-day months made 380 days 12 and a year 12 only from day 360 on."""
-    if since.tzinfo is None and until.tzinfo is not None:
-        since = since.replace(tzinfo=until.tzinfo)
+    where 30-day months made 380 days 12 and a year 12 only from day 360 on. Both are aware (the register's
+    column comes back in UTC, the clock's moments have their zone)."""
     gap = relativedelta(until, since)
     return max(0, gap.years * 12 + gap.months)

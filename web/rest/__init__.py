@@ -228,11 +228,17 @@ def arg_date(name: str, source: dict[str, Any] | None = None) -> datetime | None
     raw = (source if source is not None else request.args).get(name)
     if raw is None or raw == "":
         return None
+    return date_value(name, raw, source)
+
+
+def date_value(name: str, raw: Any, source: dict[str, Any] | None = None) -> datetime:
+    """`raw` read as the date parameter `name` (of the query string, or of `source`, a JSON body); a 400 that names
+    the parameter as Camunda does when it is no date."""
     try:
         return parse_date(name, raw)
     except InvalidVariables:  # a query parameter (or a body's field), not a variable: said as Camunda says it
         raise BadRequest(f"Cannot set {_where(name, source)} to value '{raw}': not an ISO 8601 date such as "
-                         "2026-01-05T09:00:00.000+0000")
+                         "2026-01-05T09:00:00.000+0000") from None
 
 
 def _where(name: str, source: Any) -> str:

@@ -7,10 +7,9 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from engine.errors import BadRequest, InvalidVariables
-from engine.variables import parse_date
+from engine.errors import BadRequest
 
-from . import arg_bool, arg_date, arg_list, body, body_int, bp, engine, paging, require_admin, sorting
+from . import arg_bool, arg_date, arg_list, body, body_int, bp, date_value, engine, paging, require_admin, sorting
 
 
 def _due_dates() -> dict[str, datetime]:
@@ -20,11 +19,7 @@ def _due_dates() -> dict[str, datetime]:
         operator, _, moment = part.partition("_")
         if operator not in ("gt", "lt") or not moment:
             raise BadRequest(f"query parameter 'dueDates' has '{part}': each condition is gt_DATE or lt_DATE")
-        try:
-            bounds["due_after" if operator == "gt" else "due_before"] = parse_date("dueDates", moment)
-        except InvalidVariables:
-            raise BadRequest(f"query parameter 'dueDates' has '{moment}', which is not an ISO 8601 date such as "
-                             "2026-01-05T09:00:00.000+0000") from None
+        bounds["due_after" if operator == "gt" else "due_before"] = date_value("dueDates", moment)
     return bounds
 
 
