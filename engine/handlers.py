@@ -7,7 +7,9 @@ do):
 - `notify-customer`, `notify-manager`: record a notification in the outbox (`OutboxMessage`) that the instance page
   shows, and that `mailer.Mailer` sends by e-mail when an SMTP server is configured. The subject is the task's
   name, the body its documentation with `{variable}` placeholders filled in; the recipient is the `customerEmail`
-  (or `customer`) variable for customers and `manager` for managers.
+  variable for customers (a variable of the task's own scope first: an input parameter can address another
+  person) and `manager` for managers. A customer notice with no e-mail address, or with a placeholder the
+  instance has not set, is not recorded: its task fails, naming what is missing.
 - `start-process`: start the latest version of the process named by the `processKey` variable (or the task's
   documentation), with the caller's business key and variables, and set `startedInstanceId`.
 - `register-client`: find the client by the `customerEmail` variable in the client register, or register them;
@@ -99,6 +101,7 @@ class BuiltinHandlers:
         recipient = values.get("customerEmail") if audience == "customer" \
             else values.get("manager") or self._task_holder(task["processInstanceId"])
         if audience == "customer":  # a customer never gets "Dear {contact}" or "your card None": the notice waits
+            _check_address(fill(name, values), recipient)
             missing = gaps(name + "\n" + documentation, values)
             if missing:
                 raise BadRequest(f"the customer notice '{name}' needs {', '.join(missing)}, which the instance has not "
@@ -182,6 +185,17 @@ class BuiltinHandlers:
             return [{"id": r.id, "activityId": r.element_id, "topic": r.topic, "recipient": r.recipient,
                      "subject": r.subject, "body": r.body, "time": iso(r.created_at), "sentAt": iso(r.sent_at),
                      "attempts": r.attempts, "error": r.error} for r in rows]
+
+
+def _check_address(notice: str, address: Any) -> None:
+    """Refuse a customer notice that would go nowhere (the mailer sends only to an address with an `@`): recorded
+    with no recipient, the instance would go on as if the customer had been told (a proposal waiting for an answer
+    that was never sent)."""
+    if address is None or (isinstance(address, str) and not address.strip()):
+        raise BadRequest(f"the customer notice '{notice}' has no e-mail address: set customerEmail and retry")
+    if not isinstance(address, str) or "@" not in address:
+        raise BadRequest(f"the customer notice '{notice}' cannot go to customerEmail {address!r}, which is not an "
+                         f"e-mail address: correct it and retry")
 
 
 def _whole_months(since: datetime, until: datetime) -> int:
