@@ -70,6 +70,10 @@ def test_gold_needs_a_loyalty_head_and_a_refusal_offers_silver(engine: Engine, c
     assert (approval.task_definition_key, approval.candidate_groups) == ("approve_gold", ["loyalty-heads"])
     work(engine, gold.id, "approve_gold", goldApproved=False)
     assert engine.instances.variables(gold.id)["cardType"] == "silver"
+    [offer] = engine.handlers.outbox(gold.id)  # the client asked for gold: told before the silver card comes
+    assert (offer["recipient"], offer["subject"]) == ("eva@moss.test", "Your card application")
+    assert offer["body"].startswith("Dear Eva Moss, we cannot offer you a gold card at this time. We offer you a silver")
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=gold.id)] == ["verify_application"]
     approved = card("C-3", spend12m=8000, tenureMonths=30)
     work(engine, approved.id, "approve_gold", goldApproved=True)
     assert engine.instances.variables(approved.id)["cardType"] == "gold"
@@ -172,6 +176,11 @@ def test_a_change_of_owner_is_verified_and_recorded(engine: Engine, card) -> Non
     work(engine, instance.id, "verify_new_owner", ownerChangeApproved=True, newOwnerEmail="tom@moss.test")
     values = engine.instances.variables(instance.id)
     assert (values["client"], values["previousOwner"]) == ("Tom Moss", "Eva Moss")
+    moved = engine.handlers.outbox(instance.id)[-1]  # the previous owner hears of it (a change they did not ask for)
+    assert (moved["subject"], moved["recipient"]) == ("Your card has a new owner", "eva@moss.test")
+    assert moved["body"] == ("Dear Eva Moss, your card 4100-C-1 now belongs to its new owner, as asked. If you did "
+                             "not ask for this, tell us at once.")
+    assert [n["subject"] for n in engine.handlers.outbox(instance.id)].count("Your card has a new owner") == 1
     assert engine.instances.get(instance.id).state == "ACTIVE"  # still active, waiting for what comes next
     # the card's notices go to its new owner (the block notice went to the previous owner's address)
     engine.messages.correlate("block-card", business_key="C-1")
