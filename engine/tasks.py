@@ -1,7 +1,9 @@
-"""The task service: query, claim, unclaim, assign, delegate, resolve and complete human tasks."""
+"""The task service: query, claim, unclaim, assign, delegate, resolve and complete human tasks, and report a BPMN
+error or an escalation at one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -434,22 +436,61 @@ class Tasks:
         check_variables_serializable(variables)
         eng = self.engine
         with eng.transaction() as session:
-            row = _TASK_STATE.first(session, {"task_id": task_id})
-            if row is None:
-                raise NotFound(f"task '{task_id}' not found")
-            loaded = eng.executor.load(session, row.instance_id) if row.ended_at is None else None
-            if loaded is not None and not eng.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE has locked it all already
-                row = _TASK_STATE.first(session, {"task_id": task_id})  # again, under the lock
-            if row.ended_at is not None:
-                who = f" by {row.completed_by}" if row.completed_by else ""
-                raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}{who}")
-            if row.suspended:
-                raise Suspended(f"task '{task_id}' is suspended")
+            row, loaded = self._open_and_loaded(session, task_id)
             variables = self._submission(loaded, task_id, variables, check_form)
             user = user or row.assignee  # who completes a claimed task when no one is named: its assignee
             eng.executor.apply(loaded, lambda run: run.complete(task_id, variables))
             eng.executor.save(session, loaded, user=user)
             return loaded.run.variables()
+
+    def bpmn_error(self, task_id: str, error_code: str, error_message: str | None = None,
+                   variables: dict[str, Any] | None = None, *, user: str | None = None) -> None:
+        """Report a business error at an open task (Camunda's `handleBpmnError`): the error boundary event or event
+        subprocess catching `error_code` takes over, the task ends; nothing catches it: the task's path ends
+        there, as in Camunda. `variables` go with the error, as a worker's do."""
+        if not error_code or not str(error_code).strip():
+            raise BadRequest("errorCode is empty: a BPMN error needs the code its catching event waits for")
+        self._report(task_id, variables, user, lambda run, values: run.throw_error(task_id, error_code, error_message,
+                                                                                    values))
+
+    def bpmn_escalation(self, task_id: str, escalation_code: str, variables: dict[str, Any] | None = None, *,
+                        user: str | None = None) -> None:
+        """Report an escalation at an open task (Camunda's `handleEscalation`): the escalation boundary event or
+        event subprocess catching `escalation_code` takes over (a non-interrupting one leaves the task open);
+        nothing catches it: `BadRequest`, and nothing changes."""
+        if not escalation_code or not str(escalation_code).strip():
+            raise BadRequest("escalationCode is empty: an escalation needs the code its catching event waits for")
+        self._report(task_id, variables, user, lambda run, values: run.throw_escalation(task_id, escalation_code,
+                                                                                         values))
+
+    def _report(self, task_id: str, variables: dict[str, Any] | None, user: str | None,
+                throw: Callable[[Any, dict[str, Any]], None]) -> None:
+        values = dict(variables or {})
+        check_variables_serializable(values)
+        eng = self.engine
+        with eng.transaction() as session:
+            row, loaded = self._open_and_loaded(session, task_id)
+            if loaded.row.state == "SUSPENDED":
+                raise Suspended(f"process instance '{loaded.row.id}' is suspended")
+            eng.executor.apply(loaded, lambda run: throw(run, values))
+            eng.executor.save(session, loaded, user=user or row.assignee)
+
+    def _open_and_loaded(self, session: Any, task_id: str) -> tuple[Any, Any]:
+        """An open, active task's state row and its instance, locked for a change (`NotFound`, `Conflict` when
+        it has ended, `Suspended`)."""
+        eng = self.engine
+        row = _TASK_STATE.first(session, {"task_id": task_id})
+        if row is None:
+            raise NotFound(f"task '{task_id}' not found")
+        loaded = eng.executor.load(session, row.instance_id) if row.ended_at is None else None
+        if loaded is not None and not eng.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE has locked it all already
+            row = _TASK_STATE.first(session, {"task_id": task_id})  # again, under the lock
+        if row.ended_at is not None:
+            who = f" by {row.completed_by}" if row.completed_by else ""
+            raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}{who}")
+        if row.suspended:
+            raise Suspended(f"task '{task_id}' is suspended")
+        return row, loaded
 
     def _submission(self, loaded: Any, task_id: str, variables: dict[str, Any], check_form: bool,
                     partial: bool = False) -> dict[str, Any]:

@@ -28,7 +28,11 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit, StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition, SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+    SignalEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -668,22 +672,11 @@ class Run:
     def throw_error(self, task_id: str, code: str, message: str | None, variables: dict[str, Any]) -> None:
         """A worker reports a business error at waiting task `task_id`: the error boundary event or event
         subprocess that catches `code` takes over, with the variables (and, where the catching event names them
-        in `camunda:errorCodeVariable`/`errorMessageVariable`, the code and message). Nothing catches it:
-        `BadRequest`, and the task stays as it was."""
-        task = self.task(task_id)
-        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
-            raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
-        waiting = [t for t in self.workflow.event_manager.tasks.values()
-                   if not t.task_spec.event_definition.has_fired(t)]
-        event = BpmnEvent(ErrorEventDefinition(code, code=code), dict(variables), target=task.workflow)
-        event.sf_thrower = task.id  # its way out of a called process passes camunda:out mappings
-        before = set(self.workflow.subprocesses)
-        with _spiff_errors():
-            self.workflow.event_manager.catch(event, internal=False)
-        caught = [t for t in waiting if t.task_spec.event_definition.has_fired(t)]
-        caught += [t for sid in self.workflow.subprocesses if sid not in before
-                   for t in self.workflow.subprocesses[sid].tasks.values()
-                   if isinstance(t.task_spec, CatchingEvent) and t.task_spec.event_definition.has_fired(t)]
+        in `camunda:errorCodeVariable`/`errorMessageVariable`, the code and message). Nothing catches it: the
+        task's path ends there, as Camunda's (`_end_path`); where that cannot be done, `BadRequest`, and the task
+        stays as it was."""
+        task = self._waiting_for_report(task_id)
+        event, caught, started = self._throw_at(task, ErrorEventDefinition(code, code=code), variables)
         if not caught:
             if not self._end_path(task, variables):
                 element = _element_id(task.task_spec)
@@ -700,9 +693,46 @@ class Run:
                 payload[info.error_code_variable] = code
             if info.error_message_variable:
                 payload[info.error_message_variable] = message
-        for sub_id in [sid for sid in self.workflow.subprocesses if sid not in before]:
+        for sub_id in started:
             self._interrupt_for(sub_id, event.event_definition)
         self.advance()
+
+    def throw_escalation(self, task_id: str, code: str, variables: dict[str, Any]) -> None:
+        """Someone reports an escalation at waiting task `task_id` (Camunda's `handleEscalation`): the escalation
+        boundary event or event subprocess that catches `code` takes over, with the variables; a
+        non-interrupting one runs beside the task, which stays. Nothing catches it: `BadRequest`, and nothing
+        changes (Camunda fails the call: an escalation, unlike an error, does not end a path)."""
+        task = self._waiting_for_report(task_id)
+        event, caught, started = self._throw_at(task, EscalationEventDefinition(code, code=code), variables)
+        if not caught:
+            raise BadRequest(f"no escalation boundary event or event subprocess catches escalation '{code}' "
+                             f"reported at element '{_element_id(task.task_spec)}'")
+        for sub_id in started:
+            self._interrupt_for(sub_id, event.event_definition)
+        self.advance()
+
+    def _waiting_for_report(self, task_id: str) -> SpiffTask:
+        task = self.task(task_id)
+        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
+        return task
+
+    def _throw_at(self, task: SpiffTask, definition: Any,
+                  variables: dict[str, Any]) -> tuple[BpmnEvent, list[SpiffTask], list[Any]]:
+        """Throw `definition` (an error or an escalation) from waiting `task`: the event, the catching events that
+        fired, and the event subprocesses it started."""
+        waiting = [t for t in self.workflow.event_manager.tasks.values()
+                   if not t.task_spec.event_definition.has_fired(t)]
+        event = BpmnEvent(definition, dict(variables), target=task.workflow)
+        event.sf_thrower = task.id  # its way out of a called process passes camunda:out mappings
+        before = set(self.workflow.subprocesses)
+        with _spiff_errors():
+            self.workflow.event_manager.catch(event, internal=False)
+        started = [sid for sid in self.workflow.subprocesses if sid not in before]
+        caught = [t for t in waiting if t.task_spec.event_definition.has_fired(t)]
+        caught += [t for sid in started for t in self.workflow.subprocesses[sid].tasks.values()
+                   if isinstance(t.task_spec, CatchingEvent) and t.task_spec.event_definition.has_fired(t)]
+        return event, caught, started
 
     def _end_path(self, task: SpiffTask, variables: dict[str, Any]) -> bool:
         """End the path at waiting `task` as a none end event would: Camunda's default for a BPMN error nothing

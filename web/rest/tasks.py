@@ -1,6 +1,6 @@
-"""Tasks: list and count with Camunda's filters, get, claim, unclaim, assignee, delegate, resolve, complete, forms,
-identity links, comments. A user who is not in `admins` sees and works only the tasks they are assignee, owner
-(they delegated it) or candidate of."""
+"""Tasks: list and count with Camunda's filters, get, claim, unclaim, assignee, delegate, resolve, complete, BPMN
+errors and escalations, forms, identity links, comments. A user who is not in `admins` sees and works only the tasks
+they are assignee, owner (they delegated it) or candidate of."""
 
 from __future__ import annotations
 
@@ -280,6 +280,27 @@ def complete_task(task_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/task/<task_id>/submit-form")
 def submit_task_form(task_id: str):  # type: ignore[no-untyped-def]
     return _complete(task_id, form=True)
+
+
+@bp.post("/task/<task_id>/bpmnError")
+def task_bpmn_error(task_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's handleBpmnError: the person working the task reports a business error (`errorCode`,
+    `errorMessage`, `variables`); the catching error event takes over and the task ends."""
+    changeable_task(task_id)
+    data = body()  # its schema (TaskBpmnErrorRequest) has checked the fields' types and that errorCode is there
+    engine().tasks.bpmn_error(task_id, data["errorCode"], data.get("errorMessage"), typed_variables(data),
+                              user=principal().user_id)
+    return "", 204
+
+
+@bp.post("/task/<task_id>/bpmnEscalation")
+def task_bpmn_escalation(task_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's handleEscalation: the person working the task reports an escalation (`escalationCode`,
+    `variables`); the catching escalation event takes over (a non-interrupting one leaves the task open)."""
+    changeable_task(task_id)
+    data = body()  # checked by its schema (TaskEscalationRequest)
+    engine().tasks.bpmn_escalation(task_id, data["escalationCode"], typed_variables(data), user=principal().user_id)
+    return "", 204
 
 
 def variable_names() -> list[str] | None:
