@@ -968,9 +968,10 @@ def _install_task_hooks() -> None:
     def catch_code(self, my_task, event=None):  # type: ignore[no-untyped-def]
         # camunda:errorCodeVariable / escalationCodeVariable: the code thrown, which a catch-all event lacks
         my_task.internal_data["sf_caught_code"] = getattr(event.event_definition, "code", None) if event else None
-        # camunda:errorMessageVariable: the thrown error's camunda:errorMessage (a worker's error brings its own)
-        if event is not None and hasattr(event, "sf_error_message"):
-            my_task.internal_data["sf_caught_message"] = event.sf_error_message
+        # camunda:errorMessageVariable: the thrown error's camunda:errorMessage (a worker's error brings its own);
+        # null when it has none, as Camunda sets the variable all the same
+        if event is not None:
+            my_task.internal_data["sf_caught_message"] = getattr(event, "sf_error_message", None)
         if event is None:
             return catch(self, my_task, event)
         thrown, event.payload = event.payload, payload_across_calls(my_task, event)

@@ -676,7 +676,7 @@ class Run:
         task's path ends there, as Camunda's (`_end_path`); where that cannot be done, `BadRequest`, and the task
         stays as it was."""
         task = self._waiting_for_report(task_id)
-        event, caught, started = self._throw_at(task, ErrorEventDefinition(code, code=code), variables)
+        event, caught, started = self._throw_at(task, ErrorEventDefinition(code, code=code), variables, message)
         if not caught:
             if not self._end_path(task, variables):
                 element = _element_id(task.task_spec)
@@ -684,15 +684,6 @@ class Run:
                                  f"at element '{element}'")
             self.advance()
             return
-        for catcher in caught:
-            info = self.compiled.element(catcher.task_spec)
-            payload = catcher.internal_data.get(catcher.task_spec.event_definition.name)
-            if info is None or not isinstance(payload, dict):
-                continue
-            if info.error_code_variable:
-                payload[info.error_code_variable] = code
-            if info.error_message_variable:
-                payload[info.error_message_variable] = message
         for sub_id in started:
             self._interrupt_for(sub_id, event.event_definition)
         self.advance()
@@ -717,14 +708,15 @@ class Run:
             raise Conflict(f"task {task_id} is not waiting (already completed or cancelled)")
         return task
 
-    def _throw_at(self, task: SpiffTask, definition: Any,
-                  variables: dict[str, Any]) -> tuple[BpmnEvent, list[SpiffTask], list[Any]]:
-        """Throw `definition` (an error or an escalation) from waiting `task`: the event, the catching events that
-        fired, and the event subprocesses it started."""
+    def _throw_at(self, task: SpiffTask, definition: Any, variables: dict[str, Any],
+                  message: str | None = None) -> tuple[BpmnEvent, list[SpiffTask], list[Any]]:
+        """Throw `definition` (an error, with its `message`, or an escalation) from waiting `task`: the event, the
+        catching events that fired, and the event subprocesses it started."""
         waiting = [t for t in self.workflow.event_manager.tasks.values()
                    if not t.task_spec.event_definition.has_fired(t)]
         event = BpmnEvent(definition, dict(variables), target=task.workflow)
         event.sf_thrower = task.id  # its way out of a called process passes camunda:out mappings
+        event.sf_error_message = message  # the catching event's camunda:errorMessageVariable
         before = set(self.workflow.subprocesses)
         with _spiff_errors():
             self.workflow.event_manager.catch(event, internal=False)

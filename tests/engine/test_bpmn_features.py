@@ -671,6 +671,28 @@ def test_an_errors_message_goes_to_the_catching_events_message_variable(engine: 
     assert engine.instances.variables(instance.id)["why"] == "No credit for ACME"
 
 
+def test_an_error_without_a_message_sets_the_message_variable_to_null(engine: Engine, deploy) -> None:
+    """As Camunda: the catching event's `camunda:errorMessageVariable` is set (to null) when the error has no
+    `camunda:errorMessage`; before, it was left unset and a text naming it failed ("Cannot resolve identifier")."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="check">
+          <bpmn:startEvent id="in"/><bpmn:endEvent id="refuse"><bpmn:errorEventDefinition errorRef="credit"/>
+          </bpmn:endEvent>""" + chain("in", "refuse") + """
+        </bpmn:subProcess>
+        <bpmn:boundaryEvent id="refused" attachedToRef="check">
+          <bpmn:errorEventDefinition errorRef="credit" camunda:errorCodeVariable="code"
+                                     camunda:errorMessageVariable="why"/></bpmn:boundaryEvent>
+        <bpmn:userTask id="handle" name="${code}: ${why}"/><bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>
+        """ + chain("s", "check", "e") + chain("refused", "handle", "e2"),
+        extra='<bpmn:error id="credit" errorCode="CREDIT_FAIL"/>'))
+    instance = engine.instances.start("p")
+    [task] = engine.tasks.list(instance_id=instance.id)
+    assert task.name == "CREDIT_FAIL: "  # JUEL writes null as nothing
+    values = engine.instances.variables(instance.id)
+    assert "why" in values and values["why"] is None
+
+
 def _stock_watch(interrupting: bool) -> bytes:
     return bpmn("""
         <bpmn:startEvent id="s"/><bpmn:userTask id="count"/><bpmn:userTask id="count_again"/><bpmn:endEvent id="e"/>
