@@ -69,7 +69,8 @@ class DefinitionView:
             "tenantId": None,
             "versionTag": self.version_tag,
             "historyTimeToLive": self.details.get("historyTimeToLive"),
-            "startableInTasklist": self.in_tasklist,
+            # camunda:isStartableInTasklist as Camunda shows it (true unless false); the inbox lists by `in_tasklist`
+            "startableInTasklist": self.details.get("startableInTasklist", True) is not False,
         }
 
 
