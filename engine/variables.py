@@ -150,6 +150,27 @@ def _serialized_object(text: str, object_type_name: str | None, data_format: str
 OBJECT_TYPES = (ObjectDict, ObjectList, SerializedObject)
 
 
+class JsonText(str):
+    """A `Json` variable whose JSON is one text, number, boolean or null (`"42"`, `"\"late\""`, `"null"`), kept as
+    that JSON text, compact: it stays Json, as Camunda's Spin value does, where a parsed `42` would come back an
+    Integer. Scripts read the JSON text (Camunda's scripts get a Spin node). A Json object or array is kept parsed,
+    as a dict or a list."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> Any:  # copies and pickles keep the class
+        return (JsonText, (str(self),))
+
+
+def json_value(text: str) -> Any:
+    """A `Json` variable's value from its JSON text: a dict or a list, or a `JsonText` for a single value
+    (`json.JSONDecodeError` for text that is not JSON)."""
+    parsed = json.loads(text)
+    if isinstance(parsed, (dict, list)):
+        return parsed
+    return JsonText(json.dumps(parsed, separators=(",", ":"), ensure_ascii=False))
+
+
 def make_object(value: Any, value_info: dict[str, Any] | None) -> Any:
     """An `Object` variable from its serialized value and valueInfo (see `_Serialized`)."""
     info = value_info or {}
@@ -194,6 +215,8 @@ def type_of(value: Any) -> str:
         return type(value).__name__
     if isinstance(value, OBJECT_TYPES):
         return "Object"
+    if isinstance(value, JsonText):
+        return "Json"
     if isinstance(value, int):
         return "Integer" if _INT_RANGES["Integer"][0] <= value <= _INT_RANGES["Integer"][1] else "Long"
     if isinstance(value, float):
@@ -212,7 +235,8 @@ def to_typed(value: Any) -> dict[str, Any]:
         moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
         return {"value": iso(moment), "type": "Date", "valueInfo": {}}
     if kind == "Json":  # compact, as Camunda's JSON serializer writes it
-        return {"value": json.dumps(value, default=str, separators=(",", ":")), "type": "Json", "valueInfo": {}}
+        text = str(value) if isinstance(value, JsonText) else json.dumps(value, default=str, separators=(",", ":"))
+        return {"value": text, "type": "Json", "valueInfo": {}}
     if kind == "Object":  # serialized as it came, with its class and format
         text = str(value) if isinstance(value, SerializedObject) else json.dumps(value, default=str,
                                                                                  separators=(",", ":"))
@@ -280,10 +304,10 @@ def from_typed(name: str, typed: Any) -> Any:
     if kind == "Json":
         if isinstance(value, str):
             try:
-                return json.loads(value)
+                return json_value(value)
             except json.JSONDecodeError as err:
                 raise InvalidVariables(name, f"value is not valid JSON: {err.msg}")
-        return value
+        return value if isinstance(value, (dict, list)) else JsonText(json.dumps(value, separators=(",", ":")))
     return value  # pragma: no cover - every type is handled above
 
 
@@ -366,6 +390,8 @@ def stored_value(kind: str, encoded: str) -> Any:
     value = json.loads(encoded)
     if kind == "Object" and isinstance(value, dict):
         return object_from_json(value)
+    if kind == "Json" and isinstance(value, str):  # a single JSON value, kept as its text (`JsonText`)
+        return JsonText(value)
     if kind == "Date" and isinstance(value, str):
         value = datetime.fromisoformat(value)
     elif kind in _DECLARED and isinstance(value, int) and not isinstance(value, bool):

@@ -65,6 +65,7 @@ from ..ids import task_id as read_task_id
 from ..sandbox import ScriptSandbox
 from ..variables import (
     OBJECT_TYPES,
+    JsonText,
     Long,
     Short,
     beyond_long,
@@ -149,6 +150,7 @@ for _declared in (Long, Short):  # whole numbers declared Long or Short stay so 
                        _declared.__name__)
 for _object in OBJECT_TYPES:  # and Object variables stay Objects, with their class and format
     _REGISTRY.register(_object, object_json, object_from_json, _object.__name__)
+_REGISTRY.register(JsonText, lambda v: {"value": str(v)}, lambda d: JsonText(d["value"]), "JsonText")  # Json stays
 _CONVERTER = _RuntimeConverter(BpmnWorkflow, _REGISTRY)
 
 
@@ -261,13 +263,15 @@ def _typed_top(data: Any) -> Any:
 
 
 def _typed_value(value: Any) -> dict[str, Any]:
-    """A Long, Short or Object variable as the registry's typed dict (which `load` restores)."""
+    """A Long, Short, Object or single-value Json variable as the registry's typed dict (which `load` restores)."""
     if isinstance(value, int):
         return {"typename": type(value).__name__, "value": int(value)}
+    if isinstance(value, JsonText):
+        return {"typename": "JsonText", "value": str(value)}
     return {"typename": type(value).__name__, **object_json(value)}
 
 
-_DECLARED_TYPES = frozenset((Long, Short, *OBJECT_TYPES))  # JSON would write them as plain numbers, dicts, ...
+_DECLARED_TYPES = frozenset((Long, Short, JsonText, *OBJECT_TYPES))  # JSON would write them plain
 
 
 # orjson hands dates and dataclasses to `default` (the registry), as the standard library does, instead of writing

@@ -49,6 +49,33 @@ def test_long_short_and_json_come_back_as_they_were_declared(engine: Engine, adm
     assert mary.get(f"/task/{confirm['id']}/variables/amount").json()["type"] == "Integer"
 
 
+def test_a_json_variable_holding_one_value_stays_json(engine: Engine, admin: Client, mary: Client) -> None:
+    """A Json variable whose JSON is a single text, number, boolean or null came back as a String, an Integer, a
+    Boolean or a Null (as Camunda's JavaScript worker client saw it with `setTyped({type: "json", value: "42"})`);
+    it stays Json, compact, through storage, reload, completion and every read, as in Camunda."""
+    assert admin.post("/deployment/create", files={"upload": ("typed.bpmn", FLOW)}).status_code == 200
+    sent = {"j1": '"just a string"', "j2": "42", "j3": "true", "j4": "null", "j5": " [ ] ", "j6": "1.5e3"}
+    started = mary.post("/process-definition/key/typed/start", json={"variables": {
+        name: {"value": text, "type": "Json"} for name, text in sent.items()} | {"amount": {"value": 1}}})
+    assert started.status_code == 200, started.text
+    instance_id = started.json()["id"]
+    expected = {"j1": '"just a string"', "j2": "42", "j3": "true", "j4": "null", "j5": "[]", "j6": "1500.0"}
+
+    def json_variables(path: str) -> dict[str, tuple[str, str]]:
+        return {n: (v["type"], v["value"]) for n, v in mary.get(path).json().items() if n.startswith("j")}
+
+    assert json_variables(f"/process-instance/{instance_id}/variables") == {n: ("Json", t) for n, t in expected.items()}
+    rows = mary.get("/variable-instance", params={"processInstanceIdIn": instance_id}).json()
+    assert {r["name"]: (r["type"], r["value"]) for r in rows if r["name"] == "j2"} == {"j2": ("Json", "42")}
+    engine.executor.runs.clear()  # the next change loads the instance from the database
+    task = mary.get("/task", params={"processInstanceId": instance_id}).json()[0]
+    assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204
+    confirm = mary.get("/task", params={"processInstanceId": instance_id}).json()[0]
+    assert json_variables(f"/task/{confirm['id']}/variables") == {n: ("Json", t) for n, t in expected.items()}
+    refused = mary.put(f"/task/{confirm['id']}/variables/j2", json={"value": "4 2", "type": "Json"})
+    assert refused.status_code == 400 and "not valid JSON" in refused.json()["message"]
+
+
 def test_a_number_a_script_made_infinite_is_still_valid_json(admin: Client) -> None:
     """As Camunda's Jackson writes a Java double: NaN and infinities as text, so every client can parse the body."""
     import json
