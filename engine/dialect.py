@@ -63,6 +63,9 @@ class Mapping:
     local: bool = False  # `local="true"`: in, from the call activity's local variables; out, into them
 
 
+CONDITION_EVENTS = ("create", "update", "delete")  # camunda:variableEvents of a conditional event
+
+
 @dataclass
 class ElementInfo:
     """What Stageflow knows of one BPMN element beyond what SpiffWorkflow reads.
@@ -106,6 +109,10 @@ class ElementInfo:
     error_message_variable: str | None = None
     error_message: str | None = None  # an error end event: its error's `camunda:errorMessage` (a text with ${...})
     escalation_code_variable: str | None = None  # an escalation boundary or start event: where the code goes
+    # a conditional event's camunda:variableName and camunda:variableEvents: only a change of that variable (of
+    # those kinds: create, update, delete) evaluates its condition again
+    condition_variable: str | None = None
+    condition_events: tuple[str, ...] = ()
     spiff_id: str | None = None  # the id SpiffWorkflow knows the element by, when it had to be renamed
     inputs: list[tuple[str, str]] = field(default_factory=list)  # camunda:inputParameter (name, Python source)
     compensable: bool = False  # an activity some compensation throw event undoes: its completions are recorded
@@ -732,6 +739,16 @@ class Dialect:
         escalation = el.find("bpmn:escalationEventDefinition", NS)
         if escalation is not None:
             info.escalation_code_variable = escalation.get(_c("escalationCodeVariable"))
+        conditional = el.find("bpmn:conditionalEventDefinition", NS)
+        if conditional is not None:
+            info.condition_variable = (conditional.get(_c("variableName")) or "").strip() or None
+            kinds = tuple(k.strip().lower() for k in (conditional.get(_c("variableEvents")) or "").split(",")
+                          if k.strip())
+            unknown = [k for k in kinds if k not in CONDITION_EVENTS]
+            if unknown:
+                raise self.fail(conditional, f"camunda:variableEvents '{', '.join(unknown)}' is not a variable event: "
+                                             f"use {', '.join(CONDITION_EVENTS)}")
+            info.condition_events = kinds
         if tag == "subProcess":
             info.triggered_by_event = el.get("triggeredByEvent", "false").lower() == "true"
         if tag in ("startEvent", "userTask"):

@@ -845,6 +845,10 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.sf_code_variable = info.error_code_variable or info.escalation_code_variable
             if info.error_message_variable:
                 task_spec.sf_message_variable = info.error_message_variable
+            definition = getattr(task_spec, "event_definition", None)
+            if (info.condition_variable or info.condition_events) and isinstance(definition,
+                                                                                 ConditionalEventDefinition):
+                definition.sf_watch = (info.element_id, info.condition_variable, info.condition_events)
             if info.error_message is not None:  # the message an error end event throws, evaluated as it throws
                 task_spec.sf_error_message = text_to_python(info.error_message, element_id=info.element_id)
             if (info.inputs or info.outputs) and not isinstance(task_spec, MultiInstanceTask):
@@ -1013,9 +1017,23 @@ def _restore_renamed_ids(process_specs: list[Any], elements: Iterable[ElementInf
 
 class TriedConditionalEventDefinition(ConditionalEventDefinition):
     """A conditional event's condition as Camunda evaluates it (`tryEvaluate`): a variable that does not exist
-    yet makes it false, so the event waits, where any other expression would fail."""
+    yet makes it false, so the event waits, where any other expression would fail.
+
+    With `camunda:variableName` and/or `camunda:variableEvents` (`sf_watch`: element id, name, kinds), the
+    condition is evaluated when the event starts to wait and after that only when the variable named (any, without
+    a name) was created, updated or deleted (those kinds only, when given), as Camunda's variable events."""
 
     def has_fired(self, my_task):  # type: ignore[no-untyped-def]
+        watch = getattr(self, "sf_watch", None)
+        if watch is not None:
+            keeper, key = _watch_keeper(my_task, self, watch[0])
+            if not _variable_event(my_task, keeper, key, *watch[1:]):
+                return keeper[key][1]  # as it was last evaluated
+            keeper[key][1] = fired = self._evaluate(my_task)
+            return fired
+        return self._evaluate(my_task)
+
+    def _evaluate(self, my_task):  # type: ignore[no-untyped-def]
         try:
             return super().has_fired(my_task)
         except WorkflowTaskException as err:
@@ -1023,6 +1041,34 @@ class TriedConditionalEventDefinition(ConditionalEventDefinition):
             if isinstance(getattr(failure, "original", None), NameError):
                 return False
             raise
+
+
+def _watch_keeper(my_task: Any, definition: Any, element_id: str) -> tuple[dict[str, Any], str]:
+    """Where a watching conditional event keeps what it saw and its last result: the waiting event's task, or for
+    an event subprocess's start (evaluated in the context of its scope's latest task) the scope."""
+    own = getattr(my_task.task_spec, "event_definition", None) is definition
+    return (my_task.internal_data if own else my_task.workflow.task_tree.internal_data), f"sf_watch_{element_id}"
+
+
+def _variable_event(my_task: Any, keeper: dict[str, Any], key: str, name: str | None,
+                    kinds: tuple[str, ...]) -> bool:
+    """Whether the watched variables changed (as `kinds` allow) since the event last looked; True the first time."""
+    data = my_task.data
+    now = {name: data[name]} if name is not None and name in data else {} if name is not None else {
+        k: v for k, v in data.items() if not k.startswith("_")}
+    before = keeper[key][0] if key in keeper else None
+    keeper[key] = [deepcopy(now), keeper[key][1] if key in keeper else False]
+    if before is None:
+        return True
+    happened = set()
+    for var in before.keys() | now.keys():
+        if var not in now:
+            happened.add("delete")
+        elif var not in before:
+            happened.add("create")
+        elif type(before[var]) is not type(now[var]) or before[var] != now[var]:
+            happened.add("update")
+    return bool(happened & set(kinds)) if kinds else bool(happened)
 
 
 def _try_conditions(process_spec: Any) -> None:

@@ -1188,13 +1188,15 @@ class Run:
                     del holder[name]
 
     def remove_variables(self, names: list[str], *, within: Any = None) -> None:
-        """Remove process variables of the instance (`within`: as `set_variables`)."""
+        """Remove process variables of the instance (`within`: as `set_variables`); a conditional event waiting
+        for a deletion fires, as in Camunda."""
         for task in self._instance_scopes(within):
             blocked = scopes.blocked_names(task) if task.workflow is not self.workflow else ()
             found = scopes.shadows(task)
             for name in names:
                 if name not in blocked:
                     scopes.holder(found, name, task.data).pop(name, None)  # see `set_variables`
+        self._check_conditions()
 
     # -- history --------------------------------------------------------------------------------------------
     def _snapshot(self) -> Snapshot:

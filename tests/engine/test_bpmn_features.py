@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.api import Engine
-from engine.errors import MismatchingCorrelation
+from engine.errors import DefinitionError, MismatchingCorrelation
 from tests.helpers import bpmn, chain, flow
 
 
@@ -735,6 +735,50 @@ def test_a_non_interrupting_conditional_event_subprocess_starts_each_time_its_co
     engine.instances.set_variables(instance.id, {"stock": -4})  # true again
     assert sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)) == [
         "count", "fix_stock", "fix_stock"]
+
+
+def _watching(attributes: str) -> bytes:
+    return bpmn(f"""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="work"/><bpmn:endEvent id="e"/>
+        <bpmn:boundaryEvent id="big" attachedToRef="work" cancelActivity="false">
+          <bpmn:conditionalEventDefinition {attributes}>
+            <bpmn:condition xsi:type="bpmn:tFormalExpression">${{amount > 10}}</bpmn:condition>
+          </bpmn:conditionalEventDefinition></bpmn:boundaryEvent>
+        <bpmn:userTask id="review_big"/><bpmn:endEvent id="e2"/>""" + chain("s", "work", "e") + chain(
+        "big", "review_big", "e2"))
+
+
+def test_a_conditional_event_with_a_variable_name_looks_only_at_that_variables_changes(engine: Engine,
+                                                                                       deploy) -> None:
+    """`camunda:variableName`: only a change of that variable evaluates the condition again (it fired on any
+    change); `camunda:variableEvents`: only changes of those kinds."""
+    deploy(_watching('camunda:variableName="trigger"'))
+
+    def open_keys(instance_id: str) -> list[str]:
+        return sorted(t.task_definition_key for t in engine.tasks.list(instance_id=instance_id))
+
+    instance = engine.instances.start("p", variables={"amount": 0, "trigger": 0})
+    engine.instances.set_variables(instance.id, {"amount": 20})  # the condition holds, but trigger did not change
+    assert open_keys(instance.id) == ["work"]
+    engine.executor.runs.clear()  # what the event saw survives a reload
+    engine.instances.set_variables(instance.id, {"trigger": 1})
+    assert open_keys(instance.id) == ["review_big", "work"]
+
+    deploy(_watching('camunda:variableName="trigger" camunda:variableEvents="create"'))
+    created = engine.instances.start("p", variables={"amount": 20, "trigger": 0})
+    assert open_keys(created.id) == ["review_big", "work"]  # evaluated as it starts to wait: true at once
+    updated = engine.instances.start("p", variables={"amount": 0, "trigger": 0})
+    engine.instances.set_variables(updated.id, {"amount": 20})
+    engine.instances.set_variables(updated.id, {"trigger": 5})  # an update, not a create: not evaluated
+    assert open_keys(updated.id) == ["work"]
+    engine.instances.set_variables(updated.id, {}, remove=["trigger"])
+    engine.instances.set_variables(updated.id, {"trigger": 6})  # created again
+    assert open_keys(updated.id) == ["review_big", "work"]
+
+
+def test_unknown_variable_events_are_refused_naming_the_element(engine: Engine) -> None:
+    with pytest.raises(DefinitionError, match="camunda:variableEvents 'change' is not a variable event"):
+        engine.definitions.deploy([("p.bpmn", _watching('camunda:variableEvents="update, change"'))])
 
 
 def _archive_on_invoice(kind: str) -> bytes:
