@@ -20,6 +20,9 @@ every handler it started (`waitForCompletion="false"` is read as true, as Camund
 activities that completed (not for active ones, nor for a multi-instance activity whose instances have not all
 finished), and compensation thrown inside an event subprocess compensates the scope around it too.
 
+The branches start the last completed activity's handler first, as Camunda orders them, with that order read
+from the diagram (reverse order along the scope's sequence flows: `_latest_first`), not from the completions.
+
 Unlike Camunda, a handler sees the variables as they are when it runs, not a snapshot of its subprocess's
 variables taken when that completed; and the throw event's own history entry closes as compensation starts
 (the hidden join, which leaves no history, is what waits).
@@ -219,7 +222,7 @@ class Rewrite:
                                          f"'{self.d._original_id(scopes[-1].get('id') or '')}', the scope this "
                                          "event compensates (Camunda refuses it too)")
             candidates = [target]
-        targets = [el for el in candidates if self._compensable(el)]
+        targets = _latest_first([el for el in candidates if self._compensable(el)])
         throw.remove(compensate)
         if not targets:
             return  # nothing to compensate: a none event
@@ -354,6 +357,41 @@ class Rewrite:
             placement.append(copy)
             copies.append(copy)
         return copies
+
+
+def _latest_first(activities: list[etree._Element]) -> list[etree._Element]:
+    """`activities` in the order compensation runs them: as Camunda, the last completed first, read here from the
+    diagram: each scope's activities in reverse order of their distance along its sequence flows from where the
+    scope starts (a chain A, B, C compensates C, B, A); activities no flow reaches, and other scopes' after."""
+    rank: dict[int, tuple[int, int]] = {}
+    for position, activity in enumerate(activities):
+        scope = activity.getparent()
+        steps = _steps_from_start(scope)
+        rank[id(activity)] = (-steps.get(activity.get("id") or "", -1), position)
+    return sorted(activities, key=lambda el: rank[id(el)])
+
+
+def _steps_from_start(scope: etree._Element) -> dict[str, int]:
+    """How many sequence flows from the scope's start events (or first elements) each element is, at least."""
+    successors: dict[str, list[str]] = {}
+    targets: set[str] = set()
+    for flow in scope.iterfind("bpmn:sequenceFlow", NS):
+        successors.setdefault(flow.get("sourceRef") or "", []).append(flow.get("targetRef") or "")
+        targets.add(flow.get("targetRef") or "")
+    for boundary in scope.iterfind("bpmn:boundaryEvent", NS):
+        successors.setdefault(boundary.get("attachedToRef") or "", []).append(boundary.get("id") or "")
+        targets.add(boundary.get("id") or "")
+    starts = [el.get("id") or "" for el in scope if isinstance(el.tag, str) and el.get("id")
+              and el.get("id") not in targets and _tag(el) not in ("sequenceFlow", "boundaryEvent")]
+    steps = dict.fromkeys(starts, 0)
+    frontier = list(starts)
+    while frontier:
+        node = frontier.pop(0)
+        for nxt in successors.get(node, []):
+            if nxt not in steps:
+                steps[nxt] = steps[node] + 1
+                frontier.append(nxt)
+    return steps
 
 
 def rewrite(dialect: Dialect, proc: etree._Element) -> None:

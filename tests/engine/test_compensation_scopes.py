@@ -76,6 +76,28 @@ def test_a_completed_subprocess_is_undone_by_the_handlers_inside_it_nested_ones_
     assert not [e for e in history if e.startswith("sf_")]  # the hidden elements leave no trace
 
 
+def test_handlers_run_the_last_completed_activity_first(engine: Engine, deploy) -> None:
+    """As Camunda (the compensation subscriptions in reverse order of creation): a trip that booked the hotel,
+    then the car, then the flight cancels the flight, then the car, then the hotel; it went in diagram order."""
+    def booking(task: str, undo: str) -> str:
+        return (f'<bpmn:scriptTask id="{task}"><bpmn:script>booked = booked + ["{task}"]</bpmn:script>'
+                f'</bpmn:scriptTask><bpmn:boundaryEvent id="{task}_b" attachedToRef="{task}">{COMPENSATE}'
+                f'</bpmn:boundaryEvent><bpmn:scriptTask id="{undo}" isForCompensation="true"><bpmn:script>'
+                f'undone = undone + ["{task}"]</bpmn:script></bpmn:scriptTask>'
+                f'<bpmn:association id="{task}_a" sourceRef="{task}_b" targetRef="{undo}"/>')
+
+    # the diagram lists them out of flow order, as a designer's later edits leave them
+    deploy(bpmn('<bpmn:startEvent id="s"/>' + booking("flight", "cancel_flight") + booking("hotel", "cancel_hotel")
+                + booking("car", "cancel_car") + '<bpmn:userTask id="confirm"/>'
+                f'<bpmn:endEvent id="undo">{COMPENSATE}</bpmn:endEvent>'
+                + chain("s", "hotel", "car", "flight", "confirm", "undo")))
+    instance = engine.instances.start("p", variables={"booked": [], "undone": []})
+    complete(engine, instance.id, "confirm")
+    values = engine.instances.variables(instance.id)
+    assert values["booked"] == ["hotel", "car", "flight"]
+    assert values["undone"] == ["flight", "car", "hotel"]
+
+
 def test_a_handler_subprocess_inside_a_completed_subprocess_runs_its_steps_under_their_own_ids(engine: Engine,
                                                                                             deploy) -> None:
     # CompensateEventTest.testSubprocessCompensationHandler, the handler one level down
