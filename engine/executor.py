@@ -359,7 +359,7 @@ class Executor:
                 instance_id=row.id, element_id=s.element_id, element_type=s.element_type,
                 element_name=s.element_name, event=s.event, task_id=s.task_id,
                 user_id=user if s.event == "completed" and s.element_type in ("userTask", "manualTask") else None,
-                at=s.at, details={"since": s.since} if s.since else None))
+                at=s.at, details=_step_details(s)))
 
     def _human_tasks(self, session: Session, rows: _Rows, loaded: Loaded, users: list[WaitingTask],
                      completed: set[str], now: datetime, user: str | None) -> None:
@@ -633,6 +633,16 @@ class _Rows:
                     statement.execute(session, batch[0])
                 else:
                     statement.execute_many(session, batch)
+
+
+def _step_details(step: Any) -> dict[str, Any] | None:
+    """A history row's details: since when the element waited, and the file of a called process's element."""
+    if step.since is None and step.source is None:
+        return None
+    details = {"since": step.since} if step.since else {}
+    if step.source is not None:
+        details["file"] = step.source
+    return details
 
 
 def _columns(row: InstanceRow) -> dict[str, Any]:

@@ -42,7 +42,7 @@ class History:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._types: OrderedDict[str, dict[str, tuple[str, str | None]]] = OrderedDict()
+        self._types: OrderedDict[str, ElementTypes] = OrderedDict()
         self._types_lock = Lock()
 
     # -- process instances ------------------------------------------------------------------------------------
@@ -177,7 +177,8 @@ class History:
                 task = tasks.get(e.task_id) if e.element_type == "userTask" else None
                 since = (e.details or {}).get("since") if task is None else None  # what waited: from its wait
                 started = task.created_at if task is not None else (parse_stored_moment(since) or e.at)
-                out.append(self._activity(instance, types, e.element_id, e.element_name or None,
+                out.append(self._activity(instance, types.of_file((e.details or {}).get("file")), e.element_id,
+                                          e.element_name or None,
                                           f"{e.element_id}:{task.id}" if task else f"{e.element_id}:{e.seq}",
                                           task.id if task else None, task.assignee if task else None, started,
                                           e.at, e.event == "cancelled"))
@@ -277,19 +278,21 @@ class History:
         with self.engine.db.read() as session:
             return self._activity_types(session, definition_id)
 
-    def _activity_types(self, session, definition_id: str) -> dict[str, tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+    def _activity_types(self, session, definition_id: str) -> ElementTypes:  # type: ignore[no-untyped-def]
         """Per element id of a definition: (Camunda's activity type, the element's name), read from its BPMN and
-        from the processes it calls (which run inside its instances), its own elements first where ids meet."""
+        from the processes it calls (which run inside its instances), its own elements first where ids meet; and
+        per file (`ElementTypes.of_file`), for a called process's element whose id the caller also uses."""
         with self._types_lock:
             if definition_id in self._types:
                 return self._types[definition_id]
         definition = session.get(m.ProcessDefinition, definition_id)
-        types: dict[str, tuple[str, str | None]] = {}
+        types = ElementTypes()
         if definition is not None:
             for resource_id in reversed((definition.description or {}).get("resources", [])):
                 resource = session.get(m.Resource, resource_id)
                 if resource is not None:
-                    types.update(activity_types(resource.content, resource.name))
+                    types.files[resource.name] = found = activity_types(resource.content, resource.name)
+                    types.update(found)
         with self._types_lock:
             self._types[definition_id] = types
             while len(self._types) > 64:
@@ -323,6 +326,19 @@ def camunda_activity_type(tag: str, event_kind: str | None) -> str:
     if table is None:
         return tag
     return table.get(event_kind) or table.get(None) or tag
+
+
+class ElementTypes(dict):  # type: ignore[type-arg]
+    """Per element id: (Camunda's activity type, the element's name), a definition's own elements first; `files`:
+    the same per file of the definition (a called process's among them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, dict[str, tuple[str, str | None]]] = {}
+
+    def of_file(self, file: str | None) -> dict[str, tuple[str, str | None]]:
+        """The types of one file's elements (a history row of a called process names its file), else all."""
+        return self.files.get(file, self) if file else self
 
 
 def activity_types(xml: bytes, filename: str) -> dict[str, tuple[str, str | None]]:

@@ -324,6 +324,7 @@ class Step:
     event: str  # completed, cancelled, error
     at: datetime
     since: str | None = None  # when it began to wait (a timer, a message, an external task), ISO; None: it did not
+    source: str | None = None  # the file of a called process's element (its id may be one of the caller's too)
 
 
 @dataclass
@@ -1207,6 +1208,7 @@ class Run:
         did (a multi-instance body after its instances, a called process's elements before what follows it)."""
         steps: list[tuple[float, Step]] = []
         before = self._before.states
+        main_file = getattr(self.workflow.spec, "file", None)
         for task in self._all_tasks():
             spec = task.task_spec
             if getattr(spec, "bpmn_id", None) is None or spec.bpmn_id.startswith(HIDDEN_PREFIX):
@@ -1231,8 +1233,10 @@ class Run:
                 kind = info.tag if info is not None else spec.__class__.__name__
             # a boundary or start event is an activity instance only once it fires (Camunda): no wait before it
             since = None if kind in ("boundaryEvent", "startEvent") else task.internal_data.get(WAITING_SINCE)
+            file = getattr(spec._wf_spec, "file", None)
             steps.append((task.last_state_change,
-                          Step(str(task.id), spec.bpmn_id, kind, spec.bpmn_name, event, now, since)))
+                          Step(str(task.id), spec.bpmn_id, kind, spec.bpmn_name, event, now, since,
+                               file if file != main_file else None)))
         steps.sort(key=lambda s: s[0])  # stable: a tie keeps the tree's order
         return [step for _, step in steps]
 

@@ -650,6 +650,32 @@ def test_the_called_processs_activities_have_their_types_in_the_callers_history(
     assert activities["s"] == ("startEvent", None)
 
 
+def test_a_called_processs_element_keeps_its_own_type_and_name_where_the_caller_uses_its_id(engine: Engine,
+                                                                                            deploy) -> None:
+    """Camunda Modeler names elements `StartEvent_1`, `Event_0x...`: a called process often has ids its caller
+    has too. Its history showed the caller's element of that id (an unnamed terminate end event as the caller's
+    signal throw 'Order shipped')."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="StartEvent_1"/><bpmn:userTask id="pack" name="Pack"/>
+        <bpmn:endEvent id="Event_Shipped"><bpmn:terminateEventDefinition/></bpmn:endEvent>
+        """ + chain("StartEvent_1", "pack", "Event_Shipped"), process_id="shipping"), "shipping.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="StartEvent_1" name="Order received"/>
+        <bpmn:callActivity id="ship" name="Ship" calledElement="shipping"/>
+        <bpmn:intermediateThrowEvent id="Event_Shipped" name="Order shipped">
+          <bpmn:signalEventDefinition signalRef="shipped"/></bpmn:intermediateThrowEvent>
+        <bpmn:endEvent id="done"/>""" + chain("StartEvent_1", "ship", "Event_Shipped", "done"), process_id="order",
+        extra='<bpmn:signal id="shipped" name="order-shipped"/>'), "order.bpmn")
+    instance = engine.instances.start("order")
+    [task] = engine.tasks.list(instance_id=instance.id)
+    engine.tasks.complete(task.id, {})
+    seen = [(a["activityId"], a["activityType"], a["activityName"]) for a in engine.history.activities(instance.id)]
+    assert seen == [("StartEvent_1", "startEvent", "Order received"), ("StartEvent_1", "startEvent", None),
+                    ("pack", "userTask", "Pack"), ("Event_Shipped", "terminateEndEvent", None),
+                    ("ship", "callActivity", "Ship"), ("Event_Shipped", "intermediateSignalThrow", "Order shipped"),
+                    ("done", "noneEndEvent", None)]
+
+
 def test_an_errors_message_goes_to_the_catching_events_message_variable(engine: Engine, deploy) -> None:
     """`camunda:errorMessage` on `<bpmn:error>` (an expression, evaluated where the error is thrown) reaches the
     catching event's `camunda:errorMessageVariable`, beside the code in `camunda:errorCodeVariable`."""

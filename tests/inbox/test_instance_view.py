@@ -475,3 +475,23 @@ def test_the_instance_page_shows_the_decisions_its_rules_took(page: Any, site: S
     page.goto(f"/instances/{orders.start('ORD-1009')}")
     expect(page.get_by_role("heading", name="Process variables")).to_be_visible()
     expect(page.get_by_role("heading", name="Decisions taken")).to_have_count(0)
+
+
+def test_a_called_processs_unnamed_element_is_not_shown_under_the_callers_name(client_for: Any,
+                                                                                sqlite_engine: Engine) -> None:
+    """The history list named a called process's unnamed end event after the caller's element of the same id (an
+    id Camunda Modeler gives both files)."""
+    eng = sqlite_engine
+    eng.definitions.deploy([("shipping.bpmn", bpmn(
+        '<bpmn:startEvent id="StartEvent_1"/><bpmn:endEvent id="Event_Shipped"/>'
+        + chain("StartEvent_1", "Event_Shipped"), process_id="shipping"))])
+    eng.definitions.deploy([("order.bpmn", bpmn(
+        '<bpmn:startEvent id="StartEvent_1"/><bpmn:callActivity id="ship" calledElement="shipping"/>'
+        '<bpmn:userTask id="Event_Shipped" name="Tell the customer" camunda:candidateGroups="sales"/>'
+        '<bpmn:endEvent id="done"/>' + chain("StartEvent_1", "ship", "Event_Shipped", "done"), process_id="order"))])
+    instance = eng.instances.start("order")
+    page = client_for("admin").get(f"/instances/{instance.id}")
+    assert page.status_code == 200
+    steps = re.findall(r'<span class="event">([^<]*?) <span class="muted">completed</span>', page.text)
+    assert steps.count("Event_Shipped") == 1  # the called process's end event, by its id: it has no name
+    assert "Tell the customer" not in steps  # the caller's task of that id is open, not completed
