@@ -113,6 +113,8 @@ class ElementInfo:
     # those kinds: create, update, delete) evaluates its condition again
     condition_variable: str | None = None
     condition_events: tuple[str, ...] = ()
+    # an external task's camunda:errorEventDefinitions: (error code, Python source of its expression), in order
+    error_checks: list[tuple[str | None, str]] = field(default_factory=list)
     spiff_id: str | None = None  # the id SpiffWorkflow knows the element by, when it had to be renamed
     inputs: list[tuple[str, str]] = field(default_factory=list)  # camunda:inputParameter (name, Python source)
     compensable: bool = False  # an activity some compensation throw event undoes: its completions are recorded
@@ -772,9 +774,14 @@ class Dialect:
             if is_expression(topic):  # evaluated when the task is created, as Camunda's
                 info.topic_source = self._expr(el, topic.strip(), "camunda:topic")
             info.task_priority = self._text_attr(el, "taskPriority")
+            info.error_checks = self._error_checks(el)
             info.properties = {prop.get("name"): prop.get("value") or ""
                                for prop in el.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS)
                                if prop.get("name")}
+        elif el.find("bpmn:extensionElements/camunda:errorEventDefinition", NS) is not None:
+            raise self.fail(el.find("bpmn:extensionElements/camunda:errorEventDefinition", NS),
+                            'camunda:errorEventDefinition is read only on an external task (camunda:type="external"),'
+                            " as in Camunda: catch this element's errors with an error boundary event")
         if tag == "callActivity":
             self._call_activity(el, info)
         if el.get(_c("type")) == "mail" and tag in ("serviceTask", "sendTask"):
@@ -844,6 +851,24 @@ class Dialect:
         if raw is None or raw.strip() == "":
             return None
         return self._expr(el, raw.strip(), f"camunda:{name}")
+
+    def _error_checks(self, el: etree._Element) -> list[tuple[str | None, str]]:
+        """An external task's `camunda:errorEventDefinition`s (Camunda 7.16+): when the worker completes the task or
+        reports a failure, the first whose expression is true throws its `bpmn:error` instead. The expression sees
+        the variables and `externalTask` (`${externalTask.getErrorDetails().contains('declined')}`)."""
+        checks = []
+        for definition in el.findall("bpmn:extensionElements/camunda:errorEventDefinition", NS):
+            ref = (definition.get("errorRef") or "").strip()
+            error = self.ids.get(ref) if ref else None
+            if ref and (error is None or etree.QName(error).localname != "error"):
+                raise self.fail(definition, f"camunda:errorEventDefinition errorRef '{ref}' names no bpmn:error")
+            expression = (definition.get("expression") or "").strip()
+            if not expression:
+                raise self.fail(definition, "camunda:errorEventDefinition needs an expression (when to throw its "
+                                            "error), such as ${externalTask.getErrorDetails() == 'declined'}")
+            code = error.get("errorCode") if error is not None else None
+            checks.append((code, self._expr(definition, expression, "camunda:errorEventDefinition expression")))
+        return checks
 
     def _expr(self, el: etree._Element, text: str, what: str) -> str:
         try:

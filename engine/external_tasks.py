@@ -168,7 +168,7 @@ class ExternalTasks:
         check_variables_serializable(values)
         check_variables_serializable(local)
         self._change(task_id, worker_id, f"External Task {task_id} cannot be completed",
-                     lambda run: run.complete(task_id, values, local), also=also)
+                     lambda run, row: run.complete(task_id, values, local, external=_facts(row)), also=also)
 
     def bpmn_error(self, task_id: str, worker_id: str, error_code: str, error_message: str | None = None,
                    variables: dict[str, Any] | None = None) -> None:
@@ -180,14 +180,14 @@ class ExternalTasks:
         values = dict(variables or {})
         check_variables_serializable(values)
         self._change(task_id, worker_id, f"Bpmn error of External Task {task_id} cannot be reported",
-                     lambda run: run.throw_error(task_id, error_code, error_message, values))
+                     lambda run, row: run.throw_error(task_id, error_code, error_message, values))
 
     def _change(self, task_id: str, worker_id: str, what: str, action,  # type: ignore[no-untyped-def]
                 also: Callable[[Session], None] | None = None) -> None:
         eng = self.engine
         with eng.transaction() as session:
             row = self._locked_by(session, task_id, worker_id, what)
-            eng.executor.change(session, row.instance_id, action, user=None)
+            eng.executor.change(session, row.instance_id, lambda run: action(run, row), user=None)
             if also is not None:
                 also(session)
             session.execute(update(m.Incident).where(m.Incident.job_id == task_id,
@@ -216,9 +216,18 @@ class ExternalTasks:
         with eng.transaction() as session:
             row = self._locked_by(session, task_id, worker_id,
                                   f"Failure of External Task {task_id} cannot be reported")
-            if values or local:
-                eng.executor.change(session, row.instance_id,
-                                    lambda run: run.set_task_variables(task_id, values, local), user=None)
+            failed = {**_facts(row), "errorMessage": error_message, "retries": retries,
+                      "errorDetails": row.error_details if error_details is None else error_details}
+            checks = self._checks_errors(session, row)
+            if values or local or checks:
+                def report(run: Any) -> bool:
+                    if values or local:
+                        run.set_task_variables(task_id, values, local)
+                    return checks and run.error_check(task_id, failed, lenient=True)
+
+                thrown, _ = eng.executor.change(session, row.instance_id, report, user=None)
+                if thrown:
+                    return  # a camunda:errorEventDefinition held: its error was thrown, and the task is gone
             row.retries = retries
             row.error_message = error_message
             if error_details is not None:  # as Camunda's ExternalTaskEntity.failed: earlier details stay
@@ -364,6 +373,12 @@ class ExternalTasks:
             q = q.where(et.priority <= max_priority)
         return q
 
+    def _checks_errors(self, session: Session, row: m.ExternalTask) -> bool:
+        """Whether the task's element has `camunda:errorEventDefinition`s (see `Run.error_check`)."""
+        compiled = self.engine.definitions.for_instance(session, row.definition_id, row.instance_id)
+        info = compiled.element_by_id(row.element_id)
+        return info is not None and bool(info.error_checks)
+
     def _get(self, session, task_id: str) -> m.ExternalTask:  # type: ignore[no-untyped-def]
         query = select(m.ExternalTask).where(m.ExternalTask.id == task_id)
         if not self.engine.db.is_sqlite:
@@ -385,6 +400,15 @@ class ExternalTasks:
         if row.suspended:
             raise Suspended(f"external task '{task_id}' is suspended")
         return row
+
+
+def _facts(row: m.ExternalTask) -> dict[str, Any]:
+    """An external task as a `camunda:errorEventDefinition` expression sees it (`externalTask`): Camunda's
+    ExternalTask properties, read there with their getters (`externalTask.getErrorDetails()`)."""
+    return {"id": row.id, "topicName": row.topic, "workerId": row.worker_id, "retries": row.retries,
+            "errorMessage": row.error_message, "errorDetails": row.error_details, "activityId": row.element_id,
+            "processInstanceId": row.instance_id, "processDefinitionId": row.definition_id,
+            "processDefinitionKey": row.definition_key, "businessKey": row.business_key, "priority": row.priority}
 
 
 def _version_tags(session: Session, rows: list[m.ExternalTask]) -> dict[str, str | None]:

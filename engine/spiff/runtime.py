@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import math
 import time
 from collections import Counter
@@ -143,6 +144,8 @@ class _RuntimeConverter(BpmnWorkflowConverter):
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
 
+
+log = logging.getLogger("stageflow.runtime")
 
 _REGISTRY = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
 for _declared in (Long, Short):  # whole numbers declared Long or Short stay so when the instance is reloaded
@@ -612,11 +615,14 @@ class Run:
                     task.task_spec._update(task)
         return changed
 
-    def complete(self, task_id: str, variables: dict[str, Any], local: dict[str, Any] | None = None) -> None:
+    def complete(self, task_id: str, variables: dict[str, Any], local: dict[str, Any] | None = None,
+                 external: dict[str, Any] | None = None) -> None:
         """Complete a waiting user or external task with `variables`, then advance.
 
         `local`: variables of the task's own scope (an external task's `localVariables`): its output parameters
-        read them, and they are gone once it has completed, as in Camunda.
+        read them, and they are gone once it has completed, as in Camunda. `external`: an external task's
+        properties (`errorMessage`, `errorDetails`, ...): once the variables are set, its first
+        `camunda:errorEventDefinition` whose expression holds throws its error instead (`error_check`).
         """
         task = self.task(task_id)
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
@@ -631,11 +637,37 @@ class Run:
             self._check_conditions()
             if not task.has_state(TaskState.READY):  # an interrupting one took the task (or its scope) away
                 return
+        if external is not None and self.error_check(task_id, external, lenient=False):
+            return
         with _spiff_errors():
             task.run()
         if getattr(task.task_spec, "sf_outputs", None):  # its output parameters are the outer scope's at once
             _share_writes(task)
         self.advance()
+
+    def error_check(self, task_id: str, external: dict[str, Any], *, lenient: bool) -> bool:
+        """Evaluate the waiting external task's `camunda:errorEventDefinition`s with its variables and
+        `externalTask` (its `external` properties); the first that holds throws its error (with the task's
+        `errorMessage`) and True is returned. `lenient` (a failure being reported): an expression that fails is
+        logged and skipped, as Camunda does; else (a completion) its failure is the completion's."""
+        task = self.task(task_id)
+        info = self.compiled.element(task.task_spec) if task is not None else None
+        if info is None or not info.error_checks:
+            return False
+        for code, source in info.error_checks:
+            try:
+                with _spiff_errors():
+                    holds = task.workflow.script_engine.evaluate(task, source, {"externalTask": dict(external)})
+            except StageflowError as err:
+                if not lenient:
+                    raise
+                log.warning("camunda:errorEventDefinition of element %s (instance %s) failed: %s",
+                            info.element_id, self.engine.instance_id, err)
+                continue
+            if holds is True:
+                self.throw_error(task_id, code or "", external.get("errorMessage"), {})
+                return True
+        return False
 
     def set_task_variables(self, task_id: str, variables: dict[str, Any], local: dict[str, Any]) -> None:
         """Variables a worker reports with a failure (Camunda's `handleFailure`): `variables` as process variables,

@@ -204,3 +204,93 @@ def test_a_worker_fetches_a_called_process_task_with_that_process_variables(engi
     with pytest.raises(BadRequest) as err:
         engine.external_tasks.bpmn_error(task["id"], "w1", "X", variables={"n": 2 ** 63})
     assert "variable 'n'" in err.value.message and "beyond a Long's range" in err.value.message
+
+
+CHECKED = CHARGE.replace(
+    b'camunda:topic="payments"/>',
+    b'camunda:topic="payments"><bpmn:extensionElements>'
+    b'<camunda:errorEventDefinition id="by_outcome" errorRef="card_declined" expression="${outcome == \'DECLINED\'}"/>'
+    b'<camunda:errorEventDefinition id="by_details" errorRef="card_declined" '
+    b'expression="${externalTask.getErrorDetails() != null &amp;&amp; '
+    b'externalTask.getErrorDetails().contains(\'insufficient funds\')}"/>'
+    b'</bpmn:extensionElements></bpmn:serviceTask>')
+
+
+def test_an_error_event_definition_turns_a_completion_into_its_bpmn_error(engine: Engine, deploy) -> None:
+    """Camunda 7.16+'s `camunda:errorEventDefinition` on an external task (it was ignored): when the worker
+    completes, the variables are set, then the first expression that holds throws its error instead."""
+    deploy(CHECKED)
+    paid = engine.instances.start("p", variables={"outcome": None})
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    engine.external_tasks.complete(task["id"], "w1", {"outcome": "PAID"})
+    assert open_tasks(engine, paid.id) == ["ship"]
+
+    declined = engine.instances.start("p", variables={"outcome": None})
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    engine.external_tasks.complete(task["id"], "w1", {"outcome": "DECLINED"})
+    assert open_tasks(engine, declined.id) == ["call_customer"]
+    values = engine.instances.variables(declined.id)
+    assert (values["outcome"], values["code"], values["why"]) == ("DECLINED", "DECLINED", None)
+    assert engine.external_tasks.list(instance_id=declined.id) == []
+
+
+def test_an_error_event_definition_turns_a_failure_into_its_bpmn_error(engine: Engine, deploy) -> None:
+    """On a failure the expression sees the task's new error details (`externalTask.getErrorDetails()`): a match
+    throws the error, no retry and no incident; another failure is a failure."""
+    deploy(CHECKED)
+    instance = engine.instances.start("p", variables={"outcome": None})
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    engine.external_tasks.failure(task["id"], "w1", "gateway timeout", retries=0)  # no details: no match
+    assert [i["incidentType"] for i in engine.jobs.incidents(instance_id=instance.id)] == ["failedExternalTask"]
+    engine.external_tasks.set_retries(task["id"], 1)
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    engine.external_tasks.failure(task["id"], "w1", "card refused", error_details="bank: insufficient funds",
+                                  retries=0)
+    assert open_tasks(engine, instance.id) == ["call_customer"]
+    assert engine.instances.variables(instance.id)["why"] == "card refused"
+    assert engine.jobs.incidents(instance_id=instance.id) == []  # the first one was resolved by the retry
+
+
+@pytest.mark.parametrize("extension, problem", [
+    ('<camunda:errorEventDefinition id="x" errorRef="nothing" expression="${true}"/>',
+     "errorRef 'nothing' names no bpmn:error"),
+    ('<camunda:errorEventDefinition id="x" errorRef="card_declined"/>', "needs an expression"),
+    ('<camunda:errorEventDefinition id="x" errorRef="card_declined" expression="${a = 1}"/>', "assignment"),
+])
+def test_a_bad_error_event_definition_is_refused_naming_it(engine: Engine, extension: str, problem: str) -> None:
+    from engine.errors import DefinitionError
+
+    body = CHARGE.replace(b'camunda:topic="payments"/>', b'camunda:topic="payments"><bpmn:extensionElements>'
+                          + extension.encode() + b'</bpmn:extensionElements></bpmn:serviceTask>')
+    with pytest.raises(DefinitionError, match=problem) as err:
+        engine.definitions.deploy([("p.bpmn", body)])
+    assert err.value.element_id == "charge"  # the task it belongs to
+
+
+def test_an_error_event_definition_that_fails_fails_a_completion_and_is_skipped_on_a_failure(engine: Engine,
+                                                                                             deploy) -> None:
+    """As Camunda's ExternalTaskEntity: an expression that cannot be evaluated fails the completion (the task
+    stays locked to its worker) and is skipped when a failure is reported (the failure is recorded)."""
+    deploy(CHARGE.replace(b'camunda:topic="payments"/>', b'camunda:topic="payments"><bpmn:extensionElements>'
+                          b'<camunda:errorEventDefinition id="x" errorRef="card_declined" expression="'
+                          b'${externalTask.getErrorDetails().contains(\'funds\')}"/></bpmn:extensionElements>'
+                          b'</bpmn:serviceTask>'))
+    instance = engine.instances.start("p")
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [topic()])
+    with pytest.raises(ScriptError, match="cannot call contains\\(\\) on null"):
+        engine.external_tasks.complete(task["id"], "w1", {"receipt": "R-1"})
+    assert open_tasks(engine, instance.id) == [] and "receipt" not in engine.instances.variables(instance.id)
+    engine.external_tasks.failure(task["id"], "w1", "gateway timeout", retries=2)
+    [waiting] = engine.external_tasks.list(instance_id=instance.id)
+    assert (waiting["retries"], waiting["errorMessage"]) == (2, "gateway timeout")
+
+
+def test_an_error_event_definition_on_a_task_that_is_not_external_is_refused(engine: Engine) -> None:
+    from engine.errors import DefinitionError
+
+    body = bpmn('<bpmn:startEvent id="s"/><bpmn:userTask id="u"><bpmn:extensionElements>'
+                '<camunda:errorEventDefinition id="x" errorRef="err" expression="${true}"/></bpmn:extensionElements>'
+                '</bpmn:userTask><bpmn:endEvent id="e"/>' + chain("s", "u", "e"),
+                extra='<bpmn:error id="err" errorCode="E"/>')
+    with pytest.raises(DefinitionError, match="read only on an external task"):
+        engine.definitions.deploy([("p.bpmn", body)])
