@@ -235,7 +235,8 @@ def to_typed(value: Any) -> dict[str, Any]:
         moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
         return {"value": iso(moment), "type": "Date", "valueInfo": {}}
     if kind == "Json":  # compact, as Camunda's JSON serializer writes it
-        text = str(value) if isinstance(value, JsonText) else json.dumps(value, default=str, separators=(",", ":"))
+        text = str(value) if isinstance(value, JsonText) else json.dumps(value, default=_json_default,
+                                                                         separators=(",", ":"))
         return {"value": text, "type": "Json", "valueInfo": {}}
     if kind == "Object":  # serialized as it came, with its class and format
         text = str(value) if isinstance(value, SerializedObject) else json.dumps(value, default=str,
@@ -423,7 +424,8 @@ def project_variable(value: Any) -> dict[str, Any]:
     elif kind == "Object":
         value = object_json(value)
     return {"type": kind, "text_value": text_value, "number_value": number_value,
-            "value": json.dumps(value) if type(value) in _PLAIN else json.dumps(value, default=_default)}
+            "value": json.dumps(value) if type(value) in _PLAIN else json.dumps(
+                value, default=_json_default if kind == "Json" else _default)}
 
 
 # values json.dumps writes without `default` (which costs a new encoder a call)
@@ -439,6 +441,16 @@ def _default(value: Any) -> Any:
         except TypeError:
             return list(value)
     return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    """A value inside a Json variable that JSON has no form for: a date as Camunda writes one
+    (`2026-01-05T09:00:00.000+0000`), a set as an array; anything else as its text."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
+        return iso(datetime(value.year, value.month, value.day))
+    return _default(value)
 
 
 def finite_json(value: Any) -> Any:

@@ -200,8 +200,11 @@ class StageflowScriptEngine(PythonScriptEngine):
             value = self.sandbox.evaluate(expression, self._context(task, external_context))
         except (ScriptFailure, ScriptRejected) as err:
             raise WorkflowTaskException(expression_failure(expression, err), task=task, exception=err)
-        # a Joda DateTime (`${dateTime().plusDays(1)}`) kept as a variable is the moment, a Date
-        return value.moment if isinstance(value, DateTime) else value
+        # a Joda DateTime (`${dateTime().plusDays(1)}`) kept as a variable is the moment, a Date, also inside a
+        # camunda:list or camunda:map
+        if isinstance(value, DateTime):
+            return value.moment
+        return _moments(value) if type(value) in (list, dict) and _has_date_time(value) else value
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
         builtins = multi_instance_variables(task)
@@ -245,6 +248,27 @@ class StageflowScriptEngine(PythonScriptEngine):
 
     def call_service(self, task: Any, **kwargs: Any) -> Any:
         raise WorkflowTaskException("service calls are not supported: use an external task", task=task)
+
+
+def _has_date_time(value: Any) -> bool:
+    if isinstance(value, DateTime):
+        return True
+    if type(value) is list:
+        return any(_has_date_time(v) for v in value)
+    if type(value) is dict:
+        return any(_has_date_time(v) for v in value.values())
+    return False
+
+
+def _moments(value: Any) -> Any:
+    """`value` (plain lists and dicts: a camunda:list or camunda:map) with every Joda DateTime as its moment."""
+    if isinstance(value, DateTime):
+        return value.moment
+    if type(value) is list:
+        return [_moments(v) for v in value]
+    if type(value) is dict:
+        return {k: _moments(v) for k, v in value.items()}
+    return value
 
 
 class ScriptExecution:

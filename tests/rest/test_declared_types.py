@@ -4,7 +4,12 @@ writes it. Arithmetic in a script gives a plain Integer, as in Camunda."""
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import timedelta
+
 from engine.api import Engine
+from engine.views import iso
 from tests.helpers import bpmn, chain
 from tests.rest.conftest import Client
 
@@ -272,3 +277,31 @@ def test_a_date_comes_back_in_utc_with_four_digits_of_year(admin: Client, mary: 
     # what was read is taken back as the same moment
     assert admin.put(f"{path}/meeting", json=read["meeting"]).status_code == 204
     assert mary.get(f"{path}/meeting").json()["value"] == "0026-12-05T09:00:00.000+0000"
+
+
+def test_dates_in_a_camunda_map_or_list_are_kept_and_read_as_camunda_writes_them(engine: Engine, admin: Client,
+                                                                                  mary: Client) -> None:
+    """`${dateTime().plusDays(1)}` inside a camunda:map or camunda:list input parameter failed the save
+    ("Circular reference detected"); `${now()}` there read back as Python's text of the moment."""
+    flow = bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:userTask id="plan" camunda:candidateGroups="sales"><bpmn:extensionElements><camunda:inputOutput>
+          <camunda:inputParameter name="window"><camunda:map>
+            <camunda:entry key="from">${now()}</camunda:entry>
+            <camunda:entry key="until">${dateTime().plusDays(1)}</camunda:entry></camunda:map></camunda:inputParameter>
+          <camunda:inputParameter name="checks"><camunda:list><camunda:value>${dateTime().plusHours(2)}</camunda:value>
+          </camunda:list></camunda:inputParameter>
+        </camunda:inputOutput></bpmn:extensionElements></bpmn:userTask>
+        <bpmn:endEvent id="e"/>""" + chain("s", "plan", "e"), process_id="dated")
+    assert admin.post("/deployment/create", files={"upload": ("dated.bpmn", flow)}).status_code == 200
+    started = mary.post("/process-definition/key/dated/start", json={})
+    assert started.status_code == 200, started.text
+    [task] = mary.get("/task", params={"processInstanceId": started.json()["id"]}).json()
+    seen = {n: (v["type"], v["value"]) for n, v in mary.get(f"/task/{task['id']}/variables").json().items()}
+    now = engine.clock.now()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", json.loads(seen["window"][1])["from"])
+    assert seen == {
+        "window": ("Json", json.dumps({"from": iso(now), "until": iso(now + timedelta(days=1))},
+                                      separators=(",", ":"))),
+        "checks": ("Json", json.dumps([iso(now + timedelta(hours=2))], separators=(",", ":")))}
+    assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204
