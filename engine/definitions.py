@@ -551,6 +551,32 @@ class Definitions:
                 return info.form_key if info.form_key and not is_expression(info.form_key) else None
         return None
 
+    def deployed_form(self, definition_id: str, form_key: str | None) -> tuple[str, bytes, str]:
+        """The file a `camunda:formKey` such as `embedded:deployment:forms/claim.html` or
+        `camunda-forms:deployment:claim.form` names, from the definition's deployment, as Camunda's
+        `getDeployedTaskForm`: (its name, its bytes, its media type). A key of no deployed form is a `BadRequest`, a
+        file the deployment lacks `NotFound`, in Camunda's words."""
+        if not form_key:
+            raise BadRequest("The form key is not set.")
+        name = form_key
+        for kind in ("embedded:", "camunda-forms:"):
+            name = name.removeprefix(kind)
+        if not name.startswith("deployment:"):
+            raise BadRequest(f"The form key '{form_key}' does not reference a deployed form.")
+        name = name.removeprefix("deployment:")
+        with self.db.read() as session:
+            deployment_id = session.scalar(select(m.ProcessDefinition.deployment_id)
+                                           .where(m.ProcessDefinition.id == definition_id))
+            if deployment_id is None:
+                raise NotFound(f"process definition '{definition_id}' not found")
+            content = session.scalar(select(m.Resource.content).where(m.Resource.deployment_id == deployment_id,
+                                                                      m.Resource.name == name))
+        if content is None:
+            raise NotFound(f"The form with the resource name '{name}' cannot be found in deployment with id "
+                           f"{deployment_id}")
+        json_form = form_key.startswith("camunda-forms:") or name.endswith(".form")
+        return name, bytes(content), "application/json" if json_form else "application/xhtml+xml"
+
     def start_form_fields(self, definition_id: str) -> list[dict[str, Any]]:
         """The start event's form fields (a default that is an expression is left out: it needs an instance)."""
         from .expressions import is_expression

@@ -495,3 +495,18 @@ def test_a_called_processs_unnamed_element_is_not_shown_under_the_callers_name(c
     steps = re.findall(r'<span class="event">([^<]*?) <span class="muted">completed</span>', page.text)
     assert steps.count("Event_Shipped") == 1  # the called process's end event, by its id: it has no name
     assert "Tell the customer" not in steps  # the caller's task of that id is open, not completed
+
+
+def test_a_task_whose_form_the_inbox_does_not_display_says_so(client_for: Any, sqlite_engine: Engine) -> None:
+    """A task with an embedded or Camunda Form (camunda:formKey) read "This task has no form"."""
+    sqlite_engine.definitions.deploy([("claim.bpmn", bpmn(
+        '<bpmn:startEvent id="s"/><bpmn:userTask id="claim" name="Check the claim" camunda:candidateGroups="sales" '
+        'camunda:formKey="embedded:deployment:forms/claim.html"/><bpmn:endEvent id="e"/>'
+        + chain("s", "claim", "e"), process_id="claims"))])
+    instance = sqlite_engine.instances.start("claims")
+    [task] = sqlite_engine.tasks.list(instance_id=instance.id)
+    page = client_for("mary").get(f"/tasks/{task.id}")
+    assert page.status_code == 200
+    text = re.sub(r"<[^>]+>", "", page.text)
+    assert "This task's form is embedded:deployment:forms/claim.html, which the inbox does not display" in text
+    assert "This task has no form" not in text

@@ -3,9 +3,11 @@ and its bytes as deployed with the media type and file name Camunda gives."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from engine.api import Engine
+from tests.helpers import bpmn, chain
 from tests.rest.conftest import Client
 from tests.rest.test_rest_api import ORDER
 
@@ -151,3 +153,43 @@ def test_a_form_deployed_beside_the_diagram_is_kept_as_a_resource(admin: Client)
                                 ("form", ("approve.form", form.replace(b"number", b"textfield")))])
     assert changed.status_code == 200 and changed.json()["id"] != first.json()["id"]
     assert admin.get("/deployment/count").json() == {"count": 2}
+
+
+def test_a_form_key_of_the_deployment_serves_its_file(admin: Client, mary: Client) -> None:
+    """Camunda's `GET /task/{id}/deployed-form` and `/process-definition/.../deployed-start-form`: the file a
+    `camunda:formKey` of the `deployment:` kind names, for a client that renders an embedded form or a Camunda
+    Form; a key of another kind is a 400 and a file the deployment lacks a 404, in Camunda's words."""
+    form_html = b'<form role="form"><input cam-variable-name="amount" cam-variable-type="Long"></form>'
+    start_form = b'{"components": [{"key": "customer", "type": "textfield"}], "type": "default"}'
+    flow = bpmn("""
+        <bpmn:startEvent id="s" camunda:formKey="camunda-forms:deployment:start.form"/>
+        <bpmn:userTask id="claim" camunda:candidateGroups="sales"
+                       camunda:formKey="embedded:deployment:forms/claim.html"/>
+        <bpmn:userTask id="app" camunda:candidateGroups="sales" camunda:formKey="embedded:app:forms/app.html"/>
+        <bpmn:userTask id="missing" camunda:candidateGroups="sales"
+                       camunda:formKey="embedded:deployment:forms/gone.html"/>
+        <bpmn:userTask id="plain" camunda:candidateGroups="sales"/>
+        <bpmn:endEvent id="e"/>""" + chain("s", "claim", "app", "missing", "plain", "e"), process_id="formed")
+    deployed = admin.post("/deployment/create", files=[("d", ("formed.bpmn", flow)),
+                                                       ("f", ("forms/claim.html", form_html)),
+                                                       ("s", ("start.form", start_form))])
+    assert deployed.status_code == 200, deployed.text
+    start = mary.get("/process-definition/key/formed/deployed-start-form")
+    assert (start.status_code, start.headers["Content-Type"], start.content) == (200, "application/json", start_form)
+    instance = mary.post("/process-definition/key/formed/start", json={}).json()["id"]
+
+    def deployed_form() -> tuple[int, str, bytes]:
+        [task] = mary.get("/task", params={"processInstanceId": instance}).json()
+        answer = mary.get(f"/task/{task['id']}/deployed-form")
+        assert mary.post(f"/task/{task['id']}/complete", json={}).status_code == 204
+        return answer.status_code, answer.headers["Content-Type"].split(";")[0], answer.content
+
+    assert deployed_form() == (200, "application/xhtml+xml", form_html)
+    status, _, body = deployed_form()
+    assert (status, json.loads(body)["message"]) == (
+        400, "The form key 'embedded:app:forms/app.html' does not reference a deployed form.")
+    status, _, body = deployed_form()
+    assert status == 404 and json.loads(body)["message"].startswith(
+        "The form with the resource name 'forms/gone.html' cannot be found in deployment with id ")
+    status, _, body = deployed_form()
+    assert (status, json.loads(body)["message"]) == (400, "The form key is not set.")

@@ -142,6 +142,19 @@ def start_form_key_by_key(key: str):  # type: ignore[no-untyped-def]
     return start_form_key(_by_key(key))
 
 
+@bp.get("/process-definition/<definition_id>/deployed-start-form")
+def deployed_start_form(definition_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's getDeployedStartForm: the file its start event's `camunda:formKey` names in its deployment."""
+    definitions = engine().definitions
+    _, content, media = definitions.deployed_form(definition_id, definitions.start_form_key(definition_id))
+    return Response(content, mimetype=media)
+
+
+@bp.get("/process-definition/key/<key>/deployed-start-form")
+def deployed_start_form_by_key(key: str):  # type: ignore[no-untyped-def]
+    return deployed_start_form(_by_key(key))
+
+
 @bp.get("/process-definition/<definition_id>/form-variables")
 def form_variables(definition_id: str):  # type: ignore[no-untyped-def]
     return _form_variables(definition_id)

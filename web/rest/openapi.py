@@ -507,6 +507,12 @@ PATHS: dict[str, dict[str, Any]] = {
                                                        params=[ID])},
     "/process-definition/key/{key}/startForm": {"get": _op("the start form key (camunda:formKey)",
                                                            _ref("FormKey"), params=[KEY])},
+    "/process-definition/{id}/deployed-start-form": {"get": _op(
+        "the file the start event's camunda:formKey names in the deployment", None, params=[ID],
+        text="application/xhtml+xml")},
+    "/process-definition/key/{key}/deployed-start-form": {"get": _op(
+        "the file the start event's camunda:formKey names in the deployment", None, params=[KEY],
+        text="application/xhtml+xml")},
     "/process-definition/{id}/form-variables": {"get": _op("start form fields", _ref("Variables"),
                                                            params=[ID, _q("variableNames")])},
     "/process-definition/key/{key}/form-variables": {"get": _op("start form fields", _ref("Variables"),
@@ -610,6 +616,8 @@ PATHS: dict[str, dict[str, Any]] = {
                                          params=[ID], body="TaskBpmnErrorRequest")},
     "/task/{id}/bpmnEscalation": {"post": _op("report an escalation: the catching escalation event takes over", None,
                                               params=[ID], body="TaskEscalationRequest")},
+    "/task/{id}/deployed-form": {"get": _op("the file the task's camunda:formKey names in the deployment", None,
+                                           params=[ID], text="application/xhtml+xml")},
     "/task/{id}/form": {"get": _op("the form key (camunda:formKey)", _ref("FormKey"), params=[ID])},
     "/task/{id}/form-variables": {"get": _op("form fields typed by their form types, then the task's other "
                                              "variables", _ref("Variables"),
@@ -735,6 +743,12 @@ PATHS["/deployment/{id}/resources/{resource_id}/data"]["get"]["responses"]["200"
     media: {"schema": _s("string", format="binary")}
     for media in ("application/xml", "application/json", "application/octet-stream", "text/plain", "text/html",
                   "image/gif", "image/jpeg", "image/png", "image/svg+xml", "image/tiff")}
+
+# a deployed form: an HTML form (embedded:deployment:...), or a Camunda Form's JSON (camunda-forms:deployment:...)
+for _path in ("/task/{id}/deployed-form", "/process-definition/{id}/deployed-start-form",
+              "/process-definition/key/{key}/deployed-start-form"):
+    PATHS[_path]["get"]["responses"]["200"]["content"] = {
+        media: {"schema": STR} for media in ("application/xhtml+xml", "application/json")}
 
 # answered 204 unless the caller asks for the result (`withVariablesInReturn`, `resultEnabled`)
 for _path in ("/task/{id}/complete", "/task/{id}/submit-form", "/message"):

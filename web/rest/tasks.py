@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from engine.errors import BadRequest, Forbidden, NotFound
 from engine.forms import form_variables
@@ -314,6 +314,15 @@ def task_form(task_id: str):  # type: ignore[no-untyped-def]
     """Camunda's getForm: the task's form key (camunda:formKey, null for a generated form or none)."""
     task = visible_task(task_id)
     return jsonify({"key": task.form_key, "contextPath": None})
+
+
+@bp.get("/task/<task_id>/deployed-form")
+def task_deployed_form(task_id: str):  # type: ignore[no-untyped-def]
+    """Camunda's getDeployedTaskForm: the file the task's `camunda:formKey` (`embedded:deployment:...`,
+    `camunda-forms:deployment:...`) names in its process's deployment, for a client that renders it."""
+    task = visible_task(task_id)
+    _, content, media = engine().definitions.deployed_form(task.process_definition_id, task.form_key)
+    return Response(content, mimetype=media)
 
 
 @bp.get("/task/<task_id>/form-variables")
