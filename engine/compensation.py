@@ -362,12 +362,16 @@ class Rewrite:
 def _latest_first(activities: list[etree._Element]) -> list[etree._Element]:
     """`activities` in the order compensation runs them: as Camunda, the last completed first, read here from the
     diagram: each scope's activities in reverse order of their distance along its sequence flows from where the
-    scope starts (a chain A, B, C compensates C, B, A); activities no flow reaches, and other scopes' after."""
-    rank: dict[int, tuple[int, int]] = {}
+    scope starts (a chain A, B, C compensates C, B, A), activities no flow reaches last; the throw's own scope
+    before the one around it (compensation thrown in an event subprocess)."""
+    steps: dict[int, dict[str, int]] = {}  # per scope, in the order the scopes come
+    rank: dict[int, tuple[int, int, int]] = {}
     for position, activity in enumerate(activities):
         scope = activity.getparent()
-        steps = _steps_from_start(scope)
-        rank[id(activity)] = (-steps.get(activity.get("id") or "", -1), position)
+        if id(scope) not in steps:
+            steps[id(scope)] = _steps_from_start(scope)
+        order = list(steps).index(id(scope))
+        rank[id(activity)] = (order, -steps[id(scope)].get(activity.get("id") or "", -1), position)
     return sorted(activities, key=lambda el: rank[id(el)])
 
 
