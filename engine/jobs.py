@@ -433,7 +433,8 @@ class Jobs:
             return _incident_json(row)
 
     def set_due(self, job_id: str, due: datetime) -> dict[str, Any]:
-        """Move a pending timer: the instance's timer moves with it (an ops person grants two more days)."""
+        """Move a pending timer: the instance's timer moves with it (an ops person grants two more days); a job
+        waiting to be tried again after a failure is due then too, as Camunda's `setJobDuedate`."""
         if due.tzinfo is None:
             due = due.replace(tzinfo=UTC)
         eng = self.engine
@@ -441,12 +442,14 @@ class Jobs:
             job = session.get(m.Job, job_id)
             if job is None:
                 raise NotFound(f"job '{job_id}' not found")
-            if job.instance_id is None or job.task_id is None:
+            if job.instance_id is None or job.task_id is None or job.job_type == "async":  # no timer to move
                 job.due_at = due
                 return _job_json(job, session)
             task_id = job.task_id
             eng.executor.change(session, job.instance_id, lambda run: run.set_timer_due(task_id, due),
                                 allow_suspended=True)
+            # the save keeps a failed timer job's retry time; the date asked for is the job's
+            session.execute(update(m.Job).where(m.Job.task_id == task_id).values(due_at=due))
         with eng.db.read() as session:
             row = session.scalars(select(m.Job).where(m.Job.task_id == task_id)).first()
             if row is None:

@@ -11,6 +11,7 @@ from engine.api import Engine
 from engine.errors import ScriptError
 from engine.jobs import parse_retry_cycle
 from engine.store import models as m
+from engine.views import iso
 from tests.helpers import bpmn, chain
 
 
@@ -53,6 +54,28 @@ def test_a_failing_timer_job_is_retried_then_becomes_an_incident(engine: Engine,
     assert engine.jobs.execute_due() == 1
     assert engine.instances.variables(instance.id)["fee"] == 5
     assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["done"]
+
+
+def test_moving_a_failed_job_due_again_takes_the_date_asked_for(engine: Engine, deploy, clock) -> None:
+    """A job waiting for its next try after a failure (a timer's, an async step's) kept that retry time whatever
+    date was set, and the command said "now due <the retry time>": once the cause is fixed, an operator runs it
+    now, as with Camunda's setJobDuedate."""
+    deploy(failing_after_timer())
+    deploy(bpmn("""<bpmn:startEvent id="s"/>
+        <bpmn:scriptTask id="charge" camunda:asyncBefore="true"><bpmn:script>fee = amount / divisor</bpmn:script>
+        </bpmn:scriptTask><bpmn:userTask id="done"/><bpmn:endEvent id="e"/>""" + chain("s", "charge", "done", "e"),
+        process_id="async_charge"))
+    timer = engine.instances.start("p", variables={"amount": 10, "divisor": 0})
+    clock.advance(hours=1, seconds=1)
+    step = engine.instances.start("async_charge", variables={"amount": 10, "divisor": 0})
+    assert engine.jobs.execute_due() == 0  # both failed: each tried again in 5 minutes
+    for instance in (timer, step):
+        [job] = engine.jobs.list(instance_id=instance.id)
+        engine.instances.set_variables(instance.id, {"divisor": 2})
+        moved = engine.jobs.set_due(job["id"], clock.now() - timedelta(days=300))
+        assert moved["dueDate"] == iso(clock.now() - timedelta(days=300))
+    assert engine.jobs.execute_due() == 2
+    assert [engine.instances.variables(i.id)["fee"] for i in (timer, step)] == [5, 5]
 
 
 def test_the_retry_cycle_comes_from_the_element(engine: Engine, deploy, clock) -> None:
