@@ -339,7 +339,20 @@ def c_deploy(engine: Any, args: argparse.Namespace, out: Output) -> int:
         print(f"deployment {result.id}")
         for d in result.definitions + result.decisions:
             print(f"  {d.key} version {d.version}  ({d.id})")
+    if not out.as_json and (result.definitions or result.decisions):
+        skipped = _not_executable(args.files, engine.settings.max_definition_bytes)
+        if skipped:
+            print(f"skipped, not executable (isExecutable=\"false\"): {', '.join(skipped)}")
     return 0
+
+
+def _not_executable(paths: list[str], max_bytes: int) -> list[str]:
+    """The processes of the BPMN files among `paths` that are not executable (deployed as Camunda does: skipped)."""
+    from pathlib import Path
+
+    from .definitions import not_executable
+
+    return not_executable([(path, Path(path).read_bytes()) for path in paths], max_bytes)
 
 
 def _nothing_to_deploy(paths: list[str], max_bytes: int) -> str:
@@ -652,11 +665,14 @@ def c_serve(engine: Any, args: argparse.Namespace, out: Output) -> int:
         raise BadRequest("--long-polls must not be negative")
     engine.upgrade()
     if args.deploy:
-        result = engine.definitions.deploy_files(args.deploy, name="serve --deploy")
+        # compared with what is deployed under any name, as `stageflow deploy` does: the same file deployed
+        # before by hand makes no new version
+        result = engine.definitions.deploy_files(args.deploy, source="serve --deploy")
         for d in result.definitions:
-            print(f"deployed {d.key} version {d.version}")
-        for decision in result.decisions:
-            print(f"deployed decision {decision.key} version {decision.version}")
+            print(f"{'deployed' if d.deployment_id == result.id else 'unchanged:'} {d.key} version {d.version}")
+        for d in result.decisions:
+            print(f"{'deployed' if d.deployment_id == result.id else 'unchanged:'} decision {d.key} version "
+                  f"{d.version}")
     settings = engine.settings
     engine.close()  # the workers open their own after the fork
     _limit_memory(args.memory_limit)

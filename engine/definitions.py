@@ -791,6 +791,18 @@ def _none_starts(item: _Checked, proc: ProcessInfo) -> list[str]:
     return [s.get("id") for s in starts if not any(etree.QName(c).localname.endswith("EventDefinition") for c in s)]
 
 
+def not_executable(files: list[tuple[str, bytes]], max_bytes: int) -> list[str]:
+    """`file: process` for each process of the model files that is not executable (`isExecutable="false"`, as
+    the dialect reads it)."""
+    out = []
+    for name, content in files:
+        if name.lower().endswith(MODEL_SUFFIXES):
+            root = parse_xml(content, name, max_bytes=max_bytes).getroot()
+            out += [f"{name}: {proc.get('id') or '?'}" for proc in root.iter("{*}process")
+                    if (proc.get("isExecutable") or "true").strip().lower() in ("false", "0")]
+    return out
+
+
 def nothing_to_deploy(files: list[tuple[str, bytes]], max_bytes: int) -> str:
     """Why files that deployed cleanly gave no definition: their processes are not executable, or there are none.
 

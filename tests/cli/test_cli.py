@@ -435,6 +435,13 @@ def test_deploying_no_executable_process_says_why(sf: Stageflow) -> None:
     assert notes.out.startswith("nothing deployed: notes.txt is kept as a resource, not read as a model")
     assert sf.json("definitions") == []
 
+    # beside a process that deploys, the skipped ones are named too (they were left out without a word)
+    sf.file("runs.bpmn", bpmn('<bpmn:startEvent id="s"/>', process_id="runs"))
+    [mixed] = sf.run_all(("deploy", "runs.bpmn", "pools.bpmn"))
+    assert mixed.code == 0 and mixed.out.splitlines()[1:] == [
+        f"  runs version 1  ({sf.json('definitions')[0]['id']})",
+        'skipped, not executable (isExecutable="false"): pools.bpmn: customer_pool, pools.bpmn: bank_pool']
+
 
 def test_a_number_a_script_made_infinite_prints_as_valid_json(sf: Stageflow) -> None:
     sf.file("odd.bpmn", bpmn("""<bpmn:startEvent id="s"/>

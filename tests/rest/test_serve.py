@@ -38,6 +38,8 @@ def test_serve_runs_gunicorn_workers_that_answer_with_users_and_tokens(tmp_path:
     assert short.returncode != 0 and "at least 8 characters" in short.stderr
     token = _cli(env, "token", "create", "--user", "ops").stdout.strip()
     assert token.startswith("sf_")
+    # deployed by hand first: `serve --deploy` of the same file makes no second version (it made version 2)
+    assert _cli(env, "deploy", str(REPO / "examples" / "order_approval.bpmn")).returncode == 0
 
     port = _free_port()
     server = subprocess.Popen([*STAGEFLOW, "serve", "--port", str(port), "--workers", "2",
@@ -57,6 +59,7 @@ def test_serve_runs_gunicorn_workers_that_answer_with_users_and_tokens(tmp_path:
         by_token = requests.get(f"{base}/process-definition", headers={"Authorization": f"Bearer {token}"},
                                 timeout=10)
         assert by_token.json() == by_password.json()
+        assert [d["version"] for d in by_password.json() if d["key"] == "order_approval"] == [1]
         decisions = requests.get(f"{base}/decision-definition", auth=("ops", "ops-pass-12"), timeout=10).json()
         assert [d["key"] for d in decisions] == ["card_type"]  # one --deploy takes several files
         workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
@@ -64,7 +67,7 @@ def test_serve_runs_gunicorn_workers_that_answer_with_users_and_tokens(tmp_path:
     finally:
         server.terminate()
         printed = server.communicate(timeout=30)[0]
-    assert "deployed order_approval version 1" in printed
+    assert "unchanged: order_approval version 1" in printed
     assert "deployed decision card_type version 1" in printed
 
 
