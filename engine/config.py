@@ -16,6 +16,18 @@ class InvalidSetting(StageflowError, ValueError):
     """An environment variable Stageflow cannot use; the message names it and its value."""
 
 
+def _clock(text: str) -> str:
+    """`STAGEFLOW_CLOCK`, checked: `system`, or `virtual` with an optional ISO start."""
+    from .clock import clock_from_name
+
+    try:
+        clock_from_name(text)
+    except ValueError:
+        raise InvalidSetting(f"STAGEFLOW_CLOCK must be 'system' or 'virtual[:2026-01-05T09:00:00+00:00]', "
+                             f"not '{text}'") from None
+    return text
+
+
 def _number(env: Mapping[str, str], name: str, default: float, kind: type[float] | type[int] = float,
             *, most: float | None = None) -> float:
     """`env[name]` as a number above 0 (and at most `most`); unset or empty gives `default`."""
@@ -65,7 +77,7 @@ class Settings:
             script_time_limit=_number(env, "STAGEFLOW_SCRIPT_TIME_LIMIT", 5.0),
             max_definition_bytes=int(_number(env, "STAGEFLOW_MAX_DEFINITION_BYTES", 10 * 1024 * 1024, int)),
             unique_business_key=env.get("STAGEFLOW_UNIQUE_BUSINESS_KEY", "false").lower() in ("1", "true", "yes"),
-            clock=env.get("STAGEFLOW_CLOCK", "system"),
+            clock=_clock(env.get("STAGEFLOW_CLOCK", "system")),
             job_lock_seconds=_number(env, "STAGEFLOW_JOB_LOCK_SECONDS", 300.0),
             sql_echo=env.get("STAGEFLOW_SQL_ECHO", "false").lower() in ("1", "true", "yes"),
             smtp_host=env.get("STAGEFLOW_SMTP_HOST") or None,
