@@ -25,10 +25,10 @@ web/static/build/.built: web/assets/package.json web/assets/package-lock.json we
 
 run: install
 	for who in "demo admins sales" "mary sales" "john sales" "sam sales-heads" "lena loyalty-ops" \
-	           "wes warehouse"; do set -- $$who; name=$$1; shift; \
+	           "lars loyalty-heads" "wes warehouse"; do set -- $$who; name=$$1; shift; \
 		STAGEFLOW_DATABASE_URL=$${STAGEFLOW_DATABASE_URL:-$(DATABASE)} $(BIN)/stageflow user add $$name \
 			--password demo-pass-1 $$(for g in "$$@"; do printf -- '--group %s ' $$g; done) --exist-ok; done
-	@echo "demo users, all with password 'demo-pass-1': demo (admins, sales), mary and john (sales), sam (sales-heads), lena (loyalty-ops), wes (warehouse)"
+	@echo "demo users, all with password 'demo-pass-1': demo (admins, sales), mary and john (sales), sam (sales-heads), lena (loyalty-ops), lars (loyalty-heads), wes (warehouse)"
 	STAGEFLOW_DATABASE_URL=$${STAGEFLOW_DATABASE_URL:-$(DATABASE)} \
 		$(BIN)/stageflow serve --host $(HOST) --port $(PORT) $(addprefix --deploy ,$(PROCESS_FILES))
 
