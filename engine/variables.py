@@ -58,6 +58,8 @@ def unstorable_text(value: Any) -> str | None:
     """Why a text in `value` (a string, or one in a list or dict, keys too) cannot be stored alike on every
     database, or None: a NUL character (PostgreSQL refuses it in text, SQLite keeps it), or an unpaired surrogate
     (`"\\ud800"` in JSON), which is no Unicode character and no UTF-8 database stores."""
+    if type(value) is JsonText:  # the value its JSON text holds (`"\\u0000"` would reach the database escaped)
+        value = json.loads(value)
     if type(value) is str:
         if value.isascii():
             return "contains a NUL character" if "\x00" in value else None

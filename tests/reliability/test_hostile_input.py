@@ -121,6 +121,7 @@ BAD_CHARACTERS = [
     # inside a Json or Object value's own text, only there once it is read (a 500 on PostgreSQL before)
     (b'{"variables": {"o": {"value": "\\"\\\\ud800\\"", "type": "Json"}}}', ["variable 'o'", "unpaired surrogate"]),
     (b'{"variables": {"o": {"value": "[\\"\\\\udfff\\"]", "type": "Json"}}}', ["variable 'o'", "unpaired surrogate"]),
+    (b'{"variables": {"o": {"value": "\\"a\\\\u0000b\\"", "type": "Json"}}}', ["variable 'o'", "NUL"]),  # one value
     (b'{"variables": {"o": {"value": "{\\"a\\": \\"\\\\u0000\\"}", "type": "Object", "valueInfo": '
      b'{"objectTypeName": "java.util.HashMap", "serializationDataFormat": "application/json"}}}}',
      ["variable 'o'", "NUL"]),
