@@ -676,10 +676,9 @@ def test_a_called_processs_element_keeps_its_own_type_and_name_where_the_caller_
                     ("done", "noneEndEvent", None)]
 
 
-def test_an_errors_message_goes_to_the_catching_events_message_variable(engine: Engine, deploy) -> None:
-    """`camunda:errorMessage` on `<bpmn:error>` (an expression, evaluated where the error is thrown) reaches the
-    catching event's `camunda:errorMessageVariable`, beside the code in `camunda:errorCodeVariable`."""
-    deploy(bpmn("""
+def _credit_check(error: str) -> bytes:
+    """A subprocess that ends with the error `error` declares, caught with its code and message variables."""
+    return bpmn("""
         <bpmn:startEvent id="s"/>
         <bpmn:subProcess id="check">
           <bpmn:startEvent id="in"/><bpmn:endEvent id="refuse"><bpmn:errorEventDefinition errorRef="credit"/>
@@ -689,8 +688,14 @@ def test_an_errors_message_goes_to_the_catching_events_message_variable(engine: 
           <bpmn:errorEventDefinition errorRef="credit" camunda:errorCodeVariable="code"
                                      camunda:errorMessageVariable="why"/></bpmn:boundaryEvent>
         <bpmn:userTask id="handle" name="${code}: ${why}"/><bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>
-        """ + chain("s", "check", "e") + chain("refused", "handle", "e2"),
-        extra='<bpmn:error id="credit" errorCode="CREDIT_FAIL" camunda:errorMessage="No credit for ${customer}"/>'))
+        """ + chain("s", "check", "e") + chain("refused", "handle", "e2"), extra=error)
+
+
+def test_an_errors_message_goes_to_the_catching_events_message_variable(engine: Engine, deploy) -> None:
+    """`camunda:errorMessage` on `<bpmn:error>` (an expression, evaluated where the error is thrown) reaches the
+    catching event's `camunda:errorMessageVariable`, beside the code in `camunda:errorCodeVariable`."""
+    deploy(_credit_check('<bpmn:error id="credit" errorCode="CREDIT_FAIL" '
+                         'camunda:errorMessage="No credit for ${customer}"/>'))
     instance = engine.instances.start("p", variables={"customer": "ACME"})
     [task] = engine.tasks.list(instance_id=instance.id)
     assert task.name == "CREDIT_FAIL: No credit for ACME"
@@ -700,18 +705,7 @@ def test_an_errors_message_goes_to_the_catching_events_message_variable(engine: 
 def test_an_error_without_a_message_sets_the_message_variable_to_null(engine: Engine, deploy) -> None:
     """As Camunda: the catching event's `camunda:errorMessageVariable` is set (to null) when the error has no
     `camunda:errorMessage`; before, it was left unset and a text naming it failed ("Cannot resolve identifier")."""
-    deploy(bpmn("""
-        <bpmn:startEvent id="s"/>
-        <bpmn:subProcess id="check">
-          <bpmn:startEvent id="in"/><bpmn:endEvent id="refuse"><bpmn:errorEventDefinition errorRef="credit"/>
-          </bpmn:endEvent>""" + chain("in", "refuse") + """
-        </bpmn:subProcess>
-        <bpmn:boundaryEvent id="refused" attachedToRef="check">
-          <bpmn:errorEventDefinition errorRef="credit" camunda:errorCodeVariable="code"
-                                     camunda:errorMessageVariable="why"/></bpmn:boundaryEvent>
-        <bpmn:userTask id="handle" name="${code}: ${why}"/><bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>
-        """ + chain("s", "check", "e") + chain("refused", "handle", "e2"),
-        extra='<bpmn:error id="credit" errorCode="CREDIT_FAIL"/>'))
+    deploy(_credit_check('<bpmn:error id="credit" errorCode="CREDIT_FAIL"/>'))
     instance = engine.instances.start("p")
     [task] = engine.tasks.list(instance_id=instance.id)
     assert task.name == "CREDIT_FAIL: "  # JUEL writes null as nothing
