@@ -185,6 +185,8 @@ def test_a_form_key_of_the_deployment_serves_its_file(admin: Client, mary: Clien
         return answer.status_code, answer.headers["Content-Type"].split(";")[0], answer.content
 
     assert deployed_form() == (200, "application/xhtml+xml", form_html)
+    # opened in a browser instead of rendered by a client, a deployed form's scripts do not run
+    assert start.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
     status, _, body = deployed_form()
     assert (status, json.loads(body)["message"]) == (
         400, "The form key 'embedded:app:forms/app.html' does not reference a deployed form.")

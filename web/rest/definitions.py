@@ -145,9 +145,10 @@ def start_form_key_by_key(key: str):  # type: ignore[no-untyped-def]
 @bp.get("/process-definition/<definition_id>/deployed-start-form")
 def deployed_start_form(definition_id: str):  # type: ignore[no-untyped-def]
     """Camunda's getDeployedStartForm: the file its start event's `camunda:formKey` names in its deployment."""
+    from .tasks import deployed_file
+
     definitions = engine().definitions
-    _, content, media = definitions.deployed_form(definition_id, definitions.start_form_key(definition_id))
-    return Response(content, mimetype=media)
+    return deployed_file(*definitions.deployed_form(definition_id, definitions.start_form_key(definition_id)))
 
 
 @bp.get("/process-definition/key/<key>/deployed-start-form")

@@ -321,8 +321,16 @@ def task_deployed_form(task_id: str):  # type: ignore[no-untyped-def]
     """Camunda's getDeployedTaskForm: the file the task's `camunda:formKey` (`embedded:deployment:...`,
     `camunda-forms:deployment:...`) names in its process's deployment, for a client that renders it."""
     task = visible_task(task_id)
-    _, content, media = engine().definitions.deployed_form(task.process_definition_id, task.form_key)
-    return Response(content, mimetype=media)
+    return deployed_file(*engine().definitions.deployed_form(task.process_definition_id, task.form_key))
+
+
+def deployed_file(name: str, content: bytes, media: str) -> Response:
+    """A deployed form for a client to render: opened in a browser instead, its scripts do not run here (a
+    sandbox with nothing allowed), so a deployed file cannot act for whoever opens it."""
+    answer = Response(content, mimetype=media)
+    answer.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    answer.headers["X-Content-Type-Options"] = "nosniff"
+    return answer
 
 
 @bp.get("/task/<task_id>/form-variables")
