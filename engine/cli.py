@@ -348,20 +348,22 @@ def c_deploy(engine: Any, args: argparse.Namespace, out: Output) -> int:
 
 def _not_executable(paths: list[str], max_bytes: int) -> list[str]:
     """The processes of the BPMN files among `paths` that are not executable (deployed as Camunda does: skipped)."""
-    from pathlib import Path
-
     from .definitions import not_executable
 
-    return not_executable([(path, Path(path).read_bytes()) for path in paths], max_bytes)
+    return not_executable(_read(paths), max_bytes)
 
 
 def _nothing_to_deploy(paths: list[str], max_bytes: int) -> str:
     """Why files that deployed cleanly gave no definition (exit status 0, as Camunda deploys them)."""
-    from pathlib import Path
-
     from .definitions import nothing_to_deploy
 
-    return nothing_to_deploy([(path, Path(path).read_bytes()) for path in paths], max_bytes)
+    return nothing_to_deploy(_read(paths), max_bytes)
+
+
+def _read(paths: list[str]) -> list[tuple[str, bytes]]:
+    from pathlib import Path
+
+    return [(path, Path(path).read_bytes()) for path in paths]
 
 
 def c_definitions(engine: Any, args: argparse.Namespace, out: Output) -> int:

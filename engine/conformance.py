@@ -75,6 +75,7 @@ from lxml import etree
 
 from .clock import VirtualClock
 from .config import Settings
+from .dialect import is_executable
 from .errors import BadRequest, DefinitionError, StageflowError
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ def read_model(data: bytes) -> ModelInfo:
     for proc in root.iterfind(f"{{{_BPMN_NS}}}process"):
         pid = proc.get("id") or ""
         info.defined.add(pid)
-        if (proc.get("isExecutable") or "true").strip().lower() in ("false", "0"):
+        if not is_executable(proc):
             continue
         info.executable.append(pid)
         starts = proc.findall(f"{{{_BPMN_NS}}}startEvent")

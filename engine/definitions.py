@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from .clock import Clock
-from .dialect import BPMN_NS, Dialect, ProcessInfo
+from .dialect import BPMN_NS, Dialect, ProcessInfo, is_executable
 from .dmn import parse_dmn
 from .errors import BadRequest, DefinitionError, InUse, NotFound
 from .ids import new_id
@@ -799,7 +799,7 @@ def not_executable(files: list[tuple[str, bytes]], max_bytes: int) -> list[str]:
         if name.lower().endswith(MODEL_SUFFIXES):
             root = parse_xml(content, name, max_bytes=max_bytes).getroot()
             out += [f"{name}: {proc.get('id') or '?'}" for proc in root.iter("{*}process")
-                    if (proc.get("isExecutable") or "true").strip().lower() in ("false", "0")]
+                    if not is_executable(proc)]
     return out
 
 

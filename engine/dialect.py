@@ -63,6 +63,11 @@ class Mapping:
     local: bool = False  # `local="true"`: in, from the call activity's local variables; out, into them
 
 
+def is_executable(proc: etree._Element) -> bool:
+    """Whether a `bpmn:process` runs: `isExecutable` unless "false" (or "0"); a process without it runs."""
+    return (proc.get("isExecutable") or "true").strip().lower() not in ("false", "0")
+
+
 CONDITION_EVENTS = ("create", "update", "delete")  # camunda:variableEvents of a conditional event
 
 
@@ -228,8 +233,7 @@ class Dialect:
         executable = []
         for proc in self.root.iterfind("bpmn:process", NS):
             # SpiffWorkflow compares the attribute with 'true' exactly: write it in the form it reads.
-            flag = (proc.get("isExecutable") or "true").strip().lower()
-            runs = flag not in ("false", "0")
+            runs = is_executable(proc)
             proc.set("isExecutable", "true" if runs else "false")
             if runs:
                 executable.append(proc)
