@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -63,13 +62,9 @@ class Engine:
         self.mailer = Mailer(self)
         self.executor.broadcast = lambda name, payload: self.messages.signal(name, variables=payload)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self) -> _Transaction:
         """One writing transaction; work queued for after it (incident records) runs whatever the outcome."""
-        with after_transaction() as hooks:
-            with self.db.write() as session:
-                yield session
-            hooks.committed = True
+        return _Transaction(self.db)
 
     def upgrade(self) -> str | None:
         """Create or upgrade the database schema."""
@@ -77,3 +72,31 @@ class Engine:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+class _Transaction:
+    """`Engine.transaction`: a writing transaction inside an `after_transaction` block (a class, not a generator:
+    entered in every change)."""
+
+    __slots__ = ("_after", "_db", "_hooks", "_write")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __enter__(self) -> Session:
+        self._after = after_transaction()
+        self._hooks = self._after.__enter__()
+        try:
+            self._write = self._db.write()
+            return self._write.__enter__()
+        except BaseException:
+            self._after.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        try:
+            self._write.__exit__(kind, error, tb)  # commits, or rolls back and raises
+            if error is None:
+                self._hooks.committed = True
+        finally:
+            self._after.__exit__(None, None, None)  # its work runs whatever the outcome

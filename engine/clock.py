@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from .scoped import scoped
 
 
 class Clock(Protocol):
@@ -65,14 +65,9 @@ def current_clock() -> Clock:
     return _current.get() or _SYSTEM
 
 
-@contextmanager
-def using_clock(clock: Clock) -> Iterator[None]:
+def using_clock(clock: Clock) -> scoped[Clock | None]:
     """Make `clock` the current clock for the code inside the block (this thread/context only)."""
-    token = _current.set(clock)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+    return scoped(_current, clock)
 
 
 def clock_from_name(name: str) -> Clock:

@@ -12,8 +12,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -559,15 +558,20 @@ class AfterTransaction:
 _after_transaction: ContextVar[AfterTransaction | None] = ContextVar("stageflow_after", default=None)
 
 
-@contextmanager
-def after_transaction() -> Iterator[AfterTransaction]:
-    """Collect work for after the enclosing transaction and run it at the end of the block."""
-    hooks = AfterTransaction()
-    token = _after_transaction.set(hooks)
-    try:
-        yield hooks
-    finally:
-        _after_transaction.reset(token)
+class after_transaction:  # noqa: N801 - used as a function: `with after_transaction() as hooks:`
+    """Collect work for after the enclosing transaction and run it at the end of the block. (A class, not a
+    generator: entered in every change.)"""
+
+    __slots__ = ("_hooks", "_token")
+
+    def __enter__(self) -> AfterTransaction:
+        self._hooks = hooks = AfterTransaction()
+        self._token = _after_transaction.set(hooks)
+        return hooks
+
+    def __exit__(self, *exc: Any) -> None:
+        _after_transaction.reset(self._token)
+        hooks = self._hooks
         for job in hooks.always:
             try:
                 job()

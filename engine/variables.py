@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 from dateutil import parser as dateparser
 
 from .errors import InvalidVariables
+from .scoped import scoped
 from .views import iso
 
 CAMUNDA_TYPES = ("String", "Boolean", "Integer", "Short", "Long", "Double", "Date", "Json", "Object", "Null")
@@ -490,14 +489,9 @@ def transient_names(variables: Any) -> set[str]:
             and typed["valueInfo"].get("transient") is True}
 
 
-@contextmanager
-def transient(names: set[str]) -> Iterator[None]:
+def transient(names: set[str]) -> scoped[frozenset[str]]:
     """Changes inside the block take `names` (besides those already given) as transient variables."""
-    token = _TRANSIENT.set(_TRANSIENT.get() | frozenset(names))
-    try:
-        yield
-    finally:
-        _TRANSIENT.reset(token)
+    return scoped(_TRANSIENT, _TRANSIENT.get() | frozenset(names))
 
 
 def transient_now() -> frozenset[str]:

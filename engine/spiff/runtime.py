@@ -14,8 +14,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1468,26 +1467,34 @@ def _drop_orphan_subprocesses(workflow: BpmnWorkflow) -> None:
 
 
 
-@contextmanager
-def _spiff_errors() -> Iterator[None]:
+class _SpiffErrors:
     """Turn whatever SpiffWorkflow raises while running into a `ScriptError` naming the element.
 
     A script or expression error names its task; a bare Python error from inside SpiffWorkflow (a multi-instance
-    collection that is not set, ...) is traced back to the task being run. Stageflow's own errors pass.
+    collection that is not set, ...) is traced back to the task being run. Stageflow's own errors pass. (A class,
+    not a generator: entered in every step.)
     """
-    try:
-        yield
-    except StageflowError:
-        raise
-    except WorkflowTaskException as err:
-        raise _script_error(err) from err
-    except SpiffWorkflowException as err:
-        spec, message = getattr(err, "task_spec", None), str(err)
-        if isinstance(spec, str):  # `WorkflowException(self, text)`: the spec's repr as message, the text as spec
-            spec, message = getattr(_task_in_traceback(err), "task_spec", None), spec
-        raise ScriptError(_readable(message, spec), element_id=_element_id(spec) if spec is not None else None) from err
-    except Exception as err:  # noqa: BLE001 - a bug or an unchecked case inside SpiffWorkflow
-        raise _internal_error(err) from err
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: Any) -> None:
+        if err is None or isinstance(err, StageflowError) or not isinstance(err, Exception):
+            return
+        if isinstance(err, WorkflowTaskException):
+            raise _script_error(err) from err
+        if isinstance(err, SpiffWorkflowException):
+            spec, message = getattr(err, "task_spec", None), str(err)
+            if isinstance(spec, str):  # `WorkflowException(self, text)`: the spec's repr as message, the text as spec
+                spec, message = getattr(_task_in_traceback(err), "task_spec", None), spec
+            raise ScriptError(_readable(message, spec),
+                              element_id=_element_id(spec) if spec is not None else None) from err
+        raise _internal_error(err) from err  # a bug or an unchecked case inside SpiffWorkflow
+
+
+_spiff_errors = _SpiffErrors
 
 
 def _readable(message: str, spec: Any = None) -> str:

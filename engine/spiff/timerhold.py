@@ -14,8 +14,6 @@ definitions at import (idempotent), as `clockpatch` does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,29 +25,21 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 
 from ..clock import current_clock
+from ..scoped import scoped
 from .timers import skip_past_repetitions
 
 _HELD: ContextVar[bool] = ContextVar("stageflow_timers_held", default=False)
 _MISSING = object()
 
 
-@contextmanager
-def _timers_held(hold: bool) -> Iterator[None]:
-    token = _HELD.set(hold)
-    try:
-        yield
-    finally:
-        _HELD.reset(token)
-
-
-def held() -> AbstractContextManager[None]:
+def held() -> scoped[bool]:
     """Timers that fall due inside the block do not fire (they stay waiting, due)."""
-    return _timers_held(True)
+    return scoped(_HELD, True)
 
 
-def released() -> AbstractContextManager[None]:
+def released() -> scoped[bool]:
     """Due timers fire inside the block (the timer's own transaction), even within a held change."""
-    return _timers_held(False)
+    return scoped(_HELD, False)
 
 
 def _holding_has_fired(original: Any) -> Any:

@@ -9,7 +9,7 @@ import threading
 import weakref
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +85,7 @@ class Database:
         self._local = threading.local()
         self._kept: weakref.WeakSet[_Kept] = weakref.WeakSet()
 
-    @contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self) -> AbstractContextManager[Session]:
         """A session in one writing transaction, committed at the end of the block, rolled back on error.
 
         Work registered with `after_commit` runs once the transaction has committed (never after a rollback).
@@ -94,9 +93,11 @@ class Database:
         self.ensure_schema()
         kept = self._kept_connection()
         if kept is not None:
-            with self._kept_transaction(kept, "BEGIN IMMEDIATE") as session:
-                yield session
-            return
+            return _KeptTransaction(self, kept, "BEGIN IMMEDIATE")
+        return self._pooled_write()
+
+    @contextmanager
+    def _pooled_write(self) -> Iterator[Session]:
         try:
             with self._write_sessions() as session:
                 with session.begin():
@@ -108,15 +109,16 @@ class Database:
         except OperationalError as err:
             raise _unavailable(err)
 
-    @contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self) -> AbstractContextManager[Session]:
         """A session for reading."""
         self.ensure_schema()
         kept = self._kept_connection()
         if kept is not None:
-            with self._kept_transaction(kept, "BEGIN") as session:
-                yield session
-            return
+            return _KeptTransaction(self, kept, "BEGIN")
+        return self._pooled_read()
+
+    @contextmanager
+    def _pooled_read(self) -> Iterator[Session]:
         try:
             with self._read_sessions() as session, session.begin():
                 yield session
@@ -141,43 +143,6 @@ class Database:
             kept = self._local.kept = _Kept(conn)
             self._kept.add(kept)
         return None if kept.busy else kept
-
-    @contextmanager
-    def _kept_transaction(self, kept: _Kept, begin: str) -> Iterator[Session]:
-        with kept.guard:  # `dispose` reads `busy` under the same lock
-            kept.busy = True
-        raw = kept.raw
-        session = kept.session
-        session.info.clear()
-        session.info[_RAW] = (kept.conn.dialect, raw)
-        try:
-            _driver(raw.execute, begin)
-            try:
-                yield session
-                if session.in_transaction() or session.new or session.dirty or session.deleted:
-                    session.commit()  # ORM or Core work joined the transaction: the session commits it
-                else:
-                    _driver(raw.commit, "COMMIT")
-                if begin == "BEGIN IMMEDIATE" and self._checkpoints is not None:
-                    self._checkpoints.committed()
-            except BaseException:
-                if session.in_transaction():
-                    session.rollback()
-                if raw.in_transaction:
-                    raw.rollback()
-                raise
-        except OperationalError as err:
-            raise _unavailable(err)
-        finally:
-            if session.in_transaction() or session.identity_map or session.new:  # else there is nothing to release
-                session.close()
-            jobs = session.info.pop(_AFTER_COMMIT, ())
-            with kept.guard:
-                kept.busy = False
-                if kept.closing:  # `dispose` ran meanwhile and left this connection to its thread
-                    kept.conn.close()
-        for job in jobs:  # a job may run a transaction of its own on this connection (and session) again
-            job()
 
     def ensure_schema(self) -> None:
         """Create or upgrade the schema once per process, on first use."""
@@ -240,6 +205,72 @@ class Database:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         return cfg
+
+
+class _KeptTransaction:
+    """A transaction on a thread's kept SQLite connection (see `Database`): `BEGIN` on entering, `COMMIT` on
+    leaving (the session's commit when ORM or Core work joined it), a rollback on an error; then the work queued
+    with `after_commit`. A class rather than a generator: two or three are entered in every step."""
+
+    __slots__ = ("_begin", "_db", "_kept")
+
+    def __init__(self, db: Database, kept: _Kept, begin: str) -> None:
+        self._db, self._kept, self._begin = db, kept, begin
+
+    def __enter__(self) -> Session:
+        kept = self._kept
+        with kept.guard:  # `dispose` reads `busy` under the same lock
+            kept.busy = True
+        session = kept.session
+        session.info.clear()
+        session.info[_RAW] = (kept.conn.dialect, kept.raw)
+        try:
+            _driver(kept.raw.execute, self._begin)
+        except BaseException as err:
+            self._release()
+            if isinstance(err, OperationalError):
+                raise _unavailable(err)
+            raise
+        return session
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        kept = self._kept
+        session, raw = kept.session, kept.raw
+        try:
+            try:
+                if error is not None:
+                    raise error
+                if session.in_transaction() or session.new or session.dirty or session.deleted:
+                    session.commit()  # ORM or Core work joined the transaction: the session commits it
+                else:
+                    _driver(raw.commit, "COMMIT")
+                if self._begin == "BEGIN IMMEDIATE" and self._db._checkpoints is not None:
+                    self._db._checkpoints.committed()
+            except BaseException:
+                if session.in_transaction():
+                    session.rollback()
+                if raw.in_transaction:
+                    raw.rollback()
+                raise
+        except OperationalError as err:
+            raise _unavailable(err)
+        finally:
+            jobs = self._release()
+        for job in jobs:  # a job may run a transaction of its own on this connection (and session) again
+            job()
+
+    def _release(self) -> Any:
+        """Free the connection for the thread's next transaction; returns the work queued for after the commit."""
+        kept = self._kept
+        session = kept.session
+        if session.in_transaction() or session.identity_map or session.new:  # else there is nothing to release
+            session.close()
+        jobs = session.info.pop(_AFTER_COMMIT, ())
+        with kept.guard:
+            kept.busy = False
+            if kept.closing:  # `dispose` ran meanwhile and left this connection to its thread
+                kept.conn.close()
+        return jobs
 
 
 class _Kept:
