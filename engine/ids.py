@@ -5,56 +5,40 @@ close together sort close together, so the indexes that hold them (an instance's
 keyed by its id) take new rows at their end instead of at a random page: a step writes fewer pages, and a large
 database keeps the pages a step touches in its cache. Clients treat ids as opaque text, as Camunda's.
 
-The random bits come from the operating system (`os.urandom`), read a few kilobytes at a time per thread instead
-of one system call per id; a forked process reads its own.
+The random bits come from a generator of this module seeded from the operating system (`os.urandom`), seeded
+again in a forked process: ids must not collide, and they are not secrets (Camunda's are sequential numbers; what
+must be unguessable, sessions and API tokens, comes from `secrets`). Reading `os.urandom` a buffer at a time per thread,
+as before, cost 0.74 µs an id against 0.06 µs, and a step makes several ids.
 """
 
 from __future__ import annotations
 
 import os
-import threading
+import random
 import time
 from uuid import UUID, SafeUUID
 
-_BATCH = 4096  # random bytes read at a time: 409 ids
 _VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
-_RAND_A = 0xFFF  # 12 random bits after the version
 _RAND_B = (1 << 62) - 1  # 62 random bits after the variant
-
-
-class _Randomness(threading.local):
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.used = _BATCH
-        self.generation = -1
-
-
-_local = _Randomness()
-_generation = 0  # bumped in a forked child: its threads' buffers are copies of the parent's
+_random = random.Random()  # seeded from os.urandom
+_random_bits = _random.getrandbits  # one C call; the lock it needs is the interpreter's
 
 
 def _forked() -> None:
-    global _generation
-    _generation += 1
+    _random.seed()  # the child's own: it must not repeat the ids of its parent
 
 
 os.register_at_fork(after_in_child=_forked)
 
 
-def _random_bits() -> int:
-    """80 random bits (10 bytes of this thread's buffer)."""
-    state = _local
-    used = state.used
-    if used > _BATCH - 10 or state.generation != _generation:
-        state.buffer, used, state.generation = os.urandom(_BATCH), 0, _generation
-    state.used = used + 10
-    return int.from_bytes(state.buffer[used:used + 10], "big")
-
-
 def _id_int() -> int:
-    bits = _random_bits()
-    return ((time.time_ns() // 1_000_000) << 80 | _VERSION_AND_VARIANT | ((bits >> 62) & _RAND_A) << 64
-            | bits & _RAND_B)
+    bits = _random_bits(74)  # 12 random bits after the version, 62 after the variant
+    return (time.time_ns() // 1_000_000) << 80 | _VERSION_AND_VARIANT | (bits >> 62) << 64 | bits & _RAND_B
+
+
+def _text(value: int) -> str:
+    h = value.to_bytes(16, "big").hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class TaskId(UUID):
@@ -72,6 +56,9 @@ class TaskId(UUID):
             return text
 
 
+_set_text = TaskId.__dict__["_text"].__set__
+
+
 def task_id(text: str) -> TaskId:
     """A task id read back as text (a saved runtime, a request), keeping that text."""
     made = TaskId(text)
@@ -87,18 +74,21 @@ def new_uuid() -> UUID:
 
 def new_id() -> str:
     """A new time-ordered id as text, in the usual 8-4-4-4-12 form."""
-    h = f"{_id_int():032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _text(_id_int())
+
+
+_new = object.__new__
+_set_int = UUID.__dict__["int"].__set__  # the slots' own setters: UUID's __setattr__ refuses
+_set_safe = UUID.__dict__["is_safe"].__set__
 
 
 def _fast_uuid_of(value: int) -> UUID:
-    made = object.__new__(TaskId)
-    object.__setattr__(made, "int", value)
-    object.__setattr__(made, "is_safe", SafeUUID.unknown)
+    made = _new(TaskId)
+    _set_int(made, value)
+    _set_safe(made, SafeUUID.unknown)
     # its text now: every new task id is written as text at its first save, and a first `str` that finds no
     # `_text` would raise and catch an AttributeError
-    h = f"{value:032x}"
-    object.__setattr__(made, "_text", f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    _set_text(made, _text(value))
     return made
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 import uuid
@@ -35,6 +36,15 @@ def test_the_random_part_differs_between_ids_of_the_same_millisecond() -> None:
     high_random = {(value >> 64) & 0xFFF for value in made}
     assert len(low_bits) == len(made)
     assert len(high_random) > 1000  # 12 bits: 4,096 values; a fixed or copied field would give one or a few
+
+
+def test_seeding_pythons_random_does_not_repeat_ids() -> None:
+    # a simulation or a script may seed the `random` module for repeatable runs: ids must not repeat with it
+    random.seed(7)
+    first = [new_id()[15:] for _ in range(20)]
+    random.seed(7)
+    again = [new_id()[15:] for _ in range(20)]
+    assert not set(first) & set(again)
 
 
 def test_threads_never_make_the_same_id() -> None:
