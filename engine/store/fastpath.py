@@ -14,6 +14,7 @@ import threading
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import exc
@@ -42,21 +43,26 @@ class _Compiled:
         self.sql = sql
         self.names = names  # positional parameter order (qmark), or None for named parameters
         self.processors = processors
-        self.plan = [(name, processors.get(name)) for name in names] if names is not None else None
         self.fixed = fixed  # parameters the statement itself gives (a LIMIT, a literal compared with)
         self.row: Any = None  # SELECT: the row class and result processors, set at the first result
         self.results: list[tuple[int, Callable[[Any], Any]]] = []
+        # positional: the values picked in one C call, then the few that have a processor converted
+        self.pick = itemgetter(*names) if names else None
+        self.single = names is not None and len(names) == 1
+        self.converted = [(i, processors[name]) for i, name in enumerate(names or ()) if name in processors]
 
     def params(self, values: dict[str, Any]) -> Any:
-        procs = self.processors
         if self.fixed:
             values = {**self.fixed, **values}
-        if self.plan is not None:
-            out = []
-            for name, proc in self.plan:
-                value = values[name]
-                out.append(value if proc is None or value is None else proc(value))
+        pick = self.pick
+        if pick is not None:
+            out = [pick(values)] if self.single else list(pick(values))
+            for i, proc in self.converted:
+                value = out[i]
+                if value is not None:
+                    out[i] = proc(value)
             return out
+        procs = self.processors
         return {name: (procs[name](value) if name in procs and value is not None else value)
                 for name, value in values.items()}
 
