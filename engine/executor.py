@@ -77,6 +77,11 @@ class Loaded:
     row: InstanceRow
     run: Run
     before: Waits  # what the run held and waited for when it was last saved
+    saved: dict[str, Any] | None = None  # the variables the last `save` wrote (read once, for the caller's answer)
+
+    def variables(self) -> dict[str, Any]:
+        """The instance's variables as saved (a copy), or as the run holds them when not saved since the load."""
+        return dict(self.saved) if self.saved is not None else self.run.variables()
 
 
 class Executor:
@@ -278,7 +283,7 @@ class Executor:
             run.prune()  # drops finished tasks: read their outcome above
             users, externals = run.waiting_tasks()
             timers, events = run.waiting_events()
-            variables = run.variables()
+            variables = loaded.saved = run.variables()
         ended = run.completed
         rows = _Rows()
         if started:

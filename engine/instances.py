@@ -107,7 +107,7 @@ class Instances:
             if idempotency is not None:
                 session.execute(update(m.IdempotentStart).where(m.IdempotentStart.key == idempotency[0])
                                 .values(instance_id=loaded.row.id))
-            return InstanceView.of(loaded.row, loaded.run.variables())
+            return InstanceView.of(loaded.row, loaded.variables())
 
     def get(self, instance_id: str) -> InstanceView:
         with self.engine.db.read() as session:

@@ -441,7 +441,7 @@ class Tasks:
             user = user or row.assignee  # who completes a claimed task when no one is named: its assignee
             eng.executor.apply(loaded, lambda run: run.complete(task_id, variables))
             eng.executor.save(session, loaded, user=user)
-            return loaded.run.variables()
+            return loaded.variables()
 
     def bpmn_error(self, task_id: str, error_code: str, error_message: str | None = None,
                    variables: dict[str, Any] | None = None, *, user: str | None = None) -> None:
