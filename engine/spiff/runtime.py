@@ -77,6 +77,7 @@ from ..variables import (
 from . import clockpatch, code_events, inclusive, scopes, timerhold
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
+from .fresh import new_workflow
 from .message_names import resolved_name
 from .parser import (
     OUT_LOCALS,
@@ -368,7 +369,7 @@ class Run:
         """
         engine = StageflowScriptEngine(sandbox, business_key)
         with _spiff_errors():
-            workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=engine)
+            workflow = new_workflow(compiled, engine)
         workflow.task_tree.data.update(variables)
         if start_element is None and trigger is not None:
             start_element = start_event_for(compiled.spec, trigger_definition(*trigger))
