@@ -242,8 +242,7 @@ class MailTaskSpec(ServiceTask):
         if letter["sender"] is not None and not _MAIL_ADDRESS.match(letter["sender"]):
             raise WorkflowTaskException(f"mail task field 'from': {letter['sender']!r} is not an e-mail address",
                                         task=my_task)
-        top = my_task.workflow.top_workflow
-        top.__dict__.setdefault(MAILS, []).append(letter)
+        _keep(my_task.workflow.top_workflow, MAILS, letter)
         return True
 
 
@@ -264,9 +263,28 @@ def _addresses(value: Any) -> list[str]:
     return [text for item in items if (text := _text(item))]
 
 
+def _keep(workflow: Any, name: str, item: Any) -> None:
+    """Append `item` to the list attribute `name` of a workflow (made on first use)."""
+    items = getattr(workflow, name, None)
+    if items is None:
+        items = []
+        setattr(workflow, name, items)
+    items.append(item)
+
+
+def _take(workflow: Any, name: str) -> list[Any]:
+    """What `_keep` kept under `name`, then forgotten. Read by attribute, never through `__dict__`: reading that
+    would give the workflow a dictionary of its own, slower for every attribute read afterwards (every save asks)."""
+    items = getattr(workflow, name, None)
+    if not items:
+        return []
+    delattr(workflow, name)
+    return items
+
+
 def take_mails(workflow: Any) -> list[dict[str, Any]]:
     """The letters the mail tasks of `workflow` wrote since the last call (then forgotten)."""
-    return workflow.__dict__.pop(MAILS, None) or []
+    return _take(workflow, MAILS)
 
 
 DECISIONS = "sf_decisions"  # attribute of a top workflow: the decisions its business rule tasks evaluated
@@ -284,7 +302,7 @@ class Evaluation:
 
 def take_decisions(workflow: Any) -> list[Evaluation]:
     """The evaluations of the business rule tasks of `workflow` since the last call (then forgotten)."""
-    return workflow.__dict__.pop(DECISIONS, None) or []
+    return _take(workflow, DECISIONS)
 
 
 class _ServiceTaskParser(CamundaTaskParser):
@@ -345,7 +363,7 @@ class DecisionTaskSpec(ServiceTask):
         except DecisionError as err:
             raise WorkflowTaskException(err.reason, task=my_task)
         evaluation = Evaluation(self.bpmn_id, str(my_task.id), trace)
-        my_task.workflow.top_workflow.__dict__.setdefault(DECISIONS, []).append(evaluation)
+        _keep(my_task.workflow.top_workflow, DECISIONS, evaluation)
         return True
 
 
