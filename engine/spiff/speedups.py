@@ -4,7 +4,8 @@ SpiffWorkflow builds the `extra` of its log records before calling the logger, w
 the level is off: every state change of every task computes a dict of nine entries (with the task's data, as its
 loggers have no level of their own) and a state name from a dictionary built afresh per call, and a workflow's
 creation lists all its tasks for a record nobody reads. That was about 14% of running a small process in memory.
-Here the `extra` is built only when the record will be emitted, and state names are looked up in one table.
+Here the `extra` is built only when the record will be emitted (a task's change of state skips its record's
+text too), and state names are looked up in one table.
 Task ids are Stageflow's time-ordered ids (`engine.ids`) instead of `uuid4()`: the same `UUID` type, made
 without a system call each, and the human tasks and history rows keyed by them go in index order.
 Installed once, on import of `engine.spiff`.
@@ -13,6 +14,7 @@ Installed once, on import of `engine.spiff`.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import SpiffWorkflow.task as spiff_task
@@ -64,7 +66,26 @@ def install() -> None:
         Workflow.collect_log_extras, workflow_logger)
     BpmnBaseWorkflow.collect_log_extras = extras_when_logged(  # type: ignore[method-assign]
         BpmnBaseWorkflow.collect_log_extras, workflow_logger)
+    Task._set_state = _set_state_when_logged(Task._set_state)  # type: ignore[method-assign]
     spiff_task.uuid4 = new_uuid  # Task.__init__'s default id
+
+
+def _set_state_when_logged(plain: Any) -> Any:
+    """`Task._set_state` without its log line's text (an f-string with the state's name, the record's extra) when
+    its logger would drop it; SpiffWorkflow's own when the logger is on."""
+    info, debug, time_now = logging.INFO, logging.DEBUG, time.time
+
+    def _set_state(self: Any, value: int) -> None:
+        if value != self._state:
+            if task_logger.isEnabledFor(info):
+                plain(self, value)
+                return
+            self.last_state_change = time_now()
+            self._state = value
+        elif task_logger.isEnabledFor(debug):
+            plain(self, value)
+
+    return _set_state
 
 
 install()
