@@ -100,6 +100,7 @@ from .tree import ACTIVE, callers, drop_subprocess, earlier_join_arrivals, find_
 WAITING_SINCE = "sf_since"  # a waiting task's internal data: when it began to wait, for its history
 SERIALIZER_VERSION = "sf1"  # Stageflow's runtime format: SpiffWorkflow 1.5 without specs, pruned tree
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
+_READY = TaskState.READY  # compared with `task._state` on the paths every save takes
 
 clockpatch.install()
 timerhold.install()
@@ -1018,7 +1019,7 @@ class Run:
         """(user tasks, external tasks) that are READY."""
         users, externals = [], []
         for task in self._all_tasks():
-            if task.state != TaskState.READY or not task.task_spec.manual or self._async_pending(task):
+            if task._state != _READY or not task.task_spec.manual or self._async_pending(task):
                 continue
             spec = task.task_spec
             builtins = multi_instance_variables(task)
@@ -1046,7 +1047,7 @@ class Run:
         if not self.workflow.completed:
             events.extend(self._event_subprocess_starts())
         for task in self._all_tasks():
-            if task.state == TaskState.READY and self._async_pending(task):
+            if task._state == _READY and self._async_pending(task):
                 since = task.internal_data.setdefault("sf_async_since", current_clock().now().isoformat())
                 element = _element_id(task.task_spec) or ""
                 timers.append(WaitingTimer(str(task.id), element, parse_stored_moment(since), "async"))
@@ -1233,7 +1234,7 @@ class Run:
 
     # -- history --------------------------------------------------------------------------------------------
     def _snapshot(self) -> Snapshot:
-        return Snapshot({task.id: task.state for task in self._all_tasks()})
+        return Snapshot({task.id: task._state for task in self._all_tasks()})
 
     def steps(self, now: datetime) -> list[Step]:
         """What happened since the load (or start): elements completed, cancelled or failed, in the order they
@@ -1245,7 +1246,7 @@ class Run:
             spec = task.task_spec
             if getattr(spec, "bpmn_id", None) is None or spec.bpmn_id.startswith(HIDDEN_PREFIX):
                 continue
-            state = task.state
+            state = task._state  # the attribute: `state` is a property, read for every task of every save
             if before.get(task.id) == state:
                 continue
             if state == TaskState.COMPLETED:
