@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import uuid
+from collections import namedtuple
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -176,7 +177,34 @@ class Executor:
             found = _LOAD_FAST.first(session, {"instance_id": instance_id, "kept": -1})
         if found is None:
             raise NotFound(f"process instance '{instance_id}' not found")
+        return self._loaded(session, instance_id, found._asdict(), kept_version)
+
+    def task_and_load(self, session: Session, task_id: str) -> tuple[Any, Loaded | None]:
+        """(the state of human task `task_id`, its instance loaded for a change, or None when the task has ended);
+        (None, None) when there is no such task. On SQLite in one statement (the write transaction is the lock);
+        on PostgreSQL the task is read again once its instance is locked."""
+        if not self.db.is_sqlite:
+            row = TASK_STATE.first(session, {"task_id": task_id})
+            if row is None or row.ended_at is not None:
+                return row, None
+            loaded = self.load(session, row.instance_id)
+            return TASK_STATE.first(session, {"task_id": task_id}), loaded
+        found = _TASK_AND_INSTANCE.first(session, {"task_id": task_id})
+        if found is None:
+            return None, None
         values = found._asdict()
+        row = _TaskState(*(values.pop(f"task_{name}") for name in _TASK_STATE_FIELDS))
+        if row.ended_at is not None:
+            return row, None
+        instance_id = values["id"]
+        kept_version = self.runs.version(instance_id)
+        values["runtime"] = None  # at the version kept (the usual case), as `_LOAD` leaves it
+        if not values["ended"] and (values["version"] != kept_version
+                                    or values["serializer_version"] != SERIALIZER_VERSION):
+            values["runtime"] = _RUNTIME.first(session, {"instance_id": instance_id}).runtime
+        return row, self._loaded(session, instance_id, values, kept_version)
+
+    def _loaded(self, session: Session, instance_id: str, values: dict[str, Any], kept_version: int) -> Loaded:
         if values.pop("ended"):
             raise Conflict(f"process instance '{instance_id}' has ended ({values['state'].lower()})")
         row = InstanceRow(**values)  # a plain copy: writes go through explicit statements
@@ -605,6 +633,18 @@ _LOAD = select(*[c for c in _INSTANCE.c if c.key != "runtime"],
                     else_=_INSTANCE.c.runtime).label("runtime"),
                _INSTANCE.c.runtime.is_(None).label("ended")).where(_INSTANCE.c.id == bindparam("instance_id"))
 _LOAD_FAST = FastStatement(_LOAD)  # reads, and changes on SQLite (its write transaction is the lock)
+_TASK = m.HumanTask.__table__
+_TASK_STATE_FIELDS = ("instance_id", "ended_at", "outcome", "completed_by", "assignee", "suspended")
+_TaskState = namedtuple("_TaskState", _TASK_STATE_FIELDS)  # noqa: PYI024
+TASK_STATE = FastStatement(select(*[_TASK.c[name] for name in _TASK_STATE_FIELDS])
+                            .where(_TASK.c.id == bindparam("task_id")))
+# A task's state and its instance's row but the runtime, in one statement (SQLite): the runtime is read after
+# only when the run kept in this process is not at the row's version.
+_TASK_AND_INSTANCE = FastStatement(
+    select(*[_TASK.c[name].label(f"task_{name}") for name in _TASK_STATE_FIELDS],
+           *[c for c in _INSTANCE.c if c.key != "runtime"], _INSTANCE.c.runtime.is_(None).label("ended"))
+    .select_from(_TASK.join(_INSTANCE, _TASK.c.instance_id == _INSTANCE.c.id))
+    .where(_TASK.c.id == bindparam("task_id")))
 _LOAD_LOCKED = FastStatement(_LOAD.with_for_update())
 _RUNTIME = FastStatement(select(_INSTANCE.c.runtime).where(_INSTANCE.c.id == bindparam("instance_id")))
 _SAVE = FastStatement(
@@ -612,7 +652,6 @@ _SAVE = FastStatement(
     .where(_INSTANCE.c.id == bindparam("b_id"), _INSTANCE.c.version == bindparam("b_version"))
     .values(runtime=bindparam("runtime"), version=bindparam("version"), state=bindparam("state"),
             ended_at=bindparam("ended_at"), serializer_version=bindparam("serializer_version")))
-_TASK = m.HumanTask.__table__
 _END_TASK = FastStatement(
     update(_TASK).where(_TASK.c.id == bindparam("b_id"), _TASK.c.ended_at.is_(None))
     .values(ended_at=bindparam("ended_at"), outcome=bindparam("outcome"), completed_by=bindparam("completed_by")))

@@ -11,6 +11,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, text
 from sqlalchemy.sql import ClauseElement
 
 from .errors import AlreadyClaimed, BadRequest, Conflict, NotFound, Suspended
+from .executor import TASK_STATE
 from .forms import FormField, validate_submission
 from .ids import new_id
 from .spiff.runtime import check_variables_serializable
@@ -35,9 +36,6 @@ SORT_COLUMNS = {
 
 
 _T = m.HumanTask.__table__
-_TASK_STATE = FastStatement(select(_T.c.instance_id, _T.c.ended_at, _T.c.outcome, _T.c.completed_by, _T.c.assignee,
-                                   _T.c.suspended).where(_T.c.id == bindparam("task_id")))
-
 # Filters of `Tasks.query` that compare a column with one value: a list with them is built once per shape (which
 # filters, sort, order), with placeholders for the values, and run as a `FastStatement`. Building a SELECT and its
 # cache key costs more than running it.
@@ -365,7 +363,7 @@ class Tasks:
         with eng.transaction() as session:
             loaded = None
             if variables or check_form:  # the instance first, then the task: the order a completion locks them in
-                state = _TASK_STATE.first(session, {"task_id": task_id})
+                state = TASK_STATE.first(session, {"task_id": task_id})
                 if state is None:
                     raise NotFound(f"task '{task_id}' not found")
                 if state.ended_at is None:
@@ -390,7 +388,7 @@ class Tasks:
     def variables(self, task_id: str) -> dict[str, Any]:
         """The variables a task sees: its scope's data (in a called process, that process's variables)."""
         with self.engine.db.read() as session:
-            row = _TASK_STATE.first(session, {"task_id": task_id})
+            row = TASK_STATE.first(session, {"task_id": task_id})
             if row is None:
                 raise NotFound(f"task '{task_id}' not found")
             if row.ended_at is not None:
@@ -478,13 +476,9 @@ class Tasks:
     def _open_and_loaded(self, session: Any, task_id: str) -> tuple[Any, Any]:
         """An open, active task's state row and its instance, locked for a change (`NotFound`, `Conflict` when
         it has ended, `Suspended`)."""
-        eng = self.engine
-        row = _TASK_STATE.first(session, {"task_id": task_id})
+        row, loaded = self.engine.executor.task_and_load(session, task_id)
         if row is None:
             raise NotFound(f"task '{task_id}' not found")
-        loaded = eng.executor.load(session, row.instance_id) if row.ended_at is None else None
-        if loaded is not None and not eng.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE has locked it all already
-            row = _TASK_STATE.first(session, {"task_id": task_id})  # again, under the lock
         if row.ended_at is not None:
             who = f" by {row.completed_by}" if row.completed_by else ""
             raise Conflict(f"task '{task_id}' was already {row.outcome or 'completed'}{who}")
