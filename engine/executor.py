@@ -318,9 +318,13 @@ class Executor:
             rows.add(m.HistoryEvent, started)
         self._history(rows, row, steps, user)
         self._human_tasks(session, rows, loaded, users, completed, now, user)
-        self._external_tasks(session, rows, loaded, externals, now)
-        self._timers(session, rows, loaded, timers, now)
-        self._subscriptions(session, rows, loaded, events, now)
+        before = loaded.before
+        if externals or before.externals:  # (most steps have none of these three, before or after)
+            self._external_tasks(session, rows, loaded, externals, now)
+        if timers or before.timers:
+            self._timers(session, rows, loaded, timers, now)
+        if events or before.events:
+            self._subscriptions(session, rows, loaded, events, now)
         self._variables(session, rows, row.id, loaded.before.variables, variables, now)
         state = row.state
         if ended:

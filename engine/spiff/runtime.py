@@ -233,7 +233,7 @@ def _plain_runtime(workflow: BpmnWorkflow, *, check: bool = False) -> dict[str, 
         fields = out[str(key)] = _task_fields(task, internal)
         fields["typename"] = "Task"
         # a task's data is plain when what it holds beyond its parent's (plain) data is: its delta's updates
-        if check and not (_plain(internal) and _plain(fields["data"])
+        if check and not ((not internal or _plain(internal)) and (not fields["data"] or _plain(fields["data"]))
                           and (not fields["delta"] or _plain(fields["delta"]["updates"]))):
             return None
     last = workflow.last_task
@@ -1783,6 +1783,8 @@ def _plain(value: Any) -> bool:
     if kind is float:
         return math.isfinite(value)
     if kind is dict:
+        if not value:  # most tasks' internal data and delta: no sets to build
+            return True
         if not set(map(type, value)) <= _TEXT:
             return False
         # Most values are flat: their types are checked in C before any of them is looked at one by one (each
