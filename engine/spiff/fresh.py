@@ -52,7 +52,7 @@ class _Prepared:
         source = self.workflow
         assert source is not None
         workflow = _new(BpmnWorkflow)
-        workflow.subprocess_specs = source.subprocess_specs
+        workflow.subprocess_specs = source.subprocess_specs or {}  # the compiled process's, or its own empty one
         workflow.subprocesses, workflow.bpmn_events, workflow.correlations = {}, [], {}
         workflow.event_manager = EventManager(workflow)
         workflow.spec = source.spec

@@ -63,6 +63,11 @@ def test_a_copied_workflow_is_what_spiffworkflows_constructor_builds(sqlite_engi
             assert not first.tasks.keys() & second.tasks.keys()
             assert first.task_tree.data is not second.task_tree.data and first.data is not second.data
             assert first.event_manager is not second.event_manager and first.subprocesses is not second.subprocesses
+            # the called processes' specs: the compiled process's own dict where it has some, as the constructor
+            # does, else a dict of the instance's own
+            assert ((first.subprocess_specs is compiled.subprocess_specs)
+                    == (built.subprocess_specs is compiled.subprocess_specs))
+            assert first.subprocess_specs is not second.subprocess_specs or bool(compiled.subprocess_specs)
             first.task_tree.data["x"] = 1
             assert "x" not in second.task_tree.data
             compared += 1
