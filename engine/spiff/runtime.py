@@ -233,7 +233,7 @@ def _plain_runtime(workflow: BpmnWorkflow, *, check: bool = False) -> dict[str, 
         fields = out[str(key)] = _task_fields(task, internal)
         fields["typename"] = "Task"
         # a task's data is plain when what it holds beyond its parent's (plain) data is: its delta's updates
-        if check and not ((not internal or _plain(internal)) and (not fields["data"] or _plain(fields["data"]))
+        if check and not (_plain(internal) and _plain(fields["data"])
                           and (not fields["delta"] or _plain(fields["delta"]["updates"]))):
             return None
     last = workflow.last_task
@@ -1469,7 +1469,7 @@ def _drop_orphan_subprocesses(workflow: BpmnWorkflow) -> None:
 
 
 
-class _SpiffErrors:
+class _spiff_errors:  # noqa: N801 - used as a function: `with _spiff_errors():`
     """Turn whatever SpiffWorkflow raises while running into a `ScriptError` naming the element.
 
     A script or expression error names its task; a bare Python error from inside SpiffWorkflow (a multi-instance
@@ -1495,8 +1495,6 @@ class _SpiffErrors:
                               element_id=_element_id(spec) if spec is not None else None) from err
         raise _internal_error(err) from err  # a bug or an unchecked case inside SpiffWorkflow
 
-
-_spiff_errors = _SpiffErrors
 
 
 def _readable(message: str, spec: Any = None) -> str:
