@@ -198,9 +198,8 @@ class Executor:
             return row, None
         instance_id = values["id"]
         kept_version = self.runs.version(instance_id)
-        values["runtime"] = None  # at the version kept (the usual case), as `_LOAD` leaves it
-        if not values["ended"] and (values["version"] != kept_version
-                                    or values["serializer_version"] != SERIALIZER_VERSION):
+        values["runtime"] = None  # as `_LOAD` leaves it; `_loaded` reads it when no run is kept at the row's version
+        if not values["ended"] and values["serializer_version"] != SERIALIZER_VERSION:  # to migrate: load it
             values["runtime"] = _RUNTIME.first(session, {"instance_id": instance_id}).runtime
         return row, self._loaded(session, instance_id, values, kept_version)
 
@@ -325,7 +324,7 @@ class Executor:
             self._timers(session, rows, loaded, timers, now)
         if events or before.events:
             self._subscriptions(session, rows, loaded, events, now)
-        self._variables(session, rows, row.id, loaded.before.variables, variables, now)
+        self._variables(session, rows, row.id, before.variables, variables, now)
         state = row.state
         if ended:
             state = COMPLETED if state != CANCELED else CANCELED
