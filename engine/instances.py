@@ -227,6 +227,8 @@ class Instances:
             query = query.where(m.ProcessInstance.business_key == business_key)
         if state:
             query = query.where(m.ProcessInstance.state == state.upper())
+            if state.upper() in (ACTIVE, SUSPENDED):  # read from the index of the unfinished instances
+                query = query.where(m.ProcessInstance.ended_at.is_(None))
         if active_only:
             query = query.where(m.ProcessInstance.ended_at.is_(None))
         for name, value in (variable_equals or {}).items():
@@ -380,7 +382,7 @@ class Instances:
                              "suspend or activate instances")
         pi = m.ProcessInstance
         with self.engine.transaction() as session:
-            query = select(pi).where(pi.state == (ACTIVE if suspended else SUSPENDED))
+            query = select(pi).where(pi.state == (ACTIVE if suspended else SUSPENDED), pi.ended_at.is_(None))
             if definition_id is not None:
                 if session.get(m.ProcessDefinition, definition_id) is None:
                     raise NotFound(f"process definition '{definition_id}' not found")

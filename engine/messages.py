@@ -19,8 +19,12 @@ if TYPE_CHECKING:
     from .api import Engine
 
 
-# Suspended instances' subscriptions are suspended too: messages and signals pass them by, as in Camunda.
-_ACTIVE_INSTANCES = select(m.ProcessInstance.id).where(m.ProcessInstance.state == "ACTIVE")
+# Suspended instances' subscriptions are suspended too: messages and signals pass them by, as in Camunda. Each
+# subscription found looks up its own instance (`IN (SELECT ... WHERE state = 'ACTIVE')` listed every running
+# instance of the database at each correlation).
+_OF_AN_ACTIVE_INSTANCE = (select(m.ProcessInstance.id)
+                          .where(m.ProcessInstance.id == m.EventSubscription.instance_id,
+                                 m.ProcessInstance.state == "ACTIVE").exists())
 
 
 @dataclass
@@ -95,7 +99,7 @@ class Messages:
                  correlation_keys: dict[str, Any] | None) -> list[str]:
         query = (select(m.EventSubscription.instance_id)
                  .where(m.EventSubscription.event_type == "message", m.EventSubscription.name == name,
-                        m.EventSubscription.instance_id.in_(_ACTIVE_INSTANCES)))
+                        _OF_AN_ACTIVE_INSTANCE))
         if business_key is not None:
             query = query.where(m.EventSubscription.business_key == business_key)
         if instance_id is not None:
@@ -168,7 +172,7 @@ class Messages:
                 _check_signal_target(session, name, instance_id)
             query = select(m.EventSubscription.instance_id).where(
                 m.EventSubscription.event_type == "signal", m.EventSubscription.name == name,
-                m.EventSubscription.instance_id.in_(_ACTIVE_INSTANCES))
+                _OF_AN_ACTIVE_INSTANCE)
             if instance_id:
                 query = query.where(m.EventSubscription.instance_id == instance_id)
             for target in sorted(set(session.scalars(query).all())):

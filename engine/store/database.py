@@ -156,24 +156,26 @@ class Database:
     def head_revision(self) -> str | None:
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
-    def upgrade(self) -> str | None:
-        """Bring the schema to the newest migration; returns the revision it is at."""
+    def upgrade(self, to: str | None = None) -> str | None:
+        """Bring the schema to the newest migration (or to the revision `to`: a database as an older Stageflow
+        left it, for a migration's tests); returns the revision it is at."""
         head = self.head_revision()
+        target = to or head
         try:
-            if self.current_revision() != head:
+            if self.current_revision() != target:
                 # Two processes starting on a new database: the first migrates, the second waits for the
                 # lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), then finds nothing to do.
                 with self._writer.begin() as conn:
                     if not self.is_sqlite:
                         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _UPGRADE_LOCK_ID})
-                    if MigrationContext.configure(conn).get_current_revision() != head:
+                    if MigrationContext.configure(conn).get_current_revision() != target:
                         cfg = self._alembic_config()
                         cfg.attributes["connection"] = conn
-                        command.upgrade(cfg, "head")
+                        command.upgrade(cfg, target)
         except OperationalError as err:
             raise _unavailable(err)
-        self._schema_checked = True
-        return head
+        self._schema_checked = target == head
+        return target
 
     def analyze(self) -> None:
         """Refresh the query planner's statistics. SQLite keeps none until asked, and without them it picks poor

@@ -2,14 +2,119 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine as SAEngine
 
 from engine.api import Engine
+from engine.clock import VirtualClock
+from engine.config import Settings
 from engine.store import models as m
+from tests.conftest import PG_ADMIN_URL, pg_url
+from tests.helpers import bpmn, chain
 
 
 def test_the_migrated_database_has_exactly_the_tables_and_indexes_the_models_declare(engine: Engine) -> None:
     with engine.db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), m.Base.metadata)
     assert differences == []
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database without any schema: a SQLite file, then a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'older.db'}"
+        return
+    request.getfixturevalue("pg_schema")  # PostgreSQL is there (or the test skips, or fails in CI)
+    schema = f"sf_older_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield pg_url(schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+WAITS_THEN_DOUBLES = bpmn("""<bpmn:startEvent id="s"/><bpmn:userTask id="review" name="Review"/>
+    <bpmn:scriptTask id="double"><bpmn:script>y = x * 2</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="e"/>"""
+                          + chain("s", "review", "double", "e"))
+
+
+def test_an_instance_started_before_migration_0019_goes_on_after_it(empty_database: str) -> None:
+    """0019 moved the state index to the unfinished instances and, on SQLite, rebuilt the variable table without
+    rowid: what was stored before is read and found after."""
+    engine = Engine(Settings(database_url=empty_database), clock=VirtualClock())
+    try:
+        assert engine.db.upgrade("0018") == "0018"
+        engine.definitions.deploy([("p.bpmn", WAITS_THEN_DOUBLES)])
+        waiting = engine.instances.start("p", business_key="A-1", variables={"x": 21, "customer": "Ann"})
+        done = engine.instances.start("p", variables={"x": 1, "customer": "Bob"})
+        [task] = engine.tasks.list(instance_id=done.id)
+        engine.tasks.complete(task.id, {})
+
+        assert engine.upgrade() == engine.db.head_revision() == engine.db.current_revision()
+        assert engine.instances.variables(waiting.id) == {"x": 21, "customer": "Ann"}
+        assert engine.instances.variables(done.id) == {"x": 1, "customer": "Bob", "y": 2}
+        assert [i.id for i in engine.instances.list(state="ACTIVE")] == [waiting.id]
+        assert [i.id for i in engine.instances.list(state="COMPLETED")] == [done.id]
+        assert [i.id for i in engine.instances.list(variable_equals={"customer": "Ann"})] == [waiting.id]
+        [task] = engine.tasks.list(instance_id=waiting.id)
+        engine.tasks.complete(task.id, {"note": "ok"})
+        assert engine.instances.variables(waiting.id) == {"x": 21, "customer": "Ann", "note": "ok", "y": 42}
+        assert engine.instances.list(state="ACTIVE") == []
+        assert {i.id for i in engine.instances.list(state="COMPLETED")} == {waiting.id, done.id}
+        if engine.db.is_sqlite:
+            with engine.db.read() as session:
+                table = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'variable'"))
+            assert table.rstrip().endswith("WITHOUT ROWID")
+    finally:
+        engine.close()
+
+
+def _plans(engine: Engine, act: Callable[[], object], table: str) -> list[str]:
+    """SQLite's plans of the SELECTs from `table` that `act` ran."""
+    statements: list[tuple[str, object]] = []
+
+    def seen(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(SAEngine, "before_cursor_execute", seen)
+    try:
+        act()
+    finally:
+        event.remove(SAEngine, "before_cursor_execute", seen)
+    assert statements, f"no SELECT from {table} was run"
+    with engine.db.read() as session:
+        raw = session.connection().connection.dbapi_connection
+        return [" / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
+                for sql, params in statements]
+
+
+def test_correlation_and_state_queries_read_only_the_instances_they_need(sqlite_engine: Engine) -> None:
+    """A message looks up the instance of each subscription it finds (it listed every running instance of the
+    database at each correlation); a list of the running instances reads the index of the unfinished ones."""
+    engine = sqlite_engine
+    engine.definitions.deploy([("m.bpmn", bpmn(
+        """<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="wait"><bpmn:messageEventDefinition
+        messageRef="go"/></bpmn:intermediateCatchEvent><bpmn:endEvent id="e"/>""" + chain("s", "wait", "e"),
+        extra='<bpmn:message id="go" name="go"/>'))])
+    instance = engine.instances.start("p", business_key="B-1")
+    [correlation] = _plans(engine, lambda: engine.messages.correlate("go", business_key="B-1"),
+                           "event_subscription")
+    assert "LIST SUBQUERY" not in correlation and "SCAN process_instance" not in correlation, correlation
+    assert "SEARCH process_instance USING INDEX sqlite_autoindex_process_instance_1 (id=?)" in correlation
+    assert engine.instances.get(instance.id).state == "COMPLETED"
+    for state in ("ACTIVE", "SUSPENDED"):
+        [listing] = _plans(engine, lambda state=state: engine.instances.list(state=state), "process_instance")
+        assert "USING INDEX ix_instance_unfinished (state=?)" in listing, listing
