@@ -12,7 +12,7 @@ from sqlalchemy.sql import ClauseElement
 
 from .errors import AlreadyClaimed, BadRequest, Conflict, NotFound, Suspended
 from .executor import TASK_STATE
-from .forms import FormField, validate_submission
+from .forms import validate_submission
 from .ids import new_id
 from .spiff.runtime import check_variables_serializable
 from .store import models as m
@@ -495,8 +495,10 @@ class Tasks:
         if not check_form:
             return variables
         task = loaded.run.task(task_id)
-        return validate_submission(self._fields(loaded, task_id), variables, partial=partial,
-                                   existing=task.data if task is not None else None)
+        info = loaded.run.compiled.element(task.task_spec) if task is not None else None
+        if info is None or not info.form:  # no form: the variables as they came
+            return variables
+        return validate_submission(info.form, variables, partial=partial, existing=task.data)
 
     def add_comment(self, task_id: str, message: str, *, user: str | None = None) -> dict[str, Any]:
         """Comment on a task (open or ended); returns the comment in Camunda's shape."""
@@ -520,12 +522,6 @@ class Tasks:
             rows = session.scalars(select(m.TaskComment).where(m.TaskComment.task_id == task_id)
                                    .order_by(m.TaskComment.created_at, m.TaskComment.id)).all()
             return [_comment_json(r) for r in rows]
-
-    @staticmethod
-    def _fields(loaded, task_id: str) -> list[FormField]:  # type: ignore[no-untyped-def]
-        task = loaded.run.task(task_id)
-        info = loaded.run.compiled.element(task.task_spec) if task is not None else None
-        return info.form if info is not None else []
 
     def _active(self, session, task_id: str) -> m.HumanTask:  # type: ignore[no-untyped-def]
         query = select(m.HumanTask).where(m.HumanTask.id == task_id)
