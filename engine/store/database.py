@@ -389,10 +389,6 @@ def _configure_sqlite(engine: Engine) -> None:
         # guarantees is unchanged. A larger page cache (16 MB instead of 2 MB) keeps a big inbox's indexes in memory.
         cursor.execute("PRAGMA wal_autocheckpoint=4000")
         cursor.execute("PRAGMA cache_size=-16000")
-        # Debian builds SQLite with secure_delete on (SQLite's own default is off): every page that goes to the
-        # free list is zeroed and written too. FAST zeroes deleted bytes only within the pages a change writes
-        # anyway, leaving free pages as they were: 1.5% off a benchmark instance (bench/README.md, session 21).
-        cursor.execute("PRAGMA secure_delete=FAST")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

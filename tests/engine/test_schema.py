@@ -116,11 +116,10 @@ def test_correlation_and_state_queries_read_only_the_instances_they_need(sqlite_
 
 
 def test_sqlite_connections_read_and_write_with_the_settings_the_engine_chose(sqlite_engine: Engine) -> None:
-    """WAL without waiting for the disk at each commit, foreign keys enforced, and deleted bytes zeroed within the
-    pages a change writes (FAST: not the free pages too, as Debian's build of SQLite would by default)."""
+    """WAL without waiting for the disk at each commit, foreign keys enforced, a wait for a busy database."""
     for session_of in (sqlite_engine.db.read, sqlite_engine.db.write):
         with session_of() as session:
             connection = session.connection()
             settings = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-                        for name in ("journal_mode", "synchronous", "foreign_keys", "secure_delete")}
-        assert settings == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "secure_delete": 2}
+                        for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")}
+        assert settings == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 30000}
