@@ -91,9 +91,10 @@ class _Prepared:
 def new_workflow(compiled: Any, script_engine: Any) -> BpmnWorkflow:
     """A new workflow of `compiled`'s process, as `BpmnWorkflow(spec, subprocess_specs, script_engine=...)` makes
     it (a process whose new workflow holds more than a task tree is built by the constructor each time)."""
-    prepared: _Prepared | None = compiled.__dict__.get(_TEMPLATE)
+    prepared: _Prepared | None = getattr(compiled, _TEMPLATE, None)  # (not through `__dict__`: see above)
     if prepared is None:
-        prepared = compiled.__dict__[_TEMPLATE] = _Prepared(BpmnWorkflow(compiled.spec, compiled.subprocess_specs))
+        prepared = _Prepared(BpmnWorkflow(compiled.spec, compiled.subprocess_specs))
+        setattr(compiled, _TEMPLATE, prepared)
     if prepared.workflow is None:
         return BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=script_engine)
     return prepared.copy(script_engine)

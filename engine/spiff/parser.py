@@ -754,10 +754,10 @@ class CompiledProcess:
     def in_main_process(self, element_id: str) -> bool:
         """Whether an element is the process's own, outside its subprocesses and the processes it calls (whose
         elements see the variables of their own scope or called instance, not the process's)."""
-        own = self.__dict__.get("_own_elements")
+        own = getattr(self, "_own_elements", None)  # (by attribute: reading `__dict__` would slow every later read)
         if own is None:
             own = frozenset(getattr(s, "bpmn_id", None) for s in self.spec.task_specs.values())  # type: ignore[attr-defined]
-            self.__dict__["_own_elements"] = own
+            self._own_elements = own
         return element_id in own
 
     def waiting_at(self, element_id: str) -> str:
