@@ -363,11 +363,9 @@ class Tasks:
         with eng.transaction() as session:
             loaded = None
             if variables or check_form:  # the instance first, then the task: the order a completion locks them in
-                state = TASK_STATE.first(session, {"task_id": task_id})
+                state, loaded = eng.executor.task_and_load(session, task_id)
                 if state is None:
                     raise NotFound(f"task '{task_id}' not found")
-                if state.ended_at is None:
-                    loaded = eng.executor.load(session, state.instance_id)
             row = self._active(session, task_id)
             if row.delegation_state != PENDING:
                 raise BadRequest(f"task '{task_id}' cannot be resolved: it is not delegated (delegationState "
