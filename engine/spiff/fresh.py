@@ -41,6 +41,13 @@ class _Prepared:
 
     def __init__(self, workflow: BpmnWorkflow) -> None:
         self.tasks = list(workflow.tasks.values())  # parents before their children: the order they were made
+        # each task's parent and children as positions in `tasks`: a copy maps them by position, not through a
+        # dict of the template's ids (a UUID's hash is a Python method, and a copy would call it twice a task)
+        position = {task.id: i for i, task in enumerate(self.tasks)}
+        self.parents = [position[t._parent] if t._parent is not None else None for t in self.tasks]
+        self.children = [[position[c] for c in t._children] for t in self.tasks]
+        self.root = position[workflow.task_tree.id]
+        self.last = position[workflow.last_task.id] if workflow.last_task is not None else None
         self.latest = max(task.last_state_change for task in self.tasks)
         plain = (tuple(vars(workflow)) == _WORKFLOW_FIELDS and type(workflow) is BpmnWorkflow
                  and not (workflow.subprocesses or workflow.bpmn_events or workflow.correlations or workflow.locks
@@ -63,14 +70,15 @@ class _Prepared:
         workflow.tasks = tasks = {}
         workflow.completed = source.completed
         workflow.completed_event, workflow.task_removed_event = Event(), Event()
-        ids: dict[Any, Any] = {}
+        ids = [new_uuid() for _ in self.tasks]
+        made = []
         shift = time.time() - self.latest
-        for old in self.tasks:
+        for old, new_id, parent, children in zip(self.tasks, ids, self.parents, self.children, strict=True):
             task = _new(old.__class__)
-            task.id = ids[old.id] = new_uuid()
+            task.id = new_id
             task.workflow = workflow
-            task._parent = ids[old._parent] if old._parent is not None else None
-            task._children = old._children  # the template's ids: mapped below, once every task has its new one
+            task._parent = ids[parent] if parent is not None else None
+            task._children = [ids[child] for child in children]
             task._state = old._state
             task.triggered = old.triggered
             task.task_spec = old.task_spec
@@ -78,13 +86,12 @@ class _Prepared:
             task.data = deepcopy(old.data) if old.data else {}
             task.internal_data = deepcopy(old.internal_data) if old.internal_data else {}
             task.last_state_change = old.last_state_change + shift
-            tasks[task.id] = task
-        for task in tasks.values():
-            task._children = [ids[child] for child in task._children]
-        workflow.task_tree = tasks[ids[source.task_tree.id]]
+            tasks[new_id] = task
+            made.append(task)
+        workflow.task_tree = made[self.root]
         workflow._BpmnWorkflow__script_engine = script_engine  # type: ignore[attr-defined]
-        if source.last_task is not None:
-            workflow.last_task = tasks[ids[source.last_task.id]]
+        if self.last is not None:
+            workflow.last_task = made[self.last]
         return workflow
 
 

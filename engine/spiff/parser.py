@@ -872,6 +872,8 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
             if (info.inputs or info.outputs) and not isinstance(task_spec, MultiInstanceTask):
                 task_spec.sf_inputs = info.inputs  # each instance of a multi-instance activity has its own
                 task_spec.sf_outputs = info.outputs
+            if any(getattr(task_spec, name, None) for name in _COMPLETION_WORK):
+                task_spec.sf_completion_work = True  # read by the completion hook instead of each of these
             if isinstance(task_spec, MailTaskSpec):
                 task_spec.fields = info.mail or {}
             if isinstance(task_spec, StageflowCallActivity):
@@ -959,6 +961,12 @@ def payload_across_calls(catcher: Any, event: Any) -> Any:
     return payload if crossed else event.payload
 
 
+# what a spec's completion hook does beyond SpiffWorkflow's (set by the parser): a spec with none of these is
+# marked without `sf_completion_work`, and its completions skip the hook's checks
+_COMPLETION_WORK = ("sf_compensable", "sf_compensates", "sf_code_variable", "sf_message_variable", "sf_inputs",
+                    "sf_outputs")
+
+
 def _install_task_hooks() -> None:
     """Hook SpiffWorkflow's task specs once: `camunda:inputOutput` (`sf_inputs`, `sf_outputs`) right after a spec
     inherits its parent's data (before a subprocess copies it inward) and as it completes; the caught code in a
@@ -975,6 +983,8 @@ def _install_task_hooks() -> None:
         return result
 
     def _on_complete_hook(self, my_task):  # type: ignore[no-untyped-def]
+        if not getattr(self, "sf_completion_work", False) and OUT_LOCALS not in my_task.internal_data:
+            return complete(self, my_task)  # (most specs: none of what follows applies)
         if getattr(self, "sf_compensable", None) or getattr(self, "sf_compensates", None):
             compensation.on_complete(self, my_task)
         if getattr(self, "sf_code_variable", None) and "sf_caught_code" in my_task.internal_data:

@@ -1438,8 +1438,11 @@ def _do_engine_steps(workflow: BpmnWorkflow, budget: StepBudget | None = None) -
 def _update_waiting_tasks(workflow: BpmnWorkflow) -> None:
     """`Workflow.update_waiting_tasks`, which SpiffWorkflow runs after every task it completes, without its walk
     of the task tree when no task of the workflow waits (the walk would update nothing)."""
-    if any(task._state == TaskState.WAITING for task in workflow.tasks.values()):
-        type(workflow).update_waiting_tasks(workflow)
+    waiting = TaskState.WAITING
+    for task in workflow.tasks.values():  # (a loop: `any` over a generator costs a resumption a task)
+        if task._state == waiting:
+            type(workflow).update_waiting_tasks(workflow)
+            return
 
 
 def _ready_tasks(wf: Any) -> list[Any]:
@@ -1459,7 +1462,7 @@ def _ready_tasks(wf: Any) -> list[Any]:
 def _drop_orphan_subprocesses(workflow: BpmnWorkflow) -> None:
     """Forget the subprocesses whose task is gone (SpiffWorkflow leaves them when it cancels the instances of
     a multi-instance subprocess): their tasks would otherwise still be listed as waiting."""
-    while True:
+    while workflow.subprocesses:  # (most workflows have none: then no set of every task id is built)
         known = set(workflow.tasks).union(*(sub.tasks for sub in workflow.subprocesses.values()))
         orphans = [task_id for task_id in workflow.subprocesses if task_id not in known]
         if not orphans:
