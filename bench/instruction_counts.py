@@ -6,8 +6,9 @@ Runs the flow of `engine_throughput.py` (start -> user task -> complete -> scrip
 cachegrind twice, with 100 and with 100 + `--instances` instances after the same warm-up, and prints the
 difference per instance: instructions executed, first-level instruction and data cache misses, last-level misses.
 The same for plain in-memory SpiffWorkflow (`spiff_baseline.py`). Unlike a wall-clock rate these counts do not move
-with the machine's load (the same tree gives the same counts within about 0.3%), so a change of a few microseconds
-shows; they do not count the kernel's work (the commits' writes) and say nothing of how long a miss takes.
+with the machine's load (the same tree gave the same counts within 0.3% on one machine and within 1.5% on another:
+the ids' random bits change the b-trees' splits; compare two trees in runs side by side), so a change of a few
+microseconds shows; they do not count the kernel's work (the commits' writes) and say nothing of how long a miss takes.
 Needs `valgrind` (Debian's package); a run takes a few minutes.
 """
 
