@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from .clock import Clock
@@ -493,7 +493,7 @@ class Definitions:
         """A definition row by id, or by key (latest version unless `version` is given)."""
         if version is None:
             found = _RESOLVE.first(session, {"ref": key_or_id})
-            if found is not None:
+            if found is not None and found.id is not None:
                 return self._row(session, found.id)
         row = session.get(m.ProcessDefinition, key_or_id)
         if row is not None:
@@ -685,8 +685,13 @@ class Definitions:
 _PD = m.ProcessDefinition.__table__
 # By id, or the latest version of a key: one indexed query, for the id only (the row itself is kept, see `_row`).
 _BY_ID = FastStatement(select(_PD).where(_PD.c.id == bindparam("ref")))
-_RESOLVE = FastStatement(select(_PD.c.id).where(or_(_PD.c.id == bindparam("ref"), _PD.c.key == bindparam("ref")))
-                         .order_by((_PD.c.id == bindparam("ref")).desc(), _PD.c.version.desc()).limit(1))
+# A definition by id, else the latest version of a key: two index lookups (the id's, then the last entry of the key's
+# versions in the unique (key, version) index). One WHERE id = ... OR key = ... read every version of the key and
+# sorted them, at every start by key.
+_RESOLVE = FastStatement(select(func.coalesce(
+    select(_PD.c.id).where(_PD.c.id == bindparam("ref")).scalar_subquery(),
+    select(_PD.c.id).where(_PD.c.key == bindparam("ref")).order_by(_PD.c.version.desc()).limit(1).scalar_subquery(),
+).label("id")))
 
 
 def first_timer_start(kind: str, text: str, now: datetime) -> tuple[datetime | None, str | None]:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from engine.api import Engine
 from engine.clock import VirtualClock
 from engine.config import Settings
+from engine.errors import NotFound
 from engine.store import models as m
 from tests.conftest import PG_ADMIN_URL, pg_url
 from tests.helpers import bpmn, chain
@@ -113,6 +114,30 @@ def test_correlation_and_state_queries_read_only_the_instances_they_need(sqlite_
     for state in ("ACTIVE", "SUSPENDED"):
         [listing] = _plans(engine, lambda state=state: engine.instances.list(state=state), "process_instance")
         assert "USING INDEX ix_instance_unfinished (state=?)" in listing, listing
+
+
+def test_a_start_by_key_finds_the_latest_version_by_index_whatever_the_versions(sqlite_engine: Engine) -> None:
+    """Resolving a process key reads the last entry of its versions in the (key, version) index; it read and
+    sorted every version of the key at each start. A definition id still comes before a key."""
+    from engine.definitions import _RESOLVE
+
+    engine = sqlite_engine
+    for n in range(3):
+        engine.definitions.deploy([("p.bpmn", bpmn(
+            f'<bpmn:startEvent id="s{n}"/><bpmn:userTask id="t"/><bpmn:endEvent id="e"/>' + chain(f"s{n}", "t", "e")))])
+    oldest, _, latest = sorted(engine.definitions.list(key="p"), key=lambda d: d.version)
+    assert (oldest.version, latest.version) == (1, 3)
+    compiled = _RESOLVE._compile(engine.db.engine.dialect)
+    with engine.db.read() as session:
+        raw = session.connection().connection.dbapi_connection
+        plan = " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {compiled.sql}",
+                                                         compiled.params({"ref": "p"})).fetchall())
+    assert "TEMP B-TREE" not in plan and "MULTI-INDEX OR" not in plan, plan
+    assert "USING INDEX sqlite_autoindex_process_definition_2 (key=?)" in plan, plan
+    assert engine.instances.start("p").definition_id == latest.id
+    assert engine.instances.start(oldest.id).definition_id == oldest.id
+    with pytest.raises(NotFound):
+        engine.instances.start("nothing-of-that-name")
 
 
 def test_sqlite_connections_read_and_write_with_the_settings_the_engine_chose(sqlite_engine: Engine) -> None:
