@@ -91,10 +91,14 @@ def _plans(engine: Engine, act: Callable[[], object], table: str) -> list[str]:
     finally:
         event.remove(SAEngine, "before_cursor_execute", seen)
     assert statements, f"no SELECT from {table} was run"
+    return [_plan(engine, sql, params) for sql, params in statements]
+
+
+def _plan(engine: Engine, sql: str, params: object) -> str:
+    """SQLite's plan of one statement, its steps joined by ' / '."""
     with engine.db.read() as session:
         raw = session.connection().connection.dbapi_connection
-        return [" / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
-                for sql, params in statements]
+        return " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
 
 
 def test_correlation_and_state_queries_read_only_the_instances_they_need(sqlite_engine: Engine) -> None:
@@ -128,10 +132,7 @@ def test_a_start_by_key_finds_the_latest_version_by_index_whatever_the_versions(
     oldest, _, latest = sorted(engine.definitions.list(key="p"), key=lambda d: d.version)
     assert (oldest.version, latest.version) == (1, 3)
     compiled = _RESOLVE._compile(engine.db.engine.dialect)
-    with engine.db.read() as session:
-        raw = session.connection().connection.dbapi_connection
-        plan = " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {compiled.sql}",
-                                                         compiled.params({"ref": "p"})).fetchall())
+    plan = _plan(engine, compiled.sql, compiled.params({"ref": "p"}))
     assert "TEMP B-TREE" not in plan and "MULTI-INDEX OR" not in plan, plan
     assert "USING INDEX sqlite_autoindex_process_definition_2 (key=?)" in plan, plan
     assert engine.instances.start("p").definition_id == latest.id
