@@ -39,8 +39,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (
+    BoundaryEvent,
     EventBasedGateway,
     IntermediateCatchEvent,
 )
@@ -74,7 +76,7 @@ from ..variables import (
     object_json,
     unstorable_text,
 )
-from . import clockpatch, code_events, inclusive, scopes, timerhold
+from . import clockpatch, code_events, inclusive, join_arrivals, scopes, timerhold
 from .branches import carriers, drop_ended_branches
 from .compensation import COMPENSABLE
 from .fresh import new_workflow
@@ -106,6 +108,7 @@ clockpatch.install()
 timerhold.install()
 code_events.install()
 inclusive.install()
+join_arrivals.install()
 install_cron_cycles()
 
 
@@ -1250,7 +1253,9 @@ class Run:
             if before.get(task.id) == state:
                 continue
             if state == TaskState.COMPLETED:
-                event = "completed"
+                event = "cancelled" if _interrupted_by_error(task, self.workflow) else "completed"
+            elif state == TaskState.CANCELLED and task.internal_data.get(join_arrivals.SUPERSEDED):
+                event = "completed"  # a token that arrived at a join before another one (see `join_arrivals`)
             elif state == TaskState.CANCELLED and before.get(task.id, 0) & ACTIVE:
                 event = "cancelled"
             elif state == TaskState.ERROR:
@@ -1288,6 +1293,36 @@ class Run:
                 removed += _prune_tree(sub, self.workflow)
         return removed
 
+
+
+def interrupted_activity(task: SpiffTask) -> bool:
+    """Whether activity `task` ended because one of its interrupting boundary events caught: an error or an
+    escalation its subprocess or called process ended with. SpiffWorkflow completes such an activity (its scope ran
+    to the throwing end event) and cancels what follows it; Camunda 7 records it as cancelled."""
+    inputs = task.task_spec._inputs  # names: cheaper than the parent task, read for every completed task
+    if len(inputs) != 1 or not inputs[0].endswith(".BoundaryEventSplit"):
+        return False
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return False
+    return any(sibling is not task and isinstance(sibling.task_spec, BoundaryEvent)
+               and sibling.task_spec.cancel_activity and sibling._state & (TaskState.READY | TaskState.COMPLETED)
+               for sibling in parent.children)
+
+
+def _interrupted_by_error(task: SpiffTask, top: BpmnWorkflow) -> bool:
+    """Whether completed `task` is an activity an interrupting boundary event took away (see
+    `interrupted_activity`), or the error end event whose error such a boundary event caught: Camunda 7 records
+    both as cancelled (`HistoricActivityInstanceStateTest.testBoundaryErrorCancel`)."""
+    if interrupted_activity(task):
+        return True
+    spec = task.task_spec
+    if not isinstance(spec, EndEvent) or not isinstance(getattr(spec, "event_definition", None),
+                                                          ErrorEventDefinition):
+        return False
+    parent_id = getattr(task.workflow, "parent_task_id", None)
+    holder = find_task(top, parent_id) if parent_id is not None else None
+    return holder is not None and interrupted_activity(holder)
 
 
 EVERYWHERE = object()  # `Run.set_variables(within=...)`: every instance of the run, the called processes' too
