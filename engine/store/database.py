@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 import weakref
@@ -19,11 +20,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from ..errors import Unavailable
+from ..errors import BadRequest, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,17 @@ _RAW = "stageflow_dbapi"  # session.info: (dialect, DBAPI connection) of its tra
 
 
 def normalize_url(url: str) -> str:
-    """Use psycopg 3 for `postgresql://` URLs, as the project pins it."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    """Use psycopg 3 for `postgresql://` URLs, as the project pins it; `BadRequest` naming the URL (its password
+    hidden) when it is not one SQLAlchemy can open."""
+    try:
+        parsed = make_url(url)
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed.get_dialect().import_dbapi()  # an unknown database or driver fails here, not at the first query
+    except (ArgumentError, NoSuchModuleError, ImportError) as err:
+        shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+        raise BadRequest(f"invalid database URL '{shown}': {err} (Stageflow runs on sqlite:///FILE.db or "
+                         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE)") from None
     return parsed.render_as_string(hide_password=False)
 
 

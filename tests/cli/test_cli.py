@@ -365,6 +365,8 @@ def test_database_and_setting_problems_are_one_line(sf: Stageflow) -> None:
 
     no_folder = sf.run("--database", f"sqlite:///{sf.cwd / 'missing' / 'x.db'}", "definitions")
     server_down = sf.run("--database", "postgresql://postgres@127.0.0.1:1/test", "definitions")
+    unknown, garbled, no_driver = (sf.run("--database", url, "definitions")
+                                   for url in ("bogus://", "notaurl", "mysql://bob:s3cret@localhost/db"))
     size, time_limit, log_level = (with_env("STAGEFLOW_MAX_DEFINITION_BYTES", "abc"),
                                    with_env("STAGEFLOW_SCRIPT_TIME_LIMIT", "nan"),
                                    with_env("STAGEFLOW_LOG_LEVEL", "loud"))
@@ -373,6 +375,10 @@ def test_database_and_setting_problems_are_one_line(sf: Stageflow) -> None:
     assert opened.startswith(f"cannot open the database file {sf.cwd / 'missing' / 'x.db'}"), opened
     assert "does not exist" in opened and "sqlalche.me" not in opened
     assert "database unavailable" in sf.check_failure(server_down)
+    assert sf.check_failure(unknown).startswith("invalid database URL 'bogus://': Can't load plugin")
+    assert sf.check_failure(garbled).startswith("invalid database URL 'notaurl': Could not parse")
+    missing = sf.check_failure(no_driver)
+    assert missing.startswith("invalid database URL 'mysql://bob:***@localhost/db'") and "s3cret" not in missing
     assert sf.check_failure(size) == "STAGEFLOW_MAX_DEFINITION_BYTES must be a whole number, not 'abc'"
     assert sf.check_failure(time_limit) == "STAGEFLOW_SCRIPT_TIME_LIMIT must be a number above 0, not 'nan'"
     assert sf.check_failure(log_level).startswith("STAGEFLOW_LOG_LEVEL must be DEBUG, INFO")
