@@ -181,6 +181,11 @@ def script_with_result(source: str, name: str) -> str:
 
 
 _COLUMN_LIMIT = 255  # an element's id and name, in the database's columns (Camunda's are as long)
+_NAME_START = ("A-Z_a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
+               "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff")
+_NCNAME = re.compile(f"[{_NAME_START}][{_NAME_START}\\-.0-9\u00b7\u0300-\u036f\u203f-\u2040]*")
+"""An XML non-colonized name (XML Namespaces 1.0): what the BPMN schema asks of an id (`xsd:ID`), which Camunda 7
+checks when it validates a diagram against the schema."""
 
 
 class Dialect:
@@ -259,6 +264,9 @@ class Dialect:
                 continue
             if el_id in seen:
                 raise self.fail(el, f"duplicate id '{el_id}' (first used on line {seen[el_id].sourceline})")
+            if _NCNAME.fullmatch(el_id.strip(" \t\r\n")) is None:  # the schema trims it first (`collapse`)
+                raise self.fail(el, f"the id '{el_id}' is not a valid XML id: it starts with a letter or '_' and "
+                                    "holds only letters, digits, '_', '-' and '.' (no space, no colon)")
             for attribute in ("id", "name"):  # the database keeps them in columns of 255 characters, as Camunda's
                 value = el.get(attribute) or ""
                 if len(value) > _COLUMN_LIMIT:

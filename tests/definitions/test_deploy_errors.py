@@ -187,6 +187,12 @@ def _cases() -> Iterator[Case]:
     yield Case("duplicate element ids", content, "twice", line_of(content, 'id="twice"', 2),
                ("duplicate id 'twice'", f"first used on line {first}"))
 
+    for bad_id in ("gw latin", "a:1:b", "1st_review"):  # an id with a colon read as a definition id's "key:1:..."
+        content = _process(f'<bpmn:startEvent id="s"/>\n<bpmn:userTask id="{bad_id}"/>\n<bpmn:endEvent id="e"/>'
+                           + chain("s", bad_id, "e"))
+        yield Case(f"an id that is no XML id ({bad_id!r})", content, bad_id, line_of(content, f'id="{bad_id}"'),
+                   (f"the id '{bad_id}' is not a valid XML id", "no space, no colon"))
+
     content = _process('<bpmn:startEvent id="s"/>\n<bpmn:callActivity id="clarify" camunda:caseRef="Clarification"/>\n'
                        '<bpmn:endEvent id="e"/>' + chain("s", "clarify", "e"))
     yield Case("a call of a CMMN case", content, "clarify", line_of(content, 'id="clarify"'),
@@ -469,3 +475,12 @@ def test_camundas_event_gateway_model_with_an_invalid_flow_is_refused_as_camunda
     err = refused(engine, [(path.name, content)])
     assert (err.file, err.element_id, err.line) == (path.name, "invalidFlow", line_of(content, 'id="invalidFlow"'))
     assert "Invalid incoming sequenceflow for intermediateCatchEvent with id 'signalEvent'" in err.reason
+
+
+def test_an_id_with_blanks_around_it_deploys_as_in_camunda(engine: Engine) -> None:
+    """The schema trims an id before checking it (Camunda's own `BoundaryErrorEventTest` has `id="flow4 "`)."""
+    content = _process('<bpmn:startEvent id="s"/>\n<bpmn:userTask id="review"/>\n<bpmn:endEvent id="e"/>'
+                       + flow("s", "review", flow_id="flow4 ") + flow("review", "e"))
+    engine.definitions.deploy([("trimmed.bpmn", content)])
+    instance = engine.instances.start("bad")
+    assert [t.task_definition_key for t in engine.tasks.list(instance_id=instance.id)] == ["review"]
