@@ -8,6 +8,7 @@ everything; everyone else sees the tasks they are assignee or candidate of (dire
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -83,7 +84,11 @@ def check_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))  # checked for unknown users: their answer takes as long
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash checked for unknown users, so that their answer takes as long; made on first use (a hash takes about
+    60 ms, which every command would pay at import)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def login_delay(failed_attempts: int) -> int:
@@ -112,6 +117,11 @@ class Identity:
         self.clock: Clock = SystemClock()
         self._verified: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+
+    def prepare_sign_in(self) -> None:
+        """Make now the hash unknown users are checked against (a server calls this at start), so that not even
+        the first sign-in of an unknown user answers slower than a known one's."""
+        _dummy_hash()
 
     def add_user(self, user_id: str, password: str, groups: list[str] | None = None, *,
                  first_name: str | None = None, last_name: str | None = None, email: str | None = None) -> Principal:
@@ -185,7 +195,7 @@ class Identity:
         with self.engine.db.read() as session:
             user = session.get(m.UserAccount, user_id)
             if user is None:
-                check_password(_DUMMY_HASH, password)  # as slow as for a real user: no guessing names by time
+                check_password(_dummy_hash(), password)  # as slow as for a real user: no guessing names by time
                 return None
             if user.locked_until is not None and user.locked_until > now:
                 wait = max(1, int((user.locked_until - now).total_seconds() + 0.999))

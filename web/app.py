@@ -72,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, engine: Engine | No
     if test_config:
         app.config.update(test_config)
     app.extensions["stageflow"] = engine
+    engine.identity.prepare_sign_in()
     # long-polling fetchAndLock requests that may wait at once in this process (see web/rest/external_tasks.py);
     # `stageflow serve` gives half its threads per worker
     app.extensions["stageflow_long_polls"] = threading.BoundedSemaphore(app.config.get("LONG_POLL_SLOTS", 4))

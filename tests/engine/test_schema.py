@@ -27,6 +27,25 @@ def test_the_migrated_database_has_exactly_the_tables_and_indexes_the_models_dec
     assert differences == []
 
 
+def test_the_schema_revisions_read_without_alembic_agree_with_alembic(empty_database: str) -> None:
+    """A command reads the newest revision from the migration files' names and the database's from its
+    `alembic_version` table, without importing Alembic: both as Alembic reads them."""
+    from alembic.script import ScriptDirectory
+
+    engine = Engine(Settings(database_url=empty_database), clock=VirtualClock())
+    try:
+        db = engine.db
+        assert db.head_revision() == ScriptDirectory.from_config(db._alembic_config()).get_current_head()
+        assert db.current_revision() is None  # no schema yet
+        assert db.upgrade("0018") == "0018"
+        with db.engine.connect() as conn:
+            assert db.current_revision() == MigrationContext.configure(conn).get_current_revision() == "0018"
+        engine.upgrade()
+        assert db.current_revision() == db.head_revision()
+    finally:
+        engine.close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a database without any schema: a SQLite file, then a PostgreSQL schema of its own."""
