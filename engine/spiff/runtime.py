@@ -1253,7 +1253,7 @@ class Run:
             if before.get(task.id) == state:
                 continue
             if state == TaskState.COMPLETED:
-                event = "cancelled" if _interrupted_by_error(task, self.workflow) else "completed"
+                event = "cancelled" if _ended_by_interruption(task, self.workflow) else "completed"
             elif state == TaskState.CANCELLED and task.internal_data.get(join_arrivals.SUPERSEDED):
                 event = "completed"  # a token that arrived at a join before another one (see `join_arrivals`)
             elif state == TaskState.CANCELLED and before.get(task.id, 0) & ACTIVE:
@@ -1295,7 +1295,7 @@ class Run:
 
 
 
-def interrupted_activity(task: SpiffTask) -> bool:
+def _interrupted_activity(task: SpiffTask) -> bool:
     """Whether activity `task` ended because one of its interrupting boundary events caught: an error or an
     escalation its subprocess or called process ended with. SpiffWorkflow completes such an activity (its scope ran
     to the throwing end event) and cancels what follows it; Camunda 7 records it as cancelled."""
@@ -1310,11 +1310,11 @@ def interrupted_activity(task: SpiffTask) -> bool:
                for sibling in parent.children)
 
 
-def _interrupted_by_error(task: SpiffTask, top: BpmnWorkflow) -> bool:
+def _ended_by_interruption(task: SpiffTask, top: BpmnWorkflow) -> bool:
     """Whether completed `task` is an activity an interrupting boundary event took away (see
-    `interrupted_activity`), or the error end event whose error such a boundary event caught: Camunda 7 records
+    `_interrupted_activity`), or the error end event whose error such a boundary event caught: Camunda 7 records
     both as cancelled (`HistoricActivityInstanceStateTest.testBoundaryErrorCancel`)."""
-    if interrupted_activity(task):
+    if _interrupted_activity(task):
         return True
     spec = task.task_spec
     if not isinstance(spec, EndEvent) or not isinstance(getattr(spec, "event_definition", None),
@@ -1322,7 +1322,7 @@ def _interrupted_by_error(task: SpiffTask, top: BpmnWorkflow) -> bool:
         return False
     parent_id = getattr(task.workflow, "parent_task_id", None)
     holder = find_task(top, parent_id) if parent_id is not None else None
-    return holder is not None and interrupted_activity(holder)
+    return holder is not None and _interrupted_activity(holder)
 
 
 EVERYWHERE = object()  # `Run.set_variables(within=...)`: every instance of the run, the called processes' too
