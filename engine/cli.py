@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", action="append", metavar="NAME=VALUE", help="a variable (JSON value or string)")
     p.add_argument("--user", help="who starts it (the initiator)")
     p.add_argument("--unique", action="store_true", help="refuse a second running instance with this business key")
+    p.add_argument("--form", action="store_true",
+                   help="check the variables against the start event's form, as Camunda's submit-form does")
 
     p = cmd("instances", "list process instances")
     p.add_argument("--key", help="process key")
@@ -374,7 +376,7 @@ def c_definitions(engine: Any, args: argparse.Namespace, out: Output) -> int:
 def c_start(engine: Any, args: argparse.Namespace, out: Output) -> int:
     instance = engine.instances.start(args.key, business_key=args.business_key, variables=_vars(args.var),
                                       version=args.version, user=args.user,
-                                      unique_business_key=True if args.unique else None)
+                                      unique_business_key=True if args.unique else None, validate_form=args.form)
     out.record(instance, lambda b: f"started {b['id']} ({b['definitionId']}) state {b['state']}")
     return 0
 

@@ -178,6 +178,24 @@ def test_start_with_variables_keeps_their_json_types(sf: Stageflow) -> None:
     assert type(variables["amount"]) is int and type(variables["approved"]) is bool
 
 
+def test_start_with_form_checks_the_variables_against_the_start_form(sf: Stageflow) -> None:
+    """`--form` is Camunda's submit-form: the start event's required fields and types are checked, and nothing
+    starts when they fail; without it, as Camunda's start, the variables go in unchecked."""
+    sf.ok("deploy", str(PROJECT_ROOT / "examples" / "order_approval.bpmn"))
+
+    missing = sf.check_failure(sf.run("start", "order_approval", "--form", "--var", "amount=5"))
+    wrong = sf.check_failure(sf.run("start", "order_approval", "--form", "--var", "customer=ACME",
+                                    "--var", "amount=abc"))
+    assert "customer" in missing and "required" in missing.lower(), missing
+    assert "amount" in wrong, wrong
+    assert sf.json("instances") == []
+
+    started = sf.json("start", "order_approval", "--form", "--var", "customer=ACME", "--var", "amount=1200")
+    unchecked = sf.json("start", "order_approval", "--var", "amount=abc")
+    assert sf.json("show", started["id"])["variables"] == {"customer": "ACME", "amount": 1200}
+    assert sf.json("show", unchecked["id"])["variables"] == {"amount": "abc"}
+
+
 def test_a_user_finds_claims_and_completes_a_task(sf: Stageflow) -> None:
     sf.file("order.bpmn", ORDER)
     sf.ok("deploy", "order.bpmn")
