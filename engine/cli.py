@@ -760,7 +760,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - a command line never shows a traceback
         logging.getLogger("stageflow").debug("unexpected error", exc_info=True)
         message = _database_problem(err, args) or f"unexpected {type(err).__name__}: {err}"
-        _report({"type": "ProcessEngineException", "message": message}, message, as_json)
+        _report({"type": "ProcessEngineException", "message": message, "code": 0}, message, as_json)
         return EXIT_ERROR
 
 
@@ -832,7 +832,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         text = f"{self.prog}: {message} (see {self.prog.split()[0]} --help)"
         if "--json" in sys.argv[1:]:
-            print(json.dumps({"type": "InvalidRequestException", "message": text}), file=sys.stderr)
+            print(json.dumps(BadRequest(text).to_json()), file=sys.stderr)  # the shape of every other error
         else:
             print(f"error: {text}", file=sys.stderr)
         sys.exit(EXIT_USAGE)

@@ -278,6 +278,7 @@ def test_bad_input_is_one_error_line_and_a_non_zero_exit(sf: Stageflow) -> None:
     json_errors = [
         ("deploy", "dangling.bpmn", "--json"),
         ("--json", "start", "nosuchkey"),
+        ("instances", "--state", "bogus", "--json"),  # a usage error, refused by the argument parser
     ]
     results = sf.run_all(*text_errors, *json_errors)
     malformed, missing, dangling, no_key, no_task, no_equals, nobody_waits = (
@@ -295,11 +296,12 @@ def test_bad_input_is_one_error_line_and_a_non_zero_exit(sf: Stageflow) -> None:
         assert result.code != 0 and result.out == "" and "Traceback" not in result.err
         [line] = result.err.splitlines()
         errors.append(json.loads(line))
-    dangling_json, no_key_json = errors
-    assert {"type", "message"} <= dangling_json.keys() and {"type", "message"} <= no_key_json.keys()
+    dangling_json, no_key_json, usage_json = errors
+    assert all({"type", "message", "code"} <= error.keys() for error in errors), errors
     assert dangling_json["type"] == "ParseException" and "to_ghost" in dangling_json["message"]
     assert dangling_json["details"] == {"file": "dangling.bpmn", "elementId": "to_ghost", "line": 4}
     assert no_key_json["type"] == "InvalidRequestException" and "nosuchkey" in no_key_json["message"]
+    assert usage_json["type"] == "InvalidRequestException" and "'bogus'" in usage_json["message"]
 
 
 def test_database_option_before_the_command_is_used(fresh_sf: Stageflow) -> None:
