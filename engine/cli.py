@@ -17,8 +17,27 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from .errors import BadRequest, InvalidVariables, NotFound, StageflowError
-from .variables import json_text, parse_assignment
-from .views import iso
+
+
+# The engine's modules (SQLAlchemy, SpiffWorkflow) are imported when a command runs, not for `--help` or a usage
+# error: these three are imported on first use.
+def json_text(value: Any, **options: Any) -> str:
+    from .variables import json_text as text
+
+    return text(value, **options)
+
+
+def parse_assignment(pair: str) -> tuple[str, Any]:
+    from .variables import parse_assignment as parse
+
+    return parse(pair)
+
+
+def iso(value: datetime) -> str | None:
+    from .views import iso as text
+
+    return text(value)
+
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
