@@ -13,12 +13,15 @@ from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CANCEL_EVENT_XPATH,
     CONDITIONAL_EVENT_XPATH,
     ERROR_EVENT_XPATH,
     ESCALATION_EVENT_XPATH,
     MESSAGE_EVENT_XPATH,
     SIGNAL_EVENT_XPATH,
+    TERMINATION_EVENT_XPATH,
     TIMER_EVENT_XPATH,
+    EndEventParser,
     StartEventParser,
 )
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
@@ -26,7 +29,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, SimpleBpmnTask
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
-from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ScriptTask, ServiceTask, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity, EndEvent, ScriptTask, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import CodeEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
@@ -685,6 +688,19 @@ class _StartEventParser(StartEventParser):
         return task
 
 
+class _EndEventParser(EndEventParser):
+    """SpiffWorkflow's end event parser, which also reads a signal end event: SpiffWorkflow 3.2 takes it for a none
+    end event, so that it threw nothing (Camunda 7 broadcasts the signal as the intermediate throw event does)."""
+
+    def create_task(self):  # type: ignore[no-untyped-def]
+        event_definition = self.get_event_definition(
+            [MESSAGE_EVENT_XPATH, CANCEL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH,
+             TERMINATION_EVENT_XPATH, SIGNAL_EVENT_XPATH])
+        task = self._create_task(event_definition)
+        task.connect(self.spec.end)
+        return task
+
+
 _EVENT_TAGS = {
     full_tag(tag)
     for tag in ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")
@@ -708,6 +724,7 @@ class StageflowParser(CamundaParser):
             full_tag("callActivity"): (CallActivityParser, StageflowCallActivity),
             full_tag("scriptTask"): (_ScriptTaskParser, StageflowScriptTask),
             full_tag("startEvent"): (_StartEventParser, StartEvent),
+            full_tag("endEvent"): (_EndEventParser, EndEvent),
         }.items()
     }
 

@@ -330,6 +330,34 @@ def test_a_thrown_signal_reaches_other_instances_after_the_thrower_commits(engin
     assert all(open_tasks(engine, o) == ["ship"] for o in orders)
 
 
+def test_a_signal_end_event_broadcasts_its_signal(engine: Engine, deploy) -> None:
+    """As Camunda's signal end event: a waiting catch event moves on and a signal start event starts an instance
+    (SpiffWorkflow 3.2 read it as a none end event, which threw nothing)."""
+    signal = '<bpmn:signal id="sig" name="stock-arrived"/>'
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:intermediateCatchEvent>
+        <bpmn:userTask id="ship"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "ship", "e"),
+        process_id="waiting_order", extra=signal), "waiting.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="on_stock"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:startEvent>
+        <bpmn:userTask id="restock_report"/>""" + chain("on_stock", "restock_report"),
+        process_id="report", extra=signal), "report.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:userTask id="receive_goods"/>
+        <bpmn:endEvent id="announced"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:endEvent>"""
+        + chain("s", "receive_goods", "announced"), process_id="warehouse", extra=signal), "warehouse.bpmn")
+    order = engine.instances.start("waiting_order").id
+    warehouse = engine.instances.start("warehouse")
+    [task] = engine.tasks.list(instance_id=warehouse.id)
+    engine.tasks.complete(task.id, {})
+
+    assert engine.instances.get(warehouse.id).state == "COMPLETED"
+    assert open_tasks(engine, order) == ["ship"]
+    [report] = engine.instances.list(definition_key="report")
+    assert open_tasks(engine, report.id) == ["restock_report"]
+
+
 TWO_DECISIONS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="d" namespace="http://camunda.org/schema/1.0/dmn">
   <decision id="discount" name="Discount">
