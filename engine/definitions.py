@@ -166,6 +166,7 @@ class Definitions:
             session.add_all(new_decisions)
             session.flush()
             for item, proc, latest in plans:
+                _check_message_starts_free(session, item, proc)
                 needed = self._dependencies(session, item, proc, checked, resources)
                 compiled = self._compile(proc.process_id, [self._document_of(session, rid, checked, resources)
                                                            for rid in needed])
@@ -786,6 +787,28 @@ def _start_names(item: _Checked, proc: ProcessInfo, kind: str) -> list[tuple[str
             name = target[0].get("name") if target else None
         out.append((element_id, name or start.get("name") or element_id))
     return out
+
+
+def _check_message_starts_free(session: Session, item: _Checked, proc: ProcessInfo) -> None:
+    """A message start event whose message already starts another process (its latest version, deployed before or
+    in this deployment) is refused, as Camunda 7 refuses it: one message name starts one process."""
+    names = _start_names(item, proc, "message")
+    if names:
+        session.flush()  # the subscriptions of a process deployed just before in this deployment
+    for element_id, message in names:
+        holder = session.scalar(
+            select(m.ProcessDefinition.key)
+            .join(m.EventSubscription, m.EventSubscription.definition_id == m.ProcessDefinition.id)
+            .where(m.EventSubscription.event_type == "message", m.EventSubscription.name == message,
+                   m.EventSubscription.instance_id.is_(None), m.ProcessDefinition.key != proc.process_id)
+            .limit(1))
+        if holder is not None:
+            start = item.document.tree.getroot().xpath("//bpmn:startEvent[@id=$id]", namespaces={"bpmn": BPMN_NS},
+                                                       id=element_id)
+            raise DefinitionError(f"there already is a message start event for the message with name '{message}': "
+                                  f"it starts process '{holder}' (a message name starts one process, as in "
+                                  "Camunda)", file=item.name, element_id=element_id,
+                                  line=start[0].sourceline if start else None)
 
 
 def _none_starts(item: _Checked, proc: ProcessInfo) -> list[str]:

@@ -138,3 +138,31 @@ def test_a_loop_cardinality_of_a_non_ascii_digit_is_refused_naming_the_element(s
         <bpmn:endEvent id="e"/>""" + chain("s", "vote", "e"))
     with pytest.raises(DefinitionError, match="loop cardinality '²' is neither a whole number nor an expression"):
         sqlite_engine.definitions.deploy([("votes.bpmn", content)])
+
+
+def _message_start(process_id: str, message_name: str = "newOrder") -> bytes:
+    return bpmn("""
+        <bpmn:startEvent id="received"><bpmn:messageEventDefinition messageRef="msg"/></bpmn:startEvent>
+        <bpmn:userTask id="handle"/>""" + chain("received", "handle"), process_id=process_id,
+                extra=f'<bpmn:message id="msg" name="{message_name}"/>')
+
+
+def test_a_message_name_that_already_starts_another_process_is_refused(engine: Engine) -> None:
+    """As Camunda (`MessageStartEventTest.testSameMessageNameFails`): one message name starts one process, in one
+    deployment or across deployments; a new version of the same process may keep it."""
+    engine.definitions.deploy([("shop.bpmn", _message_start("shop"))])
+    outlet = _message_start("outlet")
+    with pytest.raises(DefinitionError, match="already is a message start event for the message with name "
+                                              "'newOrder': it starts process 'shop'") as caught:
+        engine.definitions.deploy([("outlet.bpmn", outlet)])
+    line = outlet[:outlet.index(b'id="received"')].count(b"\n") + 1
+    assert (caught.value.file, caught.value.element_id, caught.value.line) == ("outlet.bpmn", "received", line)
+    with pytest.raises(DefinitionError, match="it starts process 'pos'"):
+        engine.definitions.deploy([("pos.bpmn", _message_start("pos", "walkIn")),
+                                   ("kiosk.bpmn", _message_start("kiosk", "walkIn"))])
+
+    renamed = _message_start("shop").replace(b'id="handle"', b'id="handle" name="Handle it"')
+    engine.definitions.deploy([("shop.bpmn", renamed)])  # a new version of the process that has the name
+    assert sorted((d.key, d.version) for d in engine.definitions.list()) == [("shop", 1), ("shop", 2)]
+    [started] = engine.messages.correlate("newOrder")
+    assert started.result_type == "ProcessDefinition" and started.instance.definition_id.startswith("shop:2:")
