@@ -621,6 +621,16 @@ class after_transaction:  # noqa: N801 - used as a function: `with after_transac
 _COMPLETED = 64  # SpiffWorkflow's TaskState.COMPLETED
 
 
+def lock_instance_of(session: Session, model: Any, row_id: str) -> None:
+    """Lock the instance that the row `row_id` of `model` (a human or an external task) belongs to (PostgreSQL,
+    `FOR UPDATE`), before the row itself is locked. A step locks its instance, then changes its tasks; whatever
+    locks a task first and then writes what refers to the instance (a history row) must take the same order, or
+    the two wait for each other: a deadlock, seen between a claim and a completion of one task."""
+    owner = select(model.instance_id).where(model.id == row_id).scalar_subquery()
+    session.execute(select(m.ProcessInstance.id).where(m.ProcessInstance.id == owner)
+                    .with_for_update(of=m.ProcessInstance))
+
+
 def _waits(variables: dict[str, Any], users: list, externals: list, timers: list, events: list) -> Waits:  # type: ignore[type-arg]
     """What a run holds and waits for, as the projections compare it between a load and a save."""
     return Waits(variables, {t.task_id for t in users}, {t.task_id for t in externals},

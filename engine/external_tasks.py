@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .errors import BadRequest, NotFound, Suspended
+from .executor import lock_instance_of
 from .ids import new_id
 from .queries import EXTERNAL_TASK_SORT, order_by
 from .spiff.runtime import check_variables_serializable
@@ -382,6 +383,7 @@ class ExternalTasks:
     def _get(self, session, task_id: str) -> m.ExternalTask:  # type: ignore[no-untyped-def]
         query = select(m.ExternalTask).where(m.ExternalTask.id == task_id)
         if not self.engine.db.is_sqlite:
+            lock_instance_of(session, m.ExternalTask, task_id)
             query = query.with_for_update()
         row = session.scalars(query).first()
         if row is None:

@@ -11,7 +11,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, text
 from sqlalchemy.sql import ClauseElement
 
 from .errors import AlreadyClaimed, BadRequest, Conflict, NotFound, Suspended
-from .executor import TASK_STATE
+from .executor import TASK_STATE, lock_instance_of
 from .forms import validate_submission
 from .ids import new_id
 from .spiff.runtime import check_variables_serializable
@@ -524,6 +524,7 @@ class Tasks:
     def _active(self, session, task_id: str) -> m.HumanTask:  # type: ignore[no-untyped-def]
         query = select(m.HumanTask).where(m.HumanTask.id == task_id)
         if not self.engine.db.is_sqlite:
+            lock_instance_of(session, m.HumanTask, task_id)
             query = query.with_for_update()
         row = session.scalars(query).first()
         if row is None:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from ..errors import BadRequest, Unavailable
+from ..errors import BadRequest, Conflict, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -422,7 +422,13 @@ def _configure_sqlite(engine: Engine) -> None:
             raise DBAPIError.instance(statement, None, err, sqlite3.Error) from err
 
 
+_RETRYABLE_STATES = {"40P01": "a deadlock", "40001": "a serialization failure"}
+
+
 def _unavailable(err: DBAPIError) -> Exception:
+    if getattr(err.orig, "sqlstate", None) in _RETRYABLE_STATES:  # PostgreSQL ended it to let the other one on
+        return Conflict("another request changed the same rows at the same moment and the database stopped this "
+                        f"one ({_RETRYABLE_STATES[err.orig.sqlstate]}); nothing of it was saved: try again")
     message = str(err.orig) if err.orig is not None else str(err)
     if "locked" in message or "could not connect" in message or "connection" in message.lower():
         return Unavailable(f"database unavailable: {message.strip()}")

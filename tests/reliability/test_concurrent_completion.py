@@ -9,6 +9,8 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -194,3 +196,108 @@ def test_racing_completions_never_raise_anything_but_conflict(shared_url: str, e
     finally:
         for eng in (admin, *pool):
             eng.close()
+
+
+def at_once(works: dict[str, Callable[[], Any]]) -> dict[str, tuple[str, str]]:
+    """Each work in a thread of its own, released together; what each got: ("ok" | "conflict" | "error", text)."""
+    barrier = threading.Barrier(len(works))
+    results: dict[str, tuple[str, str]] = {}
+
+    def act(name: str, work: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            work()
+            results[name] = ("ok", "")
+        except Conflict as err:
+            results[name] = ("conflict", err.message)
+        except Exception as err:  # noqa: BLE001 - any other outcome fails the test
+            results[name] = ("error", repr(err))
+
+    threads = [threading.Thread(target=act, args=item, daemon=True) for item in works.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(JOIN_TIMEOUT)
+    assert not any(t.is_alive() for t in threads), "a request never returned"
+    return results
+
+
+def test_a_claim_and_a_completion_of_one_task_at_once_never_deadlock(shared_url: str) -> None:
+    """One person claims a task while another completes it (and, in every fourth round, while an admin cancels
+    its instance). On PostgreSQL a claim locked the task and then, writing its history row, waited for the
+    instance the completion held, which waited for the task: a deadlock, answered as "database unavailable" (seen
+    3-4 times in 30 rounds over HTTP). Now each round ends with the completion or the cancellation done once and
+    the claim either done before it or refused as a conflict."""
+    admin = new_engine(shared_url)
+    admin.definitions.deploy([("race.bpmn", RACE_PROCESS)])
+    claimer, completer = new_engine(shared_url), new_engine(shared_url)
+    try:
+        for n in range(ROUNDS * 2):
+            instance = admin.instances.start(RACE_KEY, business_key=f"C-{n}")
+            [task] = admin.tasks.list(instance_id=instance.id)
+            cancel = n % 4 == 3
+            end = (partial(completer.instances.cancel, instance.id) if cancel
+                   else partial(completer.tasks.complete, task.id, {}, user="bob"))
+
+            results = at_once({"claim": partial(claimer.tasks.claim, task.id, "mary"), "end": end})
+
+            assert results["end"] == ("ok", ""), (n, results)
+            assert results["claim"][0] in ("ok", "conflict"), (n, results)
+            if cancel:
+                assert admin.instances.get(instance.id).state == "CANCELED", n
+            else:
+                assert len(review_completions(admin, instance.id)) == 1, n
+                assert [t.task_definition_key for t in admin.tasks.list(instance_id=instance.id)] == ["followup"]
+    finally:
+        for eng in (admin, claimer, completer):
+            eng.close()
+
+
+def test_a_deadlock_the_database_breaks_is_a_conflict_to_retry_not_an_outage(pg_url: str) -> None:
+    """Two transactions that lock two rows in opposite orders: PostgreSQL ends one of them (`deadlock detected`).
+    The engine reports that one as a `Conflict` (409, code 1: try again), not as "database unavailable" (503), which
+    it was because the message says "blocked by process"."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from engine.store.database import _unavailable
+
+    engine = create_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE IF NOT EXISTS deadlock_probe (id int PRIMARY KEY, n int)"))
+            conn.execute(text("DELETE FROM deadlock_probe"))
+            conn.execute(text("INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)"))
+        first, second = engine.connect(), engine.connect()
+        first.begin()
+        second.begin()
+        first.execute(text("UPDATE deadlock_probe SET n = 1 WHERE id = 1"))
+        second.execute(text("UPDATE deadlock_probe SET n = 2 WHERE id = 2"))
+        errors: list[OperationalError] = []
+
+        def cross(conn: Any, row: int) -> None:
+            try:
+                conn.execute(text("UPDATE deadlock_probe SET n = 3 WHERE id = :id"), {"id": row})
+            except OperationalError as err:
+                errors.append(err)
+                conn.rollback()
+            else:
+                conn.commit()
+
+        threads = [threading.Thread(target=cross, args=(first, 2)), threading.Thread(target=cross, args=(second, 1))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(JOIN_TIMEOUT)
+        first.close()
+        second.close()
+
+        [error] = errors
+        assert "deadlock detected" in str(error)
+        reported = _unavailable(error)
+        assert isinstance(reported, Conflict) and reported.code == 1, reported
+        assert "deadlock" in reported.message and "try again" in reported.message
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS deadlock_probe"))
+        engine.dispose()
