@@ -120,6 +120,14 @@ class AlreadyClaimed(Conflict):
     code = 0
 
 
+class DuplicateBusinessKey(Conflict):
+    """A second running instance of a process with the same business key, where business keys are unique
+    (Stageflow's option; Camunda has none): trying again will not help while the first one runs."""
+
+    rest_type = "ProcessEngineException"
+    code = 0
+
+
 class InUse(Conflict):
     """A deployment whose definitions still have running instances, deleted without cascade (Camunda answers a
     ProcessEngineException: "Deletion of process definition without cascading failed")."""

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from .clock import Clock, using_clock
 from .decision_history import evaluation_rows
 from .dialect import ElementInfo
-from .errors import BadRequest, Conflict, NotFound, ScriptError, StageflowError, Suspended
+from .errors import BadRequest, Conflict, DuplicateBusinessKey, NotFound, ScriptError, StageflowError, Suspended
 from .expressions import execution_globals, expression_failure, is_expression, text_to_python
 from .ids import new_id
 from .placeholders import fill
@@ -158,7 +158,7 @@ class Executor:
             m.ProcessInstance.definition_key == key, m.ProcessInstance.business_key == business_key,
             m.ProcessInstance.ended_at.is_(None))).first()
         if existing:
-            raise Conflict(f"process '{key}' already has a running instance {existing} with business key "
+            raise DuplicateBusinessKey(f"process '{key}' already has a running instance {existing} with business key "
                            f"'{business_key}'")
 
     # -- change ---------------------------------------------------------------------------------------------

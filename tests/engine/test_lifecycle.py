@@ -174,6 +174,8 @@ def test_a_unique_business_key_refuses_a_second_start(engine: Engine, deploy) ->
     with pytest.raises(Conflict) as err:
         engine.instances.start("approval", business_key="ORD-7", variables={"owner": "a"}, unique_business_key=True)
     assert first.id in err.value.message
+    # 409, but not code 1 (an optimistic-locking conflict a Camunda client retries): no retry helps while it runs
+    assert (err.value.status, err.value.code, err.value.to_json()["type"]) == (409, 0, "ProcessEngineException")
     engine.instances.start("approval", business_key="ORD-7", variables={"owner": "a"})  # not asked: allowed
 
 
