@@ -75,11 +75,16 @@ class Messages:
         eng = self.engine
         results: list[Correlation] = []
         with eng.transaction() as session:
-            targets = self._waiting(session, name, business_key, instance_id, correlation_keys)
+            waits = self._waiting(session, name, business_key, instance_id, correlation_keys)
+            targets = sorted(set(waits))
             if len(targets) > 1 and not all:
                 raise MismatchingCorrelation(f"message '{name}' matches {len(targets)} process instances "
                                  f"({', '.join(targets[:5])}); give a business key, an instance id or "
                                  "correlation keys, or correlate to all")
+            if len(waits) > 1 and not all:  # several executions of one instance wait: Camunda refuses too
+                raise MismatchingCorrelation(
+                    f"Cannot correlate a message with name '{name}' to a single execution. {len(waits)} executions "
+                    f"of process instance {targets[0]} wait for it; correlate to all")
             for target in targets:
                 delivered, loaded = eng.executor.change(
                     session, target, lambda run: run.deliver_message(name, variables), user=user)
@@ -116,7 +121,7 @@ class Messages:
             query = query.where(m.EventSubscription.instance_id.in_(  # an Integer 10
                 select(m.Variable.instance_id).where(m.Variable.name == key, m.Variable.value == columns["value"],
                                                      m.Variable.type == columns["type"])))
-        return sorted(set(session.scalars(query.order_by(m.EventSubscription.created_at)).all()))
+        return list(session.scalars(query.order_by(m.EventSubscription.created_at)).all())
 
     def _start(self, session: Session, name: str, business_key: str | None, variables: dict[str, Any],
                all: bool, user: str | None) -> list[Correlation]:  # noqa: A002

@@ -864,3 +864,26 @@ def test_variables_a_task_is_completed_with_fire_a_conditional_event_before_it_i
         ended = {h.element_id for h in engine.instances.history(instance.id) if h.event == "cancelled"}
         assert ended == ({"invoicing", "create_invoice"} if after else set())
         assert state(engine, instance.id) == ("ACTIVE" if after else "COMPLETED")
+
+
+def test_a_message_two_executions_of_one_instance_wait_for_is_refused_unless_correlated_to_all(
+        engine: Engine, deploy) -> None:
+    """As Camunda's `correlate()`: "Cannot correlate a message ... to a single execution" when two executions of
+    one instance wait (here the two instances of a multi-instance subprocess); `correlateAll` reaches both."""
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:subProcess id="per_item">
+          <bpmn:multiInstanceLoopCharacteristics camunda:collection="${items}" camunda:elementVariable="item"/>
+          <bpmn:startEvent id="ss"/><bpmn:receiveTask id="confirmed" messageRef="msg"/><bpmn:endEvent id="se"/>
+          """ + chain("ss", "confirmed", "se") + """
+        </bpmn:subProcess>
+        <bpmn:userTask id="ship"/>""" + chain("s", "per_item", "ship"), process_id="confirm_items",
+        extra='<bpmn:message id="msg" name="item-confirmed"/>'), "confirm_items.bpmn")
+    instance = engine.instances.start("confirm_items", business_key="B-1", variables={"items": ["a", "b"]})
+
+    with pytest.raises(MismatchingCorrelation, match="to a single execution. 2 executions"):
+        engine.messages.correlate("item-confirmed", business_key="B-1")
+    assert open_tasks(engine, instance.id) == []
+    [reached] = engine.messages.correlate("item-confirmed", business_key="B-1", all=True)
+    assert reached.instance.id == instance.id
+    assert open_tasks(engine, instance.id) == ["ship"]
