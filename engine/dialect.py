@@ -796,6 +796,9 @@ class Dialect:
                             " as in Camunda: catch this element's errors with an error boundary event")
         if tag == "callActivity":
             self._call_activity(el, info)
+        signal = el.find("bpmn:signalEventDefinition", NS) if tag in ("intermediateThrowEvent", "endEvent") else None
+        if signal is not None:  # what a thrown signal carries: only what its camunda:in map (Camunda's payload)
+            info.in_mappings = self._mappings(el, signal, "in")
         if el.get(_c("type")) == "mail" and tag in ("serviceTask", "sendTask"):
             info.mail = self._mail_fields(el)
         self._io_mapping(el, tag, info)
@@ -908,20 +911,27 @@ class Dialect:
         info.called_version = el.get(_c("calledElementVersion")) or el.get(_c("calledElementVersionTag"))
         if info.called_binding in ("version", "versionTag") and not info.called_version:
             raise self.fail(el, f"calledElementBinding '{info.called_binding}' needs camunda:calledElementVersion")
-        for tag, target in (("in", info.in_mappings), ("out", info.out_mappings)):
-            for node in el.iterfind(f"bpmn:extensionElements/camunda:{tag}", NS):
-                mapping = Mapping(
-                    source=node.get("source"),
-                    target=node.get("target"),
-                    all_variables=node.get("variables") == "all",
-                    local=(node.get("local") or "").strip().lower() == "true",
-                )
-                if node.get("sourceExpression"):
-                    mapping.source_expression = self._expr(el, node.get("sourceExpression"), "sourceExpression")
-                if node.get("businessKey"):
-                    mapping.business_key = self._expr(el, node.get("businessKey"), "businessKey")
-                self._check_mapping(node, tag, mapping)
-                target.append(mapping)
+        info.in_mappings = self._mappings(el, el, "in")
+        info.out_mappings = self._mappings(el, el, "out")
+
+    def _mappings(self, el: etree._Element, holder: etree._Element, tag: str) -> list[Mapping]:
+        """The `camunda:in` or `camunda:out` mappings in the extension elements of `holder` (element `el` or its
+        event definition)."""
+        found = []
+        for node in holder.iterfind(f"bpmn:extensionElements/camunda:{tag}", NS):
+            mapping = Mapping(
+                source=node.get("source"),
+                target=node.get("target"),
+                all_variables=node.get("variables") == "all",
+                local=(node.get("local") or "").strip().lower() == "true",
+            )
+            if node.get("sourceExpression"):
+                mapping.source_expression = self._expr(el, node.get("sourceExpression"), "sourceExpression")
+            if node.get("businessKey"):
+                mapping.business_key = self._expr(el, node.get("businessKey"), "businessKey")
+            self._check_mapping(node, tag, mapping)
+            found.append(mapping)
+        return found
 
     def _check_mapping(self, node: etree._Element, tag: str, mapping: Mapping) -> None:
         """Refuse a `camunda:in`/`camunda:out` that Camunda 7 refuses (with its words, BpmnParseTest), saying what

@@ -31,7 +31,7 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, SimpleBpmnTask
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, EndEvent, ScriptTask, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import CodeEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import CodeEventDefinition, SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask, ParallelMultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
@@ -172,6 +172,18 @@ def _mapped(my_task, source: dict, mappings: list[Mapping], source_task=None) ->
             elif mapping.source is not None:
                 out[mapping.target] = deepcopy(values.get(mapping.source))
     return out
+
+
+def _throw_signal(self: SignalEventDefinition, my_task: Any) -> None:
+    """`SignalEventDefinition.throw`, carrying only what the throw event's `camunda:in` map (`variables="all"`, or
+    source and target), as Camunda's signal payload: SpiffWorkflow sent the thrower's whole data, so that every
+    variable of one instance reached every instance a signal started or woke."""
+    mappings = getattr(my_task.task_spec, "sf_signal_in", None) or []
+    seen = {**multi_instance_variables(my_task), **my_task.data}
+    my_task.workflow.top_workflow.catch(BpmnEvent(self, payload=_mapped(my_task, seen, mappings)))
+
+
+SignalEventDefinition.throw = _throw_signal  # type: ignore[method-assign]
 
 
 def _evaluate_over(my_task: Any, source: str, variables: dict[str, Any]) -> Any:
@@ -893,6 +905,9 @@ def compile_process(key: str, documents: list[Document]) -> CompiledProcess:
                 task_spec.sf_completion_work = True  # read by the completion hook instead of each of these
             if isinstance(task_spec, MailTaskSpec):
                 task_spec.fields = info.mail or {}
+            if isinstance(getattr(task_spec, "event_definition", None), SignalEventDefinition) and info.tag in (
+                    "intermediateThrowEvent", "endEvent"):
+                task_spec.sf_signal_in = info.in_mappings  # what its signal carries (see `_throw_signal`)
             if isinstance(task_spec, StageflowCallActivity):
                 task_spec.in_mappings = info.in_mappings
                 task_spec.out_mappings = info.out_mappings

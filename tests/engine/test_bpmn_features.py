@@ -887,3 +887,32 @@ def test_a_message_two_executions_of_one_instance_wait_for_is_refused_unless_cor
     [reached] = engine.messages.correlate("item-confirmed", business_key="B-1", all=True)
     assert reached.instance.id == instance.id
     assert open_tasks(engine, instance.id) == ["ship"]
+
+
+def test_a_thrown_signal_carries_only_what_its_camunda_in_map(engine: Engine, deploy) -> None:
+    """As Camunda's signal payload (`SignalEventPayloadTest`): nothing of the thrower's variables without
+    `camunda:in`, the mapped names with it; SpiffWorkflow sent every variable of the thrower to every instance
+    the signal woke or started."""
+    signals = '<bpmn:signal id="plain" name="restocked"/><bpmn:signal id="mapped" name="price-changed"/>'
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/><bpmn:parallelGateway id="fork"/>
+        <bpmn:intermediateCatchEvent id="on_plain"><bpmn:signalEventDefinition signalRef="plain"/>
+        </bpmn:intermediateCatchEvent><bpmn:userTask id="after_plain"/>
+        <bpmn:intermediateCatchEvent id="on_mapped"><bpmn:signalEventDefinition signalRef="mapped"/>
+        </bpmn:intermediateCatchEvent><bpmn:userTask id="after_mapped"/>"""
+        + chain("s", "fork", "on_plain", "after_plain") + chain("fork", "on_mapped", "after_mapped"),
+        process_id="listener", extra=signals), "listener.bpmn")
+    deploy(bpmn("""
+        <bpmn:startEvent id="s"/>
+        <bpmn:intermediateThrowEvent id="announce"><bpmn:signalEventDefinition signalRef="plain"/>
+        </bpmn:intermediateThrowEvent>
+        <bpmn:endEvent id="e"><bpmn:signalEventDefinition signalRef="mapped"><bpmn:extensionElements>
+          <camunda:in source="price" target="newPrice"/>
+          <camunda:in sourceExpression="${price * 2}" target="doublePrice"/>
+        </bpmn:extensionElements></bpmn:signalEventDefinition></bpmn:endEvent>""" + chain("s", "announce", "e"),
+        process_id="pricing", extra=signals), "pricing.bpmn")
+    listener = engine.instances.start("listener")
+    engine.instances.start("pricing", variables={"price": 21, "margin_secret": 0.4})
+
+    assert sorted(open_tasks(engine, listener.id)) == ["after_mapped", "after_plain"]
+    assert engine.instances.variables(listener.id) == {"newPrice": 21, "doublePrice": 42}
