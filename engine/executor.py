@@ -158,8 +158,8 @@ class Executor:
             m.ProcessInstance.definition_key == key, m.ProcessInstance.business_key == business_key,
             m.ProcessInstance.ended_at.is_(None))).first()
         if existing:
-            raise DuplicateBusinessKey(f"process '{key}' already has a running instance {existing} with business key "
-                           f"'{business_key}'")
+            raise DuplicateBusinessKey(f"process '{key}' already has a running instance {existing} with "
+                                       f"business key '{business_key}'")
 
     # -- change ---------------------------------------------------------------------------------------------
     def load(self, session: Session, instance_id: str, *, for_change: bool = True) -> Loaded:

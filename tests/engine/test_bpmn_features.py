@@ -310,13 +310,17 @@ def test_dmn_decision_table_sets_a_result(engine: Engine, deploy) -> None:
     assert engine.instances.variables(silver.id)["cardType"] == "silver"
 
 
+STOCK_SIGNAL = '<bpmn:signal id="sig" name="stock-arrived"/>'
+WAITING_ORDER = bpmn("""
+    <bpmn:startEvent id="s"/>
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:intermediateCatchEvent>
+    <bpmn:userTask id="ship"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "ship", "e"),
+                     process_id="waiting_order", extra=STOCK_SIGNAL)
+
+
 def test_a_thrown_signal_reaches_other_instances_after_the_thrower_commits(engine: Engine, deploy) -> None:
-    signal = '<bpmn:signal id="sig" name="stock-arrived"/>'
-    deploy(bpmn("""
-        <bpmn:startEvent id="s"/>
-        <bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:intermediateCatchEvent>
-        <bpmn:userTask id="ship"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "ship", "e"),
-        process_id="waiting_order", extra=signal), "waiting.bpmn")
+    signal = STOCK_SIGNAL
+    deploy(WAITING_ORDER, "waiting.bpmn")
     deploy(bpmn("""
         <bpmn:startEvent id="s"/><bpmn:userTask id="receive_goods"/>
         <bpmn:intermediateThrowEvent id="announce"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:intermediateThrowEvent>
@@ -333,12 +337,8 @@ def test_a_thrown_signal_reaches_other_instances_after_the_thrower_commits(engin
 def test_a_signal_end_event_broadcasts_its_signal(engine: Engine, deploy) -> None:
     """As Camunda's signal end event: a waiting catch event moves on and a signal start event starts an instance
     (SpiffWorkflow 3.2 read it as a none end event, which threw nothing)."""
-    signal = '<bpmn:signal id="sig" name="stock-arrived"/>'
-    deploy(bpmn("""
-        <bpmn:startEvent id="s"/>
-        <bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:intermediateCatchEvent>
-        <bpmn:userTask id="ship"/><bpmn:endEvent id="e"/>""" + chain("s", "wait", "ship", "e"),
-        process_id="waiting_order", extra=signal), "waiting.bpmn")
+    signal = STOCK_SIGNAL
+    deploy(WAITING_ORDER, "waiting.bpmn")
     deploy(bpmn("""
         <bpmn:startEvent id="on_stock"><bpmn:signalEventDefinition signalRef="sig"/></bpmn:startEvent>
         <bpmn:userTask id="restock_report"/>""" + chain("on_stock", "restock_report"),
