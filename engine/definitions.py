@@ -166,7 +166,8 @@ class Definitions:
             session.add_all(new_decisions)
             session.flush()
             for item, proc, latest in plans:
-                _check_message_starts_free(session, item, proc)
+                message_starts = _start_names(item, proc, "message")
+                _check_message_starts_free(session, item, proc.process_id, message_starts)
                 needed = self._dependencies(session, item, proc, checked, resources)
                 compiled = self._compile(proc.process_id, [self._document_of(session, rid, checked, resources)
                                                            for rid in needed])
@@ -181,7 +182,7 @@ class Definitions:
                     description={"resources": needed, "category": proc.category,
                                  "historyTimeToLive": proc.history_time_to_live,
                                  "startableInTasklist": proc.startable_in_tasklist,
-                                 "messageStarts": _start_names(item, proc, "message"),
+                                 "messageStarts": message_starts,
                                  "signalStarts": _start_names(item, proc, "signal"),
                                  "timerStarts": [list(spec) for spec in proc.timer_start_specs]},
                 )
@@ -789,10 +790,10 @@ def _start_names(item: _Checked, proc: ProcessInfo, kind: str) -> list[tuple[str
     return out
 
 
-def _check_message_starts_free(session: Session, item: _Checked, proc: ProcessInfo) -> None:
-    """A message start event whose message already starts another process (its latest version, deployed before or
-    in this deployment) is refused, as Camunda 7 refuses it: one message name starts one process."""
-    names = _start_names(item, proc, "message")
+def _check_message_starts_free(session: Session, item: _Checked, key: str, names: list[tuple[str, str]]) -> None:
+    """A message start event (`names`: its id and message name, see `_start_names`) of process `key` whose message
+    already starts another process (its latest version, deployed before or in this deployment) is refused, as
+    Camunda 7 refuses it: one message name starts one process."""
     if names:
         session.flush()  # the subscriptions of a process deployed just before in this deployment
     for element_id, message in names:
@@ -800,7 +801,7 @@ def _check_message_starts_free(session: Session, item: _Checked, proc: ProcessIn
             select(m.ProcessDefinition.key)
             .join(m.EventSubscription, m.EventSubscription.definition_id == m.ProcessDefinition.id)
             .where(m.EventSubscription.event_type == "message", m.EventSubscription.name == message,
-                   m.EventSubscription.instance_id.is_(None), m.ProcessDefinition.key != proc.process_id)
+                   m.EventSubscription.instance_id.is_(None), m.ProcessDefinition.key != key)
             .limit(1))
         if holder is not None:
             start = item.document.tree.getroot().xpath("//bpmn:startEvent[@id=$id]", namespaces={"bpmn": BPMN_NS},
